@@ -1,0 +1,3 @@
+from opscenter.cli import main
+
+raise SystemExit(main())

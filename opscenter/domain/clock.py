@@ -1,0 +1,87 @@
+"""Time for everything that schedules: no module reads the wall clock directly.
+
+A real clock for production, a simulated one that runs faster than real time for
+demos (the demo shows a whole day in minutes), and a manual one that tests set.
+All return timezone-aware UTC datetimes; callers convert to the workspace zone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    speed: float
+
+    def now(self) -> datetime:
+        """The current instant, aware, in UTC."""
+        ...
+
+    def real_seconds_until(self, when: datetime) -> float:
+        """How long to really wait until the clock shows ``when`` (0 if passed)."""
+        ...
+
+
+def _aware(when: datetime) -> datetime:
+    if when.tzinfo is None:
+        raise ValueError(f"clock times must be timezone-aware, got {when!r}")
+    return when.astimezone(UTC)
+
+
+class RealClock:
+    speed = 1.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def real_seconds_until(self, when: datetime) -> float:
+        return max(0.0, (_aware(when) - self.now()).total_seconds())
+
+
+class SimulatedClock:
+    """Starts at ``start`` and advances ``speed`` simulated seconds per real second."""
+
+    def __init__(self, start: datetime, speed: float = 60.0) -> None:
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.speed = float(speed)
+        self._start = _aware(start)
+        self._real_start = time.monotonic()
+
+    def now(self) -> datetime:
+        elapsed = time.monotonic() - self._real_start
+        return self._start + timedelta(seconds=elapsed * self.speed)
+
+    def real_seconds_until(self, when: datetime) -> float:
+        return max(0.0, (_aware(when) - self.now()).total_seconds() / self.speed)
+
+
+class ManualClock:
+    """A clock that moves only when told to: deterministic time for tests."""
+
+    speed = 1.0
+
+    def __init__(self, start: datetime) -> None:
+        self._now = _aware(start)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._now
+
+    def set(self, when: datetime) -> None:
+        with self._lock:
+            self._now = _aware(when)
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move forward by a timedelta or a number of seconds; returns the new now."""
+        step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
+        with self._lock:
+            self._now += step
+            return self._now
+
+    def real_seconds_until(self, when: datetime) -> float:
+        return 0.0 if _aware(when) <= self.now() else float("inf")

@@ -1,0 +1,510 @@
+"""Load a workspace folder (workspace.yaml + scripts) into domain objects.
+
+Validation reports every problem at once with file:line:column, field path
+and a hint; nothing half-valid is returned. The format is documented in
+docs/workspace-format.md.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from opscenter.domain import dag
+from opscenter.domain.cron import CronError, parse_cron
+from opscenter.domain.model import (
+    Baseline,
+    Dependency,
+    DependencyType,
+    InstanceMode,
+    Node,
+    NodeType,
+    Recurrence,
+    RerunMode,
+    ResourceGroup,
+    Workspace,
+    root_node_name,
+)
+from opscenter.domain.params import ParamError, referenced_names, validate_value
+from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
+from opscenter.project.reader import Field, Report
+
+WORKSPACE_FILE = "workspace.yaml"
+DEFAULT_GROUP = ResourceGroup("default", 4)
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+ROOT_CRON = "00 00 00 * * ?"
+BASELINE_PRIORITIES = (1, 3, 5, 7, 8)
+_TOP_KEYS = {"workspace", "resource_groups", "nodes", "baselines"}
+_WORKSPACE_KEYS = {"name", "timezone", "warehouse", "landing", "parameters"}
+_NODE_KEYS = {
+    "name",
+    "type",
+    "owner",
+    "description",
+    "priority",
+    "resource_group",
+    "trigger",
+    "recurrence",
+    "instance_mode",
+    "rerun_mode",
+    "rerun_times",
+    "rerun_interval",
+    "timeout",
+    "parameters",
+    "depends",
+    "code",
+    "file",
+}
+_TRIGGER_KEYS = {"cron", "start_time", "end_time", "timezone"}
+_BASELINE_KEYS = {"name", "owner", "priority", "type", "committed_time", "margin", "nodes"}
+_DURATION = re.compile(r"^(\d+)\s*([smh]?)$")
+_CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def workspace_file(path: str | Path) -> Path:
+    """Accept the folder or the workspace.yaml inside it."""
+    path = Path(path)
+    return path / WORKSPACE_FILE if path.is_dir() else path
+
+
+def load_workspace(path: str | Path) -> Workspace:
+    """Load and validate; raises WorkspaceError listing every problem."""
+    file = workspace_file(path)
+    report = Report(str(file))
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise WorkspaceError(
+            [
+                Problem(
+                    str(file),
+                    1,
+                    1,
+                    "",
+                    "file not found",
+                    f"a workspace is a folder with a {WORKSPACE_FILE}",
+                )
+            ]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkspaceError([Problem(str(file), 1, 1, "", f"cannot read: {exc}")]) from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        raise WorkspaceError([Problem(str(file), line, column, "", message)]) from None
+    if root is None:
+        raise WorkspaceError(
+            [Problem(str(file), 1, 1, "", "the file is empty", "start with a 'workspace:' section")]
+        )
+    workspace = _Loader(file.parent, report).workspace(Field(root, "", report))
+    if report.problems or workspace is None:
+        raise WorkspaceError(report.problems)
+    return workspace
+
+
+class _Loader:
+    def __init__(self, folder: Path, report: Report) -> None:
+        self.folder = folder
+        self.report = report
+        self.timezone = DEFAULT_TIMEZONE
+
+    def workspace(self, top: Field) -> Workspace | None:
+        fields = top.mapping(_TOP_KEYS, required={"workspace", "nodes"})
+        if fields is None:
+            return None
+        header = self.header(fields["workspace"]) if "workspace" in fields else None
+        groups = self.resource_groups(fields.get("resource_groups"))
+        nodes_field = fields.get("nodes")
+        located = self.nodes(nodes_field) if nodes_field else []
+        if header is None:
+            return None
+        name, params, warehouse, landing = header
+        nodes = self.check_graph(located, name, {g.name for g in groups})
+        baselines = self.baselines(fields.get("baselines"), {n.name for n in nodes})
+        return Workspace(
+            name=name,
+            timezone=self.timezone,
+            nodes=tuple(nodes),
+            resource_groups=tuple(groups),
+            baselines=tuple(baselines),
+            parameters=params,
+            warehouse=warehouse,
+            landing=landing,
+        )
+
+    # -- sections -------------------------------------------------------------
+
+    def header(self, field: Field) -> tuple[str, dict[str, str], str, str] | None:
+        fields = field.mapping(_WORKSPACE_KEYS, required={"name"})
+        if fields is None:
+            return None
+        name = fields["name"].identifier("workspace name") if "name" in fields else None
+        if "timezone" in fields:
+            self.timezone = self.zone(fields["timezone"]) or self.timezone
+        params = self.parameters(fields["parameters"]) if "parameters" in fields else {}
+        warehouse = fields["warehouse"].text() if "warehouse" in fields else None
+        landing = fields["landing"].text() if "landing" in fields else None
+        if name is None:
+            return None
+        return name, params, warehouse or "warehouse.duckdb", landing or "landing"
+
+    def zone(self, field: Field) -> str | None:
+        value = field.text()
+        if value is None:
+            return None
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            field.problem(f"unknown time zone {value!r}", "use an IANA name such as Asia/Shanghai")
+            return None
+        return value
+
+    def resource_groups(self, field: Field | None) -> list[ResourceGroup]:
+        groups: dict[str, ResourceGroup] = {}
+        for item in field.items() if field else ():
+            fields = item.mapping({"name", "slots"}, required={"name", "slots"})
+            if not fields or "name" not in fields or "slots" not in fields:
+                continue
+            name, slots = fields["name"].identifier("group name"), fields["slots"].integer(1, 1000)
+            if name in groups:
+                fields["name"].problem(f"resource group {name!r} is defined twice")
+            elif name is not None and slots is not None:
+                groups[name] = ResourceGroup(name, slots)
+        groups.setdefault(DEFAULT_GROUP.name, DEFAULT_GROUP)  # like DataWorks' default group
+        return list(groups.values())
+
+    def parameters(self, field: Field) -> dict[str, str]:
+        params: dict[str, str] = {}
+        for name, value_field in field.pairs():
+            value = value_field.text()
+            if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name):
+                value_field.problem(
+                    f"parameter name {name!r} is not valid", "use letters, digits and underscores"
+                )
+            elif value is not None:
+                try:
+                    validate_value(value)
+                except ParamError as exc:
+                    value_field.problem(str(exc))
+                else:
+                    params[name] = value
+        return params
+
+    def nodes(self, field: Field) -> list[tuple[Node, Field]]:
+        located: list[tuple[Node, Field]] = []
+        for item in field.items():
+            node = self.node(item)
+            if node is not None:
+                located.append((node, item))
+        return located
+
+    def node(self, item: Field) -> Node | None:
+        fields = item.mapping(_NODE_KEYS, required={"name", "type", "trigger"})
+        if fields is None or "name" not in fields:
+            return None
+        name = fields["name"].identifier("node name")
+        kind = (
+            fields["type"].choice(NodeType, [t.value for t in NodeType])
+            if "type" in fields
+            else None
+        )
+        trigger = self.trigger(fields["trigger"]) if "trigger" in fields else None
+        values: dict[str, object] = {}
+        optional_choices = {
+            "recurrence": Recurrence,
+            "instance_mode": InstanceMode,
+            "rerun_mode": RerunMode,
+        }
+        for key, enum in optional_choices.items():
+            if key in fields:
+                values[key] = fields[key].choice(enum, [e.value for e in enum])
+        ranges = {"priority": (1, 8), "rerun_times": (0, 10), "timeout": (1, 10080)}
+        for key, (low, high) in ranges.items():
+            if key in fields:
+                values[key] = fields[key].integer(low, high)
+        if "rerun_interval" in fields:
+            values["rerun_interval"] = self.interval(fields["rerun_interval"])
+        for key in ("owner", "description"):
+            if key in fields:
+                values[key] = fields[key].text(allow_empty=True)
+        if "resource_group" in fields:
+            values["resource_group"] = fields["resource_group"].identifier("resource group")
+        params = self.parameters(fields["parameters"]) if "parameters" in fields else {}
+        params.setdefault("bizdate", "$bizdate")  # DataWorks pre-fills bizdate=$bizdate
+        depends = self.depends(fields["depends"]) if "depends" in fields else ()
+        code, code_file = self.code(fields, kind, params)
+        if name is None or kind is None or trigger is None or None in values.values():
+            return None
+        cron, start, end = trigger
+        return Node(
+            name=name,
+            type=kind,
+            cron=cron,
+            start_date=start,
+            end_date=end,
+            parameters=params,
+            depends=depends,
+            code=code,
+            code_file=code_file,
+            **values,  # type: ignore[arg-type]
+        )
+
+    def trigger(self, field: Field) -> tuple[str, date | None, date | None] | None:
+        fields = field.mapping(_TRIGGER_KEYS, required={"cron"})
+        if fields is None or "cron" not in fields:
+            return None
+        cron = fields["cron"].text()
+        if cron is not None:
+            try:
+                parse_cron(cron)
+            except CronError as exc:
+                fields["cron"].problem(
+                    str(exc), "DataWorks cron: 'ss mi hh dd MM ww', e.g. 00 30 02 * * ?"
+                )
+                cron = None
+        start = self.day(fields["start_time"]) if "start_time" in fields else None
+        end = self.day(fields["end_time"]) if "end_time" in fields else None
+        if start and end and end < start:
+            fields["end_time"].problem("the effective period ends before it starts")
+        if "timezone" in fields:
+            zone = fields["timezone"].text()
+            if zone is not None and zone != self.timezone:
+                fields["timezone"].problem(
+                    f"per-node time zones are not supported (workspace: {self.timezone})",
+                    "set workspace.timezone, or remove this key",
+                )
+        return (cron, start, end) if cron is not None else None
+
+    def day(self, field: Field) -> date | None:
+        value = field.text()
+        if value is None:
+            return None
+        for pattern in ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S"):
+            try:
+                return datetime.strptime(value, pattern).date()
+            except ValueError:
+                continue
+        field.problem(f"{value!r} is not a date", "write yyyy-mm-dd, e.g. 2025-01-01")
+        return None
+
+    def interval(self, field: Field) -> int | None:
+        value = field.text()
+        match = _DURATION.match(value.strip()) if value else None
+        if value is not None and not match:
+            field.problem(f"{value!r} is not a duration", "seconds, or e.g. 90s, 2m")
+        if not match:
+            return None
+        seconds = int(match[1]) * {"": 1, "s": 1, "m": 60, "h": 3600}[match[2]]
+        if seconds > 1800:
+            field.problem(f"{value} is longer than 30 minutes", "DataWorks allows at most 30m")
+            return None
+        return seconds
+
+    def depends(self, field: Field) -> tuple[Dependency, ...]:
+        found: list[Dependency] = []
+        types = [t.value for t in DependencyType]
+        for item in field.items():
+            if isinstance(item.node, yaml.ScalarNode):
+                name = item.identifier("upstream node name")
+                if name:
+                    found.append(Dependency(DependencyType.NORMAL, name))
+                continue
+            fields = item.mapping({"node", "type"})
+            if fields is None:
+                continue
+            kind = (
+                fields["type"].choice(DependencyType, types)
+                if "type" in fields
+                else DependencyType.NORMAL
+            )
+            node = fields["node"].identifier("node name") if "node" in fields else ""
+            if kind is None or node is None:
+                continue
+            needs_node = kind in (DependencyType.NORMAL, DependencyType.CROSS_CYCLE_OTHER)
+            if needs_node and not node:
+                item.problem(f"a {kind.value} dependency names a node", "add 'node: <name>'")
+            elif not needs_node and node:
+                fields["node"].problem(
+                    f"a {kind.value} dependency names no node",
+                    "remove 'node', or use CrossCycleDependsOnOtherNode",
+                )
+            else:
+                found.append(Dependency(kind, node))
+        return tuple(found)
+
+    def code(
+        self, fields: dict[str, Field], kind: NodeType | None, params: dict[str, str]
+    ) -> tuple[str, str]:
+        if "code" in fields and "file" in fields:
+            fields["file"].problem("give either 'code' or 'file', not both")
+            return "", ""
+        source = fields.get("code") or fields.get("file")
+        if kind is NodeType.VIRTUAL:
+            if source:
+                source.problem("a virtual node runs no code", "remove it, or change the type")
+            return "", ""
+        if source is None:
+            if kind is not None:
+                fields["name"].problem(f"a {kind.value} node needs 'code' or 'file'")
+            return "", ""
+        code_file = ""
+        if "file" in fields:
+            code_file = source.text() or ""
+            path = self.folder / code_file
+            try:
+                code = path.read_text(encoding="utf-8") if code_file else ""
+            except (OSError, UnicodeDecodeError):
+                source.problem(
+                    f"code file {code_file!r} not found", f"paths are relative to {self.folder}"
+                )
+                return "", code_file
+        else:
+            code = source.text() or ""
+        if kind in (NodeType.SQL, NodeType.QUALITY):
+            self.check_sql(code, source, params)
+        return code, code_file
+
+    def check_sql(self, code: str, source: Field, params: dict[str, str]) -> None:
+        """SQL is rendered before it runs: every ${name} must be declared."""
+        for name in sorted(referenced_names(code) - params.keys()):
+            source.problem(
+                f"the code uses ${{{name}}}, which is not a parameter of the node",
+                f"declare it under parameters, e.g. {name}: $bizdate",
+            )
+
+    def check_graph(
+        self, located: list[tuple[Node, Field]], workspace: str, groups: set[str]
+    ) -> list[Node]:
+        """Names, upstreams, resource groups and cycles; adds the workspace root node."""
+        root = root_node_name(workspace)
+        by_name: dict[str, tuple[Node, Field]] = {}
+        for node, item in located:
+            if node.name == root:
+                item.problem(
+                    f"{root!r} is the workspace root node, created by opscenter",
+                    "choose another name",
+                )
+            elif node.name in by_name:
+                item.problem(
+                    f"node {node.name!r} is defined twice",
+                    f"first defined at line {by_name[node.name][1].node.start_mark.line + 1}",
+                )
+            else:
+                by_name[node.name] = (node, item)
+        names = set(by_name) | {root}
+        nodes: list[Node] = [
+            Node(
+                name=root,
+                type=NodeType.VIRTUAL,
+                cron=ROOT_CRON,
+                owner="system",
+                description="workspace root: every node without upstream hangs off it",
+            )
+        ]
+        for node, item in by_name.values():
+            for dep in node.depends:
+                if dep.node and dep.node not in names:
+                    item.problem(
+                        f"upstream {dep.node!r} is not a node of this workspace",
+                        did_you_mean(dep.node, names),
+                    )
+            if node.resource_group not in groups:
+                item.problem(
+                    f"resource group {node.resource_group!r} is not defined",
+                    did_you_mean(node.resource_group, groups),
+                )
+            if not node.upstreams:
+                node = _with_root(node, root)
+            nodes.append(node)
+        parents = {n.name: [u for u in n.upstreams if u in names] for n in nodes}
+        cycle = dag.find_cycle(parents)
+        if cycle:
+            first = by_name[cycle[0]][1]
+            first.problem(
+                "dependency cycle: " + " -> ".join([*cycle, cycle[0]]),
+                "a node cannot wait for itself in the same cycle; use CrossCycleDependsOnSelf",
+            )
+        return nodes
+
+    def baselines(self, field: Field | None, nodes: set[str]) -> list[Baseline]:
+        found: dict[str, Baseline] = {}
+        for item in field.items() if field else ():
+            fields = item.mapping(_BASELINE_KEYS, required={"name", "committed_time", "nodes"})
+            if fields is None or "name" not in fields:
+                continue
+            name = fields["name"].identifier("baseline name")
+            kind = (
+                fields["type"].choice(str.upper, ["DAILY", "HOURLY"])
+                if "type" in fields
+                else "DAILY"
+            )
+            if kind not in ("DAILY", "HOURLY"):
+                fields["type"].problem(f"{kind!r} is not a baseline type", "DAILY or HOURLY")
+                kind = None
+            priority = fields["priority"].integer(1, 8) if "priority" in fields else 1
+            if priority is not None and priority not in BASELINE_PRIORITIES:
+                fields["priority"].problem(
+                    f"baseline priority {priority} is not allowed", "one of 1, 3, 5, 7, 8"
+                )
+                priority = None
+            margin = fields["margin"].integer(0, 24 * 60) if "margin" in fields else 30
+            times = self.committed(fields.get("committed_time"), kind)
+            members = self.members(fields.get("nodes"), nodes)
+            owner = fields["owner"].text(allow_empty=True) if "owner" in fields else ""
+            if name in found:
+                fields["name"].problem(f"baseline {name!r} is defined twice")
+            elif None not in (name, kind, priority, margin, times, members, owner):
+                found[name] = Baseline(name, owner, priority, kind, times, margin, members)  # type: ignore[arg-type]
+        return list(found.values())
+
+    def committed(self, field: Field | None, kind: str | None) -> tuple[str, ...] | None:
+        if field is None:
+            return None
+        items = list(field.items()) if isinstance(field.node, yaml.SequenceNode) else [field]
+        if kind == "DAILY" and len(items) != 1:
+            field.problem(
+                "a DAILY baseline has one committed time", "write committed_time: '09:00'"
+            )
+            return None
+        times = []
+        for item in items:
+            value = item.text()
+            match = _CLOCK_TIME.match(value or "")
+            if value is not None and not (match and int(match[1]) <= 47 and int(match[2]) <= 59):
+                item.problem(
+                    f"{value!r} is not a committed time",
+                    "hh:mm with hh 00..47 (24..47 = the next day)",
+                )
+                return None
+            times.append(value)
+        return tuple(times) if None not in times else None
+
+    def members(self, field: Field | None, nodes: set[str]) -> tuple[str, ...] | None:
+        if field is None:
+            return None
+        names = []
+        for item in field.items():
+            name = item.identifier("node name")
+            if name is not None and name not in nodes:
+                item.problem(
+                    f"baseline node {name!r} is not a node of this workspace",
+                    did_you_mean(name, nodes),
+                )
+                return None
+            names.append(name)
+        if not names:
+            field.problem("a baseline protects at least one node")
+            return None
+        return tuple(names) if None not in names else None
+
+
+def _with_root(node: Node, root: str) -> Node:
+    return replace(node, depends=(Dependency(DependencyType.NORMAL, root), *node.depends))

@@ -1,0 +1,151 @@
+"""Typed, located access to a composed YAML tree.
+
+PyYAML's composed nodes keep line and column marks; the loader reads fields
+through ``Field`` so that every complaint names file, line, column and field
+path, and reading goes on after a problem so all of them are reported at once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import yaml
+
+from opscenter.project.problems import Problem, did_you_mean
+
+T = TypeVar("T")
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Report:
+    """Collects problems for one file."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.problems: list[Problem] = []
+
+    def add(self, node: yaml.Node | None, field: str, message: str, hint: str = "") -> None:
+        line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
+        self.problems.append(Problem(self.file, line, column, field, message, hint))
+
+
+class Field:
+    """One YAML value at a known path. Methods return None after reporting a problem."""
+
+    def __init__(self, node: yaml.Node, path: str, report: Report) -> None:
+        self.node = node
+        self.path = path
+        self.report = report
+
+    def problem(self, message: str, hint: str = "") -> None:
+        self.report.add(self.node, self.path, message, hint)
+
+    def _child(self, node: yaml.Node, suffix: str) -> Field:
+        return Field(node, f"{self.path}{suffix}" if self.path else suffix.lstrip("."), self.report)
+
+    @property
+    def is_null(self) -> bool:
+        return isinstance(self.node, yaml.ScalarNode) and self.node.tag.endswith(":null")
+
+    def mapping(
+        self, allowed: set[str], required: set[str] = frozenset()
+    ) -> dict[str, Field] | None:
+        """The mapping's fields; unknown, duplicate and missing keys are problems."""
+        if not isinstance(self.node, yaml.MappingNode):
+            self.problem(f"expected a mapping of keys, got {_kind(self.node)}")
+            return None
+        fields: dict[str, Field] = {}
+        for key_node, value_node in self.node.value:
+            key = str(key_node.value)
+            where = f"{self.path}.{key}" if self.path else key
+            if key not in allowed:
+                self.report.add(key_node, where, f"unknown key {key!r}", did_you_mean(key, allowed))
+            elif key in fields:
+                self.report.add(key_node, where, f"duplicate key {key!r}")
+            else:
+                fields[key] = self._child(value_node, f".{key}")
+        for key in sorted(required - fields.keys()):
+            self.problem(f"missing required key {key!r}")
+        return fields
+
+    def items(self) -> Iterator[Field]:
+        """Elements of a list (a problem, and nothing, if it is not a list)."""
+        if self.is_null:
+            return
+        if not isinstance(self.node, yaml.SequenceNode):
+            self.problem(f"expected a list, got {_kind(self.node)}")
+            return
+        for index, item in enumerate(self.node.value):
+            yield self._child(item, f"[{index}]")
+
+    def pairs(self) -> Iterator[tuple[str, Field]]:
+        """Key/value pairs of a free-form mapping (parameters)."""
+        if self.is_null:
+            return
+        if not isinstance(self.node, yaml.MappingNode):
+            self.problem(f"expected a mapping of names to values, got {_kind(self.node)}")
+            return
+        seen: set[str] = set()
+        for key_node, value_node in self.node.value:
+            key = str(key_node.value)
+            if key in seen:
+                self.report.add(key_node, f"{self.path}.{key}", f"duplicate key {key!r}")
+                continue
+            seen.add(key)
+            yield key, self._child(value_node, f".{key}")
+
+    def text(self, *, allow_empty: bool = False) -> str | None:
+        if not isinstance(self.node, yaml.ScalarNode) or self.is_null:
+            self.problem(f"expected a text value, got {_kind(self.node)}")
+            return None
+        value = str(self.node.value)
+        if not allow_empty and not value.strip():
+            self.problem("must not be empty")
+            return None
+        return value
+
+    def identifier(self, what: str = "name") -> str | None:
+        value = self.text()
+        if value is not None and not IDENTIFIER.match(value):
+            self.problem(
+                f"{what} {value!r} is not valid",
+                "use letters, digits and underscores, not starting with a digit",
+            )
+            return None
+        return value
+
+    def integer(self, low: int, high: int) -> int | None:
+        value = self.text()
+        if value is None:
+            return None
+        try:
+            number = int(value)
+        except ValueError:
+            self.problem(f"expected a whole number, got {value!r}")
+            return None
+        if not low <= number <= high:
+            self.problem(f"{number} is out of range", f"allowed: {low}..{high}")
+            return None
+        return number
+
+    def choice(self, choices: Callable[[str], T], names: list[str]) -> T | None:
+        value = self.text()
+        if value is None:
+            return None
+        try:
+            return choices(value)
+        except ValueError:
+            self.problem(f"{value!r} is not a valid value", did_you_mean(value, names))
+            return None
+
+
+def _kind(node: yaml.Node) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag.endswith(":null"):
+        return "nothing"
+    return f"{node.value!r}"

@@ -1,0 +1,100 @@
+"""Opening the state store: where it lives, SQLite settings, and the schema version."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlalchemy.orm import Session
+
+from opscenter.store.models import SCHEMA_VERSION, Base, Meta
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """The store cannot be opened or used; the message says what to do."""
+
+
+def state_home() -> Path:
+    """$XDG_STATE_HOME/opscenter, falling back to ~/.local/state/opscenter."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "opscenter"
+
+
+def default_url(workspace: str) -> str:
+    return f"sqlite:///{state_home() / workspace / 'state.db'}"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def open_store(url: str) -> Engine:
+    """Open (creating if new) the store at ``url`` and check its schema version.
+
+    SQLite files and their folder are created owner-only: the store holds who
+    did what, and logs may hold data.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(f"{url!r} is not a database URL (hint: sqlite:///path/state.db)") from None
+    is_sqlite = parsed.get_backend_name() == "sqlite"
+    if is_sqlite and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database).expanduser()
+        _make_private_dir(path.parent)
+        if not path.exists():
+            path.touch(mode=0o600)
+    try:
+        engine = create_engine(
+            parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
+        )
+    except Exception as exc:  # a missing driver, a bad option
+        raise StoreError(
+            f"cannot open {parsed.render_as_string(hide_password=True)}: {exc}"
+        ) from None
+    if is_sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        _check_or_create_schema(engine)
+    except (OperationalError, DatabaseError) as exc:
+        engine.dispose()
+        where = parsed.render_as_string(hide_password=True)
+        raise StoreError(f"cannot use the database {where}: {exc.orig}") from None
+    return engine
+
+
+def _make_private_dir(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _check_or_create_schema(engine: Engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    if not tables:
+        Base.metadata.create_all(engine)
+        with Session(engine) as session, session.begin():
+            session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+        return
+    if "meta" not in tables:
+        raise StoreError(
+            f"{engine.url.render_as_string(hide_password=True)} is not an opscenter database "
+            "(it has tables but no schema version); point --db at another file"
+        )
+    with Session(engine) as session:
+        found = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
+    if found != str(SCHEMA_VERSION):
+        raise StoreError(
+            f"the database {engine.url.render_as_string(hide_password=True)} has schema version "
+            f"{found}, this opscenter uses version {SCHEMA_VERSION}; "
+            "use a matching opscenter or start a new state file with --db"
+        )
+    Base.metadata.create_all(engine)  # tables added within this version

@@ -1,0 +1,224 @@
+"""Deploying a loaded workspace into the store.
+
+A deploy compares each node's definition with its current version by digest:
+new nodes are added, changed ones get a new version, nodes missing from the
+workspace are marked undeployed (their history stays). Re-deploying an
+unchanged workspace writes nothing but the workspace row's folder/paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from opscenter.domain.cron import parse_cron
+from opscenter.domain.model import Node, Workspace
+from opscenter.store import audit
+from opscenter.store.models import (
+    BaselineRow,
+    NodeRow,
+    NodeVersionRow,
+    ResourceGroupRow,
+    WorkspaceRow,
+)
+
+
+@dataclass
+class DeployReport:
+    workspace: str
+    workspace_id: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"workspace {self.workspace}: {len(self.added)} added, {len(self.changed)} changed, "
+            f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
+        )
+
+
+def node_digest(node: Node) -> str:
+    """A stable fingerprint of everything that defines a node."""
+    payload = json.dumps(asdict(node), sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def deploy(
+    engine: Engine,
+    workspace: Workspace,
+    folder: Path,
+    *,
+    data_dir: Path,
+    now: datetime,
+    user: str,
+) -> DeployReport:
+    """Deploy in one transaction; ``now`` is naive UTC.
+
+    Relative warehouse and landing paths resolve against ``data_dir`` (beside
+    the state database), so running a workspace never writes into its sources.
+    """
+    folder, data_dir = folder.resolve(), data_dir.resolve()
+    with Session(engine) as session, session.begin():
+        ws = session.scalar(select(WorkspaceRow).where(WorkspaceRow.name == workspace.name))
+        is_new = ws is None
+        if ws is None:
+            ws = WorkspaceRow(name=workspace.name, deployed_at=now, deployed_by=user)
+            session.add(ws)
+        ws.timezone = workspace.timezone
+        ws.folder = str(folder)
+        ws.warehouse = str(data_dir / workspace.warehouse)
+        ws.landing = str(data_dir / workspace.landing)
+        ws.parameters = dict(workspace.parameters)
+        session.flush()
+        _sync_groups(session, ws.id, workspace)
+        report = DeployReport(workspace.name, ws.id)
+        _sync_nodes(session, ws.id, workspace, now, user, report)
+        _sync_baselines(session, ws.id, workspace, now)
+        if not is_new and (report.added or report.changed or report.removed):
+            ws.deployed_at, ws.deployed_by = now, user
+        audit.record(
+            session,
+            at=now,
+            user=user,
+            action="deploy",
+            targets=[workspace.name],
+            outcome="ok",
+            detail=report.summary,
+        )
+    return report
+
+
+def _sync_groups(session: Session, workspace_id: int, workspace: Workspace) -> None:
+    existing = {
+        g.name: g
+        for g in session.scalars(
+            select(ResourceGroupRow).where(ResourceGroupRow.workspace_id == workspace_id)
+        )
+    }
+    for group in workspace.resource_groups:
+        row = existing.pop(group.name, None)
+        if row is None:
+            session.add(
+                ResourceGroupRow(workspace_id=workspace_id, name=group.name, slots=group.slots)
+            )
+        elif row.slots != group.slots:
+            row.slots = group.slots
+    for row in existing.values():
+        session.delete(row)
+
+
+def _sync_nodes(
+    session: Session,
+    workspace_id: int,
+    workspace: Workspace,
+    now: datetime,
+    user: str,
+    report: DeployReport,
+) -> None:
+    rows = {
+        n.name: n
+        for n in session.scalars(select(NodeRow).where(NodeRow.workspace_id == workspace_id))
+    }
+    current = {
+        v.id: v
+        for v in session.scalars(
+            select(NodeVersionRow).where(
+                NodeVersionRow.id.in_([r.current_version_id for r in rows.values()])
+            )
+        )
+    }
+    for node in workspace.nodes:
+        digest = node_digest(node)
+        row = rows.pop(node.name, None)
+        version = current.get(row.current_version_id) if row else None
+        if row is not None and row.state == "deployed" and version and version.digest == digest:
+            report.unchanged.append(node.name)
+            continue
+        if row is None:
+            row = NodeRow(workspace_id=workspace_id, name=node.name, created_at=now)
+            session.add(row)
+            session.flush()
+            report.added.append(node.name)
+        else:
+            report.changed.append(node.name)
+        number = version.version + 1 if version else 1
+        new = _version_row(node, row.id, number, digest, now, user)
+        session.add(new)
+        session.flush()
+        row.current_version_id = new.id
+        row.state, row.undeployed_at = "deployed", None
+    for row in rows.values():
+        if row.state == "deployed":
+            row.state, row.undeployed_at = "undeployed", now
+            report.removed.append(row.name)
+
+
+def _version_row(
+    node: Node, node_id: int, number: int, digest: str, now: datetime, user: str
+) -> NodeVersionRow:
+    return NodeVersionRow(
+        node_id=node_id,
+        version=number,
+        digest=digest,
+        deployed_at=now,
+        deployed_by=user,
+        type=node.type.value,
+        owner=node.owner,
+        description=node.description,
+        priority=node.priority,
+        resource_group=node.resource_group,
+        cron=node.cron,
+        cycle_type=parse_cron(node.cron).cycle_type.value,
+        start_date=node.start_date,
+        end_date=node.end_date,
+        recurrence=node.recurrence.value,
+        instance_mode=node.instance_mode.value,
+        rerun_mode=node.rerun_mode.value,
+        rerun_times=node.rerun_times,
+        rerun_interval=node.rerun_interval,
+        timeout=node.timeout,
+        parameters=dict(node.parameters),
+        depends=[[d.type.value, d.node] for d in node.depends],
+        code=node.code,
+        code_file=node.code_file,
+    )
+
+
+def _sync_baselines(
+    session: Session, workspace_id: int, workspace: Workspace, now: datetime
+) -> None:
+    existing = {
+        b.name: b
+        for b in session.scalars(
+            select(BaselineRow).where(BaselineRow.workspace_id == workspace_id)
+        )
+    }
+    for baseline in workspace.baselines:
+        row = existing.pop(baseline.name, None)
+        values = {
+            "owner": baseline.owner,
+            "priority": baseline.priority,
+            "type": baseline.type,
+            "committed_times": list(baseline.committed_times),
+            "margin": baseline.margin,
+            "nodes": list(baseline.nodes),
+        }
+        if row is None:
+            session.add(
+                BaselineRow(workspace_id=workspace_id, name=baseline.name, updated_at=now, **values)
+            )
+        elif any(getattr(row, k) != v for k, v in values.items()) or not row.enabled:
+            for key, value in values.items():
+                setattr(row, key, value)
+            row.enabled, row.updated_at = True, now
+    for row in existing.values():
+        row.enabled = False
