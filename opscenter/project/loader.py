@@ -115,6 +115,10 @@ class _Loader:
         self.folder = folder
         self.report = report
         self.timezone = DEFAULT_TIMEZONE
+        # Names declared in the file, even by entries with other problems: references to
+        # them are not reported again as unknown.
+        self.node_names: set[str] = set()
+        self.group_names: set[str] = set()
 
     def workspace(self, top: Field) -> Workspace | None:
         fields = top.mapping(_TOP_KEYS, required={"workspace", "nodes"})
@@ -124,11 +128,12 @@ class _Loader:
         groups = self.resource_groups(fields.get("resource_groups"))
         nodes_field = fields.get("nodes")
         located = self.nodes(nodes_field) if nodes_field else []
+        name, params, warehouse, landing = header or ("", {}, "", "")
+        nodes = self.check_graph(located, name, {g.name for g in groups} | self.group_names)
+        names = {n.name for n in nodes} | self.node_names
+        baselines = self.baselines(fields.get("baselines"), names)
         if header is None:
             return None
-        name, params, warehouse, landing = header
-        nodes = self.check_graph(located, name, {g.name for g in groups})
-        baselines = self.baselines(fields.get("baselines"), {n.name for n in nodes})
         return Workspace(
             name=name,
             timezone=self.timezone,
@@ -171,13 +176,16 @@ class _Loader:
         groups: dict[str, ResourceGroup] = {}
         for item in field.items() if field else ():
             fields = item.mapping({"name", "slots"}, required={"name", "slots"})
-            if not fields or "name" not in fields or "slots" not in fields:
+            if not fields or "name" not in fields:
                 continue
-            name, slots = fields["name"].identifier("group name"), fields["slots"].integer(1, 1000)
-            if name in groups:
+            name = fields["name"].identifier("group name")
+            slots = fields["slots"].integer(1, 1000) if "slots" in fields else None
+            if name in self.group_names:
                 fields["name"].problem(f"resource group {name!r} is defined twice")
-            elif name is not None and slots is not None:
-                groups[name] = ResourceGroup(name, slots)
+            elif name is not None:
+                self.group_names.add(name)
+                if slots is not None:
+                    groups[name] = ResourceGroup(name, slots)
         groups.setdefault(DEFAULT_GROUP.name, DEFAULT_GROUP)  # like DataWorks' default group
         return list(groups.values())
 
@@ -189,13 +197,15 @@ class _Loader:
                 value_field.problem(
                     f"parameter name {name!r} is not valid", "use letters, digits and underscores"
                 )
-            elif value is not None:
+                continue
+            if value is not None:
                 try:
                     validate_value(value)
                 except ParamError as exc:
                     value_field.problem(str(exc))
-                else:
-                    params[name] = value
+            # Declared even when the value is wrong, so the code check does not report the
+            # name again; a workspace with any problem is never returned.
+            params[name] = value or ""
         return params
 
     def nodes(self, field: Field) -> list[tuple[Node, Field]]:
@@ -211,6 +221,8 @@ class _Loader:
         if fields is None or "name" not in fields:
             return None
         name = fields["name"].identifier("node name")
+        if name is not None:
+            self.node_names.add(name)
         kind = (
             fields["type"].choice(NodeType, [t.value for t in NodeType])
             if "type" in fields
@@ -399,7 +411,7 @@ class _Loader:
                 )
             else:
                 by_name[node.name] = (node, item)
-        names = set(by_name) | {root}
+        names = set(by_name) | {root} | self.node_names
         nodes: list[Node] = [
             Node(
                 name=root,
@@ -412,12 +424,12 @@ class _Loader:
         for node, item in by_name.values():
             for dep in node.depends:
                 if dep.node and dep.node not in names:
-                    item.problem(
+                    _entry(item, "depends", dep.node).problem(
                         f"upstream {dep.node!r} is not a node of this workspace",
                         did_you_mean(dep.node, names),
                     )
             if node.resource_group not in groups:
-                item.problem(
+                _entry(item, "resource_group").problem(
                     f"resource group {node.resource_group!r} is not defined",
                     did_you_mean(node.resource_group, groups),
                 )
@@ -427,7 +439,8 @@ class _Loader:
         parents = {n.name: [u for u in n.upstreams if u in names] for n in nodes}
         cycle = dag.find_cycle(parents)
         if cycle:
-            first = by_name[cycle[0]][1]
+            # cycle[0] depends on cycle[-1]: point at that entry of its depends
+            first = _entry(by_name[cycle[0]][1], "depends", cycle[-1])
             first.problem(
                 "dependency cycle: " + " -> ".join([*cycle, cycle[0]]),
                 "a node cannot wait for itself in the same cycle; use CrossCycleDependsOnSelf",
@@ -508,3 +521,26 @@ class _Loader:
 
 def _with_root(node: Node, root: str) -> Node:
     return replace(node, depends=(Dependency(DependencyType.NORMAL, root), *node.depends))
+
+
+def _entry(item: Field, key: str, upstream: str | None = None) -> Field:
+    """Where to report a problem found after parsing: a node's ``key`` field, or the entry
+    of its ``depends`` naming ``upstream``; the node itself when that is not found."""
+    if not isinstance(item.node, yaml.MappingNode):
+        return item
+    for key_node, value_node in item.node.value:
+        if key_node.value != key:
+            continue
+        if upstream is None:
+            return Field(value_node, f"{item.path}.{key}", item.report)
+        if not isinstance(value_node, yaml.SequenceNode):
+            return item
+        for index, entry in enumerate(value_node.value):
+            path = f"{item.path}.{key}[{index}]"
+            if isinstance(entry, yaml.MappingNode):
+                entry = next((v for k, v in entry.value if k.value == "node"), entry)
+                path += ".node"
+            if isinstance(entry, yaml.ScalarNode) and entry.value == upstream:
+                return Field(entry, path, item.report)
+        return item
+    return item

@@ -1,0 +1,43 @@
+"""Shared fixtures: real SQLite stores and workspaces written to tmp folders."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+from opscenter.project.loader import load_workspace
+from opscenter.store.db import open_store
+from opscenter.store.deploy import DeployReport, deploy
+
+DEPLOYED_AT = datetime(2025, 11, 1, 6, 0)  # naive UTC: 14:00 in Asia/Shanghai
+
+
+def write_workspace(folder: Path, yaml_text: str, files: dict[str, str] | None = None) -> Path:
+    """A workspace folder with the given workspace.yaml (dedented) and extra files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "workspace.yaml").write_text(textwrap.dedent(yaml_text), encoding="utf-8")
+    for name, content in (files or {}).items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Engine:
+    engine = open_store(f"sqlite:///{tmp_path / 'state' / 'state.db'}")
+    yield engine
+    engine.dispose()
+
+
+def deploy_folder(engine: Engine, folder: Path, now: datetime = DEPLOYED_AT) -> DeployReport:
+    workspace = load_workspace(folder)
+    return deploy(engine, workspace, folder, data_dir=folder / "data", now=now, user="tester")
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)

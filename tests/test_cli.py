@@ -1,0 +1,96 @@
+"""The opscenter command as a user runs it: a real subprocess for the default, main() for verbs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from opscenter.cli import main
+from opscenter.domain.clock import ManualClock
+from tests.conftest import write_workspace
+
+# 2026-11-22 08:00 in Shanghai (a Sunday)
+CLOCK_START = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
+
+
+def run_opscenter(*args: str, state: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_STATE_HOME": state}
+    return subprocess.run(
+        [sys.executable, "-m", "opscenter", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_no_arguments_deploys_the_demo_and_summarises_today(tmp_path):
+    result = run_opscenter(state=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "workspace shop" in out
+    assert "32 added" in out
+    assert "generated 46 instances" in out
+    assert "○ NOT_RUN" in out and "✓ SUCCESS" in out  # glyph and word
+    assert "exec_dashboard" in out and "committed 09:00" in out
+    assert (tmp_path / "opscenter" / "shop" / "state.db").exists()
+
+
+def test_running_it_again_redeploys_nothing_and_generates_nothing(tmp_path):
+    run_opscenter(state=str(tmp_path))
+    again = run_opscenter(state=str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert "0 added, 0 changed, 0 removed, 32 unchanged" in again.stdout
+    assert "generated 0 instances" in again.stdout
+
+
+def test_status_counts_instances_of_a_business_date_as_json(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    clock = ManualClock(CLOCK_START)
+    assert main([], clock=clock) == 0
+    capsys.readouterr()
+    assert main(["status", "--bizdate", "2026-11-21", "--json"], clock=clock) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["bizdate"] == "2026-11-21"
+    assert report["counts"]["TOTAL"] == 46
+    assert report["counts"]["NOT_RUN"] == 46
+    assert report["dry_run"] == 4  # Sunday: both weekly and both monthly nodes dry-run
+
+
+def test_status_of_a_workspace_never_deployed_says_how_to_deploy(tmp_path, capsys):
+    folder = write_workspace(
+        tmp_path / "ws",
+        """
+        workspace: {name: fresh}
+        nodes: [{name: a, type: virtual, trigger: {cron: "00 00 01 * * ?"}}]
+        """,
+    )
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    assert main(["status", "--workspace", str(folder), "--db", url]) == 2
+    assert "opscenter deploy" in capsys.readouterr().err
+
+
+def test_deploy_reports_changes_as_json(tmp_path, capsys):
+    folder = write_workspace(
+        tmp_path / "ws",
+        """
+        workspace: {name: ws}
+        nodes: [{name: a, type: virtual, trigger: {cron: "00 00 01 * * ?"}}]
+        """,
+    )
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    assert main(["deploy", str(folder), "--db", url, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(report["added"]) == ["a", "ws_root"]
+
+
+def test_bad_arguments_exit_non_zero_with_usage(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["status", "--bizdate", "yesterday"])
+    assert exit_.value.code == 2
+    assert "is not a date" in capsys.readouterr().err
