@@ -21,7 +21,7 @@ from opscenter.domain.model import Workspace
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
 from opscenter.resources import demo_workspace
-from opscenter.scheduler.generate import generate_day
+from opscenter.scheduler.generate import ensure_generated
 from opscenter.store import summary
 from opscenter.store.audit import os_user
 from opscenter.store.db import StoreError, default_url, open_store, state_home
@@ -150,15 +150,15 @@ def _run_demo(args: argparse.Namespace, clock: Clock) -> int:
     workspace, report, engine = _deploy_workspace(args, path, clock)
     today = _today(workspace, clock)
     now = clock.now().astimezone(UTC).replace(tzinfo=None)
-    generated = generate_day(engine, report.workspace_id, today, now=now)
     url, _ = _store_for(args, workspace.name)
     print(f"opscenter {__version__} · workspace {workspace.name} · state {url}")
     print(report.summary)
+    for generated in ensure_generated(engine, report.workspace_id, now):
+        print(
+            f"generated {generated.instances} instances and {generated.edges} dependencies "
+            f"for {generated.day} (bizdate {generated.day - timedelta(days=1)})"
+        )
     bizdate = today - timedelta(days=1)
-    print(
-        f"generated {generated.instances} instances and {generated.edges} dependencies "
-        f"for {today} (bizdate {bizdate})"
-    )
     print()
     print(summary.render(summary.collect(engine, report.workspace_id, bizdate, clock.now())))
     return 0

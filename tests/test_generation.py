@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+
+import pytest
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -226,3 +228,74 @@ def test_demo_day_has_the_expected_shape(tmp_path, store):
     assert [r.dry_run for r in instances(store, "dws_sales_weekly")] == [False]  # Monday
     assert [r.dry_run for r in instances(store, "dws_finance_monthly")] == [True]  # not the 1st
     assert result.instances == len(rows) == 31 + 1 + 2 * 7  # one a day, hourly ones eight
+
+
+def shanghai(*args: int) -> datetime:
+    """A Shanghai wall time as the naive UTC the store keeps (UTC+8, no DST)."""
+    return datetime(*args) - timedelta(hours=8)
+
+
+def first_instance_after_deploy(tmp_path, store, mode: str, cron: str, deployed: datetime):
+    folder = write_workspace(
+        tmp_path / "ws",
+        f"""
+        workspace: {{name: ws, timezone: Asia/Shanghai}}
+        nodes:
+          - {{name: n, type: virtual, instance_mode: "{mode}", trigger: {{cron: "{cron}"}}}}
+        """,
+    )
+    report = deploy_folder(store, folder, now=deployed)
+    for day in range(1, 5):
+        generate_day(store, report.workspace_id, date(2025, 11, day), now=deployed)
+    rows = instances(store, "n")
+    return rows[0] if rows else None
+
+
+@pytest.mark.parametrize(
+    ("mode", "deployed", "cron", "expected"),
+    [
+        # spec 2.4: T+1 before the 23:30 cutoff -> from the next day
+        ("T+1", shanghai(2025, 11, 1, 15, 0), "00 00 02 * * ?", (datetime(2025, 11, 2, 2), False)),
+        # T+1 after the cutoff -> the day after tomorrow
+        ("T+1", shanghai(2025, 11, 1, 23, 40), "00 00 02 * * ?", (datetime(2025, 11, 3, 2), False)),
+        # Immediately, new node, its time still ahead -> runs today
+        ("Immediately", shanghai(2025, 11, 1, 18, 0), "00 30 18 * * ?",
+         (datetime(2025, 11, 1, 18, 30), False)),
+        # Immediately, new node, its time within 10 minutes -> expired, dry-run today
+        ("Immediately", shanghai(2025, 11, 1, 18, 0), "00 05 18 * * ?",
+         (datetime(2025, 11, 1, 18, 5), True)),
+        # Immediately at 23:40 -> nothing today or tomorrow; the day after tomorrow
+        ("Immediately", shanghai(2025, 11, 1, 23, 40), "00 00 02 * * ?",
+         (datetime(2025, 11, 3, 2), False)),
+    ],
+)  # fmt: skip
+def test_deployment_vectors_of_spec_2_4(tmp_path, store, mode, deployed, cron, expected):
+    first = first_instance_after_deploy(tmp_path, store, mode, cron, deployed)
+    assert (first.cyctime, first.dry_run) == expected
+    if first.dry_run:
+        assert first.dry_run_reason == "expired"
+
+
+def test_a_changed_node_keeps_its_old_config_until_the_cutoff(tmp_path, store):
+    folder = write_workspace(
+        tmp_path / "ws",
+        """
+        workspace: {name: ws}
+        nodes: [{name: n, type: virtual, trigger: {cron: "00 00 02 * * ?"}}]
+        """,
+    )
+    report = deploy_folder(store, folder, now=shanghai(2025, 10, 30, 12, 0))
+    write_workspace(
+        folder,
+        """
+        workspace: {name: ws}
+        nodes: [{name: n, type: virtual, trigger: {cron: "00 00 05 * * ?"}}]
+        """,
+    )
+    deploy_folder(store, folder, now=shanghai(2025, 11, 1, 15, 0))
+    for day in (1, 2):
+        generate_day(store, report.workspace_id, date(2025, 11, day), now=shanghai(2025, 11, 1, 16))
+    assert [r.cyctime for r in instances(store, "n")] == [
+        datetime(2025, 11, 1, 2),  # today: the version in effect before the deploy
+        datetime(2025, 11, 2, 5),  # tomorrow: the new schedule
+    ]

@@ -119,6 +119,9 @@ class _Loader:
         # them are not reported again as unknown.
         self.node_names: set[str] = set()
         self.group_names: set[str] = set()
+        # Upstreams and resource group of nodes not built because of another problem,
+        # still checked against the workspace so that all problems show at once.
+        self.unbuilt: list[tuple[tuple[Dependency, ...], str | None, Field]] = []
 
     def workspace(self, top: Field) -> Workspace | None:
         fields = top.mapping(_TOP_KEYS, required={"workspace", "nodes"})
@@ -254,6 +257,8 @@ class _Loader:
         depends = self.depends(fields["depends"]) if "depends" in fields else ()
         code, code_file = self.code(fields, kind, params)
         if name is None or kind is None or trigger is None or None in values.values():
+            group = values.get("resource_group", DEFAULT_GROUP.name)
+            self.unbuilt.append((depends, group, item))  # type: ignore[arg-type]
             return None
         cron, start, end = trigger
         return Node(
@@ -421,18 +426,20 @@ class _Loader:
                 description="workspace root: every node without upstream hangs off it",
             )
         ]
-        for node, item in by_name.values():
-            for dep in node.depends:
+        built = [(n.depends, n.resource_group, item) for n, item in by_name.values()]
+        for depends, group, item in built + self.unbuilt:
+            for dep in depends:
                 if dep.node and dep.node not in names:
                     _entry(item, "depends", dep.node).problem(
                         f"upstream {dep.node!r} is not a node of this workspace",
                         did_you_mean(dep.node, names),
                     )
-            if node.resource_group not in groups:
+            if group is not None and group not in groups:
                 _entry(item, "resource_group").problem(
-                    f"resource group {node.resource_group!r} is not defined",
-                    did_you_mean(node.resource_group, groups),
+                    f"resource group {group!r} is not defined",
+                    did_you_mean(group, groups),
                 )
+        for node, _item in by_name.values():
             if not node.upstreams:
                 node = _with_root(node, root)
             nodes.append(node)

@@ -21,7 +21,14 @@ from sqlalchemy.orm import Session
 from opscenter.domain import dag
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.deps import DayPlan
-from opscenter.domain.model import Dependency, DependencyType, Recurrence, Slot, Status
+from opscenter.domain.model import (
+    Dependency,
+    DependencyType,
+    InstanceMode,
+    Recurrence,
+    Slot,
+    Status,
+)
 from opscenter.store.models import (
     BaselineRow,
     InstanceEdgeRow,
@@ -30,6 +37,10 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
+from opscenter.store.tx import writing_session
+
+GENERATION_TIME = time(23, 30)  # nightly generation of the next day (decision 13.1)
+IMMEDIATE_BUFFER = timedelta(minutes=10)  # Immediately mode: slots this close are expired
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,8 @@ class Generated:
 class _Deployed:
     node: NodeRow
     version: NodeVersionRow
+    # Immediately mode, new node deployed today: slots up to this wall time are expired
+    expired_until: datetime | None = None
 
     @property
     def depends(self) -> list[Dependency]:
@@ -53,14 +66,37 @@ def _local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
-def generate_day(engine: Engine, workspace_id: int, day: date, *, now: datetime) -> Generated:
-    """Generate periodic instances whose scheduled date is ``day``; ``now`` is naive UTC."""
-    with Session(engine) as session, session.begin():
+def generation_cutoff(day: date, zone: ZoneInfo) -> datetime:
+    """When the instances of ``day`` are fixed: 23:30 the evening before (naive UTC)."""
+    return _local_to_utc(datetime.combine(day - timedelta(days=1), GENERATION_TIME), zone)
+
+
+def next_generation_at(now: datetime, zone: ZoneInfo) -> tuple[datetime, date]:
+    """The next nightly run after ``now`` (naive UTC) and the schedule date it generates."""
+    local = now.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+    run = datetime.combine(local.date(), GENERATION_TIME)
+    if run <= local:
+        run += timedelta(days=1)
+    return _local_to_utc(run, zone), run.date() + timedelta(days=1)
+
+
+def generate_day(
+    engine: Engine, workspace_id: int, day: date, *, now: datetime, bootstrap: bool = False
+) -> Generated:
+    """Generate periodic instances whose scheduled date is ``day``; ``now`` is naive UTC.
+
+    Each node uses the version in effect for that day (spec 2.3): T+1 versions
+    deployed before the cutoff (23:30 the evening before), Immediately versions
+    also when deployed on the day itself before 23:30. ``bootstrap`` (the first
+    start of a workspace) lets today's instances use what was just deployed, so
+    a new installation is alive at once.
+    """
+    with writing_session(engine) as session:
         ws = session.get(WorkspaceRow, workspace_id)
         if ws is None:
             raise LookupError(f"no workspace with id {workspace_id}")
         zone = ZoneInfo(ws.timezone)
-        deployed = _deployed_nodes(session, workspace_id)
+        deployed = _deployed_nodes(session, workspace_id, day, zone, bootstrap=bootstrap)
         by_id = {d.node.id: d for d in deployed}
         existing_today = _existing_slots(session, workspace_id, day, by_id)
         existing_yesterday = _existing_slots(session, workspace_id, day - timedelta(days=1), by_id)
@@ -125,14 +161,47 @@ def generate_day(engine: Engine, workspace_id: int, day: date, *, now: datetime)
     return Generated(day, len(rows), len(edges))
 
 
-def _deployed_nodes(session: Session, workspace_id: int) -> list[_Deployed]:
-    query = (
-        select(NodeRow, NodeVersionRow)
-        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-        .where(NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
+def _deployed_nodes(
+    session: Session, workspace_id: int, day: date, zone: ZoneInfo, *, bootstrap: bool
+) -> list[_Deployed]:
+    """Each node with the version in effect on ``day``, or nothing if none is yet."""
+    cutoff = generation_cutoff(day, zone)
+    nodes = session.scalars(
+        select(NodeRow)
+        .where(NodeRow.workspace_id == workspace_id)
+        .where((NodeRow.state == "deployed") | (NodeRow.undeployed_at > cutoff))
         .order_by(NodeRow.id)
-    )
-    return [_Deployed(node, version) for node, version in session.execute(query)]
+    ).all()
+    versions: dict[int, list[NodeVersionRow]] = defaultdict(list)
+    for version in session.scalars(
+        select(NodeVersionRow)
+        .where(NodeVersionRow.node_id.in_([n.id for n in nodes]))
+        .order_by(NodeVersionRow.version)
+    ):
+        versions[version.node_id].append(version)
+    chosen: list[_Deployed] = []
+    for node in nodes:
+        eligible = [v for v in versions[node.id] if _in_effect(v, day, cutoff, zone)]
+        if not eligible and bootstrap and node.state == "deployed":
+            eligible = versions[node.id][-1:]
+        if not eligible:
+            continue
+        version = eligible[-1]
+        expired_until = None
+        if version.deployed_at >= cutoff and len(eligible) == 1:
+            deployed_local = version.deployed_at.replace(tzinfo=UTC).astimezone(zone)
+            expired_until = deployed_local.replace(tzinfo=None) + IMMEDIATE_BUFFER
+        chosen.append(_Deployed(node, version, expired_until))
+    return chosen
+
+
+def _in_effect(version: NodeVersionRow, day: date, cutoff: datetime, zone: ZoneInfo) -> bool:
+    if version.deployed_at < cutoff:
+        return True
+    if version.instance_mode != InstanceMode.IMMEDIATELY.value:
+        return False
+    local = version.deployed_at.replace(tzinfo=UTC).astimezone(zone)
+    return local.date() == day and local.time() < GENERATION_TIME
 
 
 def _slots_for(item: _Deployed, day: date, zone: ZoneInfo) -> list[tuple[Slot, bool, str]]:
@@ -147,10 +216,12 @@ def _slots_for(item: _Deployed, day: date, zone: ZoneInfo) -> list[tuple[Slot, b
     times = schedule.fire_times_on(day, zone)
     skip = version.recurrence == Recurrence.SKIP.value
     if times:
-        reason = "dry-run node" if skip else ""
-        return [
-            (Slot(item.node.name, t, bizdate, i + 1), skip, reason) for i, t in enumerate(times)
-        ]
+        planned = []
+        for i, wall in enumerate(times):
+            expired = item.expired_until is not None and wall <= item.expired_until
+            dry, reason = (True, "dry-run node") if skip else (expired, "expired" if expired else "")
+            planned.append((Slot(item.node.name, wall, bizdate, i + 1), dry, reason))
+        return planned
     if schedule.cycle_type.many_per_day:
         return []
     # weekly/monthly/yearly nodes have a dry-run instance on the days they do not run
@@ -209,3 +280,26 @@ def _effective_priorities(
                 if name in lifted:
                     lifted[name] = max(lifted[name], baseline.priority)
     return lifted
+
+
+def ensure_generated(engine: Engine, workspace_id: int, now: datetime) -> list[Generated]:
+    """What a starting scheduler does: today's instances exist, and tomorrow's after 23:30.
+
+    On the very first start (no instance yet) today is generated from what was
+    just deployed, whatever its instance mode, so a new workspace is alive at once.
+    """
+    with Session(engine) as session:
+        zone = ZoneInfo(
+            session.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
+        )
+        first = (
+            session.scalar(
+                select(InstanceRow.id).where(InstanceRow.workspace_id == workspace_id).limit(1)
+            )
+            is None
+        )
+    local = now.replace(tzinfo=UTC).astimezone(zone)
+    days = [local.date()]
+    if local.time() >= GENERATION_TIME:
+        days.append(local.date() + timedelta(days=1))
+    return [generate_day(engine, workspace_id, day, now=now, bootstrap=first) for day in days]

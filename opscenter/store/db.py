@@ -30,12 +30,22 @@ def default_url(workspace: str) -> str:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001 - DB-API types
+    # transactions are begun by _sqlite_begin, so that writers can take the lock up front
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _sqlite_begin(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
+    """Writers BEGIN IMMEDIATE: in WAL a deferred reader that later writes can fail at
+    once with "database is locked" when another writer got in first; taking the write
+    lock at BEGIN makes it wait (busy_timeout) instead."""
+    immediate = connection.get_execution_options().get("sqlite_immediate", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def open_store(url: str) -> Engine:
@@ -64,6 +74,7 @@ def open_store(url: str) -> Engine:
         ) from None
     if is_sqlite:
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     try:
         _check_or_create_schema(engine)
     except (OperationalError, DatabaseError) as exc:

@@ -161,6 +161,38 @@ class InstanceRow(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     retry_at: Mapped[datetime | None] = mapped_column(DateTime)  # next auto rerun
+    # who or what the next attempt is triggered by (shown in its log header)
+    trigger_note: Mapped[str] = mapped_column(String(256), default="")
+
+
+class TransitionRow(Base):
+    """Every status change of an instance: the operation log of instance details."""
+
+    __tablename__ = "instance_transitions"
+    __table_args__ = (Index("ix_transitions_instance", "instance_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    by: Mapped[str] = mapped_column(String(128), default="scheduler")
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class SignalRow(Base):
+    """A note from an action to the running scheduler: re-evaluate, stop or freeze these.
+
+    Actions may run in another process (the CLI, a second console); the
+    scheduler polls this table, so it reacts within a fraction of a second.
+    """
+
+    __tablename__ = "signals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # evaluate | stop | freeze | backfill
+    instance_ids: Mapped[list] = mapped_column(JSON)
+    by: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class InstanceEdgeRow(Base):
@@ -189,6 +221,8 @@ class AttemptRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
     exit_code: Mapped[int | None] = mapped_column(Integer)
     pid: Mapped[int | None] = mapped_column(Integer)
+    # the process's start time (clock ticks since boot): tells a live pid from a reused one
+    pid_start: Mapped[int | None] = mapped_column(Integer)
     host: Mapped[str] = mapped_column(String(256), default="")
     reason: Mapped[str] = mapped_column(Text, default="")
     log_path: Mapped[str] = mapped_column(Text, default="")
@@ -214,7 +248,10 @@ class BackfillRunRow(Base):
     backfill_id: Mapped[int] = mapped_column(ForeignKey("backfills.id", ondelete="CASCADE"))
     bizdate: Mapped[date] = mapped_column(Date)
     position: Mapped[int] = mapped_column(Integer)  # order of execution (Asc/Desc)
+    # WAITING (not started) | RUNNING | SUCCESS | FAILURE
     status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
 class BaselineRow(Base):

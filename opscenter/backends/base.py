@@ -1,0 +1,89 @@
+"""The Backend protocol: the one interface the console and the CLI use.
+
+The local backend implements it over the store and the embedded engine; the
+DataWorks backend over the OpenAPI. Every operator action is a method here,
+so it can be scripted, tested without a screen, refused for a reason, and
+audited the same way whichever world is behind it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import date
+from typing import Protocol
+
+from opscenter.domain.records import (
+    ActionResult,
+    AttemptInfo,
+    AuditEntry,
+    BackfillInfo,
+    BackfillRequest,
+    Diagnosis,
+    InstanceFilter,
+    InstanceInfo,
+    LogPage,
+    NodeFilter,
+    NodeInfo,
+    Page,
+    Relative,
+    StatusCounts,
+    WorkspaceInfo,
+)
+
+
+class Backend(Protocol):
+    # -- reading ---------------------------------------------------------------
+    def workspace(self) -> WorkspaceInfo: ...
+
+    def list_nodes(self, flt: NodeFilter = NodeFilter()) -> list[NodeInfo]: ...
+
+    def get_node(self, name: str) -> NodeInfo: ...
+
+    def list_instances(self, flt: InstanceFilter) -> Page: ...
+
+    def get_instance(self, instance_id: int) -> InstanceInfo: ...
+
+    def attempts(self, instance_id: int) -> list[AttemptInfo]: ...
+
+    def read_log(
+        self, instance_id: int, attempt: int | None = None, offset: int = 0, limit: int = 65536
+    ) -> LogPage: ...
+
+    def follow_log(
+        self, instance_id: int, attempt: int | None = None, poll: float = 0.2
+    ) -> Iterator[LogPage]: ...
+
+    def relatives(
+        self, instance_id: int, direction: str = "down", levels: int = 1
+    ) -> list[Relative]: ...
+
+    def diagnose(self, instance_id: int) -> Diagnosis: ...
+
+    def status_counts(self, bizdate: date) -> StatusCounts: ...
+
+    def list_backfills(self, limit: int = 50) -> list[BackfillInfo]: ...
+
+    def get_backfill(self, backfill_id: int) -> BackfillInfo: ...
+
+    def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]: ...
+
+    # -- acting (each audited; refusals raise ActionRefused) --------------------
+    def rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult: ...
+
+    def set_success(self, instance_ids: Sequence[int]) -> ActionResult: ...
+
+    def stop(self, instance_ids: Sequence[int]) -> ActionResult: ...
+
+    def freeze(self, instance_ids: Sequence[int]) -> ActionResult: ...
+
+    def unfreeze(self, instance_ids: Sequence[int]) -> ActionResult: ...
+
+    def freeze_node(self, node: str) -> ActionResult: ...
+
+    def unfreeze_node(self, node: str) -> ActionResult: ...
+
+    def preview_backfill(self, request: BackfillRequest) -> ActionResult: ...
+
+    def backfill(self, request: BackfillRequest) -> ActionResult: ...
+
+    def undeploy(self, node: str) -> ActionResult: ...

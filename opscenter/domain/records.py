@@ -1,0 +1,257 @@
+"""What a Backend returns: plain records the console and the CLI show as they are.
+
+They carry names and times an operator reads (node names, not only ids) so
+that a screen never needs a second query per row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from opscenter.domain.model import InstanceKind, Status
+
+
+class ActionRefused(Exception):
+    """An action the backend will not do; ``reason`` says exactly why."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    name: str
+    timezone: str
+    backend: str  # "local" | "dataworks"
+    readonly: bool
+    scheduler: str  # who holds the scheduler lease, or "" if none
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    id: int
+    name: str
+    type: str
+    owner: str
+    description: str
+    priority: int
+    resource_group: str
+    cron: str
+    cycle_type: str
+    schedule: str  # the cron in words
+    start_date: date | None
+    end_date: date | None
+    recurrence: str
+    instance_mode: str
+    rerun_mode: str
+    rerun_times: int
+    rerun_interval: int
+    timeout: int | None
+    parameters: dict[str, str]
+    upstreams: tuple[str, ...]
+    downstreams: tuple[str, ...]
+    cross_cycle: tuple[tuple[str, str], ...]  # (type, node)
+    code: str
+    code_file: str
+    frozen: bool  # frozen in Operation Center, or run mode Pause
+    state: str  # deployed | undeployed
+    version: int
+    deployed_at: datetime
+
+
+@dataclass(frozen=True)
+class NodeFilter:
+    text: str = ""
+    owner: str = ""
+    type: str = ""
+    cycle_type: str = ""
+    priority: int | None = None
+    resource_group: str = ""
+    recurrence: str = ""
+    include_undeployed: bool = False
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    id: int
+    node_id: int
+    node: str
+    node_type: str
+    kind: InstanceKind
+    backfill_id: int | None
+    bizdate: date
+    cyctime: datetime
+    cycle: int
+    status: Status
+    dry_run: bool
+    dry_run_reason: str
+    run_number: int
+    max_attempts: int
+    priority: int
+    resource_group: str
+    owner: str
+    set_success: bool
+    started_at: datetime | None  # naive UTC
+    finished_at: datetime | None  # naive UTC
+    retry_at: datetime | None  # naive UTC
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    @property
+    def status_label(self) -> str:
+        if self.dry_run and self.status is Status.SUCCESS:
+            return "↷ DRY-RUN"
+        return self.status.label
+
+
+@dataclass(frozen=True)
+class InstanceFilter:
+    """Filters, order and a keyset window: lists never load every row."""
+
+    bizdate: date | None = None
+    statuses: tuple[Status, ...] = ()
+    node: str = ""  # exact node name
+    owner: str = ""
+    kind: InstanceKind | None = None
+    backfill_id: int | None = None
+    text: str = ""  # substring of the node name
+    descending: bool = False  # order by (cyctime, id)
+    after: tuple[datetime, int] | None = None  # keyset: the last row of the previous page
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list
+    total: int  # rows matching the filter
+    next_after: tuple[datetime, int] | None  # pass as InstanceFilter.after for the next page
+
+
+@dataclass(frozen=True)
+class AttemptInfo:
+    instance_id: int
+    number: int
+    status: Status
+    triggered_by: str
+    started_at: datetime
+    finished_at: datetime | None
+    exit_code: int | None
+    reason: str
+    log_path: str
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class LogPage:
+    instance_id: int
+    attempt: int
+    text: str
+    offset: int
+    next_offset: int
+    size: int  # bytes in the log now
+
+    @property
+    def at_end(self) -> bool:
+        return self.next_offset >= self.size
+
+
+@dataclass(frozen=True)
+class Relative:
+    """An upstream or downstream instance, with its level (1 = direct)."""
+
+    level: int
+    instance: InstanceInfo
+    via: int  # the instance id it hangs from (for drawing a tree)
+    cross_cycle: bool
+
+
+@dataclass(frozen=True)
+class DiagnosisStep:
+    check: str  # frozen | upstream | time | resource | execution
+    ok: bool
+    message: str
+    instance_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    instance_id: int
+    summary: str
+    steps: list[DiagnosisStep]
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    bizdate: date
+    counts: dict[Status, int]
+    dry_run: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class BackfillRequest:
+    node: str
+    start: date
+    end: date
+    downstream: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    parallel: int = 1
+    descending: bool = False
+    window: tuple[str, str] | None = None  # ("08:00", "10:00"), for hourly/minute nodes
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class BackfillRunInfo:
+    bizdate: date
+    position: int
+    status: str
+    counts: dict[Status, int]
+
+
+@dataclass(frozen=True)
+class BackfillInfo:
+    id: int
+    name: str
+    created_by: str
+    created_at: datetime
+    nodes: tuple[str, ...]
+    parallel: int
+    descending: bool
+    window: tuple[str, str] | None
+    status: str
+    runs: list[BackfillRunInfo]
+
+    @property
+    def dates_done(self) -> int:
+        return sum(run.status == "SUCCESS" for run in self.runs)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    id: int
+    at: datetime
+    user: str
+    action: str
+    targets: list
+    outcome: str
+    detail: str
+    source: str
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: str
+    affected: list[int]
+    message: str
+    extra: dict = field(default_factory=dict)

@@ -1,0 +1,223 @@
+"""Run logs: one file per attempt, readable while the attempt runs.
+
+The executor writes a header, the node's own output is appended straight to the same
+file by the subprocess, and the executor's own lines carry an ``HH:MM:SS`` stamp so an
+operator can tell them from the node's output. Everything is appended with O_APPEND,
+so lines from the executor and from a running process never overwrite each other.
+
+Logs can grow to megabytes; the console reads them in pages by byte offset
+(:func:`read_page`) and follows a running one from near its end (:func:`tail_offset`).
+Pages end at a line boundary, so a follower never shows half a line.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from pathlib import Path
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+HEADER_RULE = "-" * 60
+# A page may grow past its limit to finish a long line, but not without bound: a line
+# longer than this (a binary dump without newlines) is cut so reading still advances.
+LONGEST_LINE = 1 << 20
+_BLOCK = 64 * 1024
+
+
+def format_header(
+    *,
+    node: str,
+    node_type: str,
+    instance_id: int,
+    attempt: int,
+    cyctime: datetime,
+    bizdate: date,
+    parameters: Mapping[str, str],
+    triggered_by: str,
+) -> str:
+    """The block that opens every attempt's log: what ran, for which cycle, with which values."""
+    lines = [
+        f"node:         {node} ({node_type})",
+        f"instance id:  {instance_id}",
+        f"cyctime:      {cyctime:%Y-%m-%d %H:%M:%S}",
+        f"bizdate:      {bizdate:%Y%m%d}",
+        f"attempt:      {attempt}",
+        f"triggered by: {_one_line(triggered_by)}",
+    ]
+    if parameters:
+        lines.append("parameters:")
+        lines.extend(f"  {name}={_one_line(value)}" for name, value in parameters.items())
+    else:
+        lines.append("parameters:   (none)")
+    lines.append(HEADER_RULE)
+    return "\n".join(lines) + "\n"
+
+
+def _one_line(value: str) -> str:
+    """Keep a value on its header line: a newline in a value must not forge a header field."""
+    return value.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def create_log(path: Path, header: str) -> None:
+    """Create the log (and missing folders, owner-only) and write its header.
+
+    An existing file is appended to, never truncated: a log is evidence.
+    """
+    make_private_dirs(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    try:
+        os.write(fd, header.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with mode 0o700; existing ones are left as is."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for item in reversed(missing):
+        try:
+            item.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            pass
+
+
+def open_for_append(path: Path) -> int:
+    """A descriptor a subprocess can write its stdout/stderr to, after the header."""
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+
+
+class RunLog:
+    """Appends the executor's own lines to one attempt's log, each with an ``HH:MM:SS`` stamp."""
+
+    def __init__(self, path: Path, now: Callable[[], datetime]) -> None:
+        self.path = path
+        self._now = now
+        self._lock = threading.Lock()
+
+    def line(self, message: str) -> None:
+        """Append ``message``; every line of a multi-line message gets its own stamp."""
+        stamp = self._now().strftime("%H:%M:%S")
+        text = "".join(f"{stamp} {part}\n" for part in message.splitlines() or [""])
+        with self._lock:
+            try:
+                fd = open_for_append(self.path)
+            except OSError:
+                return  # a log that cannot be written must not turn a run into a crash
+            try:
+                if _ends_mid_line(fd, self.path):
+                    text = "\n" + text
+                os.write(fd, text.encode("utf-8", errors="replace"))
+            finally:
+                os.close(fd)
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+
+def _ends_mid_line(fd: int, path: Path) -> bool:
+    """True when a process left a last line without its newline: ours must start a new one."""
+    try:
+        size = os.fstat(fd).st_size
+        if size == 0:
+            return False
+        with path.open("rb") as handle:
+            handle.seek(size - 1)
+            return handle.read(1) != b"\n"
+    except OSError:
+        return False
+
+
+def last_line(path: Path, start: int, limit: int = 200) -> str:
+    """The last non-empty line written at or after byte ``start`` (a process's final words)."""
+    try:
+        with path.open("rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            begin = max(start, end - 8192)
+            if begin >= end:
+                return ""
+            handle.seek(begin)
+            data = handle.read(end - begin)
+    except OSError:
+        return ""
+    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()]
+    if begin > start and lines:
+        lines = lines[1:]  # the first one may be the tail of a longer line
+    for line in reversed(lines):
+        if line:
+            return line if len(line) <= limit else line[: limit - 1] + "…"
+    return ""
+
+
+def read_page(path: Path, offset: int, limit_bytes: int) -> tuple[str, int]:
+    """Up to ``limit_bytes`` of complete lines from byte ``offset``, and the offset to go on from.
+
+    A page ends after a newline: a line still being written is left for the next call,
+    and a line longer than the limit is returned whole (up to ``LONGEST_LINE``) rather
+    than split. ``next_offset == offset`` means nothing new yet. A missing file reads
+    as empty; an offset past the end (a trimmed log) restarts at its end.
+    """
+    limit = max(1, limit_bytes)
+    try:
+        with path.open("rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            if offset >= end:
+                return "", min(offset, end)
+            handle.seek(offset)
+            data = handle.read(limit)
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                # The first line is longer than the page: finish it, within reason.
+                while cut < 0 and len(data) < limit + LONGEST_LINE:
+                    more = handle.read(_BLOCK)
+                    if not more:
+                        return "", offset  # the only line is still being written
+                    at = more.find(b"\n")
+                    if at >= 0:
+                        cut = len(data) + at
+                    data += more
+                if cut < 0:
+                    cut = limit + LONGEST_LINE - 1
+            page = data[: cut + 1]
+    except FileNotFoundError:
+        return "", offset
+    return page.decode("utf-8", errors="replace"), offset + len(page)
+
+
+def tail_offset(path: Path, lines: int) -> int:
+    """The byte offset where the last ``lines`` complete lines start, to follow a log's end.
+
+    A line still being written (no newline yet) is not counted; read_page from the
+    returned offset shows the last ``lines`` lines and then whatever follows.
+    """
+    try:
+        with path.open("rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            position = end
+            newlines: list[int] = []  # offsets of newline bytes, from the end backwards
+            while position > 0:
+                begin = max(0, position - _BLOCK)
+                handle.seek(begin)
+                block = handle.read(position - begin)
+                index = len(block)
+                while (index := block.rfind(b"\n", 0, index)) >= 0:
+                    newlines.append(begin + index)
+                    if len(newlines) > lines:
+                        return newlines[-1] + 1
+                position = begin
+    except FileNotFoundError:
+        return 0
+    if lines <= 0:
+        return newlines[0] + 1 if newlines else 0
+    return 0

@@ -1,0 +1,30 @@
+"""Write transactions: one place that decides how a state change is committed.
+
+Every state transition happens inside ``writing(engine)``: on SQLite it takes
+the write lock at BEGIN (so concurrent writers queue on the busy timeout
+instead of failing), and commits or rolls back as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as connection:
+        connection = connection.execution_options(sqlite_immediate=True)
+        with connection.begin():
+            yield connection
+
+
+@contextmanager
+def writing_session(engine: Engine) -> Iterator[Session]:
+    """The same, for cold paths that use ORM objects."""
+    with writing(engine) as connection, Session(bind=connection) as session:
+        yield session
+        session.flush()
