@@ -60,11 +60,14 @@ class SimulatedClock:
 
 
 class ManualClock:
-    """A clock that moves only when told to: deterministic time for tests."""
+    """A clock that moves only when told to: deterministic time for tests.
 
-    speed = 1.0
+    ``speed`` is what node scripts are told (OPSCENTER_SPEED): a large value
+    makes a script's simulated minutes of work take no real time.
+    """
 
-    def __init__(self, start: datetime) -> None:
+    def __init__(self, start: datetime, speed: float = 1.0) -> None:
+        self.speed = float(speed)
         self._now = _aware(start)
         self._lock = threading.Lock()
 

@@ -62,13 +62,13 @@ class _Deployed:
         return [Dependency(DependencyType(t), n) for t, n in self.version.depends]
 
 
-def _local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
+def local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
 
 
 def generation_cutoff(day: date, zone: ZoneInfo) -> datetime:
     """When the instances of ``day`` are fixed: 23:30 the evening before (naive UTC)."""
-    return _local_to_utc(datetime.combine(day - timedelta(days=1), GENERATION_TIME), zone)
+    return local_to_utc(datetime.combine(day - timedelta(days=1), GENERATION_TIME), zone)
 
 
 def next_generation_at(now: datetime, zone: ZoneInfo) -> tuple[datetime, date]:
@@ -77,7 +77,7 @@ def next_generation_at(now: datetime, zone: ZoneInfo) -> tuple[datetime, date]:
     run = datetime.combine(local.date(), GENERATION_TIME)
     if run <= local:
         run += timedelta(days=1)
-    return _local_to_utc(run, zone), run.date() + timedelta(days=1)
+    return local_to_utc(run, zone), run.date() + timedelta(days=1)
 
 
 def generate_day(
@@ -123,12 +123,14 @@ def generate_day(
                         "kind": "periodic",
                         "bizdate": slot.bizdate,
                         "cyctime": slot.cyctime,
-                        "due_at": _local_to_utc(slot.cyctime, zone),
+                        "due_at": local_to_utc(slot.cyctime, zone),
                         "cycle": slot.cycle,
                         "status": Status.FROZEN.value if frozen else Status.NOT_RUN.value,
                         "dry_run": dry_run,
                         "dry_run_reason": reason,
                         "run_number": 0,
+                        "auto_reruns": 0,
+                        "trigger_note": "",
                         "priority": priorities.get(name, item.version.priority),
                         "resource_group": item.version.resource_group,
                         "owner": item.version.owner,
@@ -188,7 +190,8 @@ def _deployed_nodes(
             continue
         version = eligible[-1]
         expired_until = None
-        if version.deployed_at >= cutoff and len(eligible) == 1:
+        immediate = version.instance_mode == InstanceMode.IMMEDIATELY.value
+        if immediate and version.deployed_at >= cutoff and len(eligible) == 1:
             deployed_local = version.deployed_at.replace(tzinfo=UTC).astimezone(zone)
             expired_until = deployed_local.replace(tzinfo=None) + IMMEDIATE_BUFFER
         chosen.append(_Deployed(node, version, expired_until))
@@ -205,29 +208,51 @@ def _in_effect(version: NodeVersionRow, day: date, cutoff: datetime, zone: ZoneI
 
 
 def _slots_for(item: _Deployed, day: date, zone: ZoneInfo) -> list[tuple[Slot, bool, str]]:
-    """(slot, dry_run, reason) for each instance the node gets on ``day``."""
+    """(slot, dry_run, reason) for each periodic instance the node gets on ``day``."""
     version = item.version
     if (version.start_date and day < version.start_date) or (
         version.end_date and day > version.end_date
     ):
         return []
-    schedule = parse_cron(version.cron)
+    planned = day_slots(item.node.name, version.cron, version.recurrence, day, zone)
+    if item.expired_until is None:
+        return planned
+    return [
+        (slot, True, "expired")
+        if not dry and slot.cyctime <= item.expired_until
+        else (slot, dry, why)
+        for slot, dry, why in planned
+    ]
+
+
+def day_slots(
+    node: str,
+    cron: str,
+    recurrence: str,
+    day: date,
+    zone: ZoneInfo,
+    window: tuple[time, time] | None = None,
+) -> list[tuple[Slot, bool, str]]:
+    """The node's instances for schedule date ``day`` as (slot, dry_run, reason).
+
+    Weekly/monthly/yearly nodes get a dry-run instance on the days they do not
+    run; Skip nodes dry-run. ``window`` keeps only the slots of a node with many
+    a day whose time of day falls inside it (backfill, spec 6.3).
+    """
+    schedule = parse_cron(cron)
     bizdate = day - timedelta(days=1)
     times = schedule.fire_times_on(day, zone)
-    skip = version.recurrence == Recurrence.SKIP.value
+    skip = recurrence == Recurrence.SKIP.value
     if times:
-        planned = []
-        for i, wall in enumerate(times):
-            expired = item.expired_until is not None and wall <= item.expired_until
-            dry, reason = (True, "dry-run node") if skip else (expired, "expired" if expired else "")
-            planned.append((Slot(item.node.name, wall, bizdate, i + 1), dry, reason))
-        return planned
+        numbered = list(enumerate(times, start=1))  # the cycle number stays the slot's own
+        if window and schedule.cycle_type.many_per_day:
+            numbered = [(n, t) for n, t in numbered if window[0] <= t.time() <= window[1]]
+        reason = "dry-run node" if skip else ""
+        return [(Slot(node, t, bizdate, n), skip, reason) for n, t in numbered]
     if schedule.cycle_type.many_per_day:
         return []
-    # weekly/monthly/yearly nodes have a dry-run instance on the days they do not run
     wall = datetime.combine(day, schedule.time_of_day or time(0))
-    reason = "dry-run node" if skip else "not a run day"
-    return [(Slot(item.node.name, wall, bizdate, 1), True, reason)]
+    return [(Slot(node, wall, bizdate, 1), True, "dry-run node" if skip else "not a run day")]
 
 
 def _existing_slots(

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
 from opscenter.store.models import AuditRow
@@ -21,7 +22,7 @@ def os_user() -> str:
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     *,
     at: datetime,
     user: str,
@@ -32,8 +33,8 @@ def record(
     source: str = "cli",
 ) -> None:
     """Add an audit row in the caller's transaction: it lands with the action or not at all."""
-    session.add(
-        AuditRow(
+    session.execute(
+        insert(AuditRow).values(
             at=at,
             user=user,
             action=action,

@@ -152,6 +152,7 @@ class InstanceRow(Base):
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     dry_run_reason: Mapped[str] = mapped_column(String(64), default="")
     run_number: Mapped[int] = mapped_column(Integer, default=0)  # attempts started so far
+    auto_reruns: Mapped[int] = mapped_column(Integer, default=0)  # since the last manual action
     priority: Mapped[int] = mapped_column(Integer, default=1)
     resource_group: Mapped[str] = mapped_column(String(128))
     owner: Mapped[str] = mapped_column(String(128), default="")

@@ -1,0 +1,493 @@
+"""Operator actions on the store (spec 6): rerun, set success, stop, freeze, backfill, undeploy.
+
+Each action checks its preconditions for every target first and refuses the
+whole batch, naming each reason, if any target fails them; then it changes
+the state in one transaction together with its audit record, and signals the
+scheduler (in this process or another) to look at what changed. A refusal is
+audited too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy.orm import Session
+
+from opscenter.domain.model import DependencyType, RerunMode, Status
+from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
+from opscenter.scheduler import backfill, lease, state
+from opscenter.scheduler.procs import terminate_orphan
+from opscenter.store import audit
+from opscenter.store.models import (
+    AttemptRow,
+    InstanceEdgeRow,
+    InstanceRow,
+    NodeRow,
+    NodeVersionRow,
+    WorkspaceRow,
+)
+from opscenter.store.tx import writing
+
+RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
+STOP_FROM = (Status.RUNNING, Status.WAIT_TIME, Status.WAIT_RESOURCE)
+FREEZE_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.RUNNING)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, when, from where: every action is audited with it."""
+
+    user: str
+    now: datetime  # naive UTC
+    source: str = "cli"
+
+
+@dataclass(frozen=True)
+class _Target:
+    id: int
+    node: str
+    status: Status
+    rerun_mode: str
+    backfill: bool
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.node}"
+
+
+def _run(
+    db: Engine,
+    actor: Actor,
+    action: str,
+    targets: Sequence[int | str],
+    body: Callable[[Connection], ActionResult],
+) -> ActionResult:
+    """Do ``body`` in one transaction with its audit record; audit a refusal on its own."""
+    try:
+        with writing(db) as conn:
+            result = body(conn)
+            audit.record(
+                conn,
+                at=actor.now,
+                user=actor.user,
+                action=action,
+                targets=list(targets),
+                outcome="ok",
+                detail=result.message,
+                source=actor.source,
+            )
+            return result
+    except ActionRefused as refused:
+        with writing(db) as conn:
+            audit.record(
+                conn,
+                at=actor.now,
+                user=actor.user,
+                action=action,
+                targets=list(targets),
+                outcome="refused",
+                detail=refused.reason,
+                source=actor.source,
+            )
+        raise
+
+
+def refuse_readonly(db: Engine, actor: Actor, action: str, targets: Sequence[int | str]) -> None:
+    """--readonly is enforced here, below every screen: the attempt is audited and refused."""
+
+    def body(_conn: Connection) -> ActionResult:
+        raise ActionRefused(f"{action} refused: opscenter runs read-only (--readonly)")
+
+    _run(db, actor, action, targets, body)
+
+
+def _targets(conn: Connection, workspace_id: int, ids: Sequence[int]) -> list[_Target]:
+    if not ids:
+        raise ActionRefused("no instance given")
+    rows = conn.execute(
+        select(
+            InstanceRow.id,
+            NodeRow.name,
+            InstanceRow.status,
+            NodeVersionRow.rerun_mode,
+            InstanceRow.backfill_run_id,
+        )
+        .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+        .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+        .where(InstanceRow.id.in_(list(ids)), InstanceRow.workspace_id == workspace_id)
+    ).all()
+    found = {
+        r.id: _Target(r.id, r.name, Status(r.status), r.rerun_mode, r.backfill_run_id is not None)
+        for r in rows
+    }
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise ActionRefused(f"no instance {', '.join(f'#{i}' for i in missing)} in this workspace")
+    return [found[i] for i in dict.fromkeys(ids)]
+
+
+def _check(targets: list[_Target], why_not: Callable[[_Target], str | None]) -> None:
+    reasons = [f"{t.label}: {reason}" for t in targets if (reason := why_not(t))]
+    if reasons:
+        raise ActionRefused("; ".join(reasons))
+
+
+def _status_word(statuses: Sequence[Status]) -> str:
+    return ", ".join(s.value for s in statuses)
+
+
+def _rerun_refusal(target: _Target) -> str | None:
+    if target.status not in RERUN_FROM:
+        return f"is {target.status.value}; rerun needs {_status_word(RERUN_FROM)}"
+    if target.rerun_mode == RerunMode.DENIED.value:
+        return "its node's rerun mode is Denied"
+    if target.rerun_mode == RerunMode.FAILURE_ALLOWED.value and target.status is Status.SUCCESS:
+        return "its node's rerun mode is FailureAllowed and it succeeded"
+    return None
+
+
+def _same_cycle_descendants(conn: Connection, ids: Sequence[int]) -> list[int]:
+    """Every same-cycle descendant instance, nearest first."""
+    seen: dict[int, None] = {}
+    frontier = list(ids)
+    while frontier:
+        nxt: list[int] = []
+        for part in state.chunks(frontier):
+            nxt += conn.scalars(
+                select(InstanceEdgeRow.downstream_id).where(
+                    InstanceEdgeRow.upstream_id.in_(part), InstanceEdgeRow.cross_cycle.is_(False)
+                )
+            ).all()
+        frontier = [i for i in dict.fromkeys(nxt) if i not in seen and i not in ids]
+        seen.update(dict.fromkeys(frontier))
+    return list(seen)
+
+
+def rerun(
+    db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, *, downstream: bool = False
+) -> ActionResult:
+    action = "rerun downstream" if downstream else "rerun"
+
+    def body(conn: Connection) -> ActionResult:
+        targets = _targets(conn, workspace_id, ids)
+        _check(targets, _rerun_refusal)
+        reset = [t.id for t in targets]
+        if downstream:
+            below = (
+                _targets(conn, workspace_id, _same_cycle_descendants(conn, reset)) if reset else []
+            )
+            below = [t for t in below if t.status is not Status.FROZEN]
+            _check(
+                below,
+                lambda t: (
+                    f"descendant is {t.status.value}; stop it first"
+                    if t.status is Status.RUNNING
+                    else "descendant's rerun mode is Denied"
+                    if t.rerun_mode == RerunMode.DENIED.value
+                    else None
+                ),
+            )
+            reset += [t.id for t in below]
+        moved = state.move(
+            conn,
+            reset,
+            Status.NOT_RUN,
+            allowed_from=RERUN_FROM + (Status.WAIT_TIME, Status.WAIT_RESOURCE),
+            now=actor.now,
+            by=actor.user,
+            reason=action,
+            values={
+                "retry_at": None,
+                "auto_reruns": 0,
+                "set_success": False,
+                "finished_at": None,
+                "trigger_note": f"{action} by {actor.user}",
+            },
+        )
+        state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
+        return ActionResult(
+            action,
+            moved,
+            f"{len(moved)} instance(s) reset to NOT_RUN; "
+            "they run when their upstream instances succeed",
+        )
+
+    return _run(db, actor, action, list(ids), body)
+
+
+def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
+    def body(conn: Connection) -> ActionResult:
+        targets = _targets(conn, workspace_id, ids)
+        _check(
+            targets,
+            lambda t: (
+                None
+                if t.status is Status.FAILURE
+                else f"is {t.status.value}; only a FAILURE can be set to success"
+            ),
+        )
+        moved = state.move(
+            conn,
+            [t.id for t in targets],
+            Status.SUCCESS,
+            allowed_from=[Status.FAILURE],
+            now=actor.now,
+            by=actor.user,
+            reason="set success",
+            values={"set_success": True, "retry_at": None, "finished_at": actor.now},
+        )
+        state.signal(
+            conn,
+            workspace_id,
+            "evaluate",
+            moved + sorted(state.downstream_of(conn, moved)),
+            by=actor.user,
+            now=actor.now,
+        )
+        return ActionResult(
+            "set success",
+            moved,
+            f"{len(moved)} instance(s) set to SUCCESS; their downstream instances may now run",
+        )
+
+    return _run(db, actor, "set success", list(ids), body)
+
+
+def _halt(
+    db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, kind: str
+) -> ActionResult:
+    """Stop (-> FAILURE) or freeze (-> FROZEN) instances; running ones via the scheduler."""
+    allowed = STOP_FROM if kind == "stop" else FREEZE_FROM
+    target_status = Status.FAILURE if kind == "stop" else Status.FROZEN
+    verb = "stopped" if kind == "stop" else "frozen"
+
+    def body(conn: Connection) -> ActionResult:
+        targets = _targets(conn, workspace_id, ids)
+        _check(
+            targets,
+            lambda t: (
+                None
+                if t.status in allowed
+                else f"is {t.status.value}; {kind} needs {_status_word(allowed)}"
+            ),
+        )
+        waiting = [t.id for t in targets if t.status is not Status.RUNNING]
+        running = [t.id for t in targets if t.status is Status.RUNNING]
+        moved = state.move(
+            conn,
+            waiting,
+            target_status,
+            allowed_from=allowed,
+            now=actor.now,
+            by=actor.user,
+            reason=f"{verb} by {actor.user}",
+            values={"retry_at": None, "finished_at": actor.now},
+        )
+        message = f"{len(moved)} instance(s) {verb}"
+        if running:
+            if lease.live_holder(db) is not None:
+                state.signal(conn, workspace_id, kind, running, by=actor.user, now=actor.now)
+                message += f"; {len(running)} running instance(s) are being {verb} by the scheduler"
+            else:
+                _halt_orphans(conn, running, target_status, actor, verb)
+                moved += running
+                message += f"; {len(running)} running instance(s) {verb} (no scheduler was running)"
+        state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
+        return ActionResult(kind, moved + [i for i in running if i not in moved], message)
+
+    return _run(db, actor, kind, list(ids), body)
+
+
+def _halt_orphans(conn: Connection, ids: list[int], to: Status, actor: Actor, verb: str) -> None:
+    """No scheduler holds these RUNNING instances: end their processes here."""
+    for attempt in (
+        Session(bind=conn)
+        .execute(
+            select(AttemptRow).where(
+                AttemptRow.instance_id.in_(ids), AttemptRow.status == "RUNNING"
+            )
+        )
+        .scalars()
+    ):
+        if attempt.pid:
+            terminate_orphan(attempt.pid, attempt.pid_start)
+        conn.execute(
+            update(AttemptRow)
+            .where(AttemptRow.id == attempt.id)
+            .values(
+                status=Status.FAILURE.value, finished_at=actor.now, reason=f"{verb} by {actor.user}"
+            )
+        )
+    state.move(
+        conn,
+        ids,
+        to,
+        allowed_from=[Status.RUNNING],
+        now=actor.now,
+        by=actor.user,
+        reason=f"{verb} by {actor.user}",
+        values={"finished_at": actor.now},
+    )
+
+
+def stop(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
+    return _halt(db, workspace_id, ids, actor, "stop")
+
+
+def freeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
+    return _halt(db, workspace_id, ids, actor, "freeze")
+
+
+def unfreeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
+    def body(conn: Connection) -> ActionResult:
+        targets = _targets(conn, workspace_id, ids)
+        _check(
+            targets,
+            lambda t: None if t.status is Status.FROZEN else f"is {t.status.value}, not FROZEN",
+        )
+        moved = state.move(
+            conn,
+            [t.id for t in targets],
+            Status.NOT_RUN,
+            allowed_from=[Status.FROZEN],
+            now=actor.now,
+            by=actor.user,
+            reason=f"unfrozen by {actor.user}",
+            values={"trigger_note": f"unfrozen by {actor.user}"},
+        )
+        state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
+        return ActionResult(
+            "unfreeze",
+            moved,
+            f"{len(moved)} instance(s) unfrozen; they run "
+            "when their upstream instances succeed and their time has come",
+        )
+
+    return _run(db, actor, "unfreeze", list(ids), body)
+
+
+def _node(conn: Connection, workspace_id: int, name: str) -> tuple[NodeRow, NodeVersionRow]:
+    row = (
+        Session(bind=conn)
+        .execute(
+            select(NodeRow, NodeVersionRow)
+            .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+            .where(NodeRow.workspace_id == workspace_id, NodeRow.name == name)
+        )
+        .one_or_none()
+    )
+    if row is None or row[0].state != "deployed":
+        raise ActionRefused(f"node {name!r} is not deployed")
+    return row[0], row[1]
+
+
+def set_node_frozen(
+    db: Engine, workspace_id: int, name: str, actor: Actor, *, frozen: bool
+) -> ActionResult:
+    action = "freeze node" if frozen else "unfreeze node"
+
+    def body(conn: Connection) -> ActionResult:
+        node, version = _node(conn, workspace_id, name)
+        if not frozen and version.recurrence == "Pause":
+            raise ActionRefused(
+                f"node {name} is frozen by its run mode Pause in the workspace; "
+                "set recurrence: Normal and deploy"
+            )
+        if node.frozen == frozen:
+            raise ActionRefused(f"node {name} is already {'frozen' if frozen else 'not frozen'}")
+        conn.execute(update(NodeRow).where(NodeRow.id == node.id).values(frozen=frozen))
+        when = (
+            "instances generated from now on (the next day) are FROZEN; today's still run"
+            if frozen
+            else "instances generated from now on run normally; frozen instances stay frozen"
+        )
+        return ActionResult(action, [], f"node {name} {'frozen' if frozen else 'unfrozen'}: {when}")
+
+    return _run(db, actor, action, [name], body)
+
+
+def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionResult:
+    def body(conn: Connection) -> ActionResult:
+        node, _version = _node(conn, workspace_id, name)
+        if node.name.endswith("_root") and node.name == _root_name(conn, workspace_id):
+            raise ActionRefused("the workspace root node cannot be undeployed")
+        children = sorted(
+            n
+            for n, depends in conn.execute(
+                select(NodeRow.name, NodeVersionRow.depends)
+                .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+                .where(NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
+            )
+            if any(
+                d == name
+                and t in (DependencyType.NORMAL.value, DependencyType.CROSS_CYCLE_OTHER.value)
+                for t, d in depends
+            )
+        )
+        if children:
+            raise ActionRefused(
+                f"node {name} has descendant nodes: {', '.join(children)}; undeploy them first"
+            )
+        conn.execute(
+            update(NodeRow)
+            .where(NodeRow.id == node.id)
+            .values(state="undeployed", undeployed_at=actor.now)
+        )
+        pending = conn.scalars(
+            select(InstanceRow.id).where(
+                InstanceRow.node_id == node.id,
+                InstanceRow.status.in_([s.value for s in state.OPEN]),
+            )
+        ).all()
+        if pending:
+            conn.execute(
+                update(InstanceRow)
+                .where(InstanceRow.id.in_(pending))
+                .values(dry_run=True, dry_run_reason="node undeployed")
+            )
+            state.signal(conn, workspace_id, "evaluate", pending, by=actor.user, now=actor.now)
+        return ActionResult(
+            "undeploy",
+            list(pending),
+            f"node {name} undeployed: no new instances; "
+            f"{len(pending)} pending instance(s) will dry-run",
+        )
+
+    return _run(db, actor, "undeploy", [name], body)
+
+
+def _root_name(conn: Connection, workspace_id: int) -> str:
+    return f"{conn.scalar(select(WorkspaceRow.name).where(WorkspaceRow.id == workspace_id))}_root"
+
+
+def create_backfill(
+    db: Engine, workspace_id: int, request: BackfillRequest, actor: Actor
+) -> ActionResult:
+    def body(conn: Connection) -> ActionResult:
+        backfill_id, planned = backfill.create(
+            conn, workspace_id, request, user=actor.user, now=actor.now
+        )
+        state.signal(conn, workspace_id, "backfill", [], by=actor.user, now=actor.now)
+        return ActionResult(
+            "backfill",
+            [],
+            f"backfill #{backfill_id} created: {planned.describe()}",
+            extra={"backfill_id": backfill_id},
+        )
+
+    targets = [request.node, f"{request.start}..{request.end}"]
+    return _run(db, actor, "backfill", targets, body)
+
+
+def preview_backfill(db: Engine, workspace_id: int, request: BackfillRequest) -> ActionResult:
+    with db.connect() as conn:
+        planned = backfill.plan(conn, workspace_id, request)
+    return ActionResult(
+        "backfill preview",
+        [],
+        planned.describe(),
+        extra={"instances": planned.instances, "dates": len(planned.dates)},
+    )

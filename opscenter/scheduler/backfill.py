@@ -1,0 +1,387 @@
+"""Data backfill (spec 6.3): chosen nodes over a range of business dates.
+
+A backfill has one run per business date, executed in ascending or descending
+order with 1..10 dates in flight. A run's instances are generated when the run
+starts: the chosen nodes, plus dry-run instances for unchosen nodes between
+them so the chain still holds. Periodic instances are never touched. A failed
+date holds its place until it is rerun or set to success (decision: serial
+mode halts on failure).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from opscenter.domain import dag
+from opscenter.domain.cron import parse_cron
+from opscenter.domain.deps import DayPlan, Edge
+from opscenter.domain.model import Dependency, DependencyType, Recurrence, Slot, Status
+from opscenter.domain.records import ActionRefused, BackfillRequest
+from opscenter.scheduler.generate import day_slots, local_to_utc
+from opscenter.store.models import (
+    BackfillRow,
+    BackfillRunRow,
+    InstanceEdgeRow,
+    InstanceRow,
+    NodeRow,
+    NodeVersionRow,
+    WorkspaceRow,
+)
+
+MAX_PARALLEL = 10  # decision 13.7
+MAX_DATES = 366
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    nodes: tuple[str, ...]  # chosen nodes, in dependency order
+    dry_nodes: tuple[str, ...]  # unchosen nodes between chosen ones: dry-run
+    frozen_nodes: tuple[str, ...]  # their instances are generated FROZEN (decision 13.6)
+    dates: tuple[date, ...]  # business dates in execution order
+    instances: int  # how many instances the backfill will create
+    window: tuple[time, time] | None
+
+    def describe(self) -> str:
+        text = (
+            f"{self.instances} instances of {len(self.nodes)} node(s) over "
+            f"{len(self.dates)} business date(s)"
+        )
+        if self.dry_nodes:
+            text += f"; dry-run (not selected): {', '.join(self.dry_nodes)}"
+        if self.frozen_nodes:
+            text += f"; generated FROZEN (node frozen): {', '.join(self.frozen_nodes)}"
+        return text
+
+
+@dataclass(frozen=True)
+class _Node:
+    id: int
+    name: str
+    version: NodeVersionRow
+    frozen: bool
+
+    @property
+    def normal_upstreams(self) -> list[str]:
+        return [n for t, n in self.version.depends if t == DependencyType.NORMAL.value]
+
+    @property
+    def self_dependent(self) -> bool:
+        return any(t == DependencyType.CROSS_CYCLE_SELF.value for t, _ in self.version.depends)
+
+
+def _deployed(conn: Connection, workspace_id: int) -> dict[str, _Node]:
+    rows = (
+        Session(bind=conn)
+        .execute(
+            select(NodeRow, NodeVersionRow)
+            .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+            .where(NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
+        )
+        .all()
+    )
+    return {n.name: _Node(n.id, n.name, v, bool(n.frozen)) for n, v in rows}
+
+
+def _window(request: BackfillRequest) -> tuple[time, time] | None:
+    if request.window is None:
+        return None
+    try:
+        start, end = (time.fromisoformat(t) for t in request.window)
+    except ValueError:
+        raise ActionRefused(f"window {request.window!r} is not HH:MM-HH:MM") from None
+    if end < start:
+        raise ActionRefused("the window ends before it starts")
+    return start, end
+
+
+def plan(conn: Connection, workspace_id: int, request: BackfillRequest) -> BackfillPlan:
+    """Check a request and work out what it would create; refusals say why."""
+    nodes = _deployed(conn, workspace_id)
+    zone = ZoneInfo(
+        conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
+    )
+    if request.node not in nodes:
+        raise ActionRefused(f"node {request.node!r} is not deployed")
+    if request.end < request.start:
+        raise ActionRefused(f"the range ends ({request.end}) before it starts ({request.start})")
+    days = (request.end - request.start).days + 1
+    if days > MAX_DATES:
+        raise ActionRefused(f"{days} business dates is more than {MAX_DATES} in one backfill")
+    if not 1 <= request.parallel <= MAX_PARALLEL:
+        raise ActionRefused(f"parallel must be 1..{MAX_PARALLEL}, got {request.parallel}")
+    parents = {n.name: n.normal_upstreams for n in nodes.values()}
+    children = dag.invert(parents)
+    below = dag.closure(children, request.node)
+    if request.downstream and request.include:
+        raise ActionRefused("give either downstream or an include list, not both")
+    for name in (*request.include, *request.exclude):
+        if name not in nodes:
+            raise ActionRefused(f"node {name!r} is not deployed")
+    stray = [n for n in request.include if n not in below]
+    if stray:
+        raise ActionRefused(f"not downstream of {request.node}: {', '.join(stray)}")
+    chosen = {request.node} | (set(below) if request.downstream else set(request.include))
+    chosen -= set(request.exclude) - {request.node}
+    if request.node in request.exclude:
+        raise ActionRefused("the backfill's own node cannot be excluded")
+    between = {
+        n
+        for n in nodes
+        if n not in chosen and n in below and any(c in dag.closure(children, n) for c in chosen)
+    }
+    order = [n for n in dag.topological_order(parents) if n in chosen or n in between]
+    window = _window(request)
+    dates = [request.start + timedelta(days=i) for i in range(days)]
+    if request.descending:
+        dates.reverse()
+    total = 0
+    for name in order:
+        node = nodes[name]
+        schedule = parse_cron(node.version.cron)
+        if window and schedule.cycle_type.many_per_day and name in chosen:
+            probe = day_slots(
+                name, node.version.cron, "Normal", dates[0] + timedelta(days=1), zone, window
+            )
+            if not probe:
+                raise ActionRefused(
+                    f"node {name} has no scheduled time inside the window "
+                    f"{window[0]:%H:%M}-{window[1]:%H:%M} ({schedule.describe()})"
+                )
+        for bizdate in dates:
+            total += len(
+                day_slots(
+                    name, node.version.cron, "Normal", bizdate + timedelta(days=1), zone, window
+                )
+            )
+    frozen = tuple(
+        n
+        for n in order
+        if n in chosen
+        and (nodes[n].frozen or nodes[n].version.recurrence == Recurrence.PAUSE.value)
+    )
+    return BackfillPlan(
+        nodes=tuple(n for n in order if n in chosen),
+        dry_nodes=tuple(n for n in order if n in between),
+        frozen_nodes=frozen,
+        dates=tuple(dates),
+        instances=total,
+        window=window,
+    )
+
+
+def create(
+    conn: Connection, workspace_id: int, request: BackfillRequest, *, user: str, now: datetime
+) -> tuple[int, BackfillPlan]:
+    """Record the backfill and its runs; the scheduler starts them (advance)."""
+    planned = plan(conn, workspace_id, request)
+    name = request.name or (f"backfill {request.node} {request.start:%Y%m%d}-{request.end:%Y%m%d}")
+    options = {
+        "node": request.node,
+        "nodes": list(planned.nodes),
+        "dry_nodes": list(planned.dry_nodes),
+        "start": request.start.isoformat(),
+        "end": request.end.isoformat(),
+        "parallel": request.parallel,
+        "descending": request.descending,
+        "window": [t.strftime("%H:%M") for t in planned.window] if planned.window else None,
+    }
+    backfill_id = conn.execute(
+        insert(BackfillRow).values(
+            workspace_id=workspace_id,
+            name=name,
+            created_at=now,
+            created_by=user,
+            options=options,
+            status="RUNNING",
+        )
+    ).inserted_primary_key[0]
+    conn.execute(
+        insert(BackfillRunRow),
+        [
+            {"backfill_id": backfill_id, "bizdate": d, "position": i, "status": "WAITING"}
+            for i, d in enumerate(planned.dates)
+        ],
+    )
+    return backfill_id, planned
+
+
+def touches_backfill(conn: Connection, instance_ids: list[int]) -> bool:
+    return (
+        conn.scalar(
+            select(func.count())
+            .select_from(InstanceRow)
+            .where(InstanceRow.id.in_(instance_ids[:500]), InstanceRow.backfill_run_id.is_not(None))
+        )
+        or 0
+    ) > 0
+
+
+def advance(conn: Connection, workspace_id: int, now: datetime) -> list[int]:
+    """Update run statuses from their instances and start runs that may start.
+
+    Returns the ids of instances created, for the scheduler to evaluate.
+    """
+    created: list[int] = []
+    session = Session(bind=conn)
+    backfills = (
+        session.execute(
+            select(BackfillRow).where(
+                BackfillRow.workspace_id == workspace_id,
+                BackfillRow.status.in_(["RUNNING", "FAILURE"]),
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for backfill in backfills:
+        runs = (
+            session.execute(
+                select(BackfillRunRow)
+                .where(BackfillRunRow.backfill_id == backfill.id)
+                .order_by(BackfillRunRow.position)
+            )
+            .scalars()
+            .all()
+        )
+        for run in runs:
+            if run.status in ("RUNNING", "FAILURE", "SUCCESS"):
+                status = _run_status(conn, run.id)
+                if status != run.status:
+                    conn.execute(
+                        update(BackfillRunRow)
+                        .where(BackfillRunRow.id == run.id)
+                        .values(status=status, finished_at=now if status == "SUCCESS" else None)
+                    )
+                    run.status = status
+        open_runs = sum(r.status in ("RUNNING", "FAILURE") for r in runs)
+        for run in runs:
+            if run.status != "WAITING" or open_runs >= backfill.options["parallel"]:
+                continue
+            created += _start_run(conn, workspace_id, backfill, run, now)
+            run.status = "RUNNING"
+            open_runs += 1
+        statuses = {r.status for r in runs}
+        overall = (
+            "SUCCESS"
+            if statuses == {"SUCCESS"}
+            else "FAILURE"
+            if "FAILURE" in statuses
+            else "RUNNING"
+        )
+        if overall != backfill.status:
+            conn.execute(
+                update(BackfillRow).where(BackfillRow.id == backfill.id).values(status=overall)
+            )
+    return created
+
+
+def _run_status(conn: Connection, run_id: int) -> str:
+    rows = conn.execute(
+        select(InstanceRow.status, InstanceRow.retry_at).where(
+            InstanceRow.backfill_run_id == run_id
+        )
+    ).all()
+    if not rows or all(r.status == Status.SUCCESS.value for r in rows):
+        return "SUCCESS"
+    if any(r.status == Status.FAILURE.value and r.retry_at is None for r in rows):
+        return "FAILURE"
+    return "RUNNING"
+
+
+def _start_run(
+    conn: Connection, workspace_id: int, backfill: BackfillRow, run: BackfillRunRow, now: datetime
+) -> list[int]:
+    """Generate the run's instances and edges; returns the new instance ids."""
+    options = backfill.options
+    nodes = _deployed(conn, workspace_id)
+    zone = ZoneInfo(
+        conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
+    )
+    window = tuple(time.fromisoformat(t) for t in options["window"]) if options["window"] else None
+    day = run.bizdate + timedelta(days=1)  # $[...] is the selected date + 1 at the node's time
+    chosen = [n for n in options["nodes"] if n in nodes]
+    dry_nodes = [n for n in options["dry_nodes"] if n in nodes]
+    slots: dict[str, list[tuple[Slot, bool, str]]] = {}
+    for name in chosen + dry_nodes:
+        planned = day_slots(
+            name, nodes[name].version.cron, nodes[name].version.recurrence, day, zone, window
+        )
+        if name in dry_nodes:
+            planned = [(slot, True, "not selected in backfill") for slot, _dry, _why in planned]
+        slots[name] = planned
+    rows = []
+    for name, planned in slots.items():
+        node = nodes[name]
+        frozen = node.frozen or node.version.recurrence == Recurrence.PAUSE.value
+        for slot, dry, why in planned:
+            rows.append(
+                {
+                    "workspace_id": workspace_id,
+                    "node_id": node.id,
+                    "node_version_id": node.version.id,
+                    "kind": "backfill",
+                    "backfill_run_id": run.id,
+                    "bizdate": run.bizdate,
+                    "cyctime": slot.cyctime,
+                    "due_at": local_to_utc(slot.cyctime, zone),
+                    "cycle": slot.cycle,
+                    "status": Status.FROZEN.value if frozen and not dry else Status.NOT_RUN.value,
+                    "dry_run": dry,
+                    "dry_run_reason": why,
+                    "run_number": 0,
+                    "auto_reruns": 0,
+                    "priority": node.version.priority,
+                    "resource_group": node.version.resource_group,
+                    "owner": node.version.owner,
+                    "set_success": False,
+                    "created_at": now,
+                    "status_at": now,
+                    "trigger_note": f"backfill {backfill.name} by {backfill.created_by}",
+                }
+            )
+    if rows:
+        conn.execute(insert(InstanceRow), rows)
+    ids = {
+        Slot(name, cyctime, run.bizdate, cycle): instance_id
+        for instance_id, name, cyctime, cycle in conn.execute(
+            select(InstanceRow.id, NodeRow.name, InstanceRow.cyctime, InstanceRow.cycle)
+            .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+            .where(InstanceRow.backfill_run_id == run.id)
+        )
+    }
+    today = {name: [s for s, _d, _w in planned] for name, planned in slots.items()}
+    day_plan = DayPlan(today, {})
+    included = set(slots)
+    edges: list[Edge] = []
+    for name in slots:
+        node = nodes[name]
+        depends = [
+            Dependency(DependencyType.NORMAL, u) for u in node.normal_upstreams if u in included
+        ]
+        edges += day_plan.edges_for(name, depends)
+        if node.self_dependent:  # slots of one date run in order
+            mine = today[name]
+            edges += [Edge(a, b, True) for a, b in zip(mine, mine[1:], strict=False)]
+    if edges:
+        conn.execute(
+            insert(InstanceEdgeRow),
+            [
+                {
+                    "upstream_id": ids[e.upstream],
+                    "downstream_id": ids[e.downstream],
+                    "cross_cycle": e.cross_cycle,
+                }
+                for e in edges
+            ],
+        )
+    conn.execute(
+        update(BackfillRunRow)
+        .where(BackfillRunRow.id == run.id)
+        .values(status="RUNNING", started_at=now)
+    )
+    return list(ids.values())

@@ -1,0 +1,677 @@
+"""The embedded scheduler: readiness, dispatch, execution, retries, timeouts.
+
+Readiness is event-driven: when an instance finishes, only its downstream
+instances are evaluated, and ready ones start at once. A timer heap covers
+what time alone changes (scheduled times, auto-rerun intervals, timeouts, the
+nightly generation); a cheap poll of the signals table picks up actions done
+by other processes (the CLI, a second console) within a fraction of a second.
+
+One engine per database dispatches (see lease.py); every state change is a
+conditional write in one transaction, so concurrent actions never lose an
+update and a crash never leaves a half-made transition.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import queue
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine as Database
+from sqlalchemy import func, select, update
+
+from opscenter.domain.clock import Clock
+from opscenter.domain.model import NodeType, RerunMode, Status
+from opscenter.domain.params import ParamError, resolve, substitute
+from opscenter.scheduler import backfill, state
+from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
+from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
+from opscenter.scheduler.procs import process_start_time, terminate_orphan
+from opscenter.store.models import (
+    AttemptRow,
+    InstanceRow,
+    NodeRow,
+    NodeVersionRow,
+    ResourceGroupRow,
+    SignalRow,
+    WorkspaceRow,
+)
+from opscenter.store.tx import writing
+
+READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
+NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
+
+
+@dataclass
+class _Running:
+    instance_id: int
+    number: int
+    group: str
+    execution: Execution | None = None
+    kill: str = ""  # "" | stop | freeze | timeout
+    killed_by: str = ""
+    timeout_reason: str = ""
+
+
+@dataclass(order=True)
+class _Timer:
+    when: datetime
+    seq: int
+    kind: str = field(compare=False)  # due | retry | timeout | generate
+    instance_id: int = field(compare=False, default=0)
+    number: int = field(compare=False, default=0)
+
+
+class Engine:
+    """Drives the instances of one workspace; not thread-safe: one thread calls tick()."""
+
+    def __init__(
+        self,
+        db: Database,
+        workspace_id: int,
+        clock: Clock,
+        *,
+        executors: Executors | None = None,
+        signal_poll: float = 0.1,
+        name: str = "scheduler",
+    ) -> None:
+        self.db = db
+        self.workspace_id = workspace_id
+        self.clock = clock
+        self.name = name
+        self.signal_poll = signal_poll
+        with db.connect() as conn:
+            ws = conn.execute(select(WorkspaceRow).where(WorkspaceRow.id == workspace_id)).one()
+            self.slots = dict(
+                conn.execute(
+                    select(ResourceGroupRow.name, ResourceGroupRow.slots).where(
+                        ResourceGroupRow.workspace_id == workspace_id
+                    )
+                ).all()
+            )
+            self._last_signal = conn.scalar(select(func.max(SignalRow.id))) or 0
+        self.zone = ZoneInfo(ws.timezone)
+        self.parameters = dict(ws.parameters or {})
+        self.logs = Path(ws.warehouse).parent / "logs"
+        self.executors = executors or Executors(Path(ws.warehouse), Path(ws.landing))
+        self._events: queue.Queue[tuple[int, int, Outcome]] = queue.Queue()
+        self._pool = ThreadPoolExecutor(max_workers=max(4, sum(self.slots.values()) + 2))
+        self._running: dict[int, _Running] = {}
+        self._busy: Counter[str] = Counter()
+        self._waiting: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
+        self._timers: list[_Timer] = []
+        self._seq = itertools.count()
+        self._candidates: set[int] = set()
+        self._last_poll = 0.0
+        self._wake = threading.Event()
+
+    # -- life cycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Recover from a previous run, make sure today exists, and load what is pending."""
+        self.recover()
+        ensure_generated(self.db, self.workspace_id, self._now())
+        self._schedule_generation()
+        self._rescan()
+
+    def close(self) -> None:
+        for running in list(self._running.values()):
+            if running.execution is not None:
+                running.kill, running.killed_by = "stop", "scheduler shutdown"
+                running.execution.kill("stopped: scheduler shut down")
+        self._pool.shutdown(wait=True, cancel_futures=False)
+        self._drain_events()
+        self.executors.close()
+
+    def wake(self) -> None:
+        """Ask serve() to look at signals now (an action was done in this process)."""
+        self._last_poll = 0.0
+        self._wake.set()
+
+    def serve(self, stop: threading.Event) -> None:
+        """Run until ``stop`` is set: the real-time loop."""
+        while not stop.is_set():
+            self.tick()
+            timeout = self.signal_poll
+            if self._timers:
+                timeout = min(
+                    timeout, self.clock.real_seconds_until(self._utc(self._timers[0].when))
+                )
+            if self._candidates:
+                continue
+            try:
+                event = self._events.get(timeout=max(0.0, timeout))
+            except queue.Empty:
+                continue
+            self._events.put(event)
+
+    def run_until_idle(self, limit: float = 60.0) -> None:
+        """For tests on a manual clock: work until nothing can happen at the current time."""
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            self.tick(poll_signals=True)
+            if self._candidates or not self._events.empty():
+                continue
+            if not self._running:
+                return
+            try:
+                event = self._events.get(timeout=0.05)
+            except queue.Empty:
+                continue
+            self._events.put(event)
+        raise TimeoutError(f"engine still busy after {limit}s: running {sorted(self._running)}")
+
+    @property
+    def running(self) -> dict[int, int]:
+        """instance id -> attempt number of what runs now."""
+        return {i: r.number for i, r in self._running.items()}
+
+    # -- one turn ---------------------------------------------------------------
+
+    def tick(self, poll_signals: bool = False) -> None:
+        self._drain_events()
+        if poll_signals or time.monotonic() - self._last_poll >= self.signal_poll:
+            self._poll_signals()
+        self._fire_timers()
+        while self._candidates:
+            self._evaluate()
+        self._dispatch()
+
+    def _now(self) -> datetime:
+        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
+
+    def _utc(self, naive: datetime) -> datetime:
+        return naive.replace(tzinfo=UTC)
+
+    def _timer(self, when: datetime, kind: str, instance_id: int = 0, number: int = 0) -> None:
+        heapq.heappush(self._timers, _Timer(when, next(self._seq), kind, instance_id, number))
+
+    # -- recovery and scans -----------------------------------------------------
+
+    def recover(self) -> None:
+        """Attempts left RUNNING by a scheduler that died become FAILURE and follow their
+        retry policy; a process of theirs that is still alive is ended first, so no
+        attempt ever runs twice at once."""
+        now = self._now()
+        with writing(self.db) as conn:
+            lost = conn.execute(
+                select(
+                    AttemptRow.id,
+                    AttemptRow.instance_id,
+                    AttemptRow.number,
+                    AttemptRow.pid,
+                    AttemptRow.pid_start,
+                )
+                .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
+                .where(
+                    InstanceRow.workspace_id == self.workspace_id,
+                    AttemptRow.status == Status.RUNNING.value,
+                )
+            ).all()
+            for attempt in lost:
+                if attempt.pid:
+                    terminate_orphan(attempt.pid, attempt.pid_start)
+                conn.execute(
+                    update(AttemptRow)
+                    .where(AttemptRow.id == attempt.id)
+                    .values(
+                        status=Status.FAILURE.value,
+                        finished_at=now,
+                        reason="lost: scheduler restarted",
+                    )
+                )
+                self._fail(
+                    conn,
+                    attempt.instance_id,
+                    attempt.number,
+                    now,
+                    "lost: scheduler restarted",
+                    retry=True,
+                )
+
+    def _rescan(self) -> None:
+        """Load everything pending from the store: candidates, waits, retries."""
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(
+                    InstanceRow.id, InstanceRow.status, InstanceRow.due_at, InstanceRow.retry_at
+                ).where(
+                    InstanceRow.workspace_id == self.workspace_id,
+                    InstanceRow.status.in_([s.value for s in READY_FROM] + [Status.FAILURE.value]),
+                )
+            ).all()
+        for row in rows:
+            if row.status == Status.FAILURE.value:
+                if row.retry_at is not None:
+                    self._timer(row.retry_at, "retry", row.id)
+            else:
+                self._candidates.add(row.id)
+
+    # -- signals from actions ---------------------------------------------------
+
+    def _poll_signals(self) -> None:
+        self._last_poll = time.monotonic()
+        self._wake.clear()
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(SignalRow)
+                .where(
+                    SignalRow.id > self._last_signal, SignalRow.workspace_id == self.workspace_id
+                )
+                .order_by(SignalRow.id)
+            ).all()
+        for signal in rows:
+            self._last_signal = signal.id
+            ids = [int(i) for i in signal.instance_ids]
+            if signal.kind in ("stop", "freeze"):
+                self._kill(ids, signal.kind, signal.by)
+            elif signal.kind == "generate":
+                ensure_generated(self.db, self.workspace_id, self._now())
+                self._rescan()
+            elif signal.kind == "backfill":
+                self._advance_backfills()
+            else:
+                self._candidates.update(ids)
+                self._unqueue(ids)
+
+    def _kill(self, ids: Iterable[int], kind: str, by: str) -> None:
+        verb = "stopped" if kind == "stop" else "frozen"
+        for instance_id in ids:
+            running = self._running.get(instance_id)
+            if running is not None and running.execution is not None and not running.kill:
+                running.kill, running.killed_by = kind, by
+                running.execution.kill(f"{verb} by {by}")
+
+    def _unqueue(self, ids: Iterable[int]) -> None:
+        """Instances an action changed leave the resource queues; evaluation re-adds them."""
+        drop = set(ids)
+        for group, heap in self._waiting.items():
+            kept = [entry for entry in heap if entry[2] not in drop]
+            if len(kept) != len(heap):
+                heapq.heapify(kept)
+                self._waiting[group] = kept
+
+    # -- timers -----------------------------------------------------------------
+
+    def _fire_timers(self) -> None:
+        now = self._now()
+        retries: list[int] = []
+        while self._timers and self._timers[0].when <= now:
+            timer = heapq.heappop(self._timers)
+            if timer.kind == "due":
+                self._candidates.add(timer.instance_id)
+            elif timer.kind == "retry":
+                retries.append(timer.instance_id)
+            elif timer.kind == "timeout":
+                running = self._running.get(timer.instance_id)
+                if (
+                    running
+                    and running.number == timer.number
+                    and running.execution
+                    and not running.kill
+                ):
+                    running.kill, running.killed_by = "timeout", self.name
+                    running.execution.kill(running.timeout_reason)
+            elif timer.kind == "generate":
+                self._generate_next(timer)
+        if retries:
+            with writing(self.db) as conn:
+                moved = state.move(
+                    conn,
+                    retries,
+                    Status.NOT_RUN,
+                    allowed_from=[Status.FAILURE],
+                    now=now,
+                    reason="auto rerun",
+                    values={"retry_at": None},
+                )
+            self._candidates.update(moved)
+
+    def _schedule_generation(self) -> None:
+        when, _day = next_generation_at(self._now(), self.zone)
+        self._timer(when, "generate")
+
+    def _generate_next(self, timer: _Timer) -> None:
+        _when, day = next_generation_at(timer.when - timedelta(seconds=1), self.zone)
+        generate_day(self.db, self.workspace_id, day, now=self._now())
+        self._schedule_generation()
+        self._rescan()
+
+    # -- readiness ----------------------------------------------------------------
+
+    def _evaluate(self) -> None:
+        ids = sorted(self._candidates)
+        self._candidates.clear()
+        now = self._now()
+        with writing(self.db) as conn:
+            rows = conn.execute(
+                select(
+                    InstanceRow.id,
+                    InstanceRow.status,
+                    InstanceRow.due_at,
+                    InstanceRow.dry_run,
+                    InstanceRow.priority,
+                    InstanceRow.resource_group,
+                    NodeVersionRow.type,
+                )
+                .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+                .where(
+                    InstanceRow.id.in_(ids),
+                    InstanceRow.status.in_([Status.NOT_RUN.value, Status.WAIT_TIME.value]),
+                )
+            ).all()
+            if not rows:
+                return
+            stuck = state.blocked(conn, [r.id for r in rows])
+            back, waiting, dry, instant, queued = [], [], [], [], []
+            for row in rows:
+                if row.id in stuck:
+                    if row.status == Status.WAIT_TIME.value:
+                        back.append(row.id)
+                elif row.due_at > now:
+                    if row.status == Status.NOT_RUN.value:
+                        waiting.append(row.id)
+                    self._timer(row.due_at, "due", row.id)
+                elif row.dry_run:
+                    dry.append(row.id)
+                elif row.type in NO_SLOT_TYPES:
+                    instant.append(row.id)
+                else:
+                    queued.append(row)
+            state.move(
+                conn,
+                back,
+                Status.NOT_RUN,
+                allowed_from=[Status.WAIT_TIME],
+                now=now,
+                reason="upstream not successful",
+            )
+            state.move(conn, waiting, Status.WAIT_TIME, allowed_from=[Status.NOT_RUN], now=now)
+            done = []
+            for ids_, reason in ((dry, "dry-run: succeeds without running"), (instant, "")):
+                done += state.move(
+                    conn,
+                    ids_,
+                    Status.SUCCESS,
+                    allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
+                    now=now,
+                    reason=reason,
+                    values={"started_at": now, "finished_at": now},
+                )
+            if done:
+                self._candidates.update(state.downstream_of(conn, done))
+                self._backfill_touched(conn, done)
+        for row in queued:
+            heapq.heappush(self._waiting[row.resource_group], (-row.priority, row.due_at, row.id))
+
+    # -- dispatch -----------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        starts: list[int] = []
+        now = self._now()
+        for group, heap in self._waiting.items():
+            free = self.slots.get(group, 1) - self._busy[group]
+            while heap and free > 0:
+                _prio, _due, instance_id = heapq.heappop(heap)
+                if instance_id in self._running:
+                    continue
+                starts.append(instance_id)
+                free -= 1
+        queued = [entry[2] for heap in self._waiting.values() for entry in heap]
+        if queued:
+            with writing(self.db) as conn:
+                state.move(
+                    conn,
+                    queued,
+                    Status.WAIT_RESOURCE,
+                    allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
+                    now=now,
+                )
+        for instance_id in starts:
+            self._start(instance_id, now)
+
+    def _start(self, instance_id: int, now: datetime) -> None:
+        with writing(self.db) as conn:
+            row = conn.execute(
+                select(InstanceRow, NodeRow.name, NodeRow.current_version_id)
+                .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+                .where(InstanceRow.id == instance_id)
+            ).one_or_none()
+            if row is None:
+                return
+            instance, node_name, current_version = row, row.name, row.current_version_id
+            number = instance.run_number + 1
+            moved = state.move(
+                conn,
+                [instance_id],
+                Status.RUNNING,
+                allowed_from=READY_FROM,
+                now=now,
+                values={
+                    "run_number": number,
+                    "started_at": now,
+                    "finished_at": None,
+                    "retry_at": None,
+                    "trigger_note": "",
+                },
+            )
+            if not moved:
+                return  # an action changed it meanwhile
+            config = conn.execute(
+                select(NodeVersionRow).where(NodeVersionRow.id == instance.node_version_id)
+            ).one()
+            code = conn.scalar(
+                select(NodeVersionRow.code).where(NodeVersionRow.id == current_version)
+            )
+            log_path = (
+                self.logs
+                / instance.bizdate.strftime("%Y%m%d")
+                / node_name
+                / (f"{instance_id}.{number}.log")
+            )
+            triggered_by = instance.trigger_note or self.name
+            attempt_id = conn.execute(
+                AttemptRow.__table__.insert().values(
+                    instance_id=instance_id,
+                    number=number,
+                    status=Status.RUNNING.value,
+                    triggered_by=triggered_by,
+                    started_at=now,
+                    host=os.uname().nodename,
+                    log_path=str(log_path),
+                    reason="",
+                )
+            ).inserted_primary_key[0]
+        running = _Running(instance_id, number, instance.resource_group)
+        self._running[instance_id] = running
+        self._busy[instance.resource_group] += 1
+        try:
+            params = resolve(
+                {**self.parameters, **config.parameters},
+                instance.cyctime,
+                bizdate=instance.bizdate,
+                node_id=instance.node_id,
+                instance_id=instance_id,
+                job_id=instance.backfill_run_id or 0,
+            )
+            if config.type in (NodeType.SQL.value, NodeType.QUALITY.value):
+                code = substitute(
+                    code or "",
+                    params,
+                    instance.cyctime,
+                    bizdate=instance.bizdate,
+                    node_id=instance.node_id,
+                    instance_id=instance_id,
+                )
+        except ParamError as exc:
+            self._events.put((instance_id, number, Outcome(False, None, str(exc))))
+            return
+        job = Job(
+            instance_id=instance_id,
+            attempt=number,
+            node=node_name,
+            node_type=NodeType(config.type),
+            code=code or "",
+            parameters=params,
+            cyctime=instance.cyctime,
+            bizdate=instance.bizdate,
+            triggered_by=triggered_by,
+            log_path=log_path,
+            speed=self.clock.speed,
+        )
+        execution = self.executors.start(job)
+        running.execution = execution
+        if config.timeout:
+            running.timeout_reason = f"timed out after {config.timeout} minutes"
+            self._timer(now + timedelta(minutes=config.timeout), "timeout", instance_id, number)
+        if execution.pid:
+            with writing(self.db) as conn:
+                conn.execute(
+                    update(AttemptRow)
+                    .where(AttemptRow.id == attempt_id)
+                    .values(pid=execution.pid, pid_start=process_start_time(execution.pid))
+                )
+        self._pool.submit(self._wait, instance_id, number, execution)
+
+    def _wait(self, instance_id: int, number: int, execution: Execution) -> None:
+        try:
+            outcome = execution.wait()
+        except Exception as exc:  # an executor bug must not lose the attempt
+            outcome = Outcome(False, None, f"executor error: {exc}")
+        self._events.put((instance_id, number, outcome))
+        self._wake.set()
+
+    # -- completion -----------------------------------------------------------------
+
+    def _drain_events(self) -> None:
+        finished: list[tuple[int, int, Outcome]] = []
+        while True:
+            try:
+                finished.append(self._events.get_nowait())
+            except queue.Empty:
+                break
+        if not finished:
+            return
+        now = self._now()
+        succeeded: list[int] = []
+        with writing(self.db) as conn:
+            for instance_id, number, outcome in finished:
+                running = self._running.get(instance_id)
+                if running is None or running.number != number:
+                    continue
+                del self._running[instance_id]
+                self._busy[running.group] -= 1
+                conn.execute(
+                    update(AttemptRow)
+                    .where(
+                        AttemptRow.instance_id == instance_id,
+                        AttemptRow.number == number,
+                        AttemptRow.status == Status.RUNNING.value,
+                    )
+                    .values(
+                        status=Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
+                        finished_at=now,
+                        exit_code=outcome.exit_code,
+                        reason=outcome.reason,
+                    )
+                )
+                if running.kill == "freeze":
+                    state.move(
+                        conn,
+                        [instance_id],
+                        Status.FROZEN,
+                        allowed_from=[Status.RUNNING],
+                        now=now,
+                        by=running.killed_by,
+                        reason=outcome.reason,
+                        values={"finished_at": now},
+                    )
+                elif outcome.success and not running.kill:
+                    succeeded += state.move(
+                        conn,
+                        [instance_id],
+                        Status.SUCCESS,
+                        allowed_from=[Status.RUNNING],
+                        now=now,
+                        values={"finished_at": now},
+                    )
+                else:
+                    by = running.killed_by if running.kill == "stop" else self.name
+                    self._fail(
+                        conn,
+                        instance_id,
+                        number,
+                        now,
+                        outcome.reason,
+                        by=by,
+                        retry=running.kill != "stop",
+                    )
+            if succeeded:
+                self._candidates.update(state.downstream_of(conn, succeeded))
+            self._backfill_touched(conn, [f[0] for f in finished])
+
+    def _fail(
+        self,
+        conn,
+        instance_id: int,
+        number: int,
+        now: datetime,
+        reason: str,
+        *,  # noqa: ANN001
+        by: str = "scheduler",
+        retry: bool,
+    ) -> None:
+        """RUNNING -> FAILURE; schedules an auto rerun if the node has one left."""
+        row = conn.execute(
+            select(
+                InstanceRow.auto_reruns,
+                NodeVersionRow.rerun_times,
+                NodeVersionRow.rerun_interval,
+                NodeVersionRow.rerun_mode,
+            )
+            .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+            .where(InstanceRow.id == instance_id)
+        ).one()
+        again = (
+            retry and row.rerun_mode != RerunMode.DENIED.value and row.auto_reruns < row.rerun_times
+        )
+        values: dict = {"finished_at": now}
+        if again:
+            retry_at = now + timedelta(seconds=row.rerun_interval)
+            values |= {
+                "retry_at": retry_at,
+                "auto_reruns": row.auto_reruns + 1,
+                "trigger_note": f"auto rerun {row.auto_reruns + 1}/{row.rerun_times}",
+            }
+        moved = state.move(
+            conn,
+            [instance_id],
+            Status.FAILURE,
+            allowed_from=[Status.RUNNING],
+            now=now,
+            by=by,
+            reason=reason,
+            values=values,
+        )
+        if moved and again:
+            self._timer(values["retry_at"], "retry", instance_id)
+
+    # -- backfills -----------------------------------------------------------------
+
+    def _backfill_touched(self, conn, instance_ids: list[int]) -> None:  # noqa: ANN001
+        if instance_ids and backfill.touches_backfill(conn, instance_ids):
+            self._candidates.update(backfill.advance(conn, self.workspace_id, self._now()))
+
+    def _advance_backfills(self) -> None:
+        with writing(self.db) as conn:
+            self._candidates.update(backfill.advance(conn, self.workspace_id, self._now()))

@@ -1,0 +1,97 @@
+"""The scheduler lease: one dispatcher per database.
+
+The holder renews a heartbeat; another scheduler waits as standby and takes
+over when the heartbeat is older than ``STALE_AFTER``. Liveness is a fact of
+the real world, so the lease always uses real time, even under a simulated
+clock.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, select, update
+
+from opscenter.domain.clock import RealClock
+from opscenter.store.models import LeaseRow
+from opscenter.store.tx import writing
+
+LEASE = "scheduler"
+HEARTBEAT = timedelta(seconds=2)
+STALE_AFTER = timedelta(seconds=15)
+_real = RealClock()
+
+
+@dataclass(frozen=True)
+class LeaseInfo:
+    holder: str
+    acquired_at: datetime  # naive UTC
+    heartbeat_at: datetime  # naive UTC
+
+    def stale(self, now: datetime) -> bool:
+        return now - self.heartbeat_at > STALE_AFTER
+
+
+def new_holder_name() -> str:
+    """host:pid:random — unique per scheduler process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _now() -> datetime:
+    return _real.now().replace(tzinfo=None)
+
+
+def current(db: Engine) -> LeaseInfo | None:
+    with db.connect() as conn:
+        row = conn.execute(select(LeaseRow).where(LeaseRow.name == LEASE)).one_or_none()
+    return LeaseInfo(row.holder, row.acquired_at, row.heartbeat_at) if row else None
+
+
+def live_holder(db: Engine) -> LeaseInfo | None:
+    """The lease if a scheduler is alive behind it."""
+    lease = current(db)
+    return lease if lease and not lease.stale(_now()) else None
+
+
+def try_acquire(db: Engine, holder: str) -> tuple[bool, LeaseInfo]:
+    """Take the lease if it is free, stale or already ours; returns (ours?, lease)."""
+    now = _now()
+    with writing(db) as conn:
+        row = conn.execute(select(LeaseRow).where(LeaseRow.name == LEASE)).one_or_none()
+        if row is None:
+            conn.execute(
+                LeaseRow.__table__.insert().values(
+                    name=LEASE, holder=holder, acquired_at=now, heartbeat_at=now
+                )
+            )
+            return True, LeaseInfo(holder, now, now)
+        info = LeaseInfo(row.holder, row.acquired_at, row.heartbeat_at)
+        if row.holder != holder and not info.stale(now):
+            return False, info
+        acquired = row.acquired_at if row.holder == holder else now
+        conn.execute(
+            update(LeaseRow)
+            .where(LeaseRow.name == LEASE)
+            .values(holder=holder, acquired_at=acquired, heartbeat_at=now)
+        )
+        return True, LeaseInfo(holder, acquired, now)
+
+
+def renew(db: Engine, holder: str) -> bool:
+    """Heartbeat; False if another scheduler took the lease meanwhile."""
+    with writing(db) as conn:
+        result = conn.execute(
+            update(LeaseRow)
+            .where(LeaseRow.name == LEASE, LeaseRow.holder == holder)
+            .values(heartbeat_at=_now())
+        )
+        return result.rowcount == 1
+
+
+def release(db: Engine, holder: str) -> None:
+    with writing(db) as conn:
+        conn.execute(delete(LeaseRow).where(LeaseRow.name == LEASE, LeaseRow.holder == holder))

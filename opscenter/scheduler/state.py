@@ -1,0 +1,112 @@
+"""Instance state changes in the store, shared by the engine and the actions.
+
+Every change is conditional on the status it comes from (so a rerun racing a
+completion cannot overwrite it), is logged as a transition with its time, and
+happens inside the caller's write transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
+
+from opscenter.domain.model import Status
+from opscenter.store.models import InstanceEdgeRow, InstanceRow, SignalRow, TransitionRow
+
+CHUNK = 500  # ids per IN (...) clause
+OPEN = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
+
+
+def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def move(
+    conn: Connection,
+    ids: Sequence[int],
+    to: Status,
+    *,
+    allowed_from: Sequence[Status],
+    now: datetime,
+    by: str = "scheduler",
+    reason: str = "",
+    values: dict | None = None,
+) -> list[int]:
+    """Move those of ``ids`` whose status is in ``allowed_from`` to ``to``; returns them."""
+    moved: list[int] = []
+    allowed = [s.value for s in allowed_from]
+    for part in chunks(list(ids)):
+        rows = conn.execute(
+            select(InstanceRow.id, InstanceRow.status).where(
+                InstanceRow.id.in_(part), InstanceRow.status.in_(allowed)
+            )
+        ).all()
+        if not rows:
+            continue
+        part_ids = [r.id for r in rows]
+        conn.execute(
+            update(InstanceRow)
+            .where(InstanceRow.id.in_(part_ids))
+            .values(status=to.value, status_at=now, **(values or {}))
+        )
+        conn.execute(
+            insert(TransitionRow),
+            [
+                {
+                    "instance_id": r.id,
+                    "at": now,
+                    "from_status": r.status,
+                    "to_status": to.value,
+                    "by": by,
+                    "reason": reason,
+                }
+                for r in rows
+            ],
+        )
+        moved.extend(part_ids)
+    return moved
+
+
+def blocked(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Those of ``ids`` with an upstream instance that is not SUCCESS (spec 3.2, rule 1)."""
+    found: set[int] = set()
+    upstream = InstanceRow.__table__.alias("upstream")
+    for part in chunks(list(ids)):
+        found.update(
+            conn.scalars(
+                select(InstanceEdgeRow.downstream_id)
+                .join(upstream, upstream.c.id == InstanceEdgeRow.upstream_id)
+                .where(
+                    InstanceEdgeRow.downstream_id.in_(part),
+                    upstream.c.status != Status.SUCCESS.value,
+                )
+                .distinct()
+            )
+        )
+    return found
+
+
+def downstream_of(conn: Connection, ids: Sequence[int]) -> set[int]:
+    """Direct downstream instances (same- and cross-cycle)."""
+    found: set[int] = set()
+    for part in chunks(list(ids)):
+        found.update(
+            conn.scalars(
+                select(InstanceEdgeRow.downstream_id).where(InstanceEdgeRow.upstream_id.in_(part))
+            )
+        )
+    return found
+
+
+def signal(
+    conn: Connection, workspace_id: int, kind: str, ids: Sequence[int], *, by: str, now: datetime
+) -> None:
+    """Tell the scheduler (in this process or another) to look at these instances."""
+    conn.execute(
+        insert(SignalRow).values(
+            workspace_id=workspace_id, kind=kind, instance_ids=list(ids), by=by, at=now
+        )
+    )

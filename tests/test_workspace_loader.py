@@ -1,0 +1,794 @@
+"""The workspace format as a user meets it: what loads, and what ``validate`` says when it does not.
+
+Expected line numbers are found in the YAML text each test writes, never taken from the
+loader; the format itself is documented in docs/workspace-format.md.
+"""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from opscenter.cli import main
+from opscenter.domain.model import (
+    Dependency,
+    DependencyType,
+    InstanceMode,
+    NodeType,
+    Recurrence,
+    RerunMode,
+    ResourceGroup,
+    Workspace,
+)
+from opscenter.project.loader import load_workspace
+from opscenter.project.problems import Problem, WorkspaceError
+
+DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
+
+# A small valid workspace that the single-problem cases below break one line at a time.
+MINI = textwrap.dedent(
+    """\
+    workspace:
+      name: mini
+      timezone: Asia/Shanghai
+
+    resource_groups:
+      - name: etl
+        slots: 2
+
+    nodes:
+      - name: load
+        type: sql
+        resource_group: etl
+        trigger: {cron: "00 30 00 * * ?"}
+        code: "CREATE OR REPLACE TABLE t AS SELECT '${bizdate}' AS d"
+
+      - name: report
+        type: shell
+        trigger: {cron: "00 00 01 * * ?"}
+        depends: [load]
+        code: echo done
+
+    baselines:
+      - name: morning
+        priority: 3
+        committed_time: "08:00"
+        nodes: [report]
+    """
+)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+
+def write_workspace(folder: Path, text: str, files: dict[str, str] | None = None) -> Path:
+    """A workspace folder holding ``text`` as workspace.yaml, plus code files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "workspace.yaml").write_text(text, encoding="utf-8")
+    for name, content in (files or {}).items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content, encoding="utf-8")
+    return folder
+
+
+def edit(text: str, old: str, new: str) -> str:
+    """Replace a fragment that occurs exactly once, so each edit is unambiguous."""
+    assert text.count(old) == 1, f"{old!r} occurs {text.count(old)} times"
+    return text.replace(old, new)
+
+
+def line_of(text: str, fragment: str, occurrence: int = 1) -> int:
+    """1-based number of the line holding the ``occurrence``-th appearance of ``fragment``."""
+    hits = [n for n, line in enumerate(text.splitlines(), 1) if fragment in line]
+    assert len(hits) >= occurrence, f"{fragment!r} is on {len(hits)} lines"
+    return hits[occurrence - 1]
+
+
+def node_index(text: str, name: str) -> int:
+    """Position of the node called ``name`` in the nodes list of ``text``."""
+    return [node["name"] for node in yaml.safe_load(text)["nodes"]].index(name)
+
+
+def problems_in(folder: Path) -> list[Problem]:
+    with pytest.raises(WorkspaceError) as caught:
+        load_workspace(folder)
+    return caught.value.problems
+
+
+def single_problem(folder: Path) -> Problem:
+    found = problems_in(folder)
+    assert len(found) == 1, "expected one problem, got:\n" + "\n".join(map(str, found))
+    return found[0]
+
+
+def check(
+    problem: Problem, folder: Path, line: int, field: str, *words: str, hint: str = ""
+) -> None:
+    """The problem names workspace.yaml, the line and field, and says what is wrong."""
+    file = str(folder / "workspace.yaml")
+    assert (problem.file, problem.line, problem.field) == (file, line, field), str(problem)
+    for word in words:
+        assert word in problem.message, str(problem)
+    assert hint in problem.hint, str(problem)
+    where = f"{file}:{line}:{problem.column}: "
+    assert str(problem).startswith(f"{where}{field}: " if field else where)
+
+
+def mini(tmp_path: Path, text: str = MINI, files: dict[str, str] | None = None) -> Path:
+    return write_workspace(tmp_path / "ws", text, files)
+
+
+def loaded(tmp_path: Path, text: str = MINI, files: dict[str, str] | None = None) -> Workspace:
+    return load_workspace(mini(tmp_path, text, files))
+
+
+def validate(path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["validate", str(path)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return status, out, err
+
+
+# -- the bundled demo ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo() -> Workspace:
+    return load_workspace(DEMO)
+
+
+def test_demo_is_workspace_shop_with_31_nodes_plus_its_root(demo: Workspace) -> None:
+    assert demo.name == "shop"
+    assert demo.timezone == "Asia/Shanghai"
+    assert len(demo.nodes) == 31 + 1
+    root = next(n for n in demo.nodes if n.name == "shop_root")
+    assert demo.root_name == "shop_root"
+    assert root.type is NodeType.VIRTUAL
+    assert root.depends == ()
+
+
+def test_demo_baselines(demo: Workspace) -> None:
+    baselines = {b.name: b for b in demo.baselines}
+    assert set(baselines) == {"exec_dashboard", "finance_close"}
+    exec_dashboard = baselines["exec_dashboard"]
+    assert (exec_dashboard.owner, exec_dashboard.priority, exec_dashboard.type) == (
+        "bob",
+        8,
+        "DAILY",
+    )
+    assert exec_dashboard.committed_times == ("09:00",)
+    assert exec_dashboard.margin == 30
+    assert exec_dashboard.nodes == ("ads_exec_dashboard",)
+    assert baselines["finance_close"].committed_times == ("10:30",)
+
+
+def test_demo_resource_groups_include_the_default_group(demo: Workspace) -> None:
+    assert set(demo.resource_groups) == {
+        ResourceGroup("ingest", 2),
+        ResourceGroup("warehouse", 3),
+        ResourceGroup("default", 4),
+    }
+
+
+def test_every_demo_node_without_a_same_cycle_upstream_hangs_off_shop_root(
+    demo: Workspace,
+) -> None:
+    nodes = {n.name: n for n in demo.nodes}
+    # ods_start declares no depends: the root is its only upstream
+    assert nodes["ods_start"].upstreams == ("shop_root",)
+    # nodes that declare upstreams do not get the root as well
+    assert "shop_root" not in nodes["sales_raw"].upstreams
+    declared = yaml.safe_load((DEMO / "workspace.yaml").read_text())["nodes"]
+    for entry in declared:
+        plain = [d for d in entry.get("depends", []) if isinstance(d, str)]
+        expected = tuple(plain) if plain else ("shop_root",)
+        assert nodes[entry["name"]].upstreams == expected, entry["name"]
+
+
+def test_demo_nodes_get_the_implicit_bizdate_parameter(demo: Workspace) -> None:
+    for node in demo.nodes:
+        if node.name != "shop_root":
+            assert node.parameters["bizdate"] == "$bizdate", node.name
+    nodes = {n.name: n for n in demo.nodes}
+    assert nodes["ods_orders_hourly"].parameters == {"block": "$[hh24]", "bizdate": "$bizdate"}
+    assert nodes["dq_sales_volume"].parameters["week_ago"] == "${yyyymmdd-7}"
+
+
+def test_demo_code_is_read_from_the_files_named_in_the_yaml(demo: Workspace) -> None:
+    nodes = {n.name: n for n in demo.nodes}
+    sales_raw = nodes["sales_raw"]
+    assert sales_raw.code_file == "sql/sales_raw.sql"
+    assert sales_raw.code == (DEMO / "sql" / "sales_raw.sql").read_text(encoding="utf-8")
+    orders = nodes["ods_orders_hourly"]
+    assert orders.type is NodeType.PYTHON
+    assert orders.code == (DEMO / "scripts" / "gen_orders.py").read_text(encoding="utf-8")
+    assert nodes["ods_start"].code == ""
+
+
+def test_demo_node_settings(demo: Workspace) -> None:
+    nodes = {n.name: n for n in demo.nodes}
+    orders = nodes["ods_orders_hourly"]
+    assert orders.cron == "00 05 00-07/1 * * ?"
+    assert (orders.priority, orders.resource_group) == (3, "ingest")
+    assert (orders.rerun_times, orders.rerun_interval) == (3, 60)
+    assert nodes["dws_user_activity"].timeout == 180
+    assert nodes["dq_sales_volume"].rerun_mode is RerunMode.FAILURE_ALLOWED
+    assert nodes["dq_sales_volume"].type is NodeType.QUALITY
+    assert nodes["dws_customer_ltv"].depends == (
+        Dependency(DependencyType.NORMAL, "dws_start"),
+        Dependency(DependencyType.NORMAL, "dwd_orders_enriched"),
+        Dependency(DependencyType.CROSS_CYCLE_SELF),
+    )
+
+
+def test_validate_the_demo_prints_a_one_line_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = validate(DEMO, capsys)
+    assert status == 0
+    assert err == ""
+    lines = out.strip().splitlines()
+    assert len(lines) == 1
+    assert "shop" in lines[0]
+    assert "31 nodes" in lines[0]
+
+
+def test_validate_accepts_the_workspace_yaml_itself(capsys: pytest.CaptureFixture[str]) -> None:
+    status, _out, _err = validate(DEMO / "workspace.yaml", capsys)
+    assert status == 0
+
+
+# -- six problems at once ------------------------------------------------------------------
+
+
+def test_a_broken_demo_reports_all_six_problems_in_one_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / "demo"
+    shutil.copytree(DEMO, folder)
+    text = (folder / "workspace.yaml").read_text(encoding="utf-8")
+    # 1. a typo'd key on ods_orders_hourly
+    text = edit(
+        text,
+        '    rerun_times: 3\n    rerun_interval: 1m\n    parameters: {block: "$[hh24]"}\n'
+        "    depends: [ods_start]\n",
+        '    rerun_time: 3\n    rerun_interval: 1m\n    parameters: {block: "$[hh24]"}\n'
+        "    depends: [ods_start]\n",
+    )
+    # 2. a cycle: dwd_start now waits for sales_raw, which waits for dwd_start
+    text = edit(
+        text,
+        "    description: start of the detail layer\n"
+        '    trigger: {cron: "00 00 00 * * ?"}\n'
+        "    depends: [ods_start]\n",
+        "    description: start of the detail layer\n"
+        '    trigger: {cron: "00 00 00 * * ?"}\n'
+        "    depends: [ods_start, sales_raw]\n",
+    )
+    # 3. a bad cron: there is no hour 24
+    text = edit(text, '{cron: "00 20 00 * * ?"}', '{cron: "00 20 24 * * ?"}')
+    # 4. an unknown upstream, one letter off
+    text = edit(
+        text,
+        "depends: [dwd_start, ods_payments_hourly]",
+        "depends: [dwd_start, ods_payment_hourly]",
+    )
+    # 5. a bad parameter expression: ${...} takes whole days only
+    text = edit(
+        text,
+        '    rerun_mode: FailureAllowed\n    parameters: {week_ago: "${yyyymmdd-7}"}\n',
+        '    rerun_mode: FailureAllowed\n    parameters: {week_ago: "${yyyymmdd-1/24}"}\n',
+    )
+    (folder / "workspace.yaml").write_text(text, encoding="utf-8")
+    # 6. a script file that is not there
+    (folder / "scripts" / "publish_dashboard.sh").unlink()
+
+    found = problems_in(folder)
+    assert len(found) == 6, "\n".join(map(str, found))
+    by_field = {p.field: p for p in found}
+
+    typo = by_field[f"nodes[{node_index(text, 'ods_orders_hourly')}].rerun_time"]
+    check(typo, folder, line_of(text, "rerun_time: 3"), typo.field, "unknown key 'rerun_time'")
+    assert "did you mean 'rerun_times'?" in typo.hint
+
+    cycles = [p for p in found if "cycle" in p.message]
+    assert len(cycles) == 1
+    cycle = cycles[0]
+    assert "dwd_start" in cycle.message and "sales_raw" in cycle.message
+    # a cycle has no single wrong edge: it is reported at one of its two dependencies
+    edges = {
+        (f"nodes[{node_index(text, 'dwd_start')}].depends[1]"): line_of(
+            text, "depends: [ods_start, sales_raw]"
+        ),
+        (f"nodes[{node_index(text, 'sales_raw')}].depends[0]"): line_of(
+            text, "depends: [dwd_start, ods_orders_hourly]"
+        ),
+    }
+    assert cycle.field in edges, str(cycle)
+    check(cycle, folder, edges[cycle.field], cycle.field, "dependency cycle")
+
+    cron_field = f"nodes[{node_index(text, 'ods_users_snapshot')}].trigger.cron"
+    check(by_field[cron_field], folder, line_of(text, "00 20 24 * * ?"), cron_field, "hour")
+
+    upstream_field = f"nodes[{node_index(text, 'dwd_payments')}].depends[1]"
+    check(
+        by_field[upstream_field],
+        folder,
+        line_of(text, "ods_payment_hourly"),
+        upstream_field,
+        "'ods_payment_hourly'",
+        hint="did you mean 'ods_payments_hourly'?",
+    )
+
+    param_field = f"nodes[{node_index(text, 'dq_sales_volume')}].parameters.week_ago"
+    check(
+        by_field[param_field],
+        folder,
+        line_of(text, "${yyyymmdd-1/24}"),
+        param_field,
+        "${yyyymmdd-1/24}",
+    )
+
+    file_field = f"nodes[{node_index(text, 'ads_dashboard_publish')}].file"
+    check(
+        by_field[file_field],
+        folder,
+        line_of(text, "file: scripts/publish_dashboard.sh"),
+        file_field,
+        "scripts/publish_dashboard.sh",
+    )
+
+    status, out, err = validate(folder, capsys)
+    assert status != 0
+    assert out == ""
+    for problem in found:
+        assert f"{problem.file}:{problem.line}:" in err
+        assert str(problem) in err
+
+
+# -- one problem at a time ------------------------------------------------------------------
+
+
+def test_the_mini_workspace_is_valid(tmp_path: Path) -> None:
+    workspace = loaded(tmp_path)
+    assert [n.name for n in workspace.nodes] == ["mini_root", "load", "report"]
+
+
+def test_unknown_top_level_key(tmp_path: Path) -> None:
+    text = edit(MINI, "baselines:", "baseline:")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "baseline:"),
+        "baseline",
+        "unknown key 'baseline'",
+        hint="did you mean 'baselines'?",
+    )
+
+
+def test_duplicate_node_name(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        "\nbaselines:",
+        '\n  - name: load\n    type: virtual\n    trigger: {cron: "00 00 00 * * ?"}\n\nbaselines:',
+    )
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "- name: load", occurrence=2),
+        "nodes[2]",
+        "'load'",
+        "twice",
+    )
+    assert f"line {line_of(text, '- name: load')}" in problem.hint
+
+
+def test_missing_trigger(tmp_path: Path) -> None:
+    text = edit(MINI, '    trigger: {cron: "00 00 01 * * ?"}\n', "")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "- name: report"), "nodes[1]", "missing", "'trigger'")
+
+
+def test_priority_must_be_a_number(tmp_path: Path) -> None:
+    text = edit(MINI, "    resource_group: etl\n", "    resource_group: etl\n    priority: high\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "priority: high"), "nodes[0].priority", "'high'")
+
+
+def test_priority_range(tmp_path: Path) -> None:
+    text = edit(MINI, "    resource_group: etl\n", "    resource_group: etl\n    priority: 9\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "priority: 9"), "nodes[0].priority", "9", hint="1..8")
+
+
+def test_a_resource_group_needs_at_least_one_slot(tmp_path: Path) -> None:
+    text = edit(MINI, "slots: 2", "slots: 0")
+    # reported once: the nodes in group etl are not also told that etl is undefined
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "slots: 0"), "resource_groups[0].slots", "0")
+    assert "1.." in problem.hint
+
+
+def test_unknown_resource_group(tmp_path: Path) -> None:
+    text = edit(MINI, "resource_group: etl", "resource_group: elt")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "resource_group: elt"),
+        "nodes[0].resource_group",
+        "'elt'",
+        "not defined",
+        hint="did you mean 'etl'?",
+    )
+
+
+def test_the_default_resource_group_always_exists(tmp_path: Path) -> None:
+    text = edit(MINI, "resource_group: etl", "resource_group: default")
+    workspace = loaded(tmp_path, text)
+    assert ResourceGroup("default", 4) in workspace.resource_groups
+    assert workspace.nodes[1].resource_group == "default"
+
+
+def test_bad_enum_value_suggests_the_right_one(tmp_path: Path) -> None:
+    text = edit(MINI, "    depends: [load]\n", "    depends: [load]\n    recurrence: Paused\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "recurrence: Paused"),
+        "nodes[1].recurrence",
+        "'Paused'",
+        hint="did you mean 'Pause'?",
+    )
+
+
+def test_sql_may_only_use_declared_parameters(tmp_path: Path) -> None:
+    text = edit(
+        MINI, "AS SELECT '${bizdate}' AS d", "AS SELECT '${bizdate}' AS d, '${region}' AS r"
+    )
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "${region}"),
+        "nodes[0].code",
+        "${region}",
+        hint="parameters",
+    )
+
+
+def test_sql_with_declared_parameters_and_date_forms_loads(tmp_path: Path) -> None:
+    code = "SELECT '${region}', '${yyyymmdd}', '${yyyy-mm-dd-1}', '$[hh24]', '$bizdate'"
+    text = edit(
+        MINI,
+        "    code: \"CREATE OR REPLACE TABLE t AS SELECT '${bizdate}' AS d\"\n",
+        f'    parameters: {{region: cn}}\n    code: "{code}"\n',
+    )
+    load = loaded(tmp_path, text).nodes[1]
+    assert load.parameters == {"region": "cn", "bizdate": "$bizdate"}
+    assert load.code == code
+
+
+def test_sql_in_a_file_is_checked_too(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        "    code: \"CREATE OR REPLACE TABLE t AS SELECT '${bizdate}' AS d\"\n",
+        "    file: sql/load.sql\n",
+    )
+    files = {"sql/load.sql": "SELECT '${bizdate}', '${region}'\n"}
+    problem = single_problem(folder := mini(tmp_path, text, files))
+    check(problem, folder, line_of(text, "file: sql/load.sql"), "nodes[0].file", "${region}")
+
+
+def test_a_virtual_node_runs_no_code(tmp_path: Path) -> None:
+    text = edit(MINI, "    type: shell\n", "    type: virtual\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "code: echo done"), "nodes[1].code", "virtual")
+
+
+def test_code_and_file_together(tmp_path: Path) -> None:
+    text = edit(MINI, "    code: echo done\n", "    code: echo done\n    file: scripts/r.sh\n")
+    files = {"scripts/r.sh": "echo done\n"}
+    problem = single_problem(folder := mini(tmp_path, text, files))
+    check(problem, folder, line_of(text, "file: scripts/r.sh"), "nodes[1].file", "'code'")
+
+
+def test_a_shell_node_needs_code(tmp_path: Path) -> None:
+    text = edit(MINI, "    code: echo done\n", "")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "- name: report"), "nodes[1].name", "'code' or 'file'")
+
+
+def test_committed_time_hour_48_is_invalid(tmp_path: Path) -> None:
+    text = edit(MINI, 'committed_time: "08:00"', 'committed_time: "48:00"')
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "48:00"),
+        "baselines[0].committed_time",
+        "'48:00'",
+        hint="47",
+    )
+
+
+def test_committed_time_33_30_is_the_next_day(tmp_path: Path) -> None:
+    # written without quotes on purpose: the text is taken as written, not as a YAML number
+    text = edit(MINI, 'committed_time: "08:00"', "committed_time: 33:30")
+    assert loaded(tmp_path, text).baselines[0].committed_times == ("33:30",)
+
+
+def test_hourly_baseline_has_a_committed_time_per_cycle(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        '    committed_time: "08:00"\n',
+        '    type: HOURLY\n    committed_time: ["01:00", "02:00", "03:00"]\n',
+    )
+    baseline = loaded(tmp_path, text).baselines[0]
+    assert (baseline.type, baseline.committed_times) == ("HOURLY", ("01:00", "02:00", "03:00"))
+
+
+def test_baseline_defaults(tmp_path: Path) -> None:
+    baseline = loaded(tmp_path).baselines[0]
+    assert (baseline.owner, baseline.type, baseline.margin) == ("", "DAILY", 30)
+
+
+def test_baseline_priority_2_is_not_allowed(tmp_path: Path) -> None:
+    text = edit(MINI, "priority: 3", "priority: 2")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "priority: 2"),
+        "baselines[0].priority",
+        "2",
+        hint="1, 3, 5, 7, 8",
+    )
+
+
+def test_baseline_node_must_exist(tmp_path: Path) -> None:
+    text = edit(MINI, "nodes: [report]", "nodes: [reprot]")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "nodes: [reprot]"),
+        "baselines[0].nodes[0]",
+        "'reprot'",
+        hint="did you mean 'report'?",
+    )
+
+
+def test_cross_cycle_dependency_on_another_node_must_name_it(tmp_path: Path) -> None:
+    text = edit(MINI, "depends: [load]", "depends: [load, {type: CrossCycleDependsOnOtherNode}]")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "CrossCycleDependsOnOtherNode"),
+        "nodes[1].depends[1]",
+        "CrossCycleDependsOnOtherNode",
+        hint="node:",
+    )
+
+
+def test_dependency_forms(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        "depends: [load]",
+        "depends:\n"
+        "      - load\n"
+        "      - {type: CrossCycleDependsOnSelf}\n"
+        "      - {type: CrossCycleDependsOnOtherNode, node: load}\n"
+        "      - {type: CrossCycleDependsOnChildren}",
+    )
+    report = loaded(tmp_path, text).nodes[2]
+    assert report.depends == (
+        Dependency(DependencyType.NORMAL, "load"),
+        Dependency(DependencyType.CROSS_CYCLE_SELF),
+        Dependency(DependencyType.CROSS_CYCLE_OTHER, "load"),
+        Dependency(DependencyType.CROSS_CYCLE_CHILDREN),
+    )
+
+
+def test_a_node_with_only_cross_cycle_dependencies_hangs_off_the_root(tmp_path: Path) -> None:
+    text = edit(MINI, "depends: [load]", "depends: [{type: CrossCycleDependsOnSelf}]")
+    report = loaded(tmp_path, text).nodes[2]
+    assert report.upstreams == ("mini_root",)
+    assert Dependency(DependencyType.CROSS_CYCLE_SELF) in report.depends
+
+
+def test_node_defaults(tmp_path: Path) -> None:
+    report = loaded(tmp_path).nodes[2]
+    assert report.priority == 1
+    assert report.resource_group == "default"
+    assert report.recurrence is Recurrence.NORMAL
+    assert report.instance_mode is InstanceMode.T_PLUS_1
+    assert report.rerun_mode is RerunMode.ALLOWED
+    assert (report.rerun_times, report.rerun_interval, report.timeout) == (0, 120, None)
+    assert (report.start_date, report.end_date) == (None, None)
+    assert report.parameters == {"bizdate": "$bizdate"}
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("45", 45), ("90s", 90), ("2m", 120)])
+def test_rerun_interval_forms(tmp_path: Path, written: str, seconds: int) -> None:
+    text = edit(
+        MINI, "    code: echo done\n", f"    rerun_interval: {written}\n    code: echo done\n"
+    )
+    assert loaded(tmp_path, text).nodes[2].rerun_interval == seconds
+
+
+def test_rerun_interval_is_at_most_30_minutes(tmp_path: Path) -> None:
+    text = edit(MINI, "    code: echo done\n", "    rerun_interval: 31m\n    code: echo done\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "31m"), "nodes[1].rerun_interval", "30 minutes")
+
+
+def test_per_node_time_zone_must_be_the_workspace_zone(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        'trigger: {cron: "00 00 01 * * ?"}',
+        'trigger: {cron: "00 00 01 * * ?", timezone: UTC}',
+    )
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "timezone: UTC"),
+        "nodes[1].trigger.timezone",
+        "time zone",
+        hint="workspace.timezone",
+    )
+
+
+def test_per_node_time_zone_equal_to_the_workspace_zone_is_accepted(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        'trigger: {cron: "00 00 01 * * ?"}',
+        'trigger: {cron: "00 00 01 * * ?", timezone: Asia/Shanghai}',
+    )
+    assert loaded(tmp_path, text).timezone == "Asia/Shanghai"
+
+
+def test_effective_period(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        'trigger: {cron: "00 00 01 * * ?"}',
+        "trigger:\n"
+        '      cron: "00 00 01 * * ?"\n'
+        "      start_time: 2025-01-01\n"
+        '      end_time: "2025-12-31 00:00:00"',
+    )
+    report = loaded(tmp_path, text).nodes[2]
+    assert (str(report.start_date), str(report.end_date)) == ("2025-01-01", "2025-12-31")
+
+
+def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
+    text = edit(MINI, "    type: shell\n", "    type: shell\n    description: ratio: high\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "description: ratio: high"), "", "YAML")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    problem = single_problem(folder := mini(tmp_path, ""))
+    check(problem, folder, 1, "", "empty", hint="workspace:")
+
+
+def test_a_file_of_comments_only_is_empty(tmp_path: Path) -> None:
+    problem = single_problem(folder := mini(tmp_path, "# nothing yet\n"))
+    check(problem, folder, 1, "", "empty")
+
+
+def test_missing_workspace_yaml(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "empty_folder"
+    folder.mkdir()
+    problem = single_problem(folder)
+    check(problem, folder, 1, "", "not found", hint="workspace.yaml")
+    status, _out, err = validate(folder, capsys)
+    assert status != 0
+    assert str(folder / "workspace.yaml") in err
+
+
+def test_a_path_that_does_not_exist(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nowhere"
+    problem = single_problem(missing)
+    assert (problem.file, problem.line) == (str(missing), 1)
+    assert "not found" in problem.message
+    status, _out, err = validate(missing, capsys)
+    assert status != 0
+    assert f"{missing}:1:1: " in err
+
+
+def test_unknown_time_zone(tmp_path: Path) -> None:
+    text = edit(MINI, "timezone: Asia/Shanghai", "timezone: Asia/Shangai")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "Asia/Shangai"),
+        "workspace.timezone",
+        "'Asia/Shangai'",
+        hint="IANA",
+    )
+
+
+def test_a_parameter_value_may_not_contain_a_space(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        "    resource_group: etl\n",
+        '    resource_group: etl\n    parameters: {since: "$[yyyy-mm-dd] 00:00:00"}\n',
+    )
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(
+        problem,
+        folder,
+        line_of(text, "since:"),
+        "nodes[0].parameters.since",
+        "space",
+    )
+
+
+def test_workspace_parameters_and_storage_paths(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        "  timezone: Asia/Shanghai\n",
+        "  timezone: Asia/Shanghai\n"
+        "  warehouse: dw/shop.duckdb\n"
+        "  landing: files\n"
+        "  parameters: {env: prod}\n",
+    )
+    workspace = loaded(tmp_path, text)
+    assert (workspace.warehouse, workspace.landing) == ("dw/shop.duckdb", "files")
+    assert workspace.parameters == {"env": "prod"}
+    defaults = loaded(tmp_path / "other")
+    assert (defaults.warehouse, defaults.landing) == ("warehouse.duckdb", "landing")
+
+
+def test_a_broken_header_does_not_hide_other_problems(tmp_path: Path) -> None:
+    text = edit(MINI, "name: mini", "name: 1mini")
+    text = edit(text, '{cron: "00 30 00 * * ?"}', '{cron: "00 30 00 * * 8"}')
+    text = edit(text, "depends: [load]", "depends: [laod]")
+    text = edit(text, "nodes: [report]", "nodes: [reprot]")
+    found = problems_in(folder := mini(tmp_path, text))
+    assert [(p.line, p.field) for p in found] == [
+        (line_of(text, "name: 1mini"), "workspace.name"),
+        (line_of(text, "00 30 00 * * 8"), "nodes[0].trigger.cron"),
+        (line_of(text, "depends: [laod]"), "nodes[1].depends[0]"),
+        (line_of(text, "nodes: [reprot]"), "baselines[0].nodes[0]"),
+    ]
+    check(found[1], folder, found[1].line, found[1].field, "day-of-week")
+    check(found[2], folder, found[2].line, found[2].field, "'laod'", hint="'load'")
+
+
+def test_a_node_with_a_problem_is_still_known_to_its_downstream(tmp_path: Path) -> None:
+    # load's type is wrong, yet report's "depends: [load]" and the baseline are fine
+    text = edit(MINI, "    type: sql\n", "    type: SQL\n")
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "type: SQL"), "nodes[0].type", "'SQL'")
+
+
+def test_the_upstreams_of_a_node_with_another_problem_are_checked_too(tmp_path: Path) -> None:
+    text = edit(MINI, "    depends: [load]\n", "    recurrence: Paused\n    depends: [laod]\n")
+    found = problems_in(folder := mini(tmp_path, text))
+    assert [(p.line, p.field) for p in found] == [
+        (line_of(text, "recurrence: Paused"), "nodes[1].recurrence"),
+        (line_of(text, "depends: [laod]"), "nodes[1].depends[0]"),
+    ]
+    check(found[1], folder, found[1].line, found[1].field, "'laod'", hint="did you mean 'load'?")
+
+
+def test_validate_prints_problems_and_no_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = edit(MINI, "slots: 2", "slots: many")
+    folder = mini(tmp_path, text)
+    status, out, err = validate(folder, capsys)
+    assert status == 1
+    assert out == ""
+    assert f"{folder / 'workspace.yaml'}:{line_of(text, 'slots: many')}:" in err
+    assert "resource_groups[0].slots" in err
