@@ -12,6 +12,7 @@ Pages end at a line boundary, so a follower never shows half a line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -84,10 +85,8 @@ def make_private_dirs(folder: Path) -> None:
             break
         current = current.parent
     for item in reversed(missing):
-        try:
+        with contextlib.suppress(FileExistsError):
             item.mkdir(mode=DIR_MODE)
-        except FileExistsError:
-            pass
 
 
 def open_for_append(path: Path) -> int:
