@@ -1,26 +1,33 @@
 """The ``opscenter`` command: the demo by default, and headless verbs for scripts.
 
 Every failure an operator can cause (a bad workspace, a database of another
-version, a missing file) ends in a clear message and a non-zero exit, never a
-traceback.
+version, a refused action, a missing file) ends in a clear message and a
+non-zero exit, never a traceback: 1 invalid workspace, 2 usage or store
+problem, 3 action refused.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from opscenter import __version__
-from opscenter.domain.clock import Clock, RealClock
-from opscenter.domain.model import Workspace
+from sqlalchemy import Engine
+
+from opscenter import __version__, verbs
+from opscenter.backends.local import LocalBackend
+from opscenter.domain.clock import Clock, RealClock, SimulatedClock
+from opscenter.domain.records import ActionRefused
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
 from opscenter.resources import demo_workspace
+from opscenter.scheduler.daemon import run_scheduler
 from opscenter.scheduler.generate import ensure_generated
 from opscenter.store import summary
 from opscenter.store.audit import os_user
@@ -33,8 +40,7 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace, Clock], int] = getattr(args, "handler", _run_demo)
     try:
         return handler(args, clock or RealClock())
@@ -44,8 +50,18 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except (StoreError, UsageError) as exc:
         print(f"opscenter: {exc}", file=sys.stderr)
         return 2
+    except ActionRefused as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"refused": exc.reason}))
+        print(f"refused: {exc.reason}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return 0
+
+
+# -- the parser ---------------------------------------------------------------------
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,32 +71,168 @@ def _parser() -> argparse.ArgumentParser:
         "With no command: deploy the demo workspace and show today's instances.",
     )
     parser.add_argument("--version", action="version", version=f"opscenter {__version__}")
-    _store_options(parser)
-    parser.add_argument("--workspace", metavar="PATH", help="workspace folder (default: the demo)")
+    _world_options(parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    validate = commands.add_parser("validate", help="check a workspace and report every problem")
+    def command(
+        name: str, help_: str, handler: Callable, *, world: bool = True
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_, description=help_)
+        if world:
+            _world_options(sub)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    validate = command(
+        "validate", "check a workspace and report every problem", _validate, world=False
+    )
     validate.add_argument("path", metavar="PATH", help="workspace folder or its workspace.yaml")
-    validate.set_defaults(handler=_validate)
 
-    deploy_cmd = commands.add_parser("deploy", help="validate and deploy a workspace")
+    deploy_cmd = command("deploy", "validate and deploy a workspace", _deploy, world=False)
     deploy_cmd.add_argument("path", metavar="PATH", help="workspace folder or its workspace.yaml")
-    _store_options(deploy_cmd)
-    deploy_cmd.add_argument("--json", action="store_true", help="print the report as JSON")
-    deploy_cmd.set_defaults(handler=_deploy)
+    _db_option(deploy_cmd)
+    _json_option(deploy_cmd)
 
-    status = commands.add_parser("status", help="instance counts for a business date")
-    status.add_argument("--workspace", metavar="PATH", help="workspace folder (default: the demo)")
-    _store_options(status)
+    status = command("status", "instance counts for a business date", _status)
     status.add_argument(
         "--bizdate", type=_date, help="business date yyyy-mm-dd (default: yesterday)"
     )
-    status.add_argument("--json", action="store_true", help="print as JSON")
-    status.set_defaults(handler=_status)
+    _json_option(status)
+
+    scheduler = command("scheduler", "run the scheduler headless (one per database)", _scheduler)
+    scheduler.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated clock: N simulated seconds per real second (default 1: real time)",
+    )
+    scheduler.add_argument(
+        "--start",
+        type=_local_time,
+        help="simulated start, workspace time 'yyyy-mm-dd hh:mm' (default: now)",
+    )
+
+    nodes = command("nodes", "list auto-triggered nodes", _with_backend(verbs.nodes))
+    nodes.add_argument("--owner")
+    nodes.add_argument("--type")
+    nodes.add_argument("--text", help="part of the node name")
+    _json_option(nodes)
+
+    node = command(
+        "node",
+        "one node: schedule in words, next fire times, dependencies, code",
+        _with_backend(verbs.node),
+    )
+    node.add_argument("name")
+    _json_option(node)
+
+    instances = command(
+        "instances",
+        "list instances (default: yesterday's business date)",
+        _with_backend(verbs.instances),
+    )
+    instances.add_argument("--bizdate", type=_date)
+    instances.add_argument("--all-dates", action="store_true", help="every business date")
+    instances.add_argument("--status", help="e.g. FAILURE or NOT_RUN,WAIT_TIME")
+    instances.add_argument("--node")
+    instances.add_argument("--owner")
+    instances.add_argument("--kind", choices=verbs.INSTANCE_KINDS)
+    instances.add_argument("--backfill", type=int, metavar="ID")
+    instances.add_argument("--text", help="part of the node name")
+    instances.add_argument("--limit", type=int, default=100)
+    instances.add_argument("--desc", action="store_true", help="newest cyctime first")
+    _json_option(instances)
+
+    show = command("show", "one instance with its attempts", _with_backend(verbs.show))
+    show.add_argument("id", type=int)
+    _json_option(show)
+
+    logs = command("logs", "an instance's run log", _with_backend(verbs.logs))
+    logs.add_argument("id", type=int)
+    logs.add_argument("--attempt", type=int, help="attempt number (default: the latest)")
+    logs.add_argument("--follow", "-f", action="store_true", help="follow while it runs")
+
+    why = command("why", "why isn't it running? (diagnosis)", _with_backend(verbs.why))
+    why.add_argument("id", type=int)
+    _json_option(why)
+
+    for name, help_, handler in (
+        ("rerun", "rerun instances (with --downstream: and every descendant)", verbs.rerun),
+        ("set-success", "set failed instances to success", verbs.set_success),
+        ("stop", "stop running or waiting instances (they fail)", verbs.stop),
+    ):
+        sub = command(name, help_, _with_backend(handler))
+        sub.add_argument("ids", type=int, nargs="+", metavar="ID")
+        if name == "rerun":
+            sub.add_argument("--downstream", action="store_true")
+        _json_option(sub)
+    for name, help_, handler in (
+        ("freeze", "freeze instances, or a node (--node) from its next instances", verbs.freeze),
+        ("unfreeze", "unfreeze instances, or a node (--node)", verbs.unfreeze),
+    ):
+        sub = command(name, help_, _with_backend(handler))
+        sub.add_argument("ids", type=int, nargs="*", metavar="ID")
+        sub.add_argument("--node", metavar="NAME")
+        _json_option(sub)
+
+    backfill = command(
+        "backfill", "backfill a node over business dates", _with_backend(verbs.backfill)
+    )
+    backfill.add_argument("node")
+    backfill.add_argument(
+        "--from", dest="start", type=_date, required=True, help="first business date"
+    )
+    backfill.add_argument("--to", dest="end", type=_date, required=True, help="last business date")
+    scope = backfill.add_mutually_exclusive_group()
+    scope.add_argument("--downstream", action="store_true", help="with every descendant")
+    scope.add_argument("--include", metavar="N,...", help="with these descendants")
+    backfill.add_argument("--exclude", metavar="N,...", help="leave these out (they dry-run)")
+    backfill.add_argument("--parallel", type=int, default=1, help="business dates at once, 1..10")
+    backfill.add_argument("--desc", action="store_true", help="newest business date first")
+    backfill.add_argument(
+        "--window", metavar="HH:MM-HH:MM", help="hourly nodes: slots in this window"
+    )
+    backfill.add_argument("--name")
+    backfill.add_argument(
+        "--preview", action="store_true", help="say what it would create, do nothing"
+    )
+    _json_option(backfill)
+
+    backfills = command(
+        "backfills", "backfills with progress per date", _with_backend(verbs.backfills)
+    )
+    backfills.add_argument("id", type=int, nargs="?")
+    _json_option(backfills)
+
+    undeploy = command(
+        "undeploy", "undeploy a node without descendants", _with_backend(verbs.undeploy)
+    )
+    undeploy.add_argument("node")
+    _json_option(undeploy)
+
+    audit = command("audit", "who did what, when", _with_backend(verbs.audit))
+    audit.add_argument("--limit", type=int, default=50)
+    _json_option(audit)
     return parser
 
 
-def _store_options(parser: argparse.ArgumentParser) -> None:
+def _world_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--workspace",
+        metavar="PATH|NAME",
+        default=argparse.SUPPRESS,
+        help="workspace folder, or the name of a deployed one (default: the demo)",
+    )
+    _db_option(parser)
+    parser.add_argument(
+        "--readonly",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="refuse every action (enforced in the backend)",
+    )
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         metavar="URL",
@@ -90,11 +242,25 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _json_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (yyyy-mm-dd)") from None
+
+
+def _local_time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time (yyyy-mm-dd hh:mm)") from None
+
+
+# -- the world: workspace, store, backend --------------------------------------------
 
 
 def _store_for(args: argparse.Namespace, workspace: str) -> tuple[str, Path]:
@@ -105,79 +271,134 @@ def _store_for(args: argparse.Namespace, workspace: str) -> tuple[str, Path]:
     return url, state_home() / workspace
 
 
-def _validate(args: argparse.Namespace, _clock: Clock) -> int:
-    workspace = load_workspace(args.path)
-    print(
-        f"{workspace_file(args.path)}: ok: workspace {workspace.name}, "
-        f"{len(workspace.nodes) - 1} nodes, {len(workspace.resource_groups)} resource groups, "
-        f"{len(workspace.baselines)} baselines"
-    )
-    return 0
+def _workspace_arg(args: argparse.Namespace) -> tuple[str, Path | None]:
+    """(workspace name, its folder if known): --workspace is a folder or a deployed name."""
+    given = getattr(args, "workspace", None)
+    path = Path(given) if given else demo_workspace()
+    if path.exists():
+        return load_workspace(path).name, path
+    return str(given), None
+
+
+def _open(args: argparse.Namespace) -> tuple[str, Engine]:
+    name, _folder = _workspace_arg(args)
+    url, _ = _store_for(args, name)
+    return name, open_store(url)
+
+
+def _backend(args: argparse.Namespace, clock: Clock) -> LocalBackend:
+    name, db = _open(args)
+    if summary.workspace_id(db, name) is None:
+        raise UsageError(
+            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
+        )
+    return LocalBackend(db, name, clock, user=os_user(), readonly=getattr(args, "readonly", False))
+
+
+def _with_backend(verb: Callable[..., int]) -> Callable[[argparse.Namespace, Clock], int]:
+    def handler(args: argparse.Namespace, clock: Clock) -> int:
+        return verb(_backend(args, clock), args)
+
+    return handler
 
 
 def _deploy_workspace(
     args: argparse.Namespace, path: Path, clock: Clock
-) -> tuple[Workspace, DeployReport, object]:
+) -> tuple[DeployReport, Engine]:
     workspace = load_workspace(path)
     url, data_dir = _store_for(args, workspace.name)
-    engine = open_store(url)
-    folder = workspace_file(path).parent
-    now = clock.now().replace(tzinfo=None)
-    report = deploy(engine, workspace, folder, data_dir=data_dir, now=now, user=os_user())
-    return workspace, report, engine
+    db = open_store(url)
+    now = clock.now().astimezone(UTC).replace(tzinfo=None)
+    report = deploy(
+        db, workspace, workspace_file(path).parent, data_dir=data_dir, now=now, user=os_user()
+    )
+    return report, db
+
+
+# -- handlers -------------------------------------------------------------------------
+
+
+def _validate(args: argparse.Namespace, _clock: Clock) -> int:
+    workspace = load_workspace(args.path)
+    print(
+        f"{workspace_file(args.path)}: ok: workspace {workspace.name}, "
+        f"{len(workspace.nodes) - 1} nodes (+ root {workspace.root_name}), "
+        f"{len(workspace.resource_groups)} resource groups, {len(workspace.baselines)} baselines"
+    )
+    return 0
 
 
 def _deploy(args: argparse.Namespace, clock: Clock) -> int:
-    _workspace, report, _engine = _deploy_workspace(args, Path(args.path), clock)
+    report, _db = _deploy_workspace(args, Path(args.path), clock)
     if args.json:
         print(json.dumps(report.__dict__, indent=2))
     else:
         print(report.summary)
-        for label, names in (("added", report.added), ("changed", report.changed),
-                             ("removed", report.removed)):  # fmt: skip
+        for label, names in (
+            ("added", report.added),
+            ("changed", report.changed),
+            ("removed", report.removed),
+        ):
             if names:
                 print(f"  {label}: {', '.join(names)}")
     return 0
 
 
-def _today(workspace: Workspace, clock: Clock) -> date:
-    return clock.now().astimezone(ZoneInfo(workspace.timezone)).date()
-
-
 def _run_demo(args: argparse.Namespace, clock: Clock) -> int:
     """Deploy the workspace (the demo unless --workspace), generate today, summarise."""
-    path = Path(args.workspace) if args.workspace else demo_workspace()
-    workspace, report, engine = _deploy_workspace(args, path, clock)
-    today = _today(workspace, clock)
-    now = clock.now().astimezone(UTC).replace(tzinfo=None)
-    url, _ = _store_for(args, workspace.name)
-    print(f"opscenter {__version__} · workspace {workspace.name} · state {url}")
+    _name, folder = _workspace_arg(args)
+    if folder is None:
+        raise UsageError(f"no workspace folder {args.workspace!r}")
+    report, db = _deploy_workspace(args, folder, clock)
+    url, _ = _store_for(args, report.workspace)
+    print(f"opscenter {__version__} · workspace {report.workspace} · state {url}")
     print(report.summary)
-    for generated in ensure_generated(engine, report.workspace_id, now):
+    now = clock.now().astimezone(UTC).replace(tzinfo=None)
+    for generated in ensure_generated(db, report.workspace_id, now):
         print(
             f"generated {generated.instances} instances and {generated.edges} dependencies "
             f"for {generated.day} (bizdate {generated.day - timedelta(days=1)})"
         )
-    bizdate = today - timedelta(days=1)
+    zone = ZoneInfo(load_workspace(folder).timezone)
+    bizdate = clock.now().astimezone(zone).date() - timedelta(days=1)
     print()
-    print(summary.render(summary.collect(engine, report.workspace_id, bizdate, clock.now())))
+    print(summary.render(summary.collect(db, report.workspace_id, bizdate, clock.now())))
     return 0
 
 
 def _status(args: argparse.Namespace, clock: Clock) -> int:
-    path = Path(args.workspace) if args.workspace else demo_workspace()
-    workspace = load_workspace(path)
-    url, _ = _store_for(args, workspace.name)
-    engine = open_store(url)
-    workspace_id = summary.workspace_id(engine, workspace.name)
+    name, db = _open(args)
+    workspace_id = summary.workspace_id(db, name)
     if workspace_id is None:
         raise UsageError(
-            f"workspace {workspace.name} is not deployed in {url}; run 'opscenter deploy'"
+            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
         )
-    bizdate = args.bizdate or _today(workspace, clock) - timedelta(days=1)
-    report = summary.collect(engine, workspace_id, bizdate, clock.now())
-    if args.json:
-        print(json.dumps(report.as_json(), indent=2))
+    backend = LocalBackend(db, name, clock, user=os_user())
+    zone = ZoneInfo(backend.workspace().timezone)
+    bizdate = args.bizdate or clock.now().astimezone(zone).date() - timedelta(days=1)
+    report = summary.collect(db, workspace_id, bizdate, clock.now())
+    print(json.dumps(report.as_json(), indent=2) if args.json else summary.render(report))
+    return 0
+
+
+def _scheduler(args: argparse.Namespace, clock: Clock) -> int:
+    """Deploy the workspace if a folder is known, then run the engine until stopped."""
+    name, folder = _workspace_arg(args)
+    if folder is not None:
+        report, db = _deploy_workspace(args, folder, clock)
+        print(report.summary)
+        workspace_id = report.workspace_id
     else:
-        print(summary.render(report))
+        name, db = _open(args)
+        workspace_id = summary.workspace_id(db, name)
+        if workspace_id is None:
+            raise UsageError(f"workspace {name} is not deployed in this store")
+    if args.speed != 1 or args.start:
+        zone = ZoneInfo(load_workspace(folder).timezone) if folder else UTC
+        start = args.start.replace(tzinfo=zone) if args.start else clock.now()
+        clock = SimulatedClock(start, speed=args.speed)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    run_scheduler(db, workspace_id, clock, stop, say=lambda text: print(text, flush=True))
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -259,16 +258,28 @@ def first_instance_after_deploy(tmp_path, store, mode: str, cron: str, deployed:
         # T+1 after the cutoff -> the day after tomorrow
         ("T+1", shanghai(2025, 11, 1, 23, 40), "00 00 02 * * ?", (datetime(2025, 11, 3, 2), False)),
         # Immediately, new node, its time still ahead -> runs today
-        ("Immediately", shanghai(2025, 11, 1, 18, 0), "00 30 18 * * ?",
-         (datetime(2025, 11, 1, 18, 30), False)),
+        (
+            "Immediately",
+            shanghai(2025, 11, 1, 18, 0),
+            "00 30 18 * * ?",
+            (datetime(2025, 11, 1, 18, 30), False),
+        ),
         # Immediately, new node, its time within 10 minutes -> expired, dry-run today
-        ("Immediately", shanghai(2025, 11, 1, 18, 0), "00 05 18 * * ?",
-         (datetime(2025, 11, 1, 18, 5), True)),
+        (
+            "Immediately",
+            shanghai(2025, 11, 1, 18, 0),
+            "00 05 18 * * ?",
+            (datetime(2025, 11, 1, 18, 5), True),
+        ),
         # Immediately at 23:40 -> nothing today or tomorrow; the day after tomorrow
-        ("Immediately", shanghai(2025, 11, 1, 23, 40), "00 00 02 * * ?",
-         (datetime(2025, 11, 3, 2), False)),
+        (
+            "Immediately",
+            shanghai(2025, 11, 1, 23, 40),
+            "00 00 02 * * ?",
+            (datetime(2025, 11, 3, 2), False),
+        ),
     ],
-)  # fmt: skip
+)
 def test_deployment_vectors_of_spec_2_4(tmp_path, store, mode, deployed, cron, expected):
     first = first_instance_after_deploy(tmp_path, store, mode, cron, deployed)
     assert (first.cyctime, first.dry_run) == expected

@@ -9,7 +9,7 @@ audited the same way whichever world is behind it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from opscenter.domain.records import (
@@ -34,6 +34,10 @@ from opscenter.domain.records import (
 class Backend(Protocol):
     # -- reading ---------------------------------------------------------------
     def workspace(self) -> WorkspaceInfo: ...
+
+    def now(self) -> datetime:
+        """The backend's clock (aware): simulated in the demo, real elsewhere."""
+        ...
 
     def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]: ...
 

@@ -1,0 +1,564 @@
+"""The local backend: the Backend protocol over the SQLite store and the embedded engine.
+
+Reads are windowed queries; actions go through scheduler.actions, which check
+preconditions, write state and audit in one transaction, and signal the
+scheduler. ``readonly`` is enforced here, below every screen and verb.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from opscenter.domain.clock import Clock
+from opscenter.domain.cron import parse_cron
+from opscenter.domain.model import DependencyType, InstanceKind, Status
+from opscenter.domain.records import (
+    ActionRefused,
+    ActionResult,
+    AttemptInfo,
+    AuditEntry,
+    BackfillInfo,
+    BackfillRequest,
+    BackfillRunInfo,
+    Diagnosis,
+    InstanceFilter,
+    InstanceInfo,
+    LogPage,
+    NodeFilter,
+    NodeInfo,
+    Page,
+    Relative,
+    StatusCounts,
+    WorkspaceInfo,
+)
+from opscenter.scheduler import actions, lease
+from opscenter.scheduler.diagnosis import diagnose
+from opscenter.scheduler.logfile import read_page
+from opscenter.store.models import (
+    AttemptRow,
+    AuditRow,
+    BackfillRow,
+    BackfillRunRow,
+    InstanceEdgeRow,
+    InstanceRow,
+    NodeRow,
+    NodeVersionRow,
+    WorkspaceRow,
+)
+
+_INSTANCE_COLUMNS = (
+    InstanceRow.id,
+    InstanceRow.node_id,
+    NodeRow.name.label("node"),
+    NodeVersionRow.type.label("node_type"),
+    NodeVersionRow.rerun_times,
+    InstanceRow.kind,
+    InstanceRow.backfill_run_id,
+    BackfillRunRow.backfill_id,
+    InstanceRow.bizdate,
+    InstanceRow.cyctime,
+    InstanceRow.cycle,
+    InstanceRow.status,
+    InstanceRow.dry_run,
+    InstanceRow.dry_run_reason,
+    InstanceRow.run_number,
+    InstanceRow.priority,
+    InstanceRow.resource_group,
+    InstanceRow.owner,
+    InstanceRow.set_success,
+    InstanceRow.started_at,
+    InstanceRow.finished_at,
+    InstanceRow.retry_at,
+)
+
+
+def _instance_query():  # noqa: ANN202 - a SQLAlchemy Select
+    return (
+        select(*_INSTANCE_COLUMNS)
+        .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+        .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+        .outerjoin(BackfillRunRow, BackfillRunRow.id == InstanceRow.backfill_run_id)
+    )
+
+
+def instance_info(row) -> InstanceInfo:  # noqa: ANN001 - a Row of _INSTANCE_COLUMNS
+    return InstanceInfo(
+        id=row.id,
+        node_id=row.node_id,
+        node=row.node,
+        node_type=row.node_type,
+        kind=InstanceKind(row.kind),
+        backfill_id=row.backfill_id,
+        bizdate=row.bizdate,
+        cyctime=row.cyctime,
+        cycle=row.cycle,
+        status=Status(row.status),
+        dry_run=row.dry_run,
+        dry_run_reason=row.dry_run_reason,
+        run_number=row.run_number,
+        max_attempts=row.rerun_times + 1,
+        priority=row.priority,
+        resource_group=row.resource_group,
+        owner=row.owner,
+        set_success=row.set_success,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        retry_at=row.retry_at,
+    )
+
+
+class LocalBackend:
+    """One workspace in one store. ``on_change`` is called after every action (engine.wake)."""
+
+    def __init__(
+        self,
+        db: Engine,
+        workspace: str,
+        clock: Clock,
+        *,
+        user: str,
+        readonly: bool = False,
+        source: str = "cli",
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.user = user
+        self.readonly = readonly
+        self.source = source
+        self.on_change = on_change
+        with db.connect() as conn:
+            row = conn.execute(
+                select(WorkspaceRow).where(WorkspaceRow.name == workspace)
+            ).one_or_none()
+        if row is None:
+            raise ActionRefused(f"workspace {workspace!r} is not deployed in this store")
+        self.workspace_id = row.id
+        self._workspace_name = row.name
+        self._timezone = row.timezone
+
+    # -- reading ------------------------------------------------------------------
+
+    def workspace(self) -> WorkspaceInfo:
+        holder = lease.live_holder(self.db)
+        return WorkspaceInfo(
+            self._workspace_name,
+            self._timezone,
+            "local",
+            self.readonly,
+            holder.holder if holder else "",
+        )
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]:
+        flt = flt or NodeFilter()
+        nodes = self._nodes(include_undeployed=flt.include_undeployed)
+
+        def keep(n: NodeInfo) -> bool:
+            return (
+                (not flt.text or flt.text.lower() in n.name.lower())
+                and (not flt.owner or n.owner == flt.owner)
+                and (not flt.type or n.type == flt.type)
+                and (not flt.cycle_type or n.cycle_type == flt.cycle_type)
+                and (flt.priority is None or n.priority == flt.priority)
+                and (not flt.resource_group or n.resource_group == flt.resource_group)
+                and (not flt.recurrence or n.recurrence == flt.recurrence)
+            )
+
+        return [n for n in nodes if keep(n)]
+
+    def get_node(self, name: str) -> NodeInfo:
+        for node in self._nodes(include_undeployed=True):
+            if node.name == name:
+                return node
+        raise ActionRefused(f"no node {name!r} in workspace {self._workspace_name}")
+
+    def _nodes(self, *, include_undeployed: bool) -> list[NodeInfo]:
+        with Session(self.db) as session:
+            rows = session.execute(
+                select(NodeRow, NodeVersionRow)
+                .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+                .where(NodeRow.workspace_id == self.workspace_id)
+                .order_by(NodeRow.name)
+            ).all()
+        deployed = [(n, v) for n, v in rows if include_undeployed or n.state == "deployed"]
+        children: dict[str, list[str]] = {}
+        for node, version in rows:
+            if node.state != "deployed":
+                continue
+            for kind, upstream in version.depends:
+                if kind == DependencyType.NORMAL.value:
+                    children.setdefault(upstream, []).append(node.name)
+        return [self._node_info(n, v, children.get(n.name, [])) for n, v in deployed]
+
+    @staticmethod
+    def _node_info(node: NodeRow, version: NodeVersionRow, downstreams: list[str]) -> NodeInfo:
+        schedule = parse_cron(version.cron)
+        return NodeInfo(
+            id=node.id,
+            name=node.name,
+            type=version.type,
+            owner=version.owner,
+            description=version.description,
+            priority=version.priority,
+            resource_group=version.resource_group,
+            cron=version.cron,
+            cycle_type=version.cycle_type,
+            schedule=schedule.describe(),
+            start_date=version.start_date,
+            end_date=version.end_date,
+            recurrence=version.recurrence,
+            instance_mode=version.instance_mode,
+            rerun_mode=version.rerun_mode,
+            rerun_times=version.rerun_times,
+            rerun_interval=version.rerun_interval,
+            timeout=version.timeout,
+            parameters=dict(version.parameters),
+            upstreams=tuple(n for t, n in version.depends if t == DependencyType.NORMAL.value),
+            downstreams=tuple(sorted(downstreams)),
+            cross_cycle=tuple(
+                (t, n) for t, n in version.depends if t != DependencyType.NORMAL.value
+            ),
+            code=version.code,
+            code_file=version.code_file,
+            frozen=bool(node.frozen) or version.recurrence == "Pause",
+            state=node.state,
+            version=version.version,
+            deployed_at=version.deployed_at,
+        )
+
+    def list_instances(self, flt: InstanceFilter) -> Page:
+        conditions = [InstanceRow.workspace_id == self.workspace_id]
+        if flt.bizdate:
+            conditions.append(InstanceRow.bizdate == flt.bizdate)
+        if flt.statuses:
+            conditions.append(InstanceRow.status.in_([s.value for s in flt.statuses]))
+        if flt.node:
+            conditions.append(NodeRow.name == flt.node)
+        if flt.owner:
+            conditions.append(InstanceRow.owner == flt.owner)
+        if flt.kind:
+            conditions.append(InstanceRow.kind == flt.kind.value)
+        if flt.backfill_id is not None:
+            conditions.append(BackfillRunRow.backfill_id == flt.backfill_id)
+        if flt.text:
+            conditions.append(NodeRow.name.contains(flt.text, autoescape=True))
+        window = list(conditions)
+        if flt.after:
+            cyctime, last_id = flt.after
+            if flt.descending:
+                window.append(
+                    or_(
+                        InstanceRow.cyctime < cyctime,
+                        and_(InstanceRow.cyctime == cyctime, InstanceRow.id < last_id),
+                    )
+                )
+            else:
+                window.append(
+                    or_(
+                        InstanceRow.cyctime > cyctime,
+                        and_(InstanceRow.cyctime == cyctime, InstanceRow.id > last_id),
+                    )
+                )
+        order = (
+            (InstanceRow.cyctime.desc(), InstanceRow.id.desc())
+            if flt.descending
+            else (InstanceRow.cyctime, InstanceRow.id)
+        )
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                _instance_query().where(*window).order_by(*order).limit(flt.limit + 1)
+            ).all()
+            total = conn.scalar(
+                select(func.count())
+                .select_from(InstanceRow)
+                .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+                .outerjoin(BackfillRunRow, BackfillRunRow.id == InstanceRow.backfill_run_id)
+                .where(*conditions)
+            )
+        items = [instance_info(r) for r in rows[: flt.limit]]
+        more = len(rows) > flt.limit
+        return Page(
+            items, total or 0, (items[-1].cyctime, items[-1].id) if more and items else None
+        )
+
+    def get_instance(self, instance_id: int) -> InstanceInfo:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                _instance_query().where(
+                    InstanceRow.id == instance_id, InstanceRow.workspace_id == self.workspace_id
+                )
+            ).one_or_none()
+        if row is None:
+            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
+        return instance_info(row)
+
+    def attempts(self, instance_id: int) -> list[AttemptInfo]:
+        self.get_instance(instance_id)
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(AttemptRow)
+                .where(AttemptRow.instance_id == instance_id)
+                .order_by(AttemptRow.number)
+            ).all()
+        return [
+            AttemptInfo(
+                r.instance_id,
+                r.number,
+                Status(r.status),
+                r.triggered_by,
+                r.started_at,
+                r.finished_at,
+                r.exit_code,
+                r.reason,
+                r.log_path,
+                r.pid,
+            )
+            for r in rows
+        ]
+
+    def _attempt(self, instance_id: int, attempt: int | None) -> AttemptInfo:
+        found = self.attempts(instance_id)
+        if not found:
+            raise ActionRefused(f"instance #{instance_id} has not run yet: no log")
+        if attempt is None:
+            return found[-1]
+        for item in found:
+            if item.number == attempt:
+                return item
+        raise ActionRefused(
+            f"instance #{instance_id} has no attempt {attempt} (it has 1..{len(found)})"
+        )
+
+    def read_log(
+        self, instance_id: int, attempt: int | None = None, offset: int = 0, limit: int = 65536
+    ) -> LogPage:
+        chosen = self._attempt(instance_id, attempt)
+        path = Path(chosen.log_path)
+        text, next_offset = read_page(path, offset, limit)
+        size = path.stat().st_size if path.exists() else 0
+        return LogPage(instance_id, chosen.number, text, offset, next_offset, size)
+
+    def follow_log(
+        self, instance_id: int, attempt: int | None = None, poll: float = 0.2
+    ) -> Iterator[LogPage]:
+        """Pages as the log grows; ends when the attempt has finished and all is read."""
+        number = self._attempt(instance_id, attempt).number
+        offset = 0
+        while True:
+            page = self.read_log(instance_id, number, offset)
+            if page.text:
+                yield page
+            offset = page.next_offset
+            if page.at_end:
+                current = self._attempt(instance_id, number)
+                if current.status is not Status.RUNNING:
+                    last = self.read_log(instance_id, number, offset)
+                    if last.text:
+                        yield last
+                    return
+                time.sleep(poll)
+
+    def relatives(
+        self, instance_id: int, direction: str = "down", levels: int = 1
+    ) -> list[Relative]:
+        self.get_instance(instance_id)
+        near, far = (
+            (InstanceEdgeRow.upstream_id, InstanceEdgeRow.downstream_id)
+            if direction == "down"
+            else (InstanceEdgeRow.downstream_id, InstanceEdgeRow.upstream_id)
+        )
+        found: list[tuple[int, int, int, bool]] = []
+        seen = {instance_id}
+        frontier = [instance_id]
+        with self.db.connect() as conn:
+            for level in range(1, levels + 1):
+                if not frontier:
+                    break
+                rows = conn.execute(
+                    select(near, far, InstanceEdgeRow.cross_cycle).where(near.in_(frontier))
+                ).all()
+                frontier = []
+                for via, other, cross in rows:
+                    if other not in seen:
+                        seen.add(other)
+                        frontier.append(other)
+                        found.append((level, other, via, cross))
+            infos = {
+                r.id: instance_info(r)
+                for r in conn.execute(
+                    _instance_query().where(InstanceRow.id.in_([f[1] for f in found]))
+                )
+            }
+        return [Relative(level, infos[other], via, cross) for level, other, via, cross in found]
+
+    def diagnose(self, instance_id: int) -> Diagnosis:
+        self.get_instance(instance_id)
+        with self.db.connect() as conn:
+            return diagnose(conn, instance_id, self._now())
+
+    def status_counts(self, bizdate: date) -> StatusCounts:
+        with self.db.connect() as conn:
+            where = (
+                InstanceRow.workspace_id == self.workspace_id,
+                InstanceRow.bizdate == bizdate,
+                InstanceRow.kind == InstanceKind.PERIODIC.value,
+            )
+            counts = dict.fromkeys(Status, 0)
+            for status, count in conn.execute(
+                select(InstanceRow.status, func.count()).where(*where).group_by(InstanceRow.status)
+            ):
+                counts[Status(status)] = count
+            dry = conn.scalar(select(func.count()).where(*where, InstanceRow.dry_run)) or 0
+        return StatusCounts(bizdate, counts, dry)
+
+    def list_backfills(self, limit: int = 50) -> list[BackfillInfo]:
+        with self.db.connect() as conn:
+            ids = conn.scalars(
+                select(BackfillRow.id)
+                .where(BackfillRow.workspace_id == self.workspace_id)
+                .order_by(BackfillRow.id.desc())
+                .limit(limit)
+            ).all()
+        return [self.get_backfill(i) for i in ids]
+
+    def get_backfill(self, backfill_id: int) -> BackfillInfo:
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(BackfillRow).where(
+                    BackfillRow.id == backfill_id, BackfillRow.workspace_id == self.workspace_id
+                )
+            ).one_or_none()
+            if row is None:
+                raise ActionRefused(f"no backfill #{backfill_id}")
+            runs = conn.execute(
+                select(BackfillRunRow)
+                .where(BackfillRunRow.backfill_id == backfill_id)
+                .order_by(BackfillRunRow.position)
+            ).all()
+            counts: dict[int, dict[Status, int]] = {r.id: dict.fromkeys(Status, 0) for r in runs}
+            for run_id, status, count in conn.execute(
+                select(InstanceRow.backfill_run_id, InstanceRow.status, func.count())
+                .where(InstanceRow.backfill_run_id.in_(list(counts)))
+                .group_by(InstanceRow.backfill_run_id, InstanceRow.status)
+            ):
+                counts[run_id][Status(status)] = count
+        options = row.options
+        return BackfillInfo(
+            id=row.id,
+            name=row.name,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            nodes=tuple(options["nodes"]),
+            parallel=options["parallel"],
+            descending=options["descending"],
+            window=tuple(options["window"]) if options.get("window") else None,
+            status=row.status,
+            runs=[BackfillRunInfo(r.bizdate, r.position, r.status, counts[r.id]) for r in runs],
+        )
+
+    def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if before_id is not None:
+            query = query.where(AuditRow.id < before_id)
+        with self.db.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            AuditEntry(r.id, r.at, r.user, r.action, list(r.targets), r.outcome, r.detail, r.source)
+            for r in rows
+        ]
+
+    # -- acting -------------------------------------------------------------------
+
+    def _now(self) -> datetime:
+        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
+
+    def _act(
+        self,
+        action: str,
+        targets: Sequence[int | str],
+        call: Callable[[actions.Actor], ActionResult],
+    ) -> ActionResult:
+        actor = actions.Actor(self.user, self._now(), self.source)
+        if self.readonly:
+            actions.refuse_readonly(self.db, actor, action, targets)
+        result = call(actor)
+        if self.on_change:
+            self.on_change()
+        return result
+
+    def rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult:
+        name = "rerun downstream" if downstream else "rerun"
+        return self._act(
+            name,
+            instance_ids,
+            lambda a: actions.rerun(
+                self.db, self.workspace_id, instance_ids, a, downstream=downstream
+            ),
+        )
+
+    def set_success(self, instance_ids: Sequence[int]) -> ActionResult:
+        return self._act(
+            "set success",
+            instance_ids,
+            lambda a: actions.set_success(self.db, self.workspace_id, instance_ids, a),
+        )
+
+    def stop(self, instance_ids: Sequence[int]) -> ActionResult:
+        return self._act(
+            "stop",
+            instance_ids,
+            lambda a: actions.stop(self.db, self.workspace_id, instance_ids, a),
+        )
+
+    def freeze(self, instance_ids: Sequence[int]) -> ActionResult:
+        return self._act(
+            "freeze",
+            instance_ids,
+            lambda a: actions.freeze(self.db, self.workspace_id, instance_ids, a),
+        )
+
+    def unfreeze(self, instance_ids: Sequence[int]) -> ActionResult:
+        return self._act(
+            "unfreeze",
+            instance_ids,
+            lambda a: actions.unfreeze(self.db, self.workspace_id, instance_ids, a),
+        )
+
+    def freeze_node(self, node: str) -> ActionResult:
+        return self._act(
+            "freeze node",
+            [node],
+            lambda a: actions.set_node_frozen(self.db, self.workspace_id, node, a, frozen=True),
+        )
+
+    def unfreeze_node(self, node: str) -> ActionResult:
+        return self._act(
+            "unfreeze node",
+            [node],
+            lambda a: actions.set_node_frozen(self.db, self.workspace_id, node, a, frozen=False),
+        )
+
+    def preview_backfill(self, request: BackfillRequest) -> ActionResult:
+        return actions.preview_backfill(self.db, self.workspace_id, request)
+
+    def backfill(self, request: BackfillRequest) -> ActionResult:
+        targets = [request.node, f"{request.start}..{request.end}"]
+        return self._act(
+            "backfill",
+            targets,
+            lambda a: actions.create_backfill(self.db, self.workspace_id, request, a),
+        )
+
+    def undeploy(self, node: str) -> ActionResult:
+        return self._act(
+            "undeploy", [node], lambda a: actions.undeploy(self.db, self.workspace_id, node, a)
+        )

@@ -1,0 +1,73 @@
+"""Running the engine as the one scheduler of a database: lease, heartbeat, standby.
+
+A second scheduler on the same database says who holds the lease and since
+when, then waits as standby and takes over when the holder's heartbeat is
+stale (kill -9 included: recovery then settles what the old one left RUNNING).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import Engine as Database
+
+from opscenter.domain.clock import Clock
+from opscenter.scheduler import lease
+from opscenter.scheduler.engine import Engine
+
+
+def run_scheduler(
+    db: Database,
+    workspace_id: int,
+    clock: Clock,
+    stop: threading.Event,
+    *,
+    say: Callable[[str], None] = print,
+    holder: str | None = None,
+) -> None:
+    holder = holder or lease.new_holder_name()
+    waiting_said = False
+    while not stop.is_set():
+        ours, info = lease.try_acquire(db, holder)
+        if ours:
+            break
+        if not waiting_said:
+            say(
+                f"standby: the scheduler lease is held by {info.holder} since "
+                f"{info.acquired_at:%Y-%m-%d %H:%M:%S} UTC (last heartbeat "
+                f"{info.heartbeat_at:%H:%M:%S} UTC); taking over if it stops"
+            )
+            waiting_said = True
+        stop.wait(1.0)
+    if stop.is_set():
+        return
+    say(
+        f"scheduler {holder} holds the lease; clock {clock.now():%Y-%m-%d %H:%M:%S} UTC"
+        + (f" ×{clock.speed:g}" if clock.speed != 1 else "")
+    )
+    engine = Engine(db, workspace_id, clock, name="scheduler")
+    lost = threading.Event()
+
+    def heartbeat() -> None:
+        while not stop.wait(lease.HEARTBEAT.total_seconds()):
+            try:
+                still_ours = lease.renew(db, holder)
+            except Exception as exc:  # the database is away: keep trying, say so
+                say(f"heartbeat failed: {exc}")
+                continue
+            if not still_ours:
+                say("lost the scheduler lease to another scheduler; stopping")
+                lost.set()
+                stop.set()
+
+    beat = threading.Thread(target=heartbeat, name="lease-heartbeat", daemon=True)
+    beat.start()
+    try:
+        engine.start()
+        engine.serve(stop)
+    finally:
+        engine.close()
+        if not lost.is_set():
+            lease.release(db, holder)
+        say("scheduler stopped")

@@ -1,0 +1,329 @@
+"""Headless verbs over a Backend: what the console shows and does, for scripts.
+
+Every verb prints plain text readable without colour (status glyph + word),
+or JSON with ``--json``; a refusal prints the backend's reason and exits 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from opscenter.backends.base import Backend
+from opscenter.domain.cron import parse_cron
+from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.records import (
+    ActionResult,
+    BackfillRequest,
+    InstanceFilter,
+    InstanceInfo,
+    NodeFilter,
+)
+
+
+def to_json(value: Any) -> Any:
+    """Records as JSON-ready data: dates ISO, enums by value."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        for extra in ("duration", "status_label", "total", "dates_done", "at_end"):
+            if hasattr(type(value), extra):
+                data[extra] = to_json(getattr(value, extra))
+        return data
+    if isinstance(value, dict):
+        return {(k.value if isinstance(k, Enum) else str(k)): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def emit(args: argparse.Namespace, value: Any, text: Callable[[], str]) -> None:
+    print(json.dumps(to_json(value), indent=2) if getattr(args, "json", False) else text())
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def instance_line(item: InstanceInfo) -> str:
+    attempts = f"{item.run_number}/{item.max_attempts}" if item.run_number else "-"
+    return (
+        f"{item.id:>7}  {item.status_label:<16}{item.node:<26} {item.cyctime:%m-%d %H:%M}  "
+        f"{attempts:>5}  {_duration(item.duration):>8}  {item.owner}"
+    )
+
+
+INSTANCE_HEADER = (
+    f"{'ID':>7}  {'STATUS':<16}{'NODE':<26} {'CYCTIME':<11}  {'ATT':>5}  {'DURATION':>8}  OWNER"
+)
+
+
+def _ids(text: str) -> list[int]:
+    try:
+        return [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: instance ids are numbers") from None
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def nodes(backend: Backend, args: argparse.Namespace) -> int:
+    found = backend.list_nodes(
+        NodeFilter(text=args.text or "", owner=args.owner or "", type=args.type or "")
+    )
+
+    def text() -> str:
+        lines = [f"{'NODE':<28}{'TYPE':<9}{'OWNER':<10}{'PRIO':>4}  {'GROUP':<10} SCHEDULE"]
+        for n in found:
+            mark = " ❄ frozen" if n.frozen else ""
+            lines.append(
+                f"{n.name:<28}{n.type:<9}{n.owner:<10}{n.priority:>4}  "
+                f"{n.resource_group:<10} {n.schedule}{mark}"
+            )
+        lines.append(f"{len(found)} node(s)")
+        return "\n".join(lines)
+
+    emit(args, found, text)
+    return 0
+
+
+def node(backend: Backend, args: argparse.Namespace) -> int:
+    info = backend.get_node(args.name)
+    zone = ZoneInfo(backend.workspace().timezone)
+    upcoming = parse_cron(info.cron).next_fire_times(backend.now(), 5, zone)
+
+    def text() -> str:
+        lines = [
+            f"{info.name} · {info.type} · owner {info.owner or '-'} · priority {info.priority} · "
+            f"group {info.resource_group} · version {info.version} · {info.state}",
+            f"schedule: {info.schedule}  (cron {info.cron})",
+            "next: " + ", ".join(f"{t:%m-%d %H:%M}" for t in upcoming),
+            f"run mode {info.recurrence} · instances {info.instance_mode} · "
+            f"rerun {info.rerun_mode} "
+            f"· auto rerun {info.rerun_times}x every {info.rerun_interval}s · timeout "
+            f"{str(info.timeout) + 'm' if info.timeout else 'none'}",
+            f"upstream: {', '.join(info.upstreams) or '-'}",
+            f"downstream: {', '.join(info.downstreams) or '-'}",
+        ]
+        if info.cross_cycle:
+            lines.append(
+                "cross-cycle: " + ", ".join(f"{t} {n}".strip() for t, n in info.cross_cycle)
+            )
+        lines.append("parameters: " + " ".join(f"{k}={v}" for k, v in info.parameters.items()))
+        if info.code:
+            lines += [
+                "code" + (f" ({info.code_file})" if info.code_file else "") + ":",
+                info.code.rstrip(),
+            ]
+        return "\n".join(lines)
+
+    emit(args, {"node": info, "next_fire_times": upcoming}, text)
+    return 0
+
+
+def instances(backend: Backend, args: argparse.Namespace) -> int:
+    statuses = (
+        tuple(Status(s.strip().upper()) for s in args.status.split(",")) if args.status else ()
+    )
+    page = backend.list_instances(
+        InstanceFilter(
+            bizdate=None if args.all_dates else args.bizdate or _yesterday(backend),
+            statuses=statuses,
+            node=args.node or "",
+            owner=args.owner or "",
+            kind=InstanceKind(args.kind) if args.kind else None,
+            backfill_id=args.backfill,
+            text=args.text or "",
+            descending=args.desc,
+            limit=args.limit,
+        )
+    )
+
+    def text() -> str:
+        lines = [INSTANCE_HEADER, *(instance_line(i) for i in page.items)]
+        lines.append(f"{len(page.items)} of {page.total} shown")
+        return "\n".join(lines)
+
+    emit(args, page, text)
+    return 0
+
+
+def show(backend: Backend, args: argparse.Namespace) -> int:
+    info = backend.get_instance(args.id)
+    tried = backend.attempts(args.id)
+
+    def text() -> str:
+        lines = [
+            f"{info.node} · #{info.id} · {info.kind.value} · cyctime {info.cyctime:%Y-%m-%d %H:%M} "
+            f"· bizdate {info.bizdate:%Y%m%d}",
+            f"{info.status_label} · attempt {info.run_number} of {info.max_attempts} · group "
+            f"{info.resource_group} · priority {info.priority} · owner {info.owner or '-'}",
+        ]
+        if info.dry_run:
+            lines.append(f"dry-run: {info.dry_run_reason}")
+        for a in tried:
+            lines.append(
+                f"  attempt {a.number}: {a.status.label:<12} started {a.started_at:%m-%d %H:%M:%S} "
+                f"by {a.triggered_by}" + (f" · {a.reason}" if a.reason else "")
+            )
+        return "\n".join(lines)
+
+    emit(args, {"instance": info, "attempts": tried}, text)
+    return 0
+
+
+def logs(backend: Backend, args: argparse.Namespace) -> int:
+    if args.follow:
+        for page in backend.follow_log(args.id, args.attempt):
+            sys.stdout.write(page.text)
+            sys.stdout.flush()
+        return 0
+    offset = 0
+    while True:
+        page = backend.read_log(args.id, args.attempt, offset)
+        sys.stdout.write(page.text)
+        if page.next_offset == offset or page.at_end:
+            return 0
+        offset = page.next_offset
+
+
+def why(backend: Backend, args: argparse.Namespace) -> int:
+    diagnosis = backend.diagnose(args.id)
+
+    def text() -> str:
+        lines = [f"#{args.id}: {diagnosis.summary}"]
+        lines += [f"  {'✓' if s.ok else '✗'} {s.check:<10}{s.message}" for s in diagnosis.steps]
+        return "\n".join(lines)
+
+    emit(args, diagnosis, text)
+    return 0
+
+
+def backfills(backend: Backend, args: argparse.Namespace) -> int:
+    found = [backend.get_backfill(args.id)] if args.id else backend.list_backfills()
+
+    def text() -> str:
+        lines = []
+        for b in found:
+            lines.append(
+                f"#{b.id} {b.name} · {b.status} · {b.dates_done}/{len(b.runs)} dates done · "
+                f"parallel {b.parallel} · by {b.created_by}"
+            )
+            for run in b.runs:
+                counts = " ".join(f"{s.glyph}{n}" for s, n in run.counts.items() if n)
+                lines.append(f"    {run.bizdate:%Y-%m-%d}  {run.status:<8} {counts}")
+        return "\n".join(lines) or "no backfills"
+
+    emit(args, found, text)
+    return 0
+
+
+def audit(backend: Backend, args: argparse.Namespace) -> int:
+    entries = backend.audit_log(limit=args.limit)
+
+    def text() -> str:
+        return (
+            "\n".join(
+                f"{e.at:%Y-%m-%d %H:%M:%S}  {e.user:<10} {e.action:<17} {e.outcome:<8} "
+                f"{','.join(map(str, e.targets))[:30]:<30} {e.detail}"
+                for e in entries
+            )
+            or "no audit records"
+        )
+
+    emit(args, entries, text)
+    return 0
+
+
+def _yesterday(backend: Backend) -> date:
+    """The default business date of instance lists (spec 10): yesterday, workspace time."""
+    zone = ZoneInfo(backend.workspace().timezone)
+    return backend.now().astimezone(zone).date() - timedelta(days=1)
+
+
+# -- acting ------------------------------------------------------------------------
+
+
+def _done(args: argparse.Namespace, result: ActionResult) -> int:
+    emit(
+        args,
+        result,
+        lambda: (
+            f"{result.action}: {result.message}"
+            + (f"\n  instances: {', '.join(map(str, result.affected))}" if result.affected else "")
+        ),
+    )
+    return 0
+
+
+def rerun(backend: Backend, args: argparse.Namespace) -> int:
+    return _done(args, backend.rerun(args.ids, downstream=args.downstream))
+
+
+def set_success(backend: Backend, args: argparse.Namespace) -> int:
+    return _done(args, backend.set_success(args.ids))
+
+
+def stop(backend: Backend, args: argparse.Namespace) -> int:
+    return _done(args, backend.stop(args.ids))
+
+
+def freeze(backend: Backend, args: argparse.Namespace) -> int:
+    if args.node:
+        return _done(args, backend.freeze_node(args.node))
+    return _done(args, backend.freeze(args.ids))
+
+
+def unfreeze(backend: Backend, args: argparse.Namespace) -> int:
+    if args.node:
+        return _done(args, backend.unfreeze_node(args.node))
+    return _done(args, backend.unfreeze(args.ids))
+
+
+def undeploy(backend: Backend, args: argparse.Namespace) -> int:
+    return _done(args, backend.undeploy(args.node))
+
+
+def backfill(backend: Backend, args: argparse.Namespace) -> int:
+    window = tuple(args.window.split("-", 1)) if args.window else None
+    request = BackfillRequest(
+        node=args.node,
+        start=args.start,
+        end=args.end,
+        downstream=args.downstream,
+        include=tuple(filter(None, (args.include or "").split(","))),
+        exclude=tuple(filter(None, (args.exclude or "").split(","))),
+        parallel=args.parallel,
+        descending=args.desc,
+        window=window,
+        name=args.name or "",
+    )
+    if args.preview:
+        return _done(args, backend.preview_backfill(request))
+    return _done(args, backend.backfill(request))
+
+
+def ids_type(text: str) -> list[int]:
+    """argparse type for a list of instance ids ("12,13 14")."""
+    return _ids(text)
+
+
+INSTANCE_KINDS = [k.value for k in InstanceKind]
