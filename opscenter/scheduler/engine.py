@@ -49,6 +49,7 @@ from opscenter.store.models import (
 from opscenter.store.tx import writing
 
 READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
+READY_VALUES = [s.value for s in READY_FROM]
 NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
 
 
@@ -109,6 +110,8 @@ class Engine:
         self._running: dict[int, _Running] = {}
         self._busy: Counter[str] = Counter()
         self._waiting: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
+        self._queued: set[int] = set()  # ids in _waiting (entries of others are skipped)
+        self._newly_queued: set[int] = set()  # to be shown WAIT_RESOURCE if no slot now
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._candidates: set[int] = set()
@@ -294,12 +297,7 @@ class Engine:
 
     def _unqueue(self, ids: Iterable[int]) -> None:
         """Instances an action changed leave the resource queues; evaluation re-adds them."""
-        drop = set(ids)
-        for group, heap in self._waiting.items():
-            kept = [entry for entry in heap if entry[2] not in drop]
-            if len(kept) != len(heap):
-                heapq.heapify(kept)
-                self._waiting[group] = kept
+        self._queued.difference_update(ids)
 
     # -- timers -----------------------------------------------------------------
 
@@ -365,10 +363,7 @@ class Engine:
                     NodeVersionRow.type,
                 )
                 .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-                .where(
-                    InstanceRow.id.in_(ids),
-                    InstanceRow.status.in_([Status.NOT_RUN.value, Status.WAIT_TIME.value]),
-                )
+                .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
             ).all()
             if not rows:
                 return
@@ -376,7 +371,7 @@ class Engine:
             back, waiting, dry, instant, queued = [], [], [], [], []
             for row in rows:
                 if row.id in stuck:
-                    if row.status == Status.WAIT_TIME.value:
+                    if row.status != Status.NOT_RUN.value:
                         back.append(row.id)
                 elif row.due_at > now:
                     if row.status == Status.NOT_RUN.value:
@@ -392,10 +387,11 @@ class Engine:
                 conn,
                 back,
                 Status.NOT_RUN,
-                allowed_from=[Status.WAIT_TIME],
+                allowed_from=[Status.WAIT_TIME, Status.WAIT_RESOURCE],
                 now=now,
                 reason="upstream not successful",
             )
+            self._queued.difference_update(back)
             state.move(conn, waiting, Status.WAIT_TIME, allowed_from=[Status.NOT_RUN], now=now)
             done = []
             for ids_, reason in ((dry, "dry-run: succeeds without running"), (instant, "")):
@@ -412,7 +408,12 @@ class Engine:
                 self._candidates.update(state.downstream_of(conn, done))
                 self._backfill_touched(conn, done)
         for row in queued:
-            heapq.heappush(self._waiting[row.resource_group], (-row.priority, row.due_at, row.id))
+            if row.id not in self._queued and row.id not in self._running:
+                self._queued.add(row.id)
+                entry = (-row.priority, row.due_at, row.id)
+                heapq.heappush(self._waiting[row.resource_group], entry)
+                if row.status != Status.WAIT_RESOURCE.value:
+                    self._newly_queued.add(row.id)
 
     # -- dispatch -----------------------------------------------------------------
 
@@ -423,11 +424,13 @@ class Engine:
             free = self.slots.get(group, 1) - self._busy[group]
             while heap and free > 0:
                 _prio, _due, instance_id = heapq.heappop(heap)
-                if instance_id in self._running:
-                    continue
+                if instance_id not in self._queued:
+                    continue  # an action took it out of the queue
+                self._queued.discard(instance_id)
                 starts.append(instance_id)
                 free -= 1
-        queued = [entry[2] for heap in self._waiting.values() for entry in heap]
+        queued = sorted(self._newly_queued & self._queued)
+        self._newly_queued.clear()
         if queued:
             with writing(self.db) as conn:
                 state.move(

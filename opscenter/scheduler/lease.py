@@ -33,7 +33,23 @@ class LeaseInfo:
     heartbeat_at: datetime  # naive UTC
 
     def stale(self, now: datetime) -> bool:
-        return now - self.heartbeat_at > STALE_AFTER
+        """No heartbeat for a while, or a holder on this host whose process is gone."""
+        return now - self.heartbeat_at > STALE_AFTER or _dead_here(self.holder)
+
+
+def _dead_here(holder: str) -> bool:
+    """A holder on this machine whose process no longer exists (e.g. after kill -9)."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def new_holder_name() -> str:

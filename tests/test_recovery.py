@@ -1,0 +1,246 @@
+"""kill -9 the scheduler at different moments, start it again: nothing lost, nothing twice.
+
+Real `opscenter scheduler` processes on one SQLite file, real shell nodes; the
+verbs of another process act on the same world while it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from opscenter.scheduler.procs import process_start_time
+from opscenter.store.db import open_store
+from opscenter.store.models import AttemptRow, AuditRow, InstanceEdgeRow, InstanceRow
+from tests.conftest import write_workspace
+
+pytestmark = pytest.mark.slow
+
+LAYERS, WIDTH = 4, 6
+
+
+def busy_workspace(folder: Path) -> Path:
+    """Layers of shell nodes that each work for a moment; every node depends on the layer above."""
+    lines = [
+        "workspace: {name: crash, timezone: UTC}",
+        "resource_groups: [{name: work, slots: 4}]",
+        "nodes:",
+    ]
+    for layer in range(LAYERS):
+        for n in range(WIDTH):
+            ups = [f"n{layer - 1}_{u}" for u in range(WIDTH)] if layer else []
+            lines += [
+                f"  - name: n{layer}_{n}",
+                "    type: shell",
+                "    resource_group: work",
+                "    rerun_times: 5",
+                "    rerun_interval: 0",
+                '    trigger: {cron: "00 00 00 * * ?"}',
+                f"    depends: [{', '.join(ups)}]",
+                "    code: 'sleep 2; echo done'",
+            ]
+    return write_workspace(folder, "\n".join(lines) + "\n")
+
+
+def start_scheduler(folder: Path, url: str, log: Path) -> subprocess.Popen:
+    handle = log.open("a")
+    return subprocess.Popen(
+        [sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder), "--db", url],
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def wait_for(log: Path, words: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while words not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"never saw {words!r} in the scheduler's output"
+        time.sleep(0.1)
+
+
+def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "opscenter", *args, "--workspace", str(folder), "--db", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def alive(pid: int, started: int | None) -> bool:
+    return process_start_time(pid) is not None and process_start_time(pid) == started
+
+
+def check_invariants(db) -> None:
+    with db.connect() as conn:
+        duplicates = conn.execute(
+            text(
+                "SELECT node_id, cyctime, kind, COUNT(*) FROM instances "
+                "GROUP BY node_id, cyctime, kind, backfill_run_id HAVING COUNT(*) > 1"
+            )
+        ).all()
+        assert duplicates == [], "an instance exists twice"
+        twice = conn.execute(
+            select(AttemptRow.instance_id, func.count())
+            .where(AttemptRow.status == "RUNNING")
+            .group_by(AttemptRow.instance_id)
+            .having(func.count() > 1)
+        ).all()
+        assert twice == [], "an instance has two running attempts"
+        running = conn.scalar(select(func.count()).where(InstanceRow.status == "RUNNING"))
+        running_attempts = conn.scalar(select(func.count()).where(AttemptRow.status == "RUNNING"))
+        assert running == running_attempts, "RUNNING instances and running attempts disagree"
+        edges = conn.scalar(select(func.count()).select_from(InstanceEdgeRow))
+        assert edges == WIDTH * WIDTH * (LAYERS - 1) + WIDTH  # layers + the root's edges
+
+
+def test_kill_minus_nine_at_random_moments_loses_and_duplicates_nothing(tmp_path):
+    folder = busy_workspace(tmp_path / "ws")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    log = tmp_path / "scheduler.log"
+    rng = random.Random(7)
+    killed_attempts: list[tuple[int, int | None]] = []
+    db = None
+    for round_ in range(5):
+        proc = start_scheduler(folder, url, log)
+        time.sleep(rng.uniform(1.5, 3.0) if round_ else 2.5)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        db = db or open_store(url)
+        check_invariants(db)
+        with db.connect() as conn:
+            killed_attempts += [
+                (r.pid, r.pid_start)
+                for r in conn.execute(
+                    select(AttemptRow.pid, AttemptRow.pid_start).where(
+                        AttemptRow.status == "RUNNING", AttemptRow.pid.is_not(None)
+                    )
+                )
+            ]
+        # an operator acts meanwhile, from another process
+        listed = verb(url, folder, "instances", "--all-dates", "--status", "FAILURE", "--json")
+        assert listed.returncode == 0, listed.stderr
+
+    starts_before = log.read_text().count("holds the lease")
+    proc = start_scheduler(folder, url, log)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with db.connect() as conn:
+                open_count = conn.scalar(
+                    select(func.count()).where(InstanceRow.status != "SUCCESS")
+                )
+            if open_count == 0:
+                break
+            time.sleep(0.3)
+        else:
+            pytest.fail(f"not finished after restarts; scheduler log:\n{log.read_text()[-3000:]}")
+        check_invariants(db)
+        # the processes a killed scheduler left behind were ended, not left running
+        assert killed_attempts, "no attempt was running at any kill: the test proves nothing"
+        assert not any(alive(pid, started) for pid, started in killed_attempts)
+        with db.connect() as conn:
+            lost = conn.scalars(
+                select(AttemptRow.reason).where(AttemptRow.reason == "lost: scheduler restarted")
+            ).all()
+            assert lost, "a killed scheduler's running attempts must be recorded as lost"
+            # no two attempts of one instance ever overlapped in time
+            attempts = conn.execute(
+                select(
+                    AttemptRow.instance_id, AttemptRow.started_at, AttemptRow.finished_at
+                ).order_by(AttemptRow.instance_id, AttemptRow.number)
+            ).all()
+            for before, after in zip(attempts, attempts[1:], strict=False):
+                if before.instance_id == after.instance_id:
+                    assert before.finished_at is not None
+                    assert after.started_at >= before.finished_at
+            deploys = conn.scalar(select(func.count()).where(AuditRow.action == "deploy"))
+        # each start deploys (unchanged) before it schedules; a start killed early may not have:
+        # every deploy that reported back is audited, and nothing is audited twice
+        reported = log.read_text().count("workspace crash:")
+        assert reported <= deploys <= 6
+        assert log.read_text().count("holds the lease") == starts_before + 1
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0, log.read_text()[-2000:]
+    assert "scheduler stopped" in log.read_text()
+
+
+def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path):
+    folder = busy_workspace(tmp_path / "ws")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    first = start_scheduler(folder, url, tmp_path / "first.log")
+    time.sleep(2)
+    second = start_scheduler(folder, url, tmp_path / "second.log")
+    try:
+        deadline = time.monotonic() + 20
+        while "standby" not in (tmp_path / "second.log").read_text():
+            assert time.monotonic() < deadline, "the second scheduler never said it is standby"
+            time.sleep(0.2)
+        said = (tmp_path / "second.log").read_text()
+        assert "held by" in said and "since" in said
+        os.killpg(first.pid, signal.SIGKILL)  # the holder dies: its heartbeat goes stale
+        deadline = time.monotonic() + 40
+        while "holds the lease" not in (tmp_path / "second.log").read_text():
+            assert time.monotonic() < deadline, "standby did not take over a stale lease"
+            time.sleep(0.5)
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+
+
+def test_actions_from_the_cli_reach_a_running_scheduler(tmp_path):
+    folder = write_workspace(
+        tmp_path / "ws",
+        """
+        workspace: {name: live, timezone: UTC}
+        nodes:
+          - {name: long, type: shell, trigger: {cron: "00 00 00 * * ?"}, code: "sleep 60"}
+          - {name: broken, type: shell, trigger: {cron: "00 00 00 * * ?"}, code: "exit 4"}
+          - {name: after, type: virtual, trigger: {cron: "00 00 00 * * ?"}, depends: [broken]}
+        """,
+    )
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    proc = start_scheduler(folder, url, tmp_path / "sched.log")
+    try:
+        wait_for(tmp_path / "sched.log", "holds the lease")
+
+        def instance(node: str) -> dict:
+            out = verb(url, folder, "instances", "--all-dates", "--node", node, "--json")
+            assert out.returncode == 0, out.stderr
+            return json.loads(out.stdout)["items"][0]
+
+        deadline = time.monotonic() + 20
+        while instance("long")["status"] != "RUNNING" or instance("broken")["status"] != "FAILURE":
+            assert time.monotonic() < deadline
+            time.sleep(0.3)
+        refused = verb(url, folder, "set-success", str(instance("long")["id"]))
+        assert refused.returncode == 3
+        assert "is RUNNING; only a FAILURE can be set to success" in refused.stderr
+
+        stopped = verb(url, folder, "stop", str(instance("long")["id"]), "--json")
+        assert stopped.returncode == 0, stopped.stderr
+        fixed = verb(url, folder, "set-success", str(instance("broken")["id"]))
+        assert fixed.returncode == 0, fixed.stderr
+        deadline = time.monotonic() + 20
+        while instance("long")["status"] != "FAILURE" or instance("after")["status"] != "SUCCESS":
+            assert time.monotonic() < deadline, "the scheduler did not act on the CLI's actions"
+            time.sleep(0.3)
+        why = verb(url, folder, "why", str(instance("long")["id"]))
+        assert "stopped by" in why.stdout
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
