@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
+from opscenter.domain.clock import RealClock
 from opscenter.domain.model import DependencyType, RerunMode, Status
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
 from opscenter.scheduler import backfill, lease, state
+from opscenter.scheduler.logfile import RunLog
 from opscenter.scheduler.procs import terminate_orphan
 from opscenter.store import audit
 from opscenter.store.models import (
@@ -34,6 +37,11 @@ from opscenter.store.tx import writing
 RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
 STOP_FROM = (Status.RUNNING, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 FREEZE_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.RUNNING)
+
+
+def _local_now() -> datetime:
+    """Stamps in a run log are local wall time, as the executor writes them."""
+    return RealClock().now().astimezone().replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -176,9 +184,8 @@ def rerun(
         _check(targets, _rerun_refusal)
         reset = [t.id for t in targets]
         if downstream:
-            below = (
-                _targets(conn, workspace_id, _same_cycle_descendants(conn, reset)) if reset else []
-            )
+            descendants = _same_cycle_descendants(conn, reset)
+            below = _targets(conn, workspace_id, descendants) if descendants else []
             below = [t for t in below if t.status is not Status.FROZEN]
             _check(
                 below,
@@ -247,6 +254,8 @@ def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor)
             by=actor.user,
             now=actor.now,
         )
+        if any(t.backfill for t in targets):  # a halted backfill date may go on (spec 6.3)
+            state.signal(conn, workspace_id, "backfill", [], by=actor.user, now=actor.now)
         return ActionResult(
             "set success",
             moved,
@@ -312,6 +321,8 @@ def _halt_orphans(conn: Connection, ids: list[int], to: Status, actor: Actor, ve
         )
         .scalars()
     ):
+        if attempt.log_path:  # decision 13.10: the log says who stopped it
+            RunLog(Path(attempt.log_path), _local_now).line(f"killed: {verb} by {actor.user}")
         if attempt.pid:
             terminate_orphan(attempt.pid, attempt.pid_start)
         conn.execute(

@@ -126,6 +126,7 @@ class Engine:
         ensure_generated(self.db, self.workspace_id, self._now())
         self._schedule_generation()
         self._rescan()
+        self._advance_backfills()  # backfills created or unblocked while no scheduler ran
 
     def close(self) -> None:
         for running in list(self._running.values()):
@@ -399,7 +400,7 @@ class Engine:
                     conn,
                     ids_,
                     Status.SUCCESS,
-                    allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
+                    allowed_from=READY_FROM,  # WAIT_RESOURCE too: undeploy makes it dry-run
                     now=now,
                     reason=reason,
                     values={"started_at": now, "finished_at": now},

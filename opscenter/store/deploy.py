@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from opscenter.domain.cron import parse_cron
@@ -22,11 +22,15 @@ from opscenter.domain.model import Node, Workspace
 from opscenter.store import audit
 from opscenter.store.models import (
     BaselineRow,
+    InstanceRow,
     NodeRow,
     NodeVersionRow,
     ResourceGroupRow,
+    SignalRow,
     WorkspaceRow,
 )
+
+_NOT_YET_RUN = ("NOT_RUN", "WAIT_TIME", "WAIT_RESOURCE")
 
 
 @dataclass
@@ -85,6 +89,14 @@ def deploy(
         _sync_baselines(session, ws.id, workspace, now)
         if not is_new and (report.added or report.changed or report.removed):
             ws.deployed_at, ws.deployed_by = now, user
+        if report.removed:
+            _zero_load(session, ws.id, report.removed)
+        if report.added or report.changed or report.removed:
+            # a running scheduler generates today's instances of Immediately-mode nodes
+            # and lets the pending instances of undeployed ones dry-run
+            session.add(
+                SignalRow(workspace_id=ws.id, kind="generate", instance_ids=[], by=user, at=now)
+            )
         audit.record(
             session,
             at=now,
@@ -95,6 +107,18 @@ def deploy(
             detail=report.summary,
         )
     return report
+
+
+def _zero_load(session: Session, workspace_id: int, removed: list[str]) -> None:
+    """Instances of undeployed nodes that have not run yet dry-run (spec 6.4)."""
+    node_ids = select(NodeRow.id).where(
+        NodeRow.workspace_id == workspace_id, NodeRow.name.in_(removed)
+    )
+    session.execute(
+        update(InstanceRow)
+        .where(InstanceRow.node_id.in_(node_ids), InstanceRow.status.in_(_NOT_YET_RUN))
+        .values(dry_run=True, dry_run_reason="node undeployed")
+    )
 
 
 def _sync_groups(session: Session, workspace_id: int, workspace: Workspace) -> None:
