@@ -35,8 +35,10 @@ def store(tmp_path: Path) -> Engine:
 
 
 def deploy_folder(engine: Engine, folder: Path, now: datetime = DEPLOYED_AT) -> DeployReport:
+    """Deploy with warehouse, landing folder and logs beside the store, never in the sources."""
     workspace = load_workspace(folder)
-    return deploy(engine, workspace, folder, data_dir=folder / "data", now=now, user="tester")
+    data_dir = Path(engine.url.database).parent / "data"
+    return deploy(engine, workspace, folder, data_dir=data_dir, now=now, user="tester")
 
 
 def utc(*args: int) -> datetime:

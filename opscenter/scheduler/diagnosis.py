@@ -9,13 +9,11 @@ running or failed (with the last error)?
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import Connection, select
 
 from opscenter.domain.model import Status
 from opscenter.domain.records import Diagnosis, DiagnosisStep
-from opscenter.scheduler.logfile import last_line
 from opscenter.store.models import (
     AttemptRow,
     InstanceEdgeRow,
@@ -182,11 +180,8 @@ def _execution(conn: Connection, inst, status: Status, now: datetime) -> Diagnos
             f"running for {_minutes(now - attempt.started_at)} (attempt {attempt.number})",
         )
     if status is Status.FAILURE:
+        # the attempt's reason carries the process's last words (exit code 1: ERROR: ...)
         detail = attempt.reason if attempt else "stopped before it ran"
-        if attempt and attempt.log_path:
-            tail = last_line(Path(attempt.log_path), 0)
-            if tail and tail not in detail:
-                detail += f"; last log line: {tail}"
         retry = f"; auto rerun at {inst.retry_at:%H:%M} UTC" if inst.retry_at else ""
         return DiagnosisStep("execution", False, f"failed: {detail}{retry}")
     if status is Status.SUCCESS:

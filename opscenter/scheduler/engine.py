@@ -455,6 +455,16 @@ class Engine:
                 return
             instance, node_name, current_version = row, row.name, row.current_version_id
             number = instance.run_number + 1
+            if state.blocked(conn, [instance_id]):  # an upstream was reset while it queued
+                state.move(
+                    conn,
+                    [instance_id],
+                    Status.NOT_RUN,
+                    allowed_from=READY_FROM,
+                    now=now,
+                    reason="upstream not successful",
+                )
+                return
             moved = state.move(
                 conn,
                 [instance_id],

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -271,15 +272,55 @@ class BaselineRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class NodeStatsRow(Base):
+    """Duration statistics of a node's successful runs (seconds), kept by the scheduler."""
+
+    __tablename__ = "node_stats"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    mean: Mapped[float] = mapped_column(Float)  # the last 10 successes
+    p50: Mapped[float] = mapped_column(Float)
+    p90: Mapped[float] = mapped_column(Float)
+    recent: Mapped[list] = mapped_column(JSON)  # the last 30 durations, oldest first
+    samples: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BaselineInstanceRow(Base):
+    """One baseline for one business date (and cycle, for hourly baselines), with its prediction."""
+
+    __tablename__ = "baseline_instances"
+    __table_args__ = (UniqueConstraint("baseline_id", "bizdate", "cycle"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    baseline_id: Mapped[int] = mapped_column(ForeignKey("baselines.id", ondelete="CASCADE"))
+    bizdate: Mapped[date] = mapped_column(Date)
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
+    committed_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    alert_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    status: Mapped[str] = mapped_column(String(16))  # SAFE | WARNING | OVER | ERROR
+    finished: Mapped[bool] = mapped_column(Boolean, default=False)
+    predicted_finish: Mapped[datetime | None] = mapped_column(DateTime)
+    key_path: Mapped[list] = mapped_column(JSON, default=list)  # instance ids, earliest first
+    key_instance_id: Mapped[int | None] = mapped_column(Integer)
+    protected: Mapped[int] = mapped_column(Integer, default=0)  # instances it protects
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class EventRow(Base):
     """A baseline event (topic) on a key-path instance: ERROR or SLOW."""
 
     __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("baseline_instance_id", "instance_id", "kind"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     baseline_id: Mapped[int] = mapped_column(ForeignKey("baselines.id", ondelete="CASCADE"))
+    baseline_instance_id: Mapped[int] = mapped_column(
+        ForeignKey("baseline_instances.id", ondelete="CASCADE")
+    )
     instance_id: Mapped[int] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # ERROR | SLOW
     status: Mapped[str] = mapped_column(String(16))  # NEW | FIXING | RECOVER | IGNORE
+    message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
     updated_by: Mapped[str] = mapped_column(String(128), default="")
@@ -300,6 +341,7 @@ class AlertRow(Base):
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     sent_count: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)  # the condition ended
 
 
 class AuditRow(Base):
