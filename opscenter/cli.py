@@ -210,6 +210,47 @@ def _parser() -> argparse.ArgumentParser:
     undeploy.add_argument("node")
     _json_option(undeploy)
 
+    baselines = command(
+        "baselines",
+        "baselines of a business date: status, prediction, slack",
+        _with_backend(verbs.baselines),
+    )
+    baselines.add_argument("--bizdate", type=_date)
+    _json_option(baselines)
+
+    baseline = command(
+        "baseline",
+        "one baseline: prediction, key path (Gantt), events",
+        _with_backend(verbs.baseline),
+    )
+    baseline.add_argument("name")
+    baseline.add_argument("--bizdate", type=_date)
+    baseline.add_argument("--cycle", type=int, default=1, help="hourly baselines: the cycle")
+    baseline.add_argument("--keypath", action="store_true", help="show the key path as a Gantt")
+    _json_option(baseline)
+
+    events = command(
+        "events", "baseline events (ERROR, SLOW) on key-path instances", _with_backend(verbs.events)
+    )
+    events.add_argument("--open", action="store_true", help="only NEW and FIXING")
+    events.add_argument("--limit", type=int, default=50)
+    _json_option(events)
+
+    event = command(
+        "event", "handle an event: fixing, recover or ignore", _with_backend(verbs.event)
+    )
+    event.add_argument("id", type=int)
+    event.add_argument(
+        "status", choices=["fixing", "recover", "ignore", "FIXING", "RECOVER", "IGNORE"]
+    )
+    _json_option(event)
+
+    alerts = command(
+        "alerts", "alerts raised by the workspace's alert rules", _with_backend(verbs.alerts)
+    )
+    alerts.add_argument("--limit", type=int, default=50)
+    _json_option(alerts)
+
     audit = command("audit", "who did what, when", _with_backend(verbs.audit))
     audit.add_argument("--limit", type=int, default=50)
     _json_option(audit)

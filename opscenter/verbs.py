@@ -11,7 +11,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -327,3 +327,123 @@ def ids_type(text: str) -> list[int]:
 
 
 INSTANCE_KINDS = [k.value for k in InstanceKind]
+
+
+# -- baselines, events, alerts --------------------------------------------------------
+
+
+def _local_clock(backend: Backend) -> Callable[[datetime | None], str]:
+    zone = ZoneInfo(backend.workspace().timezone)
+
+    def show(moment: datetime | None) -> str:
+        if moment is None:
+            return "--:--"
+        return f"{moment.replace(tzinfo=UTC).astimezone(zone):%H:%M}"
+
+    return show
+
+
+_BASELINE_GLYPH = {"SAFE": "✓", "WARNING": "!", "OVER": "✗", "ERROR": "?"}
+
+
+def baselines(backend: Backend, args: argparse.Namespace) -> int:
+    bizdate = args.bizdate or _yesterday(backend)
+    found = backend.list_baselines(bizdate)
+    hhmm = _local_clock(backend)
+
+    def text() -> str:
+        lines = [f"Baselines · bizdate {bizdate}"]
+        for b in found:
+            slack = b.slack_minutes
+            slack_text = "" if slack is None else f"{slack:+d}m"
+            state = "finished" if b.finished else "predicted"
+            key = f" · key {b.key_instance.node} #{b.key_instance.id}" if b.key_instance else ""
+            lines.append(
+                f"  {_BASELINE_GLYPH.get(b.status, '?')} {b.name:<18} {b.status:<8} {state} "
+                f"{hhmm(b.predicted_finish)}  commit {hhmm(b.committed_at)} (alert "
+                f"{hhmm(b.alert_at)})  {slack_text:>6}  p{b.priority}{key}"
+            )
+        return "\n".join(lines) if found else f"no baseline instances for bizdate {bizdate}"
+
+    emit(args, found, text)
+    return 0
+
+
+def baseline(backend: Backend, args: argparse.Namespace) -> int:
+    bizdate = args.bizdate or _yesterday(backend)
+    detail = backend.get_baseline(args.name, bizdate, args.cycle)
+    hhmm = _local_clock(backend)
+
+    def text() -> str:
+        b = detail.status
+        lines = [
+            f"{b.name} · bizdate {bizdate} · {_BASELINE_GLYPH.get(b.status, '?')} {b.status} · "
+            f"{'finished' if b.finished else 'predicted'} {hhmm(b.predicted_finish)} · committed "
+            f"{hhmm(b.committed_at)} · alert {hhmm(b.alert_at)} · protects {b.protected} instances"
+        ]
+        if args.keypath and detail.key_path:
+            lines += ["", "Key path (predicted; each bar spans start to finish)"]
+            lines += _gantt(detail.key_path, hhmm)
+        if detail.events:
+            lines += ["", "Events"]
+            lines += [f"  #{e.id} {e.kind:<5} {e.status:<8} {e.message}" for e in detail.events]
+        return "\n".join(lines)
+
+    emit(args, detail, text)
+    return 0
+
+
+def _gantt(steps: list, hhmm: Callable[[datetime | None], str], width: int = 32) -> list[str]:
+    """A text Gantt of the key path: one row per instance, scaled to the path's span."""
+    first = min(s.est_start for s in steps)
+    last = max(s.est_finish for s in steps)
+    span = max((last - first).total_seconds(), 60.0)
+    rows = []
+    for step in steps:
+        begin = int((step.est_start - first).total_seconds() / span * width)
+        end = max(begin + 1, int((step.est_finish - first).total_seconds() / span * width))
+        bar = " " * begin + "█" * (end - begin)
+        rows.append(
+            f"  {step.instance.status_label:<14}{step.instance.node:<24} "
+            f"{hhmm(step.est_start)}-{hhmm(step.est_finish)} |{bar:<{width}}|"
+        )
+    return rows
+
+
+def events(backend: Backend, args: argparse.Namespace) -> int:
+    found = backend.list_events(limit=args.limit, open_only=args.open)
+
+    def text() -> str:
+        return (
+            "\n".join(
+                f"#{e.id:<5} {e.kind:<5} {e.status:<8} {e.baseline:<16} "
+                f"{e.bizdate:%Y%m%d}  {e.message}"
+                for e in found
+            )
+            or "no events"
+        )
+
+    emit(args, found, text)
+    return 0
+
+
+def event(backend: Backend, args: argparse.Namespace) -> int:
+    return _done(args, backend.handle_event(args.id, args.status.upper()))
+
+
+def alerts(backend: Backend, args: argparse.Namespace) -> int:
+    found = backend.list_alerts(limit=args.limit)
+
+    def text() -> str:
+        lines = []
+        for a in found:
+            state = "resolved" if a.resolved_at else "open"
+            error = f"  [webhook: {a.last_error}]" if a.last_error else ""
+            lines.append(
+                f"#{a.id:<5} {a.first_at:%m-%d %H:%M} UTC  {a.rule:<18} {a.kind:<16} sent "
+                f"{a.sent_count}x {state:<8} {a.message}{error}"
+            )
+        return "\n".join(lines) or "no alerts"
+
+    emit(args, found, text)
+    return 0

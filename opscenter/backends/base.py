@@ -14,11 +14,15 @@ from typing import Protocol
 
 from opscenter.domain.records import (
     ActionResult,
+    AlertInfo,
     AttemptInfo,
     AuditEntry,
     BackfillInfo,
     BackfillRequest,
+    BaselineDetail,
+    BaselineStatus,
     Diagnosis,
+    EventInfo,
     InstanceFilter,
     InstanceInfo,
     LogPage,
@@ -71,6 +75,14 @@ class Backend(Protocol):
 
     def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]: ...
 
+    def list_baselines(self, bizdate: date) -> list[BaselineStatus]: ...
+
+    def get_baseline(self, name: str, bizdate: date, cycle: int = 1) -> BaselineDetail: ...
+
+    def list_events(self, limit: int = 100, open_only: bool = False) -> list[EventInfo]: ...
+
+    def list_alerts(self, limit: int = 100) -> list[AlertInfo]: ...
+
     # -- acting (each audited; refusals raise ActionRefused) --------------------
     def rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult: ...
 
@@ -91,3 +103,7 @@ class Backend(Protocol):
     def backfill(self, request: BackfillRequest) -> ActionResult: ...
 
     def undeploy(self, node: str) -> ActionResult: ...
+
+    def handle_event(self, event_id: int, status: str) -> ActionResult:
+        """Event lifecycle: NEW -> FIXING -> RECOVER, or IGNORE."""
+        ...

@@ -21,14 +21,19 @@ from opscenter.domain.model import DependencyType, InstanceKind, Status
 from opscenter.domain.records import (
     ActionRefused,
     ActionResult,
+    AlertInfo,
     AttemptInfo,
     AuditEntry,
     BackfillInfo,
     BackfillRequest,
     BackfillRunInfo,
+    BaselineDetail,
+    BaselineStatus,
     Diagnosis,
+    EventInfo,
     InstanceFilter,
     InstanceInfo,
+    KeyPathStep,
     LogPage,
     NodeFilter,
     NodeInfo,
@@ -41,10 +46,14 @@ from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import read_page
 from opscenter.store.models import (
+    AlertRow,
     AttemptRow,
     AuditRow,
     BackfillRow,
     BackfillRunRow,
+    BaselineInstanceRow,
+    BaselineRow,
+    EventRow,
     InstanceEdgeRow,
     InstanceRow,
     NodeRow,
@@ -476,6 +485,153 @@ class LocalBackend:
             for r in rows
         ]
 
+    def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(
+                    BaselineInstanceRow,
+                    BaselineRow.name,
+                    BaselineRow.owner,
+                    BaselineRow.priority,
+                    BaselineRow.type,
+                    BaselineRow.nodes,
+                )
+                .join(BaselineRow, BaselineRow.id == BaselineInstanceRow.baseline_id)
+                .where(
+                    BaselineRow.workspace_id == self.workspace_id,
+                    BaselineRow.enabled,
+                    BaselineInstanceRow.bizdate == bizdate,
+                )
+                .order_by(BaselineRow.priority.desc(), BaselineRow.name, BaselineInstanceRow.cycle)
+            ).all()
+            keys = {
+                r.id: instance_info(r)
+                for r in conn.execute(
+                    _instance_query().where(
+                        InstanceRow.id.in_([b.key_instance_id for b in rows if b.key_instance_id])
+                    )
+                )
+            }
+        return [
+            BaselineStatus(
+                r.name,
+                r.owner,
+                r.priority,
+                r.type,
+                r.bizdate,
+                r.cycle,
+                r.status,
+                r.finished,
+                r.committed_at,
+                r.alert_at,
+                r.predicted_finish,
+                keys.get(r.key_instance_id),
+                r.protected,
+                tuple(r.nodes),
+            )
+            for r in rows
+        ]
+
+    def get_baseline(self, name: str, bizdate: date, cycle: int = 1) -> BaselineDetail:
+        found = [b for b in self.list_baselines(bizdate) if b.name == name and b.cycle == cycle]
+        if not found:
+            raise ActionRefused(
+                f"no baseline {name!r} for business date {bizdate} (cycle {cycle}): "
+                "is the baseline defined and that date generated?"
+            )
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(BaselineInstanceRow.id, BaselineInstanceRow.key_path)
+                .join(BaselineRow, BaselineRow.id == BaselineInstanceRow.baseline_id)
+                .where(
+                    BaselineRow.workspace_id == self.workspace_id,
+                    BaselineRow.name == name,
+                    BaselineInstanceRow.bizdate == bizdate,
+                    BaselineInstanceRow.cycle == cycle,
+                )
+            ).one()
+            steps = row.key_path or []
+            infos = {
+                r.id: instance_info(r)
+                for r in conn.execute(
+                    _instance_query().where(InstanceRow.id.in_([s["id"] for s in steps]))
+                )
+            }
+        path = [
+            KeyPathStep(
+                infos[s["id"]],
+                datetime.fromisoformat(s["start"]),
+                datetime.fromisoformat(s["finish"]),
+            )
+            for s in steps
+            if s["id"] in infos
+        ]
+        events = [
+            e for e in self.list_events(limit=500) if e.baseline == name and e.bizdate == bizdate
+        ]
+        return BaselineDetail(found[0], path, events)
+
+    def list_events(self, limit: int = 100, open_only: bool = False) -> list[EventInfo]:
+        query = (
+            select(
+                EventRow,
+                BaselineRow.name.label("baseline"),
+                BaselineInstanceRow.bizdate,
+                NodeRow.name.label("node"),
+            )
+            .join(BaselineRow, BaselineRow.id == EventRow.baseline_id)
+            .join(BaselineInstanceRow, BaselineInstanceRow.id == EventRow.baseline_instance_id)
+            .join(InstanceRow, InstanceRow.id == EventRow.instance_id)
+            .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+            .where(BaselineRow.workspace_id == self.workspace_id)
+            .order_by(EventRow.id.desc())
+            .limit(limit)
+        )
+        if open_only:
+            query = query.where(EventRow.status.in_(["NEW", "FIXING"]))
+        with self.db.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            EventInfo(
+                r.id,
+                r.baseline,
+                r.bizdate,
+                r.instance_id,
+                r.node,
+                r.kind,
+                r.status,
+                r.message,
+                r.created_at,
+                r.updated_at,
+                r.updated_by,
+            )
+            for r in rows
+        ]
+
+    def list_alerts(self, limit: int = 100) -> list[AlertInfo]:
+        with self.db.connect() as conn:
+            rows = conn.execute(
+                select(AlertRow)
+                .where(AlertRow.workspace_id == self.workspace_id)
+                .order_by(AlertRow.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            AlertInfo(
+                r.id,
+                r.rule,
+                r.kind,
+                r.target,
+                r.message,
+                r.first_at,
+                r.last_sent_at,
+                r.sent_count,
+                r.last_error,
+                r.resolved_at,
+            )
+            for r in rows
+        ]
+
     # -- acting -------------------------------------------------------------------
 
     def _now(self) -> datetime:
@@ -556,6 +712,13 @@ class LocalBackend:
             "backfill",
             targets,
             lambda a: actions.create_backfill(self.db, self.workspace_id, request, a),
+        )
+
+    def handle_event(self, event_id: int, status: str) -> ActionResult:
+        return self._act(
+            "handle event",
+            [event_id, status],
+            lambda a: actions.handle_event(self.db, self.workspace_id, event_id, status, a),
         )
 
     def undeploy(self, node: str) -> ActionResult:

@@ -165,6 +165,35 @@ class Baseline:
     nodes: tuple[str, ...]
 
 
+class AlertTrigger(StrEnum):
+    """Custom alert rule triggers (spec 7.5, 2024 API names) and baseline statuses."""
+
+    ERROR = "Error"
+    UNFINISHED = "UnFinished"  # not finished by hh:mm (hh 0..47) of the schedule day
+    TIMEOUT = "Timeout"  # running longer than N minutes
+    EXHAUSTED_ERROR = "ExhaustedError"  # still failing after its auto reruns
+    BASELINE_WARNING = "BaselineWarning"
+    BASELINE_OVER = "BaselineOver"
+
+    @property
+    def on_baselines(self) -> bool:
+        return self in (AlertTrigger.BASELINE_WARNING, AlertTrigger.BASELINE_OVER)
+
+
+@dataclass(frozen=True)
+class AlertRule:
+    name: str
+    trigger: AlertTrigger
+    nodes: tuple[str, ...] = ()
+    baselines: tuple[str, ...] = ()
+    at: str = ""  # UnFinished: "hh:mm"
+    minutes: int = 0  # Timeout
+    interval: int = 1800  # seconds between re-sends while the condition holds
+    max_sends: int = 3
+    quiet_hours: tuple[str, str] | None = None  # ("23:00", "07:00"): nothing is sent then
+    webhook: str = ""
+
+
 @dataclass(frozen=True)
 class Workspace:
     name: str
@@ -172,6 +201,7 @@ class Workspace:
     nodes: tuple[Node, ...]
     resource_groups: tuple[ResourceGroup, ...] = ()
     baselines: tuple[Baseline, ...] = ()
+    alerts: tuple[AlertRule, ...] = ()
     parameters: dict[str, str] = field(default_factory=dict)
     warehouse: str = "warehouse.duckdb"
     landing: str = "landing"

@@ -250,6 +250,76 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
+class KeyPathStep:
+    instance: InstanceInfo
+    est_start: datetime  # naive UTC
+    est_finish: datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class BaselineStatus:
+    """One baseline for one business date (and cycle): the prediction against the promise."""
+
+    name: str
+    owner: str
+    priority: int
+    type: str
+    bizdate: date
+    cycle: int
+    status: str  # SAFE | WARNING | OVER | ERROR
+    finished: bool
+    committed_at: datetime  # naive UTC
+    alert_at: datetime  # naive UTC
+    predicted_finish: datetime | None  # naive UTC; the actual finish once finished
+    key_instance: InstanceInfo | None
+    protected: int
+    nodes: tuple[str, ...]
+
+    @property
+    def slack_minutes(self) -> int | None:
+        """Minutes to spare before the committed time (negative: late)."""
+        if self.predicted_finish is None:
+            return None
+        return int((self.committed_at - self.predicted_finish).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class BaselineDetail:
+    status: BaselineStatus
+    key_path: list[KeyPathStep]
+    events: list[EventInfo]
+
+
+@dataclass(frozen=True)
+class EventInfo:
+    id: int
+    baseline: str
+    bizdate: date
+    instance_id: int
+    node: str
+    kind: str  # ERROR | SLOW
+    status: str  # NEW | FIXING | RECOVER | IGNORE
+    message: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+
+@dataclass(frozen=True)
+class AlertInfo:
+    id: int
+    rule: str
+    kind: str
+    target: str
+    message: str
+    first_at: datetime
+    last_sent_at: datetime | None
+    sent_count: int
+    last_error: str
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
 class ActionResult:
     action: str
     affected: list[int]

@@ -31,6 +31,7 @@ from opscenter.domain.model import (
     root_node_name,
 )
 from opscenter.domain.params import ParamError, referenced_names, validate_value
+from opscenter.project.alert_rules import alert_rules
 from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
 from opscenter.project.reader import Field, Report
 
@@ -39,7 +40,7 @@ DEFAULT_GROUP = ResourceGroup("default", 4)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ROOT_CRON = "00 00 00 * * ?"
 BASELINE_PRIORITIES = (1, 3, 5, 7, 8)
-_TOP_KEYS = {"workspace", "resource_groups", "nodes", "baselines"}
+_TOP_KEYS = {"workspace", "resource_groups", "nodes", "baselines", "alerts"}
 _WORKSPACE_KEYS = {"name", "timezone", "warehouse", "landing", "parameters"}
 _NODE_KEYS = {
     "name",
@@ -121,6 +122,7 @@ class _Loader:
         self.group_names: set[str] = set()
         # Upstreams and resource group of nodes not built because of another problem,
         # still checked against the workspace so that all problems show at once.
+        self.baseline_names: set[str] = set()
         self.unbuilt: list[tuple[tuple[Dependency, ...], str | None, Field]] = []
 
     def workspace(self, top: Field) -> Workspace | None:
@@ -135,6 +137,8 @@ class _Loader:
         nodes = self.check_graph(located, name, {g.name for g in groups} | self.group_names)
         names = {n.name for n in nodes} | self.node_names
         baselines = self.baselines(fields.get("baselines"), names)
+        baseline_names = {b.name for b in baselines} | self.baseline_names
+        alerts = alert_rules(fields.get("alerts"), names, baseline_names)
         if header is None:
             return None
         return Workspace(
@@ -143,6 +147,7 @@ class _Loader:
             nodes=tuple(nodes),
             resource_groups=tuple(groups),
             baselines=tuple(baselines),
+            alerts=tuple(alerts),
             parameters=params,
             warehouse=warehouse,
             landing=landing,
@@ -461,6 +466,8 @@ class _Loader:
             if fields is None or "name" not in fields:
                 continue
             name = fields["name"].identifier("baseline name")
+            if name:
+                self.baseline_names.add(name)
             kind = (
                 fields["type"].choice(str.upper, ["DAILY", "HOURLY"])
                 if "type" in fields

@@ -26,6 +26,8 @@ from opscenter.scheduler.procs import terminate_orphan
 from opscenter.store import audit
 from opscenter.store.models import (
     AttemptRow,
+    BaselineRow,
+    EventRow,
     InstanceEdgeRow,
     InstanceRow,
     NodeRow,
@@ -468,6 +470,37 @@ def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionRe
         )
 
     return _run(db, actor, "undeploy", [name], body)
+
+
+EVENT_MOVES = {"NEW": ("FIXING", "IGNORE", "RECOVER"), "FIXING": ("RECOVER", "IGNORE")}
+
+
+def handle_event(
+    db: Engine, workspace_id: int, event_id: int, status: str, actor: Actor
+) -> ActionResult:
+    """An operator takes an event on (FIXING), closes it (RECOVER) or dismisses it (IGNORE)."""
+
+    def body(conn: Connection) -> ActionResult:
+        row = conn.execute(
+            select(EventRow.status)
+            .join(BaselineRow, BaselineRow.id == EventRow.baseline_id)
+            .where(EventRow.id == event_id, BaselineRow.workspace_id == workspace_id)
+        ).one_or_none()
+        if row is None:
+            raise ActionRefused(f"no event #{event_id}")
+        allowed = EVENT_MOVES.get(row.status, ())
+        if status not in allowed:
+            raise ActionRefused(
+                f"event #{event_id} is {row.status}; it can go to {', '.join(allowed) or 'nothing'}"
+            )
+        conn.execute(
+            update(EventRow)
+            .where(EventRow.id == event_id)
+            .values(status=status, updated_at=actor.now, updated_by=actor.user)
+        )
+        return ActionResult("handle event", [], f"event #{event_id}: {row.status} -> {status}")
+
+    return _run(db, actor, "handle event", [event_id, status], body)
 
 
 def _root_name(conn: Connection, workspace_id: int) -> str:

@@ -37,6 +37,8 @@ from opscenter.scheduler import backfill, state
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
 from opscenter.scheduler.procs import process_start_time, terminate_orphan
+from opscenter.sla.history import Finished
+from opscenter.sla.service import SlaService
 from opscenter.store.models import (
     AttemptRow,
     InstanceRow,
@@ -105,6 +107,7 @@ class Engine:
         self.parameters = dict(ws.parameters or {})
         self.logs = Path(ws.warehouse).parent / "logs"
         self.executors = executors or Executors(Path(ws.warehouse), Path(ws.landing))
+        self.sla = SlaService(db, workspace_id, Path(ws.warehouse).parent)
         self._events: queue.Queue[tuple[int, int, Outcome]] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=max(4, sum(self.slots.values()) + 2))
         self._running: dict[int, _Running] = {}
@@ -127,6 +130,7 @@ class Engine:
         self._schedule_generation()
         self._rescan()
         self._advance_backfills()  # backfills created or unblocked while no scheduler ran
+        self.sla.start(self._now())
 
     def close(self) -> None:
         for running in list(self._running.values()):
@@ -136,6 +140,7 @@ class Engine:
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._drain_events()
         self.executors.close()
+        self.sla.close()
 
     def wake(self) -> None:
         """Ask serve() to look at signals now (an action was done in this process)."""
@@ -188,8 +193,10 @@ class Engine:
             self._poll_signals()
         self._fire_timers()
         while self._candidates:
+            self.sla.touch()
             self._evaluate()
         self._dispatch()
+        self.sla.update_if_due(self._now())
 
     def _now(self) -> datetime:
         return self.clock.now().astimezone(UTC).replace(tzinfo=None)
@@ -633,6 +640,23 @@ class Engine:
             if succeeded:
                 self._candidates.update(state.downstream_of(conn, succeeded))
             self._backfill_touched(conn, [f[0] for f in finished])
+            history = (
+                [
+                    Finished(r.id, r.node_id, now, (now - r.started_at).total_seconds())
+                    for r in conn.execute(
+                        select(AttemptRow.id, InstanceRow.node_id, AttemptRow.started_at)
+                        .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
+                        .where(
+                            AttemptRow.instance_id.in_(succeeded),
+                            AttemptRow.finished_at == now,
+                            AttemptRow.status == Status.SUCCESS.value,
+                        )
+                    )
+                ]
+                if succeeded
+                else []
+            )
+        self.sla.succeeded(history, now)
 
     def _fail(
         self,

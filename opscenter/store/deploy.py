@@ -82,6 +82,7 @@ def deploy(
         ws.warehouse = str(data_dir / workspace.warehouse)
         ws.landing = str(data_dir / workspace.landing)
         ws.parameters = dict(workspace.parameters)
+        ws.alert_rules = [asdict(rule) for rule in workspace.alerts]
         session.flush()
         _sync_groups(session, ws.id, workspace)
         report = DeployReport(workspace.name, ws.id)

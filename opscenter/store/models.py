@@ -50,6 +50,7 @@ class WorkspaceRow(Base):
     warehouse: Mapped[str] = mapped_column(Text)  # absolute path of the DuckDB file
     landing: Mapped[str] = mapped_column(Text)  # absolute path of the landing folder
     parameters: Mapped[dict] = mapped_column(JSON, default=dict)
+    alert_rules: Mapped[list] = mapped_column(JSON, default=list)  # AlertRule fields
     scheduling_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     deployed_at: Mapped[datetime] = mapped_column(DateTime)
     deployed_by: Mapped[str] = mapped_column(String(128))
@@ -301,7 +302,8 @@ class BaselineInstanceRow(Base):
     status: Mapped[str] = mapped_column(String(16))  # SAFE | WARNING | OVER | ERROR
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     predicted_finish: Mapped[datetime | None] = mapped_column(DateTime)
-    key_path: Mapped[list] = mapped_column(JSON, default=list)  # instance ids, earliest first
+    # [{"id", "start", "finish"}] earliest first; start/finish: predicted (naive UTC, ISO)
+    key_path: Mapped[list] = mapped_column(JSON, default=list)
     key_instance_id: Mapped[int | None] = mapped_column(Integer)
     protected: Mapped[int] = mapped_column(Integer, default=0)  # instances it protects
     updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -1,0 +1,280 @@
+"""Baseline instances, their predictions and their events, kept up to date by the scheduler.
+
+For each baseline and business date (and cycle, for hourly baselines) the
+monitor finds the protected instances (the baseline's output nodes' instances
+and all their same-cycle ancestors), predicts (predict.py), stores status,
+predicted finish and key path, and raises events on key-path instances:
+ERROR when one fails, SLOW when one runs much longer than usual (decision
+13.10). An event whose instance then succeeds is marked RECOVER.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from opscenter.domain.model import Status
+from opscenter.sla.history import DurationHistory
+from opscenter.sla.predict import Prediction, Protected, is_slow, predict
+from opscenter.store.models import (
+    BaselineInstanceRow,
+    BaselineRow,
+    EventRow,
+    InstanceEdgeRow,
+    InstanceRow,
+    NodeRow,
+    WorkspaceRow,
+)
+from opscenter.store.tx import writing
+
+ACTIVE_DAYS = 2  # business dates looked after: yesterday's and today's
+
+
+@dataclass(frozen=True)
+class Change:
+    """A baseline instance whose status changed: what alert rules look at."""
+
+    baseline: str
+    baseline_instance_id: int
+    bizdate: date
+    cycle: int
+    before: str
+    after: str
+
+
+def committed_moment(bizdate: date, hhmm: str, zone: ZoneInfo) -> datetime:
+    """The committed time of a business date as naive UTC; hh 24..47 is the day after."""
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    local = datetime.combine(bizdate + timedelta(days=1), time(0)) + timedelta(
+        hours=hours, minutes=minutes
+    )
+    return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+
+class SlaMonitor:
+    def __init__(self, db: Engine, workspace_id: int, history: DurationHistory) -> None:
+        self.db = db
+        self.workspace_id = workspace_id
+        self.history = history
+        with db.connect() as conn:
+            self.zone = ZoneInfo(
+                conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
+            )
+
+    def update(self, now: datetime) -> list[Change]:
+        """Recompute every baseline instance of the active business dates; ``now`` naive UTC."""
+        today = now.replace(tzinfo=UTC).astimezone(self.zone).date()
+        bizdates = [today - timedelta(days=d) for d in range(1, ACTIVE_DAYS + 1)] + [today]
+        changes: list[Change] = []
+        with writing(self.db) as conn:
+            baselines = conn.execute(
+                select(BaselineRow).where(
+                    BaselineRow.workspace_id == self.workspace_id, BaselineRow.enabled
+                )
+            ).all()
+            for baseline in baselines:
+                for bizdate in bizdates:
+                    for cycle, hhmm in enumerate(baseline.committed_times, start=1):
+                        change = self._update_one(conn, baseline, bizdate, cycle, hhmm, now)
+                        if change:
+                            changes.append(change)
+        return changes
+
+    def _update_one(
+        self,
+        conn: Connection,
+        baseline,
+        bizdate: date,
+        cycle: int,
+        hhmm: str,  # noqa: ANN001
+        now: datetime,
+    ) -> Change | None:
+        protected = self.protected(
+            conn, baseline.nodes, bizdate, cycle if baseline.type == "HOURLY" else None
+        )
+        if not protected:
+            return None  # nothing generated for that business date yet
+        committed = committed_moment(bizdate, hhmm, self.zone)
+        alert = committed - timedelta(minutes=baseline.margin)
+        prediction = predict(protected, now, alert_at=alert, committed_at=committed)
+        row = conn.execute(
+            select(BaselineInstanceRow).where(
+                BaselineInstanceRow.baseline_id == baseline.id,
+                BaselineInstanceRow.bizdate == bizdate,
+                BaselineInstanceRow.cycle == cycle,
+            )
+        ).one_or_none()
+        values = {
+            "committed_at": committed,
+            "alert_at": alert,
+            "status": prediction.status,
+            "finished": prediction.finished,
+            "predicted_finish": prediction.finish,
+            "key_path": [
+                {
+                    "id": i,
+                    "start": prediction.est_start[i].isoformat(),
+                    "finish": prediction.est_finish[i].isoformat(),
+                }
+                for i in prediction.key_path
+            ],
+            "key_instance_id": prediction.key_instance,
+            "protected": len(protected),
+            "updated_at": now,
+        }
+        if row is None:
+            instance_id = conn.execute(
+                insert(BaselineInstanceRow).values(
+                    baseline_id=baseline.id, bizdate=bizdate, cycle=cycle, **values
+                )
+            ).inserted_primary_key[0]
+            before = ""
+        else:
+            instance_id, before = row.id, row.status
+            if row.finished and prediction.finished and row.status == prediction.status:
+                return None  # settled
+            conn.execute(
+                update(BaselineInstanceRow).where(BaselineInstanceRow.id == row.id).values(**values)
+            )
+        self._events(conn, baseline.id, instance_id, protected, prediction, now)
+        if before != prediction.status:
+            return Change(baseline.name, instance_id, bizdate, cycle, before, prediction.status)
+        return None
+
+    def protected(
+        self, conn: Connection, nodes: list[str], bizdate: date, cycle: int | None
+    ) -> list[Protected]:
+        """The output nodes' periodic instances of the date and all their same-cycle ancestors."""
+        query = (
+            select(InstanceRow.id)
+            .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+            .where(
+                InstanceRow.workspace_id == self.workspace_id,
+                InstanceRow.kind == "periodic",
+                InstanceRow.bizdate == bizdate,
+                NodeRow.name.in_(nodes),
+            )
+        )
+        if cycle is not None:
+            query = query.where(InstanceRow.cycle == cycle)
+        outputs = set(conn.scalars(query))
+        if not outputs:
+            return []
+        parents: dict[int, list[int]] = {}
+        frontier = list(outputs)
+        while frontier:
+            rows = []
+            for part in _chunks(frontier):
+                rows += conn.execute(
+                    select(InstanceEdgeRow.downstream_id, InstanceEdgeRow.upstream_id).where(
+                        InstanceEdgeRow.downstream_id.in_(part),
+                        InstanceEdgeRow.cross_cycle.is_(False),
+                    )
+                ).all()
+            for down in frontier:
+                parents.setdefault(down, [])
+            nxt = []
+            for down, up in rows:
+                parents[down].append(up)
+                if up not in parents:
+                    parents[up] = []
+                    nxt.append(up)
+            frontier = nxt
+        found: list[Protected] = []
+        ids = list(parents)
+        for part in _chunks(ids):
+            for r in conn.execute(
+                select(
+                    InstanceRow.id,
+                    InstanceRow.node_id,
+                    NodeRow.name,
+                    InstanceRow.due_at,
+                    InstanceRow.status,
+                    InstanceRow.started_at,
+                    InstanceRow.finished_at,
+                    InstanceRow.dry_run,
+                )
+                .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+                .where(InstanceRow.id.in_(part))
+            ):
+                average = timedelta(0) if r.dry_run else self.history.average(r.node_id)
+                found.append(
+                    Protected(
+                        r.id,
+                        r.name,
+                        r.due_at,
+                        Status(r.status),
+                        r.started_at,
+                        r.finished_at,
+                        average,
+                        tuple(parents[r.id]),
+                        r.id in outputs,
+                    )
+                )
+        return found
+
+    def _events(
+        self,
+        conn: Connection,
+        baseline_id: int,
+        baseline_instance_id: int,
+        protected: list[Protected],
+        prediction: Prediction,
+        now: datetime,
+    ) -> None:
+        by_id = {p.id: p for p in protected}
+        existing = {
+            (r.instance_id, r.kind): r
+            for r in conn.execute(
+                select(EventRow).where(EventRow.baseline_instance_id == baseline_instance_id)
+            )
+        }
+        for instance_id in prediction.key_path:
+            item = by_id[instance_id]
+            raised: list[tuple[str, str]] = []
+            if item.status is Status.FAILURE:
+                raised.append(("ERROR", f"{item.node} #{item.id} failed on the key path"))
+            if item.status is Status.RUNNING and item.started_at:
+                elapsed = now - item.started_at
+                if is_slow(elapsed, item.average):
+                    raised.append(
+                        (
+                            "SLOW",
+                            f"{item.node} #{item.id} has run {_minutes(elapsed)}, "
+                            f"usually {_minutes(item.average)}",
+                        )
+                    )
+            for kind, message in raised:
+                if (instance_id, kind) not in existing:
+                    conn.execute(
+                        insert(EventRow).values(
+                            baseline_id=baseline_id,
+                            baseline_instance_id=baseline_instance_id,
+                            instance_id=instance_id,
+                            kind=kind,
+                            status="NEW",
+                            message=message,
+                            created_at=now,
+                            updated_at=now,
+                            updated_by="scheduler",
+                        )
+                    )
+        for (instance_id, _kind), event in existing.items():
+            item = by_id.get(instance_id)
+            if item and item.status is Status.SUCCESS and event.status in ("NEW", "FIXING"):
+                conn.execute(
+                    update(EventRow)
+                    .where(EventRow.id == event.id)
+                    .values(status="RECOVER", updated_at=now, updated_by="scheduler")
+                )
+
+
+def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
+
+
+def _minutes(delta: timedelta) -> str:
+    return f"{int(delta.total_seconds() // 60)}m"

@@ -1,0 +1,123 @@
+"""Baseline prediction (spec 7.2, 7.3): when will the protected instances finish?
+
+Pure and linear in instances + edges: one pass in topological order.
+
+    est_start(i)  = max(cyctime(i), max(est_finish(p) for p in deps(i)), now if not started)
+    est_finish(i) = finish(i)                    if SUCCESS
+                  = max(start(i) + avg(n), now)  if RUNNING
+                  = est_start(i) + avg(n)        otherwise (failed: now + avg)
+    baseline_est  = max(est_finish(i) for the baseline's output instances)
+    key path      = walk back from the latest output, each step to the parent
+                    with the latest est_finish
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from opscenter.domain import dag
+from opscenter.domain.model import Status
+
+SAFE, WARNING, OVER, ERROR = "SAFE", "WARNING", "OVER", "ERROR"
+
+
+@dataclass(frozen=True)
+class Protected:
+    """One instance a baseline protects, as the prediction needs it (times naive UTC)."""
+
+    id: int
+    node: str
+    due_at: datetime
+    status: Status
+    started_at: datetime | None
+    finished_at: datetime | None
+    average: timedelta  # the node's expected duration
+    upstream: tuple[int, ...] = ()  # same-cycle upstream instances within the protected set
+    output: bool = False  # an instance of one of the baseline's own nodes
+
+
+@dataclass(frozen=True)
+class Prediction:
+    est_start: dict[int, datetime]
+    est_finish: dict[int, datetime]
+    finish: datetime | None  # predicted (or actual, when finished) finish of the outputs
+    finished: bool
+    status: str
+    key_path: list[int] = field(default_factory=list)  # from the earliest to the output
+    key_instance: int | None = None  # first not-yet-successful instance on the key path
+
+    def slack(self, deadline: datetime) -> timedelta | None:
+        return deadline - self.finish if self.finish else None
+
+
+def predict(
+    instances: Sequence[Protected],
+    now: datetime,
+    *,
+    alert_at: datetime,
+    committed_at: datetime,
+) -> Prediction:
+    by_id = {i.id: i for i in instances}
+    outputs = [i for i in instances if i.output]
+    if not outputs or all(i.status is Status.FROZEN for i in outputs):
+        return Prediction({}, {}, None, False, ERROR)
+    parents: Mapping[int, Sequence[int]] = {
+        i.id: [u for u in i.upstream if u in by_id] for i in instances
+    }
+    start: dict[int, datetime] = {}
+    finish: dict[int, datetime] = {}
+    for instance_id in dag.topological_order(parents):
+        item = by_id[instance_id]
+        ready = max([item.due_at, *(finish[p] for p in parents[instance_id])])
+        if item.status is Status.SUCCESS:
+            start[instance_id] = item.started_at or ready
+            finish[instance_id] = item.finished_at or ready
+        elif item.status is Status.RUNNING and item.started_at:
+            start[instance_id] = item.started_at
+            finish[instance_id] = max(item.started_at + item.average, now)
+        else:
+            start[instance_id] = max(ready, now)
+            finish[instance_id] = start[instance_id] + item.average
+    last = max(outputs, key=lambda i: finish[i.id])
+    done = all(i.status is Status.SUCCESS for i in outputs)
+    predicted = finish[last.id]
+    path = _key_path(last.id, parents, finish)
+    key = next((i for i in path if by_id[i].status is not Status.SUCCESS), None)
+    return Prediction(
+        start,
+        finish,
+        predicted,
+        done,
+        _status(predicted, done, now, alert_at, committed_at),
+        path,
+        key,
+    )
+
+
+def _key_path(
+    end: int, parents: Mapping[int, Sequence[int]], finish: Mapping[int, datetime]
+) -> list[int]:
+    path = [end]
+    while parents[path[-1]]:
+        path.append(max(parents[path[-1]], key=lambda p: (finish[p], -p)))
+    return list(reversed(path))
+
+
+def _status(
+    finish: datetime, done: bool, now: datetime, alert_at: datetime, committed_at: datetime
+) -> str:
+    """Spec 7.3: SAFE by the alert time, WARNING before the committed time, OVER after it."""
+    if done:
+        return SAFE if finish <= alert_at else WARNING if finish <= committed_at else OVER
+    if now > committed_at:
+        return OVER
+    if finish > alert_at or now > alert_at:
+        return WARNING
+    return SAFE
+
+
+def is_slow(elapsed: timedelta, average: timedelta) -> bool:
+    """Decision 13.10: elapsed > 1.5 x average and at least 10 minutes over it."""
+    return elapsed > 1.5 * average and elapsed - average >= timedelta(minutes=10)

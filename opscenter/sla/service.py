@@ -1,0 +1,64 @@
+"""What the scheduler runs for baselines: history, predictions, events and alerts.
+
+The engine tells it when attempts succeed and when anything changed; time
+passing alone also changes predictions (and UnFinished deadlines), so it
+recomputes at least once a simulated minute.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from opscenter.sla.alerts import AlertMonitor, Notifier
+from opscenter.sla.history import DurationHistory, Finished, publish, sync
+from opscenter.sla.monitor import SlaMonitor
+
+EVERY = timedelta(minutes=1)
+
+
+class SlaService:
+    def __init__(
+        self, db: Engine, workspace_id: int, data_dir: Path, notifier: Notifier | None = None
+    ) -> None:
+        self.db = db
+        self.workspace_id = workspace_id
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.history = DurationHistory(data_dir / "history.duckdb")
+        self.monitor = SlaMonitor(db, workspace_id, self.history)
+        self.notifier = notifier or Notifier(db)
+        self.alerts = AlertMonitor(db, workspace_id, self.notifier)
+        self._dirty = True
+        self._next: datetime | None = None
+
+    def start(self, now: datetime) -> None:
+        """Catch the history up with the store (attempts finished while no scheduler ran)."""
+        sync(self.history, self.db, self.workspace_id)
+        publish(self.db, self.history.refresh(), now)
+        self.update(now)
+
+    def succeeded(self, attempts: list[Finished], now: datetime) -> None:
+        if attempts:
+            self.history.add(attempts)
+            nodes = {a.node_id for a in attempts}
+            publish(self.db, [self.history.stats[n] for n in sorted(nodes)], now)
+        self._dirty = True
+
+    def touch(self) -> None:
+        self._dirty = True
+
+    def update_if_due(self, now: datetime) -> None:
+        if self._dirty or self._next is None or now >= self._next:
+            self.update(now)
+
+    def update(self, now: datetime) -> None:
+        self.monitor.update(now)
+        self.alerts.check(now)
+        self._dirty = False
+        self._next = now + EVERY
+
+    def close(self) -> None:
+        self.notifier.close()
+        self.history.close()
