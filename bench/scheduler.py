@@ -1,0 +1,325 @@
+"""Scheduler benchmark: run as ``python bench/scheduler.py``; prints figures, then a table.
+
+1. A random 10,000-node virtual workspace: deploy, one day's generation, NOT_RUN -> SUCCESS
+   throughput of the engine on a manual clock, and peak RSS of that scheduler process.
+2. Shell no-ops on a real clock (16 slots): a 40-node chain, 10 x 20 all-to-all layers, and
+   those layers backfilled over 7 business dates. Wall time from the start of dispatch to the
+   last SUCCESS, and the hand-off gap (upstream finished -> downstream attempt started), both
+   read back from the store.
+
+See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from _workspaces import LAST_MINUTE, chain, layered, random_dag
+from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import Engine as Database
+
+from opscenter.domain.clock import ManualClock, RealClock
+from opscenter.domain.model import Status
+from opscenter.domain.records import BackfillRequest
+from opscenter.project.loader import load_workspace
+from opscenter.scheduler.actions import Actor, create_backfill
+from opscenter.scheduler.engine import Engine
+from opscenter.scheduler.generate import generate_day
+from opscenter.store.db import open_store
+from opscenter.store.deploy import deploy
+from opscenter.store.models import (
+    AttemptRow,
+    BackfillRow,
+    BackfillRunRow,
+    InstanceEdgeRow,
+    InstanceRow,
+)
+
+LOAD_AT_START = os.getloadavg()[0]
+DAY = date(2025, 12, 1)  # schedule date of the virtual workspace: a Monday and a 1st
+SUCCESS = Status.SUCCESS.value
+
+
+@dataclass
+class Figure:
+    name: str
+    value: str
+    goal: str = ""
+    met: bool | None = None  # None: informational
+    airflow: str = ""
+
+
+FIGURES: list[Figure] = []
+
+
+def figure(name: str, value: str, goal: str = "", met: bool | None = None, airflow: str = ""):
+    FIGURES.append(Figure(name, value, goal, met, airflow))
+    print(f"  {name}: {value}" + (f"   (goal {goal})" if goal else ""), flush=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # the store's naive UTC
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def setup(folder: Path, yaml_text: str, deployed_at: datetime) -> tuple[Database, int, float]:
+    """Write, load and deploy a workspace into a fresh store; returns the deploy time too."""
+    folder.mkdir(parents=True)
+    (folder / "workspace.yaml").write_text(yaml_text, encoding="utf-8")
+    workspace = load_workspace(folder)
+    db = open_store(f"sqlite:///{folder / 'state.db'}")
+    start = time.perf_counter()
+    report = deploy(db, workspace, folder, data_dir=folder / "data", now=deployed_at, user="bench")
+    return db, report.workspace_id, time.perf_counter() - start
+
+
+# -- 1. the 10,000-node virtual workspace ------------------------------------------------
+
+
+def generate_child(url: str, workspace_id: int) -> dict:
+    """One day's periodic instances and edges, as the nightly generation makes them."""
+    db = open_store(url)
+    start = time.perf_counter()
+    made = generate_day(db, workspace_id, DAY, now=datetime.combine(DAY, datetime.min.time()))
+    seconds = time.perf_counter() - start
+    return {"instances": made.instances, "edges": made.edges, "seconds": seconds}
+
+
+def engine_child(url: str, workspace_id: int) -> dict:
+    """The engine on a manual clock set after the day's last cyctime (23:LAST_MINUTE) and
+    before the 23:30 nightly generation, so nothing waits for time."""
+    db = open_store(url)
+    clock = ManualClock(datetime(DAY.year, DAY.month, DAY.day, 23, LAST_MINUTE, 59, tzinfo=UTC))
+    engine = Engine(db, workspace_id, clock)
+    start = time.perf_counter()
+    engine.start()
+    started = time.perf_counter()
+    engine.run_until_idle(limit=600)
+    finished = time.perf_counter()
+    engine.close()
+    with db.connect() as conn:
+        succeeded = conn.scalar(select(func.count()).where(InstanceRow.status == SUCCESS))
+    return {"start_s": started - start, "run_s": finished - started, "succeeded": succeeded}
+
+
+CHILDREN = {"generate": generate_child, "engine": engine_child}
+
+
+def in_child(part: str, url: str, workspace_id: int) -> dict:
+    """Run one part in a fresh process: its peak RSS is that part's own."""
+    command = [sys.executable, __file__, "--child", part, url, str(workspace_id)]
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode:
+        sys.exit(f"{part} failed:\n{out.stderr}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def bench_virtual(tmp: Path) -> None:
+    print(f"1. 10,000 virtual nodes (load1 now {os.getloadavg()[0]:.2f})", flush=True)
+    start = time.perf_counter()
+    folder = tmp / "big"
+    deployed_at = datetime.combine(DAY - timedelta(days=2), datetime.min.time())
+    db, workspace_id, deploy_s = setup(folder, random_dag(), deployed_at)
+    db.dispose()
+    figure("load + deploy 10k nodes (informational)", f"{time.perf_counter() - start:.2f} s")
+    figure("  of which deploy", f"{deploy_s:.2f} s")
+    url = f"sqlite:///{folder / 'state.db'}"
+    made = in_child("generate", url, workspace_id)
+    figure("instances / edges of one day", f"{made['instances']:,} / {made['edges']:,}")
+    figure("generate one day", f"{made['seconds']:.2f} s", "< 5 s", made["seconds"] < 5)
+    figure("  peak RSS of that process (informational)", f"{made['rss_mb']:.0f} MB")
+    run = in_child("engine", url, workspace_id)
+    elapsed = run["start_s"] + run["run_s"]
+    rate = made["instances"] / elapsed
+    figure(
+        "virtual NOT_RUN -> SUCCESS",
+        f"{rate:,.0f}/s ({run['succeeded']:,} SUCCESS in {elapsed:.2f} s:"
+        f" start {run['start_s']:.2f} s + run {run['run_s']:.2f} s)",
+        ">= 5,000/s",
+        rate >= 5000 and run["succeeded"] == made["instances"],
+    )
+    rss = run["rss_mb"]
+    figure("peak RSS, scheduler process (start + run)", f"{rss:.0f} MB", "< 150 MB", rss < 150)
+
+
+# -- 2. shell no-ops on a real clock --------------------------------------------------------
+
+
+def wait_until(db: Database, done: Callable[[Connection], bool], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.connect() as conn:
+            if done(conn):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError("the engine did not finish in time")
+        time.sleep(0.02)
+
+
+def all_succeeded(where: ColumnElement[bool]) -> Callable[[Connection], bool]:
+    def done(conn: Connection) -> bool:
+        counts = dict(
+            conn.execute(
+                select(InstanceRow.status, func.count()).where(where).group_by(InstanceRow.status)
+            ).all()
+        )
+        if Status.FAILURE.value in counts:
+            raise RuntimeError(f"an instance failed: {counts}")
+        return set(counts) == {SUCCESS}
+
+    return done
+
+
+def backfill_done(backfill_id: int) -> Callable[[Connection], bool]:
+    def done(conn: Connection) -> bool:
+        status = conn.scalar(select(BackfillRow.status).where(BackfillRow.id == backfill_id))
+        if status == "FAILURE":
+            raise RuntimeError(f"backfill #{backfill_id} failed")
+        return status == "SUCCESS"
+
+    return done
+
+
+def measure(db: Database, where: ColumnElement[bool], t0: datetime) -> tuple[int, float, list]:
+    """Instances, wall time from ``t0`` to the last finish, and one hand-off gap per
+    instance with an attempt: its first start minus its latest upstream's finish."""
+    upstream = InstanceRow.__table__.alias("upstream")
+    with db.connect() as conn:
+        count, last = conn.execute(
+            select(func.count(), func.max(InstanceRow.finished_at)).where(where)
+        ).one()
+        pairs = conn.execute(
+            select(func.min(AttemptRow.started_at), func.max(upstream.c.finished_at))
+            .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
+            .join(InstanceEdgeRow, InstanceEdgeRow.downstream_id == AttemptRow.instance_id)
+            .join(upstream, upstream.c.id == InstanceEdgeRow.upstream_id)
+            .where(where)
+            .group_by(AttemptRow.instance_id)
+        ).all()
+    gaps = sorted((started - finished).total_seconds() for started, finished in pairs)
+    return count, (last - t0).total_seconds(), gaps
+
+
+def report_shape(label: str, result: tuple[int, float, list], goal: float | None, airflow: float):
+    """Wall time and hand-off figures; ``goal`` None makes them informational."""
+    count, wall, gaps = result
+    figure(
+        f"{label}: wall",
+        f"{wall:.3f} s ({count:,} instances)",
+        f"< {goal:g} s" if goal else "",
+        wall < goal if goal else None,
+        f"{airflow:g} s ({airflow / wall:,.0f}x)",
+    )
+    p50, p95 = statistics.median(gaps), statistics.quantiles(gaps, n=20, method="inclusive")[18]
+    figure(
+        f"{label}: hand-off p50 / p95",
+        f"{p50 * 1000:.1f} / {p95 * 1000:.1f} ms (n={len(gaps)})",
+        "p50 < 10 ms" if goal else "",
+        p50 < 0.010 if goal else None,
+        f"0.83 s ({0.83 / p50:,.0f}x)" if p50 > 0 else "0.83 s",
+    )
+
+
+def bench_shell(tmp: Path, name: str, text: str, goal: float, airflow: float) -> None:
+    """Run today's instances of one shape to the end; for the layers, then backfill them."""
+    print(f"2. {name} (load1 now {os.getloadavg()[0]:.2f})", flush=True)
+    now = utcnow()
+    db, workspace_id, _ = setup(tmp / name, text, now - timedelta(days=2))
+    today = now.date()
+    generate_day(db, workspace_id, today, now=now)  # every cyctime is 00:00 today: all due
+    engine = Engine(db, workspace_id, RealClock())
+    stop = threading.Event()
+    serving = threading.Thread(target=engine.serve, args=(stop,))
+    midnight = datetime.combine(today, datetime.min.time())
+    today_only = (
+        (InstanceRow.kind == "periodic")
+        & (InstanceRow.cyctime >= midnight)
+        & (InstanceRow.cyctime < midnight + timedelta(days=1))
+    )
+    engine.start()  # recovery and loading what is pending: not dispatch, not timed here
+    t0 = utcnow()
+    serving.start()
+    try:
+        wait_until(db, all_succeeded(today_only))
+        report_shape(name, measure(db, today_only, t0), goal, airflow)
+        if name != "layers":
+            return
+        # parallel 7: all seven dates in flight at once, as Airflow's backfill ran its seven
+        # runs concurrently (the 276 s anchor); the 16 slots then always have ready work
+        # instead of idling at each layer boundary of one date. Parallel 1 (dates one after
+        # another, BackfillRequest's default) is printed for comparison.
+        for parallel, goal_s in ((7, 7.0), (1, None)):
+            request = BackfillRequest(
+                node="layers_root",
+                start=today - timedelta(days=8),
+                end=today - timedelta(days=2),
+                downstream=True,
+                parallel=parallel,
+            )
+            t0 = utcnow()
+            made = create_backfill(db, workspace_id, request, Actor("bench", t0, "bench"))
+            backfill_id = made.extra["backfill_id"]
+            wait_until(db, backfill_done(backfill_id))
+            runs = select(BackfillRunRow.id).where(BackfillRunRow.backfill_id == backfill_id)
+            in_backfill = InstanceRow.backfill_run_id.in_(runs)
+            result = measure(db, in_backfill, t0)
+            report_shape(f"backfill 7 dates, parallel {parallel}", result, goal_s, 276.0)
+    finally:
+        stop.set()
+        serving.join()
+        engine.close()
+        db.dispose()
+
+
+# -- the table ------------------------------------------------------------------------------
+
+
+def print_table() -> None:
+    rows = [("figure", "value", "goal", "met?", "Airflow 3.3 (x slower)")]
+    for f in FIGURES:
+        met = "-" if f.met is None else ("yes" if f.met else "no")
+        rows.append((f.name, f.value, f.goal, met, f.airflow))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    print(f"\nSummary (1-minute load average at start: {LOAD_AT_START:.2f})")
+    for i, row in enumerate(rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        result = CHILDREN[sys.argv[2]](sys.argv[3], int(sys.argv[4]))
+        print(json.dumps(result | {"rss_mb": rss_mb()}))
+        return
+    print(f"1-minute load average at start: {LOAD_AT_START:.2f} on {os.cpu_count()} cores")
+    if LOAD_AT_START > 1.5:
+        print("  warning: the machine is busy; figures will be noisy")
+    parts = sys.argv[1:] or ["virtual", "chain", "layers"]  # or name the parts to run
+    with tempfile.TemporaryDirectory(prefix="opscenter-bench-") as tmp:
+        if "virtual" in parts:
+            bench_virtual(Path(tmp))
+        if "chain" in parts:
+            bench_shell(Path(tmp), "chain", chain(40), 0.4, 39.9)
+        if "layers" in parts:
+            bench_shell(Path(tmp), "layers", layered(10, 20), 1.0, 40.9)
+    print_table()
+
+
+if __name__ == "__main__":
+    main()
