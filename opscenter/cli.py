@@ -395,12 +395,15 @@ def _run_demo(args: argparse.Namespace, clock: Clock) -> int:
     print(f"opscenter {__version__} · workspace {report.workspace} · state {url}")
     print(report.summary)
     now = clock.now().astimezone(UTC).replace(tzinfo=None)
-    for generated in ensure_generated(db, report.workspace_id, now):
+    generated_days = ensure_generated(db, report.workspace_id, now)
+    for generated in generated_days:
         print(
             f"generated {generated.instances} instances and {generated.edges} dependencies "
             f"for {generated.day} (bizdate {generated.day - timedelta(days=1)})"
         )
     zone = ZoneInfo(load_workspace(folder).timezone)
+    if not generated_days:
+        print(f"today's instances ({clock.now().astimezone(zone).date()}) were already generated")
     bizdate = clock.now().astimezone(zone).date() - timedelta(days=1)
     print()
     print(summary.render(summary.collect(db, report.workspace_id, bizdate, clock.now())))

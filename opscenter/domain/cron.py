@@ -269,6 +269,7 @@ class Schedule:
         return f"in {month_words}, every day"
 
 
+@lru_cache(maxsize=4096)
 def parse_cron(expr: str) -> Schedule:
     """Parse and validate a DataWorks cron; raises ``CronError`` naming the bad field."""
     expression = expr.strip()

@@ -28,7 +28,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as Database
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import NodeType, RerunMode, Status
@@ -52,6 +52,8 @@ from opscenter.store.tx import writing
 
 READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 READY_VALUES = [s.value for s in READY_FROM]
+_CURRENT = NodeVersionRow.__table__.alias("current_version")  # the code an attempt runs
+_HOST = os.uname().nodename
 NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
 
 
@@ -140,7 +142,7 @@ class Engine:
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._drain_events()
         self.executors.close()
-        self.sla.close()
+        self.sla.close(self._now())
 
     def wake(self) -> None:
         """Ask serve() to look at signals now (an action was done in this process)."""
@@ -172,6 +174,7 @@ class Engine:
             if self._candidates or not self._events.empty():
                 continue
             if not self._running:
+                self.sla.settle(self._now())
                 return
             try:
                 event = self._events.get(timeout=0.05)
@@ -448,121 +451,156 @@ class Engine:
                     allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
                     now=now,
                 )
-        for instance_id in starts:
-            self._start(instance_id, now)
+        if starts:
+            self._start(starts)
 
-    def _start(self, instance_id: int, now: datetime) -> None:
+    def _start(self, ids: list[int]) -> None:
+        """Start a batch of attempts: one transaction for all their bookkeeping, then the
+        processes, then one more for their pids. Per-instance overhead is what bounds a
+        scheduler's hand-off, so nothing here is done one row at a time."""
+        now = self._now()
         with writing(self.db) as conn:
-            row = conn.execute(
-                select(InstanceRow, NodeRow.name, NodeRow.current_version_id)
-                .join(NodeRow, NodeRow.id == InstanceRow.node_id)
-                .where(InstanceRow.id == instance_id)
-            ).one_or_none()
-            if row is None:
-                return
-            instance, node_name, current_version = row, row.name, row.current_version_id
-            number = instance.run_number + 1
-            if state.blocked(conn, [instance_id]):  # an upstream was reset while it queued
-                state.move(
-                    conn,
-                    [instance_id],
-                    Status.NOT_RUN,
-                    allowed_from=READY_FROM,
-                    now=now,
-                    reason="upstream not successful",
+            rows = conn.execute(
+                select(
+                    InstanceRow.id,
+                    InstanceRow.node_id,
+                    InstanceRow.run_number,
+                    InstanceRow.trigger_note,
+                    InstanceRow.resource_group,
+                    InstanceRow.cyctime,
+                    InstanceRow.bizdate,
+                    InstanceRow.backfill_run_id,
+                    NodeRow.name,
+                    NodeVersionRow.type,
+                    NodeVersionRow.parameters,
+                    NodeVersionRow.timeout,
+                    _CURRENT.c.code,
                 )
-                return
-            moved = state.move(
+                .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+                .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+                .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
+                .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
+            ).all()
+            stuck = state.blocked(conn, [r.id for r in rows])  # an upstream reset meanwhile
+            state.move(
                 conn,
-                [instance_id],
-                Status.RUNNING,
+                sorted(stuck),
+                Status.NOT_RUN,
                 allowed_from=READY_FROM,
                 now=now,
-                values={
-                    "run_number": number,
-                    "started_at": now,
-                    "finished_at": None,
-                    "retry_at": None,
-                    "trigger_note": "",
-                },
+                reason="upstream not successful",
             )
-            if not moved:
-                return  # an action changed it meanwhile
-            config = conn.execute(
-                select(NodeVersionRow).where(NodeVersionRow.id == instance.node_version_id)
-            ).one()
-            code = conn.scalar(
-                select(NodeVersionRow.code).where(NodeVersionRow.id == current_version)
-            )
-            log_path = (
-                self.logs
-                / instance.bizdate.strftime("%Y%m%d")
-                / node_name
-                / (f"{instance_id}.{number}.log")
-            )
-            triggered_by = instance.trigger_note or self.name
-            attempt_id = conn.execute(
-                AttemptRow.__table__.insert().values(
-                    instance_id=instance_id,
-                    number=number,
-                    status=Status.RUNNING.value,
-                    triggered_by=triggered_by,
-                    started_at=now,
-                    host=os.uname().nodename,
-                    log_path=str(log_path),
-                    reason="",
+            moved = set(
+                state.move(
+                    conn,
+                    [r.id for r in rows if r.id not in stuck],
+                    Status.RUNNING,
+                    allowed_from=READY_FROM,
+                    now=now,
+                    values={
+                        "run_number": InstanceRow.run_number + 1,
+                        "started_at": now,
+                        "finished_at": None,
+                        "retry_at": None,
+                        "trigger_note": "",
+                    },
                 )
-            ).inserted_primary_key[0]
-        running = _Running(instance_id, number, instance.resource_group)
-        self._running[instance_id] = running
-        self._busy[instance.resource_group] += 1
-        try:
-            params = resolve(
-                {**self.parameters, **config.parameters},
-                instance.cyctime,
-                bizdate=instance.bizdate,
-                node_id=instance.node_id,
-                instance_id=instance_id,
-                job_id=instance.backfill_run_id or 0,
             )
-            if config.type in (NodeType.SQL.value, NodeType.QUALITY.value):
-                code = substitute(
-                    code or "",
-                    params,
-                    instance.cyctime,
-                    bizdate=instance.bizdate,
-                    node_id=instance.node_id,
-                    instance_id=instance_id,
+            rows = [r for r in rows if r.id in moved]
+            if not rows:
+                return
+            conn.execute(
+                insert(AttemptRow),
+                [
+                    {
+                        "instance_id": r.id,
+                        "number": r.run_number + 1,
+                        "status": Status.RUNNING.value,
+                        "triggered_by": r.trigger_note or self.name,
+                        "started_at": now,
+                        "host": _HOST,
+                        "log_path": str(self._log_path(r)),
+                        "reason": "",
+                    }
+                    for r in rows
+                ],
+            )
+        pids = []
+        for row in rows:
+            execution = self._launch(row, now)
+            if execution is not None and execution.pid:
+                pids.append(
+                    {
+                        "i": row.id,
+                        "n": row.run_number + 1,
+                        "pid": execution.pid,
+                        "start": process_start_time(execution.pid),
+                    }
                 )
-        except ParamError as exc:
-            self._events.put((instance_id, number, Outcome(False, None, str(exc))))
-            return
-        job = Job(
-            instance_id=instance_id,
-            attempt=number,
-            node=node_name,
-            node_type=NodeType(config.type),
-            code=code or "",
-            parameters=params,
-            cyctime=instance.cyctime,
-            bizdate=instance.bizdate,
-            triggered_by=triggered_by,
-            log_path=log_path,
-            speed=self.clock.speed,
-        )
-        execution = self.executors.start(job)
-        running.execution = execution
-        if config.timeout:
-            running.timeout_reason = f"timed out after {config.timeout} minutes"
-            self._timer(now + timedelta(minutes=config.timeout), "timeout", instance_id, number)
-        if execution.pid:
+        if pids:
             with writing(self.db) as conn:
                 conn.execute(
                     update(AttemptRow)
-                    .where(AttemptRow.id == attempt_id)
-                    .values(pid=execution.pid, pid_start=process_start_time(execution.pid))
+                    .where(
+                        AttemptRow.instance_id == bindparam("i"),
+                        AttemptRow.number == bindparam("n"),
+                    )
+                    .values(pid=bindparam("pid"), pid_start=bindparam("start")),
+                    pids,
                 )
-        self._pool.submit(self._wait, instance_id, number, execution)
+
+    def _log_path(self, row) -> Path:  # noqa: ANN001 - a row of _start's query
+        number = row.run_number + 1
+        return self.logs / row.bizdate.strftime("%Y%m%d") / row.name / f"{row.id}.{number}.log"
+
+    def _launch(self, row, now: datetime) -> Execution | None:  # noqa: ANN001
+        number = row.run_number + 1
+        running = _Running(row.id, number, row.resource_group)
+        self._running[row.id] = running
+        self._busy[row.resource_group] += 1
+        try:
+            params = resolve(
+                {**self.parameters, **row.parameters},
+                row.cyctime,
+                bizdate=row.bizdate,
+                node_id=row.node_id,
+                instance_id=row.id,
+                job_id=row.backfill_run_id or 0,
+            )
+            code = row.code or ""
+            if row.type in (NodeType.SQL.value, NodeType.QUALITY.value):
+                code = substitute(
+                    code,
+                    params,
+                    row.cyctime,
+                    bizdate=row.bizdate,
+                    node_id=row.node_id,
+                    instance_id=row.id,
+                )
+        except ParamError as exc:
+            self._events.put((row.id, number, Outcome(False, None, str(exc))))
+            return None
+        execution = self.executors.start(
+            Job(
+                instance_id=row.id,
+                attempt=number,
+                node=row.name,
+                node_type=NodeType(row.type),
+                code=code,
+                parameters=params,
+                cyctime=row.cyctime,
+                bizdate=row.bizdate,
+                triggered_by=row.trigger_note or self.name,
+                log_path=self._log_path(row),
+                speed=self.clock.speed,
+            )
+        )
+        running.execution = execution
+        if row.timeout:
+            running.timeout_reason = f"timed out after {row.timeout} minutes"
+            self._timer(now + timedelta(minutes=row.timeout), "timeout", row.id, number)
+        self._pool.submit(self._wait, row.id, number, execution)
+        return execution
 
     def _wait(self, instance_id: int, number: int, execution: Execution) -> None:
         try:
@@ -656,7 +694,7 @@ class Engine:
                 if succeeded
                 else []
             )
-        self.sla.succeeded(history, now)
+        self.sla.succeeded(history)
 
     def _fail(
         self,

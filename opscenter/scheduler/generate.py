@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, insert, select
+from sqlalchemy import Engine, and_, delete, insert, select
 from sqlalchemy.orm import Session
 
 from opscenter.domain import dag
@@ -31,6 +31,7 @@ from opscenter.domain.model import (
 )
 from opscenter.store.models import (
     BaselineRow,
+    GenerationRow,
     InstanceEdgeRow,
     InstanceRow,
     NodeRow,
@@ -39,6 +40,7 @@ from opscenter.store.models import (
 )
 from opscenter.store.tx import writing_session
 
+CHUNK = 5000  # rows per INSERT batch
 GENERATION_TIME = time(23, 30)  # nightly generation of the next day (decision 13.1)
 IMMEDIATE_BUFFER = timedelta(minutes=10)  # Immediately mode: slots this close are expired
 
@@ -139,8 +141,9 @@ def generate_day(
                         "status_at": now,
                     }
                 )
-        if rows:
-            session.execute(insert(InstanceRow), rows)
+        connection = session.connection()
+        for start in range(0, len(rows), CHUNK):  # Core, in chunks: the 10k-node day is 55k rows
+            connection.execute(insert(InstanceRow.__table__), rows[start : start + CHUNK])
         ids = _existing_slots(session, workspace_id, day, by_id)[1] | existing_yesterday[1]
 
         children: dict[str, list[str]] = defaultdict(list)
@@ -158,9 +161,21 @@ def generate_day(
                     edges.append(
                         {"upstream_id": up, "downstream_id": down, "cross_cycle": edge.cross_cycle}
                     )
-        if edges:
-            session.execute(insert(InstanceEdgeRow), edges)
+        for start in range(0, len(edges), CHUNK):
+            connection.execute(insert(InstanceEdgeRow.__table__), edges[start : start + CHUNK])
+        _mark_generated(connection, workspace_id, day, now)
     return Generated(day, len(rows), len(edges))
+
+
+def _mark_generated(connection, workspace_id: int, day: date, now: datetime) -> None:  # noqa: ANN001
+    connection.execute(
+        delete(GenerationRow).where(
+            GenerationRow.workspace_id == workspace_id, GenerationRow.day == day
+        )
+    )
+    connection.execute(
+        insert(GenerationRow).values(workspace_id=workspace_id, day=day, generated_at=now)
+    )
 
 
 def _deployed_nodes(
@@ -314,17 +329,25 @@ def ensure_generated(engine: Engine, workspace_id: int, now: datetime) -> list[G
     just deployed, whatever its instance mode, so a new workspace is alive at once.
     """
     with Session(engine) as session:
-        zone = ZoneInfo(
-            session.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
-        )
+        ws = session.get(WorkspaceRow, workspace_id)
+        zone, deployed_at = ZoneInfo(ws.timezone), ws.deployed_at
         first = (
             session.scalar(
                 select(InstanceRow.id).where(InstanceRow.workspace_id == workspace_id).limit(1)
             )
             is None
         )
+        done = dict(
+            session.execute(
+                select(GenerationRow.day, GenerationRow.generated_at).where(
+                    GenerationRow.workspace_id == workspace_id
+                )
+            ).all()
+        )
     local = now.replace(tzinfo=UTC).astimezone(zone)
     days = [local.date()]
     if local.time() >= GENERATION_TIME:
         days.append(local.date() + timedelta(days=1))
-    return [generate_day(engine, workspace_id, day, now=now, bootstrap=first) for day in days]
+    # a day generated since the last deploy has nothing new to generate
+    todo = [d for d in days if d not in done or done[d] < deployed_at]
+    return [generate_day(engine, workspace_id, day, now=now, bootstrap=first) for day in todo]

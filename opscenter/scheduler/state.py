@@ -16,6 +16,7 @@ from opscenter.domain.model import Status
 from opscenter.store.models import InstanceEdgeRow, InstanceRow, SignalRow, TransitionRow
 
 CHUNK = 500  # ids per IN (...) clause
+_UPSTREAM = InstanceRow.__table__.alias("upstream")
 OPEN = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 
 
@@ -73,7 +74,7 @@ def move(
 def blocked(conn: Connection, ids: Sequence[int]) -> set[int]:
     """Those of ``ids`` with an upstream instance that is not SUCCESS (spec 3.2, rule 1)."""
     found: set[int] = set()
-    upstream = InstanceRow.__table__.alias("upstream")
+    upstream = _UPSTREAM
     for part in chunks(list(ids)):
         found.update(
             conn.scalars(

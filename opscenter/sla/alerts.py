@@ -214,7 +214,8 @@ class AlertMonitor:
         elif trigger is AlertTrigger.TIMEOUT:
             query = query.where(
                 InstanceRow.status == "RUNNING",
-                InstanceRow.started_at <= now - timedelta(minutes=rule.minutes),
+                # spec 7.5: running *longer* than N minutes
+                InstanceRow.started_at < now - timedelta(minutes=rule.minutes),
             )
         else:  # UnFinished
             query = query.where(InstanceRow.status != "SUCCESS")

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from opscenter.domain.model import Status
+from opscenter.domain.model import NodeType, Status
 from opscenter.sla.history import DurationHistory
 from opscenter.sla.predict import Prediction, Protected, is_slow, predict
 from opscenter.store.models import (
@@ -26,6 +26,7 @@ from opscenter.store.models import (
     InstanceEdgeRow,
     InstanceRow,
     NodeRow,
+    NodeVersionRow,
     WorkspaceRow,
 )
 from opscenter.store.tx import writing
@@ -196,11 +197,15 @@ class SlaMonitor:
                     InstanceRow.started_at,
                     InstanceRow.finished_at,
                     InstanceRow.dry_run,
+                    NodeVersionRow.type,
                 )
                 .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+                .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
                 .where(InstanceRow.id.in_(part))
             ):
-                average = timedelta(0) if r.dry_run else self.history.average(r.node_id)
+                # a dry-run or virtual instance succeeds without running: it takes no time
+                instant = r.dry_run or r.type == NodeType.VIRTUAL.value
+                average = timedelta(0) if instant else self.history.average(r.node_id)
                 found.append(
                     Protected(
                         r.id,

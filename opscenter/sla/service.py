@@ -7,6 +7,7 @@ recomputes at least once a simulated minute.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from opscenter.sla.alerts import AlertMonitor, Notifier
 from opscenter.sla.history import DurationHistory, Finished, publish, sync
 from opscenter.sla.monitor import SlaMonitor
 
-EVERY = timedelta(minutes=1)
+EVERY = timedelta(minutes=1)  # of clock time: time passing alone moves predictions
+SETTLE = 0.5  # real seconds: changes are gathered this long, off the hand-off path
 
 
 class SlaService:
@@ -32,6 +34,8 @@ class SlaService:
         self.alerts = AlertMonitor(db, workspace_id, self.notifier)
         self._dirty = True
         self._next: datetime | None = None
+        self._pending: list[Finished] = []
+        self._last_real = 0.0
 
     def start(self, now: datetime) -> None:
         """Catch the history up with the store (attempts finished while no scheduler ran)."""
@@ -39,26 +43,39 @@ class SlaService:
         publish(self.db, self.history.refresh(), now)
         self.update(now)
 
-    def succeeded(self, attempts: list[Finished], now: datetime) -> None:
-        if attempts:
-            self.history.add(attempts)
-            nodes = {a.node_id for a in attempts}
-            publish(self.db, [self.history.stats[n] for n in sorted(nodes)], now)
+    def succeeded(self, attempts: list[Finished]) -> None:
+        """Remember finished attempts; they reach the history at the next update."""
+        self._pending += attempts
         self._dirty = True
 
     def touch(self) -> None:
         self._dirty = True
 
     def update_if_due(self, now: datetime) -> None:
-        if self._dirty or self._next is None or now >= self._next:
+        """Changes are batched (at most one update per SETTLE real seconds), so a busy
+        scheduler does not pay for predictions between an upstream and its downstream."""
+        settled = time.monotonic() - self._last_real >= SETTLE
+        if (self._dirty and settled) or self._next is None or now >= self._next:
+            self.update(now)
+
+    def settle(self, now: datetime) -> None:
+        """Bring predictions up to date now if anything changed (tests, shutdown)."""
+        if self._dirty or self._pending:
             self.update(now)
 
     def update(self, now: datetime) -> None:
+        if self._pending:
+            finished, self._pending = self._pending, []
+            self.history.add(finished)
+            nodes = sorted({a.node_id for a in finished})
+            publish(self.db, [self.history.stats[n] for n in nodes], now)
         self.monitor.update(now)
         self.alerts.check(now)
         self._dirty = False
         self._next = now + EVERY
+        self._last_real = time.monotonic()
 
-    def close(self) -> None:
+    def close(self, now: datetime) -> None:
+        self.settle(now)
         self.notifier.close()
         self.history.close()

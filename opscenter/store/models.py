@@ -198,6 +198,17 @@ class SignalRow(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class GenerationRow(Base):
+    """When a schedule date's periodic instances were last generated."""
+
+    __tablename__ = "generations"
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    generated_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class InstanceEdgeRow(Base):
     __tablename__ = "instance_edges"
     __table_args__ = (Index("ix_edges_downstream", "downstream_id"),)
