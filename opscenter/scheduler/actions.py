@@ -472,7 +472,7 @@ def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionRe
     return _run(db, actor, "undeploy", [name], body)
 
 
-EVENT_MOVES = {"NEW": ("FIXING", "IGNORE", "RECOVER"), "FIXING": ("RECOVER", "IGNORE")}
+EVENT_MOVES = {"NEW": ("FIXING", "IGNORE"), "FIXING": ("RECOVER", "IGNORE")}  # spec 7.4
 
 
 def handle_event(

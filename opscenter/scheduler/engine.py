@@ -62,6 +62,10 @@ class _Running:
     instance_id: int
     number: int
     group: str
+    node_id: int = 0
+    attempt_id: int = 0
+    backfill: bool = False
+    started_at: datetime | None = None
     execution: Execution | None = None
     kill: str = ""  # "" | stop | freeze | timeout
     killed_by: str = ""
@@ -120,6 +124,7 @@ class Engine:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._candidates: set[int] = set()
+        self._fresh: set[int] = set()  # found ready in this tick: no need to check again
         self._last_poll = 0.0
         self._wake = threading.Event()
 
@@ -199,6 +204,7 @@ class Engine:
             self.sla.touch()
             self._evaluate()
         self._dispatch()
+        self._fresh.clear()
         self.sla.update_if_due(self._now())
 
     def _now(self) -> datetime:
@@ -418,6 +424,7 @@ class Engine:
             if done:
                 self._candidates.update(state.downstream_of(conn, done))
                 self._backfill_touched(conn, done)
+        self._fresh.update(r.id for r in queued)
         for row in queued:
             if row.id not in self._queued and row.id not in self._running:
                 self._queued.add(row.id)
@@ -481,7 +488,9 @@ class Engine:
                 .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
                 .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
             ).all()
-            stuck = state.blocked(conn, [r.id for r in rows])  # an upstream reset meanwhile
+            # an upstream may have been reset while it queued; just-evaluated ones are fresh
+            stale = [r.id for r in rows if r.id not in self._fresh]
+            stuck = state.blocked(conn, stale) if stale else set()
             state.move(
                 conn,
                 sorted(stuck),
@@ -509,25 +518,29 @@ class Engine:
             rows = [r for r in rows if r.id in moved]
             if not rows:
                 return
-            conn.execute(
-                insert(AttemptRow),
-                [
-                    {
-                        "instance_id": r.id,
-                        "number": r.run_number + 1,
-                        "status": Status.RUNNING.value,
-                        "triggered_by": r.trigger_note or self.name,
-                        "started_at": now,
-                        "host": _HOST,
-                        "log_path": str(self._log_path(r)),
-                        "reason": "",
-                    }
-                    for r in rows
-                ],
+            attempt_ids = dict(
+                conn.execute(
+                    insert(AttemptRow).returning(
+                        AttemptRow.instance_id, AttemptRow.id, sort_by_parameter_order=True
+                    ),
+                    [
+                        {
+                            "instance_id": r.id,
+                            "number": r.run_number + 1,
+                            "status": Status.RUNNING.value,
+                            "triggered_by": r.trigger_note or self.name,
+                            "started_at": now,
+                            "host": _HOST,
+                            "log_path": str(self._log_path(r)),
+                            "reason": "",
+                        }
+                        for r in rows
+                    ],
+                ).all()
             )
         pids = []
         for row in rows:
-            execution = self._launch(row, now)
+            execution = self._launch(row, now, attempt_ids[row.id])
             if execution is not None and execution.pid:
                 pids.append(
                     {
@@ -553,9 +566,17 @@ class Engine:
         number = row.run_number + 1
         return self.logs / row.bizdate.strftime("%Y%m%d") / row.name / f"{row.id}.{number}.log"
 
-    def _launch(self, row, now: datetime) -> Execution | None:  # noqa: ANN001
+    def _launch(self, row, now: datetime, attempt_id: int) -> Execution | None:  # noqa: ANN001
         number = row.run_number + 1
-        running = _Running(row.id, number, row.resource_group)
+        running = _Running(
+            row.id,
+            number,
+            row.resource_group,
+            row.node_id,
+            attempt_id,
+            row.backfill_run_id is not None,
+            now,
+        )
         self._running[row.id] = running
         self._busy[row.resource_group] += 1
         try:
@@ -623,12 +644,14 @@ class Engine:
             return
         now = self._now()
         succeeded: list[int] = []
+        ended: list[_Running] = []
         with writing(self.db) as conn:
             for instance_id, number, outcome in finished:
                 running = self._running.get(instance_id)
                 if running is None or running.number != number:
                     continue
                 del self._running[instance_id]
+                ended.append(running)
                 self._busy[running.group] -= 1
                 conn.execute(
                     update(AttemptRow)
@@ -677,24 +700,15 @@ class Engine:
                     )
             if succeeded:
                 self._candidates.update(state.downstream_of(conn, succeeded))
-            self._backfill_touched(conn, [f[0] for f in finished])
-            history = (
-                [
-                    Finished(r.id, r.node_id, now, (now - r.started_at).total_seconds())
-                    for r in conn.execute(
-                        select(AttemptRow.id, InstanceRow.node_id, AttemptRow.started_at)
-                        .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
-                        .where(
-                            AttemptRow.instance_id.in_(succeeded),
-                            AttemptRow.finished_at == now,
-                            AttemptRow.status == Status.SUCCESS.value,
-                        )
-                    )
-                ]
-                if succeeded
-                else []
-            )
-        self.sla.succeeded(history)
+            if any(r.backfill for r in ended):
+                self._backfill_touched(conn, [r.instance_id for r in ended])
+        self.sla.succeeded(
+            [
+                Finished(r.attempt_id, r.node_id, now, (now - r.started_at).total_seconds())
+                for r in ended
+                if r.instance_id in succeeded and r.started_at is not None
+            ]
+        )
 
     def _fail(
         self,

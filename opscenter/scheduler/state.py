@@ -40,6 +40,18 @@ def move(
     moved: list[int] = []
     allowed = [s.value for s in allowed_from]
     for part in chunks(list(ids)):
+        if len(allowed) == 1:  # the status it comes from is known: one UPDATE ... RETURNING
+            part_ids = list(
+                conn.scalars(
+                    update(InstanceRow)
+                    .where(InstanceRow.id.in_(part), InstanceRow.status == allowed[0])
+                    .values(status=to.value, status_at=now, **(values or {}))
+                    .returning(InstanceRow.id)
+                )
+            )
+            _log(conn, [(i, allowed[0]) for i in part_ids], to, now, by, reason)
+            moved.extend(part_ids)
+            continue
         rows = conn.execute(
             select(InstanceRow.id, InstanceRow.status).where(
                 InstanceRow.id.in_(part), InstanceRow.status.in_(allowed)
@@ -53,22 +65,34 @@ def move(
             .where(InstanceRow.id.in_(part_ids))
             .values(status=to.value, status_at=now, **(values or {}))
         )
+        _log(conn, [(r.id, r.status) for r in rows], to, now, by, reason)
+        moved.extend(part_ids)
+    return moved
+
+
+def _log(
+    conn: Connection,
+    changed: list[tuple[int, str]],
+    to: Status,
+    now: datetime,
+    by: str,
+    reason: str,
+) -> None:
+    if changed:
         conn.execute(
             insert(TransitionRow),
             [
                 {
-                    "instance_id": r.id,
+                    "instance_id": i,
                     "at": now,
-                    "from_status": r.status,
+                    "from_status": was,
                     "to_status": to.value,
                     "by": by,
                     "reason": reason,
                 }
-                for r in rows
+                for i, was in changed
             ],
         )
-        moved.extend(part_ids)
-    return moved
 
 
 def blocked(conn: Connection, ids: Sequence[int]) -> set[int]:

@@ -83,10 +83,14 @@ class Notifier:
         while self._queue.unfinished_tasks and _time.monotonic() < deadline:
             _time.sleep(0.02)
 
-    def close(self) -> None:
-        self.flush(timeout=self.timeout)
-        self._queue.put(None)
-        self._thread.join(timeout=self.timeout)
+    def close(self, grace: float = 2.0) -> None:
+        """Give queued posts a moment, then go: shutdown never waits on a dead webhook."""
+        self.flush(timeout=grace)
+        try:
+            self._queue.put_nowait(None)
+        except queue.Full:
+            return
+        self._thread.join(timeout=grace)
 
     def _run(self) -> None:
         with httpx.Client(timeout=self.timeout) as client:

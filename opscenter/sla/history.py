@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from opscenter.store.models import AttemptRow, InstanceRow, NodeStatsRow
 from opscenter.store.tx import writing
@@ -160,7 +160,16 @@ def successes_since(db: Engine, workspace_id: int, after_attempt_id: int) -> Ite
 
 
 def sync(history: DurationHistory, db: Engine, workspace_id: int) -> int:
-    """Bring the DuckDB history up to date with the store; returns attempts added."""
+    """Bring the DuckDB history up to date with the store; returns attempts added.
+
+    A history ahead of the store belongs to another (recreated) state database:
+    it is dropped and rebuilt rather than trusted.
+    """
+    with db.connect() as conn:
+        newest = conn.scalar(select(func.max(AttemptRow.id))) or 0
+    if history.last_attempt_id() > newest:
+        history.duck.execute("DELETE FROM history")
+        history.stats.clear()
     return history.add_bulk(successes_since(db, workspace_id, history.last_attempt_id()))
 
 
