@@ -210,34 +210,24 @@ def create(
     return backfill_id, planned
 
 
-def touches_backfill(conn: Connection, instance_ids: list[int]) -> bool:
-    return (
-        conn.scalar(
-            select(func.count())
-            .select_from(InstanceRow)
-            .where(InstanceRow.id.in_(instance_ids[:500]), InstanceRow.backfill_run_id.is_not(None))
-        )
-        or 0
-    ) > 0
-
-
-def advance(conn: Connection, workspace_id: int, now: datetime) -> list[int]:
+def advance(
+    conn: Connection, workspace_id: int, now: datetime, touched_runs: set[int] | None = None
+) -> list[int]:
     """Update run statuses from their instances and start runs that may start.
 
-    Returns the ids of instances created, for the scheduler to evaluate.
+    ``touched_runs`` limits the work to the runs whose instances just changed (the
+    scheduler knows them); None looks at every open backfill. Returns the ids of
+    instances created, for the scheduler to evaluate.
     """
     created: list[int] = []
     session = Session(bind=conn)
-    backfills = (
-        session.execute(
-            select(BackfillRow).where(
-                BackfillRow.workspace_id == workspace_id,
-                BackfillRow.status.in_(["RUNNING", "FAILURE"]),
-            )
-        )
-        .scalars()
-        .all()
+    query = select(BackfillRow).where(
+        BackfillRow.workspace_id == workspace_id, BackfillRow.status.in_(["RUNNING", "FAILURE"])
     )
+    if touched_runs is not None:
+        owners = select(BackfillRunRow.backfill_id).where(BackfillRunRow.id.in_(touched_runs))
+        query = query.where(BackfillRow.id.in_(owners))
+    backfills = session.execute(query).scalars().all()
     for backfill in backfills:
         runs = (
             session.execute(
@@ -249,6 +239,8 @@ def advance(conn: Connection, workspace_id: int, now: datetime) -> list[int]:
             .all()
         )
         for run in runs:
+            if touched_runs is not None and run.id not in touched_runs:
+                continue
             if run.status in ("RUNNING", "FAILURE", "SUCCESS"):
                 status = _run_status(conn, run.id)
                 if status != run.status:
@@ -281,16 +273,18 @@ def advance(conn: Connection, workspace_id: int, now: datetime) -> list[int]:
 
 
 def _run_status(conn: Connection, run_id: int) -> str:
-    rows = conn.execute(
-        select(InstanceRow.status, InstanceRow.retry_at).where(
-            InstanceRow.backfill_run_id == run_id
-        )
-    ).all()
-    if not rows or all(r.status == Status.SUCCESS.value for r in rows):
+    total, done, failed = conn.execute(
+        select(
+            func.count(),
+            func.count().filter(InstanceRow.status == Status.SUCCESS.value),
+            func.count().filter(
+                InstanceRow.status == Status.FAILURE.value, InstanceRow.retry_at.is_(None)
+            ),
+        ).where(InstanceRow.backfill_run_id == run_id)
+    ).one()
+    if total == done:
         return "SUCCESS"
-    if any(r.status == Status.FAILURE.value and r.retry_at is None for r in rows):
-        return "FAILURE"
-    return "RUNNING"
+    return "FAILURE" if failed else "RUNNING"
 
 
 def _start_run(

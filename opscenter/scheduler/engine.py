@@ -64,7 +64,7 @@ class _Running:
     group: str
     node_id: int = 0
     attempt_id: int = 0
-    backfill: bool = False
+    backfill_run: int | None = None
     started_at: datetime | None = None
     execution: Execution | None = None
     kill: str = ""  # "" | stop | freeze | timeout
@@ -377,6 +377,7 @@ class Engine:
                     InstanceRow.dry_run,
                     InstanceRow.priority,
                     InstanceRow.resource_group,
+                    InstanceRow.backfill_run_id,
                     NodeVersionRow.type,
                 )
                 .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
@@ -423,7 +424,12 @@ class Engine:
                 )
             if done:
                 self._candidates.update(state.downstream_of(conn, done))
-                self._backfill_touched(conn, done)
+                succeeded_now = set(done)
+                runs = {
+                    r.backfill_run_id for r in rows if r.id in succeeded_now and r.backfill_run_id
+                }
+                if runs:
+                    self._candidates.update(backfill.advance(conn, self.workspace_id, now, runs))
         self._fresh.update(r.id for r in queued)
         for row in queued:
             if row.id not in self._queued and row.id not in self._running:
@@ -574,7 +580,7 @@ class Engine:
             row.resource_group,
             row.node_id,
             attempt_id,
-            row.backfill_run_id is not None,
+            row.backfill_run_id,
             now,
         )
         self._running[row.id] = running
@@ -700,8 +706,9 @@ class Engine:
                     )
             if succeeded:
                 self._candidates.update(state.downstream_of(conn, succeeded))
-            if any(r.backfill for r in ended):
-                self._backfill_touched(conn, [r.instance_id for r in ended])
+            runs = {r.backfill_run for r in ended if r.backfill_run is not None}
+            if runs:
+                self._candidates.update(backfill.advance(conn, self.workspace_id, now, runs))
         self.sla.succeeded(
             [
                 Finished(r.attempt_id, r.node_id, now, (now - r.started_at).total_seconds())
@@ -757,10 +764,6 @@ class Engine:
             self._timer(values["retry_at"], "retry", instance_id)
 
     # -- backfills -----------------------------------------------------------------
-
-    def _backfill_touched(self, conn, instance_ids: list[int]) -> None:  # noqa: ANN001
-        if instance_ids and backfill.touches_backfill(conn, instance_ids):
-            self._candidates.update(backfill.advance(conn, self.workspace_id, self._now()))
 
     def _advance_backfills(self) -> None:
         with writing(self.db) as conn:
