@@ -354,6 +354,7 @@ def test_stop_of_a_running_node_ends_its_process_fails_it_and_no_auto_rerun_foll
     live_scheduler(w)
     w.clock.set(at(2))
     w.tick()
+    w.wait_for(lambda: w.attempts("job")[0].pid is not None)  # recorded once it started
     job = w.instance("job")
     [running] = w.attempts("job")
     result = w.backend.stop([job.id])
@@ -374,6 +375,7 @@ def test_stop_with_no_scheduler_alive_ends_the_orphan_itself(world: MakeWorld) -
     w = world(RUNNER).start()
     w.clock.set(at(2))
     w.tick()  # the scheduler starts the job, then stops working (no lease is held)
+    w.wait_for(lambda: w.attempts("job")[0].pid is not None)
     job = w.instance("job")
     [running] = w.attempts("job")
     result = w.backend.stop([job.id])

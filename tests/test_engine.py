@@ -514,8 +514,9 @@ def test_timeout_kills_the_process_and_fails_the_instance(world: MakeWorld) -> N
     ).start()
     w.clock.set(at(2))
     w.tick()
+    w.wait_for(lambda: w.attempts("stuck")[0].pid is not None)  # recorded once it started
     [running] = w.attempts("stuck")
-    assert running.status is Status.RUNNING and running.pid
+    assert running.status is Status.RUNNING
     w.clock.advance(59)
     w.tick()
     assert w.status("stuck") is Status.RUNNING  # not yet
@@ -548,6 +549,7 @@ def test_recovery_fails_a_lost_attempt_ends_its_process_and_retries_it(world: Ma
     w = world(RECOVERING).start()
     w.clock.set(at(2))
     w.tick()
+    w.wait_for(lambda: w.attempts("long")[0].pid is not None)
     [lost] = w.attempts("long")
     assert lost.status is Status.RUNNING and not process_gone(lost.pid)
     assert w.status("queued") is Status.WAIT_RESOURCE

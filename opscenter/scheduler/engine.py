@@ -70,6 +70,26 @@ class _Running:
     kill: str = ""  # "" | stop | freeze | timeout
     killed_by: str = ""
     timeout_reason: str = ""
+    kill_reason: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, execution: Execution) -> None:
+        """The worker thread started the process: a kill asked for meanwhile happens now."""
+        with self.lock:
+            self.execution = execution
+            pending = self.kill_reason
+        if pending:
+            execution.kill(pending)
+
+    def request_kill(self, kind: str, by: str, reason: str) -> None:
+        """Stop, freeze or time out; if the process is not started yet, it is killed on start."""
+        with self.lock:
+            if self.kill:
+                return
+            self.kill, self.killed_by, self.kill_reason = kind, by, reason
+            execution = self.execution
+        if execution is not None:
+            execution.kill(reason)
 
 
 @dataclass(order=True)
@@ -114,7 +134,8 @@ class Engine:
         self.logs = Path(ws.warehouse).parent / "logs"
         self.executors = executors or Executors(Path(ws.warehouse), Path(ws.landing))
         self.sla = SlaService(db, workspace_id, Path(ws.warehouse).parent)
-        self._events: queue.Queue[tuple[int, int, Outcome]] = queue.Queue()
+        # ("started", instance, attempt, (pid, start)) and ("done", instance, attempt, Outcome)
+        self._events: queue.Queue[tuple[str, int, int, object]] = queue.Queue()
         self._pool = ThreadPoolExecutor(max_workers=max(4, sum(self.slots.values()) + 2))
         self._running: dict[int, _Running] = {}
         self._busy: Counter[str] = Counter()
@@ -141,9 +162,7 @@ class Engine:
 
     def close(self) -> None:
         for running in list(self._running.values()):
-            if running.execution is not None:
-                running.kill, running.killed_by = "stop", "scheduler shutdown"
-                running.execution.kill("stopped: scheduler shut down")
+            running.request_kill("stop", "scheduler shutdown", "stopped: scheduler shut down")
         self._pool.shutdown(wait=True, cancel_futures=False)
         self._drain_events()
         self.executors.close()
@@ -308,9 +327,8 @@ class Engine:
         verb = "stopped" if kind == "stop" else "frozen"
         for instance_id in ids:
             running = self._running.get(instance_id)
-            if running is not None and running.execution is not None and not running.kill:
-                running.kill, running.killed_by = kind, by
-                running.execution.kill(f"{verb} by {by}")
+            if running is not None:
+                running.request_kill(kind, by, f"{verb} by {by}")
 
     def _unqueue(self, ids: Iterable[int]) -> None:
         """Instances an action changed leave the resource queues; evaluation re-adds them."""
@@ -329,14 +347,8 @@ class Engine:
                 retries.append(timer.instance_id)
             elif timer.kind == "timeout":
                 running = self._running.get(timer.instance_id)
-                if (
-                    running
-                    and running.number == timer.number
-                    and running.execution
-                    and not running.kill
-                ):
-                    running.kill, running.killed_by = "timeout", self.name
-                    running.execution.kill(running.timeout_reason)
+                if running and running.number == timer.number:
+                    running.request_kill("timeout", self.name, running.timeout_reason)
             elif timer.kind == "generate":
                 self._generate_next(timer)
         if retries:
@@ -544,35 +556,16 @@ class Engine:
                     ],
                 ).all()
             )
-        pids = []
         for row in rows:
-            execution = self._launch(row, now, attempt_ids[row.id])
-            if execution is not None and execution.pid:
-                pids.append(
-                    {
-                        "i": row.id,
-                        "n": row.run_number + 1,
-                        "pid": execution.pid,
-                        "start": process_start_time(execution.pid),
-                    }
-                )
-        if pids:
-            with writing(self.db) as conn:
-                conn.execute(
-                    update(AttemptRow)
-                    .where(
-                        AttemptRow.instance_id == bindparam("i"),
-                        AttemptRow.number == bindparam("n"),
-                    )
-                    .values(pid=bindparam("pid"), pid_start=bindparam("start")),
-                    pids,
-                )
+            self._launch(row, now, attempt_ids[row.id])
 
     def _log_path(self, row) -> Path:  # noqa: ANN001 - a row of _start's query
         number = row.run_number + 1
         return self.logs / row.bizdate.strftime("%Y%m%d") / row.name / f"{row.id}.{number}.log"
 
-    def _launch(self, row, now: datetime, attempt_id: int) -> Execution | None:  # noqa: ANN001
+    def _launch(self, row, now: datetime, attempt_id: int) -> None:  # noqa: ANN001
+        """Register the attempt and hand its process to a worker thread: forking from several
+        threads at once is faster, and the scheduler goes on while processes start."""
         number = row.run_number + 1
         running = _Running(
             row.id,
@@ -605,53 +598,72 @@ class Engine:
                     instance_id=row.id,
                 )
         except ParamError as exc:
-            self._events.put((row.id, number, Outcome(False, None, str(exc))))
-            return None
-        execution = self.executors.start(
-            Job(
-                instance_id=row.id,
-                attempt=number,
-                node=row.name,
-                node_type=NodeType(row.type),
-                code=code,
-                parameters=params,
-                cyctime=row.cyctime,
-                bizdate=row.bizdate,
-                triggered_by=row.trigger_note or self.name,
-                log_path=self._log_path(row),
-                speed=self.clock.speed,
-            )
+            self._events.put(("done", row.id, number, Outcome(False, None, str(exc))))
+            return
+        job = Job(
+            instance_id=row.id,
+            attempt=number,
+            node=row.name,
+            node_type=NodeType(row.type),
+            code=code,
+            parameters=params,
+            cyctime=row.cyctime,
+            bizdate=row.bizdate,
+            triggered_by=row.trigger_note or self.name,
+            log_path=self._log_path(row),
+            speed=self.clock.speed,
         )
-        running.execution = execution
         if row.timeout:
             running.timeout_reason = f"timed out after {row.timeout} minutes"
             self._timer(now + timedelta(minutes=row.timeout), "timeout", row.id, number)
-        self._pool.submit(self._wait, row.id, number, execution)
-        return execution
+        self._pool.submit(self._execute, running, job)
 
-    def _wait(self, instance_id: int, number: int, execution: Execution) -> None:
+    def _execute(self, running: _Running, job: Job) -> None:
+        """On a worker thread: start the process, report its pid, wait for its end."""
         try:
+            execution = self.executors.start(job)
+            running.attach(execution)
+            if execution.pid:
+                started = process_start_time(execution.pid)
+                self._events.put(
+                    ("started", job.instance_id, job.attempt, (execution.pid, started))
+                )
             outcome = execution.wait()
         except Exception as exc:  # an executor bug must not lose the attempt
             outcome = Outcome(False, None, f"executor error: {exc}")
-        self._events.put((instance_id, number, outcome))
+        self._events.put(("done", job.instance_id, job.attempt, outcome))
         self._wake.set()
 
     # -- completion -----------------------------------------------------------------
 
     def _drain_events(self) -> None:
-        finished: list[tuple[int, int, Outcome]] = []
+        events: list[tuple[str, int, int, object]] = []
         while True:
             try:
-                finished.append(self._events.get_nowait())
+                events.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        if not finished:
+        if not events:
             return
         now = self._now()
+        pids = [
+            {"i": i, "n": n, "pid": pid, "start": started}
+            for kind, i, n, (pid, started) in (e for e in events if e[0] == "started")
+        ]
+        finished = [(i, n, outcome) for kind, i, n, outcome in events if kind == "done"]
         succeeded: list[int] = []
         ended: list[_Running] = []
         with writing(self.db) as conn:
+            if pids:  # recovery ends a dead scheduler's processes by these
+                conn.execute(
+                    update(AttemptRow)
+                    .where(
+                        AttemptRow.instance_id == bindparam("i"),
+                        AttemptRow.number == bindparam("n"),
+                    )
+                    .values(pid=bindparam("pid"), pid_start=bindparam("start")),
+                    pids,
+                )
             for instance_id, number, outcome in finished:
                 running = self._running.get(instance_id)
                 if running is None or running.number != number:
