@@ -74,7 +74,12 @@ def utcnow() -> datetime:
 
 
 def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    """This process's own peak RSS. Not ru_maxrss: on Linux a child started by subprocess
+    inherits its parent's peak in ru_maxrss, VmHWM is the child's alone."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def setup(folder: Path, yaml_text: str, deployed_at: datetime) -> tuple[Database, int, float]:

@@ -11,14 +11,28 @@ that day keeps them.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import cache, partial
+from itertools import groupby, islice
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, delete, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Dialect,
+    Engine,
+    Row,
+    Table,
+    and_,
+    delete,
+    insert,
+    select,
+)
 from sqlalchemy.orm import Session
 
-from opscenter.domain import dag
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.deps import DayPlan
 from opscenter.domain.model import (
@@ -38,7 +52,7 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
-from opscenter.store.tx import writing_session
+from opscenter.store.tx import writing
 
 CHUNK = 5000  # rows per INSERT batch
 GENERATION_TIME = time(23, 30)  # nightly generation of the next day (decision 13.1)
@@ -52,16 +66,55 @@ class Generated:
     edges: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Deployed:
-    node: NodeRow
-    version: NodeVersionRow
+    """A node with the version of it in effect: only the columns generation reads.
+
+    Read with a Core select of these columns rather than as ORM rows: for a
+    10k-node workspace, mapped objects (with every version's code, parameters
+    and description) cost more time and memory than the rest of the plan.
+    """
+
+    node_id: int
+    name: str
+    frozen: bool
+    version_id: int
+    cron: str
+    recurrence: str
+    start_date: date | None
+    end_date: date | None
+    priority: int
+    resource_group: str
+    owner: str
+    depends: tuple[Dependency, ...]
     # Immediately mode, new node deployed today: slots up to this wall time are expired
     expired_until: datetime | None = None
 
-    @property
-    def depends(self) -> list[Dependency]:
-        return [Dependency(DependencyType(t), n) for t, n in self.version.depends]
+
+# The columns each generated row gives, in table order (``_insert_many`` checks it).
+_INSTANCE_COLUMNS = (
+    "workspace_id",
+    "node_id",
+    "node_version_id",
+    "kind",
+    "bizdate",
+    "cyctime",
+    "due_at",
+    "cycle",
+    "status",
+    "dry_run",
+    "dry_run_reason",
+    "run_number",
+    "auto_reruns",
+    "priority",
+    "resource_group",
+    "owner",
+    "set_success",
+    "created_at",
+    "status_at",
+    "trigger_note",
+)
+_EDGE_COLUMNS = ("upstream_id", "downstream_id", "cross_cycle")
 
 
 def local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
@@ -93,81 +146,176 @@ def generate_day(
     start of a workspace) lets today's instances use what was just deployed, so
     a new installation is alive at once.
     """
-    with writing_session(engine) as session:
-        ws = session.get(WorkspaceRow, workspace_id)
-        if ws is None:
-            raise LookupError(f"no workspace with id {workspace_id}")
-        zone = ZoneInfo(ws.timezone)
-        deployed = _deployed_nodes(session, workspace_id, day, zone, bootstrap=bootstrap)
-        by_id = {d.node.id: d for d in deployed}
-        existing_today = _existing_slots(session, workspace_id, day, by_id)
-        existing_yesterday = _existing_slots(session, workspace_id, day - timedelta(days=1), by_id)
+    with writing(engine) as connection:
+        zone = _workspace_zone(connection, workspace_id)
+        deployed = _deployed_nodes(connection, workspace_id, day, zone, bootstrap=bootstrap)
+        names = {item.node_id: item.name for item in deployed}
+        existing, _ = _existing_slots(connection, workspace_id, day, names)
+        planned = {
+            item.name: _slots_for(item, day, zone) for item in deployed if item.name not in existing
+        }
+        yesterday: dict[str, list[Slot]] = {}
+        yesterday_ids: dict[tuple[str, datetime], int] = {}
+        if _crosses_cycles(deployed, planned):
+            before = day - timedelta(days=1)
+            yesterday, yesterday_ids = _existing_slots(connection, workspace_id, before, names)
+        today = existing | {name: [slot for slot, _, _ in got] for name, got in planned.items()}
+        plan = DayPlan(today, yesterday)
 
-        planned: dict[str, list[tuple[Slot, bool, str]]] = {}
-        for item in deployed:
-            if item.node.name not in existing_today[0]:
-                planned[item.node.name] = _slots_for(item, day, zone)
-        today = dict(existing_today[0])
-        today.update({name: [e[0] for e in entries] for name, entries in planned.items()})
-        plan = DayPlan(today, existing_yesterday[0])
-
-        priorities = _effective_priorities(session, workspace_id, deployed)
-        rows = []
-        for item in deployed:
-            name = item.node.name
-            for slot, dry_run, reason in planned.get(name, ()):
-                frozen = item.node.frozen or item.version.recurrence == Recurrence.PAUSE.value
-                rows.append(
-                    {
-                        "workspace_id": workspace_id,
-                        "node_id": item.node.id,
-                        "node_version_id": item.version.id,
-                        "kind": "periodic",
-                        "bizdate": slot.bizdate,
-                        "cyctime": slot.cyctime,
-                        "due_at": local_to_utc(slot.cyctime, zone),
-                        "cycle": slot.cycle,
-                        "status": Status.FROZEN.value if frozen else Status.NOT_RUN.value,
-                        "dry_run": dry_run,
-                        "dry_run_reason": reason,
-                        "run_number": 0,
-                        "auto_reruns": 0,
-                        "trigger_note": "",
-                        "priority": priorities.get(name, item.version.priority),
-                        "resource_group": item.version.resource_group,
-                        "owner": item.version.owner,
-                        "set_success": False,
-                        "created_at": now,
-                        "status_at": now,
-                    }
-                )
-        connection = session.connection()
-        for start in range(0, len(rows), CHUNK):  # Core, in chunks: the 10k-node day is 55k rows
-            connection.execute(insert(InstanceRow.__table__), rows[start : start + CHUNK])
-        ids = _existing_slots(session, workspace_id, day, by_id)[1] | existing_yesterday[1]
-
-        children: dict[str, list[str]] = defaultdict(list)
-        for item in deployed:
-            for dep in item.depends:
-                if dep.type is DependencyType.NORMAL:
-                    children[dep.node].append(item.node.name)
-        edges = []
-        for item in deployed:
-            if item.node.name not in planned:
-                continue
-            for edge in plan.edges_for(item.node.name, item.depends, children[item.node.name]):
-                up, down = ids.get(edge.upstream), ids.get(edge.downstream)
-                if up is not None and down is not None:
-                    edges.append(
-                        {"upstream_id": up, "downstream_id": down, "cross_cycle": edge.cross_cycle}
-                    )
-        for start in range(0, len(edges), CHUNK):
-            connection.execute(insert(InstanceEdgeRow.__table__), edges[start : start + CHUNK])
+        priorities = _effective_priorities(connection, workspace_id, deployed)
+        rows = _instance_rows(workspace_id, deployed, planned, priorities, zone, now)
+        instances = _insert_many(connection, InstanceRow.__table__, _INSTANCE_COLUMNS, rows)
+        ids = _slot_ids(connection, workspace_id, day, names) | yesterday_ids
+        edges = _edge_rows(deployed, planned, plan, ids)
+        edge_count = _insert_many(connection, InstanceEdgeRow.__table__, _EDGE_COLUMNS, edges)
         _mark_generated(connection, workspace_id, day, now)
-    return Generated(day, len(rows), len(edges))
+    return Generated(day, instances, edge_count)
 
 
-def _mark_generated(connection, workspace_id: int, day: date, now: datetime) -> None:  # noqa: ANN001
+def _workspace_zone(connection: Connection, workspace_id: int) -> ZoneInfo:
+    timezone = connection.scalar(
+        select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id)
+    )
+    if timezone is None:
+        raise LookupError(f"no workspace with id {workspace_id}")
+    return ZoneInfo(timezone)
+
+
+def _crosses_cycles(deployed: list[_Deployed], planned: dict[str, list]) -> bool:
+    """Whether a node planned today has a cross-cycle dependency.
+
+    Only those look at the day before, so without them yesterday's instances
+    (55k rows for a 10k-node workspace) need not be read at all.
+    """
+    return any(
+        dep.type is not DependencyType.NORMAL
+        for item in deployed
+        if item.name in planned
+        for dep in item.depends
+    )
+
+
+def _instance_rows(
+    workspace_id: int,
+    deployed: list[_Deployed],
+    planned: dict[str, list[tuple[Slot, bool, str]]],
+    priorities: dict[str, int],
+    zone: ZoneInfo,
+    now: datetime,
+) -> Iterator[tuple]:
+    """One row (``_INSTANCE_COLUMNS``) per planned slot, node by node as ``deployed``."""
+    due_at = cache(partial(local_to_utc, zone=zone))  # a day has few distinct cyctimes
+    for item in deployed:
+        frozen = item.frozen or item.recurrence == Recurrence.PAUSE.value
+        status = Status.FROZEN.value if frozen else Status.NOT_RUN.value
+        priority = priorities.get(item.name, item.priority)
+        for slot, dry_run, reason in planned.get(item.name, ()):
+            yield (
+                workspace_id,
+                item.node_id,
+                item.version_id,
+                "periodic",
+                slot.bizdate,
+                slot.cyctime,
+                due_at(slot.cyctime),
+                slot.cycle,
+                status,
+                dry_run,
+                reason,
+                0,  # run_number
+                0,  # auto_reruns
+                priority,
+                item.resource_group,
+                item.owner,
+                False,  # set_success
+                now,  # created_at
+                now,  # status_at
+                "",  # trigger_note
+            )
+
+
+def _edge_rows(
+    deployed: list[_Deployed],
+    planned: dict[str, list],
+    plan: DayPlan,
+    ids: dict[tuple[str, datetime], int],
+) -> Iterator[tuple[int, int, bool]]:
+    """One row (``_EDGE_COLUMNS``) per edge into a planned node's instances.
+
+    A generator: the 223k edges of a 10k-node day go to the database in chunks
+    as they are found instead of being held all at once.
+    """
+    children: dict[str, list[str]] = defaultdict(list)
+    for item in deployed:
+        for dep in item.depends:
+            if dep.type is DependencyType.NORMAL:
+                children[dep.node].append(item.name)
+    for item in deployed:
+        if item.name not in planned:
+            continue
+        for upstream, downstream, cross_cycle in plan.edges_for(
+            item.name, item.depends, children[item.name]
+        ):
+            up = ids.get((upstream.node, upstream.cyctime))
+            down = ids.get((downstream.node, downstream.cyctime))
+            if up is not None and down is not None:
+                yield up, down, cross_cycle
+
+
+def _insert_many(
+    connection: Connection, table: Table, columns: tuple[str, ...], rows: Iterable[tuple]
+) -> int:
+    """INSERT ``rows`` (tuples in ``columns`` order) in chunks of CHUNK; returns how many.
+
+    Not ``connection.execute(insert(table), dicts)``: SQLAlchemy builds and
+    processes a parameter dict per row, which took longer than SQLite took to
+    store it. Here the statement is compiled once, ``_binder`` applies the same
+    bind processors (datetime -> text on SQLite, ...), and the driver gets plain
+    rows. ``columns`` must be every column given a value, including those with a
+    Python-side default, in table order: the compiled statement is checked for it.
+    """
+    compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
+    bind = _binder(table, columns, connection.dialect)
+    if compiled.positional:
+        if tuple(compiled.positiontup or ()) != columns:
+            raise ValueError(f"{table.name}: give {compiled.positiontup}, in that order")
+        to_driver = bind
+    else:
+        if set(compiled.binds) != set(columns):
+            raise ValueError(f"{table.name}: give {sorted(compiled.binds)}")
+
+        def to_driver(row: tuple) -> dict:
+            return dict(zip(columns, bind(row), strict=True))
+
+    count = 0
+    rows = iter(rows)
+    while chunk := [to_driver(row) for row in islice(rows, CHUNK)]:
+        connection.exec_driver_sql(compiled.string, chunk)
+        count += len(chunk)
+    return count
+
+
+def _binder(table: Table, columns: tuple[str, ...], dialect: Dialect) -> Callable[[tuple], tuple]:
+    """What SQLAlchemy does to a row before the driver gets it: each column's bind
+    processor, memoised because a day's rows share few distinct dates and times."""
+    processors = []
+    for index, name in enumerate(columns):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processors.append((index, cache(process)))
+
+    def bind(row: tuple) -> tuple:
+        if not processors:
+            return row
+        values = list(row)
+        for index, process in processors:
+            values[index] = process(values[index])
+        return tuple(values)
+
+    return bind
+
+
+def _mark_generated(connection: Connection, workspace_id: int, day: date, now: datetime) -> None:
     connection.execute(
         delete(GenerationRow).where(
             GenerationRow.workspace_id == workspace_id, GenerationRow.day == day
@@ -178,29 +326,43 @@ def _mark_generated(connection, workspace_id: int, day: date, now: datetime) -> 
     )
 
 
+_VERSION_COLUMNS = (
+    NodeRow.id.label("node_id"),
+    NodeRow.name,
+    NodeRow.state,
+    NodeRow.frozen,
+    NodeVersionRow.id.label("version_id"),
+    NodeVersionRow.deployed_at,
+    NodeVersionRow.instance_mode,
+    NodeVersionRow.cron,
+    NodeVersionRow.recurrence,
+    NodeVersionRow.start_date,
+    NodeVersionRow.end_date,
+    NodeVersionRow.priority,
+    NodeVersionRow.resource_group,
+    NodeVersionRow.owner,
+    NodeVersionRow.depends,
+)
+
+
 def _deployed_nodes(
-    session: Session, workspace_id: int, day: date, zone: ZoneInfo, *, bootstrap: bool
+    connection: Connection, workspace_id: int, day: date, zone: ZoneInfo, *, bootstrap: bool
 ) -> list[_Deployed]:
     """Each node with the version in effect on ``day``, or nothing if none is yet."""
     cutoff = generation_cutoff(day, zone)
-    nodes = session.scalars(
-        select(NodeRow)
+    query = (
+        select(*_VERSION_COLUMNS)
+        .join_from(NodeRow, NodeVersionRow, NodeVersionRow.node_id == NodeRow.id)
         .where(NodeRow.workspace_id == workspace_id)
         .where((NodeRow.state == "deployed") | (NodeRow.undeployed_at > cutoff))
-        .order_by(NodeRow.id)
-    ).all()
-    versions: dict[int, list[NodeVersionRow]] = defaultdict(list)
-    for version in session.scalars(
-        select(NodeVersionRow)
-        .where(NodeVersionRow.node_id.in_([n.id for n in nodes]))
-        .order_by(NodeVersionRow.version)
-    ):
-        versions[version.node_id].append(version)
+        .order_by(NodeRow.id, NodeVersionRow.version)
+    )
     chosen: list[_Deployed] = []
-    for node in nodes:
-        eligible = [v for v in versions[node.id] if _in_effect(v, day, cutoff, zone)]
-        if not eligible and bootstrap and node.state == "deployed":
-            eligible = versions[node.id][-1:]
+    for _, group in groupby(connection.execute(query), key=attrgetter("node_id")):
+        versions = list(group)
+        eligible = [v for v in versions if _in_effect(v, day, cutoff, zone)]
+        if not eligible and bootstrap and versions[-1].state == "deployed":
+            eligible = versions[-1:]
         if not eligible:
             continue
         version = eligible[-1]
@@ -209,11 +371,29 @@ def _deployed_nodes(
         if immediate and version.deployed_at >= cutoff and len(eligible) == 1:
             deployed_local = version.deployed_at.replace(tzinfo=UTC).astimezone(zone)
             expired_until = deployed_local.replace(tzinfo=None) + IMMEDIATE_BUFFER
-        chosen.append(_Deployed(node, version, expired_until))
+        chosen.append(_deployed(version, expired_until))
     return chosen
 
 
-def _in_effect(version: NodeVersionRow, day: date, cutoff: datetime, zone: ZoneInfo) -> bool:
+def _deployed(row: Row, expired_until: datetime | None) -> _Deployed:
+    return _Deployed(
+        node_id=row.node_id,
+        name=row.name,
+        frozen=row.frozen,
+        version_id=row.version_id,
+        cron=row.cron,
+        recurrence=row.recurrence,
+        start_date=row.start_date,
+        end_date=row.end_date,
+        priority=row.priority,
+        resource_group=row.resource_group,
+        owner=row.owner,
+        depends=tuple(Dependency(DependencyType(t), n) for t, n in row.depends),
+        expired_until=expired_until,
+    )
+
+
+def _in_effect(version: Row, day: date, cutoff: datetime, zone: ZoneInfo) -> bool:
     if version.deployed_at < cutoff:
         return True
     if version.instance_mode != InstanceMode.IMMEDIATELY.value:
@@ -224,12 +404,9 @@ def _in_effect(version: NodeVersionRow, day: date, cutoff: datetime, zone: ZoneI
 
 def _slots_for(item: _Deployed, day: date, zone: ZoneInfo) -> list[tuple[Slot, bool, str]]:
     """(slot, dry_run, reason) for each periodic instance the node gets on ``day``."""
-    version = item.version
-    if (version.start_date and day < version.start_date) or (
-        version.end_date and day > version.end_date
-    ):
+    if (item.start_date and day < item.start_date) or (item.end_date and day > item.end_date):
         return []
-    planned = day_slots(item.node.name, version.cron, version.recurrence, day, zone)
+    planned = day_slots(item.name, item.cron, item.recurrence, day, zone)
     if item.expired_until is None:
         return planned
     return [
@@ -270,10 +447,22 @@ def day_slots(
     return [(Slot(node, wall, bizdate, 1), True, "dry-run node" if skip else "not a run day")]
 
 
-def _existing_slots(
-    session: Session, workspace_id: int, day: date, by_id: dict[int, _Deployed]
-) -> tuple[dict[str, list[Slot]], dict[Slot, int]]:
+def _periodic_on(workspace_id: int, day: date) -> ColumnElement[bool]:
+    """The periodic instances whose cyctime falls on ``day``."""
     start = datetime.combine(day, time(0))
+    return and_(
+        InstanceRow.workspace_id == workspace_id,
+        InstanceRow.kind == "periodic",
+        InstanceRow.cyctime >= start,
+        InstanceRow.cyctime < start + timedelta(days=1),
+    )
+
+
+def _existing_slots(
+    connection: Connection, workspace_id: int, day: date, names: dict[int, str]
+) -> tuple[dict[str, list[Slot]], dict[tuple[str, datetime], int]]:
+    """The slots of ``day`` already generated for the nodes in ``names`` (node id ->
+    name), each node's sorted by cyctime, and their instance ids by (node, cyctime)."""
     query = (
         select(
             InstanceRow.id,
@@ -282,44 +471,71 @@ def _existing_slots(
             InstanceRow.bizdate,
             InstanceRow.cycle,
         )
-        .where(
-            and_(
-                InstanceRow.workspace_id == workspace_id,
-                InstanceRow.kind == "periodic",
-                InstanceRow.cyctime >= start,
-                InstanceRow.cyctime < start + timedelta(days=1),
-            )
-        )
+        .where(_periodic_on(workspace_id, day))
         .order_by(InstanceRow.cyctime, InstanceRow.id)
     )
     slots: dict[str, list[Slot]] = defaultdict(list)
-    ids: dict[Slot, int] = {}
-    for row in session.execute(query):
-        if row.node_id not in by_id:
+    ids: dict[tuple[str, datetime], int] = {}
+    for row in connection.execute(query):
+        name = names.get(row.node_id)
+        if name is None:
             continue
-        slot = Slot(by_id[row.node_id].node.name, row.cyctime, row.bizdate, row.cycle)
-        slots[slot.node].append(slot)
-        ids[slot] = row.id
+        slots[name].append(Slot(name, row.cyctime, row.bizdate, row.cycle))
+        ids[name, row.cyctime] = row.id
     return dict(slots), ids
 
 
+def _slot_ids(
+    connection: Connection, workspace_id: int, day: date, names: dict[int, str]
+) -> dict[tuple[str, datetime], int]:
+    """Instance ids of ``day`` by (node, cyctime), which is unique for periodic instances.
+
+    Read back after the insert, without building Slot objects: edges only need ids.
+    """
+    query = select(InstanceRow.id, InstanceRow.node_id, InstanceRow.cyctime).where(
+        _periodic_on(workspace_id, day)
+    )
+    return {
+        (names[node_id], cyctime): instance_id
+        for instance_id, node_id, cyctime in connection.execute(query)
+        if node_id in names
+    }
+
+
 def _effective_priorities(
-    session: Session, workspace_id: int, deployed: list[_Deployed]
+    connection: Connection, workspace_id: int, deployed: list[_Deployed]
 ) -> dict[str, int]:
     """A baseline's priority lifts its nodes and all their ancestors (max wins)."""
-    parents = {d.node.name: [n for t, n in d.version.depends if t == "Normal"] for d in deployed}
-    lifted = {d.node.name: d.version.priority for d in deployed}
-    baselines = session.scalars(
-        select(BaselineRow).where(BaselineRow.workspace_id == workspace_id, BaselineRow.enabled)
-    )
-    for baseline in baselines:
-        for output in baseline.nodes:
-            if output not in lifted:
-                continue
-            for name in [output, *dag.closure(parents, output)]:
-                if name in lifted:
-                    lifted[name] = max(lifted[name], baseline.priority)
+    lifted = {d.name: d.priority for d in deployed}
+    baselines = connection.execute(
+        select(BaselineRow.priority, BaselineRow.nodes).where(
+            BaselineRow.workspace_id == workspace_id, BaselineRow.enabled
+        )
+    ).all()
+    if not baselines:
+        return lifted
+    parents = {
+        d.name: [dep.node for dep in d.depends if dep.type is DependencyType.NORMAL]
+        for d in deployed
+    }
+    for priority, outputs in baselines:
+        for name in _with_ancestors(parents, [o for o in outputs if o in lifted]):
+            if name in lifted:
+                lifted[name] = max(lifted[name], priority)
     return lifted
+
+
+def _with_ancestors(parents: dict[str, list[str]], starts: list[str]) -> set[str]:
+    """``starts`` and every ancestor of them, in one walk: a baseline's outputs share
+    most of their ancestors, which a closure per output would visit again each time."""
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        for parent in parents.get(stack.pop(), ()):
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
 
 
 def ensure_generated(engine: Engine, workspace_id: int, now: datetime) -> list[Generated]:
