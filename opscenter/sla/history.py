@@ -150,13 +150,11 @@ def successes_since(db: Engine, workspace_id: int, after_attempt_id: int) -> Ite
         .order_by(AttemptRow.id)
     )
     with db.connect() as conn:
-        for row in conn.execution_options(yield_per=20_000).execute(query):
-            yield Finished(
-                row.id,
-                row.node_id,
-                row.finished_at,
-                (row.finished_at - row.started_at).total_seconds(),
-            )
+        # rows unpacked by position: by name costs seconds over a million attempts
+        for attempt_id, node_id, started, finished in conn.execution_options(
+            yield_per=20_000
+        ).execute(query):
+            yield Finished(attempt_id, node_id, finished, (finished - started).total_seconds())
 
 
 def sync(history: DurationHistory, db: Engine, workspace_id: int) -> int:

@@ -46,6 +46,20 @@ class Change:
     after: str
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """A baseline instance's prediction, made outside the write lock, waiting to be stored."""
+
+    baseline_id: int
+    name: str
+    bizdate: date
+    cycle: int
+    committed: datetime
+    alert: datetime
+    protected: list[Protected]
+    prediction: Prediction
+
+
 def committed_moment(bizdate: date, hhmm: str, zone: ZoneInfo) -> datetime:
     """The committed time of a business date as naive UTC; hh 24..47 is the day after."""
     hours, minutes = (int(part) for part in hhmm.split(":"))
@@ -66,11 +80,15 @@ class SlaMonitor:
             )
 
     def update(self, now: datetime) -> list[Change]:
-        """Recompute every baseline instance of the active business dates; ``now`` naive UTC."""
+        """Recompute every baseline instance of the active business dates; ``now`` naive UTC.
+
+        Reading and predicting happen outside the write lock (a baseline may protect
+        thousands of instances); only the results are written in one short transaction.
+        """
         today = now.replace(tzinfo=UTC).astimezone(self.zone).date()
         bizdates = [today - timedelta(days=d) for d in range(1, ACTIVE_DAYS + 1)] + [today]
-        changes: list[Change] = []
-        with writing(self.db) as conn:
+        plans: list[_Plan] = []
+        with self.db.connect() as conn:
             baselines = conn.execute(
                 select(BaselineRow).where(
                     BaselineRow.workspace_id == self.workspace_id, BaselineRow.enabled
@@ -79,12 +97,19 @@ class SlaMonitor:
             for baseline in baselines:
                 for bizdate in bizdates:
                     for cycle, hhmm in enumerate(baseline.committed_times, start=1):
-                        change = self._update_one(conn, baseline, bizdate, cycle, hhmm, now)
-                        if change:
-                            changes.append(change)
+                        plan = self._plan(conn, baseline, bizdate, cycle, hhmm, now)
+                        if plan:
+                            plans.append(plan)
+        changes: list[Change] = []
+        if plans:
+            with writing(self.db) as conn:
+                for plan in plans:
+                    change = self._store(conn, plan, now)
+                    if change:
+                        changes.append(change)
         return changes
 
-    def _update_one(
+    def _plan(
         self,
         conn: Connection,
         baseline,
@@ -92,7 +117,7 @@ class SlaMonitor:
         cycle: int,
         hhmm: str,  # noqa: ANN001
         now: datetime,
-    ) -> Change | None:
+    ) -> _Plan | None:
         protected = self.protected(
             conn, baseline.nodes, bizdate, cycle if baseline.type == "HOURLY" else None
         )
@@ -101,16 +126,22 @@ class SlaMonitor:
         committed = committed_moment(bizdate, hhmm, self.zone)
         alert = committed - timedelta(minutes=baseline.margin)
         prediction = predict(protected, now, alert_at=alert, committed_at=committed)
+        return _Plan(
+            baseline.id, baseline.name, bizdate, cycle, committed, alert, protected, prediction
+        )
+
+    def _store(self, conn: Connection, plan: _Plan, now: datetime) -> Change | None:
+        prediction = plan.prediction
         row = conn.execute(
             select(BaselineInstanceRow).where(
-                BaselineInstanceRow.baseline_id == baseline.id,
-                BaselineInstanceRow.bizdate == bizdate,
-                BaselineInstanceRow.cycle == cycle,
+                BaselineInstanceRow.baseline_id == plan.baseline_id,
+                BaselineInstanceRow.bizdate == plan.bizdate,
+                BaselineInstanceRow.cycle == plan.cycle,
             )
         ).one_or_none()
         values = {
-            "committed_at": committed,
-            "alert_at": alert,
+            "committed_at": plan.committed,
+            "alert_at": plan.alert,
             "status": prediction.status,
             "finished": prediction.finished,
             "predicted_finish": prediction.finish,
@@ -123,13 +154,13 @@ class SlaMonitor:
                 for i in prediction.key_path
             ],
             "key_instance_id": prediction.key_instance,
-            "protected": len(protected),
+            "protected": len(plan.protected),
             "updated_at": now,
         }
         if row is None:
             instance_id = conn.execute(
                 insert(BaselineInstanceRow).values(
-                    baseline_id=baseline.id, bizdate=bizdate, cycle=cycle, **values
+                    baseline_id=plan.baseline_id, bizdate=plan.bizdate, cycle=plan.cycle, **values
                 )
             ).inserted_primary_key[0]
             before = ""
@@ -140,9 +171,11 @@ class SlaMonitor:
             conn.execute(
                 update(BaselineInstanceRow).where(BaselineInstanceRow.id == row.id).values(**values)
             )
-        self._events(conn, baseline.id, instance_id, protected, prediction, now)
+        self._events(conn, plan.baseline_id, instance_id, plan.protected, prediction, now)
         if before != prediction.status:
-            return Change(baseline.name, instance_id, bizdate, cycle, before, prediction.status)
+            return Change(
+                plan.name, instance_id, plan.bizdate, plan.cycle, before, prediction.status
+            )
         return None
 
     def protected(

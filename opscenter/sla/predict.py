@@ -63,14 +63,20 @@ def predict(
     outputs = [i for i in instances if i.output]
     if not outputs or all(i.status is Status.FROZEN for i in outputs):
         return Prediction({}, {}, None, False, ERROR)
-    parents: Mapping[int, Sequence[int]] = {
-        i.id: [u for u in i.upstream if u in by_id] for i in instances
+    parents: dict[int, Sequence[int]] = {
+        i.id: i.upstream
+        if all(u in by_id for u in i.upstream)
+        else [u for u in i.upstream if u in by_id]
+        for i in instances
     }
     start: dict[int, datetime] = {}
     finish: dict[int, datetime] = {}
-    for instance_id in dag.topological_order(parents):
+    for instance_id in _in_dependency_order(parents):
         item = by_id[instance_id]
-        ready = max([item.due_at, *(finish[p] for p in parents[instance_id])])
+        ready = item.due_at
+        for parent in parents[instance_id]:
+            if finish[parent] > ready:
+                ready = finish[parent]
         if item.status is Status.SUCCESS:
             start[instance_id] = item.started_at or ready
             finish[instance_id] = item.finished_at or ready
@@ -94,6 +100,25 @@ def predict(
         path,
         key,
     )
+
+
+def _in_dependency_order(parents: Mapping[int, Sequence[int]]) -> list[int]:
+    """Kahn's algorithm without intermediate lists: this runs on every state change, and
+    allocation (and the garbage collector it wakes) is what costs at 5,000 instances."""
+    waiting = {v: len(ups) for v, ups in parents.items()}
+    children: dict[int, list[int]] = {}
+    for v, ups in parents.items():
+        for u in ups:
+            children.setdefault(u, []).append(v)
+    order = [v for v, n in waiting.items() if n == 0]
+    for v in order:  # grows while it is walked
+        for child in children.get(v, ()):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                order.append(child)
+    if len(order) < len(parents):
+        raise dag.CycleError(dag.find_cycle(parents) or [])
+    return order
 
 
 def _key_path(
