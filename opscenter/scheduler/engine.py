@@ -54,6 +54,7 @@ READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 READY_VALUES = [s.value for s in READY_FROM]
 _CURRENT = NodeVersionRow.__table__.alias("current_version")  # the code an attempt runs
 _HOST = os.uname().nodename
+EVALUATE_BATCH = 5000
 NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
 
 
@@ -377,8 +378,10 @@ class Engine:
     # -- readiness ----------------------------------------------------------------
 
     def _evaluate(self) -> None:
-        ids = sorted(self._candidates)
-        self._candidates.clear()
+        """Evaluate up to EVALUATE_BATCH candidates: a whole day at start would hold every
+        row in memory at once, and one long write transaction would block the readers."""
+        ids = sorted(self._candidates)[:EVALUATE_BATCH]
+        self._candidates.difference_update(ids)
         now = self._now()
         with writing(self.db) as conn:
             rows = conn.execute(
