@@ -76,32 +76,27 @@ def _run(
     body: Callable[[Connection], ActionResult],
 ) -> ActionResult:
     """Do ``body`` in one transaction with its audit record; audit a refusal on its own."""
+
+    def audited(conn: Connection, outcome: str, detail: str) -> None:
+        audit.record(
+            conn,
+            at=actor.now,
+            user=actor.user,
+            action=action,
+            targets=list(targets),
+            outcome=outcome,
+            detail=detail,
+            source=actor.source,
+        )
+
     try:
         with writing(db) as conn:
             result = body(conn)
-            audit.record(
-                conn,
-                at=actor.now,
-                user=actor.user,
-                action=action,
-                targets=list(targets),
-                outcome="ok",
-                detail=result.message,
-                source=actor.source,
-            )
+            audited(conn, "ok", result.message)
             return result
     except ActionRefused as refused:
         with writing(db) as conn:
-            audit.record(
-                conn,
-                at=actor.now,
-                user=actor.user,
-                action=action,
-                targets=list(targets),
-                outcome="refused",
-                detail=refused.reason,
-                source=actor.source,
-            )
+            audited(conn, "refused", refused.reason)
         raise
 
 
