@@ -13,6 +13,7 @@ update and a crash never leaves a half-made transition.
 
 from __future__ import annotations
 
+import collections
 import heapq
 import itertools
 import os
@@ -135,8 +136,7 @@ class Engine:
         self.logs = Path(ws.warehouse).parent / "logs"
         self.executors = executors or Executors(Path(ws.warehouse), Path(ws.landing))
         self.sla = SlaService(db, workspace_id, Path(ws.warehouse).parent)
-        # ("started", instance, attempt, (pid, start)) and ("done", instance, attempt, Outcome)
-        self._events: queue.Queue[tuple[str, int, int, object]] = queue.Queue()
+        self._events: queue.Queue[tuple[int, int, Outcome]] = queue.Queue()  # attempts that ended
         self._pool = ThreadPoolExecutor(max_workers=max(4, sum(self.slots.values()) + 2))
         self._running: dict[int, _Running] = {}
         self._busy: Counter[str] = Counter()
@@ -146,6 +146,7 @@ class Engine:
         self._timers: list[_Timer] = []
         self._seq = itertools.count()
         self._candidates: set[int] = set()
+        self._pids: collections.deque[tuple[int, int, int, int | None]] = collections.deque()
         self._fresh: set[int] = set()  # found ready in this tick: no need to check again
         self._last_poll = 0.0
         self._wake = threading.Event()
@@ -601,7 +602,7 @@ class Engine:
                     instance_id=row.id,
                 )
         except ParamError as exc:
-            self._events.put(("done", row.id, number, Outcome(False, None, str(exc))))
+            self._events.put((row.id, number, Outcome(False, None, str(exc))))
             return
         job = Job(
             instance_id=row.id,
@@ -626,34 +627,31 @@ class Engine:
         try:
             execution = self.executors.start(job)
             running.attach(execution)
-            if execution.pid:
+            if execution.pid:  # recorded at the next turn; no need to wake the loop for it
                 started = process_start_time(execution.pid)
-                self._events.put(
-                    ("started", job.instance_id, job.attempt, (execution.pid, started))
-                )
+                self._pids.append((job.instance_id, job.attempt, execution.pid, started))
             outcome = execution.wait()
         except Exception as exc:  # an executor bug must not lose the attempt
             outcome = Outcome(False, None, f"executor error: {exc}")
-        self._events.put(("done", job.instance_id, job.attempt, outcome))
+        self._events.put((job.instance_id, job.attempt, outcome))
         self._wake.set()
 
     # -- completion -----------------------------------------------------------------
 
     def _drain_events(self) -> None:
-        events: list[tuple[str, int, int, object]] = []
+        finished: list[tuple[int, int, Outcome]] = []
         while True:
             try:
-                events.append(self._events.get_nowait())
+                finished.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        if not events:
+        pids = []
+        while self._pids:
+            i, n, pid, started = self._pids.popleft()
+            pids.append({"i": i, "n": n, "pid": pid, "start": started})
+        if not finished and not pids:
             return
         now = self._now()
-        pids = [
-            {"i": i, "n": n, "pid": pid, "start": started}
-            for kind, i, n, (pid, started) in (e for e in events if e[0] == "started")
-        ]
-        finished = [(i, n, outcome) for kind, i, n, outcome in events if kind == "done"]
         succeeded: list[int] = []
         ended: list[_Running] = []
         with writing(self.db) as conn:
