@@ -21,8 +21,9 @@ import queue
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -92,6 +93,38 @@ class _Running:
             execution = self.execution
         if execution is not None:
             execution.kill(reason)
+
+
+class _Turn:
+    """One write transaction for a whole scheduler turn (completions, readiness, starts),
+    opened only if the turn has something to write: one commit per turn, not per step."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._context = None
+        self._conn = None
+
+    def conn(self):  # noqa: ANN201 - a SQLAlchemy Connection
+        if self._conn is None:
+            self._context = writing(self._db)
+            self._conn = self._context.__enter__()
+        return self._conn
+
+    def close(self, error: BaseException | None = None) -> None:
+        if self._context is not None:
+            kind = type(error) if error else None
+            self._context.__exit__(kind, error, error.__traceback__ if error else None)
+
+
+@contextmanager
+def _turn(db: Database) -> Iterator[_Turn]:
+    turn = _Turn(db)
+    try:
+        yield turn
+    except BaseException as error:
+        turn.close(error)
+        raise
+    turn.close()
 
 
 @dataclass(order=True)
@@ -166,7 +199,8 @@ class Engine:
         for running in list(self._running.values()):
             running.request_kill("stop", "scheduler shutdown", "stopped: scheduler shut down")
         self._pool.shutdown(wait=True, cancel_futures=False)
-        self._drain_events()
+        with _turn(self.db) as turn:
+            self._drain_events(turn)
         self.executors.close()
         self.sla.close(self._now())
 
@@ -217,14 +251,19 @@ class Engine:
     # -- one turn ---------------------------------------------------------------
 
     def tick(self, poll_signals: bool = False) -> None:
-        self._drain_events()
         if poll_signals or time.monotonic() - self._last_poll >= self.signal_poll:
             self._poll_signals()
         self._fire_timers()
-        while self._candidates:
-            self.sla.touch()
-            self._evaluate()
-        self._dispatch()
+        with _turn(self.db) as turn:
+            self._drain_events(turn)
+            while self._candidates:
+                self.sla.touch()
+                self._evaluate(turn)
+            starts = self._dispatch(turn)
+        # processes start only once their attempts are committed: recovery can see them
+        now = self._now()
+        for row, attempt_id in starts:
+            self._launch(row, now, attempt_id)
         self._fresh.clear()
         self.sla.update_if_due(self._now())
 
@@ -378,74 +417,72 @@ class Engine:
 
     # -- readiness ----------------------------------------------------------------
 
-    def _evaluate(self) -> None:
+    def _evaluate(self, turn: _Turn) -> None:
         """Evaluate up to EVALUATE_BATCH candidates: a whole day at start would hold every
         row in memory at once, and one long write transaction would block the readers."""
         ids = sorted(self._candidates)[:EVALUATE_BATCH]
         self._candidates.difference_update(ids)
         now = self._now()
-        with writing(self.db) as conn:
-            rows = conn.execute(
-                select(
-                    InstanceRow.id,
-                    InstanceRow.status,
-                    InstanceRow.due_at,
-                    InstanceRow.dry_run,
-                    InstanceRow.priority,
-                    InstanceRow.resource_group,
-                    InstanceRow.backfill_run_id,
-                    NodeVersionRow.type,
-                )
-                .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-                .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
-            ).all()
-            if not rows:
-                return
-            stuck = state.blocked(conn, [r.id for r in rows])
-            back, waiting, dry, instant, queued = [], [], [], [], []
-            for row in rows:
-                if row.id in stuck:
-                    if row.status != Status.NOT_RUN.value:
-                        back.append(row.id)
-                elif row.due_at > now:
-                    if row.status == Status.NOT_RUN.value:
-                        waiting.append(row.id)
-                    self._timer(row.due_at, "due", row.id)
-                elif row.dry_run:
-                    dry.append(row.id)
-                elif row.type in NO_SLOT_TYPES:
-                    instant.append(row.id)
-                else:
-                    queued.append(row)
-            state.move(
-                conn,
-                back,
-                Status.NOT_RUN,
-                allowed_from=[Status.WAIT_TIME, Status.WAIT_RESOURCE],
-                now=now,
-                reason="upstream not successful",
+        conn = turn.conn()
+        rows = conn.execute(
+            select(
+                InstanceRow.id,
+                InstanceRow.status,
+                InstanceRow.due_at,
+                InstanceRow.dry_run,
+                InstanceRow.priority,
+                InstanceRow.resource_group,
+                InstanceRow.backfill_run_id,
+                NodeVersionRow.type,
             )
-            self._queued.difference_update(back)
-            state.move(conn, waiting, Status.WAIT_TIME, allowed_from=[Status.NOT_RUN], now=now)
-            done = []
-            for ids_, reason in ((dry, "dry-run: succeeds without running"), (instant, "")):
-                done += state.move(
-                    conn,
-                    ids_,
-                    Status.SUCCESS,
-                    allowed_from=READY_FROM,  # WAIT_RESOURCE too: undeploy makes it dry-run
-                    now=now,
-                    reason=reason,
-                    values={"started_at": now, "finished_at": now},
-                )
-            if done:
-                self._candidates.update(state.downstream_of(conn, done))
-                succeeded_now = set(done)
-                runs = {
-                    r.backfill_run_id for r in rows if r.id in succeeded_now and r.backfill_run_id
-                }
-                if runs:
-                    self._candidates.update(backfill.advance(conn, self.workspace_id, now, runs))
+            .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+            .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
+        ).all()
+        if not rows:
+            return
+        stuck = state.blocked(conn, [r.id for r in rows])
+        back, waiting, dry, instant, queued = [], [], [], [], []
+        for row in rows:
+            if row.id in stuck:
+                if row.status != Status.NOT_RUN.value:
+                    back.append(row.id)
+            elif row.due_at > now:
+                if row.status == Status.NOT_RUN.value:
+                    waiting.append(row.id)
+                self._timer(row.due_at, "due", row.id)
+            elif row.dry_run:
+                dry.append(row.id)
+            elif row.type in NO_SLOT_TYPES:
+                instant.append(row.id)
+            else:
+                queued.append(row)
+        state.move(
+            conn,
+            back,
+            Status.NOT_RUN,
+            allowed_from=[Status.WAIT_TIME, Status.WAIT_RESOURCE],
+            now=now,
+            reason="upstream not successful",
+        )
+        self._queued.difference_update(back)
+        state.move(conn, waiting, Status.WAIT_TIME, allowed_from=[Status.NOT_RUN], now=now)
+        done = []
+        for ids_, reason in ((dry, "dry-run: succeeds without running"), (instant, "")):
+            done += state.move(
+                conn,
+                ids_,
+                Status.SUCCESS,
+                allowed_from=READY_FROM,  # WAIT_RESOURCE too: undeploy makes it dry-run
+                now=now,
+                reason=reason,
+                values={"started_at": now, "finished_at": now},
+            )
+        if done:
+            self._candidates.update(state.downstream_of(conn, done))
+            succeeded_now = set(done)
+            runs = {r.backfill_run_id for r in rows if r.id in succeeded_now and r.backfill_run_id}
+            if runs:
+                self._candidates.update(backfill.advance(conn, self.workspace_id, now, runs))
         self._fresh.update(r.id for r in queued)
         for row in queued:
             if row.id not in self._queued and row.id not in self._running:
@@ -457,7 +494,8 @@ class Engine:
 
     # -- dispatch -----------------------------------------------------------------
 
-    def _dispatch(self) -> None:
+    def _dispatch(self, turn: _Turn) -> list:
+        """Pick what may start now; returns (row, attempt id) pairs to launch after commit."""
         starts: list[int] = []
         now = self._now()
         for group, heap in self._waiting.items():
@@ -472,96 +510,92 @@ class Engine:
         queued = sorted(self._newly_queued & self._queued)
         self._newly_queued.clear()
         if queued:
-            with writing(self.db) as conn:
-                state.move(
-                    conn,
-                    queued,
-                    Status.WAIT_RESOURCE,
-                    allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
-                    now=now,
-                )
-        if starts:
-            self._start(starts)
+            state.move(
+                turn.conn(),
+                queued,
+                Status.WAIT_RESOURCE,
+                allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
+                now=now,
+            )
+        return self._start(turn.conn(), starts) if starts else []
 
-    def _start(self, ids: list[int]) -> None:
-        """Start a batch of attempts: one transaction for all their bookkeeping, then the
-        processes, then one more for their pids. Per-instance overhead is what bounds a
-        scheduler's hand-off, so nothing here is done one row at a time."""
+    def _start(self, conn, ids: list[int]) -> list:  # noqa: ANN001
+        """The bookkeeping of a batch of attempts, in the turn's transaction; returns the
+        (row, attempt id) pairs to launch. Per-instance overhead bounds a scheduler's
+        hand-off, so nothing here is done one row at a time."""
         now = self._now()
-        with writing(self.db) as conn:
-            rows = conn.execute(
-                select(
-                    InstanceRow.id,
-                    InstanceRow.node_id,
-                    InstanceRow.run_number,
-                    InstanceRow.trigger_note,
-                    InstanceRow.resource_group,
-                    InstanceRow.cyctime,
-                    InstanceRow.bizdate,
-                    InstanceRow.backfill_run_id,
-                    NodeRow.name,
-                    NodeVersionRow.type,
-                    NodeVersionRow.parameters,
-                    NodeVersionRow.timeout,
-                    _CURRENT.c.code,
-                )
-                .join(NodeRow, NodeRow.id == InstanceRow.node_id)
-                .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-                .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
-                .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
-            ).all()
-            # an upstream may have been reset while it queued; just-evaluated ones are fresh
-            stale = [r.id for r in rows if r.id not in self._fresh]
-            stuck = state.blocked(conn, stale) if stale else set()
+        rows = conn.execute(
+            select(
+                InstanceRow.id,
+                InstanceRow.node_id,
+                InstanceRow.run_number,
+                InstanceRow.trigger_note,
+                InstanceRow.resource_group,
+                InstanceRow.cyctime,
+                InstanceRow.bizdate,
+                InstanceRow.backfill_run_id,
+                NodeRow.name,
+                NodeVersionRow.type,
+                NodeVersionRow.parameters,
+                NodeVersionRow.timeout,
+                _CURRENT.c.code,
+            )
+            .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+            .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+            .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
+            .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
+        ).all()
+        # an upstream may have been reset while it queued; just-evaluated ones are fresh
+        stale = [r.id for r in rows if r.id not in self._fresh]
+        stuck = state.blocked(conn, stale) if stale else set()
+        state.move(
+            conn,
+            sorted(stuck),
+            Status.NOT_RUN,
+            allowed_from=READY_FROM,
+            now=now,
+            reason="upstream not successful",
+        )
+        moved = set(
             state.move(
                 conn,
-                sorted(stuck),
-                Status.NOT_RUN,
+                [r.id for r in rows if r.id not in stuck],
+                Status.RUNNING,
                 allowed_from=READY_FROM,
                 now=now,
-                reason="upstream not successful",
+                values={
+                    "run_number": InstanceRow.run_number + 1,
+                    "started_at": now,
+                    "finished_at": None,
+                    "retry_at": None,
+                    "trigger_note": "",
+                },
             )
-            moved = set(
-                state.move(
-                    conn,
-                    [r.id for r in rows if r.id not in stuck],
-                    Status.RUNNING,
-                    allowed_from=READY_FROM,
-                    now=now,
-                    values={
-                        "run_number": InstanceRow.run_number + 1,
+        )
+        rows = [r for r in rows if r.id in moved]
+        if not rows:
+            return []
+        attempt_ids = dict(
+            conn.execute(
+                insert(AttemptRow).returning(
+                    AttemptRow.instance_id, AttemptRow.id, sort_by_parameter_order=True
+                ),
+                [
+                    {
+                        "instance_id": r.id,
+                        "number": r.run_number + 1,
+                        "status": Status.RUNNING.value,
+                        "triggered_by": r.trigger_note or self.name,
                         "started_at": now,
-                        "finished_at": None,
-                        "retry_at": None,
-                        "trigger_note": "",
-                    },
-                )
-            )
-            rows = [r for r in rows if r.id in moved]
-            if not rows:
-                return
-            attempt_ids = dict(
-                conn.execute(
-                    insert(AttemptRow).returning(
-                        AttemptRow.instance_id, AttemptRow.id, sort_by_parameter_order=True
-                    ),
-                    [
-                        {
-                            "instance_id": r.id,
-                            "number": r.run_number + 1,
-                            "status": Status.RUNNING.value,
-                            "triggered_by": r.trigger_note or self.name,
-                            "started_at": now,
-                            "host": _HOST,
-                            "log_path": str(self._log_path(r)),
-                            "reason": "",
-                        }
-                        for r in rows
-                    ],
-                ).all()
-            )
-        for row in rows:
-            self._launch(row, now, attempt_ids[row.id])
+                        "host": _HOST,
+                        "log_path": str(self._log_path(r)),
+                        "reason": "",
+                    }
+                    for r in rows
+                ],
+            ).all()
+        )
+        return [(row, attempt_ids[row.id]) for row in rows]
 
     def _log_path(self, row) -> Path:  # noqa: ANN001 - a row of _start's query
         number = row.run_number + 1
@@ -638,7 +672,7 @@ class Engine:
 
     # -- completion -----------------------------------------------------------------
 
-    def _drain_events(self) -> None:
+    def _drain_events(self, turn: _Turn) -> None:
         finished: list[tuple[int, int, Outcome]] = []
         while True:
             try:
@@ -654,74 +688,74 @@ class Engine:
         now = self._now()
         succeeded: list[int] = []
         ended: list[_Running] = []
-        with writing(self.db) as conn:
-            if pids:  # recovery ends a dead scheduler's processes by these
-                conn.execute(
-                    update(AttemptRow)
-                    .where(
-                        AttemptRow.instance_id == bindparam("i"),
-                        AttemptRow.number == bindparam("n"),
-                    )
-                    .values(pid=bindparam("pid"), pid_start=bindparam("start")),
-                    pids,
+        conn = turn.conn()
+        if pids:  # recovery ends a dead scheduler's processes by these
+            conn.execute(
+                update(AttemptRow)
+                .where(
+                    AttemptRow.instance_id == bindparam("i"),
+                    AttemptRow.number == bindparam("n"),
                 )
-            for instance_id, number, outcome in finished:
-                running = self._running.get(instance_id)
-                if running is None or running.number != number:
-                    continue
-                del self._running[instance_id]
-                ended.append(running)
-                self._busy[running.group] -= 1
-                conn.execute(
-                    update(AttemptRow)
-                    .where(
-                        AttemptRow.instance_id == instance_id,
-                        AttemptRow.number == number,
-                        AttemptRow.status == Status.RUNNING.value,
-                    )
-                    .values(
-                        status=Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
-                        finished_at=now,
-                        exit_code=outcome.exit_code,
-                        reason=outcome.reason,
-                    )
+                .values(pid=bindparam("pid"), pid_start=bindparam("start")),
+                pids,
+            )
+        for instance_id, number, outcome in finished:
+            running = self._running.get(instance_id)
+            if running is None or running.number != number:
+                continue
+            del self._running[instance_id]
+            ended.append(running)
+            self._busy[running.group] -= 1
+            conn.execute(
+                update(AttemptRow)
+                .where(
+                    AttemptRow.instance_id == instance_id,
+                    AttemptRow.number == number,
+                    AttemptRow.status == Status.RUNNING.value,
                 )
-                if running.kill == "freeze":
-                    state.move(
-                        conn,
-                        [instance_id],
-                        Status.FROZEN,
-                        allowed_from=[Status.RUNNING],
-                        now=now,
-                        by=running.killed_by,
-                        reason=outcome.reason,
-                        values={"finished_at": now},
-                    )
-                elif outcome.success and not running.kill:
-                    succeeded += state.move(
-                        conn,
-                        [instance_id],
-                        Status.SUCCESS,
-                        allowed_from=[Status.RUNNING],
-                        now=now,
-                        values={"finished_at": now},
-                    )
-                else:
-                    by = running.killed_by if running.kill == "stop" else self.name
-                    self._fail(
-                        conn,
-                        instance_id,
-                        number,
-                        now,
-                        outcome.reason,
-                        by=by,
-                        retry=running.kill != "stop",
-                    )
-            if succeeded:
-                self._candidates.update(state.downstream_of(conn, succeeded))
-            runs = {r.backfill_run for r in ended if r.backfill_run is not None}
-            if runs:
-                self._candidates.update(backfill.advance(conn, self.workspace_id, now, runs))
+                .values(
+                    status=Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
+                    finished_at=now,
+                    exit_code=outcome.exit_code,
+                    reason=outcome.reason,
+                )
+            )
+            if running.kill == "freeze":
+                state.move(
+                    conn,
+                    [instance_id],
+                    Status.FROZEN,
+                    allowed_from=[Status.RUNNING],
+                    now=now,
+                    by=running.killed_by,
+                    reason=outcome.reason,
+                    values={"finished_at": now},
+                )
+            elif outcome.success and not running.kill:
+                succeeded += state.move(
+                    conn,
+                    [instance_id],
+                    Status.SUCCESS,
+                    allowed_from=[Status.RUNNING],
+                    now=now,
+                    values={"finished_at": now},
+                )
+            else:
+                by = running.killed_by if running.kill == "stop" else self.name
+                self._fail(
+                    conn,
+                    instance_id,
+                    number,
+                    now,
+                    outcome.reason,
+                    by=by,
+                    retry=running.kill != "stop",
+                )
+        if succeeded:
+            self._candidates.update(state.downstream_of(conn, succeeded))
+        runs = {r.backfill_run for r in ended if r.backfill_run is not None}
+        if runs:
+            self._candidates.update(backfill.advance(conn, self.workspace_id, now, runs))
         self.sla.succeeded(
             [
                 Finished(r.attempt_id, r.node_id, now, (now - r.started_at).total_seconds())
