@@ -434,13 +434,14 @@ class Engine:
                 InstanceRow.resource_group,
                 InstanceRow.backfill_run_id,
                 NodeVersionRow.type,
+                state.has_unfinished_upstream().label("blocked"),
             )
             .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
             .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
         ).all()
         if not rows:
             return
-        stuck = state.blocked(conn, [r.id for r in rows])
+        stuck = {r.id for r in rows if r.blocked}
         back, waiting, dry, instant, queued = [], [], [], [], []
         for row in rows:
             if row.id in stuck:

@@ -114,6 +114,20 @@ def blocked(conn: Connection, ids: Sequence[int]) -> set[int]:
     return found
 
 
+def has_unfinished_upstream():  # noqa: ANN201 - a SQL boolean for a query over InstanceRow
+    """EXISTS an upstream of the row's instance that is not SUCCESS (spec 3.2, rule 1)."""
+    return (
+        select(1)
+        .select_from(InstanceEdgeRow)
+        .join(_UPSTREAM, _UPSTREAM.c.id == InstanceEdgeRow.upstream_id)
+        .where(
+            InstanceEdgeRow.downstream_id == InstanceRow.id,
+            _UPSTREAM.c.status != Status.SUCCESS.value,
+        )
+        .exists()
+    )
+
+
 def downstream_of(conn: Connection, ids: Sequence[int]) -> set[int]:
     """Direct downstream instances (same- and cross-cycle)."""
     found: set[int] = set()
