@@ -43,3 +43,13 @@ def deploy_folder(engine: Engine, folder: Path, now: datetime = DEPLOYED_AT) -> 
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def world(tmp_path: Path, store: Engine):
+    """make(yaml) -> a World (tests/harness.py): workspace ``ws`` in UTC, its engine on a
+    manual clock, and alice's backend."""
+    from tests.harness import worlds
+
+    with worlds(tmp_path, store) as make:
+        yield make

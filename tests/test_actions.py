@@ -8,7 +8,7 @@ so the tests that want that path take the lease for the engine.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,15 +22,9 @@ from opscenter.domain.records import ActionRefused, ActionResult, AuditEntry, Ba
 from opscenter.scheduler import lease
 from opscenter.store.db import open_store
 from opscenter.store.models import TransitionRow
-from tests.test_engine import TODAY, MakeWorld, World, at, process_gone, worlds
+from tests.harness import TODAY, MakeWorld, World, at, process_gone
 
 TOMORROW = TODAY + timedelta(days=1)
-
-
-@pytest.fixture
-def world(tmp_path: Path, store: Database) -> Iterator[MakeWorld]:
-    with worlds(tmp_path, store) as make:
-        yield make
 
 
 def live_scheduler(w: World) -> None:

@@ -21,6 +21,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     BaselineDetail,
     BaselineStatus,
+    Dashboard,
     Diagnosis,
     EventInfo,
     InstanceFilter,
@@ -68,6 +69,8 @@ class Backend(Protocol):
     def diagnose(self, instance_id: int) -> Diagnosis: ...
 
     def status_counts(self, bizdate: date) -> StatusCounts: ...
+
+    def dashboard(self, bizdate: date) -> Dashboard: ...
 
     def list_backfills(self, limit: int = 50) -> list[BackfillInfo]: ...
 

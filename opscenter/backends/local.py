@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -29,12 +30,14 @@ from opscenter.domain.records import (
     BackfillRunInfo,
     BaselineDetail,
     BaselineStatus,
+    Dashboard,
     Diagnosis,
     EventInfo,
     InstanceFilter,
     InstanceInfo,
     KeyPathStep,
     LogPage,
+    NodeErrors,
     NodeFilter,
     NodeInfo,
     Page,
@@ -57,6 +60,7 @@ from opscenter.store.models import (
     InstanceEdgeRow,
     InstanceRow,
     NodeRow,
+    NodeStatsRow,
     NodeVersionRow,
     WorkspaceRow,
 )
@@ -84,6 +88,7 @@ _INSTANCE_COLUMNS = (
     InstanceRow.started_at,
     InstanceRow.finished_at,
     InstanceRow.retry_at,
+    NodeStatsRow.mean.label("average"),
 )
 
 
@@ -93,6 +98,7 @@ def _instance_query():  # noqa: ANN202 - a SQLAlchemy Select
         .join(NodeRow, NodeRow.id == InstanceRow.node_id)
         .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
         .outerjoin(BackfillRunRow, BackfillRunRow.id == InstanceRow.backfill_run_id)
+        .outerjoin(NodeStatsRow, NodeStatsRow.node_id == InstanceRow.node_id)
     )
 
 
@@ -119,7 +125,16 @@ def instance_info(row) -> InstanceInfo:  # noqa: ANN001 - a Row of _INSTANCE_COL
         started_at=row.started_at,
         finished_at=row.finished_at,
         retry_at=row.retry_at,
+        average=row.average,
     )
+
+
+def _run_time(conn, now: datetime):  # noqa: ANN001, ANN202 - a SQL expression
+    """How long an instance has run (or ran), as something SQL can order by."""
+    finished = func.coalesce(InstanceRow.finished_at, now)
+    if conn.dialect.name == "sqlite":  # datetimes are text there: compare as Julian days
+        return func.julianday(finished) - func.julianday(InstanceRow.started_at)
+    return finished - InstanceRow.started_at
 
 
 class LocalBackend:
@@ -428,6 +443,97 @@ class LocalBackend:
                 counts[Status(status)] = count
             dry = conn.scalar(select(func.count()).where(*where, InstanceRow.dry_run)) or 0
         return StatusCounts(bizdate, counts, dry)
+
+    def dashboard(self, bizdate: date) -> Dashboard:
+        """The overview an on-call engineer opens first; a handful of aggregate queries."""
+        now = self.clock.now()
+        zone = ZoneInfo(self._timezone)
+        today = now.astimezone(zone).date()
+        with self.db.connect() as conn:
+            periodic = (
+                InstanceRow.workspace_id == self.workspace_id,
+                InstanceRow.kind == InstanceKind.PERIODIC.value,
+            )
+            needs_action = [
+                instance_info(r)
+                for r in conn.execute(
+                    _instance_query()
+                    .where(
+                        *periodic,
+                        InstanceRow.bizdate == bizdate,
+                        InstanceRow.status == Status.FAILURE.value,
+                        InstanceRow.retry_at.is_(None),
+                    )
+                    .order_by(InstanceRow.finished_at.desc())
+                    .limit(20)
+                )
+            ]
+            since = self._now() - timedelta(days=30)
+            top_errors = [
+                NodeErrors(name, owner, failures)
+                for name, owner, failures in conn.execute(
+                    select(NodeRow.name, InstanceRow.owner, func.count())
+                    .select_from(AttemptRow)
+                    .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
+                    .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+                    .where(
+                        *periodic,
+                        AttemptRow.status == Status.FAILURE.value,
+                        AttemptRow.started_at >= since,
+                    )
+                    .group_by(NodeRow.name, InstanceRow.owner)
+                    .order_by(func.count().desc(), NodeRow.name)
+                    .limit(10)
+                )
+            ]
+            elapsed = _run_time(conn, self._now())
+            slowest = [
+                instance_info(r)
+                for r in conn.execute(
+                    _instance_query()
+                    .where(
+                        *periodic,
+                        InstanceRow.bizdate == bizdate,
+                        InstanceRow.started_at.is_not(None),
+                        InstanceRow.dry_run.is_(False),
+                        NodeVersionRow.type != "virtual",  # they do not run
+                    )
+                    .order_by(elapsed.desc())
+                    .limit(10)
+                )
+            ]
+            trend = [
+                self._hourly_successes(conn, day, zone)
+                for day in (today, today - timedelta(days=1))
+            ]
+        return Dashboard(
+            counts=self.status_counts(bizdate),
+            needs_action=needs_action,
+            baselines=self.list_baselines(bizdate),
+            top_errors=top_errors,
+            slowest=slowest,
+            succeeded_per_hour=trend[0],
+            succeeded_per_hour_before=trend[1],
+            now=now,
+        )
+
+    def _hourly_successes(self, conn, day: date, zone: ZoneInfo) -> list[int]:  # noqa: ANN001
+        """Instances that succeeded in each hour of ``day`` (workspace time)."""
+        start = datetime.combine(day, datetime.min.time()).replace(tzinfo=zone)
+        start_utc = start.astimezone(UTC).replace(tzinfo=None)
+        hours = [0] * 24
+        for (finished,) in conn.execute(
+            select(InstanceRow.finished_at).where(
+                InstanceRow.workspace_id == self.workspace_id,
+                InstanceRow.status == Status.SUCCESS.value,
+                InstanceRow.dry_run.is_(False),
+                InstanceRow.finished_at >= start_utc,
+                InstanceRow.finished_at < start_utc + timedelta(days=1),
+            )
+        ):
+            hour = int((finished - start_utc).total_seconds() // 3600)
+            hours[min(hour, 23)] += 1
+        return hours
 
     def list_backfills(self, limit: int = 50) -> list[BackfillInfo]:
         with self.db.connect() as conn:

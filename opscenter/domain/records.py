@@ -96,6 +96,7 @@ class InstanceInfo:
     started_at: datetime | None  # naive UTC
     finished_at: datetime | None  # naive UTC
     retry_at: datetime | None  # naive UTC
+    average: float | None = None  # the node's mean duration (seconds) over its last 10 successes
 
     @property
     def duration(self) -> float | None:
@@ -195,6 +196,27 @@ class StatusCounts:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class NodeErrors:
+    node: str
+    owner: str
+    failures: int  # failed attempts in the window
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The O&M overview (spec 8) for one business date."""
+
+    counts: StatusCounts
+    needs_action: list[InstanceInfo]  # failed, with no auto rerun pending; newest first
+    baselines: list[BaselineStatus]
+    top_errors: list[NodeErrors]  # top 10 nodes by failed attempts, last 30 days
+    slowest: list[InstanceInfo]  # top 10 instances of the date by run time
+    succeeded_per_hour: list[int]  # today's successes by hour of the workspace day (24)
+    succeeded_per_hour_before: list[int]  # the day before, for comparison
+    now: datetime  # aware
 
 
 @dataclass(frozen=True)
