@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from opscenter.domain.model import Status
+from opscenter.scheduler import lease
 from opscenter.store.models import (
     BaselineRow,
     InstanceRow,
@@ -46,6 +47,7 @@ class Summary:
         tuple[str, int, str, int, list[str]]
     ]  # name, priority, committed, margin, nodes
     upcoming: list[Upcoming]
+    scheduler: str  # who holds the scheduler lease, or how to start one
 
     @property
     def total(self) -> int:
@@ -54,6 +56,7 @@ class Summary:
     def as_json(self) -> dict:
         return {
             "workspace": self.workspace,
+            "scheduler": self.scheduler,
             "bizdate": self.bizdate.isoformat(),
             "counts": {s.value: n for s, n in self.counts.items()} | {"TOTAL": self.total},
             "dry_run": self.dry_run,
@@ -132,14 +135,25 @@ def collect(engine: Engine, workspace_id: int, bizdate: date, now: datetime) -> 
         frozen_nodes=frozen,
         baselines=baselines,
         upcoming=upcoming,
+        scheduler=_scheduler_state(engine),
     )
+
+
+def _scheduler_state(engine: Engine) -> str:
+    holder = lease.live_holder(engine)
+    if holder is None:
+        return "not running (start it with 'opscenter scheduler')"
+    return f"{holder.holder}, heartbeat {holder.heartbeat_at:%H:%M:%S} UTC"
 
 
 def render(summary: Summary) -> str:
     """Plain text, readable without colour: each status has its glyph and its word."""
     lines = [
-        f"Instances · bizdate {summary.bizdate} · {summary.total} total"
-        f" ({summary.dry_run} dry-run) · now {summary.now_local:%Y-%m-%d %H:%M} {summary.timezone}",
+        f"Now {summary.now_local:%Y-%m-%d %H:%M} {summary.timezone}",
+        f"Scheduler: {summary.scheduler}",
+        "",
+        f"Instances · bizdate {summary.bizdate} · {summary.total} total "
+        f"({summary.dry_run} dry-run)",
     ]
     width = max(summary.counts.values(), default=0)
     for status, count in summary.counts.items():
@@ -153,8 +167,8 @@ def render(summary: Summary) -> str:
         for name, priority, committed, margin, nodes in summary.baselines:
             lines.append(
                 f"  {name:<18} priority {priority}  committed {committed}  margin {margin}m"
-                f"  protects {', '.join(nodes)}"
             )
+            lines.append(f"  {'':<18} protects {', '.join(nodes)}")
     if summary.upcoming:
         lines += ["", "Due next"]
         for item in summary.upcoming:
