@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from opscenter import __version__, verbs
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import Clock, RealClock, SimulatedClock
+from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
@@ -133,13 +134,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     instances.add_argument("--bizdate", type=_date)
     instances.add_argument("--all-dates", action="store_true", help="every business date")
-    instances.add_argument("--status", help="e.g. FAILURE or NOT_RUN,WAIT_TIME")
+    instances.add_argument("--status", type=_statuses, help="e.g. FAILURE or NOT_RUN,WAIT_TIME")
     instances.add_argument("--node")
     instances.add_argument("--owner")
     instances.add_argument("--kind", choices=verbs.INSTANCE_KINDS)
     instances.add_argument("--backfill", type=int, metavar="ID")
     instances.add_argument("--text", help="part of the node name")
-    instances.add_argument("--limit", type=int, default=100)
+    instances.add_argument("--limit", type=_positive, default=100)
     instances.add_argument("--desc", action="store_true", help="newest cyctime first")
     _json_option(instances)
 
@@ -233,7 +234,7 @@ def _parser() -> argparse.ArgumentParser:
         "events", "baseline events (ERROR, SLOW) on key-path instances", _with_backend(verbs.events)
     )
     events.add_argument("--open", action="store_true", help="only NEW and FIXING")
-    events.add_argument("--limit", type=int, default=50)
+    events.add_argument("--limit", type=_positive, default=50)
     _json_option(events)
 
     event = command(
@@ -248,11 +249,11 @@ def _parser() -> argparse.ArgumentParser:
     alerts = command(
         "alerts", "alerts raised by the workspace's alert rules", _with_backend(verbs.alerts)
     )
-    alerts.add_argument("--limit", type=int, default=50)
+    alerts.add_argument("--limit", type=_positive, default=50)
     _json_option(alerts)
 
     audit = command("audit", "who did what, when", _with_backend(verbs.audit))
-    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--limit", type=_positive, default=50)
     _json_option(audit)
     return parser
 
@@ -292,6 +293,27 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date (yyyy-mm-dd)") from None
+
+
+def _statuses(text: str) -> str:
+    """Status words, comma-separated, any case: checked here so a typo is a usage error."""
+    words = [part.strip().upper() for part in text.split(",")]
+    for word in words:
+        if word not in Status.__members__:
+            raise argparse.ArgumentTypeError(
+                f"{word!r} is not a status (one of {', '.join(Status.__members__)})"
+            )
+    return ",".join(words)
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return number
 
 
 def _local_time(text: str) -> datetime:
