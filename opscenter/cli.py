@@ -34,10 +34,7 @@ from opscenter.store import summary
 from opscenter.store.audit import os_user
 from opscenter.store.db import StoreError, default_url, open_store, state_home
 from opscenter.store.deploy import DeployReport, deploy
-
-
-class UsageError(Exception):
-    """A mistake on the command line or in its inputs: printed, exit status 2."""
+from opscenter.verbs import UsageError
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:

@@ -150,7 +150,10 @@ def instances(backend: Backend, args: argparse.Namespace) -> int:
     )
     page = backend.list_instances(
         InstanceFilter(
-            bizdate=None if args.all_dates else args.bizdate or _yesterday(backend),
+            # a backfill's instances span its own dates: no default business date then
+            bizdate=None
+            if args.all_dates or args.backfill
+            else args.bizdate or _yesterday(backend),
             statuses=statuses,
             node=args.node or "",
             owner=args.owner or "",
@@ -291,13 +294,24 @@ def stop(backend: Backend, args: argparse.Namespace) -> int:
     return _done(args, backend.stop(args.ids))
 
 
+class UsageError(Exception):
+    """A mistake on the command line or in its inputs: printed, exit status 2."""
+
+
+def _targets_given(args: argparse.Namespace) -> None:
+    if not args.ids and not args.node:
+        raise UsageError("give instance ids, or --node NAME")
+
+
 def freeze(backend: Backend, args: argparse.Namespace) -> int:
+    _targets_given(args)
     if args.node:
         return _done(args, backend.freeze_node(args.node))
     return _done(args, backend.freeze(args.ids))
 
 
 def unfreeze(backend: Backend, args: argparse.Namespace) -> int:
+    _targets_given(args)
     if args.node:
         return _done(args, backend.unfreeze_node(args.node))
     return _done(args, backend.unfreeze(args.ids))

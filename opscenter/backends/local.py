@@ -367,6 +367,13 @@ class LocalBackend:
     ) -> LogPage:
         chosen = self._attempt(instance_id, attempt)
         path = Path(chosen.log_path)
+        if (
+            not path.exists() and chosen.status is not Status.RUNNING
+        ):  # (a starting one has none yet)
+            raise ActionRefused(
+                f"the log of attempt {chosen.number} of #{instance_id} is gone: {path} "
+                "(logs are files beside the state database; was it cleaned up?)"
+            )
         text, next_offset = read_page(path, offset, limit)
         size = path.stat().st_size if path.exists() else 0
         return LogPage(instance_id, chosen.number, text, offset, next_offset, size)

@@ -93,7 +93,7 @@ def _window(request: BackfillRequest) -> tuple[time, time] | None:
     try:
         start, end = (time.fromisoformat(t) for t in request.window)
     except ValueError:
-        raise ActionRefused(f"window {request.window!r} is not HH:MM-HH:MM") from None
+        raise ActionRefused(f"window {'-'.join(request.window)} is not HH:MM-HH:MM") from None
     if end < start:
         raise ActionRefused("the window ends before it starts")
     return start, end

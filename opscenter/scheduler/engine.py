@@ -233,6 +233,8 @@ class Engine:
             self.tick(poll_signals=True)
             if self._candidates or not self._events.empty():
                 continue
+            if self._timers and self._timers[0].when <= self._now():
+                continue  # something is due now (an auto rerun with no interval, a timeout)
             if not self._running:
                 self.sla.settle(self._now())
                 return
