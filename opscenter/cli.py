@@ -25,6 +25,7 @@ from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import Clock, RealClock, SimulatedClock
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
+from opscenter.domain.times import to_store
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
 from opscenter.resources import demo_workspace
@@ -368,7 +369,7 @@ def _deploy_workspace(
     workspace = load_workspace(path)
     url, data_dir = _store_for(args, workspace.name)
     db = open_store(url)
-    now = clock.now().astimezone(UTC).replace(tzinfo=None)
+    now = to_store(clock.now())
     report = deploy(
         db, workspace, workspace_file(path).parent, data_dir=data_dir, now=now, user=os_user()
     )
@@ -414,7 +415,7 @@ def _run_demo(args: argparse.Namespace, clock: Clock) -> int:
     print(f"opscenter {__version__} · workspace {report.workspace}")
     print(f"state: {url}")
     print(report.summary)
-    now = clock.now().astimezone(UTC).replace(tzinfo=None)
+    now = to_store(clock.now())
     generated_days = ensure_generated(db, report.workspace_id, now)
     for generated in generated_days:
         print(

@@ -11,7 +11,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from opscenter.domain.records import (
     InstanceInfo,
     NodeFilter,
 )
+from opscenter.domain.times import to_local
 
 
 def to_json(value: Any) -> Any:
@@ -357,7 +358,7 @@ def _local_clock(backend: Backend) -> Callable[[datetime | None], str]:
     def show(moment: datetime | None) -> str:
         if moment is None:
             return "--:--"
-        return f"{moment.replace(tzinfo=UTC).astimezone(zone):%H:%M}"
+        return f"{to_local(moment, zone):%H:%M}"
 
     return show
 

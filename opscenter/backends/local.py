@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,7 @@ from opscenter.domain.records import (
     StatusCounts,
     WorkspaceInfo,
 )
+from opscenter.domain.times import to_store
 from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import read_page
@@ -64,6 +65,7 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
+from opscenter.store.summary import status_counts
 
 _INSTANCE_COLUMNS = (
     InstanceRow.id,
@@ -200,28 +202,37 @@ class LocalBackend:
         return [n for n in nodes if keep(n)]
 
     def get_node(self, name: str) -> NodeInfo:
-        for node in self._nodes(include_undeployed=True):
-            if node.name == name:
-                return node
-        raise ActionRefused(f"no node {name!r} in workspace {self._workspace_name}")
+        found = self._nodes(include_undeployed=True, name=name)
+        if not found:
+            raise ActionRefused(f"no node {name!r} in workspace {self._workspace_name}")
+        return found[0]
 
-    def _nodes(self, *, include_undeployed: bool) -> list[NodeInfo]:
+    def _nodes(self, *, include_undeployed: bool, name: str | None = None) -> list[NodeInfo]:
+        """Nodes with their current version; downstream names come from every deployed
+        node's dependencies, read as that one column rather than as whole versions."""
+        query = (
+            select(NodeRow, NodeVersionRow)
+            .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+            .where(NodeRow.workspace_id == self.workspace_id)
+            .order_by(NodeRow.name)
+        )
+        if name is not None:
+            query = query.where(NodeRow.name == name)
+        if not include_undeployed:
+            query = query.where(NodeRow.state == "deployed")
         with Session(self.db) as session:
-            rows = session.execute(
-                select(NodeRow, NodeVersionRow)
+            rows = session.execute(query).all()
+            edges = session.execute(
+                select(NodeRow.name, NodeVersionRow.depends)
                 .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-                .where(NodeRow.workspace_id == self.workspace_id)
-                .order_by(NodeRow.name)
+                .where(NodeRow.workspace_id == self.workspace_id, NodeRow.state == "deployed")
             ).all()
-        deployed = [(n, v) for n, v in rows if include_undeployed or n.state == "deployed"]
         children: dict[str, list[str]] = {}
-        for node, version in rows:
-            if node.state != "deployed":
-                continue
-            for kind, upstream in version.depends:
+        for child, depends in edges:
+            for kind, upstream in depends:
                 if kind == DependencyType.NORMAL.value:
-                    children.setdefault(upstream, []).append(node.name)
-        return [self._node_info(n, v, children.get(n.name, [])) for n, v in deployed]
+                    children.setdefault(upstream, []).append(child)
+        return [self._node_info(n, v, children.get(n.name, [])) for n, v in rows]
 
     @staticmethod
     def _node_info(node: NodeRow, version: NodeVersionRow, downstreams: list[str]) -> NodeInfo:
@@ -438,18 +449,7 @@ class LocalBackend:
 
     def status_counts(self, bizdate: date) -> StatusCounts:
         with self.db.connect() as conn:
-            where = (
-                InstanceRow.workspace_id == self.workspace_id,
-                InstanceRow.bizdate == bizdate,
-                InstanceRow.kind == InstanceKind.PERIODIC.value,
-            )
-            counts = dict.fromkeys(Status, 0)
-            for status, count in conn.execute(
-                select(InstanceRow.status, func.count()).where(*where).group_by(InstanceRow.status)
-            ):
-                counts[Status(status)] = count
-            dry = conn.scalar(select(func.count()).where(*where, InstanceRow.dry_run)) or 0
-        return StatusCounts(bizdate, counts, dry)
+            return status_counts(conn, self.workspace_id, bizdate)
 
     def dashboard(self, bizdate: date) -> Dashboard:
         """The overview an on-call engineer opens first; a handful of aggregate queries."""
@@ -527,7 +527,7 @@ class LocalBackend:
     def _hourly_successes(self, conn, day: date, zone: ZoneInfo) -> list[int]:  # noqa: ANN001
         """Instances that succeeded in each hour of ``day`` (workspace time)."""
         start = datetime.combine(day, datetime.min.time()).replace(tzinfo=zone)
-        start_utc = start.astimezone(UTC).replace(tzinfo=None)
+        start_utc = to_store(start)
         hours = [0] * 24
         for (finished,) in conn.execute(
             select(InstanceRow.finished_at).where(
@@ -748,7 +748,7 @@ class LocalBackend:
     # -- acting -------------------------------------------------------------------
 
     def _now(self) -> datetime:
-        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
+        return to_store(self.clock.now())
 
     def _act(
         self,

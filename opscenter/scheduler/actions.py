@@ -24,6 +24,7 @@ from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
 from opscenter.scheduler.procs import terminate_orphan
 from opscenter.store import audit
+from opscenter.store.batches import chunks
 from opscenter.store.models import (
     AttemptRow,
     BaselineRow,
@@ -160,7 +161,7 @@ def _same_cycle_descendants(conn: Connection, ids: Sequence[int]) -> list[int]:
     frontier = list(ids)
     while frontier:
         nxt: list[int] = []
-        for part in state.chunks(frontier):
+        for part in chunks(frontier):
             nxt += conn.scalars(
                 select(InstanceEdgeRow.downstream_id).where(
                     InstanceEdgeRow.upstream_id.in_(part), InstanceEdgeRow.cross_cycle.is_(False)

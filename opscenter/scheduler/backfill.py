@@ -22,7 +22,8 @@ from opscenter.domain.cron import parse_cron
 from opscenter.domain.deps import DayPlan, Edge
 from opscenter.domain.model import Dependency, DependencyType, Recurrence, Slot, Status
 from opscenter.domain.records import ActionRefused, BackfillRequest
-from opscenter.scheduler.generate import day_slots, local_to_utc
+from opscenter.domain.times import wall_to_store
+from opscenter.scheduler.generate import day_slots
 from opscenter.store.models import (
     BackfillRow,
     BackfillRunRow,
@@ -322,7 +323,7 @@ def _start_run(
                     "backfill_run_id": run.id,
                     "bizdate": run.bizdate,
                     "cyctime": slot.cyctime,
-                    "due_at": local_to_utc(slot.cyctime, zone),
+                    "due_at": wall_to_store(slot.cyctime, zone),
                     "cycle": slot.cycle,
                     "status": Status.FROZEN.value if frozen and not dry else Status.NOT_RUN.value,
                     "dry_run": dry,

@@ -23,18 +23,19 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy import Engine as Database
-from sqlalchemy import bindparam, func, insert, select, update
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import NodeType, RerunMode, Status
 from opscenter.domain.params import ParamError, resolve, substitute
+from opscenter.domain.times import to_store
 from opscenter.scheduler import backfill, state
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
@@ -99,32 +100,22 @@ class _Turn:
     """One write transaction for a whole scheduler turn (completions, readiness, starts),
     opened only if the turn has something to write: one commit per turn, not per step."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, stack: ExitStack) -> None:
         self._db = db
-        self._context = None
-        self._conn = None
+        self._stack = stack
+        self._conn: Connection | None = None
 
-    def conn(self):  # noqa: ANN201 - a SQLAlchemy Connection
+    def conn(self) -> Connection:
         if self._conn is None:
-            self._context = writing(self._db)
-            self._conn = self._context.__enter__()
+            self._conn = self._stack.enter_context(writing(self._db))
         return self._conn
-
-    def close(self, error: BaseException | None = None) -> None:
-        if self._context is not None:
-            kind = type(error) if error else None
-            self._context.__exit__(kind, error, error.__traceback__ if error else None)
 
 
 @contextmanager
 def _turn(db: Database) -> Iterator[_Turn]:
-    turn = _Turn(db)
-    try:
-        yield turn
-    except BaseException as error:
-        turn.close(error)
-        raise
-    turn.close()
+    """Commits when the turn ends, rolls back if it raises."""
+    with ExitStack() as stack:
+        yield _Turn(db, stack)
 
 
 @dataclass(order=True)
@@ -270,7 +261,7 @@ class Engine:
         self.sla.update_if_due(self._now())
 
     def _now(self) -> datetime:
-        return self.clock.now().astimezone(UTC).replace(tzinfo=None)
+        return to_store(self.clock.now())
 
     def _utc(self, naive: datetime) -> datetime:
         return naive.replace(tzinfo=UTC)

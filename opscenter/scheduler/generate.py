@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from functools import cache, partial
 from itertools import groupby, islice
 from operator import attrgetter
@@ -43,6 +43,7 @@ from opscenter.domain.model import (
     Slot,
     Status,
 )
+from opscenter.domain.times import to_local, wall_to_store
 from opscenter.store.models import (
     BaselineRow,
     GenerationRow,
@@ -117,22 +118,18 @@ _INSTANCE_COLUMNS = (
 _EDGE_COLUMNS = ("upstream_id", "downstream_id", "cross_cycle")
 
 
-def local_to_utc(wall: datetime, zone: ZoneInfo) -> datetime:
-    return wall.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-
-
 def generation_cutoff(day: date, zone: ZoneInfo) -> datetime:
     """When the instances of ``day`` are fixed: 23:30 the evening before (naive UTC)."""
-    return local_to_utc(datetime.combine(day - timedelta(days=1), GENERATION_TIME), zone)
+    return wall_to_store(datetime.combine(day - timedelta(days=1), GENERATION_TIME), zone)
 
 
 def next_generation_at(now: datetime, zone: ZoneInfo) -> tuple[datetime, date]:
     """The next nightly run after ``now`` (naive UTC) and the schedule date it generates."""
-    local = now.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)
+    local = to_local(now, zone).replace(tzinfo=None)
     run = datetime.combine(local.date(), GENERATION_TIME)
     if run <= local:
         run += timedelta(days=1)
-    return local_to_utc(run, zone), run.date() + timedelta(days=1)
+    return wall_to_store(run, zone), run.date() + timedelta(days=1)
 
 
 def generate_day(
@@ -204,7 +201,7 @@ def _instance_rows(
     now: datetime,
 ) -> Iterator[tuple]:
     """One row (``_INSTANCE_COLUMNS``) per planned slot, node by node as ``deployed``."""
-    due_at = cache(partial(local_to_utc, zone=zone))  # a day has few distinct cyctimes
+    due_at = cache(partial(wall_to_store, zone=zone))  # a day has few distinct cyctimes
     for item in deployed:
         frozen = item.frozen or item.recurrence == Recurrence.PAUSE.value
         status = Status.FROZEN.value if frozen else Status.NOT_RUN.value
@@ -369,7 +366,7 @@ def _deployed_nodes(
         expired_until = None
         immediate = version.instance_mode == InstanceMode.IMMEDIATELY.value
         if immediate and version.deployed_at >= cutoff and len(eligible) == 1:
-            deployed_local = version.deployed_at.replace(tzinfo=UTC).astimezone(zone)
+            deployed_local = to_local(version.deployed_at, zone)
             expired_until = deployed_local.replace(tzinfo=None) + IMMEDIATE_BUFFER
         chosen.append(_deployed(version, expired_until))
     return chosen
@@ -398,7 +395,7 @@ def _in_effect(version: Row, day: date, cutoff: datetime, zone: ZoneInfo) -> boo
         return True
     if version.instance_mode != InstanceMode.IMMEDIATELY.value:
         return False
-    local = version.deployed_at.replace(tzinfo=UTC).astimezone(zone)
+    local = to_local(version.deployed_at, zone)
     return local.date() == day and local.time() < GENERATION_TIME
 
 
@@ -560,7 +557,7 @@ def ensure_generated(engine: Engine, workspace_id: int, now: datetime) -> list[G
                 )
             ).all()
         )
-    local = now.replace(tzinfo=UTC).astimezone(zone)
+    local = to_local(now, zone)
     days = [local.date()]
     if local.time() >= GENERATION_TIME:
         days.append(local.date() + timedelta(days=1))

@@ -7,22 +7,17 @@ happens inside the caller's write transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, insert, select, update
 
 from opscenter.domain.model import Status
+from opscenter.store.batches import chunks
 from opscenter.store.models import InstanceEdgeRow, InstanceRow, SignalRow, TransitionRow
 
-CHUNK = 500  # ids per IN (...) clause
 _UPSTREAM = InstanceRow.__table__.alias("upstream")
 OPEN = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
-
-
-def chunks(ids: Sequence[int], size: int = CHUNK) -> Iterable[Sequence[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def move(

@@ -20,13 +20,14 @@ import threading
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from opscenter.domain.model import AlertRule, AlertTrigger
+from opscenter.domain.times import to_local
 from opscenter.sla.monitor import committed_moment
 from opscenter.store.models import (
     AlertRow,
@@ -166,7 +167,7 @@ class AlertMonitor:
     # -- conditions -------------------------------------------------------------
 
     def _bizdates(self, now: datetime) -> list[date]:
-        today = now.replace(tzinfo=UTC).astimezone(self.zone).date()
+        today = to_local(now, self.zone).date()
         return [today - timedelta(days=d) for d in range(ACTIVE_DAYS + 1)]
 
     def _firing(self, conn: Connection, rule: AlertRule, now: datetime) -> list[Firing]:
@@ -308,7 +309,7 @@ class AlertMonitor:
     def _quiet(self, rule: AlertRule, now: datetime) -> bool:
         if not rule.quiet_hours:
             return False
-        local = now.replace(tzinfo=UTC).astimezone(self.zone).time()
+        local = to_local(now, self.zone).time()
         start, end = (time.fromisoformat(t) for t in rule.quiet_hours)
         return start <= local < end if start <= end else local >= start or local < end
 
@@ -330,4 +331,4 @@ def _iso(moment: datetime) -> str:
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "-"
-    return f"{moment.replace(tzinfo=UTC).astimezone(zone):%m-%d %H:%M}"
+    return f"{to_local(moment, zone):%m-%d %H:%M}"

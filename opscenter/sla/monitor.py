@@ -11,14 +11,16 @@ ERROR when one fails, SLOW when one runs much longer than usual (decision
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from opscenter.domain.model import NodeType, Status
+from opscenter.domain.times import to_local, wall_to_store
 from opscenter.sla.history import DurationHistory
 from opscenter.sla.predict import Prediction, Protected, is_slow, predict
+from opscenter.store.batches import chunks
 from opscenter.store.models import (
     BaselineInstanceRow,
     BaselineRow,
@@ -66,7 +68,7 @@ def committed_moment(bizdate: date, hhmm: str, zone: ZoneInfo) -> datetime:
     local = datetime.combine(bizdate + timedelta(days=1), time(0)) + timedelta(
         hours=hours, minutes=minutes
     )
-    return local.replace(tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+    return wall_to_store(local, zone)
 
 
 class SlaMonitor:
@@ -85,7 +87,7 @@ class SlaMonitor:
         Reading and predicting happen outside the write lock (a baseline may protect
         thousands of instances); only the results are written in one short transaction.
         """
-        today = now.replace(tzinfo=UTC).astimezone(self.zone).date()
+        today = to_local(now, self.zone).date()
         bizdates = [today - timedelta(days=d) for d in range(1, ACTIVE_DAYS + 1)] + [today]
         plans: list[_Plan] = []
         with self.db.connect() as conn:
@@ -201,7 +203,7 @@ class SlaMonitor:
         frontier = list(outputs)
         while frontier:
             rows = []
-            for part in _chunks(frontier):
+            for part in chunks(frontier):
                 rows += conn.execute(
                     select(InstanceEdgeRow.downstream_id, InstanceEdgeRow.upstream_id).where(
                         InstanceEdgeRow.downstream_id.in_(part),
@@ -219,7 +221,7 @@ class SlaMonitor:
             frontier = nxt
         found: list[Protected] = []
         ids = list(parents)
-        for part in _chunks(ids):
+        for part in chunks(ids):
             for r in conn.execute(
                 select(
                     InstanceRow.id,
@@ -308,10 +310,6 @@ class SlaMonitor:
                     .where(EventRow.id == event.id)
                     .values(status="RECOVER", updated_at=now, updated_by="scheduler")
                 )
-
-
-def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def _minutes(delta: timedelta) -> str:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
 
 from opscenter.domain.model import Status
+from opscenter.domain.records import StatusCounts
 from opscenter.scheduler import lease
 from opscenter.store.models import (
     BaselineRow,
@@ -78,23 +79,36 @@ def workspace_id(engine: Engine, name: str) -> int | None:
         return session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == name))
 
 
+def _of_day(workspace_id: int, bizdate: date) -> tuple:
+    """The periodic instances of one business date: what dashboards count."""
+    return (
+        InstanceRow.workspace_id == workspace_id,
+        InstanceRow.bizdate == bizdate,
+        InstanceRow.kind == "periodic",
+    )
+
+
+def status_counts(conn: Connection, workspace_id: int, bizdate: date) -> StatusCounts:
+    """Periodic instances of a business date by status: the dashboard's buckets (spec 3.1)."""
+    of_day = _of_day(workspace_id, bizdate)
+    counts = dict.fromkeys(Status, 0)
+    for status, count in conn.execute(
+        select(InstanceRow.status, func.count()).where(*of_day).group_by(InstanceRow.status)
+    ):
+        counts[Status(status)] = count
+    dry_run = conn.scalar(select(func.count()).where(*of_day, InstanceRow.dry_run)) or 0
+    return StatusCounts(bizdate, counts, dry_run)
+
+
 def collect(engine: Engine, workspace_id: int, bizdate: date, now: datetime) -> Summary:
     """``now`` is aware; the summary shows it in the workspace time zone."""
     with Session(engine) as session:
         ws = session.get(WorkspaceRow, workspace_id)
         if ws is None:
             raise LookupError(f"no workspace with id {workspace_id}")
-        of_day = (
-            InstanceRow.workspace_id == workspace_id,
-            InstanceRow.bizdate == bizdate,
-            InstanceRow.kind == "periodic",
-        )
-        counts = dict.fromkeys(Status, 0)
-        for status, count in session.execute(
-            select(InstanceRow.status, func.count()).where(*of_day).group_by(InstanceRow.status)
-        ):
-            counts[Status(status)] = count
-        dry_run = session.scalar(select(func.count()).where(*of_day, InstanceRow.dry_run)) or 0
+        of_day = _of_day(workspace_id, bizdate)
+        tally = status_counts(session.connection(), workspace_id, bizdate)
+        counts, dry_run = tally.counts, tally.dry_run
         types: Counter[str] = Counter()
         frozen = 0
         for kind, is_frozen, recurrence in session.execute(
