@@ -181,7 +181,7 @@ def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path):
     folder = busy_workspace(tmp_path / "ws")
     url = f"sqlite:///{tmp_path / 'state.db'}"
     first = start_scheduler(folder, url, tmp_path / "first.log")
-    time.sleep(2)
+    wait_for(tmp_path / "first.log", "holds the lease")  # then the second can only wait
     second = start_scheduler(folder, url, tmp_path / "second.log")
     try:
         deadline = time.monotonic() + 20
