@@ -18,9 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
-
-from opscenter import __version__, verbs
+from opscenter import __version__, verbs, world
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import Clock, RealClock, SimulatedClock
 from opscenter.domain.model import Status
@@ -28,19 +26,17 @@ from opscenter.domain.records import ActionRefused
 from opscenter.domain.times import to_store
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
-from opscenter.resources import demo_workspace
 from opscenter.scheduler.daemon import run_scheduler
 from opscenter.scheduler.generate import ensure_generated
 from opscenter.store import summary
 from opscenter.store.audit import os_user
-from opscenter.store.db import StoreError, default_url, open_store, state_home
-from opscenter.store.deploy import DeployReport, deploy
+from opscenter.store.db import StoreError
 from opscenter.verbs import UsageError
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler: Callable[[argparse.Namespace, Clock], int] = getattr(args, "handler", _run_demo)
+    handler: Callable[[argparse.Namespace, Clock], int] = getattr(args, "handler", _console)
     try:
         return handler(args, clock or RealClock())
     except WorkspaceError as exc:
@@ -71,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"opscenter {__version__}")
     _world_options(parser)
+    _console_options(parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     def command(
@@ -81,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
             _world_options(sub)
         sub.set_defaults(handler=handler)
         return sub
+
+    command(
+        "summary",
+        "deploy the workspace (default: the demo), generate today and print a summary",
+        _summary,
+    )
 
     validate = command(
         "validate", "check a workspace and report every problem", _validate, world=False
@@ -272,6 +275,35 @@ def _world_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _console_options(parser: argparse.ArgumentParser) -> None:
+    console = parser.add_argument_group("console (opscenter with no command)")
+    console.add_argument(
+        "--speed",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="simulated clock: N simulated seconds per real second "
+        "(the demo runs at 120; a workspace at real time)",
+    )
+    console.add_argument(
+        "--start",
+        type=_local_time,
+        default=argparse.SUPPRESS,
+        help="simulated start, workspace time 'yyyy-mm-dd hh:mm'",
+    )
+    console.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="attach to a database another scheduler drives; run none here",
+    )
+    console.add_argument(
+        "--theme",
+        default=argparse.SUPPRESS,
+        help="opscenter-dark (default), opscenter-light, high-contrast, ansi-dark, "
+        "ansi-light, or a theme in ~/.config/opscenter/themes",
+    )
+
+
 def _db_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
@@ -324,31 +356,8 @@ def _local_time(text: str) -> datetime:
 # -- the world: workspace, store, backend --------------------------------------------
 
 
-def _store_for(args: argparse.Namespace, workspace: str) -> tuple[str, Path]:
-    """The database URL and the data folder (warehouse, landing, logs) beside it."""
-    url = getattr(args, "db", None) or default_url(workspace)
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        return url, Path(url.removeprefix("sqlite:///")).expanduser().parent
-    return url, state_home() / workspace
-
-
-def _workspace_arg(args: argparse.Namespace) -> tuple[str, Path | None]:
-    """(workspace name, its folder if known): --workspace is a folder or a deployed name."""
-    given = getattr(args, "workspace", None)
-    path = Path(given) if given else demo_workspace()
-    if path.exists():
-        return load_workspace(path).name, path
-    return str(given), None
-
-
-def _open(args: argparse.Namespace) -> tuple[str, Engine]:
-    name, _folder = _workspace_arg(args)
-    url, _ = _store_for(args, name)
-    return name, open_store(url)
-
-
 def _backend(args: argparse.Namespace, clock: Clock) -> LocalBackend:
-    name, db = _open(args)
+    name, db = world.open_named(args)
     if summary.workspace_id(db, name) is None:
         raise UsageError(
             f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
@@ -361,19 +370,6 @@ def _with_backend(verb: Callable[..., int]) -> Callable[[argparse.Namespace, Clo
         return verb(_backend(args, clock), args)
 
     return handler
-
-
-def _deploy_workspace(
-    args: argparse.Namespace, path: Path, clock: Clock
-) -> tuple[DeployReport, Engine]:
-    workspace = load_workspace(path)
-    url, data_dir = _store_for(args, workspace.name)
-    db = open_store(url)
-    now = to_store(clock.now())
-    report = deploy(
-        db, workspace, workspace_file(path).parent, data_dir=data_dir, now=now, user=os_user()
-    )
-    return report, db
 
 
 # -- handlers -------------------------------------------------------------------------
@@ -390,7 +386,7 @@ def _validate(args: argparse.Namespace, _clock: Clock) -> int:
 
 
 def _deploy(args: argparse.Namespace, clock: Clock) -> int:
-    report, _db = _deploy_workspace(args, Path(args.path), clock)
+    report, _db = world.deploy_workspace(args, Path(args.path), clock)
     if args.json:
         print(json.dumps(report.__dict__, indent=2))
     else:
@@ -405,13 +401,26 @@ def _deploy(args: argparse.Namespace, clock: Clock) -> int:
     return 0
 
 
-def _run_demo(args: argparse.Namespace, clock: Clock) -> int:
+def _console(args: argparse.Namespace, clock: Clock) -> int:
+    """The console in a terminal; piped or redirected, the summary (a console needs a screen)."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from opscenter.console import run_console
+
+        return run_console(args, clock)
+    print(
+        "(not a terminal: printing the summary; run opscenter in a terminal for the console)",
+        file=sys.stderr,
+    )
+    return _summary(args, clock)
+
+
+def _summary(args: argparse.Namespace, clock: Clock) -> int:
     """Deploy the workspace (the demo unless --workspace), generate today, summarise."""
-    _name, folder = _workspace_arg(args)
+    _name, folder = world.workspace_arg(args)
     if folder is None:
         raise UsageError(f"no workspace folder {args.workspace!r}")
-    report, db = _deploy_workspace(args, folder, clock)
-    url, _ = _store_for(args, report.workspace)
+    report, db = world.deploy_workspace(args, folder, clock)
+    url, _ = world.store_for(args, report.workspace)
     print(f"opscenter {__version__} · workspace {report.workspace}")
     print(f"state: {url}")
     print(report.summary)
@@ -432,7 +441,7 @@ def _run_demo(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def _status(args: argparse.Namespace, clock: Clock) -> int:
-    name, db = _open(args)
+    name, db = world.open_named(args)
     workspace_id = summary.workspace_id(db, name)
     if workspace_id is None:
         raise UsageError(
@@ -448,13 +457,13 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
 
 def _scheduler(args: argparse.Namespace, clock: Clock) -> int:
     """Deploy the workspace if a folder is known, then run the engine until stopped."""
-    name, folder = _workspace_arg(args)
+    name, folder = world.workspace_arg(args)
     if folder is not None:
-        report, db = _deploy_workspace(args, folder, clock)
+        report, db = world.deploy_workspace(args, folder, clock)
         print(report.summary)
         workspace_id = report.workspace_id
     else:
-        name, db = _open(args)
+        name, db = world.open_named(args)
         workspace_id = summary.workspace_id(db, name)
         if workspace_id is None:
             raise UsageError(f"workspace {name} is not deployed in this store")

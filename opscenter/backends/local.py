@@ -774,6 +774,12 @@ class LocalBackend:
             ),
         )
 
+    def preview_rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult:
+        actor = actions.Actor(self.user, self._now(), self.source)
+        return actions.preview_rerun(
+            self.db, self.workspace_id, instance_ids, actor, downstream=downstream
+        )
+
     def set_success(self, instance_ids: Sequence[int]) -> ActionResult:
         return self._act(
             "set success",

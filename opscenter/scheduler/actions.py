@@ -176,6 +176,25 @@ def rerun(
     db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, *, downstream: bool = False
 ) -> ActionResult:
     action = "rerun downstream" if downstream else "rerun"
+    return _run(db, actor, action, list(ids), _rerun_body(workspace_id, ids, actor, downstream))
+
+
+def preview_rerun(
+    db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, *, downstream: bool = False
+) -> ActionResult:
+    """Exactly what a rerun would reset, or its refusal: it runs, then rolls back."""
+    body = _rerun_body(workspace_id, ids, actor, downstream)
+    with db.connect() as conn, conn.begin() as transaction:
+        try:
+            return body(conn)
+        finally:
+            transaction.rollback()
+
+
+def _rerun_body(
+    workspace_id: int, ids: Sequence[int], actor: Actor, downstream: bool
+) -> Callable[[Connection], ActionResult]:
+    action = "rerun downstream" if downstream else "rerun"
 
     def body(conn: Connection) -> ActionResult:
         targets = _targets(conn, workspace_id, ids)
@@ -220,7 +239,7 @@ def rerun(
             "they run when their upstream instances succeed",
         )
 
-    return _run(db, actor, action, list(ids), body)
+    return body
 
 
 def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:

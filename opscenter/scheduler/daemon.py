@@ -25,7 +25,9 @@ def run_scheduler(
     *,
     say: Callable[[str], None] = print,
     holder: str | None = None,
+    on_state: Callable[[str], None] = lambda _state: None,
 ) -> None:
+    """Hold the lease and run the engine until ``stop``; ``on_state`` hears standby/lead/stopped."""
     holder = holder or lease.new_holder_name()
     waiting_said = False
     while not stop.is_set():
@@ -33,6 +35,7 @@ def run_scheduler(
         if ours:
             break
         if not waiting_said:
+            on_state("standby")
             say(
                 f"standby: the scheduler lease is held by {info.holder} since "
                 f"{info.acquired_at:%Y-%m-%d %H:%M:%S} UTC (last heartbeat "
@@ -41,7 +44,9 @@ def run_scheduler(
             waiting_said = True
         stop.wait(1.0)
     if stop.is_set():
+        on_state("stopped")
         return
+    on_state("lead")
     say(
         f"scheduler {holder} holds the lease; clock {clock.now():%Y-%m-%d %H:%M:%S} UTC"
         + (f" ×{clock.speed:g}" if clock.speed != 1 else "")
@@ -70,4 +75,49 @@ def run_scheduler(
         engine.close()
         if not lost.is_set():
             lease.release(db, holder)
+        on_state("stopped")
         say("scheduler stopped")
+
+
+class SchedulerThread:
+    """The scheduler inside the console's process (the demo, a one-box platform team).
+
+    What it says goes to ``messages`` rather than the terminal, which the console owns.
+    """
+
+    GLYPHS = {"starting": "… starting", "standby": "… standby", "lead": "● lead"}
+
+    def __init__(self, db: Database, workspace_id: int, clock: Clock) -> None:
+        self.state = "starting"
+        self.messages: list[str] = []
+        self.failure: BaseException | None = None
+        self._stop = threading.Event()
+
+        def run() -> None:
+            try:
+                run_scheduler(
+                    db, workspace_id, clock, self._stop, say=self._said, on_state=self._became
+                )
+            except Exception as exc:  # shown in the header, never a traceback on the screen
+                self.failure = exc
+                self.state = "failed"
+
+        self._thread = threading.Thread(target=run, name="scheduler", daemon=True)
+
+    def _said(self, text: str) -> None:
+        self.messages = [*self.messages[-49:], text]
+
+    def _became(self, state: str) -> None:
+        self.state = state
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def describe(self) -> str:
+        if self.state == "failed":
+            return f"✗ failed: {self.failure}"
+        return self.GLYPHS.get(self.state, "○ stopped")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)

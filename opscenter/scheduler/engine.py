@@ -158,7 +158,9 @@ class Engine:
         self.zone = ZoneInfo(ws.timezone)
         self.parameters = dict(ws.parameters or {})
         self.logs = Path(ws.warehouse).parent / "logs"
-        self.executors = executors or Executors(Path(ws.warehouse), Path(ws.landing))
+        self.executors = executors or Executors(
+            Path(ws.warehouse), Path(ws.landing), now=self._wall_now
+        )
         self.sla = SlaService(db, workspace_id, Path(ws.warehouse).parent)
         self._events: queue.Queue[tuple[int, int, Outcome]] = queue.Queue()  # attempts that ended
         self._pool = ThreadPoolExecutor(max_workers=max(4, sum(self.slots.values()) + 2))
@@ -216,6 +218,10 @@ class Engine:
             except queue.Empty:
                 continue
             self._events.put(event)
+
+    def _wall_now(self) -> datetime:
+        """Run-log stamps: the scheduler's clock in the workspace zone (simulated in a demo)."""
+        return self.clock.now().astimezone(self.zone).replace(tzinfo=None)
 
     def run_until_idle(self, limit: float = 60.0) -> None:
         """For tests on a manual clock: work until nothing can happen at the current time."""

@@ -22,6 +22,7 @@ from opscenter.store.models import (
     InstanceRow,
     NodeRow,
     NodeVersionRow,
+    TransitionRow,
     WorkspaceRow,
 )
 
@@ -77,6 +78,21 @@ class Summary:
 def workspace_id(engine: Engine, name: str) -> int | None:
     with Session(engine) as session:
         return session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == name))
+
+
+def workspace_timezone(engine: Engine, workspace_id: int) -> str:
+    with engine.connect() as conn:
+        return conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
+
+
+def last_activity(engine: Engine, workspace_id: int) -> datetime | None:
+    """The last status change in the workspace (naive UTC): where a demo's day got to."""
+    with engine.connect() as conn:
+        return conn.scalar(
+            select(func.max(TransitionRow.at))
+            .join(InstanceRow, InstanceRow.id == TransitionRow.instance_id)
+            .where(InstanceRow.workspace_id == workspace_id)
+        )
 
 
 def _of_day(workspace_id: int, bizdate: date) -> tuple:

@@ -1,0 +1,86 @@
+"""Opening the console: choose the world (workspace, store, clock, scheduler), then run the app.
+
+With no options this is the living demo: the demo workspace deployed into the
+default state folder and scheduled by a scheduler inside this process on a
+simulated clock (x120), so instances move, fail and recover within a minute.
+A demo opened again resumes its simulated day where the last one stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from opscenter import world
+from opscenter.backends.local import LocalBackend
+from opscenter.domain.clock import Clock, SimulatedClock
+from opscenter.domain.times import wall_to_store
+from opscenter.scheduler.daemon import SchedulerThread
+from opscenter.store import summary
+from opscenter.store.audit import os_user
+from opscenter.verbs import UsageError
+
+DEMO_SPEED = 120.0
+
+
+def demo_start(last_activity: datetime | None, now: datetime, zone: ZoneInfo) -> datetime:
+    """Where the demo's simulated day starts: today at 00:00, or where the last demo got to."""
+    midnight = datetime.combine(now.astimezone(zone).date(), datetime.min.time())
+    start = wall_to_store(midnight, zone)
+    if last_activity is not None and last_activity > start:
+        start = last_activity
+    return start.replace(tzinfo=UTC)
+
+
+def choose_clock(
+    args: argparse.Namespace, clock: Clock, zone: ZoneInfo, demo: bool, last: datetime | None
+) -> tuple[Clock, float | None]:
+    speed = getattr(args, "speed", None)
+    start = getattr(args, "start", None)
+    if demo and speed is None and start is None:
+        return SimulatedClock(demo_start(last, clock.now(), zone), DEMO_SPEED), DEMO_SPEED
+    if speed is None and start is None:
+        return clock, None
+    begin = start.replace(tzinfo=zone) if start else clock.now()
+    return SimulatedClock(begin, speed or 1.0), speed or 1.0
+
+
+def run_console(args: argparse.Namespace, clock: Clock) -> int:
+    from opscenter.tui import theming
+
+    theme = getattr(args, "theme", None)
+    if theme and theme not in theming.theme_names():
+        raise UsageError(f"no theme {theme!r}; known: {', '.join(theming.theme_names())}")
+    name, folder = world.workspace_arg(args)
+    attach = getattr(args, "no_scheduler", False)
+    if folder is not None and not attach:
+        report, db = world.deploy_workspace(args, folder, clock)
+        name, workspace_id = report.workspace, report.workspace_id
+    else:
+        name, db = world.open_named(args)
+        found = summary.workspace_id(db, name)
+        if found is None:
+            raise UsageError(
+                f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
+            )
+        workspace_id = found
+    zone = ZoneInfo(summary.workspace_timezone(db, workspace_id))
+    demo = getattr(args, "workspace", None) is None
+    last = summary.last_activity(db, workspace_id) if demo else None
+    clock, speed = choose_clock(args, clock, zone, demo, last)
+    scheduler = None if attach else SchedulerThread(db, workspace_id, clock)
+    backend = LocalBackend(
+        db, name, clock, user=os_user(), readonly=getattr(args, "readonly", False), source="tui"
+    )
+    from opscenter.tui.app import OpsApp
+
+    app = OpsApp(backend, speed=speed, scheduler=scheduler, theme=theme, watch_terminal=True)
+    if scheduler is not None:
+        scheduler.start()
+    try:
+        app.run()
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
+    return app.return_code or 0

@@ -1,0 +1,409 @@
+"""The console app: screens as k9s-style modes, the world in the header, actions with a confirm.
+
+It holds no logic of its own beyond wiring: every read and every action is a
+Backend call made in a worker thread, so the UI thread never waits on I/O.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from opscenter.backends.base import Backend
+from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
+from opscenter.tui import theming
+from opscenter.tui.clipboard import osc52
+from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.confirm import ConfirmScreen
+from opscenter.tui.screens.help import HelpScreen
+from opscenter.tui.screens.prompt import PromptScreen
+from opscenter.tui.widgets.chrome import TABS
+
+# Actions that change the world: hidden in read-only, always behind a confirm.
+DANGEROUS = frozenset(
+    {
+        "rerun",
+        "rerun_downstream",
+        "set_success",
+        "stop",
+        "freeze",
+        "unfreeze",
+        "freeze_node",
+        "unfreeze_node",
+        "backfill",
+        "undeploy",
+        "handle_event",
+    }
+)
+
+COMMANDS = {
+    "dash": "dashboard",
+    "dashboard": "dashboard",
+    "nodes": "nodes",
+    "node": "nodes",
+    "instances": "instances",
+    "inst": "instances",
+    "backfills": "backfills",
+    "backfill": "backfills",
+    "bf": "backfills",
+    "baselines": "baselines",
+    "baseline": "baselines",
+    "bl": "baselines",
+    "alerts": "alerts",
+    "events": "alerts",
+    "audit": "audit",
+}
+
+
+class SchedulerView(Protocol):
+    """What the header needs to know of a scheduler this process runs."""
+
+    def describe(self) -> str: ...
+
+
+def _screen(module: str, name: str) -> Callable[[], Screen]:
+    """Screens are imported when first shown: a faster first paint."""
+
+    def make() -> Screen:
+        from importlib import import_module
+
+        return getattr(import_module(f"opscenter.tui.screens.{module}"), name)()
+
+    return make
+
+
+class OpsApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "opscenter"
+    ENABLE_COMMAND_PALETTE = True
+    MODES = {
+        "dashboard": _screen("dashboard", "DashboardScreen"),
+        "nodes": _screen("nodes", "NodesScreen"),
+        "instances": _screen("instances", "InstancesScreen"),
+        "backfills": _screen("backfills", "BackfillsScreen"),
+        "baselines": _screen("baselines", "BaselinesScreen"),
+        "alerts": _screen("alerts", "AlertsScreen"),
+        "audit": _screen("audit", "AuditScreen"),
+    }
+    BINDINGS = [
+        *(
+            Binding(key, f"switch_mode('{mode}')", title, show=False, id=f"go-{mode}")
+            for key, mode, title in TABS
+        ),
+        Binding("question_mark", "help", "help", id="help"),
+        Binding("colon", "command", "command", id="command"),
+        Binding("b", "pick_bizdate", "business date", show=False, id="bizdate"),
+        Binding("less_than_sign", "shift_bizdate(-1)", "day before", show=False),
+        Binding("greater_than_sign", "shift_bizdate(1)", "day after", show=False),
+        Binding("q", "quit", "quit", id="quit"),
+        Binding("escape", "back", "back", show=False),
+    ]
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        speed: float | None = None,
+        scheduler: SchedulerView | None = None,
+        theme: str | None = None,
+        refresh_seconds: float = 2.0,
+        watch_terminal: bool = False,
+        start: str = "dashboard",
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.speed = speed
+        self.scheduler = scheduler
+        self.refresh_seconds = refresh_seconds
+        self.watch_terminal = watch_terminal
+        self.start_mode = start
+        self.info: WorkspaceInfo = backend.workspace()
+        self.zone = ZoneInfo(self.info.timezone)
+        self.bizdate: date | None = self.local_now().date() - timedelta(days=1)
+        self.stale_since: datetime | None = None
+        themes, self.theme_problems = theming.available_themes()
+        for each in themes:
+            self.register_theme(each)
+        self.theme = theme or theming.DEFAULT_THEME
+
+    # -- the world ------------------------------------------------------------------------
+
+    @property
+    def readonly(self) -> bool:
+        return self.info.readonly
+
+    def local_now(self) -> datetime:
+        return self.backend.now().astimezone(self.zone)
+
+    def world_line(self) -> Text:
+        now = self.local_now()
+        parts = [
+            "opscenter",
+            self.info.name,
+            self.info.backend,
+        ]
+        if self.readonly:
+            parts.append("READ-ONLY")
+        parts.append(f"bizdate {self.bizdate.isoformat() if self.bizdate else 'any'}")
+        clock = f"{now:%H:%M:%S}"
+        if self.speed and self.speed != 1:
+            clock += f" sim×{self.speed:g}"
+        parts.append(clock)
+        if self.stale_since is not None:
+            parts.append(f"stale since {self.stale_since:%H:%M:%S}")
+        else:
+            parts.append(f"sched {self.scheduler_state()}")
+        text = Text(" " + " · ".join(parts), no_wrap=True, overflow="ellipsis")
+        if self.stale_since is not None:
+            text.stylize("bold reverse", len(text) - len(parts[-1]), len(text))
+        return text
+
+    def scheduler_state(self) -> str:
+        if self.scheduler is not None:
+            return self.scheduler.describe()
+        holder = self.info.scheduler
+        return f"● {holder}" if holder else "○ none"
+
+    def key_hints(self, screen: Screen) -> Text:
+        shown: dict[str, str] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or not binding.description:
+                continue
+            if self.readonly and binding.action.split("(")[0] in DANGEROUS:
+                continue
+            key = self.get_key_display(binding)
+            shown.setdefault(binding.action, f"{key} {binding.description}")
+        return Text(" " + "  ".join(shown.values()), no_wrap=True, overflow="ellipsis")
+
+    def backend_answered(self) -> None:
+        self.stale_since = None
+
+    def backend_failed(self, error: BaseException) -> None:
+        if self.stale_since is None:
+            self.stale_since = self.local_now()
+            self.notify(
+                f"the backend did not answer: {error}; showing what was last read",
+                title="stale",
+                severity="error",
+                timeout=8,
+            )
+
+    # -- start and stop -------------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        for problem in self.theme_problems:
+            self.notify(f"theme skipped: {problem}", severity="warning", timeout=10)
+        self.switch_mode(self.start_mode)
+        self.set_interval(5.0, self._reload_info)
+        if self.watch_terminal:
+            self.set_interval(2.0, self._check_terminal)
+            try:
+                import asyncio
+
+                asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def _reload_info(self) -> None:
+        def work() -> None:
+            try:
+                info = self.backend.workspace()
+            except Exception as exc:
+                self.call_from_thread(self.backend_failed, exc)
+                return
+            self.call_from_thread(setattr, self, "info", info)
+
+        self.run_worker(work, thread=True, group="info", exclusive=True, exit_on_error=False)
+
+    def _check_terminal(self) -> None:
+        """An SSH drop leaves no terminal: leave instead of spinning (dolphie's watchdog)."""
+        try:
+            alive = os.isatty(sys.__stdin__.fileno()) and os.ttyname(sys.__stdin__.fileno())
+        except (OSError, ValueError, AttributeError):
+            alive = False
+        if not alive:
+            self.exit()
+
+    # -- global keys ------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.screen, self.readonly, DANGEROUS))
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
+    def action_pick_bizdate(self) -> None:
+        def chosen(answer: str | None) -> None:
+            if answer is None:
+                return
+            self.set_bizdate(None if answer in ("any", "*") else date.fromisoformat(answer))
+
+        self.push_screen(
+            PromptScreen(
+                "Business date",
+                "yyyy-mm-dd, or 'any' for every date",
+                self.bizdate.isoformat() if self.bizdate else "any",
+                check=_bizdate_problem,
+            ),
+            chosen,
+        )
+
+    def action_shift_bizdate(self, days: int) -> None:
+        base = self.bizdate or (self.local_now().date() - timedelta(days=1))
+        self.set_bizdate(base + timedelta(days=days))
+
+    def set_bizdate(self, day: date | None) -> None:
+        self.bizdate = day
+        for screen in self.screen_stack:
+            if isinstance(screen, OpsScreen):
+                screen.bizdate_changed()
+        for node in self.query("WorldLine"):
+            node.update_line()  # type: ignore[attr-defined]
+
+    def action_command(self) -> None:
+        self.push_screen(
+            PromptScreen(
+                ":",
+                "dash nodes instances backfills baselines alerts audit · node NAME · "
+                "instance ID · bizdate DATE · theme NAME · q",
+            ),
+            self.run_command,
+        )
+
+    def run_command(self, line: str | None) -> None:
+        if not line:
+            return
+        word, _, rest = line.strip().lstrip(":").partition(" ")
+        word, rest = word.lower(), rest.strip()
+        if word in ("q", "quit"):
+            self.exit()
+        elif word == "node" and rest:
+            self.open_node(rest)
+        elif word in ("instance", "inst", "i") and rest.lstrip("#").isdigit():
+            self.open_instance(int(rest.lstrip("#")))
+        elif word.startswith("#") and word[1:].isdigit():
+            self.open_instance(int(word[1:]))
+        elif word == "bizdate" and rest:
+            problem = _bizdate_problem(rest)
+            if problem:
+                self.notify(problem, severity="error")
+            else:
+                self.set_bizdate(None if rest in ("any", "*") else date.fromisoformat(rest))
+        elif word == "theme" and rest:
+            if rest in self.available_themes:
+                self.theme = rest
+            else:
+                self.notify(
+                    f"no theme {rest!r}; known: {', '.join(theming.theme_names())}",
+                    severity="error",
+                )
+        elif word in COMMANDS:
+            self.switch_mode(COMMANDS[word])
+        else:
+            self.notify(
+                f"unknown command {line!r}: try dash, nodes, instances, backfills, baselines, "
+                "alerts, audit, node NAME, instance ID, bizdate DATE, theme NAME, q",
+                severity="error",
+            )
+
+    def open_instance(self, instance_id: int) -> None:
+        from opscenter.tui.screens.instance import InstanceScreen
+
+        self.push_screen(InstanceScreen(instance_id))
+
+    def open_node(self, name: str) -> None:
+        from opscenter.tui.screens.nodes import NodeScreen
+
+        self.push_screen(NodeScreen(name))
+
+    def open_baseline(self, name: str) -> None:
+        from opscenter.tui.screens.baselines import BaselineScreen
+
+        self.push_screen(BaselineScreen(name))
+
+    # -- actions ------------------------------------------------------------------------
+
+    def act(
+        self,
+        action: str,
+        title: str,
+        summary: str,
+        targets: Sequence[str],
+        call: Callable[[Backend], ActionResult],
+        *,
+        notes: Sequence[str] = (),
+        done: Callable[[ActionResult], None] | None = None,
+    ) -> None:
+        """Confirm with the exact targets, then call the backend off the UI thread."""
+        if self.readonly and action in DANGEROUS:
+            self.notify(
+                f"{title} is not available: opscenter runs read-only (--readonly)",
+                title="read-only",
+                severity="warning",
+            )
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._perform(call, done)
+
+        self.push_screen(ConfirmScreen(title, summary, targets, notes), confirmed)
+
+    def _perform(
+        self,
+        call: Callable[[Backend], ActionResult],
+        done: Callable[[ActionResult], None] | None,
+    ) -> None:
+        def work() -> None:
+            try:
+                result: Any = call(self.backend)
+            except ActionRefused as refused:
+                self.call_from_thread(self._refused, refused.reason)
+                return
+            except Exception as exc:  # the backend failed mid-call: say so, plainly
+                self.call_from_thread(self._refused, f"the backend failed: {exc}")
+                return
+            self.call_from_thread(self._acted, result, done)
+
+        self.run_worker(work, thread=True, group="action", exit_on_error=False)
+
+    def _refused(self, reason: str) -> None:
+        self.notify(reason, title="refused", severity="error", timeout=15)
+
+    def _acted(self, result: ActionResult, done: Callable[[ActionResult], None] | None) -> None:
+        self.notify(result.message, title=result.action, timeout=8)
+        if done is not None:
+            done(result)
+        if isinstance(self.screen, OpsScreen):
+            self.screen.refresh_now()
+
+    def copy(self, text: str, what: str) -> None:
+        """Copy with OSC 52 (wrapped for tmux), and say what was copied."""
+        if os.environ.get("TMUX") and self._driver is not None:
+            self._driver.write(osc52(text, tmux=True))
+            self._driver.flush()
+        else:
+            self.copy_to_clipboard(text)
+        self.notify(f"copied {what}", timeout=3)
+
+
+def _bizdate_problem(answer: str) -> str | None:
+    if answer in ("any", "*"):
+        return None
+    try:
+        date.fromisoformat(answer)
+    except ValueError:
+        return f"{answer!r} is not a date: write yyyy-mm-dd (e.g. 2026-11-21) or 'any'"
+    return None

@@ -1,0 +1,127 @@
+"""Operator actions on instances, shared by the Instances list and the instance detail.
+
+Each one names its exact targets in the confirm. A rerun with downstream asks
+the backend first what it would reset (it runs the rerun and rolls it back),
+so the confirm lists every descendant, or shows the refusal before anything
+is asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo
+from opscenter.tui import format as fmt
+
+if TYPE_CHECKING:
+    from opscenter.tui.app import OpsApp
+
+PREVIEW_LIMIT = 500  # targets named one by one in a confirm
+
+
+def label(info: InstanceInfo) -> str:
+    return f"{info.node} {fmt.cyctime(info.cyctime)} ({info.status.value}) #{info.id}"
+
+
+def _count(n: int) -> str:
+    return f"{n} instance" + ("" if n == 1 else "s")
+
+
+# action id -> (title, what happens, backend call)
+SIMPLE: dict[str, tuple[str, str, Callable]] = {
+    "set_success": (
+        "Set success",
+        "will be marked SUCCESS without running; their downstream may start",
+        lambda b, ids: b.set_success(ids),
+    ),
+    "stop": (
+        "Stop",
+        "will be stopped (a running process is terminated) and marked FAILURE",
+        lambda b, ids: b.stop(ids),
+    ),
+    "freeze": (
+        "Freeze",
+        "will be frozen: they do not run, and their downstream waits",
+        lambda b, ids: b.freeze(ids),
+    ),
+    "unfreeze": (
+        "Unfreeze",
+        "will be unfrozen and run when their upstream instances succeed",
+        lambda b, ids: b.unfreeze(ids),
+    ),
+}
+
+
+def simple(
+    app: OpsApp, action: str, targets: Sequence[InstanceInfo], done: Callable[[ActionResult], None]
+) -> None:
+    if not targets:
+        app.notify("no instance under the cursor", severity="warning")
+        return
+    title, effect, call = SIMPLE[action]
+    ids = [t.id for t in targets]
+    app.act(
+        action,
+        title,
+        f"{_count(len(ids))} {effect}:",
+        [label(t) for t in targets],
+        lambda backend: call(backend, ids),
+        done=done,
+    )
+
+
+def rerun(
+    app: OpsApp,
+    targets: Sequence[InstanceInfo],
+    downstream: bool,
+    done: Callable[[ActionResult], None],
+) -> None:
+    if not targets:
+        app.notify("no instance under the cursor", severity="warning")
+        return
+    ids = [t.id for t in targets]
+    action = "rerun_downstream" if downstream else "rerun"
+    title = "Rerun with downstream" if downstream else "Rerun"
+    if not downstream:
+        app.act(
+            action,
+            title,
+            f"{_count(len(ids))} will be reset to NOT_RUN and rerun:",
+            [label(t) for t in targets],
+            lambda backend: backend.rerun(ids),
+            done=done,
+        )
+        return
+    if app.readonly:
+        app.act(action, title, "", [], lambda backend: backend.rerun(ids, True))
+        return
+
+    def preview() -> None:
+        try:
+            result = app.backend.preview_rerun(ids, downstream=True)
+            below = [i for i in result.affected if i not in ids][:PREVIEW_LIMIT]
+            infos = [app.backend.get_instance(i) for i in below]
+        except ActionRefused as refused:
+            app.call_from_thread(app.notify, refused.reason, title="refused", severity="error")
+            return
+        except Exception as exc:
+            app.call_from_thread(app.backend_failed, exc)
+            return
+        more = len(result.affected) - len(ids)
+        summary = (
+            f"{_count(len(ids))} and {more} downstream instance"
+            f"{'' if more == 1 else 's'} will be reset and rerun:"
+        )
+        lines = [label(t) for t in targets] + [f"↓ {label(i)}" for i in infos]
+        app.call_from_thread(
+            app.act,
+            action,
+            title,
+            summary,
+            lines,
+            lambda backend: backend.rerun(ids, downstream=True),
+            done=done,
+        )
+
+    app.run_worker(preview, thread=True, group="action", exit_on_error=False)

@@ -1,0 +1,48 @@
+"""`?`: every key that works here, generated from the bindings themselves."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
+
+    def __init__(self, behind: Screen, readonly: bool, dangerous: frozenset[str]) -> None:
+        super().__init__()
+        self.behind = behind
+        self.readonly = readonly
+        self.dangerous = dangerous
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(self._table())
+            yield Static(Text("esc close", style="dim"))
+
+    def _table(self) -> Table:
+        table = Table(title="Keys", expand=True, show_edge=False, box=None, padding=(0, 1))
+        table.add_column("key", no_wrap=True)
+        table.add_column("does")
+        keys: dict[str, list[str]] = {}
+        words: dict[str, str] = {}
+        for active in self.behind.active_bindings.values():
+            binding = active.binding
+            if not binding.description:
+                continue
+            keys.setdefault(binding.action, []).append(self.app.get_key_display(binding))
+            words.setdefault(binding.action, binding.description)
+        for action, shown in keys.items():
+            does = words[action]
+            if self.readonly and action.split("(")[0] in self.dangerous:
+                does += " (unavailable: read-only)"
+            table.add_row(Text(",".join(dict.fromkeys(shown)), style="bold"), Text(does))
+        return table
+
+    def action_close(self) -> None:
+        self.dismiss(None)

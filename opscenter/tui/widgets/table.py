@@ -1,0 +1,425 @@
+"""A virtual table: a keyset-paged window of rows drawn with the Line API.
+
+Textual's DataTable measures every cell it holds (20-30 s for 100k rows), so a
+list that can be long keeps only a window here: a page is fetched when the cursor
+nears either end (keyset paging through the Backend, in a worker thread), the
+far end is dropped past ``max_rows``, and only the visible lines are rendered.
+A refresh re-reads the window from its first row and keeps the cursor on the
+same key, so rows update in place while the operator reads them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.worker import Worker, WorkerState
+
+from opscenter.domain.records import Page
+
+STATUS_CLASSES = (
+    "status--success",
+    "status--running",
+    "status--wait-time",
+    "status--wait-resource",
+    "status--not-run",
+    "status--failure",
+    "status--frozen",
+    "muted",
+    "warn",
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    title: str
+    width: int  # 0: takes what the fixed columns leave
+    cell: Callable[[Any], str]
+    style: Callable[[Any], str | None] | None = None  # a component class for the cell
+    right: bool = False
+
+
+class RowSource(Protocol):
+    """Where rows come from: keyset pages in either direction."""
+
+    def fetch(self, after: Any, descending: bool, limit: int) -> Page: ...
+
+    def key(self, row: Any) -> Hashable: ...
+
+    def after(self, row: Any) -> Any:
+        """The keyset position of ``row`` (the next page starts after it)."""
+        ...
+
+    def just_before(self, row: Any) -> Any:
+        """A keyset position just before ``row``, so a page starts with ``row`` itself."""
+        ...
+
+
+@dataclass
+class _Fetched:
+    kind: str  # reload | tail | next | previous | refresh
+    page: Page
+
+
+class VirtualTable(Widget, can_focus=True):
+    """Rows of a long list, fetched a page at a time, never all at once."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "up", show=False),
+        Binding("down,j", "cursor(1)", "down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+        Binding("home,g", "head", "first", show=False),
+        Binding("end,G", "tail", "last", show=False),
+        Binding("space", "toggle_select", "select", show=False),
+        Binding("enter", "open", "open", show=False),
+    ]
+
+    COMPONENT_CLASSES = {
+        "table--header",
+        "table--cursor",
+        "table--selected",
+        "table--empty",
+        *STATUS_CLASSES,
+    }
+
+    DEFAULT_CSS = """
+    VirtualTable { height: 1fr; }
+    """
+
+    total: reactive[int] = reactive(0, layout=False)
+
+    class CursorMoved(Message):
+        def __init__(self, table: VirtualTable, row: Any | None) -> None:
+            self.table = table
+            self.row = row
+            super().__init__()
+
+    class Opened(Message):
+        def __init__(self, table: VirtualTable, row: Any) -> None:
+            self.table = table
+            self.row = row
+            super().__init__()
+
+    class Changed(Message):
+        """The window, its total or the selection changed (for a count label)."""
+
+        def __init__(self, table: VirtualTable) -> None:
+            self.table = table
+            super().__init__()
+
+    class Failed(Message):
+        def __init__(self, table: VirtualTable, error: BaseException) -> None:
+            self.table = table
+            self.error = error
+            super().__init__()
+
+    def __init__(
+        self,
+        columns: Sequence[Column],
+        *,
+        empty: str = "nothing matches",
+        page_size: int = 200,
+        max_rows: int = 1000,
+        selectable: bool = True,
+        id: str | None = None,
+    ) -> None:
+        super().__init__(id=id)
+        self.columns = list(columns)
+        self.empty = empty
+        self.page_size = page_size
+        self.max_rows = max_rows
+        self.selectable = selectable
+        self.source: RowSource | None = None
+        self.rows: list[Any] = []
+        self.first = 0  # position of rows[0] in the whole result
+        self.cursor = 0  # index into rows
+        self.top = 0  # index into rows of the first visible row
+        self.at_head = True
+        self.at_tail = True
+        self.loaded = False
+        self.selected: dict[Hashable, Any] = {}
+        self._pending: str | None = None
+
+    # -- what the screen asks ----------------------------------------------------
+
+    def set_source(self, source: RowSource) -> None:
+        """Show another query (a filter changed): back to its first row."""
+        self.source = source
+        self.reload()
+
+    def reload(self) -> None:
+        self._request("reload", None, descending=False, limit=self.page_size)
+
+    def refresh_rows(self) -> bool:
+        """Re-read the window in place; False when a fetch is already under way."""
+        if self.source is None or self._pending is not None:
+            return False
+        after = None if not self.rows or self.at_head else self.source.just_before(self.rows[0])
+        limit = max(self.page_size, len(self.rows))
+        self._request("refresh", after, descending=False, limit=limit)
+        return True
+
+    @property
+    def busy(self) -> bool:
+        return self._pending is not None
+
+    @property
+    def current(self) -> Any | None:
+        return self.rows[self.cursor] if self.rows else None
+
+    @property
+    def position(self) -> int:
+        """1-based position of the cursor row in the whole result (0: none)."""
+        return self.first + self.cursor + 1 if self.rows else 0
+
+    def targets(self) -> list[Any]:
+        """The selection if there is one, else the row under the cursor."""
+        if self.selected:
+            return list(self.selected.values())
+        return [self.current] if self.current is not None else []
+
+    def clear_selection(self) -> None:
+        self.selected.clear()
+        self.refresh()
+        self.post_message(self.Changed(self))
+
+    # -- fetching ------------------------------------------------------------------
+
+    def _request(self, kind: str, after: Any, *, descending: bool, limit: int) -> None:
+        source = self.source
+        if source is None:
+            return
+        self._pending = kind
+
+        def fetch() -> _Fetched:
+            return _Fetched(kind, source.fetch(after, descending, limit))
+
+        self.run_worker(fetch, thread=True, group="table", exclusive=True, exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "table":
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS:
+            self._pending = None
+            self._apply(event.worker.result)
+        elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
+            self._pending = None
+            if event.state == WorkerState.ERROR and event.worker.error is not None:
+                self.post_message(self.Failed(self, event.worker.error))
+
+    def _apply(self, fetched: _Fetched) -> None:
+        assert self.source is not None
+        page = fetched.page
+        key = self.source.key
+        keep = key(self.current) if self.rows else None
+        more = page.next_after is not None
+        if fetched.kind == "reload":
+            self.rows, self.first, self.cursor, self.top = list(page.items), 0, 0, 0
+            self.at_head, self.at_tail = True, not more
+        elif fetched.kind == "tail":
+            self.rows = list(reversed(page.items))
+            self.first = max(0, page.total - len(self.rows))
+            self.at_head, self.at_tail = not more, True
+            self.cursor = len(self.rows) - 1
+        elif fetched.kind == "next":
+            self.rows += page.items
+            self.at_tail = not more
+            self._trim(front=True)
+        elif fetched.kind == "previous":
+            before = list(reversed(page.items))
+            self.rows = before + self.rows
+            self.cursor += len(before)
+            self.top += len(before)
+            self.first = max(0, self.first - len(before))
+            self.at_head = not more
+            self._trim(front=False)
+        else:  # refresh: same window, rows updated in place
+            self.rows = list(page.items)
+            self.at_tail = not more
+            if self.at_head:
+                self.first = 0
+            if keep is not None:
+                index = next((i for i, row in enumerate(self.rows) if key(row) == keep), None)
+                if index is not None:
+                    self.top += index - self.cursor
+                    self.cursor = index
+            # keep the selected rows current where they are in view
+            for row in self.rows:
+                if key(row) in self.selected:
+                    self.selected[key(row)] = row
+        self.total = page.total
+        self.loaded = True
+        self.cursor = max(0, min(self.cursor, len(self.rows) - 1))
+        self._scroll_to_cursor()
+        self.refresh()
+        self.post_message(self.Changed(self))
+        if fetched.kind != "refresh" or (keep is not None and key(self.current) != keep):
+            self.post_message(self.CursorMoved(self, self.current))
+
+    def _trim(self, *, front: bool) -> None:
+        extra = len(self.rows) - self.max_rows
+        if extra <= 0:
+            return
+        if front:
+            self.rows = self.rows[extra:]
+            self.first += extra
+            self.cursor -= extra
+            self.top -= extra
+            self.at_head = False
+        else:
+            self.rows = self.rows[:-extra]
+            self.at_tail = False
+
+    def _near_edges(self) -> None:
+        if self.source is None or self._pending is not None or not self.rows:
+            return
+        margin = max(self._visible(), 10)
+        if not self.at_tail and self.cursor >= len(self.rows) - margin:
+            after = self.source.after(self.rows[-1])
+            self._request("next", after, descending=False, limit=self.page_size)
+        elif not self.at_head and self.cursor < margin:
+            after = self.source.after(self.rows[0])
+            self._request("previous", after, descending=True, limit=self.page_size)
+
+    # -- moving ----------------------------------------------------------------------
+
+    def _visible(self) -> int:
+        return max(1, self.size.height - 1)
+
+    def _scroll_to_cursor(self) -> None:
+        visible = self._visible()
+        if self.cursor < self.top:
+            self.top = self.cursor
+        elif self.cursor >= self.top + visible:
+            self.top = self.cursor - visible + 1
+        self.top = max(0, min(self.top, max(0, len(self.rows) - visible)))
+
+    def move_to(self, index: int) -> None:
+        if not self.rows:
+            return
+        index = max(0, min(index, len(self.rows) - 1))
+        if index != self.cursor:
+            self.cursor = index
+            self._scroll_to_cursor()
+            self.refresh()
+            self.post_message(self.CursorMoved(self, self.current))
+            self.post_message(self.Changed(self))
+        self._near_edges()
+
+    def action_cursor(self, step: int) -> None:
+        self.move_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * self._visible())
+
+    def action_head(self) -> None:
+        if self.at_head:
+            self.move_to(0)
+        else:
+            self.reload()
+
+    def action_tail(self) -> None:
+        if self.at_tail:
+            self.move_to(len(self.rows) - 1)
+        else:
+            self._request("tail", None, descending=True, limit=self.page_size)
+
+    def action_toggle_select(self) -> None:
+        if not self.selectable or self.current is None or self.source is None:
+            return
+        key = self.source.key(self.current)
+        if key in self.selected:
+            del self.selected[key]
+        else:
+            self.selected[key] = self.current
+        self.post_message(self.Changed(self))
+        self.move_to(self.cursor + 1)
+        self.refresh()
+
+    def action_open(self) -> None:
+        if self.current is not None:
+            self.post_message(self.Opened(self, self.current))
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.move_to(self.cursor + 3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.move_to(self.cursor - 3)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.move_to(self.top + event.y - 1)
+            if event.chain == 2:
+                self.action_open()
+
+    def on_resize(self) -> None:
+        self._scroll_to_cursor()
+
+    # -- drawing -----------------------------------------------------------------------
+
+    def _widths(self) -> list[int]:
+        width = self.size.width - 2  # the mark column
+        fixed = sum(c.width + 1 for c in self.columns if c.width)
+        flex = [c for c in self.columns if not c.width]
+        rest = max(4, width - fixed - len(flex))
+        share = rest // len(flex) if flex else 0
+        return [c.width or share for c in self.columns]
+
+    def _cells(self, texts: list[str], widths: list[int], styles: list[Style]) -> list[Segment]:
+        segments: list[Segment] = []
+        for column, text, width, style in zip(self.columns, texts, widths, styles, strict=True):
+            if len(text) > width:
+                text = text[: max(0, width - 1)] + "…"
+            cell = text.rjust(width) if column.right else text.ljust(width)
+            segments.append(Segment(cell, style))
+            segments.append(Segment(" "))
+        return segments
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        widths = self._widths()
+        if y == 0:
+            style = base + self.get_component_rich_style("table--header")
+            titles = [c.title for c in self.columns]
+            segments = [Segment("  ", style), *self._cells(titles, widths, [style] * len(widths))]
+            return Strip(segments).apply_style(style).crop_extend(0, width, style)
+        index = self.top + y - 1
+        if index >= len(self.rows):
+            if not self.rows and y == 1:
+                text = "loading…" if not self.loaded else self.empty
+                style = base + self.get_component_rich_style("table--empty")
+                return Strip([Segment(f"  {text}", style)]).crop_extend(0, width, style)
+            return Strip.blank(width, base)
+        row = self.rows[index]
+        assert self.source is not None
+        chosen = self.source.key(row) in self.selected
+        line = base
+        if chosen:
+            line = line + self.get_component_rich_style("table--selected")
+        if index == self.cursor:
+            line = line + self.get_component_rich_style("table--cursor")
+        mark = (">" if index == self.cursor else " ") + ("*" if chosen else " ")
+        texts = [c.cell(row) for c in self.columns]
+        styles = []
+        for column in self.columns:
+            name = column.style(row) if column.style else None
+            cell_style = line
+            if name and index != self.cursor:
+                cell_style = line + self.get_component_rich_style(name, partial=True)
+            styles.append(cell_style)
+        segments = [Segment(mark, line), *self._cells(texts, widths, styles)]
+        return Strip(segments).crop_extend(0, width, line)
