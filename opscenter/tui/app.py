@@ -23,11 +23,12 @@ from opscenter.backends.base import Backend
 from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
 from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
+from opscenter.tui.commands import OpsCommands
 from opscenter.tui.screens.base import OpsScreen
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.screens.help import HelpScreen
 from opscenter.tui.screens.prompt import PromptScreen
-from opscenter.tui.widgets.chrome import TABS
+from opscenter.tui.widgets.chrome import TABS, WorldLine
 
 # Actions that change the world: hidden in read-only, always behind a confirm.
 DANGEROUS = frozenset(
@@ -86,6 +87,7 @@ class OpsApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "opscenter"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = App.COMMANDS | {OpsCommands}
     MODES = {
         "dashboard": _screen("dashboard", "DashboardScreen"),
         "nodes": _screen("nodes", "NodesScreen"),
@@ -174,24 +176,39 @@ class OpsApp(App[None]):
         holder = self.info.scheduler
         return f"● {holder}" if holder else "○ none"
 
-    def key_hints(self, screen: Screen) -> Text:
+    def key_hints(self, screen: Screen, width: int) -> Text:
+        """The screen's own keys first, as many as fit; `? help` always at the end."""
         shown: dict[str, str] = {}
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.show or not binding.description:
+            if not binding.show or not binding.description or binding.id in ("help", "quit"):
                 continue
             if self.readonly and binding.action.split("(")[0] in DANGEROUS:
                 continue
-            key = self.get_key_display(binding)
-            shown.setdefault(binding.action, f"{key} {binding.description}")
-        return Text(" " + "  ".join(shown.values()), no_wrap=True, overflow="ellipsis")
+            shown.setdefault(
+                binding.action, f"{self.get_key_display(binding)} {binding.description}"
+            )
+        tail = "? help  q quit"
+        line = ""
+        for hint in shown.values():
+            if len(line) + len(hint) + 2 + len(tail) + 2 > width:
+                break
+            line += f" {hint} "
+        return Text(f"{line} {tail}", no_wrap=True, overflow="ellipsis")
 
     def backend_answered(self) -> None:
-        self.stale_since = None
+        if self.stale_since is not None:
+            self.stale_since = None
+            self._redraw_world()
+
+    def _redraw_world(self) -> None:
+        for line in self.screen.query(WorldLine):
+            line.update_line()
 
     def backend_failed(self, error: BaseException) -> None:
         if self.stale_since is None:
             self.stale_since = self.local_now()
+            self._redraw_world()
             self.notify(
                 f"the backend did not answer: {error}; showing what was last read",
                 title="stale",
@@ -269,8 +286,7 @@ class OpsApp(App[None]):
         for screen in self.screen_stack:
             if isinstance(screen, OpsScreen):
                 screen.bizdate_changed()
-        for node in self.query("WorldLine"):
-            node.update_line()  # type: ignore[attr-defined]
+        self._redraw_world()
 
     def action_command(self) -> None:
         self.push_screen(

@@ -22,7 +22,6 @@ class OpsScreen(Screen):
     """A screen with the header, the tabs, a body and the key hints."""
 
     MODE = ""
-    REFRESH_SECONDS = 2.0
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,7 +79,7 @@ class OpsScreen(Screen):
     def _arm(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        delay = self.REFRESH_SECONDS * min(2**self._failures, 15)
+        delay = self.app.refresh_seconds * min(2**self._failures, 15)  # type: ignore[attr-defined]
         self._timer = self.set_timer(delay, self._tick)
 
     def _tick(self) -> None:

@@ -25,6 +25,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(self._table())
             yield Static(Text("esc close", style="dim"))
 
+    def on_mount(self) -> None:
+        self.query_one("#help", VerticalScroll).focus()
+
     def _table(self) -> Table:
         table = Table(title="Keys", expand=True, show_edge=False, box=None, padding=(0, 1))
         table.add_column("key", no_wrap=True)

@@ -39,13 +39,12 @@ class TabLine(Static):
         self.current = current
 
     def on_mount(self) -> None:
-        text = Text(" ")
+        text = Text(" ", no_wrap=True, overflow="ellipsis")
         for key, mode, title in TABS:
             if mode == self.current:
                 text.append(f"[{key} {title}]", style="reverse bold")
             else:
                 text.append(f" {key} {title} ")
-            text.append(" ")
         self.update(text)
 
 
@@ -57,5 +56,9 @@ class KeyHints(Static):
     def on_mount(self) -> None:
         self.update_hints()
 
+    def on_resize(self) -> None:
+        self.update_hints()
+
     def update_hints(self) -> None:
-        self.update(self.app.key_hints(self.screen))  # type: ignore[attr-defined]
+        width = self.size.width or self.app.size.width
+        self.update(self.app.key_hints(self.screen, width))  # type: ignore[attr-defined]

@@ -264,7 +264,8 @@ class VirtualTable(Widget, can_focus=True):
         self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.Changed(self))
-        if fetched.kind != "refresh" or (keep is not None and key(self.current) != keep):
+        now_on = key(self.current) if self.rows else None
+        if fetched.kind != "refresh" or now_on != keep:
             self.post_message(self.CursorMoved(self, self.current))
 
     def _trim(self, *, front: bool) -> None:
@@ -281,14 +282,15 @@ class VirtualTable(Widget, can_focus=True):
             self.rows = self.rows[:-extra]
             self.at_tail = False
 
-    def _near_edges(self) -> None:
+    def _near_edges(self, toward: int) -> None:
+        """Fetch the next page in the direction of travel when the cursor nears that edge."""
         if self.source is None or self._pending is not None or not self.rows:
             return
         margin = max(self._visible(), 10)
-        if not self.at_tail and self.cursor >= len(self.rows) - margin:
+        if toward > 0 and not self.at_tail and self.cursor >= len(self.rows) - margin:
             after = self.source.after(self.rows[-1])
             self._request("next", after, descending=False, limit=self.page_size)
-        elif not self.at_head and self.cursor < margin:
+        elif toward < 0 and not self.at_head and self.cursor < margin:
             after = self.source.after(self.rows[0])
             self._request("previous", after, descending=True, limit=self.page_size)
 
@@ -308,6 +310,7 @@ class VirtualTable(Widget, can_focus=True):
     def move_to(self, index: int) -> None:
         if not self.rows:
             return
+        toward = index - self.cursor
         index = max(0, min(index, len(self.rows) - 1))
         if index != self.cursor:
             self.cursor = index
@@ -315,7 +318,7 @@ class VirtualTable(Widget, can_focus=True):
             self.refresh()
             self.post_message(self.CursorMoved(self, self.current))
             self.post_message(self.Changed(self))
-        self._near_edges()
+        self._near_edges(toward)
 
     def action_cursor(self, step: int) -> None:
         self.move_to(self.cursor + step)

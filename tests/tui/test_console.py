@@ -1,0 +1,134 @@
+"""The console as a whole: header, read-only, help, commands, business date, staleness, themes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from opscenter.backends.local import LocalBackend
+from opscenter.domain.clock import ManualClock
+from opscenter.domain.model import Status
+from opscenter.tui import theming
+from opscenter.tui.app import OpsApp
+from opscenter.tui.screens.prompt import PromptScreen
+from opscenter.tui.widgets.table import VirtualTable
+from tests.tui.conftest import FROZEN_AT
+from tests.tui.helpers import press, screen_text, settle
+
+
+def readonly_twin(backend: LocalBackend) -> LocalBackend:
+    return LocalBackend(backend.db, "shop", ManualClock(FROZEN_AT), user="bob", readonly=True)
+
+
+async def test_the_header_says_which_world_this_is(demo_backend):
+    app = OpsApp(demo_backend, start="instances", speed=120)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        first = screen_text(pilot).splitlines()[0]
+        assert "shop · local · bizdate 2026-11-19 · 09:30:00 sim×120 · sched ○ none" in first
+        assert "[3 Instances]" in screen_text(pilot).splitlines()[1]
+
+
+async def test_read_only_hides_actions_and_says_why_a_key_does_nothing(demo_backend):
+    backend = readonly_twin(demo_backend)
+    app = OpsApp(backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "READ-ONLY" in text.splitlines()[0]
+        hints = text.splitlines()[-1]
+        assert "rerun" not in hints and "freeze" not in hints and "? help" in hints
+        await press(pilot, "t", "r")  # the failed one
+        current = app.screen.query_one(VirtualTable).current
+        assert current.node == "dq_sales_volume"
+        messages = [n.message for n in app._notifications]
+        assert any("read-only" in m and "Rerun" in m for m in messages), messages
+        assert backend.get_instance(current.id).status is Status.FAILURE
+        await press(pilot, "question_mark")
+        assert "rerun (unavailable: read-only)" in screen_text(pilot)
+
+
+async def test_help_lists_the_keys_of_the_screen_from_its_bindings(demo_backend):
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 40)) as pilot:
+        await settle(pilot)
+        await press(pilot, "question_mark")
+        text = screen_text(pilot)
+        for words in ("rerun+down", "set-success", "page down", "search"):
+            assert words in text
+        await press(pilot, "end")  # the help scrolls with the keyboard
+        assert "business date" in screen_text(pilot)
+        await press(pilot, "escape")
+        assert "Keys" not in screen_text(pilot)
+
+
+async def test_number_keys_and_commands_switch_screens(demo_backend):
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "7")
+        assert app.current_mode == "audit"
+        await press(pilot, "colon")
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"instances")
+        await press(pilot, "enter")
+        assert app.current_mode == "instances"
+        await press(pilot, "colon", *"frobnicate", "enter")
+        assert any("unknown command" in n.message for n in app._notifications)
+
+
+async def test_the_business_date_moves_for_every_screen(demo_backend):
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "less_than_sign")
+        assert app.bizdate == date(2026, 11, 18)
+        assert "bizdate 2026-11-18" in screen_text(pilot).splitlines()[0]
+        rows = app.screen.query_one(VirtualTable).rows
+        assert rows and all(r.bizdate == date(2026, 11, 18) for r in rows)
+        await press(pilot, "b")
+        await pilot.press(*"yesterday")
+        await press(pilot, "enter")
+        assert "is not a date" in screen_text(pilot)  # said in the prompt; nothing changed
+        assert app.bizdate == date(2026, 11, 18)
+        await press(pilot, "escape")
+        await press(pilot, "b", "ctrl+u", *"any", "enter")
+        assert app.bizdate is None
+        assert app.screen.query_one(VirtualTable).total > 46
+
+
+async def test_a_backend_that_stops_answering_shows_stale_and_keeps_the_view(demo_backend):
+    app = OpsApp(demo_backend, start="instances", refresh_seconds=0.1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        before = app.screen.query_one(VirtualTable).total
+        database = Path(demo_backend.db.url.database)
+        demo_backend.db.dispose()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{database}{suffix}").unlink(missing_ok=True)
+        app.screen.refresh_now()
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "stale since 09:30:00" in text.splitlines()[0]
+        assert app.screen.query_one(VirtualTable).total == before  # the last view stays
+
+
+async def test_every_shipped_theme_and_the_ansi_ones_render(demo_backend):
+    for name in theming.theme_names():
+        app = OpsApp(demo_backend, start="instances", theme=name)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.theme == name
+            assert "✗ FAILURE" in screen_text(pilot)
+
+
+def test_a_broken_user_theme_is_named_and_skipped(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    folder = tmp_path / "opscenter" / "themes"
+    folder.mkdir(parents=True)
+    (folder / "mine.yaml").write_text("name: mine\nprimary: '#123456'\nbackground: '#000'\n")
+    (folder / "bad.yaml").write_text("name: bad\nprimray: '#123456'\n")
+    themes, problems = theming.available_themes()
+    assert "mine" in [t.name for t in themes]
+    assert len(problems) == 1
+    assert "bad.yaml" in str(problems[0]) and "unknown field 'primray'" in str(problems[0])
