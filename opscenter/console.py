@@ -36,10 +36,13 @@ def demo_start(last_activity: datetime | None, now: datetime, zone: ZoneInfo) ->
 def choose_clock(
     args: argparse.Namespace, clock: Clock, zone: ZoneInfo, demo: bool, last: datetime | None
 ) -> tuple[Clock, float | None]:
+    """The demo runs simulated at x120 from where it got to; a workspace in real time."""
     speed = getattr(args, "speed", None)
     start = getattr(args, "start", None)
-    if demo and speed is None and start is None:
-        return SimulatedClock(demo_start(last, clock.now(), zone), DEMO_SPEED), DEMO_SPEED
+    if demo:
+        speed = speed or DEMO_SPEED
+        begin = start.replace(tzinfo=zone) if start else demo_start(last, clock.now(), zone)
+        return SimulatedClock(begin, speed), speed
     if speed is None and start is None:
         return clock, None
     begin = start.replace(tzinfo=zone) if start else clock.now()

@@ -27,6 +27,7 @@ class OpsScreen(Screen):
         super().__init__()
         self._timer: Timer | None = None
         self._loading = False
+        self._again = False
         self._failures = 0
 
     def compose(self) -> ComposeResult:
@@ -41,7 +42,16 @@ class OpsScreen(Screen):
     # -- the refresh loop -----------------------------------------------------------------
 
     def on_screen_resume(self) -> None:
+        self._show_keys()
         self.refresh_now()
+
+    def on_descendant_focus(self) -> None:
+        self._show_keys()
+
+    def _show_keys(self) -> None:
+        """The hints follow the focus: a focused table adds its own keys."""
+        for hints in self.query(KeyHints):
+            hints.update_hints()
 
     def on_screen_suspend(self) -> None:
         if self._timer is not None:
@@ -49,8 +59,9 @@ class OpsScreen(Screen):
             self._timer = None
 
     def refresh_now(self) -> None:
-        """Load now (a key, an action or the timer); ignored while a load is under way."""
+        """Load now (a key, an action or the timer); once more after a load under way."""
         if self._loading:
+            self._again = True
             return
         self._loading = True
         self.load()
@@ -68,13 +79,20 @@ class OpsScreen(Screen):
         self._loading = False
         self._failures = 0
         self.app.backend_answered()  # type: ignore[attr-defined]
-        self._arm()
+        self._settled()
 
     def failed(self, error: BaseException) -> None:
         self._loading = False
         self._failures += 1
         self.app.backend_failed(error)  # type: ignore[attr-defined]
-        self._arm()
+        self._settled()
+
+    def _settled(self) -> None:
+        if self._again:
+            self._again = False
+            self.refresh_now()
+        else:
+            self._arm()
 
     def _arm(self) -> None:
         if self._timer is not None:

@@ -81,14 +81,12 @@ def instance_columns(now_utc: Any) -> list[Column]:
 class InstancesScreen(OpsScreen):
     MODE = "instances"
     BINDINGS = [
-        Binding("space", "noop", "select", show=True, id="select"),
         Binding("r", "rerun", "rerun", id="rerun"),
         Binding("R", "rerun_downstream", "rerun+down", id="rerun-down"),
         Binding("s", "set_success", "set-success", id="set-success"),
         Binding("x", "stop", "stop", id="stop"),
         Binding("f", "freeze", "freeze", id="freeze"),
         Binding("u", "unfreeze", "unfreeze", show=False, id="unfreeze"),
-        Binding("enter", "noop", "open", id="open"),
         Binding("slash", "search", "search", id="search"),
         Binding("t", "next_status", "status", show=False, id="status-filter"),
         Binding("i", "next_kind", "kind", show=False, id="kind-filter"),
@@ -244,9 +242,6 @@ class InstancesScreen(OpsScreen):
         self.app.set_bizdate(None)  # type: ignore[attr-defined]
 
     # -- actions ----------------------------------------------------------------------------
-
-    def action_noop(self) -> None:
-        """space and enter act in the table; these bindings only name them in the hints."""
 
     def _done(self, _result: ActionResult) -> None:
         self.table.clear_selection()

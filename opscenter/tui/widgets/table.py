@@ -80,8 +80,8 @@ class VirtualTable(Widget, can_focus=True):
         Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
         Binding("home,g", "head", "first", show=False),
         Binding("end,G", "tail", "last", show=False),
-        Binding("space", "toggle_select", "select", show=False),
-        Binding("enter", "open", "open", show=False),
+        Binding("enter", "open", "open"),
+        Binding("space", "toggle_select", "select"),
     ]
 
     COMPONENT_CLASSES = {
@@ -337,6 +337,10 @@ class VirtualTable(Widget, can_focus=True):
             self.move_to(len(self.rows) - 1)
         else:
             self._request("tail", None, descending=True, limit=self.page_size)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A list that cannot select does not offer space (nor show it in the hints)."""
+        return self.selectable or action != "toggle_select"
 
     def action_toggle_select(self) -> None:
         if not self.selectable or self.current is None or self.source is None:

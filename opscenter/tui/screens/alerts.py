@@ -1,0 +1,310 @@
+"""6 Alerts & events: baseline events to take on, and the alerts the rules sent.
+
+Both lists are short (the newest few hundred), so each is read whole in one
+backend call per refresh and served to a ``VirtualTable`` from memory; the
+table keeps the cursor on the same row as rows change. Events move
+NEW -> FIXING -> RECOVER (or IGNORE) with `m`, `v` and `i`, behind the confirm.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from opscenter.domain.records import AlertInfo, EventInfo, Page
+from opscenter.scheduler.actions import EVENT_MOVES
+from opscenter.tui import format as fmt
+from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.widgets.table import Column, VirtualTable
+
+EVENT_LIMIT = 500
+ALERT_LIMIT = 200
+MOMENT = "%m-%d %H:%M"
+
+# event status -> (glyph, ascii glyph, table class): readable without colour
+EVENT_LOOK = {
+    "NEW": ("!", "!", "status--failure"),
+    "FIXING": ("●", "*", "status--running"),
+    "RECOVER": ("✓", "+", "status--success"),
+    "IGNORE": ("–", "-", "muted"),
+}
+# m / v / i: the status each key moves an event to, and what the confirm calls it
+MOVES = {
+    "FIXING": ("Mark event fixing", "will be marked FIXING: someone is on it"),
+    "RECOVER": ("Mark event recovered", "will be marked RECOVER: the problem is gone"),
+    "IGNORE": ("Ignore event", "will be marked IGNORE: nothing to do"),
+}
+
+
+def event_status(event: EventInfo) -> str:
+    glyph, ascii_glyph, _ = EVENT_LOOK.get(event.status, ("?", "?", ""))
+    return f"{glyph if fmt.UNICODE else ascii_glyph} {event.status}"
+
+
+def event_label(event: EventInfo) -> str:
+    """How the confirm names an event: enough to be sure it is the right one."""
+    return (
+        f"#{event.id} {event.kind} {event.node} · baseline {event.baseline} "
+        f"{event.bizdate.isoformat()} ({event.status})"
+    )
+
+
+def alert_state(alert: AlertInfo) -> str:
+    if alert.resolved_at is not None:
+        return f"{'✓' if fmt.UNICODE else '+'} resolved"
+    return "! open"
+
+
+class ListRows:
+    """A short list read whole (newest id first), served to a table a page at a time.
+
+    The keyset is the id: rows after ``k`` are those with a smaller id.
+    """
+
+    def __init__(self, items: list[Any]) -> None:
+        self.items = items
+
+    def fetch(self, after: int | None, descending: bool, limit: int) -> Page:
+        items = self.items
+        newer = len(items) if after is None and descending else 0
+        if after is not None:
+            newer = sum(1 for item in items if item.id > after)
+        if descending:  # toward the newest, nearest first
+            start = max(0, newer - limit)
+            chunk = list(reversed(items[start:newer]))
+            more = start > 0
+        else:
+            chunk = items[newer : newer + limit]
+            more = newer + limit < len(items)
+        return Page(chunk, len(items), chunk[-1].id if more and chunk else None)
+
+    def key(self, row: Any) -> int:
+        return row.id
+
+    def after(self, row: Any) -> int:
+        return row.id
+
+    def just_before(self, row: Any) -> int:
+        return row.id + 1
+
+
+def event_columns(zone: Any) -> list[Column]:
+    return [
+        Column("STATUS", 9, event_status, lambda e: EVENT_LOOK.get(e.status, ("", "", None))[2]),
+        Column("KIND", 5, lambda e: e.kind, lambda e: "warn" if e.kind == "SLOW" else None),
+        Column("BIZ", 5, lambda e: f"{e.bizdate:%m-%d}"),
+        Column("BASELINE", 0, lambda e: e.baseline),
+        Column("NODE", 0, lambda e: e.node),
+        Column("UPDATED", 11, lambda e: fmt.local(e.updated_at, zone, MOMENT)),
+        Column("BY", 9, lambda e: e.updated_by),
+    ]
+
+
+def alert_columns(zone: Any) -> list[Column]:
+    return [
+        Column(
+            "STATE", 10, alert_state, lambda a: "muted" if a.resolved_at is not None else "warn"
+        ),
+        Column("RULE", 0, lambda a: a.rule),
+        Column("KIND", 15, lambda a: a.kind),
+        Column("FIRST", 11, lambda a: fmt.local(a.first_at, zone, MOMENT)),
+        Column("LAST SENT", 11, lambda a: fmt.local(a.last_sent_at, zone, MOMENT)),
+        Column(
+            "SENT",
+            5,
+            lambda a: f"{a.sent_count}" + (" ✗" if a.last_error else ""),
+            lambda a: "status--failure" if a.last_error else None,
+            right=True,
+        ),
+    ]
+
+
+class AlertsScreen(OpsScreen):
+    MODE = "alerts"
+    BINDINGS = [
+        Binding(
+            "m",
+            "handle_event('FIXING')",
+            "fixing",
+            id="event-fixing",
+            tooltip="mark the event FIXING: someone is on it",
+        ),
+        Binding(
+            "v",
+            "handle_event('RECOVER')",
+            "recovered",
+            id="event-recover",
+            tooltip="mark the event RECOVER: the problem is gone",
+        ),
+        Binding(
+            "i",
+            "handle_event('IGNORE')",
+            "ignore",
+            id="event-ignore",
+            tooltip="mark the event IGNORE: nothing to do",
+        ),
+        Binding("o", "toggle_open", "open only", id="open-only", tooltip="open events or all"),
+        Binding("tab", "switch_pane", "pane", id="pane", tooltip="events or alerts"),
+    ]
+    DEFAULT_CSS = """
+    AlertsScreen .pane-title { height: 1; text-style: bold; background: $boost; }
+    AlertsScreen #detail { height: 2; color: $foreground-muted; padding: 0 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open_only = False
+        self.events: list[EventInfo] = []
+        self.alerts: list[AlertInfo] = []
+
+    def body(self) -> ComposeResult:
+        zone = self.app.zone  # type: ignore[attr-defined]
+        yield Static(id="events-title", classes="pane-title")
+        yield VirtualTable(
+            event_columns(zone), empty="no baseline event", selectable=False, id="events"
+        )
+        yield Static(id="alerts-title", classes="pane-title")
+        yield VirtualTable(
+            alert_columns(zone), empty="no alert sent", selectable=False, id="alerts"
+        )
+        yield Static(id="detail")
+
+    def on_mount(self) -> None:
+        self.events_table.focus()
+        self.show_titles()
+
+    @property
+    def events_table(self) -> VirtualTable:
+        return self.query_one("#events", VirtualTable)
+
+    @property
+    def alerts_table(self) -> VirtualTable:
+        return self.query_one("#alerts", VirtualTable)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def load(self) -> None:
+        backend = self.app.backend  # type: ignore[attr-defined]
+        open_only = self.open_only
+        self.read(
+            lambda: (backend.list_events(EVENT_LIMIT, open_only), backend.list_alerts(ALERT_LIMIT)),
+            self._show,
+        )
+
+    def _show(self, result: tuple[list[EventInfo], list[AlertInfo]]) -> None:
+        self.events, self.alerts = result
+        self._fill(self.events_table, self.events)
+        self._fill(self.alerts_table, self.alerts)
+        self.show_titles()
+        self.loaded()
+
+    def _fill(self, table: VirtualTable, items: list[Any]) -> None:
+        """New rows, same cursor row: the table re-reads its window from the new list."""
+        if table.source is None:
+            table.set_source(ListRows(items))
+        else:
+            table.source.items = items  # type: ignore[attr-defined]
+            self._redraw(table)
+
+    def _redraw(self, table: VirtualTable) -> None:
+        if not table.refresh_rows():  # a page is being read: redraw once it landed
+            self.set_timer(0.1, lambda: self._redraw(table))
+
+    def show_titles(self) -> None:
+        opened = sum(e.status in EVENT_MOVES for e in self.events)
+        shown = "open only" if self.open_only else "all"
+        self.query_one("#events-title", Static).update(
+            Text(
+                f" Baseline events · {shown} (o) · {len(self.events)} shown, {opened} open",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+        unresolved = sum(a.resolved_at is None for a in self.alerts)
+        self.query_one("#alerts-title", Static).update(
+            Text(
+                f" Alerts sent · {len(self.alerts)} · {unresolved} unresolved",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+        self.show_detail()
+
+    @on(VirtualTable.CursorMoved)
+    @on(VirtualTable.Changed)
+    def show_detail(self) -> None:
+        """The row under the cursor of the pane in use, in full (the columns cut it)."""
+        zone = self.app.zone  # type: ignore[attr-defined]
+        line = Text(no_wrap=False, overflow="ellipsis")
+        if self.alerts_table.has_focus:
+            alert = self.alerts_table.current
+            if alert is not None:
+                line.append(f"#{alert.id} {alert.rule} → {alert.target}")
+                if alert.resolved_at is not None:
+                    line.append(f" · resolved {fmt.local(alert.resolved_at, zone, MOMENT)}")
+                if alert.last_error:
+                    line.append(f" · last send failed: {alert.last_error}", style="bold")
+                line.append(f"\n{alert.message}")
+        else:
+            event = self.events_table.current
+            if event is not None:
+                line.append(
+                    f"#{event.id} instance #{event.instance_id} · created "
+                    f"{fmt.local(event.created_at, zone, MOMENT)} · updated "
+                    f"{fmt.local(event.updated_at, zone, MOMENT)} by {event.updated_by}"
+                )
+                line.append(f"\n{event.message}")
+        self.query_one("#detail", Static).update(line)
+
+    def on_descendant_focus(self) -> None:
+        self.show_detail()
+
+    # -- keys -----------------------------------------------------------------------------
+
+    def action_switch_pane(self) -> None:
+        other = self.alerts_table if self.events_table.has_focus else self.events_table
+        other.focus()
+
+    def action_toggle_open(self) -> None:
+        self.open_only = not self.open_only
+        self.show_titles()
+        self.refresh_now()
+
+    @on(VirtualTable.Opened)
+    def _open(self, event: VirtualTable.Opened) -> None:
+        """An event opens its instance; an alert opens the instance it is about, if one."""
+        if event.table is self.events_table:
+            self.app.open_instance(event.row.instance_id)  # type: ignore[attr-defined]
+            return
+        kind, _, rest = event.row.target.partition(":")
+        if kind == "instance" and rest.isdigit():
+            self.app.open_instance(int(rest))  # type: ignore[attr-defined]
+        else:
+            self.notify(f"this alert is about {event.row.target}: nothing to open here")
+
+    def action_handle_event(self, status: str) -> None:
+        event: EventInfo | None = self.events_table.current
+        if event is None:
+            self.notify("no event under the cursor", severity="warning")
+            return
+        allowed = EVENT_MOVES.get(event.status, ())
+        if status not in allowed:
+            self.notify(
+                f"event #{event.id} is {event.status}; "
+                f"it can go to {', '.join(allowed) or 'nothing'}",
+                severity="warning",
+            )
+            return
+        title, happens = MOVES[status]
+        self.app.act(  # type: ignore[attr-defined]
+            "handle_event",
+            title,
+            f"1 event {happens}",
+            [event_label(event)],
+            lambda backend: backend.handle_event(event.id, status),
+        )
