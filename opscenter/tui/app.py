@@ -344,10 +344,10 @@ class OpsApp(App[None]):
 
         self.push_screen(NodeScreen(name))
 
-    def open_baseline(self, name: str) -> None:
+    def open_baseline(self, name: str, cycle: int = 1) -> None:
         from opscenter.tui.screens.baselines import BaselineScreen
 
-        self.push_screen(BaselineScreen(name))
+        self.push_screen(BaselineScreen(name, cycle))
 
     # -- actions ------------------------------------------------------------------------
 

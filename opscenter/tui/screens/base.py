@@ -116,6 +116,14 @@ class OpsScreen(Screen):
             except Exception as exc:  # the backend failed: say stale, keep the last view
                 self.app.call_from_thread(self.failed, exc)
                 return
-            self.app.call_from_thread(done, result)
+            self.app.call_from_thread(self._deliver, done, result)
 
         self.run_worker(work, thread=True, group="read", exit_on_error=False)
+
+    def _deliver(self, done: Callable[[Any], None], result: Any) -> None:
+        """Show a result; a screen that cannot must not stop refreshing for good."""
+        try:
+            done(result)
+        except Exception as exc:
+            self.log.error(f"showing {type(self).__name__} failed: {exc!r}")
+            self.failed(exc)

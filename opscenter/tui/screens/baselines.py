@@ -1,0 +1,412 @@
+"""5 Baselines: each promise for the business date, and one baseline's key path and events.
+
+The list shows the prediction against the committed time and the slack; Enter
+opens a baseline: its key path as a text Gantt (solid what ran, shaded what is
+predicted, the committed and alert times marked) and its events, which an
+operator takes on (`m` fixing), closes (`v` recovered) or dismisses (`i` ignore).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import OptionList, Static
+
+from opscenter.domain.records import (
+    ActionRefused,
+    BaselineDetail,
+    BaselineStatus,
+    EventInfo,
+    KeyPathStep,
+    Page,
+)
+from opscenter.domain.times import to_store
+from opscenter.tui import format as fmt
+from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.widgets.gantt import gantt
+from opscenter.tui.widgets.rowlist import RowList
+from opscenter.tui.widgets.table import Column, VirtualTable
+
+# status word -> (glyph, ASCII glyph, component class); the word always goes with it
+BASELINE_STATES = {
+    "SAFE": ("✓", "+", "status--success"),
+    "WARNING": ("!", "!", "warn"),
+    "OVER": ("✗", "x", "status--failure"),
+    "ERROR": ("?", "?", "status--failure"),  # no prediction: its outputs are missing or frozen
+}
+EVENT_CLASSES = {"NEW": "bad", "FIXING": "warn", "RECOVER": "good", "IGNORE": "muted"}
+
+
+def baseline_word(status: str) -> str:
+    """``! WARNING``: glyph and word, readable without colour."""
+    glyph, ascii_glyph, _ = BASELINE_STATES.get(status, ("?", "?", ""))
+    return f"{glyph if fmt.UNICODE else ascii_glyph} {status}"
+
+
+def baseline_class(status: str) -> str:
+    return BASELINE_STATES.get(status, ("", "", "muted"))[2]
+
+
+def slack(b: BaselineStatus) -> str:
+    """``-18m`` late or ``+80m`` (``+3h20m``) to spare before the committed time."""
+    minutes = b.slack_minutes
+    if minutes is None:
+        return "-"
+    if abs(minutes) < 120:
+        return f"{minutes:+d}m"
+    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"
+
+
+def default_bizdate(app: Any) -> date:
+    """The header's business date, or yesterday when it says 'any' (a baseline needs one)."""
+    return app.bizdate or app.local_now().date() - timedelta(days=1)
+
+
+# -- the list ----------------------------------------------------------------------------
+
+
+def _order(b: BaselineStatus) -> tuple[int, str, float]:
+    return (-b.priority, b.name, b.cycle)
+
+
+class BaselineRows:
+    """A short list (one row per baseline and cycle) served to the table a page at a time."""
+
+    def __init__(self, backend: Any, bizdate: date) -> None:
+        self.backend = backend
+        self.bizdate = bizdate
+
+    def fetch(self, after: Any, descending: bool, limit: int) -> Page:
+        rows = sorted(self.backend.list_baselines(self.bizdate), key=_order, reverse=descending)
+        total = len(rows)
+        if after is not None:
+            rows = [r for r in rows if (_order(r) < after if descending else _order(r) > after)]
+        page = rows[:limit]
+        more = len(rows) > limit
+        return Page(page, total, _order(page[-1]) if more else None)  # type: ignore[arg-type]
+
+    def key(self, row: BaselineStatus) -> tuple[str, int]:
+        return (row.name, row.cycle)
+
+    def after(self, row: BaselineStatus) -> tuple[int, str, float]:
+        return _order(row)
+
+    def just_before(self, row: BaselineStatus) -> tuple[int, str, float]:
+        return (-row.priority, row.name, row.cycle - 0.5)
+
+
+def _key_instance(b: BaselineStatus) -> str:
+    if b.key_instance is None:
+        return "-"
+    key = b.key_instance
+    return f"{fmt.glyph(key.status, key.dry_run)} {key.node}"
+
+
+class BaselinesScreen(OpsScreen):
+    MODE = "baselines"
+    BINDINGS = [Binding("enter", "noop", "open key path", id="open")]
+    DEFAULT_CSS = """
+    BaselinesScreen #baseline-detail {
+        height: 2;
+        padding: 0 1;
+        color: $foreground-muted;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def body(self) -> ComposeResult:
+        yield Static(id="chips")
+        yield VirtualTable(self.columns(), empty="no baseline for this business date", id="list")
+        yield Static(id="baseline-detail")
+
+    def columns(self) -> list[Column]:
+        local = self.app.zone  # type: ignore[attr-defined]
+        return [
+            Column(
+                "STATUS", 9, lambda b: baseline_word(b.status), lambda b: baseline_class(b.status)
+            ),
+            Column("BASELINE", 0, lambda b: b.name + (f" c{b.cycle}" if b.cycle > 1 else "")),
+            Column("PRIO", 4, lambda b: str(b.priority), right=True),
+            Column("FINISH", 6, lambda b: fmt.local(b.predicted_finish, local)),
+            Column("COMMIT", 6, lambda b: fmt.local(b.committed_at, local)),
+            Column("SLACK", 6, slack, right=True),
+            Column("KEY INSTANCE", 18, _key_instance),
+            Column("DONE", 4, lambda b: "yes" if b.finished else "no"),
+        ]
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#list", VirtualTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.table.set_source(BaselineRows(self.app.backend, default_bizdate(self.app)))  # type: ignore[attr-defined]
+
+    def bizdate_changed(self) -> None:
+        if self.is_mounted:
+            self.table.set_source(BaselineRows(self.app.backend, default_bizdate(self.app)))  # type: ignore[attr-defined]
+
+    def load(self) -> None:
+        if not self.table.refresh_rows():
+            self.loaded()
+
+    @on(VirtualTable.Changed)
+    def _answered(self) -> None:
+        table = self.table
+        left = f" Baselines  bizdate {default_bizdate(self.app)}"
+        right = f"{table.position}/{table.total}"
+        gap = max(1, self.size.width - len(left) - len(right) - 1)
+        self.query_one("#chips", Static).update(Text(left + " " * gap + right, no_wrap=True))
+        self._describe()
+        if self._loading:
+            self.loaded()
+
+    @on(VirtualTable.CursorMoved)
+    def _describe(self) -> None:
+        """The cursor row's other facts: the alert time, owner, what it protects."""
+        b: BaselineStatus | None = self.table.current
+        text = Text(no_wrap=True, overflow="ellipsis")
+        if b is not None:
+            zone = self.app.zone  # type: ignore[attr-defined]
+            finish = "finished" if b.finished else "predicted"
+            text.append(
+                f"{b.name} · owner {b.owner} · {b.type} · {finish} "
+                f"{fmt.local(b.predicted_finish, zone)} · alert {fmt.local(b.alert_at, zone)} · "
+                f"committed {fmt.local(b.committed_at, zone)}\n"
+                f"protects {b.protected} instances of {len(b.nodes)} nodes: {', '.join(b.nodes)}"
+            )
+        self.query_one("#baseline-detail", Static).update(text)
+
+    @on(VirtualTable.Failed)
+    def _failed(self, event: VirtualTable.Failed) -> None:
+        self.failed(event.error)
+
+    @on(VirtualTable.Opened)
+    def _open(self, event: VirtualTable.Opened) -> None:
+        self.app.open_baseline(event.row.name, event.row.cycle)  # type: ignore[attr-defined]
+
+    def action_noop(self) -> None:
+        """Enter acts in the table; this binding only names it in the hints."""
+
+
+# -- one baseline --------------------------------------------------------------------------
+
+EVENT_TITLES = {  # the status an event goes to -> the confirm's title
+    "FIXING": "Mark event fixing",
+    "RECOVER": "Mark event recovered",
+    "IGNORE": "Ignore event",
+}
+
+
+class BaselineScreen(OpsScreen):
+    """One baseline on the header's business date: the promise, the key path, the events."""
+
+    MODE = "baselines"
+    BINDINGS = [
+        Binding("enter", "open", "open instance", id="open"),
+        Binding("m", "handle_event('FIXING')", "fixing", id="event-fixing"),
+        Binding("v", "handle_event('RECOVER')", "recovered", id="event-recovered"),
+        Binding("i", "handle_event('IGNORE')", "ignore", id="event-ignore"),
+        Binding("tab", "app.focus_next", "pane", id="next-pane"),
+        Binding("escape", "app.back", "back", id="back"),
+    ]
+    DEFAULT_CSS = """
+    BaselineScreen #baseline-head { text-style: bold; }
+    BaselineScreen #baseline-head, BaselineScreen #baseline-state {
+        height: 1;
+        padding: 0 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    BaselineScreen #baseline-body { height: 1fr; scrollbar-size-vertical: 1; }
+    BaselineScreen #keypath { max-height: 20; }
+    BaselineScreen #events { max-height: 12; }
+    BaselineScreen .gantt-note {
+        color: $foreground-muted;
+        height: 1;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    """
+
+    def __init__(self, name: str, cycle: int = 1) -> None:
+        super().__init__()
+        self.baseline = name
+        self.cycle = cycle
+        self.detail: BaselineDetail | None = None
+        self.now: datetime | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static(id="baseline-head")
+        yield Static(id="baseline-state")
+        with VerticalScroll(id="baseline-body", can_focus=False):
+            with Vertical(id="keypath-panel", classes="panel") as panel:
+                panel.border_title = "Key path"  # the clock is added once read
+                yield Static(id="gantt-axis", classes="gantt-note")
+                yield RowList(empty="no key path yet: nothing predicted", id="keypath")
+                yield Static(id="gantt-legend", classes="gantt-note")
+            with Vertical(id="events-panel", classes="panel") as panel:
+                panel.border_title = "Events"
+                yield RowList(empty="no events", id="events")
+
+    def on_mount(self) -> None:
+        self.query_one("#keypath", RowList).focus()
+        events = self.query_one("#events-panel")
+        if not self.app.readonly:  # type: ignore[attr-defined]
+            events.border_title = "Events · m fixing  v recovered  i ignore"
+
+    def bizdate_changed(self) -> None:
+        self.detail = None
+        super().bizdate_changed()
+
+    def load(self) -> None:
+        backend = self.app.backend  # type: ignore[attr-defined]
+        bizdate = default_bizdate(self.app)
+
+        def call() -> tuple[BaselineDetail | ActionRefused, datetime]:
+            now = to_store(backend.now())
+            try:
+                return backend.get_baseline(self.baseline, bizdate, self.cycle), now
+            except ActionRefused as refused:  # no such baseline that day: say so, not stale
+                return refused, now
+
+        self.read(call, self._show)
+
+    def _show(self, answer: tuple[BaselineDetail | ActionRefused, datetime]) -> None:
+        found, self.now = answer
+        if isinstance(found, ActionRefused):
+            self.detail = None
+            self._head_missing(found.reason)
+        else:
+            self.detail = found
+            self._draw()
+        self.loaded()
+
+    def on_resize(self) -> None:
+        if self.detail is not None:
+            self._draw()
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _head_missing(self, reason: str) -> None:
+        self.query_one("#baseline-head", Static).update(
+            Text(f"{self.baseline} · bizdate {default_bizdate(self.app)}", no_wrap=True)
+        )
+        self.query_one("#baseline-state", Static).update(Text(reason, no_wrap=True))
+        self.query_one("#keypath", RowList).show([])
+        self.query_one("#events", RowList).show([])
+        for note in ("#gantt-axis", "#gantt-legend"):
+            self.query_one(note, Static).update("")
+
+    def _draw(self) -> None:
+        assert self.detail is not None and self.now is not None
+        b = self.detail.status
+        zone = self.app.zone  # type: ignore[attr-defined]
+        margin = int((b.committed_at - b.alert_at).total_seconds() // 60)
+        cycle = f" · cycle {b.cycle}" if b.cycle > 1 else ""
+        self.query_one("#baseline-head", Static).update(
+            Text(
+                f"{b.name} · prio {b.priority} · committed {fmt.local(b.committed_at, zone)} · "
+                f"margin {margin}m · bizdate {b.bizdate:%Y%m%d}{cycle} · owner {b.owner}",
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        )
+        keys = self.query_one("#keypath", RowList)
+        state = Text(no_wrap=True, overflow="ellipsis")
+        state.append(baseline_word(b.status), keys.style(baseline_class(b.status)))
+        if b.predicted_finish is None:
+            state.append("  no prediction: its output instances are missing or frozen")
+        else:
+            word = "finished" if b.finished else "predicted"
+            state.append(f"  {word} {fmt.local(b.predicted_finish, zone)} ({slack(b)})")
+        if b.key_instance is not None:
+            state.append(f"   current key instance: {b.key_instance.node}")
+        elif b.finished:
+            state.append("   every protected instance finished")
+        self.query_one("#baseline-state", Static).update(state)
+        self._draw_gantt(keys)
+        self._draw_events()
+
+    def _draw_gantt(self, keys: RowList) -> None:
+        assert self.detail is not None and self.now is not None
+        b = self.detail.status
+        steps = self.detail.key_path
+        zone = self.app.zone  # type: ignore[attr-defined]
+        panel = self.query_one("#keypath-panel", Vertical)
+        width = max(30, (panel.content_size.width or self.size.width - 4) - 1)
+        drawn = gantt(
+            steps,
+            now=self.now,
+            committed=b.committed_at,
+            alert=b.alert_at,
+            width=width,
+            zone=zone,
+            unicode=fmt.UNICODE,
+        )
+        rows: list[tuple[int, Text, KeyPathStep]] = []
+        for step, line in zip(steps, drawn.rows, strict=True):
+            text = Text(line, no_wrap=True, overflow="ellipsis")
+            at = drawn.name_width + 1
+            text.stylize(keys.style(fmt.status_class(step.instance.status)), at, at + 1)
+            rows.append((step.instance.id, text, step))
+        keys.show(rows)
+        now = fmt.local(self.now, zone)
+        panel.border_title = f"Key path · {len(steps)} instances · now {now}"
+        self.query_one("#gantt-axis", Static).update(Text(drawn.axis if steps else ""))
+        self.query_one("#gantt-legend", Static).update(
+            Text(drawn.legend if steps else "", no_wrap=True, overflow="ellipsis")
+        )
+
+    def _draw_events(self) -> None:
+        assert self.detail is not None
+        zone = self.app.zone  # type: ignore[attr-defined]
+        events = self.query_one("#events", RowList)
+        rows: list[tuple[int, Text, EventInfo]] = []
+        for e in self.detail.events:
+            text = Text(no_wrap=True, overflow="ellipsis")
+            text.append(f"#{e.id:<3} {e.kind:<5} ")
+            text.append(f"{e.status:<7}", events.style(EVENT_CLASSES.get(e.status, "muted")))
+            text.append(f" {fmt.local(e.created_at, zone)} {e.node}")
+            if e.status != "NEW":  # who took it on, and when
+                text.append(f" ({e.updated_by} {fmt.local(e.updated_at, zone)})")
+            text.append(f"  {e.message}")
+            rows.append((e.id, text, e))
+        events.show(rows, empty=f"no events for {self.baseline} on this business date")
+
+    # -- keys ------------------------------------------------------------------------
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        focused = self.focused
+        if isinstance(focused, RowList) and focused.id == "events" and focused.current:
+            self.app.open_instance(focused.current.instance_id)  # type: ignore[attr-defined]
+            return
+        step = self.query_one("#keypath", RowList).current
+        if step is not None:
+            self.app.open_instance(step.instance.id)  # type: ignore[attr-defined]
+
+    def action_handle_event(self, status: str) -> None:
+        event: EventInfo | None = self.query_one("#events", RowList).current
+        if event is None:
+            self.app.notify("no event under the cursor", severity="warning")
+            return
+        event_id = event.id
+        self.app.act(  # type: ignore[attr-defined]
+            "handle_event",
+            EVENT_TITLES[status],
+            f"1 event of baseline {event.baseline} will go from {event.status} to {status}:",
+            [f"#{event.id} {event.kind} {event.node}: {event.message}"],
+            lambda backend: backend.handle_event(event_id, status),
+        )
