@@ -7,13 +7,14 @@ scheduler. ``readonly`` is enforced here, below every screen and verb.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import ColumnElement, Engine, String, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from opscenter.domain.clock import Clock
@@ -139,6 +140,9 @@ def _run_time(conn, now: datetime):  # noqa: ANN001, ANN202 - a SQL expression
     return finished - InstanceRow.started_at
 
 
+SEARCH_BY_IDS = 500  # a name search matching at most this many nodes filters by node id
+
+
 class LocalBackend:
     """One workspace in one store. ``on_change`` is called after every action (engine.wake)."""
 
@@ -220,17 +224,23 @@ class LocalBackend:
             query = query.where(NodeRow.name == name)
         if not include_undeployed:
             query = query.where(NodeRow.state == "deployed")
+        edge_query = (
+            select(NodeRow.name, NodeVersionRow.depends)
+            .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+            .where(NodeRow.workspace_id == self.workspace_id, NodeRow.state == "deployed")
+        )
+        if name is not None:  # one node: decode only the versions that mention it
+            edge_query = edge_query.where(
+                cast(NodeVersionRow.depends, String).contains(json.dumps(name), autoescape=True)
+            )
         with Session(self.db) as session:
             rows = session.execute(query).all()
-            edges = session.execute(
-                select(NodeRow.name, NodeVersionRow.depends)
-                .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-                .where(NodeRow.workspace_id == self.workspace_id, NodeRow.state == "deployed")
-            ).all()
+            edges = session.execute(edge_query).all()
         children: dict[str, list[str]] = {}
+        normal = DependencyType.NORMAL.value
         for child, depends in edges:
             for kind, upstream in depends:
-                if kind == DependencyType.NORMAL.value:
+                if kind == normal:
                     children.setdefault(upstream, []).append(child)
         return [self._node_info(n, v, children.get(n.name, [])) for n, v in rows]
 
@@ -285,7 +295,7 @@ class LocalBackend:
         if flt.backfill_id is not None:
             conditions.append(BackfillRunRow.backfill_id == flt.backfill_id)
         if flt.text:
-            conditions.append(NodeRow.name.contains(flt.text, autoescape=True))
+            conditions.append(self._name_search(flt.text))
         window = list(conditions)
         if flt.after:
             cyctime, last_id = flt.after
@@ -324,6 +334,22 @@ class LocalBackend:
         return Page(
             items, total or 0, (items[-1].cyctime, items[-1].id) if more and items else None
         )
+
+    def _name_search(self, text: str) -> ColumnElement[bool]:
+        """Node names containing ``text``: as node ids when few match, so SQLite walks the
+        (node, cyctime) index instead of scanning every instance for a rare name."""
+        with self.db.connect() as conn:
+            ids = conn.scalars(
+                select(NodeRow.id)
+                .where(
+                    NodeRow.workspace_id == self.workspace_id,
+                    NodeRow.name.contains(text, autoescape=True),
+                )
+                .limit(SEARCH_BY_IDS + 1)
+            ).all()
+        if len(ids) <= SEARCH_BY_IDS:
+            return InstanceRow.node_id.in_(ids)
+        return NodeRow.name.contains(text, autoescape=True)
 
     def get_instance(self, instance_id: int) -> InstanceInfo:
         with self.db.connect() as conn:

@@ -54,7 +54,10 @@ SIMPLE: dict[str, tuple[str, str, Callable]] = {
 
 
 def simple(
-    app: OpsApp, action: str, targets: Sequence[InstanceInfo], done: Callable[[ActionResult], None]
+    app: OpsApp,
+    action: str,
+    targets: Sequence[InstanceInfo],
+    done: Callable[[ActionResult], None] | None = None,
 ) -> None:
     if not targets:
         app.notify("no instance under the cursor", severity="warning")
@@ -75,7 +78,7 @@ def rerun(
     app: OpsApp,
     targets: Sequence[InstanceInfo],
     downstream: bool,
-    done: Callable[[ActionResult], None],
+    done: Callable[[ActionResult], None] | None = None,
 ) -> None:
     if not targets:
         app.notify("no instance under the cursor", severity="warning")

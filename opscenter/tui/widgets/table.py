@@ -149,6 +149,7 @@ class VirtualTable(Widget, can_focus=True):
         self.loaded = False
         self.selected: dict[Hashable, Any] = {}
         self._pending: str | None = None
+        self._worker: Worker[_Fetched] | None = None
 
     # -- what the screen asks ----------------------------------------------------
 
@@ -204,12 +205,16 @@ class VirtualTable(Widget, can_focus=True):
         def fetch() -> _Fetched:
             return _Fetched(kind, source.fetch(after, descending, limit))
 
-        self.run_worker(fetch, thread=True, group="table", exclusive=True, exit_on_error=False)
+        self._worker = self.run_worker(
+            fetch, thread=True, group="table", exclusive=True, exit_on_error=False
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "table":
             return
         event.stop()
+        if event.worker is not self._worker:  # a fetch replaced by a newer one
+            return
         if event.state == WorkerState.SUCCESS:
             self._pending = None
             self._apply(event.worker.result)

@@ -1,0 +1,634 @@
+"""4 Instance detail: what one instance is, why it is not done, its log and its relatives.
+
+Every refresh re-reads the instance, its attempts, the diagnosis (spec 8: frozen?
+upstream? time? slot? running long? failed?) and the relatives shown in the tree;
+the log keeps its place and moves only while it follows a running attempt. The
+log is a paged view (``LogView``): a 100 MB log costs two page reads to open.
+
+Rendered parameters are not a Backend field: the node's expressions are rendered
+here for this instance's cyctime and business date with the same pure function the
+engine uses (workspace-level parameters are not visible through the Backend).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult, SuspendNotSupported
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Static, Tree
+from textual.widgets.tree import TreeNode
+
+from opscenter.domain.model import Status
+from opscenter.domain.params import ParamError, render
+from opscenter.domain.records import (
+    ActionRefused,
+    AttemptInfo,
+    Diagnosis,
+    InstanceInfo,
+    LogPage,
+    NodeInfo,
+    Relative,
+)
+from opscenter.domain.times import to_store
+from opscenter.tui import format as fmt
+from opscenter.tui import instance_actions
+from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.widgets.log_view import LogView
+
+MAX_CHILDREN = 100  # relatives listed under one tree node
+MAX_REFRESHED = 30  # expanded tree nodes re-read on each refresh
+
+# How each diagnosis check reads in the one-line summary (passed, not passed).
+CHECK_WORDS = {
+    "frozen": ("not frozen", "FROZEN"),
+    "upstream": ("upstream", "upstream"),
+    "time": ("time", "time"),
+    "resource": ("slot", "slot"),
+    "execution": ("run", "run"),
+}
+DIRECTIONS = (("up", "Upstream"), ("down", "Downstream"))
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    info: InstanceInfo
+    attempts: list[AttemptInfo]
+    diagnosis: Diagnosis
+    relatives: dict[tuple[str, int], list[Relative]]  # (direction, instance id) -> one level
+    node: NodeInfo | None
+    now_utc: datetime
+
+
+@dataclass
+class _Item:
+    """A tree node's data: a direction section, or an instance on that side."""
+
+    direction: str
+    info: InstanceInfo | None = None
+    cross_cycle: bool = False
+
+
+class RelativesTree(Tree[_Item]):
+    """Upstream and downstream instances, one level at a time (space or l opens a level)."""
+
+    BINDINGS = [
+        Binding("down,j", "cursor_down", "down", show=False),
+        Binding("up,k", "cursor_up", "up", show=False),
+        Binding("home,g", "scroll_home", "first", show=False),
+        Binding("end,G", "scroll_end", "last", show=False),
+        Binding("right,l", "expand", "open a level", show=False),
+        Binding("left,h", "collapse", "close a level", show=False),
+        Binding("enter", "select_cursor", "open instance", show=False),
+    ]
+
+    def action_expand(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.allow_expand and not node.is_expanded:
+            node.expand()
+
+    def action_collapse(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+
+class InstanceScreen(OpsScreen):
+    MODE = "instances"
+    BINDINGS = [
+        Binding("tab", "app.focus_next", "pane", id="pane"),
+        Binding("left_square_bracket", "attempt(-1)", "attempt", key_display="[ ]", id="attempt"),
+        Binding(
+            "right_square_bracket", "attempt(1)", "next attempt", show=False, id="attempt-next"
+        ),
+        Binding("slash", "search", "search", id="log-search"),
+        Binding("e", "first_error", "error", id="first-error"),
+        Binding("F", "follow", "follow", id="follow"),
+        Binding("r", "rerun", "rerun", id="rerun"),
+        Binding("R", "rerun_downstream", "rerun+down", id="rerun-down"),
+        Binding("s", "set_success", "set-success", id="set-success"),
+        Binding("x", "stop", "stop", id="stop"),
+        Binding("f", "freeze", "freeze", id="freeze"),
+        Binding("u", "unfreeze", "unfreeze", show=False, id="unfreeze"),
+        Binding("n", "next_match", "next match", show=False, id="next-match"),
+        Binding("N", "previous_match", "previous match", show=False, id="previous-match"),
+        Binding("a", "details", "attempts+params", show=False, id="details"),
+        Binding("y", "copy", "copy log line", show=False, id="copy"),
+        Binding("o", "pager", "log in $PAGER", show=False, id="pager"),
+        Binding("escape", "escape", "back", show=False, id="back"),
+    ]
+
+    DEFAULT_CSS = """
+    InstanceScreen #head, InstanceScreen #attempt-line, InstanceScreen #details {
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    InstanceScreen #head { height: 3; }
+    InstanceScreen #attempt-line { height: 1; color: $foreground-muted; }
+    InstanceScreen #details { display: none; max-height: 10; }
+    InstanceScreen #details.shown { display: block; }
+    InstanceScreen #panes { height: 1fr; }
+    InstanceScreen .pane {
+        border: round $panel-lighten-2;
+        border-title-color: $foreground;
+        border-title-style: bold;
+        height: 1fr;
+    }
+    InstanceScreen .pane:focus-within { border: round $primary; }
+    InstanceScreen #tree-pane { width: 30; }
+    InstanceScreen #log-pane { width: 1fr; }
+    InstanceScreen RelativesTree { height: 1fr; background: $background; }
+    InstanceScreen #log-search { height: 1; border: none; padding: 0 1; display: none; }
+    InstanceScreen #log-search.shown { display: block; }
+    InstanceScreen #why { height: auto; max-height: 3; padding: 0 1; }
+    """
+
+    def __init__(self, instance_id: int) -> None:
+        super().__init__()
+        self.instance_id = instance_id
+        self.info: InstanceInfo | None = None
+        self.attempts: list[AttemptInfo] = []
+        self.node: NodeInfo | None = None
+        self.shown: int | None = None  # the attempt whose log is shown
+        self.now_utc: datetime | None = None
+
+    def body(self) -> ComposeResult:
+        yield Static(Text(f" #{self.instance_id} loading…"), id="head")
+        yield Static(id="attempt-line")
+        yield Static(id="details", classes="panel")
+        with Horizontal(id="panes"):
+            with Vertical(id="tree-pane", classes="pane"):
+                yield RelativesTree(Text("relatives"), id="relatives")
+            with Vertical(id="log-pane", classes="pane"):
+                yield LogView(id="log")
+                yield Input(placeholder="search the log; enter finds, esc leaves", id="log-search")
+        yield Static(id="why")
+
+    def on_mount(self) -> None:
+        tree = self.tree
+        tree.show_root = False
+        tree.auto_expand = False
+        tree.guide_depth = 2
+        for direction, title in DIRECTIONS:
+            tree.root.add(Text(title, style="bold"), _Item(direction), expand=True)
+        self.query_one("#tree-pane").border_title = "Upstream / Downstream"
+        self.query_one("#log-pane").border_title = "Log"
+        self.log_view.focus()
+
+    @property
+    def tree(self) -> RelativesTree:
+        return self.query_one("#relatives", RelativesTree)
+
+    @property
+    def log_view(self) -> LogView:
+        return self.query_one("#log", LogView)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def load(self) -> None:
+        backend = self.app.backend  # type: ignore[attr-defined]
+        instance_id = self.instance_id
+        wanted = [(direction, instance_id) for direction, _ in DIRECTIONS] + self._expanded()
+        need_node = self.node is None
+
+        def fetch() -> _Snapshot:
+            info = backend.get_instance(instance_id)
+            node = None
+            if need_node:
+                try:
+                    node = backend.get_node(info.node)
+                except ActionRefused:
+                    node = None
+            return _Snapshot(
+                info,
+                backend.attempts(instance_id),
+                backend.diagnose(instance_id),
+                {key: backend.relatives(key[1], key[0], 1) for key in wanted},
+                node,
+                to_store(backend.now()),
+            )
+
+        self.read(fetch, self._show)
+
+    def _expanded(self) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        stack = list(self.tree.root.children)
+        while stack and len(found) < MAX_REFRESHED:
+            node = stack.pop(0)
+            if not node.is_expanded:
+                continue
+            if node.data is not None and node.data.info is not None:
+                found.append((node.data.direction, node.data.info.id))
+            stack.extend(node.children)
+        return found
+
+    def _show(self, snap: _Snapshot) -> None:
+        was_latest = not self.attempts or self.shown == self.attempts[-1].number
+        self.info, self.attempts, self.now_utc = snap.info, snap.attempts, snap.now_utc
+        if snap.node is not None:
+            self.node = snap.node
+        self._show_head()
+        self._show_why(snap.diagnosis)
+        self._show_relatives(snap.relatives)
+        numbers = [a.number for a in self.attempts]
+        if not numbers:
+            self.shown = None
+            self.log_view.note = "no attempt yet: the log appears when it starts"
+            self.log_view.refresh()
+        elif self.shown not in numbers or (was_latest and self.shown != numbers[-1]):
+            self.shown = numbers[-1]  # a new attempt started while the latest was shown
+            self._open_log()
+        else:
+            attempt = self._attempt()
+            if self.log_view.following and attempt.status is not Status.RUNNING:
+                self.log_view.set_follow(False)  # it finished: read its last lines once
+        self._show_attempt()
+        self.loaded()
+
+    # -- the header and the why --------------------------------------------------------------
+
+    def _show_head(self) -> None:
+        info = self.info
+        assert info is not None and self.now_utc is not None
+        first = (
+            f" {info.node} · #{info.id} · cyctime {info.cyctime:%Y-%m-%d %H:%M}"
+            f" · bizdate {info.bizdate:%Y%m%d}"
+        )
+        second = [f" {fmt.instance_status(info)} {self._run_time(info)}".rstrip()]
+        second.append(
+            f"attempt {info.run_number} of {info.max_attempts}"
+            if info.run_number
+            else f"max {info.max_attempts} attempt{'s' if info.max_attempts != 1 else ''}"
+        )
+        second += [f"group {info.resource_group}", f"prio {info.priority}"]
+        third = [f" {info.kind.value}", info.node_type, f"owner {info.owner}"]
+        if info.dry_run:
+            third.append(f"dry-run: {info.dry_run_reason or 'its node runs dry'}")
+        if info.set_success:
+            third.append("set to success by an operator")
+        if info.retry_at is not None:
+            third.append(f"auto rerun at {fmt.local(info.retry_at, self.app.zone)}")  # type: ignore[attr-defined]
+        params = self._parameters()
+        if params:
+            third.append(" ".join(f"{name}={value}" for name, _, value in params))
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(first + "\n", style="bold")
+        text.append(" · ".join(second) + "\n", style=self._status_style(info.status))
+        text.append(" · ".join(third))
+        self.query_one("#head", Static).update(text)
+
+    def _run_time(self, info: InstanceInfo) -> str:
+        """``41m ▲ (avg 18m)``: its run time, marked when 1.5x its node's average."""
+        assert self.now_utc is not None
+        took = fmt.run_time(info, self.now_utc)
+        if took is None:
+            return ""
+        text = fmt.duration(took)
+        if info.average is not None:
+            if info.average and took >= fmt.SLOW_FACTOR * info.average:
+                text += " ▲" if fmt.UNICODE else " ^"
+            text += f" (avg {fmt.duration(info.average)})"
+        return text
+
+    @staticmethod
+    def _status_style(status: Status) -> str:
+        return "bold" if status in (Status.FAILURE, Status.RUNNING) else ""
+
+    def _parameters(self) -> list[tuple[str, str, str]]:
+        """(name, expression, value) for this instance; an unrenderable one shows as written."""
+        info, node = self.info, self.node
+        if info is None or node is None:
+            return []
+        job = 0 if info.backfill_id is None else None  # a backfill's run id is not shown to us
+        found = []
+        for name, expression in node.parameters.items():
+            try:
+                value = render(
+                    expression,
+                    info.cyctime,
+                    bizdate=info.bizdate,
+                    node_id=info.node_id,
+                    instance_id=info.id,
+                    job_id=job,
+                )
+            except ParamError:
+                value = expression
+            found.append((name, expression, value))
+        return found
+
+    def _show_why(self, diagnosis: Diagnosis) -> None:
+        info = self.info
+        assert info is not None
+        label = "Done: " if info.status is Status.SUCCESS else "Why not done: "
+        width = max(20, self.size.width or 80)
+        summary = label + diagnosis.summary + self._running_long(info)
+        room = 2 * width - 2
+        if len(summary) > room:
+            summary = summary[: room - 1] + "…"
+        text = Text()
+        text.append(label, style="bold")
+        text.append(summary[len(label) :] + "\n")
+        checks = Text(no_wrap=True, overflow="ellipsis")
+        for step in diagnosis.steps:
+            passed, missed = CHECK_WORDS.get(step.check, (step.check, step.check))
+            mark = ("✓" if step.ok else "✗") if fmt.UNICODE else ("+" if step.ok else "x")
+            checks.append(
+                f"{mark} {passed if step.ok else missed}  ", style="" if step.ok else "bold"
+            )
+        text.append_text(checks)
+        self.query_one("#why", Static).update(text)
+
+    def _running_long(self, info: InstanceInfo) -> str:
+        """Spec 8's "running long?": the diagnosis says how long; this says against what."""
+        took = fmt.run_time(info, self.now_utc) if self.now_utc else None
+        if info.status is not Status.RUNNING or not info.average or took is None:
+            return ""
+        ratio = took / info.average
+        if ratio < fmt.SLOW_FACTOR:
+            return ""
+        return f"; {ratio:.1f}× its average ({fmt.duration(info.average)})"
+
+    # -- attempts and the log ----------------------------------------------------------------
+
+    def _attempt(self) -> AttemptInfo:
+        return next(a for a in self.attempts if a.number == self.shown)
+
+    def _show_attempt(self) -> None:
+        line = Text(" ", no_wrap=True, overflow="ellipsis")
+        if self.shown is None:
+            line.append("no attempt yet")
+        else:
+            line.append(self._attempt_text(self._attempt()))
+            if len(self.attempts) > 1:
+                line.append(f"  ([ ] {len(self.attempts)} attempts, a lists them)")
+        self.query_one("#attempt-line", Static).update(line)
+        self._show_details()
+        self._show_log_title()
+
+    def _attempt_text(self, attempt: AttemptInfo) -> str:
+        zone = self.app.zone  # type: ignore[attr-defined]
+        parts = [
+            f"att {attempt.number} {fmt.status_word(attempt.status)}",
+            attempt.triggered_by,
+            f"{fmt.local(attempt.started_at, zone)}→{fmt.local(attempt.finished_at, zone)}",
+            f"exit {'-' if attempt.exit_code is None else attempt.exit_code}",
+        ]
+        if attempt.reason:
+            parts.append(attempt.reason)
+        return " · ".join(parts)
+
+    def _show_details(self) -> None:
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("Attempts\n", style="bold")
+        for attempt in self.attempts:
+            mark = "▶ " if attempt.number == self.shown else "  "
+            text.append(mark + self._attempt_text(attempt) + "\n")
+        if not self.attempts:
+            text.append("  none yet\n")
+        text.append(
+            "Parameters (the node's expressions, rendered for this instance)\n", style="bold"
+        )
+        params = self._parameters()
+        for name, expression, value in params:
+            text.append(f"  {name} = {expression} → {value}\n")
+        if not params:
+            text.append("  none\n" if self.node is not None else "  the node is not readable\n")
+        text.rstrip()
+        self.query_one("#details", Static).update(text)
+
+    def _open_log(self) -> None:
+        attempt = self._attempt()
+        backend = self.app.backend  # type: ignore[attr-defined]
+        instance_id, number = self.instance_id, attempt.number
+
+        def reader(offset: int, limit: int) -> LogPage:
+            return backend.read_log(instance_id, number, offset, limit)
+
+        self.log_view.show(reader, follow=attempt.status is Status.RUNNING)
+        self._show_log_title()
+
+    @on(LogView.Changed)
+    def _show_log_title(self) -> None:
+        view = self.log_view
+        title = "Log"
+        if self.shown is not None:
+            title += f" · attempt {self.shown}/{len(self.attempts)}"
+        where = view.where()
+        if where:
+            title += f" · {where}"
+        if view.pattern_label:
+            title += f" · {view.pattern_label}"
+        self.query_one("#log-pane").border_title = Text(title)
+
+    def action_attempt(self, step: int) -> None:
+        if not self.attempts or self.shown is None:
+            self.app.notify("no attempt yet: nothing has run", severity="warning")
+            return
+        numbers = [a.number for a in self.attempts]
+        index = numbers.index(self.shown) + step
+        if not 0 <= index < len(numbers):
+            where = "first" if step < 0 else "last"
+            self.app.notify(f"attempt {self.shown} is the {where}", timeout=3)
+            return
+        self.shown = numbers[index]
+        self._open_log()
+        self._show_attempt()
+
+    def action_follow(self) -> None:
+        if self.shown is None:
+            self.app.notify("no attempt yet: nothing to follow", severity="warning")
+            return
+        view = self.log_view
+        if view.following:
+            view.set_follow(False)
+        elif self._attempt().status is not Status.RUNNING:
+            self.app.notify(
+                f"attempt {self.shown} is {self._attempt().status.value}: nothing more will be "
+                "written (G goes to the end)",
+                timeout=4,
+            )
+        else:
+            view.set_follow(True)
+
+    def action_search(self) -> None:
+        search = self.query_one("#log-search", Input)
+        search.add_class("shown")
+        search.focus()
+
+    @on(Input.Submitted, "#log-search")
+    def _searched(self, event: Input.Submitted) -> None:
+        term = event.value
+        self._leave_search()
+        if not term:
+            return
+        flags = 0 if any(c.isupper() for c in term) else re.IGNORECASE  # smart case
+        self.log_view.find(re.compile(re.escape(term), flags), f"/{term}")
+
+    def _leave_search(self) -> None:
+        self.query_one("#log-search", Input).remove_class("shown")
+        self.log_view.focus()
+
+    def action_escape(self) -> None:
+        """esc leaves the search first, and only then goes back."""
+        if self.query_one("#log-search", Input).has_focus:
+            self._leave_search()
+        else:
+            self.app.action_back()  # type: ignore[attr-defined]
+
+    def action_first_error(self) -> None:
+        self.log_view.first_error()
+        self.log_view.focus()
+
+    def action_next_match(self) -> None:
+        self.log_view.next_match(forward=True)
+
+    def action_previous_match(self) -> None:
+        self.log_view.next_match(forward=False)
+
+    def action_details(self) -> None:
+        self.query_one("#details", Static).toggle_class("shown")
+
+    def action_copy(self) -> None:
+        line = self.log_view.current
+        if line is None:
+            self.app.notify("no log line under the cursor", severity="warning")
+            return
+        self.app.copy(line.text, "the log line")  # type: ignore[attr-defined]
+
+    def action_pager(self) -> None:
+        """The whole log in $PAGER (a local log file only; the console waits meanwhile)."""
+        if self.shown is None:
+            self.app.notify("no attempt yet: no log", severity="warning")
+            return
+        path = self._attempt().log_path
+        if not os.path.isfile(path):
+            self.app.notify(f"the log is not a file here: {path}", severity="warning")
+            return
+        command = shlex.split(os.environ.get("PAGER") or "less") + [path]
+        try:
+            with self.app.suspend():
+                subprocess.call(command)
+        except (SuspendNotSupported, OSError) as exc:
+            self.app.notify(f"cannot open a pager here: {exc}", severity="warning")
+
+    # -- the relatives tree ------------------------------------------------------------------
+
+    def _show_relatives(self, found: dict[tuple[str, int], list[Relative]]) -> None:
+        for section in self.tree.root.children:
+            assert section.data is not None
+            direction = section.data.direction
+            mine = found.get((direction, self.instance_id), [])
+            title = dict(DIRECTIONS)[direction]
+            section.set_label(Text(f"{title} ({len(mine)})", style="bold"))
+            self._fill(section, mine, found)
+
+    def _fill(
+        self,
+        parent: TreeNode[_Item],
+        relatives: list[Relative],
+        found: dict[tuple[str, int], list[Relative]],
+    ) -> None:
+        """Update ``parent``'s children in place (labels change, the cursor stays)."""
+        assert parent.data is not None
+        direction = parent.data.direction
+        existing = {
+            child.data.info.id: child
+            for child in parent.children
+            if child.data is not None and child.data.info is not None
+        }
+        keep = set()
+        for relative in relatives[:MAX_CHILDREN]:
+            info = relative.instance
+            keep.add(info.id)
+            child = existing.get(info.id)
+            label = self._tree_label(info, relative.cross_cycle)
+            if child is None:
+                child = parent.add(label, _Item(direction, info, relative.cross_cycle))
+            else:
+                child.data = _Item(direction, info, relative.cross_cycle)
+                child.set_label(label)
+            below = found.get((direction, info.id))
+            if below is not None:
+                self._fill(child, below, found)
+        for child in list(parent.children):
+            gone = child.data is None or child.data.info is None or child.data.info.id not in keep
+            if gone:
+                child.remove()
+        hidden = len(relatives) - MAX_CHILDREN
+        if hidden > 0:
+            parent.add_leaf(Text(f"… {hidden} more", style="italic"), _Item(direction))
+
+    def _tree_label(self, info: InstanceInfo, cross_cycle: bool) -> Text:
+        text = Text(f"{fmt.glyph(info.status, info.dry_run)} {info.node}")
+        if cross_cycle:
+            text.append(" ↺" if fmt.UNICODE else " ~")
+        if info.finished_at is not None:
+            text.append(f" {fmt.local(info.finished_at, self.app.zone)}", style="dim")  # type: ignore[attr-defined]
+        return text
+
+    @on(Tree.NodeExpanded, "#relatives")
+    def _expanded_node(self, event: Tree.NodeExpanded[_Item]) -> None:
+        item = event.node.data
+        if item is None or item.info is None:
+            return
+        node, direction, instance_id = event.node, item.direction, item.info.id
+        backend = self.app.backend  # type: ignore[attr-defined]
+
+        def fetch() -> None:
+            try:
+                relatives = backend.relatives(instance_id, direction, 1)
+            except Exception as exc:  # a failed read leaves the level closed and says why
+                self.app.call_from_thread(self.app.backend_failed, exc)  # type: ignore[attr-defined]
+                return
+            self.app.call_from_thread(self._opened_level, node, relatives)
+
+        self.run_worker(fetch, thread=True, group="tree", exit_on_error=False)
+
+    def _opened_level(self, node: TreeNode[_Item], relatives: list[Relative]) -> None:
+        assert node.data is not None and node.data.info is not None
+        self._fill(node, relatives, {})
+        if not relatives:
+            node.allow_expand = False  # its marker goes: nothing further that way
+
+    @on(Tree.NodeSelected, "#relatives")
+    def _open_relative(self, event: Tree.NodeSelected[_Item]) -> None:
+        item = event.node.data
+        if item is not None and item.info is not None:
+            self.app.open_instance(item.info.id)  # type: ignore[attr-defined]
+        else:
+            event.node.toggle()
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def _targets(self) -> list[InstanceInfo]:
+        return [self.info] if self.info is not None else []
+
+    def action_rerun(self) -> None:
+        instance_actions.rerun(self.app, self._targets(), False)  # type: ignore[arg-type]
+
+    def action_rerun_downstream(self) -> None:
+        instance_actions.rerun(self.app, self._targets(), True)  # type: ignore[arg-type]
+
+    def action_set_success(self) -> None:
+        instance_actions.simple(self.app, "set_success", self._targets())  # type: ignore[arg-type]
+
+    def action_stop(self) -> None:
+        instance_actions.simple(self.app, "stop", self._targets())  # type: ignore[arg-type]
+
+    def action_freeze(self) -> None:
+        instance_actions.simple(self.app, "freeze", self._targets())  # type: ignore[arg-type]
+
+    def action_unfreeze(self) -> None:
+        instance_actions.simple(self.app, "unfreeze", self._targets())  # type: ignore[arg-type]

@@ -1,0 +1,662 @@
+"""A run log read in byte pages: a 100 MB log opens as fast as a small one (toolong's shape).
+
+Only a window of lines is held (at most ``MAX_LINES``, each cut at ``MAX_LINE_CHARS``).
+Pages come through the Backend (``read_log`` by byte offset) in a worker thread when
+the cursor nears either end of the window, and the far end is dropped. A finished
+attempt opens at its end, where the error is. Follow reads from the last offset every
+half second, the next read armed only once the last has landed, and jumps to the end
+rather than replay a backlog (k9s's drift). Search looks in the window first, then
+scans the file in bounded pages (``SCAN_BYTES`` each) in a worker, holding one at a time.
+
+Lines carry their byte offsets, counted from the decoded text: exact for UTF-8 logs;
+where a log holds undecodable bytes a page seam may skip or repeat part of a line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
+from textual.timer import Timer
+from textual.widget import Widget
+
+from opscenter.domain.records import ActionRefused, LogPage
+
+Reader = Callable[[int, int], LogPage]  # (byte offset, byte limit) -> the page read forward
+
+PAGE_BYTES = 64 * 1024  # one fetch while scrolling
+SCAN_BYTES = 4 << 20  # one fetch while searching the file (4 MiB: ~1 s per 100 MB here)
+MAX_LINES = 4000  # lines held at most; the far end of the window is dropped
+MAX_LINE_CHARS = 2000  # a longer line is cut (`o` shows it whole in $PAGER)
+FOLLOW_SECONDS = 0.5
+BACKLOG_PAGES = 4  # a follower further behind than this jumps to the end
+STEP_COLUMNS = 8
+
+# The "first error" rule: a line naming an error, an exception, a failure or a non-zero
+# exit code (case-sensitive, so "0 errors" and "no failures" are not errors; "ValueError"
+# and "quality check failed" are).
+ERROR_PATTERN = re.compile(
+    r"ERROR|Error|FATAL|Traceback|Exception|exception|FAILED|failed|exit code [1-9]"
+)
+
+_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    offset: int  # where the line starts in the file
+    text: str  # as shown: escapes removed, controls as ^X, cut at MAX_LINE_CHARS
+    error: bool
+
+
+def clean(raw: str) -> str:
+    """A line safe to draw: no terminal escapes (a log must not drive the terminal)."""
+    text = raw[: MAX_LINE_CHARS * 2].rstrip("\r")
+    if "\x1b" in text:
+        text = _ESCAPE.sub("", text)
+    if "\t" in text:
+        text = text.expandtabs(4)
+    text = _CONTROL.sub(lambda m: "^" + chr(ord(m.group()) ^ 0x40), text)
+    if len(text) > MAX_LINE_CHARS or len(raw) > MAX_LINE_CHARS * 2:
+        text = text[: MAX_LINE_CHARS - 1] + "…"
+    return text
+
+
+def _bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
+def split_lines(text: str, offset: int) -> list[LogLine]:
+    """The lines of a page read forward from byte ``offset`` (pages end after a newline)."""
+    pieces = text.split("\n")
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+    lines = []
+    at = offset
+    for raw in pieces:
+        shown = clean(raw)
+        lines.append(LogLine(at, shown, bool(ERROR_PATTERN.search(shown))))
+        at += _bytes(raw) + 1
+    return lines
+
+
+def read_before(reader: Reader, end: int, limit: int) -> tuple[str, int, LogPage]:
+    """Complete lines ending at byte ``end`` (read backwards): their text and first offset.
+
+    The page is read forward from ``end - limit`` and its first, partial line dropped.
+    A line longer than the page comes back as its tail alone, so reading still advances.
+    """
+    start = max(0, end - limit)
+    page = reader(start, end - start)
+    text = page.text
+    if start == 0:
+        return text, 0, page
+    cut = text.find("\n") + 1
+    if page.next_offset > end or not 0 < cut < len(text):
+        return text, start, page
+    body = text[cut:]
+    return body, page.next_offset - _bytes(body), page
+
+
+@dataclass
+class _Window:
+    """What a read puts on screen: lines, where they start and end, and the file's size."""
+
+    lines: list[LogLine]
+    top_offset: int
+    end_offset: int
+    size: int
+
+
+def _tail(reader: Reader, limit: int) -> _Window:
+    head = reader(0, limit)
+    if head.at_end:
+        return _Window(split_lines(head.text, 0), 0, head.next_offset, head.size)
+    body, begin, page = read_before(reader, head.size, limit)
+    return _Window(split_lines(body, begin), begin, max(page.next_offset, begin), page.size)
+
+
+def _forward(reader: Reader, offset: int, limit: int) -> _Window:
+    page = reader(offset, limit)
+    return _Window(split_lines(page.text, offset), offset, page.next_offset, page.size)
+
+
+def _backward(reader: Reader, end: int, limit: int) -> _Window:
+    body, begin, page = read_before(reader, end, limit)
+    return _Window(split_lines(body, begin), begin, end, page.size)
+
+
+class LogView(Widget, can_focus=True):
+    """One attempt's log: a bounded window over the file, a cursor line, search and follow."""
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "up", show=False),
+        Binding("down,j", "cursor(1)", "down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+        Binding("home,g", "head", "start of the log", show=False),
+        Binding("end,G", "tail", "end of the log", show=False),
+        Binding("left,h", "shift(-1)", "scroll left", show=False),
+        Binding("right,l", "shift(1)", "scroll right", show=False),
+    ]
+
+    COMPONENT_CLASSES = {"log--cursor", "log--error", "log--match", "log--muted"}
+
+    DEFAULT_CSS = """
+    LogView { height: 1fr; background: $background; }
+    LogView > .log--cursor { background: $block-cursor-blurred-background; }
+    LogView:focus > .log--cursor {
+        background: $block-cursor-background;
+        color: $block-cursor-foreground;
+    }
+    LogView > .log--error { color: $error; text-style: bold; }
+    LogView > .log--match { text-style: reverse bold; }
+    LogView > .log--muted { color: $foreground-muted; }
+    """
+
+    class Changed(Message):
+        """Position, follow or search state changed (for the pane's title)."""
+
+        def __init__(self, view: LogView) -> None:
+            self.view = view
+            super().__init__()
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.reader: Reader | None = None
+        self.lines: list[LogLine] = []
+        self.top_offset = 0  # byte offset of lines[0]
+        self.end_offset = 0  # byte offset after the last line held
+        self.file_size = 0  # bytes in the file at the last read
+        self.cursor = 0
+        self.top = 0
+        self.x = 0
+        self.following = False
+        self.note = "no log"  # shown when there is no line: loading, empty, a refusal
+        self.pattern: re.Pattern[str] | None = None
+        self.pattern_label = ""
+        self.searching: float | None = None  # share of the file scanned, while scanning
+        self._busy: str | None = None
+        self._queued: Callable[[], None] | None = None
+        self._generation = 0
+        self._timer: Timer | None = None
+        self._center_next = False  # context read above a found line: bring the line down
+        self.page_bytes = PAGE_BYTES
+        # offsets where a read brought nothing (a line without its newline yet, a file
+        # that shrank): not asked again until the window moves
+        self._dry_top = self._dry_end = -1
+        self.max_lines = MAX_LINES
+
+    # -- what the screen asks --------------------------------------------------------------
+
+    def show(self, reader: Reader, *, follow: bool) -> None:
+        """Show another log, opened at its end (where a failure's error is)."""
+        self._generation += 1
+        self.reader = reader
+        self.lines, self.cursor, self.top, self.x = [], 0, 0, 0
+        self.top_offset = self.end_offset = self.file_size = 0
+        self.note = "loading…"
+        self.following = follow
+        self.searching = None
+        self._queued = None
+        self.refresh()
+        self._run("open", self._read_tail, self._replace_at_end, queue=True)
+
+    def set_follow(self, on: bool) -> None:
+        """Follow: keep reading what is appended; turning it off reads once more."""
+        self.following = on
+        if on:
+            if self.end_offset < self.file_size:
+                self._run("tail", self._read_tail, self._replace_at_end, queue=True)
+            else:
+                self.move_to(len(self.lines) - 1)
+        self._poll()
+        self.post_message(self.Changed(self))
+
+    @property
+    def current(self) -> LogLine | None:
+        return self.lines[self.cursor] if self.lines else None
+
+    def where(self) -> str:
+        """Where the cursor is, for a title: ``following``, ``end``, ``42% of 100.0 MB``."""
+        if self.searching is not None:
+            return f"searching {self.searching:.0%}"
+        if self.following:
+            return "following"
+        if not self.lines:
+            return ""
+        if self.end_offset >= self.file_size and self.cursor == len(self.lines) - 1:
+            return f"end of {_human(self.file_size)}"
+        share = self.lines[self.cursor].offset / self.file_size if self.file_size else 0
+        return f"{share:.0%} of {_human(self.file_size)}"
+
+    def find(self, pattern: re.Pattern[str], label: str, *, forward: bool = True) -> None:
+        """The next line matching ``pattern`` after the cursor (before it when not forward)."""
+        self.pattern, self.pattern_label = pattern, label
+        self.refresh()
+        if forward:
+            candidates = range(self.cursor + 1, len(self.lines))
+        else:
+            candidates = range(self.cursor - 1, -1, -1)
+        for index in candidates:
+            if pattern.search(self.lines[index].text):
+                self.move_to(index, center=True)
+                return
+        if forward and self.end_offset < self.file_size:
+            self._scan(pattern, self.end_offset, forward=True)
+        elif not forward and self.top_offset > 0:
+            self._scan(pattern, self.top_offset, forward=False)
+        else:
+            self._not_found()
+
+    def first_error(self) -> None:
+        """The first error line of the whole log (the rule is ``ERROR_PATTERN``)."""
+        self.pattern, self.pattern_label = ERROR_PATTERN, "errors"
+        if self.top_offset == 0:
+            index = next((i for i, line in enumerate(self.lines) if line.error), None)
+            if index is not None:
+                self.move_to(index, center=True)
+                return
+            if self.end_offset >= self.file_size:
+                self._not_found()
+                return
+            self._scan(ERROR_PATTERN, self.end_offset, forward=True)
+        else:
+            self._scan(ERROR_PATTERN, 0, forward=True)
+
+    def next_match(self, forward: bool = True) -> None:
+        if self.pattern is None:
+            self.app.notify("nothing to find yet: / searches, e finds the first error")
+            return
+        self.find(self.pattern, self.pattern_label, forward=forward)
+
+    # -- reading in workers ------------------------------------------------------------------
+
+    def _run(
+        self,
+        kind: str,
+        work: Callable[[Reader], Any],
+        apply: Callable[[Any], None],
+        *,
+        queue: bool = False,
+    ) -> None:
+        """One read at a time; a user's request waits for the one under way, an edge read not."""
+        reader = self.reader
+        if reader is None:
+            return
+        if self._busy is not None:
+            if queue:
+                self._queued = lambda: self._run(kind, work, apply, queue=True)
+            return
+        self._busy = kind
+        generation = self._generation
+
+        def job() -> None:
+            try:
+                result = work(reader)
+            except Exception as exc:  # the backend's refusal or failure is shown in the view
+                self.app.call_from_thread(self._landed, generation, None, exc)
+                return
+            self.app.call_from_thread(self._landed, generation, lambda: apply(result), None)
+
+        self.run_worker(job, thread=True, group="log", exit_on_error=False)
+
+    def _landed(
+        self, generation: int, apply: Callable[[], None] | None, error: BaseException | None
+    ) -> None:
+        self._busy = None
+        self.searching = None
+        if generation == self._generation:
+            if error is not None:
+                self._failed(error)
+            elif apply is not None:
+                apply()
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            queued()
+        else:
+            self._near_edges()
+        self._arm_follow()
+        self.post_message(self.Changed(self))
+
+    def _failed(self, error: BaseException) -> None:
+        self.following = False  # a log that cannot be read is not polled every half second
+        reason = error.reason if isinstance(error, ActionRefused) else str(error)
+        if self.lines:
+            self.app.notify(f"the log could not be read: {reason}", severity="error")
+        else:
+            self.note = reason if isinstance(error, ActionRefused) else f"log unreadable: {reason}"
+            self.refresh()
+
+    def _read_tail(self, reader: Reader) -> _Window:
+        return _tail(reader, self.page_bytes)
+
+    def _replace_at_end(self, window: _Window) -> None:
+        self._take(window, keep_end=True)
+        self.move_to(len(self.lines) - 1, fetch=False)
+
+    def _replace_at_top(self, window: _Window) -> None:
+        self._take(window, keep_end=False)
+        self.move_to(0, fetch=False)
+
+    def _take(self, window: _Window, *, keep_end: bool) -> None:
+        self.lines = window.lines
+        self._dry_top = self._dry_end = -1
+        self.top_offset, self.end_offset, self.file_size = (
+            window.top_offset,
+            window.end_offset,
+            window.size,
+        )
+        self.cursor = self.top = 0
+        self.note = "(the log is empty)" if window.size == 0 else "(no complete line yet)"
+        extra = len(self.lines) - self.max_lines
+        if extra > 0 and keep_end:  # a page of very short lines: keep the end wanted
+            self.lines = self.lines[extra:]
+            self.top_offset = self.lines[0].offset
+        elif extra > 0:
+            self.end_offset = self.lines[self.max_lines].offset
+            del self.lines[self.max_lines :]
+
+    def _append(self, window: _Window) -> None:
+        self.file_size = max(self.file_size, window.size)
+        if window.top_offset != self.end_offset:
+            return  # the window moved meanwhile
+        if not window.lines:
+            self._dry_end = self.end_offset  # a line without its newline yet: not again
+            return
+        at_end = self.cursor >= len(self.lines) - 1
+        self.lines.extend(window.lines)
+        self.end_offset = window.end_offset
+        extra = len(self.lines) - self.max_lines
+        if extra > 0:
+            del self.lines[:extra]
+            self.top_offset = self.lines[0].offset
+            self.cursor = max(0, self.cursor - extra)
+            self.top = max(0, self.top - extra)
+        if self.following and at_end:
+            self.move_to(len(self.lines) - 1, fetch=False)
+        self.refresh()
+
+    def _prepend(self, window: _Window) -> None:
+        if window.end_offset != self.top_offset:
+            return
+        if not window.lines:
+            self._dry_top = self.top_offset  # the file shrank beneath us: not again
+            return
+        added = len(window.lines)
+        self.lines[:0] = window.lines
+        self.top_offset = window.top_offset
+        self.cursor += added
+        self.top += added
+        extra = len(self.lines) - self.max_lines
+        if extra > 0:
+            self.end_offset = self.lines[self.max_lines].offset
+            del self.lines[self.max_lines :]
+            self.cursor = min(self.cursor, len(self.lines) - 1)
+        self._scroll_to_cursor(center=self._center_next)
+        self._center_next = False
+        self.refresh()
+
+    def _near_edges(self) -> None:
+        if self._busy is not None or not self.lines or self.reader is None:
+            return
+        margin = max(self._visible() * 2, 20)
+        if self.cursor < margin and 0 < self.top_offset != self._dry_top:
+            end = self.top_offset
+            self._run("previous", lambda r: _backward(r, end, self.page_bytes), self._prepend)
+        elif (
+            not self.following
+            and self.cursor >= len(self.lines) - margin
+            and self.end_offset < self.file_size
+            and self.end_offset != self._dry_end
+        ):
+            start = self.end_offset
+            self._run("next", lambda r: _forward(r, start, self.page_bytes), self._append)
+
+    # -- follow ------------------------------------------------------------------------------
+
+    def _arm_follow(self) -> None:
+        if self.following and self._timer is None and self.reader is not None:
+            self._timer = self.set_timer(FOLLOW_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if self.following:
+            self._poll()
+
+    def _poll(self) -> None:
+        """Read what was appended; a backlog larger than a few pages jumps to the end."""
+        if self._busy is not None:
+            return  # _landed re-arms the timer
+        start = self.end_offset
+
+        def work(reader: Reader) -> _Window:
+            page = reader(start, self.page_bytes)
+            if page.size - page.next_offset > BACKLOG_PAGES * self.page_bytes:
+                return _tail(reader, self.page_bytes)
+            return _Window(split_lines(page.text, start), start, page.next_offset, page.size)
+
+        def apply(window: _Window) -> None:
+            if window.top_offset == start:
+                self._append(window)
+            else:
+                self._replace_at_end(window)
+
+        self._run("follow", work, apply)
+
+    # -- searching the file ------------------------------------------------------------------
+
+    def _scan(self, pattern: re.Pattern[str], offset: int, *, forward: bool) -> None:
+        """Find the next match in the file in bounded pages, then show the window there."""
+        generation = self._generation
+        self.searching = 0.0
+        self.post_message(self.Changed(self))
+
+        def alive() -> bool:
+            return generation == self._generation
+
+        def report(share: float) -> None:
+            self.app.call_from_thread(self._progress, share)
+
+        def work(reader: Reader) -> _Window | None:
+            found = _scan_file(_Reporting(reader, report), pattern, offset, forward, alive)
+            if found is None or not alive():
+                return None
+            return _forward(reader, found, self.page_bytes)
+
+        def apply(window: _Window | None) -> None:
+            if window is None or not window.lines:
+                self._not_found()
+                return
+            self.following = False  # the reader went looking elsewhere
+            self._replace_at_top(window)
+            self._center_next = True
+
+        self._run("scan", work, apply, queue=True)
+
+    def _progress(self, share: float) -> None:
+        self.searching = share
+        self.post_message(self.Changed(self))
+
+    def _not_found(self) -> None:
+        self.app.notify(f"no more matches for {self.pattern_label}", timeout=3)
+        self.post_message(self.Changed(self))
+
+    # -- moving ------------------------------------------------------------------------------
+
+    def _visible(self) -> int:
+        return max(1, self.size.height)
+
+    def _scroll_to_cursor(self, center: bool = False) -> None:
+        visible = self._visible()
+        if center:
+            self.top = self.cursor - visible // 3
+        elif self.cursor < self.top:
+            self.top = self.cursor
+        elif self.cursor >= self.top + visible:
+            self.top = self.cursor - visible + 1
+        self.top = max(0, min(self.top, max(0, len(self.lines) - visible)))
+
+    def move_to(self, index: int, *, center: bool = False, fetch: bool = True) -> None:
+        if not self.lines:
+            self.refresh()
+            return
+        index = max(0, min(index, len(self.lines) - 1))
+        if self.following and index < self.cursor:
+            self.following = False  # reading back up: stop pulling the view down
+        self.cursor = index
+        self._scroll_to_cursor(center and not self.top <= index < self.top + self._visible())
+        self.refresh()
+        self.post_message(self.Changed(self))
+        if fetch:
+            self._near_edges()
+
+    def action_cursor(self, step: int) -> None:
+        self.move_to(self.cursor + step)
+
+    def action_page(self, direction: int) -> None:
+        self.move_to(self.cursor + direction * self._visible())
+
+    def action_head(self) -> None:
+        if self.top_offset == 0:
+            self.move_to(0)
+        else:
+            self.following = False
+            self._run(
+                "head", lambda r: _forward(r, 0, self.page_bytes), self._replace_at_top, queue=True
+            )
+
+    def action_tail(self) -> None:
+        if self.end_offset >= self.file_size and not self.following:
+            self.move_to(len(self.lines) - 1)
+        else:
+            self._run("tail", self._read_tail, self._replace_at_end, queue=True)
+
+    def action_shift(self, direction: int) -> None:
+        longest = max((cell_len(line.text) for line in self.lines), default=0)
+        width = max(1, self.size.width - 1)
+        self.x = max(0, min(self.x + direction * STEP_COLUMNS, max(0, longest - width)))
+        self.refresh()
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.move_to(self.cursor + 3)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.move_to(self.cursor - 3)
+
+    def on_resize(self) -> None:
+        self._scroll_to_cursor()
+        self.refresh()
+
+    # -- drawing -------------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        base = self.rich_style
+        index = self.top + y
+        if index >= len(self.lines):
+            if not self.lines and y == 0:
+                style = base + self.get_component_rich_style("log--muted")
+                return Strip([Segment(f" {self.note}", style)]).crop_extend(0, width, style)
+            return Strip.blank(width, base)
+        line = self.lines[index]
+        style = base
+        if line.error:
+            style += self.get_component_rich_style("log--error", partial=True)
+        if index == self.cursor:
+            style += self.get_component_rich_style("log--cursor", partial=True)
+        body = Strip(self._segments(line.text, style))
+        room = max(0, width - 1)
+        more = body.cell_length - self.x > room
+        body = body.crop_extend(self.x, self.x + room - (1 if more else 0), style)
+        segments = [Segment(">" if index == self.cursor else " ", style), *body]
+        if more:
+            segments.append(Segment("»", style))
+        return Strip(segments).crop_extend(0, width, style)
+
+    def _segments(self, text: str, style: Style) -> list[Segment]:
+        if self.pattern is None or self.pattern is ERROR_PATTERN:
+            return [Segment(text, style)]
+        match_style = style + self.get_component_rich_style("log--match", partial=True)
+        segments: list[Segment] = []
+        at = 0
+        for match in self.pattern.finditer(text):
+            if match.end() == match.start():
+                continue
+            segments.append(Segment(text[at : match.start()], style))
+            segments.append(Segment(match.group(), match_style))
+            at = match.end()
+        segments.append(Segment(text[at:], style))
+        return segments
+
+
+class _Reporting:
+    """A reader that reports how far into the file it has read (for "searching 40%")."""
+
+    def __init__(self, reader: Reader, report: Callable[[float], None]) -> None:
+        self.reader = reader
+        self.report = report
+
+    def __call__(self, offset: int, limit: int) -> LogPage:
+        page = self.reader(offset, limit)
+        if page.size:
+            self.report(page.next_offset / page.size)
+        return page
+
+
+def _scan_file(
+    reader: Reader,
+    pattern: re.Pattern[str],
+    offset: int,
+    forward: bool,
+    alive: Callable[[], bool],
+) -> int | None:
+    """The byte offset of the first matching line from ``offset`` on (or the last before it).
+
+    One page of ``SCAN_BYTES`` at a time; ``alive`` turning false (another log shown) stops it.
+    """
+    if forward:
+        while alive():
+            page = reader(offset, SCAN_BYTES)
+            match = pattern.search(page.text) if page.text else None
+            if match is not None:
+                line_start = page.text.rfind("\n", 0, match.start()) + 1
+                return offset + _bytes(page.text[:line_start])
+            if page.next_offset <= offset:
+                return None
+            offset = page.next_offset
+        return None
+    end = offset
+    while end > 0 and alive():
+        body, begin, _page = read_before(reader, end, SCAN_BYTES)
+        last = None
+        for last in pattern.finditer(body):  # noqa: B007 (the last match is wanted)
+            pass
+        if last is not None:
+            line_start = body.rfind("\n", 0, last.start()) + 1
+            return begin + _bytes(body[:line_start])
+        if begin >= end:
+            return None
+        end = begin
+    return None
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
