@@ -458,6 +458,11 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
 def _scheduler(args: argparse.Namespace, clock: Clock) -> int:
     """Deploy the workspace if a folder is known, then run the engine until stopped."""
     name, folder = world.workspace_arg(args)
+    if args.speed != 1 or args.start:
+        # chosen before the deploy, which then happens at the simulated moment
+        zone = ZoneInfo(load_workspace(folder).timezone) if folder else UTC
+        start = args.start.replace(tzinfo=zone) if args.start else clock.now()
+        clock = SimulatedClock(start, speed=args.speed)
     if folder is not None:
         report, db = world.deploy_workspace(args, folder, clock)
         print(report.summary)
@@ -467,10 +472,6 @@ def _scheduler(args: argparse.Namespace, clock: Clock) -> int:
         workspace_id = summary.workspace_id(db, name)
         if workspace_id is None:
             raise UsageError(f"workspace {name} is not deployed in this store")
-    if args.speed != 1 or args.start:
-        zone = ZoneInfo(load_workspace(folder).timezone) if folder else UTC
-        start = args.start.replace(tzinfo=zone) if args.start else clock.now()
-        clock = SimulatedClock(start, speed=args.speed)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())

@@ -9,13 +9,17 @@ A demo opened again resumes its simulated day where the last one stopped.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine as Database
 
 from opscenter import world
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import Clock, SimulatedClock
 from opscenter.domain.times import wall_to_store
+from opscenter.project.loader import load_workspace
 from opscenter.scheduler.daemon import SchedulerThread
 from opscenter.store import summary
 from opscenter.store.audit import os_user
@@ -49,36 +53,64 @@ def choose_clock(
     return SimulatedClock(begin, speed or 1.0), speed or 1.0
 
 
+@dataclass(frozen=True)
+class ConsoleWorld:
+    name: str
+    db: Database
+    workspace_id: int
+    clock: Clock
+    speed: float | None
+
+
+def open_world(args: argparse.Namespace, clock: Clock) -> ConsoleWorld:
+    """The workspace deployed (unless attaching) on the clock the console will run."""
+    name, folder = world.workspace_arg(args)
+    attach = getattr(args, "no_scheduler", False)
+    demo = getattr(args, "workspace", None) is None
+    name, db = world.open_named(args)
+    known = summary.workspace_id(db, name)
+    if folder is None and known is None:
+        raise UsageError(
+            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
+        )
+    if folder is not None:
+        zone = ZoneInfo(load_workspace(folder).timezone)
+    else:
+        zone = ZoneInfo(summary.workspace_timezone(db, known))
+    last = summary.last_activity(db, known) if demo and known is not None else None
+    # the clock first: a deploy on a simulated clock happens at its simulated moment,
+    # or the next nightly generation would find every node deployed "in the future"
+    clock, speed = choose_clock(args, clock, zone, demo, last)
+    if folder is not None and not attach:
+        report, db = world.deploy_workspace(args, folder, clock)
+        return ConsoleWorld(name, db, report.workspace_id, clock, speed)
+    if known is None:
+        raise UsageError(
+            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
+        )
+    return ConsoleWorld(name, db, known, clock, speed)
+
+
 def run_console(args: argparse.Namespace, clock: Clock) -> int:
     from opscenter.tui import theming
 
     theme = getattr(args, "theme", None)
     if theme and theme not in theming.theme_names():
         raise UsageError(f"no theme {theme!r}; known: {', '.join(theming.theme_names())}")
-    name, folder = world.workspace_arg(args)
+    opened = open_world(args, clock)
     attach = getattr(args, "no_scheduler", False)
-    if folder is not None and not attach:
-        report, db = world.deploy_workspace(args, folder, clock)
-        name, workspace_id = report.workspace, report.workspace_id
-    else:
-        name, db = world.open_named(args)
-        found = summary.workspace_id(db, name)
-        if found is None:
-            raise UsageError(
-                f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
-            )
-        workspace_id = found
-    zone = ZoneInfo(summary.workspace_timezone(db, workspace_id))
-    demo = getattr(args, "workspace", None) is None
-    last = summary.last_activity(db, workspace_id) if demo else None
-    clock, speed = choose_clock(args, clock, zone, demo, last)
-    scheduler = None if attach else SchedulerThread(db, workspace_id, clock)
+    scheduler = None if attach else SchedulerThread(opened.db, opened.workspace_id, opened.clock)
     backend = LocalBackend(
-        db, name, clock, user=os_user(), readonly=getattr(args, "readonly", False), source="tui"
+        opened.db,
+        opened.name,
+        opened.clock,
+        user=os_user(),
+        readonly=getattr(args, "readonly", False),
+        source="tui",
     )
     from opscenter.tui.app import OpsApp
 
-    app = OpsApp(backend, speed=speed, scheduler=scheduler, theme=theme, watch_terminal=True)
+    app = OpsApp(backend, speed=opened.speed, scheduler=scheduler, theme=theme, watch_terminal=True)
     if scheduler is not None:
         scheduler.start()
     try:

@@ -1,0 +1,65 @@
+"""Which world the console opens: the demo's simulated day, deploys on that clock, resuming."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from opscenter.backends.local import LocalBackend
+from opscenter.cli import _parser
+from opscenter.console import DEMO_SPEED, demo_start, open_world
+from opscenter.domain.clock import ManualClock
+from opscenter.domain.records import InstanceFilter
+from opscenter.scheduler.generate import generate_day
+from opscenter.verbs import UsageError
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REAL_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+
+
+def test_the_demo_starts_at_midnight_or_where_it_got_to():
+    midnight = datetime(2026, 11, 21, 16, 0, tzinfo=UTC)
+    assert demo_start(None, REAL_NOW, SHANGHAI) == midnight
+    later = datetime(2026, 11, 22, 5, 30)  # naive UTC, a previous demo's last change
+    assert demo_start(later, REAL_NOW, SHANGHAI) == later.replace(tzinfo=UTC)
+    earlier = datetime(2026, 11, 20, 5, 30)
+    assert demo_start(earlier, REAL_NOW, SHANGHAI) == midnight
+
+
+def test_a_demo_started_in_the_past_deploys_then_and_generates_its_next_day(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    args = _parser().parse_args(["--start", "2026-11-20 22:50"])
+    opened = open_world(args, ManualClock(REAL_NOW))
+    assert opened.speed == DEMO_SPEED
+    sim = datetime(2026, 11, 20, 14, 50, tzinfo=UTC)
+    assert abs((opened.clock.now() - sim).total_seconds()) < 60
+    backend = LocalBackend(opened.db, "shop", opened.clock, user="t")
+    deployed = backend.get_node("sales_daily").deployed_at
+    assert abs((deployed - sim.replace(tzinfo=None)).total_seconds()) < 60  # not real time
+    nightly = datetime(2026, 11, 20, 15, 30)  # 23:30 in Shanghai
+    generated = generate_day(opened.db, opened.workspace_id, date(2026, 11, 21), now=nightly)
+    assert generated.instances == 46
+    assert backend.list_instances(InstanceFilter(bizdate=date(2026, 11, 20))).total == 46
+
+
+def test_the_demo_resumes_its_simulated_day(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
+    first = open_world(_parser().parse_args(["--start", "2026-11-22 08:00"]), ManualClock(REAL_NOW))
+    generate_day(
+        first.db, first.workspace_id, date(2026, 11, 22), now=datetime(2026, 11, 22), bootstrap=True
+    )
+    moment = first.clock.now() + timedelta(hours=3)
+    backend = LocalBackend(first.db, "shop", ManualClock(moment), user="t")
+    some = backend.list_instances(InstanceFilter(bizdate=date(2026, 11, 21), limit=1)).items
+    backend.freeze([some[0].id])  # the last thing that happened in that demo
+    again = open_world(_parser().parse_args([]), ManualClock(REAL_NOW))
+    assert abs((again.clock.now() - moment).total_seconds()) < 60
+
+
+def test_attaching_to_a_store_without_the_workspace_says_how_to_deploy(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    args = _parser().parse_args(["--workspace", "nowhere", "--db", url, "--no-scheduler"])
+    with pytest.raises(UsageError, match="opscenter deploy"):
+        open_world(args, ManualClock(REAL_NOW))
