@@ -344,6 +344,17 @@ class OpsApp(App[None]):
 
         self.push_screen(NodeScreen(name))
 
+    async def show_instances(self, *, node: str = "", backfill_id: int | None = None) -> None:
+        """Drill down to the Instances screen: one node's, or one backfill's."""
+        await self.switch_mode("instances")
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        screen = self.screen_stack[0]
+        if backfill_id is not None:
+            screen.show_backfill(backfill_id)  # type: ignore[attr-defined]
+        else:
+            screen.show_node(node)  # type: ignore[attr-defined]
+
     def open_baseline(self, name: str, cycle: int = 1) -> None:
         from opscenter.tui.screens.baselines import BaselineScreen
 

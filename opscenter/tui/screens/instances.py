@@ -235,6 +235,12 @@ class InstancesScreen(OpsScreen):
         self.query_one("#search", Input).value = ""
         self.refilter()
 
+    def show_node(self, name: str) -> None:
+        """Drill-down from the Nodes screens: that node's instances of the date in view."""
+        self.action_clear_filters()
+        self.node = name
+        self.refilter()
+
     def show_backfill(self, backfill_id: int) -> None:
         """Drill-down from the Backfills screen: that backfill's instances, every date."""
         self.action_clear_filters()

@@ -1,0 +1,405 @@
+"""The backfill form: a node over a range of business dates, previewed as it is filled in.
+
+Every field is reached with tab; the preview line asks the backend what the
+request would create (the same check the backfill itself makes), so a refusal
+is read before anything is asked. ``ctrl+s`` (or the Create button) asks once
+more and then confirms with the exact nodes; esc leaves without creating.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, time, timedelta
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen
+from textual.timer import Timer
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from opscenter.domain import dag
+from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest, NodeInfo
+
+if TYPE_CHECKING:
+    from opscenter.backends.base import Backend
+    from opscenter.tui.app import OpsApp
+
+DEBOUNCE = 0.2  # seconds of quiet typing before the preview asks the backend
+MANY_PER_DAY = ("hour", "minute")
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def open_backfill_form(app: OpsApp, node: str) -> None:
+    """The form for ``node``; read-only says why at once instead of a form that cannot submit."""
+    day = app.bizdate or app.local_now().date() - timedelta(days=1)
+    if app.readonly:
+        app.act(
+            "backfill", "Backfill", "", [], lambda b: b.backfill(BackfillRequest(node, day, day))
+        )
+        return
+    app.push_screen(BackfillForm(node, day))
+
+
+@dataclass(frozen=True)
+class Below:
+    """The node's downstream closure, nearest first: what "include downstream" may select."""
+
+    info: NodeInfo | None
+    nodes: tuple[tuple[str, int], ...]  # (name, level)
+
+
+class Toggle(Static, can_focus=True):
+    """``[x] label``: a yes/no field whose state is a character, readable without colour."""
+
+    BINDINGS = [Binding("space,enter", "toggle", "toggle", show=False)]
+    value: reactive[bool] = reactive(False)
+
+    class Changed(Message):
+        def __init__(self, toggle: Toggle) -> None:
+            self.toggle = toggle
+            super().__init__()
+
+    def __init__(self, label: str, *, id: str) -> None:
+        super().__init__(id=id)
+        self.label = label
+
+    def render(self) -> Text:
+        return Text(f"[{'x' if self.value else ' '}] {self.label}")
+
+    def watch_value(self) -> None:
+        self.post_message(self.Changed(self))
+
+    def action_toggle(self) -> None:
+        self.value = not self.value
+
+
+class Picks(OptionList):
+    """Downstream nodes to keep (``[x]``) or leave out (``[ ]``): space or enter toggles."""
+
+    BINDINGS = [
+        Binding("space", "toggle", "keep/leave out", show=False),
+        Binding("j", "cursor_down", "down", show=False),
+        Binding("k", "cursor_up", "up", show=False),
+    ]
+
+    class Changed(Message):
+        pass
+
+    def __init__(self, *, id: str) -> None:
+        super().__init__(id=id, compact=True)
+        self.levels: dict[str, int] = {}
+        self.kept: set[str] = set()
+
+    def show(self, nodes: tuple[tuple[str, int], ...]) -> None:
+        self.levels = dict(nodes)
+        self.kept = set(self.levels)
+        self.set_options(Option(self._prompt(name), id=name) for name in self.levels)
+
+    def _prompt(self, name: str) -> Text:
+        mark = "x" if name in self.kept else " "
+        return Text(f"[{mark}] " + "  " * (self.levels[name] - 1) + f"↓ {name}")
+
+    def on_focus(self) -> None:
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
+
+    def action_toggle(self) -> None:
+        if self.highlighted is None:
+            return
+        name = self.get_option_at_index(self.highlighted).id
+        assert name is not None
+        self.kept ^= {name}
+        self.replace_option_prompt(name, self._prompt(name))
+        self.post_message(self.Changed())
+
+    def _on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_toggle()
+
+
+class BackfillForm(ModalScreen[None]):
+    BINDINGS = [
+        Binding("escape", "cancel", "cancel", id="cancel"),
+        Binding("ctrl+s", "create", "create", id="create"),
+    ]
+    DEFAULT_CSS = """
+    BackfillForm { align: center middle; background: $background 60%; }
+    BackfillForm #backfill-form {
+        width: 76; max-width: 100%; height: auto; max-height: 100%;
+        border: round $primary; background: $surface; padding: 0 1;
+        border-title-style: bold;
+    }
+    BackfillForm .row { height: 1; }
+    BackfillForm .label { width: 12; text-style: bold; }
+    BackfillForm .hint { width: auto; color: $foreground-muted; }
+    BackfillForm .sep { width: auto; }
+    BackfillForm Input { width: 12; }
+    BackfillForm #parallel { width: 5; }
+    BackfillForm #window-from, BackfillForm #window-to { width: 7; }
+    BackfillForm #name { width: 1fr; }
+    BackfillForm Toggle { width: auto; }
+    BackfillForm Toggle:focus { background: $boost; text-style: bold; }
+    BackfillForm #below { height: auto; max-height: 6; margin-left: 12; }
+    BackfillForm #preview { height: auto; margin: 1 0 0 0; }
+    BackfillForm #create-button { min-width: 10; }
+    """
+
+    def __init__(self, node: str, bizdate: date) -> None:
+        super().__init__()
+        self.node = node
+        self.bizdate = bizdate
+        self.below = Below(None, ())
+        self._timer: Timer | None = None
+        self._asked = 0  # preview generation: an older answer never overwrites a newer one
+
+    def compose(self) -> ComposeResult:
+        day = self.bizdate.isoformat()
+        with Vertical(id="backfill-form"):
+            with Horizontal(classes="row"):
+                yield Static("Dates", classes="label")
+                yield Input(day, id="start", max_length=10, compact=True)
+                yield Static(" to ", classes="sep")
+                yield Input(day, id="end", max_length=10, compact=True)
+                yield Static(" business dates, yyyy-mm-dd", classes="hint")
+            with Horizontal(classes="row"):
+                yield Static("Parallel", classes="label")
+                yield Input("1", id="parallel", type="integer", max_length=2, compact=True)
+                yield Static(" dates in flight at a time", classes="hint")
+            with Horizontal(classes="row"):
+                yield Static("Order", classes="label")
+                yield Toggle("descending: latest date first", id="descending")
+            with Horizontal(classes="row"):
+                yield Static("Downstream", classes="label")
+                yield Toggle("include downstream nodes", id="downstream")
+            yield Picks(id="below")
+            with Horizontal(classes="row"):
+                yield Static("Window", classes="label")
+                # enabled once the node turns out to run hourly or by the minute
+                yield Input(
+                    id="window-from", placeholder="HH:MM", max_length=5, disabled=True, compact=True
+                )
+                yield Static(" - ", classes="sep")
+                yield Input(
+                    id="window-to", placeholder="HH:MM", max_length=5, disabled=True, compact=True
+                )
+                yield Static(" hourly/minute nodes only", id="window-hint", classes="hint")
+            with Horizontal(classes="row"):
+                yield Static("Name", classes="label")
+                yield Input(id="name", placeholder="optional", compact=True)
+            yield Static(Text("reading the node…"), id="preview")
+            with Horizontal(classes="row"):
+                yield Button("Create", id="create-button", compact=True)
+                yield Static("  ctrl+s create · tab next field · esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#backfill-form").border_title = Text(f"Backfill {self.node}")
+        self.query_one("#below", Picks).display = False
+        self.query_one("#start", Input).focus()
+        backend = self.app.backend  # type: ignore[attr-defined]
+        self.run_worker(lambda: self._read_below(backend), thread=True, exit_on_error=False)
+
+    def _read_below(self, backend: Backend) -> None:
+        try:
+            nodes = backend.list_nodes()
+        except Exception as exc:
+            self.app.call_from_thread(self._say, Text(f"the backend did not answer: {exc}"))
+            return
+        info = next((n for n in nodes if n.name == self.node), None)
+        children = {n.name: list(n.downstreams) for n in nodes}
+        levels = dag.closure(children, self.node) if info else {}
+        below = Below(info, tuple(sorted(levels.items(), key=lambda kv: (kv[1], kv[0]))))
+        self.app.call_from_thread(self._show_below, below)
+
+    def _show_below(self, below: Below) -> None:
+        self.below = below
+        self.query_one("#below", Picks).show(below.nodes)
+        if not below.nodes:
+            downstream = self.query_one("#downstream", Toggle)
+            downstream.label = "include downstream (it has none)"
+            downstream.refresh()
+        hourly = below.info is not None and below.info.cycle_type in MANY_PER_DAY
+        self.query_one("#window-from", Input).disabled = not hourly
+        self.query_one("#window-to", Input).disabled = not hourly
+        if hourly:
+            self.query_one("#window-hint", Static).update(" empty: the whole day")
+        self.preview_soon()
+
+    # -- the request as filled in -------------------------------------------------------------
+
+    def _value(self, selector: str) -> str:
+        return self.query_one(selector, Input).value.strip()
+
+    def request(self) -> tuple[BackfillRequest | None, str]:
+        """The request the fields make, or what to fix (checked here: what a form can tell)."""
+        dates = []
+        for field, label in (("#start", "start"), ("#end", "end")):
+            try:
+                dates.append(date.fromisoformat(self._value(field)))
+            except ValueError:
+                return None, f"{label} date: write yyyy-mm-dd, e.g. {self.bizdate.isoformat()}"
+        parallel = self._value("#parallel")
+        if not parallel.isdigit():
+            return None, "parallel: how many dates run at a time (a whole number)"
+        window = None
+        if not self.query_one("#window-from", Input).disabled:
+            ends = (self._value("#window-from"), self._value("#window-to"))
+            if any(ends):
+                try:
+                    window = tuple(f"{time.fromisoformat(e):%H:%M}" for e in ends)
+                except ValueError:
+                    return None, "window: write both ends as HH:MM (e.g. 08:00 - 10:00)"
+        downstream = self.query_one("#downstream", Toggle).value and bool(self.below.nodes)
+        exclude: tuple[str, ...] = ()
+        if downstream:
+            kept = self.query_one("#below", Picks).kept
+            exclude = tuple(name for name, _level in self.below.nodes if name not in kept)
+        request = BackfillRequest(
+            node=self.node,
+            start=dates[0],
+            end=dates[1],
+            downstream=downstream,
+            exclude=exclude,
+            parallel=int(parallel),
+            descending=self.query_one("#descending", Toggle).value,
+            window=window,  # type: ignore[arg-type]
+            name=self._value("#name"),
+        )
+        return request, ""
+
+    def nodes(self, request: BackfillRequest) -> list[str]:
+        """The chosen nodes: the node, then the downstream ones kept, nearest first."""
+        if not request.downstream:
+            return [self.node]
+        return [self.node, *(n for n, _level in self.below.nodes if n not in request.exclude)]
+
+    def summary(self, request: BackfillRequest, result: ActionResult) -> Text:
+        dates, instances = result.extra.get("dates", 0), result.extra.get("instances", 0)
+        nodes = len(self.nodes(request))
+        sign = "=" if dates * nodes == instances else "→"
+        text = Text(
+            f"{_plural(dates, 'date')} × {_plural(nodes, 'node')} {sign} "
+            f"{_plural(instances, 'instance')}\n",
+            style="bold",
+        )
+        text.append(result.message)
+        return text
+
+    # -- the live preview ----------------------------------------------------------------------
+
+    @on(Input.Changed)
+    @on(Toggle.Changed)
+    @on(Picks.Changed)
+    def preview_soon(self) -> None:
+        listing = self.query_one("#below", Picks)
+        listing.display = self.query_one("#downstream", Toggle).value and bool(self.below.nodes)
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(DEBOUNCE, self.preview)
+
+    def preview(self) -> None:
+        self._timer = None
+        request, problem = self.request()
+        self._asked += 1
+        if request is None:
+            self._say(Text(problem, style="bold"))
+            return
+        asked = self._asked
+        backend = self.app.backend  # type: ignore[attr-defined]
+
+        def work() -> None:
+            try:
+                answer: ActionResult | str = backend.preview_backfill(request)
+            except ActionRefused as refused:
+                answer = refused.reason
+            except Exception as exc:
+                answer = f"the backend did not answer: {exc}"
+            self.app.call_from_thread(self._previewed, asked, request, answer)
+
+        self.run_worker(work, thread=True, group="preview", exit_on_error=False)
+
+    def _previewed(self, asked: int, request: BackfillRequest, answer: ActionResult | str) -> None:
+        if asked != self._asked:
+            return
+        if isinstance(answer, str):
+            self._say(Text(f"✗ refused: {answer}", style="bold"))
+        else:
+            self._say(self.summary(request, answer))
+
+    def _say(self, text: Text) -> None:
+        if self.is_attached:
+            self.query_one("#preview", Static).update(text)
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    @on(Input.Submitted)
+    def _next_field(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_next()
+
+    @on(Button.Pressed, "#create-button")
+    def _pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_create()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_create(self) -> None:
+        """Ask the backend once more, then confirm with the exact nodes and dates."""
+        request, problem = self.request()
+        if request is None:
+            self._say(Text(problem, style="bold"))
+            return
+        app: OpsApp = self.app  # type: ignore[assignment]
+
+        def work() -> None:
+            try:
+                result = app.backend.preview_backfill(request)
+            except ActionRefused as refused:
+                app.call_from_thread(self._say, Text(f"✗ refused: {refused.reason}", style="bold"))
+                return
+            except Exception as exc:
+                app.call_from_thread(app.backend_failed, exc)
+                return
+            app.call_from_thread(self._confirm, request, result)
+
+        self.run_worker(work, thread=True, group="preview", exit_on_error=False)
+
+    def _confirm(self, request: BackfillRequest, result: ActionResult) -> None:
+        self._say(self.summary(request, result))
+        dates = result.extra.get("dates", 0)
+        span = f"{request.start}" if dates == 1 else f"{request.start} … {request.end}"
+        how = [
+            "descending" if request.descending else "ascending",
+            f"{request.parallel} at a time",
+        ]
+        if request.window:
+            how.append(f"window {'-'.join(request.window)}")
+        nodes = self.nodes(request)
+        summary = (
+            f"{_plural(result.extra.get('instances', 0), 'instance')} of "
+            f"{_plural(len(nodes), 'node')} for {_plural(dates, 'business date')} "
+            f"{span} ({', '.join(how)}) will be created and run:"
+        )
+        notes = [result.message]
+        if request.name:
+            notes.append(f"named {request.name!r}")
+        self.app.act(  # type: ignore[attr-defined]
+            "backfill",
+            "Backfill",
+            summary,
+            [nodes[0], *(f"↓ {n}" for n in nodes[1:])],
+            lambda backend: backend.backfill(request),
+            notes=notes,
+            done=lambda _result: self.dismiss(None),
+        )
