@@ -131,7 +131,8 @@ class OpsApp(App[None]):
         self.start_mode = start
         self.info: WorkspaceInfo = backend.workspace()
         self.zone = ZoneInfo(self.info.timezone)
-        self.bizdate: date | None = self.local_now().date() - timedelta(days=1)
+        self.bizdate: date | None = self.default_bizdate()
+        self.bizdate_chosen = False  # until an operator picks one, it follows the clock
         self.stale_since: datetime | None = None
         themes, self.theme_problems = theming.available_themes()
         for each in themes:
@@ -146,6 +147,19 @@ class OpsApp(App[None]):
 
     def local_now(self) -> datetime:
         return self.backend.now().astimezone(self.zone)
+
+    def default_bizdate(self) -> date:
+        """Yesterday in the workspace's zone: what daily nodes ran for today."""
+        return self.local_now().date() - timedelta(days=1)
+
+    def day_in_view(self) -> date:
+        """The business date in view, or the default where a screen needs one date."""
+        return self.bizdate or self.default_bizdate()
+
+    def follow_the_day(self) -> None:
+        """Past midnight the console shows the new business date, unless one was chosen."""
+        if not self.bizdate_chosen and self.bizdate != self.default_bizdate():
+            self.set_bizdate(self.default_bizdate(), chosen=False)
 
     def world_line(self) -> Text:
         now = self.local_now()
@@ -223,6 +237,7 @@ class OpsApp(App[None]):
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=10)
         self.switch_mode(self.start_mode)
         self.set_interval(5.0, self._reload_info)
+        self.set_interval(1.0, self.follow_the_day)
         if self.watch_terminal:
             self.set_interval(2.0, self._check_terminal)
             try:
@@ -278,11 +293,12 @@ class OpsApp(App[None]):
         )
 
     def action_shift_bizdate(self, days: int) -> None:
-        base = self.bizdate or (self.local_now().date() - timedelta(days=1))
+        base = self.day_in_view()
         self.set_bizdate(base + timedelta(days=days))
 
-    def set_bizdate(self, day: date | None) -> None:
+    def set_bizdate(self, day: date | None, *, chosen: bool = True) -> None:
         self.bizdate = day
+        self.bizdate_chosen = self.bizdate_chosen or chosen
         for screen in self.screen_stack:
             if isinstance(screen, OpsScreen):
                 screen.bizdate_changed()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from opscenter.backends.local import LocalBackend
@@ -132,3 +132,18 @@ def test_a_broken_user_theme_is_named_and_skipped(tmp_path, monkeypatch):
     assert "mine" in [t.name for t in themes]
     assert len(problems) == 1
     assert "bad.yaml" in str(problems[0]) and "unknown field 'primray'" in str(problems[0])
+
+
+async def test_past_midnight_the_business_date_follows_unless_one_was_chosen(demo_backend):
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        demo_backend.clock.advance(timedelta(days=1))  # 2026-11-21 09:30 in Shanghai
+        app.follow_the_day()
+        await settle(pilot)
+        assert app.bizdate == date(2026, 11, 20)
+        assert "bizdate 2026-11-20" in screen_text(pilot).splitlines()[0]
+        await press(pilot, "less_than_sign")  # the operator chooses: it stays
+        demo_backend.clock.advance(timedelta(days=1))
+        app.follow_the_day()
+        assert app.bizdate == date(2026, 11, 19)

@@ -9,7 +9,7 @@ more and then confirms with the exact nodes; esc leaves without creating.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, time, timedelta
+from datetime import date, time
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -41,7 +41,7 @@ def _plural(n: int, word: str) -> str:
 
 def open_backfill_form(app: OpsApp, node: str) -> None:
     """The form for ``node``; read-only says why at once instead of a form that cannot submit."""
-    day = app.bizdate or app.local_now().date() - timedelta(days=1)
+    day = app.day_in_view()
     if app.readonly:
         app.act(
             "backfill", "Backfill", "", [], lambda b: b.backfill(BackfillRequest(node, day, day))

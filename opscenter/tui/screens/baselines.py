@@ -8,7 +8,7 @@ operator takes on (`m` fixing), closes (`v` recovered) or dismisses (`i` ignore)
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from rich.text import Text
@@ -61,11 +61,6 @@ def slack(b: BaselineStatus) -> str:
     if abs(minutes) < 120:
         return f"{minutes:+d}m"
     return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"
-
-
-def default_bizdate(app: Any) -> date:
-    """The header's business date, or yesterday when it says 'any' (a baseline needs one)."""
-    return app.bizdate or app.local_now().date() - timedelta(days=1)
 
 
 # -- the list ----------------------------------------------------------------------------
@@ -147,11 +142,11 @@ class BaselinesScreen(OpsScreen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.table.set_source(BaselineRows(self.app.backend, default_bizdate(self.app)))  # type: ignore[attr-defined]
+        self.table.set_source(BaselineRows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
 
     def bizdate_changed(self) -> None:
         if self.is_mounted:
-            self.table.set_source(BaselineRows(self.app.backend, default_bizdate(self.app)))  # type: ignore[attr-defined]
+            self.table.set_source(BaselineRows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
 
     def load(self) -> None:
         if not self.table.refresh_rows():
@@ -160,7 +155,7 @@ class BaselinesScreen(OpsScreen):
     @on(VirtualTable.Changed)
     def _answered(self) -> None:
         table = self.table
-        left = f" Baselines  bizdate {default_bizdate(self.app)}"
+        left = f" Baselines  bizdate {self.app.day_in_view()}"
         right = f"{table.position}/{table.total}"
         gap = max(1, self.size.width - len(left) - len(right) - 1)
         self.query_one("#chips", Static).update(Text(left + " " * gap + right, no_wrap=True))
@@ -268,7 +263,7 @@ class BaselineScreen(OpsScreen):
 
     def load(self) -> None:
         backend = self.app.backend  # type: ignore[attr-defined]
-        bizdate = default_bizdate(self.app)
+        bizdate = self.app.day_in_view()
 
         def call() -> tuple[BaselineDetail | ActionRefused, datetime]:
             now = to_store(backend.now())
@@ -297,7 +292,7 @@ class BaselineScreen(OpsScreen):
 
     def _head_missing(self, reason: str) -> None:
         self.query_one("#baseline-head", Static).update(
-            Text(f"{self.baseline} · bizdate {default_bizdate(self.app)}", no_wrap=True)
+            Text(f"{self.baseline} · bizdate {self.app.day_in_view()}", no_wrap=True)
         )
         self.query_one("#baseline-state", Static).update(Text(reason, no_wrap=True))
         self.query_one("#keypath", RowList).show([])

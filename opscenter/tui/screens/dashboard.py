@@ -36,7 +36,6 @@ from opscenter.tui.screens.base import OpsScreen
 from opscenter.tui.screens.baselines import (
     baseline_class,
     baseline_word,
-    default_bizdate,
     slack,
 )
 from opscenter.tui.widgets.rowlist import RowList
@@ -167,7 +166,7 @@ class DashboardScreen(OpsScreen):
             self._draw()
 
     def day(self) -> date:
-        return default_bizdate(self.app)
+        return self.app.day_in_view()
 
     def style(self, name: str) -> Style:
         """A status colour from the shared list styles (the glyph and word carry it anyway)."""
