@@ -8,6 +8,7 @@ so the tests that want that path take the lease for the engine.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -651,3 +652,28 @@ def test_read_only_refuses_every_action_and_audits_it(world: MakeWorld, store: D
     assert viewer.list_backfills() == []
     entries = trail(viewer)
     assert [(e.action, e.outcome) for e in entries] == [(name, "refused") for name in actions]
+
+
+def test_a_run_that_ended_well_as_the_scheduler_shut_down_stays_a_success(
+    world: MakeWorld,
+) -> None:
+    """Its exit 0 was already on its way when the shutdown asked to stop it: the attempt and
+    the instance both say SUCCESS (the data was written), never an attempt SUCCESS under a
+    FAILURE instance with no reason."""
+    w = world(
+        """
+        resource_groups: [{name: default, slots: 2}]
+        nodes:
+          - {name: quick, type: shell, code: "true", trigger: {cron: "00 00 02 * * ?"}}
+        """
+    ).start()
+    w.clock.set(at(2))
+    w.tick()
+    deadline = time.monotonic() + 5
+    while w.engine._events.empty():  # the process ended; its outcome is not drained yet
+        assert time.monotonic() < deadline, "the process did not end"
+        time.sleep(0.01)
+    w.engine.close()
+    assert w.status("quick") is Status.SUCCESS
+    [attempt] = w.attempts("quick")
+    assert attempt.status is Status.SUCCESS

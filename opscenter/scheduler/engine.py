@@ -720,7 +720,16 @@ class Engine:
                     reason=outcome.reason,
                 )
             )
-            if running.kill == "freeze":
+            if outcome.success:  # it finished before a stop or freeze could take effect
+                succeeded += state.move(
+                    conn,
+                    [instance_id],
+                    Status.SUCCESS,
+                    allowed_from=[Status.RUNNING],
+                    now=now,
+                    values={"finished_at": now},
+                )
+            elif running.kill == "freeze":
                 state.move(
                     conn,
                     [instance_id],
@@ -729,15 +738,6 @@ class Engine:
                     now=now,
                     by=running.killed_by,
                     reason=outcome.reason,
-                    values={"finished_at": now},
-                )
-            elif outcome.success and not running.kill:
-                succeeded += state.move(
-                    conn,
-                    [instance_id],
-                    Status.SUCCESS,
-                    allowed_from=[Status.RUNNING],
-                    now=now,
                     values={"finished_at": now},
                 )
             else:
