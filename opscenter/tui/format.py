@@ -81,11 +81,22 @@ def duration_against_average(info: InstanceInfo, now_utc: datetime) -> str:
 
 
 def attempt(info: InstanceInfo) -> str:
+    """``2/4`` within the automatic attempts; a manual rerun beyond them is just its number."""
     if info.run_number == 0:
         return "-"
-    if info.max_attempts > 1:
+    if info.max_attempts > 1 and info.run_number <= info.max_attempts:
         return f"{info.run_number}/{info.max_attempts}"
     return str(info.run_number)
+
+
+def attempt_words(info: InstanceInfo) -> str:
+    """``attempt 2 of 4``; ``attempt 3 (1 automatic)`` after operator reruns."""
+    plural = "s" if info.max_attempts != 1 else ""
+    if info.run_number == 0:
+        return f"max {info.max_attempts} attempt{plural}"
+    if info.run_number <= info.max_attempts:
+        return f"attempt {info.run_number} of {info.max_attempts}"
+    return f"attempt {info.run_number} ({info.max_attempts} automatic)"
 
 
 def cyctime(moment: datetime) -> str:

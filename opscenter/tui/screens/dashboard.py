@@ -231,7 +231,8 @@ class DashboardScreen(OpsScreen):
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(*_status_glyph(rows, info))
             text.append(f" {info.node:<{width}} {info.cyctime:%H:%M} ")
-            text.append(f"att {info.run_number}/{info.max_attempts}")
+            exhausted = f"/{info.max_attempts}" if info.run_number <= info.max_attempts else ""
+            text.append(f"att {info.run_number}{exhausted}")
             reason = self._reasons.get((info.id, info.run_number), "")
             if reason:  # under the row when there is room to read it whole
                 roomy = not self.has_class("-short") or len(failed) <= 2

@@ -267,11 +267,7 @@ class InstanceScreen(OpsScreen):
             f" · bizdate {info.bizdate:%Y%m%d}"
         )
         second = [f" {fmt.instance_status(info)} {self._run_time(info)}".rstrip()]
-        second.append(
-            f"attempt {info.run_number} of {info.max_attempts}"
-            if info.run_number
-            else f"max {info.max_attempts} attempt{'s' if info.max_attempts != 1 else ''}"
-        )
+        second.append(fmt.attempt_words(info))
         second += [f"group {info.resource_group}", f"prio {info.priority}"]
         third = [f" {info.kind.value}", info.node_type, f"owner {info.owner}"]
         if info.dry_run:
