@@ -240,7 +240,7 @@ def make_app(store: dict, bizdate: date | None) -> Any:
     db = open_store(store["url"])
     backend = LocalBackend(db, store["workspace"], ManualClock(NOW), user="bench", source="tui")
     app = bench_app_class()(backend, start="instances")
-    app.bizdate = bizdate
+    app.bizdate, app.bizdate_chosen = bizdate, True  # chosen: it must not follow the clock
     return app
 
 

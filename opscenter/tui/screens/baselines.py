@@ -118,7 +118,12 @@ class BaselinesScreen(OpsScreen):
 
     def body(self) -> ComposeResult:
         yield Static(id="chips")
-        yield VirtualTable(self.columns(), empty="no baseline for this business date", id="list")
+        yield VirtualTable(
+            self.columns(),
+            empty="no baseline for this business date",
+            selectable=False,
+            id="list",
+        )
         yield Static(id="baseline-detail")
 
     def columns(self) -> list[Column]:
