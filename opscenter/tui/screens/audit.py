@@ -21,7 +21,7 @@ from textual.widgets import Input, Static
 
 from opscenter.domain.records import AuditEntry, Page
 from opscenter.tui import format as fmt
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import TableScreen
 from opscenter.tui.widgets.table import Column, VirtualTable
 
 PAGE_SIZE = 100
@@ -164,7 +164,7 @@ class AuditEntryScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class AuditScreen(OpsScreen):
+class AuditScreen(TableScreen):
     MODE = "audit"
     BINDINGS = [
         Binding("slash", "search", "search", id="search", tooltip="action, user, targets, detail"),
@@ -224,10 +224,6 @@ class AuditScreen(OpsScreen):
 
     # -- the refresh loop drives the table's own window refresh ------------------------------
 
-    def load(self) -> None:
-        if not self.table.refresh_rows():
-            self.loaded()
-
     @on(VirtualTable.Changed)
     def show_chips(self) -> None:
         table = self.table
@@ -252,37 +248,11 @@ class AuditScreen(OpsScreen):
             text.append(f"#{entry.id} {entry.user} via {entry.source}: {entry.detail or '-'}")
         self.query_one("#preview", Static).update(text)
 
-    @on(VirtualTable.Changed)
-    def _answered(self) -> None:
-        if self._loading:
-            self.loaded()
-
-    @on(VirtualTable.Failed)
-    def _failed(self, event: VirtualTable.Failed) -> None:
-        self.failed(event.error)
-
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
         self.app.push_screen(AuditEntryScreen(event.row, self.app.zone))  # type: ignore[attr-defined]
 
     # -- search and filters -------------------------------------------------------------------
-
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
-
-    @on(Input.Changed, "#search")
-    def _search(self, event: Input.Changed) -> None:
-        self.text = event.value.strip()
-        self.refilter()
-
-    @on(Input.Submitted, "#search")
-    def _searched(self) -> None:
-        self.table.focus()
-
-    def key_escape(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus:
-            self.table.focus()
 
     def action_next_outcome(self) -> None:
         self.outcome = (self.outcome + 1) % len(OUTCOMES)

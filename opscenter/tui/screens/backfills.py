@@ -21,7 +21,7 @@ from opscenter.domain.model import Status
 from opscenter.domain.records import BackfillInfo, BackfillRunInfo, NodeFilter
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.backfill_form import open_backfill_form
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import TableScreen
 from opscenter.tui.screens.nodes import ListRows
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.table import Column, VirtualTable
@@ -102,7 +102,7 @@ def backfill_columns(zone: tzinfo) -> list[Column]:
     ]
 
 
-class BackfillsScreen(OpsScreen):
+class BackfillsScreen(TableScreen):
     MODE = "backfills"
     BINDINGS = [
         Binding("enter", "noop", "instances", id="open"),
@@ -135,10 +135,6 @@ class BackfillsScreen(OpsScreen):
     @property
     def table(self) -> VirtualTable:
         return self.query_one("#backfills", VirtualTable)
-
-    def load(self) -> None:
-        if not self.table.refresh_rows():
-            self.loaded()
 
     @on(VirtualTable.Changed)
     @on(VirtualTable.CursorMoved)
@@ -174,15 +170,6 @@ class BackfillsScreen(OpsScreen):
             text.append_text(run_line(run))
             text.append("\n")
         return text
-
-    @on(VirtualTable.Changed)
-    def _answered(self) -> None:
-        if self._loading:
-            self.loaded()
-
-    @on(VirtualTable.Failed)
-    def _failed(self, event: VirtualTable.Failed) -> None:
-        self.failed(event.error)
 
     @on(VirtualTable.Opened)
     async def _open(self, event: VirtualTable.Opened) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Input
 
 from opscenter.tui.widgets.chrome import KeyHints, TabLine, WorldLine
+from opscenter.tui.widgets.table import VirtualTable
 
 
 class OpsScreen(Screen):
@@ -127,3 +130,48 @@ class OpsScreen(Screen):
         except Exception as exc:
             self.log.error(f"showing {type(self).__name__} failed: {exc!r}")
             self.failed(exc)
+
+
+class TableScreen(OpsScreen):
+    """A screen around one long list: the table's window refresh is the screen's refresh,
+    and a ``#search`` input (if it has one) filters it as the operator types."""
+
+    text = ""
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one(VirtualTable)
+
+    def refilter(self) -> None:
+        """Show the list again under the current filters (from its first row)."""
+
+    def load(self) -> None:
+        if not self.table.refresh_rows():
+            self.loaded()
+
+    @on(VirtualTable.Changed)
+    def _answered(self) -> None:
+        if self._loading:
+            self.loaded()
+
+    @on(VirtualTable.Failed)
+    def _table_failed(self, event: VirtualTable.Failed) -> None:
+        self.failed(event.error)
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    @on(Input.Changed, "#search")
+    def _search(self, event: Input.Changed) -> None:
+        self.text = event.value.strip()
+        self.refilter()
+
+    @on(Input.Submitted, "#search")
+    def _searched(self) -> None:
+        self.table.focus()
+
+    def key_escape(self) -> None:
+        """esc leaves the search box first (the filter stays); the next esc goes back."""
+        searches = self.query("#search")
+        if searches and searches.first().has_focus:
+            self.table.focus()

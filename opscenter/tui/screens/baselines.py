@@ -28,7 +28,7 @@ from opscenter.domain.records import (
 )
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.widgets.gantt import gantt
 from opscenter.tui.widgets.rowlist import RowList
 from opscenter.tui.widgets.table import Column, VirtualTable
@@ -103,7 +103,7 @@ def _key_instance(b: BaselineStatus) -> str:
     return f"{fmt.glyph(key.status, key.dry_run)} {key.node}"
 
 
-class BaselinesScreen(OpsScreen):
+class BaselinesScreen(TableScreen):
     MODE = "baselines"
     BINDINGS = [Binding("enter", "noop", "open key path", id="open")]
     DEFAULT_CSS = """
@@ -152,10 +152,6 @@ class BaselinesScreen(OpsScreen):
     def bizdate_changed(self) -> None:
         if self.is_mounted:
             self.table.set_source(BaselineRows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
-
-    def load(self) -> None:
-        if not self.table.refresh_rows():
-            self.loaded()
 
     @on(VirtualTable.Changed)
     def _answered(self) -> None:

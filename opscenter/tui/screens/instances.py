@@ -22,7 +22,7 @@ from opscenter.domain.records import ActionResult, InstanceFilter, InstanceInfo,
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
 from opscenter.tui import instance_actions
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.table import Column, VirtualTable
 
@@ -78,7 +78,7 @@ def instance_columns(now_utc: Any) -> list[Column]:
     ]
 
 
-class InstancesScreen(OpsScreen):
+class InstancesScreen(TableScreen):
     MODE = "instances"
     BINDINGS = [
         Binding("r", "rerun", "rerun", id="rerun"),
@@ -144,10 +144,6 @@ class InstancesScreen(OpsScreen):
 
     # -- the refresh loop drives the table's own window refresh ------------------------------
 
-    def load(self) -> None:
-        if not self.table.refresh_rows():
-            self.loaded()
-
     @on(VirtualTable.Changed)
     def show_chips(self) -> None:
         table = self.table
@@ -174,37 +170,11 @@ class InstancesScreen(OpsScreen):
             Text(left + " " * width + right, no_wrap=True, overflow="ellipsis")
         )
 
-    @on(VirtualTable.Changed)
-    def _answered(self) -> None:
-        if self._loading:
-            self.loaded()
-
-    @on(VirtualTable.Failed)
-    def _failed(self, event: VirtualTable.Failed) -> None:
-        self.failed(event.error)
-
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
         self.app.open_instance(event.row.id)  # type: ignore[attr-defined]
 
     # -- search and filters -------------------------------------------------------------------
-
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
-
-    @on(Input.Changed, "#search")
-    def _search(self, event: Input.Changed) -> None:
-        self.text = event.value.strip()
-        self.refilter()
-
-    @on(Input.Submitted, "#search")
-    def _searched(self) -> None:
-        self.table.focus()
-
-    def key_escape(self) -> None:
-        search = self.query_one("#search", Input)
-        if search.has_focus:
-            self.table.focus()
 
     def action_next_status(self) -> None:
         self.status_choice = (self.status_choice + 1) % len(STATUS_CHOICES)

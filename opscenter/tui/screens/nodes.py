@@ -27,7 +27,7 @@ from opscenter.domain.model import CycleType
 from opscenter.domain.records import NodeFilter, NodeInfo, Page
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.backfill_form import open_backfill_form
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.table import Column, VirtualTable
 
@@ -268,7 +268,7 @@ class NodeActions:
 # -- the list ---------------------------------------------------------------------------------
 
 
-class NodesScreen(NodeActions, OpsScreen):
+class NodesScreen(NodeActions, TableScreen):
     MODE = "nodes"
     BINDINGS = [
         Binding("enter", "noop", "open", id="open"),
@@ -365,15 +365,6 @@ class NodesScreen(NodeActions, OpsScreen):
         right = f"{table.position:,}/{table.total:,}"
         self.query_one("#chips", Static).update(chips_line("Nodes", chips, right, self.size.width))
 
-    @on(VirtualTable.Changed)
-    def _answered(self) -> None:
-        if self._loading:
-            self.loaded()
-
-    @on(VirtualTable.Failed)
-    def _failed(self, event: VirtualTable.Failed) -> None:
-        self.failed(event.error)
-
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
         self.app.open_node(event.row.name)  # type: ignore[attr-defined]
@@ -382,22 +373,6 @@ class NodesScreen(NodeActions, OpsScreen):
         """enter acts in the table; this binding only names it in the hints."""
 
     # -- search and filters -------------------------------------------------------------------
-
-    def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
-
-    @on(Input.Changed, "#search")
-    def _search(self, event: Input.Changed) -> None:
-        self.text = event.value.strip()
-        self.refilter()
-
-    @on(Input.Submitted, "#search")
-    def _searched(self) -> None:
-        self.table.focus()
-
-    def key_escape(self) -> None:
-        if self.query_one("#search", Input).has_focus:
-            self.table.focus()
 
     def choices(self, chip: str) -> list[str]:
         """What a chip steps through: the values the workspace's nodes have."""
