@@ -22,11 +22,11 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from _workspaces import LAST_MINUTE, chain, layered, random_dag
+from figures import figure, print_table
 from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy import Engine as Database
 
@@ -51,23 +51,6 @@ from opscenter.store.models import (
 LOAD_AT_START = os.getloadavg()[0]
 DAY = date(2025, 12, 1)  # schedule date of the virtual workspace: a Monday and a 1st
 SUCCESS = Status.SUCCESS.value
-
-
-@dataclass
-class Figure:
-    name: str
-    value: str
-    goal: str = ""
-    met: bool | None = None  # None: informational
-    airflow: str = ""
-
-
-FIGURES: list[Figure] = []
-
-
-def figure(name: str, value: str, goal: str = "", met: bool | None = None, airflow: str = ""):
-    FIGURES.append(Figure(name, value, goal, met, airflow))
-    print(f"  {name}: {value}" + (f"   (goal {goal})" if goal else ""), flush=True)
 
 
 def utcnow() -> datetime:
@@ -317,19 +300,6 @@ def bench_shell(tmp: Path, name: str, text: str, goal: float, airflow: float) ->
 # -- the table ------------------------------------------------------------------------------
 
 
-def print_table() -> None:
-    rows = [("figure", "value", "goal", "met?", "Airflow 3.3 (x slower)")]
-    for f in FIGURES:
-        met = "-" if f.met is None else ("yes" if f.met else "no")
-        rows.append((f.name, f.value, f.goal, met, f.airflow))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    print(f"\nSummary (1-minute load average at start: {LOAD_AT_START:.2f})")
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         result = CHILDREN[sys.argv[2]](sys.argv[3], int(sys.argv[4]))
@@ -346,7 +316,7 @@ def main() -> None:
             bench_shell(Path(tmp), "chain", chain(40), 0.4, 39.9)
         if "layers" in parts:
             bench_shell(Path(tmp), "layers", layered(10, 20), 1.0, 40.9)
-    print_table()
+    print_table(LOAD_AT_START, airflow=True)
 
 
 if __name__ == "__main__":

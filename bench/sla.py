@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from figures import figure, print_table
 from sqlalchemy import Engine as Database
 from sqlalchemy import String, cast, func, select
 
@@ -62,22 +63,6 @@ DAY = date(2025, 12, 1)  # schedule date generated in part 1; its business date 
 LAYERS, WIDTH = 50, 100  # the protected DAG: 5,000 instances
 NODES, PER_NODE = 10_000, 100  # the history: 1,000,000 successful attempts
 HISTORY_START = datetime(2025, 8, 1)  # first day of the history (one attempt a node a day)
-
-
-@dataclass
-class Figure:
-    name: str
-    value: str
-    goal: str = ""
-    met: bool | None = None  # None: informational
-
-
-FIGURES: list[Figure] = []
-
-
-def figure(name: str, value: str, goal: str = "", met: bool | None = None) -> None:
-    FIGURES.append(Figure(name, value, goal, met))
-    print(f"  {name}: {value}" + (f"   (goal {goal})" if goal else ""), flush=True)
 
 
 def timed(call: Callable[[], object]) -> tuple[float, object]:
@@ -728,19 +713,6 @@ def bench_first_start(tmp: Path, reference: dict[int, tuple], refresh_s: float) 
 # -- the table ------------------------------------------------------------------------------
 
 
-def print_table() -> None:
-    rows = [("figure", "value", "goal", "met?")]
-    for f in FIGURES:
-        met = "-" if f.met is None else ("yes" if f.met else "no")
-        rows.append((f.name, f.value, f.goal, met))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    print(f"\nSummary (1-minute load average at start: {LOAD_AT_START:.2f})")
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def main() -> None:
     print(f"1-minute load average at start: {LOAD_AT_START:.2f} on {os.cpu_count()} cores")
     if LOAD_AT_START > 1.5:
@@ -755,7 +727,7 @@ def main() -> None:
         if "stats" in parts:
             reference, refresh_s = bench_refresh(Path(tmp))
             bench_first_start(Path(tmp), reference, refresh_s)
-    print_table()
+    print_table(LOAD_AT_START)
 
 
 if __name__ == "__main__":

@@ -22,10 +22,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from figures import figure, print_table
 
 LOAD_AT_START = os.getloadavg()[0]
 DAY = date(2025, 12, 1)  # the first schedule date; its business date is the day before
@@ -40,22 +41,6 @@ SEARCH_KEYS += ["backspace", "backspace", "5"]
 PAGE_DOWNS = 20
 PAINT_RUNS = 3  # warm first paints per size and date filter (the median is shown)
 TIMEOUT = 30.0  # seconds to wait for any one answer before giving up on it
-
-
-@dataclass
-class Figure:
-    name: str
-    value: str
-    goal: str = ""
-    met: bool | None = None  # None: informational
-
-
-FIGURES: list[Figure] = []
-
-
-def figure(name: str, value: str, goal: str = "", met: bool | None = None) -> None:
-    FIGURES.append(Figure(name, value, goal, met))
-    print(f"  {name}: {value}" + (f"   (goal {goal})" if goal else ""), flush=True)
 
 
 def memory_mb(field: str) -> float:
@@ -508,19 +493,6 @@ def bench_log(store: dict) -> None:
 # -- the table ------------------------------------------------------------------------------
 
 
-def print_table() -> None:
-    rows = [("figure", "value", "goal", "met?")]
-    for f in FIGURES:
-        met = "-" if f.met is None else ("yes" if f.met else "no")
-        rows.append((f.name, f.value, f.goal, met))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    print(f"\nSummary (1-minute load average at start: {LOAD_AT_START:.2f})")
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
-
-
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         print(json.dumps(build_child(sys.argv[2]) | {"rss_mb": memory_mb("VmHWM")}))
@@ -570,7 +542,7 @@ def main() -> None:
         figure(
             "peak RSS of the console process (ru_maxrss)", f"{peak:.0f} MB", "< 300 MB", peak < 300
         )
-    print_table()
+    print_table(LOAD_AT_START)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from textual.binding import Binding
+
 from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo
 from opscenter.tui import format as fmt
 
@@ -128,3 +130,43 @@ def rerun(
         )
 
     app.run_worker(preview, thread=True, group="action", exit_on_error=False)
+
+
+BINDINGS = [
+    Binding("r", "rerun", "rerun", id="rerun"),
+    Binding("R", "rerun_downstream", "rerun+down", id="rerun-down"),
+    Binding("s", "set_success", "set-success", id="set-success"),
+    Binding("x", "stop", "stop", id="stop"),
+    Binding("f", "freeze", "freeze", id="freeze"),
+    Binding("u", "unfreeze", "unfreeze", show=False, id="unfreeze"),
+]
+
+
+class InstanceActions:
+    """r R s x f u on the instances a screen points at: its ``instance_targets()``."""
+
+    app: OpsApp
+
+    def instance_targets(self) -> list[InstanceInfo]:
+        raise NotImplementedError
+
+    def acted(self, result: ActionResult) -> None:
+        """After an action succeeded (a list clears its selection)."""
+
+    def action_rerun(self) -> None:
+        rerun(self.app, self.instance_targets(), False, self.acted)
+
+    def action_rerun_downstream(self) -> None:
+        rerun(self.app, self.instance_targets(), True, self.acted)
+
+    def action_set_success(self) -> None:
+        simple(self.app, "set_success", self.instance_targets(), self.acted)
+
+    def action_stop(self) -> None:
+        simple(self.app, "stop", self.instance_targets(), self.acted)
+
+    def action_freeze(self) -> None:
+        simple(self.app, "freeze", self.instance_targets(), self.acted)
+
+    def action_unfreeze(self) -> None:
+        simple(self.app, "unfreeze", self.instance_targets(), self.acted)

@@ -110,7 +110,7 @@ def _panel(title: str, child: RowList, panel_id: str) -> Vertical:
     return panel
 
 
-class DashboardScreen(OpsScreen):
+class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
     MODE = "dashboard"
     BINDINGS = [
         Binding("r", "rerun", "rerun", id="rerun"),
@@ -315,15 +315,9 @@ class DashboardScreen(OpsScreen):
         elif lists.id == "errors":
             self.app.open_node(record.node)  # type: ignore[attr-defined]
 
-    def _target(self) -> list[InstanceInfo]:
+    def instance_targets(self) -> list[InstanceInfo]:
         """The instance under the cursor of the focused instance list, else of Needs action."""
         focused = self.focused
         lists = focused if isinstance(focused, RowList) and focused.id == "slowest" else None
         record = (lists or self.query_one("#needs", RowList)).current
         return [record] if record is not None else []
-
-    def action_rerun(self) -> None:
-        instance_actions.rerun(self.app, self._target(), False, lambda _: None)  # type: ignore[arg-type]
-
-    def action_rerun_downstream(self) -> None:
-        instance_actions.rerun(self.app, self._target(), True, lambda _: None)  # type: ignore[arg-type]

@@ -105,7 +105,7 @@ class RelativesTree(Tree[_Item]):
             self.move_cursor(node.parent)
 
 
-class InstanceScreen(OpsScreen):
+class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     MODE = "instances"
     BINDINGS = [
         Binding("tab", "app.focus_next", "pane", id="pane"),
@@ -116,12 +116,7 @@ class InstanceScreen(OpsScreen):
         Binding("slash", "search", "search", id="log-search"),
         Binding("e", "first_error", "error", id="first-error"),
         Binding("F", "follow", "follow", id="follow"),
-        Binding("r", "rerun", "rerun", id="rerun"),
-        Binding("R", "rerun_downstream", "rerun+down", id="rerun-down"),
-        Binding("s", "set_success", "set-success", id="set-success"),
-        Binding("x", "stop", "stop", id="stop"),
-        Binding("f", "freeze", "freeze", id="freeze"),
-        Binding("u", "unfreeze", "unfreeze", show=False, id="unfreeze"),
+        *instance_actions.BINDINGS,
         Binding("n", "next_match", "next match", show=False, id="next-match"),
         Binding("N", "previous_match", "previous match", show=False, id="previous-match"),
         Binding("a", "details", "attempts+params", show=False, id="details"),
@@ -608,23 +603,5 @@ class InstanceScreen(OpsScreen):
 
     # -- actions -----------------------------------------------------------------------------
 
-    def _targets(self) -> list[InstanceInfo]:
+    def instance_targets(self) -> list[InstanceInfo]:
         return [self.info] if self.info is not None else []
-
-    def action_rerun(self) -> None:
-        instance_actions.rerun(self.app, self._targets(), False)  # type: ignore[arg-type]
-
-    def action_rerun_downstream(self) -> None:
-        instance_actions.rerun(self.app, self._targets(), True)  # type: ignore[arg-type]
-
-    def action_set_success(self) -> None:
-        instance_actions.simple(self.app, "set_success", self._targets())  # type: ignore[arg-type]
-
-    def action_stop(self) -> None:
-        instance_actions.simple(self.app, "stop", self._targets())  # type: ignore[arg-type]
-
-    def action_freeze(self) -> None:
-        instance_actions.simple(self.app, "freeze", self._targets())  # type: ignore[arg-type]
-
-    def action_unfreeze(self) -> None:
-        instance_actions.simple(self.app, "unfreeze", self._targets())  # type: ignore[arg-type]

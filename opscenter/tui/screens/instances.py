@@ -78,15 +78,10 @@ def instance_columns(now_utc: Any) -> list[Column]:
     ]
 
 
-class InstancesScreen(TableScreen):
+class InstancesScreen(instance_actions.InstanceActions, TableScreen):
     MODE = "instances"
     BINDINGS = [
-        Binding("r", "rerun", "rerun", id="rerun"),
-        Binding("R", "rerun_downstream", "rerun+down", id="rerun-down"),
-        Binding("s", "set_success", "set-success", id="set-success"),
-        Binding("x", "stop", "stop", id="stop"),
-        Binding("f", "freeze", "freeze", id="freeze"),
-        Binding("u", "unfreeze", "unfreeze", show=False, id="unfreeze"),
+        *instance_actions.BINDINGS,
         Binding("slash", "search", "search", id="search"),
         Binding("t", "next_status", "status", show=False, id="status-filter"),
         Binding("i", "next_kind", "kind", show=False, id="kind-filter"),
@@ -219,26 +214,11 @@ class InstancesScreen(TableScreen):
 
     # -- actions ----------------------------------------------------------------------------
 
-    def _done(self, _result: ActionResult) -> None:
+    def instance_targets(self) -> list[InstanceInfo]:
+        return self.table.targets()
+
+    def acted(self, _result: ActionResult) -> None:
         self.table.clear_selection()
-
-    def action_rerun(self) -> None:
-        instance_actions.rerun(self.app, self.table.targets(), False, self._done)  # type: ignore[arg-type]
-
-    def action_rerun_downstream(self) -> None:
-        instance_actions.rerun(self.app, self.table.targets(), True, self._done)  # type: ignore[arg-type]
-
-    def action_set_success(self) -> None:
-        instance_actions.simple(self.app, "set_success", self.table.targets(), self._done)  # type: ignore[arg-type]
-
-    def action_stop(self) -> None:
-        instance_actions.simple(self.app, "stop", self.table.targets(), self._done)  # type: ignore[arg-type]
-
-    def action_freeze(self) -> None:
-        instance_actions.simple(self.app, "freeze", self.table.targets(), self._done)  # type: ignore[arg-type]
-
-    def action_unfreeze(self) -> None:
-        instance_actions.simple(self.app, "unfreeze", self.table.targets(), self._done)  # type: ignore[arg-type]
 
     def action_copy(self) -> None:
         if self.table.current is not None:

@@ -30,6 +30,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from opscenter.domain.records import ActionRefused, LogPage
+from opscenter.tui.widgets.table import moving
 
 Reader = Callable[[int, int], LogPage]  # (byte offset, byte limit) -> the page read forward
 
@@ -140,12 +141,7 @@ class LogView(Widget, can_focus=True):
     """One attempt's log: a bounded window over the file, a cursor line, search and follow."""
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "up", show=False),
-        Binding("down,j", "cursor(1)", "down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
-        Binding("home,g", "head", "start of the log", show=False),
-        Binding("end,G", "tail", "end of the log", show=False),
+        *moving("start of the log", "end of the log"),
         Binding("left,h", "shift(-1)", "scroll left", show=False),
         Binding("right,l", "shift(1)", "scroll right", show=False),
     ]

@@ -39,6 +39,18 @@ STATUS_CLASSES = (
 )
 
 
+def moving(first: str, last: str) -> list[Binding]:
+    """The keys that move a cursor through lines: arrows and pages, with vim's aliases."""
+    return [
+        Binding("up,k", "cursor(-1)", "up", show=False),
+        Binding("down,j", "cursor(1)", "down", show=False),
+        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
+        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
+        Binding("home,g", "head", first, show=False),
+        Binding("end,G", "tail", last, show=False),
+    ]
+
+
 @dataclass(frozen=True)
 class Column:
     title: str
@@ -74,12 +86,7 @@ class VirtualTable(Widget, can_focus=True):
     """Rows of a long list, fetched a page at a time, never all at once."""
 
     BINDINGS = [
-        Binding("up,k", "cursor(-1)", "up", show=False),
-        Binding("down,j", "cursor(1)", "down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
-        Binding("home,g", "head", "first", show=False),
-        Binding("end,G", "tail", "last", show=False),
+        *moving("first", "last"),
         Binding("enter", "open", "open"),
         Binding("space", "toggle_select", "select"),
     ]
