@@ -677,3 +677,23 @@ def test_a_run_that_ended_well_as_the_scheduler_shut_down_stays_a_success(
     assert w.status("quick") is Status.SUCCESS
     [attempt] = w.attempts("quick")
     assert attempt.status is Status.SUCCESS
+
+
+def test_an_instance_s_parameters_are_what_its_run_was_given(world: MakeWorld) -> None:
+    w = world(
+        """
+        nodes:
+          - {name: load, type: shell, code: "echo $day $hour",
+             parameters: {day: "${yyyymmdd}", hour: "$[hh24]"},
+             trigger: {cron: "00 30 02 * * ?"}}
+        """
+    ).start()
+    load = w.instance("load")
+    given = w.backend.parameters(load.id)
+    day = f"{load.bizdate:%Y%m%d}"
+    assert given == {"day": day, "hour": "02", "bizdate": day}  # bizdate as DataWorks pre-fills
+    w.go(at(2, 30))
+    log = w.log("load")
+    assert f"day={given['day']}" in log and "hour=02" in log  # what the run log says it got
+    with pytest.raises(ActionRefused, match="no instance #999999"):
+        w.backend.parameters(999999)

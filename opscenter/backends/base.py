@@ -52,6 +52,10 @@ class Backend(Protocol):
 
     def get_instance(self, instance_id: int) -> InstanceInfo: ...
 
+    def parameters(self, instance_id: int) -> dict[str, str]:
+        """The scheduling parameters as the instance runs with them (name -> value)."""
+        ...
+
     def attempts(self, instance_id: int) -> list[AttemptInfo]: ...
 
     def read_log(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import DependencyType, InstanceKind, Status
+from opscenter.domain.params import resolve
 from opscenter.domain.records import (
     ActionRefused,
     ActionResult,
@@ -361,6 +362,34 @@ class LocalBackend:
         if row is None:
             raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
         return instance_info(row)
+
+    def parameters(self, instance_id: int) -> dict[str, str]:
+        """The scheduling parameters as this instance runs with them: the workspace's and
+        its node version's assignments, rendered for its cyctime, bizdate and job."""
+        with self.db.connect() as conn:
+            row = conn.execute(
+                select(
+                    InstanceRow.cyctime,
+                    InstanceRow.bizdate,
+                    InstanceRow.node_id,
+                    InstanceRow.backfill_run_id,
+                    NodeVersionRow.parameters,
+                    WorkspaceRow.parameters.label("workspace_parameters"),
+                )
+                .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+                .join(WorkspaceRow, WorkspaceRow.id == InstanceRow.workspace_id)
+                .where(InstanceRow.id == instance_id, InstanceRow.workspace_id == self.workspace_id)
+            ).first()
+        if row is None:
+            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
+        return resolve(
+            {**(row.workspace_parameters or {}), **(row.parameters or {})},
+            row.cyctime,
+            bizdate=row.bizdate,
+            node_id=row.node_id,
+            instance_id=instance_id,
+            job_id=row.backfill_run_id or 0,
+        )
 
     def attempts(self, instance_id: int) -> list[AttemptInfo]:
         self.get_instance(instance_id)

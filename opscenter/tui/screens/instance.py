@@ -5,9 +5,8 @@ upstream? time? slot? running long? failed?) and the relatives shown in the tree
 the log keeps its place and moves only while it follows a running attempt. The
 log is a paged view (``LogView``): a 100 MB log costs two page reads to open.
 
-Rendered parameters are not a Backend field: the node's expressions are rendered
-here for this instance's cyctime and business date with the same pure function the
-engine uses (workspace-level parameters are not visible through the Backend).
+Its scheduling parameters are the backend's: rendered as the instance runs with them
+(workspace and node assignments, its cyctime, business date and backfill job).
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from textual.widgets import Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from opscenter.domain.model import Status
-from opscenter.domain.params import ParamError, render
 from opscenter.domain.records import (
     ActionRefused,
     AttemptInfo,
@@ -66,6 +64,7 @@ class _Snapshot:
     relatives: dict[tuple[str, int], list[Relative]]  # (direction, instance id) -> one level
     node: NodeInfo | None
     now_utc: datetime
+    parameters: dict[str, str]
 
 
 @dataclass
@@ -156,6 +155,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.info: InstanceInfo | None = None
         self.attempts: list[AttemptInfo] = []
         self.node: NodeInfo | None = None
+        self.parameters: dict[str, str] = {}
         self.shown: int | None = None  # the attempt whose log is shown
         self.now_utc: datetime | None = None
 
@@ -213,6 +213,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
                 {key: backend.relatives(key[1], key[0], 1) for key in wanted},
                 node,
                 to_store(backend.now()),
+                backend.parameters(instance_id),
             )
 
         self.read(fetch, self._show)
@@ -232,6 +233,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     def _show(self, snap: _Snapshot) -> None:
         was_latest = not self.attempts or self.shown == self.attempts[-1].number
         self.info, self.attempts, self.now_utc = snap.info, snap.attempts, snap.now_utc
+        self.parameters = snap.parameters
         if snap.node is not None:
             self.node = snap.node
         self._show_head()
@@ -298,26 +300,13 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         return "bold" if status in (Status.FAILURE, Status.RUNNING) else ""
 
     def _parameters(self) -> list[tuple[str, str, str]]:
-        """(name, expression, value) for this instance; an unrenderable one shows as written."""
-        info, node = self.info, self.node
-        if info is None or node is None:
-            return []
-        job = 0 if info.backfill_id is None else None  # a backfill's run id is not shown to us
-        found = []
-        for name, expression in node.parameters.items():
-            try:
-                value = render(
-                    expression,
-                    info.cyctime,
-                    bizdate=info.bizdate,
-                    node_id=info.node_id,
-                    instance_id=info.id,
-                    job_id=job,
-                )
-            except ParamError:
-                value = expression
-            found.append((name, expression, value))
-        return found
+        """(name, expression, value): the value the instance runs with, and where the node
+        declares it, the expression it came from."""
+        declared = self.node.parameters if self.node is not None else {}
+        return [
+            (name, declared.get(name, "(workspace)"), value)
+            for name, value in self.parameters.items()
+        ]
 
     def _show_why(self, diagnosis: Diagnosis) -> None:
         info = self.info
@@ -388,14 +377,12 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
             text.append(mark + self._attempt_text(attempt) + "\n")
         if not self.attempts:
             text.append("  none yet\n")
-        text.append(
-            "Parameters (the node's expressions, rendered for this instance)\n", style="bold"
-        )
+        text.append("Parameters (as this instance runs with them)\n", style="bold")
         params = self._parameters()
         for name, expression, value in params:
             text.append(f"  {name} = {expression} → {value}\n")
         if not params:
-            text.append("  none\n" if self.node is not None else "  the node is not readable\n")
+            text.append("  none\n")
         text.rstrip()
         self.query_one("#details", Static).update(text)
 
