@@ -1,0 +1,1 @@
+"""DataWorks OpenAPI backend: request signing and the HTTP client it calls through."""
