@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -256,6 +257,20 @@ def _parser() -> argparse.ArgumentParser:
     audit = command("audit", "who did what, when", _with_backend(verbs.audit))
     audit.add_argument("--limit", type=_positive, default=50)
     _json_option(audit)
+
+    emulate = command(
+        "emulate", "serve the workspace over the DataWorks OpenAPI (a local emulator)", _emulate
+    )
+    emulate.add_argument("--host", default="127.0.0.1")
+    emulate.add_argument("--port", type=int, default=8080)
+    emulate.add_argument(
+        "--access-key-id",
+        help="the key id clients sign with (or $OPSCENTER_EMULATOR_ACCESS_KEY_ID)",
+    )
+    emulate.add_argument(
+        "--access-key-secret",
+        help="its secret (or $OPSCENTER_EMULATOR_ACCESS_KEY_SECRET)",
+    )
     return parser
 
 
@@ -356,13 +371,14 @@ def _local_time(text: str) -> datetime:
 # -- the world: workspace, store, backend --------------------------------------------
 
 
-def _backend(args: argparse.Namespace, clock: Clock) -> LocalBackend:
+def _backend(args: argparse.Namespace, clock: Clock, source: str = "cli") -> LocalBackend:
     name, db = world.open_named(args)
     if summary.workspace_id(db, name) is None:
         raise UsageError(
             f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
         )
-    return LocalBackend(db, name, clock, user=os_user(), readonly=getattr(args, "readonly", False))
+    readonly = getattr(args, "readonly", False)
+    return LocalBackend(db, name, clock, user=os_user(), readonly=readonly, source=source)
 
 
 def _with_backend(verb: Callable[..., int]) -> Callable[[argparse.Namespace, Clock], int]:
@@ -452,6 +468,18 @@ def _status(args: argparse.Namespace, clock: Clock) -> int:
     bizdate = args.bizdate or clock.now().astimezone(zone).date() - timedelta(days=1)
     report = summary.collect(db, workspace_id, bizdate, clock.now())
     print(json.dumps(report.as_json(), indent=2) if args.json else summary.render(report))
+    return 0
+
+
+def _emulate(args: argparse.Namespace, clock: Clock) -> int:
+    """Serve the deployed workspace over the DataWorks OpenAPI until SIGINT/SIGTERM."""
+    from opscenter.backends.dataworks import emulator
+
+    try:
+        keys = emulator.credentials_from(args.access_key_id, args.access_key_secret, os.environ)
+        emulator.serve(_backend(args, clock, source="emulator"), keys, args.host, args.port)
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
