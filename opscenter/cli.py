@@ -312,6 +312,33 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
         help="attach to a database another scheduler drives; run none here",
     )
     console.add_argument(
+        "--backend",
+        choices=("local", "dataworks"),
+        default=argparse.SUPPRESS,
+        help="local (default): the embedded scheduler and store; dataworks: a DataWorks "
+        "workspace over its OpenAPI (or `opscenter emulate`)",
+    )
+    console.add_argument("--region", default=argparse.SUPPRESS, help="e.g. cn-shanghai")
+    console.add_argument(
+        "--workspace-id", type=int, default=argparse.SUPPRESS, help="the DataWorks workspace id"
+    )
+    console.add_argument(
+        "--endpoint",
+        default=argparse.SUPPRESS,
+        help="the OpenAPI endpoint (default: the region's public endpoint)",
+    )
+    console.add_argument(
+        "--profile",
+        default=argparse.SUPPRESS,
+        help="a profile of ~/.aliyun/config.json (default: ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, "
+        "then the CLI's current profile)",
+    )
+    console.add_argument(
+        "--timezone",
+        default=argparse.SUPPRESS,
+        help="the DataWorks workspace's time zone (default Asia/Shanghai)",
+    )
+    console.add_argument(
         "--theme",
         default=argparse.SUPPRESS,
         help="opscenter-dark (default), opscenter-light, high-contrast, ansi-dark, "

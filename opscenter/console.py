@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine as Database
 
 from opscenter import world
+from opscenter.backends.base import Backend
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import Clock, SimulatedClock
 from opscenter.domain.times import wall_to_store
@@ -91,12 +92,47 @@ def open_world(args: argparse.Namespace, clock: Clock) -> ConsoleWorld:
     return ConsoleWorld(name, db, known, clock, speed)
 
 
+def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
+    """The console over a DataWorks workspace's OpenAPI: no scheduler of ours runs."""
+    from opscenter.backends.dataworks.backend import DataWorksBackend
+    from opscenter.backends.dataworks.client import (
+        DataWorksClient,
+        DataWorksError,
+        load_credentials,
+        region_endpoint,
+    )
+
+    workspace_id = getattr(args, "workspace_id", None)
+    region = getattr(args, "region", None)
+    endpoint = getattr(args, "endpoint", None) or (region and region_endpoint(region))
+    if workspace_id is None or not endpoint:
+        raise UsageError("--backend dataworks needs --workspace-id and --region (or --endpoint)")
+    try:
+        credentials = load_credentials(getattr(args, "profile", None))
+    except DataWorksError as exc:
+        raise UsageError(str(exc)) from None
+    return DataWorksBackend(
+        DataWorksClient(credentials, endpoint),
+        workspace_id,
+        clock=clock,
+        user=os_user(),
+        readonly=getattr(args, "readonly", False),
+        timezone=getattr(args, "timezone", None) or "Asia/Shanghai",
+    )
+
+
 def run_console(args: argparse.Namespace, clock: Clock) -> int:
     from opscenter.tui import theming
 
     theme = getattr(args, "theme", None)
     if theme and theme not in theming.theme_names():
         raise UsageError(f"no theme {theme!r}; known: {', '.join(theming.theme_names())}")
+    if getattr(args, "backend", "local") == "dataworks":
+        from opscenter.tui.app import OpsApp
+
+        remote = OpsApp(open_dataworks(args, clock), theme=theme, watch_terminal=True)
+        remote.run()
+        return remote.return_code or 0
     opened = open_world(args, clock)
     attach = getattr(args, "no_scheduler", False)
     scheduler = None if attach else SchedulerThread(opened.db, opened.workspace_id, opened.clock)

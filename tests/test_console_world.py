@@ -63,3 +63,24 @@ def test_attaching_to_a_store_without_the_workspace_says_how_to_deploy(tmp_path)
     args = _parser().parse_args(["--workspace", "nowhere", "--db", url, "--no-scheduler"])
     with pytest.raises(UsageError, match="opscenter deploy"):
         open_world(args, ManualClock(REAL_NOW))
+
+
+def test_the_dataworks_backend_needs_a_workspace_id_and_a_region(tmp_path, monkeypatch):
+    from opscenter.console import open_dataworks
+
+    args = _parser().parse_args(["--backend", "dataworks", "--region", "cn-shanghai"])
+    with pytest.raises(UsageError, match="--workspace-id"):
+        open_dataworks(args, ManualClock(REAL_NOW))
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_ID", raising=False)
+    monkeypatch.delenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aliyun/config.json either
+    args = _parser().parse_args(
+        ["--backend", "dataworks", "--region", "cn-shanghai", "--workspace-id", "42"]
+    )
+    with pytest.raises(UsageError, match="ALIBABA_CLOUD_ACCESS_KEY_ID"):
+        open_dataworks(args, ManualClock(REAL_NOW))
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-shown")
+    remote = open_dataworks(args, ManualClock(REAL_NOW))
+    assert remote.project_id == 42
+    assert "not-shown" not in repr(remote.client)
