@@ -14,7 +14,7 @@ from opscenter.backends.dataworks.client import Credentials, DataWorksClient
 from opscenter.backends.dataworks.emulator import EmulatorServer
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
-from opscenter.domain.records import ActionRefused, InstanceFilter, InstanceInfo
+from opscenter.domain.records import ActionRefused, BackfillRequest, InstanceFilter, InstanceInfo
 from tests import test_dataworks_emulator as emulated
 from tests.harness import World
 
@@ -171,3 +171,40 @@ def test_audit_never_holds_the_secret(remote: DataWorksBackend, scene: World) ->
         remote.undeploy("later")
     text = remote.audit_path.read_text()
     assert SECRET not in text and len(remote.audit_log()) == 3
+
+
+def test_dashboard_matches_local(remote: DataWorksBackend, scene: World) -> None:
+    mine, theirs = remote.dashboard(BIZDATE), local(scene).dashboard(BIZDATE)
+    assert mine.counts == theirs.counts
+    assert [facts(i) for i in mine.needs_action] == [facts(i) for i in theirs.needs_action]
+    assert [i.node for i in mine.needs_action] == ["failed"]
+    assert mine.top_errors == theirs.top_errors and mine.top_errors[0].node == "failed"
+    # equal run times tie, and SQL leaves their order open
+    assert [i.duration for i in mine.slowest] == [i.duration for i in theirs.slowest]
+    assert sorted(map(facts, mine.slowest)) == sorted(map(facts, theirs.slowest))
+    assert mine.succeeded_per_hour == theirs.succeeded_per_hour
+    assert sum(mine.succeeded_per_hour) > 0
+    assert mine.succeeded_per_hour_before == theirs.succeeded_per_hour_before
+    assert mine.baselines == theirs.baselines
+
+
+def test_backfills_match_local(remote: DataWorksBackend, scene: World) -> None:
+    request = BackfillRequest("failed", date(2025, 10, 20), date(2025, 10, 21), parallel=2)
+    created = remote.backfill(request).extra["backfill_id"]
+    scene.idle()  # the scheduler makes the backfill's instances
+    mine, theirs = remote.get_backfill(created), local(scene).get_backfill(created)
+    assert (mine.id, mine.name, mine.created_by, mine.created_at, mine.status) == (
+        theirs.id,
+        theirs.name,
+        theirs.created_by,
+        theirs.created_at,
+        theirs.status,
+    )
+    assert mine.nodes == theirs.nodes == ("failed",)
+    assert [(r.bizdate, r.position, r.status, r.counts) for r in mine.runs] == [
+        (r.bizdate, r.position, r.status, r.counts) for r in theirs.runs
+    ]
+    assert [r.bizdate for r in mine.runs] == [date(2025, 10, 20), date(2025, 10, 21)]
+    assert [b.id for b in remote.list_backfills()] == [b.id for b in local(scene).list_backfills()]
+    with pytest.raises(ActionRefused, match="OperationDenied|no backfill"):
+        remote.get_backfill(created + 100)

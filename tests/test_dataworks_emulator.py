@@ -293,6 +293,17 @@ def test_legacy_baseline_free_workspace_and_instances(
     assert statuses["Data"]["BaselineStatuses"] == []
 
 
+def test_legacy_top_ten_error_times(client: DataWorksClient, scene: World) -> None:
+    answer = client.call(
+        "TopTenErrorTimesInstance", {"ProjectId": project(scene)}, version="2020-05-18"
+    )
+    assert answer["Success"] is True and answer["HttpStatusCode"] == 200
+    failed = scene.instance("failed")
+    assert answer["InstanceErrorRank"]["ErrorRank"] == [
+        {"NodeId": failed.node_id, "NodeName": "failed", "Owner": failed.owner, "Count": 1}
+    ]
+
+
 # -- the gateway's checks ---------------------------------------------------------------------
 
 

@@ -11,6 +11,7 @@ every action (and refusal) is also written to a local JSON-lines audit file.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +31,7 @@ from opscenter.domain.records import (
     AuditEntry,
     BackfillInfo,
     BackfillRequest,
+    BackfillRunInfo,
     BaselineDetail,
     BaselineStatus,
     Dashboard,
@@ -39,6 +41,7 @@ from opscenter.domain.records import (
     InstanceInfo,
     KeyPathStep,
     LogPage,
+    NodeErrors,
     NodeFilter,
     NodeInfo,
     Page,
@@ -77,6 +80,7 @@ RERUN_MODES = {"AllAllowed": "Allowed", "FailureAllowed": "FailureAllowed", "All
 RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
 BASELINE_STATUS = {"DANGEROUS": "WARNING", "DANGROUS": "WARNING"}
 POLL_SECONDS = 0.5
+BACKFILL_SCAN_DAYS = 14  # business dates read back when listing backfills
 POLL_LIMIT = 120
 
 
@@ -482,28 +486,148 @@ class DataWorksBackend:
     def diagnose(self, instance_id: int) -> Diagnosis:
         raise unavailable("diagnosis", "an instance diagnosis API (none in 2024-05-18)")
 
+    def _periodic(self, bizdate: date) -> list[InstanceInfo]:
+        """Every periodic instance of the business date (ListTaskInstances, all pages)."""
+        params, _, _ = self._instance_query(
+            InstanceFilter(bizdate=bizdate, kind=InstanceKind.PERIODIC)
+        )
+        return [item for item, _ in self._instance_rows(params)]
+
     def status_counts(self, bizdate: date) -> StatusCounts:
         """Periodic instances of the date counted here: GetInstanceStatusCount merges
         FROZEN into NotRun and has no dry-run count."""
-        flt = InstanceFilter(bizdate=bizdate, kind=InstanceKind.PERIODIC)
-        params, _, _ = self._instance_query(flt)
+        return self._counts(bizdate, self._periodic(bizdate))
+
+    @staticmethod
+    def _counts(bizdate: date, items: list[InstanceInfo]) -> StatusCounts:
         counts = dict.fromkeys(Status, 0)
-        dry_run = 0
-        for item, _ in self._instance_rows(params):
+        for item in items:
             counts[item.status] += 1
-            dry_run += item.dry_run
-        return StatusCounts(bizdate, counts, dry_run)
+        return StatusCounts(bizdate, counts, sum(i.dry_run for i in items))
 
     def dashboard(self, bizdate: date) -> Dashboard:
-        raise unavailable(
-            "the dashboard", "TopTenErrorTimesInstance and TopTenElapsedTimeInstance (2020)"
+        """Built from the date's instances (ListTaskInstances), the 2020 error ranking
+        (TopTenErrorTimesInstance) and the baselines.
+
+        The API has no auto-rerun time, so a failure still within its node's rerun times
+        (and rerun mode not Denied) counts as awaiting its auto rerun; 2020's
+        TopTenElapsedTimeInstance takes no date, so the slowest are ranked here; the
+        success trend reads the successes of the business dates that can finish on those
+        days (three days back), so a backfill of an older date is not counted.
+        """
+        now = self.clock.now()
+        now_utc = now.astimezone(UTC).replace(tzinfo=None)
+        items = self._periodic(bizdate)
+        failed = [i for i in items if i.status is Status.FAILURE and not self._retry_due(i)]
+        failed.sort(key=lambda i: (i.finished_at or datetime.min, i.id), reverse=True)
+        ran = [i for i in items if i.started_at and not i.dry_run and i.node_type != "virtual"]
+        ran.sort(key=lambda i: (-((i.finished_at or now_utc) - i.started_at).total_seconds(), i.id))  # type: ignore[operator]
+        ranking = self._legacy("TopTenErrorTimesInstance", {"ProjectId": self.project_id})
+        top_errors = [
+            NodeErrors(r["NodeName"], r.get("Owner", ""), int(r.get("Count") or 0))
+            for r in (ranking.get("InstanceErrorRank") or {}).get("ErrorRank") or []
+        ]
+        today = now.astimezone(self.zone).date()
+        return Dashboard(
+            counts=self._counts(bizdate, items),
+            needs_action=failed[:20],
+            baselines=self.list_baselines(bizdate),
+            top_errors=top_errors,
+            slowest=ran[:10],
+            succeeded_per_hour=self._hourly_successes(today),
+            succeeded_per_hour_before=self._hourly_successes(today - timedelta(days=1)),
+            now=now,
         )
 
+    def _retry_due(self, item: InstanceInfo) -> bool:
+        mode = RERUN_MODES.get(self._task(item.node_id).get("RerunMode", ""), "")
+        return mode != "Denied" and item.run_number < item.max_attempts
+
+    def _hourly_successes(self, day: date) -> list[int]:
+        """Successes (not dry runs) finished in each hour of ``day`` in the workspace zone."""
+        start = datetime.combine(day, datetime.min.time(), self.zone)
+        hours = [0] * 24
+        for back in range(4):
+            params, _, _ = self._instance_query(
+                InstanceFilter(bizdate=day - timedelta(days=back), statuses=(Status.SUCCESS,))
+            )
+            for item, _ in self._instance_rows(params):
+                if item.dry_run or item.finished_at is None:
+                    continue
+                hour = (item.finished_at.replace(tzinfo=UTC) - start).total_seconds() // 3600
+                if 0 <= hour < 24:
+                    hours[int(hour)] += 1
+        return hours
+
     def list_backfills(self, limit: int = 50) -> list[BackfillInfo]:
-        raise unavailable("the backfill list", "ListWorkflowInstances without a BizDate")
+        """Backfills newest first: ListWorkflowInstances needs a BizDate, so the
+        SupplementData runs of the last BACKFILL_SCAN_DAYS business dates are read, with
+        the ones this console created (its audit) whatever their dates."""
+        today = self.clock.now().astimezone(self.zone).date()
+        ids = set(self._audited_backfills())
+        for back in range(1, BACKFILL_SCAN_DAYS + 1):
+            rows = self._pages(
+                "ListWorkflowInstances",
+                "WorkflowInstances",
+                {
+                    "ProjectId": self.project_id,
+                    "BizDate": self._bizdate_ms(today - timedelta(days=back)),
+                    "Type": "SupplementData",
+                    "EnvType": "Prod",
+                },
+            )
+            ids.update(int(r["Id"]) for r in rows)
+        return [self.get_backfill(i) for i in sorted(ids, reverse=True)[:limit]]
+
+    def _audited_backfills(self) -> list[int]:
+        """Ids named by this console's successful backfills ("... instance(s) #7, #8")."""
+        entries = self.audit_log(limit=10_000)
+        found = [
+            re.findall(r"#(\d+)", e.detail.partition("workflow instance(s)")[2])
+            for e in entries
+            if e.action == "backfill" and e.outcome == "ok"
+        ]
+        return [int(i) for ids in found for i in ids]
 
     def get_backfill(self, backfill_id: int) -> BackfillInfo:
-        raise unavailable("backfill detail", "GetWorkflowInstance with per-date runs")
+        """GetWorkflowInstance, and its task instances grouped by business date.
+
+        The API tells neither the parallelism, the order nor the time window (they read
+        1, ascending and none), and a date whose instances are not generated yet has no
+        run to show.
+        """
+        row = self._get("GetWorkflowInstance", {"Id": backfill_id})["WorkflowInstance"]
+        params, _, _ = self._instance_query(
+            InstanceFilter(backfill_id=backfill_id, kind=InstanceKind.BACKFILL)
+        )
+        by_date: dict[date, list[InstanceInfo]] = {}
+        for item, _ in self._instance_rows(params):
+            by_date.setdefault(item.bizdate, []).append(item)
+        runs = [
+            BackfillRunInfo(day, position, self._run_status(items), self._counts(day, items).counts)
+            for position, (day, items) in enumerate(sorted(by_date.items()))
+        ]
+        nodes = sorted({i.node for items in by_date.values() for i in items})
+        return BackfillInfo(
+            id=int(row["Id"]),
+            name=row.get("Name", ""),
+            created_by=row.get("Owner", ""),
+            created_at=_moment(row.get("CreateTime") or row.get("StartedTime")) or datetime.min,
+            nodes=tuple(nodes),
+            parallel=1,
+            descending=False,
+            window=None,
+            status=str(row.get("Status", "")).upper(),
+            runs=runs,
+        )
+
+    def _run_status(self, items: list[InstanceInfo]) -> str:
+        """As the local engine judges a backfill date: all succeeded, a failure with no
+        auto rerun left, or still running."""
+        if all(i.status is Status.SUCCESS for i in items):
+            return "SUCCESS"
+        failed = [i for i in items if i.status is Status.FAILURE and not self._retry_due(i)]
+        return "FAILURE" if failed else "RUNNING"
 
     def list_events(self, limit: int = 100, open_only: bool = False) -> list[EventInfo]:
         raise unavailable("baseline events", "ListTopics (2020)")

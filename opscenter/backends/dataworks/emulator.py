@@ -596,6 +596,7 @@ class Operations:
         "ResumeInstance",
         "UpdateNodeRunMode",
         "GetInstanceStatusCount",
+        "TopTenErrorTimesInstance",
         "ListBaselines",
         "ListBaselineStatuses",
         "GetBaselineStatus",
@@ -1042,6 +1043,24 @@ class Operations:
                 "FailureCount": counts[Status.FAILURE],
             },
         }
+
+    def legacy_TopTenErrorTimesInstance(self, params: Params) -> dict[str, Any]:
+        """Nodes by failed runs over the last 30 days (the local dashboard's ranking)."""
+        self._project(params)
+        today = self.backend.now().astimezone(self.map.zone).date()
+        ids = {n.name: n.id for n in self.backend.list_nodes(NodeFilter(include_undeployed=True))}
+        rank = [
+            _compact(
+                {
+                    "NodeId": ids.get(e.node),
+                    "NodeName": e.node,
+                    "Owner": e.owner,
+                    "Count": e.failures,
+                }
+            )
+            for e in self.backend.dashboard(today).top_errors
+        ]
+        return {"Success": True, "HttpStatusCode": 200, "InstanceErrorRank": {"ErrorRank": rank}}
 
     def _baseline_ids(self) -> dict[str, int]:
         with self.backend.db.connect() as conn:
