@@ -3,6 +3,7 @@ same facts as the LocalBackend behind the emulator, and its actions must reach i
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -11,12 +12,18 @@ import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient
-from opscenter.backends.dataworks.emulator import EmulatorServer
+from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
-from opscenter.domain.records import ActionRefused, BackfillRequest, InstanceFilter, InstanceInfo
+from opscenter.domain.records import (
+    ActionRefused,
+    BackfillRequest,
+    Diagnosis,
+    InstanceFilter,
+    InstanceInfo,
+)
 from tests import test_dataworks_emulator as emulated
-from tests.harness import World
+from tests.harness import MakeWorld, World, at
 
 KEY_ID, SECRET = emulated.KEY_ID, emulated.SECRET
 scene = emulated.scene  # the emulator test's world and server fixtures, reused
@@ -208,3 +215,113 @@ def test_backfills_match_local(remote: DataWorksBackend, scene: World) -> None:
     assert [b.id for b in remote.list_backfills()] == [b.id for b in local(scene).list_backfills()]
     with pytest.raises(ActionRefused, match="OperationDenied|no backfill"):
         remote.get_backfill(created + 100)
+
+
+# -- events, fired alerts and diagnosis ----------------------------------------------------
+
+SLA_WORKSPACE = """
+    nodes:
+      - {name: ok, type: shell, code: "echo fine", trigger: {cron: "00 30 00 * * ?"}}
+      - {name: failed, type: shell, code: "echo ERROR: disk full; exit 1",
+         trigger: {cron: "00 30 00 * * ?"}}
+      - {name: blocked, type: virtual, depends: [failed], trigger: {cron: "00 30 00 * * ?"}}
+    baselines:
+      - {name: morning, committed_time: "06:00", margin: 30, nodes: [blocked]}
+    alerts:
+      - {name: failed_job, trigger: Error, nodes: [failed], interval: 10m, max: 3}
+"""
+
+
+@pytest.fixture
+def sla_remote(world: MakeWorld, tmp_path: Path) -> Iterator[tuple[DataWorksBackend, World]]:
+    """At 02:00: failed failed on morning's key path (an ERROR event) and fired an alert."""
+    w = world(SLA_WORKSPACE).start()
+    w.go(at(2))
+    assert w.status("failed") is Status.FAILURE
+    backend = LocalBackend(w.store, "ws", w.clock, user="alice", source="emulator")
+    emulator = Emulator(backend, Verifier({KEY_ID: SECRET}))
+    httpd = EmulatorServer(("127.0.0.1", 0), emulator)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        with DataWorksClient(Credentials(KEY_ID, SECRET), httpd.url) as client:
+            yield make(client, w, tmp_path), w
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+EVENT_FACTS = ("id", "baseline", "bizdate", "instance_id", "node", "kind", "status", "message")
+EVENT_FACTS += ("created_at",)
+
+
+def test_events_match_local(sla_remote: tuple[DataWorksBackend, World]) -> None:
+    remote, w = sla_remote
+    theirs = w.backend.list_events()
+    assert theirs, "the scene should raise an event"
+    mine = remote.list_events()
+    assert [tuple(getattr(e, f) for f in EVENT_FACTS) for e in mine] == [
+        tuple(getattr(e, f) for f in EVENT_FACTS) for e in theirs
+    ]
+    assert [e.kind for e in mine] == ["ERROR"] and mine[0].node == "failed"
+    assert [e.id for e in remote.list_events(open_only=True)] == [e.id for e in mine]
+    with pytest.raises(ActionRefused, match="event-status"):
+        remote.handle_event(mine[0].id, "FIXING")
+
+
+def test_alerts_match_local(sla_remote: tuple[DataWorksBackend, World]) -> None:
+    remote, w = sla_remote
+    theirs = w.backend.list_alerts()
+    assert theirs, "the scene should fire an alert"
+    mine = remote.list_alerts()
+    assert [(a.id, a.rule, a.target, a.message) for a in mine] == [
+        (a.id, a.rule, a.target, a.message) for a in theirs
+    ]
+    assert [a.first_at for a in mine] == [a.last_sent_at or a.first_at for a in theirs]
+
+
+def steps(diagnosis: Diagnosis) -> list[tuple[str, bool]]:
+    return [(s.check, s.ok) for s in diagnosis.steps]
+
+
+def test_diagnosis_matches_local_checks(remote: DataWorksBackend, scene: World) -> None:
+    for name in ("ok", "failed", "blocked", "later"):
+        item = scene.instance(name)
+        mine, theirs = remote.diagnose(item.id), local(scene).diagnose(item.id)
+        assert steps(mine) == steps(theirs), name
+    failed, blocked = scene.instance("failed"), scene.instance("blocked")
+    upstream = remote.diagnose(blocked.id).steps[1]
+    assert upstream.instance_ids == (failed.id,) and f"failed #{failed.id}" in upstream.message
+    assert remote.diagnose(scene.instance("later").id).summary.startswith("scheduled for")
+
+
+def test_diagnosis_of_a_failure_quotes_the_log(sla_remote: tuple[DataWorksBackend, World]) -> None:
+    remote, w = sla_remote
+    diagnosis = remote.diagnose(w.instance("failed").id)
+    assert steps(diagnosis) == steps(w.backend.diagnose(w.instance("failed").id))
+    assert "ERROR: disk full" in diagnosis.summary
+
+
+def test_topic_and_alert_wire_shapes(sla_remote: tuple[DataWorksBackend, World]) -> None:
+    remote, w = sla_remote
+    window = {"BeginTime": "2025-10-30T00:00:00Z", "EndTime": "2025-11-02T00:00:00Z"}
+    [topic] = remote.client.call("ListTopics", window, version="2020-05-18")["Data"]["Topics"]
+    failed = w.instance("failed")
+    assert topic["InstanceId"] == failed.id and topic["NodeName"] == "failed"
+    assert (topic["TopicType"], topic["TopicStatus"]) == ("ERROR", "NEW")
+    assert set(topic) == {"TopicId", "TopicName", "TopicType", "TopicStatus", "NodeId"} | {
+        "NodeName",
+        "InstanceId",
+        "HappenTime",
+    }
+    data = remote.client.call(
+        "GetTopicInfluence", {"TopicId": topic["TopicId"]}, version="2020-05-18"
+    )["Data"]
+    [influence] = data["Influences"]
+    assert influence["BaselineName"] == "morning" and influence["InGroupId"] == 1
+    assert influence["Status"] in ("SAFE", "DANGEROUS", "ERROR", "OVER")
+    [message] = remote.client.call("ListAlertMessages", window, version="2020-05-18")["Data"][
+        "AlertMessages"
+    ]
+    assert message["RemindName"] == "failed_job" and isinstance(message["AlertId"], str)
+    assert message["Instances"][0]["InstanceId"] == failed.id

@@ -453,3 +453,24 @@ def test_emulate_refuses_to_start_without_credentials(
     monkeypatch.delenv("OPSCENTER_EMULATOR_ACCESS_KEY_SECRET", raising=False)
     assert main(["emulate", "--workspace", "nowhere", "--port", "0"]) == 2
     assert "OPSCENTER_EMULATOR_ACCESS_KEY_ID" in capsys.readouterr().err
+
+
+def test_legacy_topics_and_alert_messages_need_a_window(client: DataWorksClient) -> None:
+    window = {"BeginTime": "2025-10-01T00:00:00Z", "EndTime": "2025-11-02T00:00:00Z"}
+    for action, key in (("ListTopics", "Topics"), ("ListAlertMessages", "AlertMessages")):
+        answer = client.call(
+            action, {**window, "PageNumber": 1, "PageSize": 10}, version="2020-05-18"
+        )
+        assert answer["Data"] == {"PageNumber": 1, "PageSize": 10, "TotalCount": 0, key: []}
+        error = api_error(
+            lambda action=action: client.call(
+                action, {"EndTime": window["EndTime"]}, version="2020-05-18"
+            )
+        )
+        assert error.code == "MissingParameter" and "BeginTime" in error.message
+    error = api_error(
+        lambda: client.call(
+            "ListTopics", {**window, "NodeId": 1, "InstanceId": 2}, version="2020-05-18"
+        )
+    )
+    assert error.code == "InvalidParameter"

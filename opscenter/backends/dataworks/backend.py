@@ -36,6 +36,7 @@ from opscenter.domain.records import (
     BaselineStatus,
     Dashboard,
     Diagnosis,
+    DiagnosisStep,
     EventInfo,
     InstanceFilter,
     InstanceInfo,
@@ -82,6 +83,9 @@ BASELINE_STATUS = {"DANGEROUS": "WARNING", "DANGROUS": "WARNING"}
 POLL_SECONDS = 0.5
 BACKFILL_SCAN_DAYS = 14  # business dates read back when listing backfills
 POLL_LIMIT = 120
+EVENT_SCAN_DAYS = 31  # how far back ListTopics / ListAlertMessages are read
+ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
+MAX_WALK = 5000  # upstream instances examined when looking for the deepest blocker
 
 
 def _moment(millis: Any) -> datetime | None:
@@ -98,6 +102,18 @@ def _day(text: str | None) -> date | None:
 def _parameters(text: str) -> dict[str, str]:
     """``ScriptParameters``: space-separated ``name=value`` pairs."""
     return dict(pair.split("=", 1) for pair in text.split() if "=" in pair)
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def _last_error(log: str) -> str:
+    """The log's last line mentioning an error, else its last line."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors or lines or ["no log"])[-1]
 
 
 def unavailable(feature: str, needs: str) -> ActionRefused:
@@ -484,7 +500,97 @@ class DataWorksBackend:
         return found
 
     def diagnose(self, instance_id: int) -> Diagnosis:
-        raise unavailable("diagnosis", "an instance diagnosis API (none in 2024-05-18)")
+        """The local diagnosis' checks, in its order, from what the API tells."""
+        item = self.get_instance(instance_id)
+        now = self.clock.now()
+        steps = [
+            DiagnosisStep(
+                "frozen",
+                False,
+                "frozen (suspended in DataWorks); it blocks its downstream until unfrozen",
+            )
+            if item.status is Status.FROZEN
+            else DiagnosisStep("frozen", True, "not frozen"),
+            self._upstream_step(instance_id),
+            self._time_step(item, now),
+        ]
+        if item.status is Status.WAIT_RESOURCE:
+            steps.append(
+                DiagnosisStep(
+                    "resource",
+                    False,
+                    f"waiting for a slot in resource group {item.resource_group}; "
+                    "the DataWorks API does not tell who holds the group's slots",
+                )
+            )
+        else:
+            steps.append(DiagnosisStep("resource", True, f"resource group {item.resource_group}"))
+        steps.append(self._execution_step(item, now))
+        failing = next((s for s in steps if not s.ok), None)
+        return Diagnosis(instance_id, failing.message if failing else steps[-1].message, steps)
+
+    def _upstream_step(self, instance_id: int) -> DiagnosisStep:
+        """Walk ListUpstreamTaskInstances to the deepest instances that did not succeed."""
+        unfinished = {
+            i.id: i
+            for _, i in self._neighbours(instance_id, "up")
+            if i.status is not Status.SUCCESS
+        }
+        if not unfinished:
+            return DiagnosisStep("upstream", True, "every upstream instance succeeded")
+        direct = len(unfinished)
+        seen = dict(unfinished)
+        frontier, deepest = list(unfinished.values()), []
+        while frontier and len(seen) < MAX_WALK:
+            nxt = []
+            for item in frontier:
+                above = [
+                    i for _, i in self._neighbours(item.id, "up") if i.status is not Status.SUCCESS
+                ]
+                if not above:
+                    deepest.append(item)
+                for parent in above:
+                    if parent.id not in seen:
+                        seen[parent.id] = parent
+                        nxt.append(parent)
+            frontier = nxt
+        deepest += frontier
+        blockers = sorted(deepest or unfinished.values(), key=lambda i: (i.cyctime, i.id))
+        names = "; ".join(
+            f"{b.node} #{b.id} ({b.status.label}, cyctime {b.cyctime:%m-%d %H:%M})"
+            for b in blockers[:5]
+        )
+        more = f" and {len(blockers) - 5} more" if len(blockers) > 5 else ""
+        return DiagnosisStep(
+            "upstream",
+            False,
+            f"waiting for {direct} upstream instance(s); the deepest blocker: {names}{more}",
+            tuple(b.id for b in blockers),
+        )
+
+    def _time_step(self, item: InstanceInfo, now: datetime) -> DiagnosisStep:
+        due = item.cyctime.replace(tzinfo=self.zone)
+        if due > now:
+            return DiagnosisStep(
+                "time",
+                False,
+                f"scheduled for {item.cyctime:%Y-%m-%d %H:%M}, in {_minutes(due - now)}",
+            )
+        return DiagnosisStep("time", True, f"its time {item.cyctime:%m-%d %H:%M} has come")
+
+    def _execution_step(self, item: InstanceInfo, now: datetime) -> DiagnosisStep:
+        if item.status is Status.RUNNING and item.started_at:
+            ran = now.astimezone(UTC).replace(tzinfo=None) - item.started_at
+            return DiagnosisStep(
+                "execution", True, f"running for {_minutes(ran)} (attempt {item.run_number})"
+            )
+        if item.status is Status.FAILURE:
+            text = self._get("GetTaskInstanceLog", {"Id": item.id}).get("TaskInstanceLog") or ""
+            return DiagnosisStep("execution", False, f"failed: {_last_error(text)}")
+        if item.status is Status.SUCCESS:
+            how = "dry-run: succeeded without running" if item.dry_run else "succeeded"
+            return DiagnosisStep("execution", True, how)
+        return DiagnosisStep("execution", True, "has not started")
 
     def _periodic(self, bizdate: date) -> list[InstanceInfo]:
         """Every periodic instance of the business date (ListTaskInstances, all pages)."""
@@ -629,11 +735,72 @@ class DataWorksBackend:
         failed = [i for i in items if i.status is Status.FAILURE and not self._retry_due(i)]
         return "FAILURE" if failed else "RUNNING"
 
+    def _scan_window(self) -> dict[str, str]:
+        end = self.clock.now().astimezone(UTC) + timedelta(days=1)
+        begin = end - timedelta(days=EVENT_SCAN_DAYS + 1)
+        return {"BeginTime": begin.strftime(ISO_UTC), "EndTime": end.strftime(ISO_UTC)}
+
     def list_events(self, limit: int = 100, open_only: bool = False) -> list[EventInfo]:
-        raise unavailable("baseline events", "ListTopics (2020)")
+        """ListTopics over the last EVENT_SCAN_DAYS, each topic's baseline and business
+        date from GetTopicInfluence; ``updated_by`` is unknown to the API."""
+        params = self._scan_window()
+        if open_only:
+            params["TopicStatuses"] = "NEW,FIXING"
+        topics = self._pages_2020("ListTopics", "Topics", params)
+        topics = sorted(topics, key=lambda t: int(t["TopicId"]), reverse=True)[:limit]
+        events = []
+        for topic in topics:
+            influences = self._legacy("GetTopicInfluence", {"TopicId": topic["TopicId"]})
+            found = (influences.get("Data") or {}).get("Influences") or [{}]
+            happened = _moment(topic.get("HappenTime")) or datetime.min
+            events.append(
+                EventInfo(
+                    id=int(topic["TopicId"]),
+                    baseline=found[0].get("BaselineName", ""),
+                    bizdate=self._wall(found[0]["Bizdate"]).date()
+                    if found[0].get("Bizdate") is not None
+                    else happened.date(),
+                    instance_id=int(topic["InstanceId"]),
+                    node=topic.get("NodeName", ""),
+                    kind=topic.get("TopicType", ""),
+                    status=topic.get("TopicStatus", ""),
+                    message=topic.get("TopicName", ""),
+                    created_at=happened,
+                    updated_at=_moment(topic.get("FixTime")) or happened,
+                    updated_by="",
+                )
+            )
+        return events
 
     def list_alerts(self, limit: int = 100) -> list[AlertInfo]:
-        raise unavailable("fired alerts", "ListAlertMessages (2020)")
+        """ListAlertMessages over the last EVENT_SCAN_DAYS: one message per send, so the
+        send count, the rule's kind and resolution are not known here."""
+        rows = self._pages_2020("ListAlertMessages", "AlertMessages", self._scan_window())
+        rows = sorted(rows, key=lambda r: int(r["AlertId"]), reverse=True)[:limit]
+        return [self._alert(r) for r in rows]
+
+    def _alert(self, row: dict[str, Any]) -> AlertInfo:
+        instances, sla = row.get("Instances") or [], row.get("SlaAlert")
+        if instances:
+            target = f"instance:{instances[0]['InstanceId']}"
+        elif sla:
+            target = f"baseline:{sla['BaselineId']}:{self._wall(sla['Bizdate']).date()}"
+        else:
+            target = ""
+        sent = _moment(row.get("AlertTime")) or datetime.min
+        failed = row.get("AlertMessageStatus") == "SEND_FAIL"
+        return AlertInfo(
+            id=int(row["AlertId"]),
+            rule=row.get("RemindName", ""),
+            kind=row.get("Source", ""),
+            target=target,
+            message=row.get("Content", ""),
+            first_at=sent,
+            last_sent_at=None if failed else sent,
+            sent_count=0 if failed else 1,
+            last_error="sending failed" if failed else "",
+            resolved_at=None,
+        )
 
     def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
         stamp = f"{bizdate.isoformat()}T00:00:00Z"
@@ -979,7 +1146,7 @@ class DataWorksBackend:
             "handle event",
             [event_id, status],
             lambda: self._refuse(
-                unavailable("handling events", "ListTopics and an event-status API")
+                unavailable("handling events", "an event-status API (the OpenAPI has none)")
             ),
         )
 

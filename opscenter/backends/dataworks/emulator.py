@@ -37,6 +37,11 @@ Mapping decisions where the local world and DataWorks differ:
   message; in the batch operations it is the id's ``SuccessInfo`` entry instead.
 - ``UpdateTask``/``BatchUpdateTasks`` change only ``Trigger.Recurrence`` (Pause freezes the
   node, Normal unfreezes it); any other field is ``InvalidParameter``.
+- Baseline events are 2020 topics (``TopicId`` the event id, ``TopicName`` its message);
+  ``GetTopicInfluence`` names the one baseline run the event belongs to. A fired alert is
+  one ``ListAlertMessages`` entry (``AlertId`` the alert id as a string, ``RemindName`` its
+  rule, ``AlertTime`` its last send or first firing, ``Source`` ``REMIND_ALERT``); its
+  send count and resolution have no field.
 """
 
 from __future__ import annotations
@@ -74,7 +79,7 @@ from opscenter.domain.records import (
     NodeInfo,
 )
 from opscenter.domain.times import wall_to_store
-from opscenter.store.models import BaselineRow
+from opscenter.store.models import AlertRow, BaselineInstanceRow, BaselineRow, EventRow
 
 log = logging.getLogger(__name__)
 
@@ -601,6 +606,9 @@ class Operations:
         "ListBaselineStatuses",
         "GetBaselineStatus",
         "GetBaselineKeyPath",
+        "ListTopics",
+        "GetTopicInfluence",
+        "ListAlertMessages",
     )
 
     # -- tasks (2024) -------------------------------------------------------------------------
@@ -1175,6 +1183,134 @@ class Operations:
             for step in detail.key_path
         ]
         return self._legacy(steps)
+
+    # -- events and fired alerts (2020) -------------------------------------------------------
+
+    def _window(self, params: Params) -> tuple[datetime, datetime]:
+        """``BeginTime``/``EndTime`` (UTC ISO) as naive UTC, the store's convention."""
+        moments = []
+        for name in ("BeginTime", "EndTime"):
+            stamp = params.text(name, required=True)
+            try:
+                moments.append(datetime.strptime(stamp, ISO_UTC))
+            except ValueError:
+                raise invalid(name, "expected yyyy-MM-ddTHH:mm:ssZ (UTC)") from None
+        return moments[0], moments[1]
+
+    def legacy_ListTopics(self, params: Params) -> dict[str, Any]:
+        """Baseline events as topics; ``FixTime`` only once recovered."""
+        number, size = params.paging()
+        begin, end = self._window(params)
+        statuses = {s.strip() for s in params.text("TopicStatuses").split(",") if s.strip()}
+        kinds = {s.strip() for s in params.text("TopicTypes").split(",") if s.strip()}
+        node_id, instance_id = params.int("NodeId"), params.int("InstanceId")
+        if node_id is not None and instance_id is not None:
+            raise invalid("InstanceId", "give NodeId or InstanceId, not both")
+        owner = params.text("Owner")
+        events = self.backend.list_events(limit=1_000_000)
+        instances = {e.instance_id: self.backend.get_instance(e.instance_id) for e in events}
+        topics = [
+            _compact(
+                {
+                    "TopicId": e.id,
+                    "TopicName": e.message,
+                    "TopicType": e.kind,
+                    "TopicStatus": e.status,
+                    "NodeId": instances[e.instance_id].node_id,
+                    "NodeName": e.node,
+                    "InstanceId": e.instance_id,
+                    "HappenTime": _ms(e.created_at),
+                    "FixTime": _ms(e.updated_at) if e.status == "RECOVER" else None,
+                }
+            )
+            for e in events
+            if begin <= e.created_at <= end
+            and (not statuses or e.status in statuses)
+            and (not kinds or e.kind in kinds)
+            and (node_id is None or instances[e.instance_id].node_id == node_id)
+            and (instance_id is None or e.instance_id == instance_id)
+            and (not owner or instances[e.instance_id].owner == owner)
+        ]
+        return self._legacy(_page(topics, number, size, "Topics"))
+
+    def legacy_GetTopicInfluence(self, params: Params) -> dict[str, Any]:
+        """The baseline (business date and cycle) the event endangers."""
+        topic_id = params.int("TopicId", required=True)
+        with self.backend.db.connect() as conn:
+            row = conn.execute(
+                select(BaselineRow.id, BaselineRow.name, BaselineInstanceRow.bizdate)
+                .add_columns(BaselineInstanceRow.cycle)
+                .join(EventRow, EventRow.baseline_id == BaselineRow.id)
+                .join(BaselineInstanceRow, BaselineInstanceRow.id == EventRow.baseline_instance_id)
+                .where(EventRow.id == topic_id, BaselineRow.workspace_id == self.map.project_id)
+            ).one_or_none()
+        if row is None:
+            raise invalid("TopicId", f"no topic {topic_id}")
+        found = [
+            b
+            for b in self.backend.list_baselines(row.bizdate)
+            if b.name == row.name and b.cycle == row.cycle
+        ]
+        influence: dict[str, Any] = {
+            "BaselineId": row.id,
+            "BaselineName": row.name,
+            "Bizdate": self.map.bizdate_ms(row.bizdate),
+            "InGroupId": row.cycle,
+        }
+        if found:
+            status = self.map.baseline_status(found[0], row.id)
+            influence.update(_compact({"Buffer": status.get("Buffer"), "Status": status["Status"]}))
+        return self._legacy({"Influences": [influence]})
+
+    def legacy_ListAlertMessages(self, params: Params) -> dict[str, Any]:
+        """One message per alert (rule, target), at its last send (or when it fired)."""
+        number, size = params.paging()
+        begin, end = self._window(params)
+        user = params.text("AlertUser")
+        with self.backend.db.connect() as conn:
+            rows = conn.execute(
+                select(AlertRow)
+                .where(AlertRow.workspace_id == self.map.project_id)
+                .order_by(AlertRow.id.desc())
+            ).all()
+        messages = [
+            self._alert_message(r) for r in rows if begin <= (r.last_sent_at or r.first_at) <= end
+        ]
+        if user:
+            messages = [m for m in messages if m["AlertUser"] == user]
+        return self._legacy(_page(messages, number, size, "AlertMessages"))
+
+    def _alert_message(self, row: Any) -> dict[str, Any]:
+        kind, _, rest = row.target.partition(":")
+        message: dict[str, Any] = {
+            "AlertId": str(row.id),
+            "AlertTime": _ms(row.last_sent_at or row.first_at),
+            "AlertUser": self.backend.user,
+            "AlertMethod": "MAIL",
+            "AlertMessageStatus": "SEND_FAIL" if row.last_error else "SEND_SUCCESS",
+            "Source": "REMIND_ALERT",
+            "Content": row.message,
+            "RemindName": row.rule,
+            "Nodes": [],
+            "Instances": [],
+            "Topics": [],
+        }
+        if kind == "instance" and rest.isdigit():
+            item = self.backend.get_instance(int(rest))
+            message["Instances"] = [
+                {"InstanceId": item.id, "NodeId": item.node_id, "NodeName": item.node}
+            ]
+            message["Nodes"] = [{"NodeId": item.node_id, "NodeName": item.node}]
+        elif kind == "baseline":
+            baseline_id, _, day = rest.partition(":")
+            ids = {v: k for k, v in self._baseline_ids().items()}
+            if baseline_id.isdigit() and day:
+                message["SlaAlert"] = {
+                    "BaselineId": int(baseline_id),
+                    "BaselineName": ids.get(int(baseline_id), ""),
+                    "Bizdate": self.map.bizdate_ms(date.fromisoformat(day[:10])),
+                }
+        return message
 
 
 _UPDATABLE_TASK_FIELDS = {
