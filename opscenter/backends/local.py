@@ -568,6 +568,16 @@ class LocalBackend:
                 self._hourly_successes(conn, day, zone)
                 for day in (today, today - timedelta(days=1))
             ]
+            reasons = dict(
+                conn.execute(
+                    select(AttemptRow.instance_id, AttemptRow.reason)
+                    .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
+                    .where(
+                        AttemptRow.instance_id.in_([i.id for i in needs_action]),
+                        AttemptRow.number == InstanceRow.run_number,
+                    )
+                ).all()
+            )
         return Dashboard(
             counts=self.status_counts(bizdate),
             needs_action=needs_action,
@@ -577,6 +587,7 @@ class LocalBackend:
             succeeded_per_hour=trend[0],
             succeeded_per_hour_before=trend[1],
             now=now,
+            failure_reasons=reasons,
         )
 
     def _hourly_successes(self, conn, day: date, zone: ZoneInfo) -> list[int]:  # noqa: ANN001

@@ -217,6 +217,7 @@ class Dashboard:
     succeeded_per_hour: list[int]  # today's successes by hour of the workspace day (24)
     succeeded_per_hour_before: list[int]  # the day before, for comparison
     now: datetime  # aware
+    failure_reasons: dict[int, str] = field(default_factory=dict)  # needs_action id -> why
 
 
 @dataclass(frozen=True)

@@ -634,16 +634,26 @@ class DataWorksBackend:
             for r in (ranking.get("InstanceErrorRank") or {}).get("ErrorRank") or []
         ]
         today = now.astimezone(self.zone).date()
+        needs_action = failed[:20]
         return Dashboard(
             counts=self._counts(bizdate, items),
-            needs_action=failed[:20],
+            needs_action=needs_action,
             baselines=self.list_baselines(bizdate),
             top_errors=top_errors,
             slowest=ran[:10],
             succeeded_per_hour=self._hourly_successes(today),
             succeeded_per_hour_before=self._hourly_successes(today - timedelta(days=1)),
             now=now,
+            failure_reasons=self._failure_reasons(needs_action),
         )
+
+    def _failure_reasons(self, failed: list[InstanceInfo]) -> dict[int, str]:
+        """The last attempt's reason of each failed instance (the API has no batch read)."""
+        reasons = {}
+        for info in failed:
+            tried = self.attempts(info.id)
+            reasons[info.id] = tried[-1].reason if tried else ""
+        return reasons
 
     def _retry_due(self, item: InstanceInfo) -> bool:
         mode = RERUN_MODES.get(self._task(item.node_id).get("RerunMode", ""), "")

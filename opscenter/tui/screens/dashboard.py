@@ -51,7 +51,6 @@ COUNT_ORDER = (
     Status.FROZEN,
 )
 RISK = {"OVER": 0, "ERROR": 1, "WARNING": 2, "SAFE": 3}  # the baselines panel's order
-REASONS = 10  # failed instances whose last attempt's reason is read (once each)
 SHORT = 32  # below this many lines the lower panels shrink to a few rows
 
 
@@ -134,7 +133,6 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
     def __init__(self) -> None:
         super().__init__()
         self.dash: Dashboard | None = None
-        self._reasons: dict[tuple[int, int], str] = {}  # (instance, run number) -> reason
 
     def body(self) -> ComposeResult:
         with Horizontal(id="dash"):
@@ -177,25 +175,10 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
     def load(self) -> None:
         backend = self.app.backend  # type: ignore[attr-defined]
         day = self.day()
-        known = set(self._reasons)
+        self.read(lambda: backend.dashboard(day), self._show)
 
-        def call() -> tuple[Dashboard, dict[tuple[int, int], str]]:
-            dash = backend.dashboard(day)
-            reasons = {}
-            for info in dash.needs_action[:REASONS]:  # a failure's reason is read once
-                key = (info.id, info.run_number)
-                if key not in known:
-                    tried = backend.attempts(info.id)
-                    reasons[key] = tried[-1].reason if tried else ""
-            return dash, reasons
-
-        self.read(call, self._show)
-
-    def _show(self, answer: tuple[Dashboard, dict[tuple[int, int], str]]) -> None:
-        self.dash, reasons = answer
-        self._reasons.update(reasons)
-        failing = {(i.id, i.run_number) for i in self.dash.needs_action}
-        self._reasons = {k: v for k, v in self._reasons.items() if k in failing}
+    def _show(self, dash: Dashboard) -> None:
+        self.dash = dash
         self._draw()
         self.loaded()
 
@@ -233,7 +216,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
             text.append(f" {info.node:<{width}} {info.cyctime:%H:%M} ")
             exhausted = f"/{info.max_attempts}" if info.run_number <= info.max_attempts else ""
             text.append(f"att {info.run_number}{exhausted}")
-            reason = self._reasons.get((info.id, info.run_number), "")
+            reason = self.dash.failure_reasons.get(info.id, "")
             if reason:  # under the row when there is room to read it whole
                 roomy = not self.has_class("-short") or len(failed) <= 2
                 gap = "\n  " if roomy else "  "
