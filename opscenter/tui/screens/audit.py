@@ -233,10 +233,7 @@ class AuditScreen(TableScreen):
         read = table.first + len(table.rows)
         right = f"{table.position:,} of {read:,}{'' if table.at_tail else '+'}"
         left = " " + "  ".join(chips)
-        width = max(0, self.size.width - len(left) - len(right) - 1)
-        self.query_one("#chips", Static).update(
-            Text(left + " " * width + right, no_wrap=True, overflow="ellipsis")
-        )
+        self.show_heading(left, right)
         self.show_preview()
 
     @on(VirtualTable.CursorMoved)

@@ -142,10 +142,7 @@ class BackfillsScreen(TableScreen):
         table = self.table
         right = f"{table.position:,}/{table.total:,}"
         left = " Backfills  latest first"
-        width = max(1, self.size.width - len(left) - len(right) - 1)
-        self.query_one("#chips", Static).update(
-            Text(left + " " * width + right, no_wrap=True, overflow="ellipsis")
-        )
+        self.show_heading(left, right)
         info: BackfillInfo | None = table.current
         panel = self.query_one("#runs")
         if info is None:

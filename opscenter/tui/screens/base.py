@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from opscenter.tui.widgets.chrome import KeyHints, TabLine, WorldLine
 from opscenter.tui.widgets.table import VirtualTable
@@ -144,6 +145,13 @@ class TableScreen(OpsScreen):
 
     def refilter(self) -> None:
         """Show the list again under the current filters (from its first row)."""
+
+    def show_heading(self, left: str, right: str) -> None:
+        """The line above the list: what it shows on the left, the position on the right."""
+        gap = max(1, self.size.width - len(left) - len(right) - 1)
+        self.query_one("#chips", Static).update(
+            Text(left + " " * gap + right, no_wrap=True, overflow="ellipsis")
+        )
 
     def load(self) -> None:
         if not self.table.refresh_rows():

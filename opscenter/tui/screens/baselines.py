@@ -154,15 +154,12 @@ class BaselinesScreen(TableScreen):
             self.table.set_source(BaselineRows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
 
     @on(VirtualTable.Changed)
-    def _answered(self) -> None:
+    def _show_chips(self) -> None:
         table = self.table
         left = f" Baselines  bizdate {self.app.day_in_view()}"
         right = f"{table.position}/{table.total}"
-        gap = max(1, self.size.width - len(left) - len(right) - 1)
-        self.query_one("#chips", Static).update(Text(left + " " * gap + right, no_wrap=True))
+        self.show_heading(left, right)
         self._describe()
-        if self._loading:
-            self.loaded()
 
     @on(VirtualTable.CursorMoved)
     def _describe(self) -> None:

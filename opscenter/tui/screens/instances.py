@@ -11,7 +11,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -160,10 +159,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
         if table.selected:
             right = f"{len(table.selected)} selected · " + right
         left = " " + "  ".join(chips)
-        width = max(0, self.size.width - len(left) - len(right) - 1)
-        self.query_one("#chips", Static).update(
-            Text(left + " " * width + right, no_wrap=True, overflow="ellipsis")
-        )
+        self.show_heading(left, right)
 
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
