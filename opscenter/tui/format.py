@@ -80,11 +80,13 @@ def duration_against_average(info: InstanceInfo, now_utc: datetime) -> str:
     return text
 
 
-def attempt(info: InstanceInfo) -> str:
-    """``2/4`` within the automatic attempts; a manual rerun beyond them is just its number."""
+def attempt(info: InstanceInfo, *, single: bool = False) -> str:
+    """``2/4`` within the automatic attempts; a manual rerun beyond them is just its number.
+
+    ``single`` writes ``1/1`` too (a failure with no automatic rerun left says so)."""
     if info.run_number == 0:
         return "-"
-    if info.max_attempts > 1 and info.run_number <= info.max_attempts:
+    if (single or info.max_attempts > 1) and info.run_number <= info.max_attempts:
         return f"{info.run_number}/{info.max_attempts}"
     return str(info.run_number)
 

@@ -214,8 +214,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(*_status_glyph(rows, info))
             text.append(f" {info.node:<{width}} {info.cyctime:%H:%M} ")
-            exhausted = f"/{info.max_attempts}" if info.run_number <= info.max_attempts else ""
-            text.append(f"att {info.run_number}{exhausted}")
+            text.append(f"att {fmt.attempt(info, single=True)}")
             reason = self.dash.failure_reasons.get(info.id, "")
             if reason:  # under the row when there is room to read it whole
                 roomy = not self.has_class("-short") or len(failed) <= 2
