@@ -11,19 +11,19 @@ mode halts on failure).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from opscenter.domain import dag
-from opscenter.domain.cron import parse_cron
+from opscenter.domain import backfill_plan
+from opscenter.domain.backfill_plan import BackfillPlan, PlanNode
 from opscenter.domain.deps import DayPlan, Edge
 from opscenter.domain.model import Dependency, DependencyType, Recurrence, Slot, Status
-from opscenter.domain.records import ActionRefused, BackfillRequest
+from opscenter.domain.records import BackfillRequest
+from opscenter.domain.slots import day_slots
 from opscenter.domain.times import wall_to_store
-from opscenter.scheduler.generate import day_slots
 from opscenter.store.models import (
     BackfillRow,
     BackfillRunRow,
@@ -33,30 +33,6 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
-
-MAX_PARALLEL = 10  # decision 13.7
-MAX_DATES = 366
-
-
-@dataclass(frozen=True)
-class BackfillPlan:
-    nodes: tuple[str, ...]  # chosen nodes, in dependency order
-    dry_nodes: tuple[str, ...]  # unchosen nodes between chosen ones: dry-run
-    frozen_nodes: tuple[str, ...]  # their instances are generated FROZEN (decision 13.6)
-    dates: tuple[date, ...]  # business dates in execution order
-    instances: int  # how many instances the backfill will create
-    window: tuple[time, time] | None
-
-    def describe(self) -> str:
-        text = (
-            f"{self.instances} instances of {len(self.nodes)} node(s) over "
-            f"{len(self.dates)} business date(s)"
-        )
-        if self.dry_nodes:
-            text += f"; dry-run (not selected): {', '.join(self.dry_nodes)}"
-        if self.frozen_nodes:
-            text += f"; generated FROZEN (node frozen): {', '.join(self.frozen_nodes)}"
-        return text
 
 
 @dataclass(frozen=True)
@@ -88,91 +64,21 @@ def _deployed(conn: Connection, workspace_id: int) -> dict[str, _Node]:
     return {n.name: _Node(n.id, n.name, v, bool(n.frozen)) for n, v in rows}
 
 
-def _window(request: BackfillRequest) -> tuple[time, time] | None:
-    if request.window is None:
-        return None
-    try:
-        start, end = (time.fromisoformat(t) for t in request.window)
-    except ValueError:
-        raise ActionRefused(f"window {'-'.join(request.window)} is not HH:MM-HH:MM") from None
-    if end < start:
-        raise ActionRefused("the window ends before it starts")
-    return start, end
-
-
 def plan(conn: Connection, workspace_id: int, request: BackfillRequest) -> BackfillPlan:
-    """Check a request and work out what it would create; refusals say why."""
-    nodes = _deployed(conn, workspace_id)
+    """Check a request against the deployed nodes and work out what it would create."""
     zone = ZoneInfo(
         conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
     )
-    if request.node not in nodes:
-        raise ActionRefused(f"node {request.node!r} is not deployed")
-    if request.end < request.start:
-        raise ActionRefused(f"the range ends ({request.end}) before it starts ({request.start})")
-    days = (request.end - request.start).days + 1
-    if days > MAX_DATES:
-        raise ActionRefused(f"{days} business dates is more than {MAX_DATES} in one backfill")
-    if not 1 <= request.parallel <= MAX_PARALLEL:
-        raise ActionRefused(f"parallel must be 1..{MAX_PARALLEL}, got {request.parallel}")
-    parents = {n.name: n.normal_upstreams for n in nodes.values()}
-    children = dag.invert(parents)
-    below = dag.closure(children, request.node)
-    if request.downstream and request.include:
-        raise ActionRefused("give either downstream or an include list, not both")
-    for name in (*request.include, *request.exclude):
-        if name not in nodes:
-            raise ActionRefused(f"node {name!r} is not deployed")
-    stray = [n for n in request.include if n not in below]
-    if stray:
-        raise ActionRefused(f"not downstream of {request.node}: {', '.join(stray)}")
-    chosen = {request.node} | (set(below) if request.downstream else set(request.include))
-    chosen -= set(request.exclude) - {request.node}
-    if request.node in request.exclude:
-        raise ActionRefused("the backfill's own node cannot be excluded")
-    between = {
-        n
-        for n in nodes
-        if n not in chosen and n in below and any(c in dag.closure(children, n) for c in chosen)
+    nodes = {
+        name: PlanNode(
+            name,
+            node.version.cron,
+            tuple(node.normal_upstreams),
+            node.frozen or node.version.recurrence == Recurrence.PAUSE.value,
+        )
+        for name, node in _deployed(conn, workspace_id).items()
     }
-    order = [n for n in dag.topological_order(parents) if n in chosen or n in between]
-    window = _window(request)
-    dates = [request.start + timedelta(days=i) for i in range(days)]
-    if request.descending:
-        dates.reverse()
-    total = 0
-    for name in order:
-        node = nodes[name]
-        schedule = parse_cron(node.version.cron)
-        if window and schedule.cycle_type.many_per_day and name in chosen:
-            probe = day_slots(
-                name, node.version.cron, "Normal", dates[0] + timedelta(days=1), zone, window
-            )
-            if not probe:
-                raise ActionRefused(
-                    f"node {name} has no scheduled time inside the window "
-                    f"{window[0]:%H:%M}-{window[1]:%H:%M} ({schedule.describe()})"
-                )
-        for bizdate in dates:
-            total += len(
-                day_slots(
-                    name, node.version.cron, "Normal", bizdate + timedelta(days=1), zone, window
-                )
-            )
-    frozen = tuple(
-        n
-        for n in order
-        if n in chosen
-        and (nodes[n].frozen or nodes[n].version.recurrence == Recurrence.PAUSE.value)
-    )
-    return BackfillPlan(
-        nodes=tuple(n for n in order if n in chosen),
-        dry_nodes=tuple(n for n in order if n in between),
-        frozen_nodes=frozen,
-        dates=tuple(dates),
-        instances=total,
-        window=window,
-    )
+    return backfill_plan.plan(nodes, zone, request)
 
 
 def create(

@@ -1,0 +1,43 @@
+"""Which instances a node gets on a schedule date: the slots of its cron, dry-run or not.
+
+Pure, so the scheduler's generation, the backfill planner and a remote backend's preview
+all count instances the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from opscenter.domain.cron import parse_cron
+from opscenter.domain.model import Recurrence, Slot
+
+
+def day_slots(
+    node: str,
+    cron: str,
+    recurrence: str,
+    day: date,
+    zone: ZoneInfo,
+    window: tuple[time, time] | None = None,
+) -> list[tuple[Slot, bool, str]]:
+    """The node's instances for schedule date ``day`` as (slot, dry_run, reason).
+
+    Weekly/monthly/yearly nodes get a dry-run instance on the days they do not
+    run; Skip nodes dry-run. ``window`` keeps only the slots of a node with many
+    a day whose time of day falls inside it (backfill, spec 6.3).
+    """
+    schedule = parse_cron(cron)
+    bizdate = day - timedelta(days=1)
+    times = schedule.fire_times_on(day, zone)
+    skip = recurrence == Recurrence.SKIP.value
+    if times:
+        numbered = list(enumerate(times, start=1))  # the cycle number stays the slot's own
+        if window and schedule.cycle_type.many_per_day:
+            numbered = [(n, t) for n, t in numbered if window[0] <= t.time() <= window[1]]
+        reason = "dry-run node" if skip else ""
+        return [(Slot(node, t, bizdate, n), skip, reason) for n, t in numbered]
+    if schedule.cycle_type.many_per_day:
+        return []
+    wall = datetime.combine(day, schedule.time_of_day or time(0))
+    return [(Slot(node, wall, bizdate, 1), True, "dry-run node" if skip else "not a run day")]
