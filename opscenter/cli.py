@@ -334,6 +334,19 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
         "then the CLI's current profile)",
     )
     console.add_argument(
+        "--api-version",
+        choices=("2024-05-18", "2020-05-18"),
+        default=argparse.SUPPRESS,
+        help="2024-05-18 (default; the new Data Studio) or 2020-05-18 (the old DataStudio)",
+    )
+    console.add_argument(
+        "--config",
+        metavar="PATH",
+        default=argparse.SUPPRESS,
+        help="console defaults (default: $OPSCENTER_CONFIG or ~/.config/opscenter/config.yaml); "
+        "the command line wins",
+    )
+    console.add_argument(
         "--timezone",
         default=argparse.SUPPRESS,
         help="the DataWorks workspace's time zone (default Asia/Shanghai)",

@@ -1,0 +1,106 @@
+"""The console's config file: defaults an operator does not retype, mistakes located."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from opscenter.config import apply_config, config_path
+from opscenter.verbs import UsageError
+
+CONFIG = """
+    backend: dataworks
+    theme: ansi-dark
+    dataworks:
+      region: cn-shanghai
+      workspace_id: 12345
+      profile: ops
+      api_version: 2024-05-18
+      workspaces:
+        678: {api_version: 2020-05-18, timezone: Asia/Singapore}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def applied(path: Path, **given: object) -> argparse.Namespace:
+    args = argparse.Namespace(config=str(path), **given)
+    apply_config(args)
+    return args
+
+
+def test_the_file_fills_what_the_command_line_left_out(tmp_path: Path) -> None:
+    args = applied(write(tmp_path, CONFIG), theme="high-contrast")
+    assert args.backend == "dataworks" and args.region == "cn-shanghai"
+    assert args.workspace_id == 12345 and args.profile == "ops"
+    assert args.api_version == "2024-05-18"
+    assert args.theme == "high-contrast"  # the command line wins
+
+
+def test_a_workspace_entry_wins_over_the_file_defaults(tmp_path: Path) -> None:
+    args = applied(write(tmp_path, CONFIG), workspace_id=678)
+    assert (args.api_version, args.timezone) == ("2020-05-18", "Asia/Singapore")
+    assert args.region == "cn-shanghai"
+    told = applied(write(tmp_path, CONFIG), workspace_id=678, api_version="2024-05-18")
+    assert told.api_version == "2024-05-18"
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("backend: remote\n", r"config.yaml:1: backend: must be one of local, dataworks"),
+        ("dataworks:\n  region: x\n  workspace_id: abc\n", r":3: dataworks.workspace_id: must be"),
+        ("dataworks:\n  api_version: 2019\n", r":2: dataworks.api_version: must be one of"),
+        ("dataworks:\n  timezone: Mars/Base\n", r":2: dataworks.timezone: must be an IANA"),
+        ("readonly: maybe\n", r":1: readonly: must be true or false"),
+        ("colour: red\n", r":1: colour: unknown key; known here: backend, readonly, theme"),
+        ("dataworks:\n  workspaces:\n    abc: {}\n", r":3: dataworks.workspaces.abc: must be a"),
+        (
+            "dataworks:\n  workspaces:\n    7: {region: x}\n",
+            r":3: dataworks.workspaces.7.region: unknown key; known here: api_version, timezone",
+        ),
+        ("dataworks: [1, 2]\n", r":1: dataworks: must be a mapping"),
+        ("backend: [local\n", r"config.yaml:\d+: not valid YAML"),
+    ],
+)
+def test_mistakes_name_file_line_and_key(tmp_path: Path, text: str, where: str) -> None:
+    with pytest.raises(UsageError, match=where):
+        applied(write(tmp_path, text))
+
+
+def test_credentials_are_refused_without_echoing_them(tmp_path: Path) -> None:
+    path = write(tmp_path, "dataworks:\n  access_key_secret: s3cr3t-VALUE\n")
+    with pytest.raises(UsageError) as refused:
+        applied(path)
+    message = str(refused.value)
+    assert ":2: dataworks.access_key_secret: credentials are not read from this file" in message
+    assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in message and "s3cr3t-VALUE" not in message
+
+
+def test_the_default_file_may_be_absent_but_a_named_one_must_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert config_path() == tmp_path / "opscenter" / "config.yaml"
+    args = argparse.Namespace()
+    apply_config(args)
+    assert vars(args) == {}
+    with pytest.raises(UsageError, match="no config file"):
+        applied(tmp_path / "missing.yaml")
+    monkeypatch.setenv("OPSCENTER_CONFIG", str(tmp_path / "elsewhere.yaml"))
+    with pytest.raises(UsageError, match="no config file .*elsewhere.yaml"):
+        apply_config(argparse.Namespace())
+
+
+def test_an_empty_file_changes_nothing(tmp_path: Path) -> None:
+    assert vars(applied(write(tmp_path, "# nothing yet\n"))) == {
+        "config": str(tmp_path / "config.yaml")
+    }
