@@ -1,0 +1,90 @@
+"""What every group of operations shares: the backend, the mapper and the lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, ClassVar
+
+from opscenter.backends.dataworks.emulator.mapping import Mapper
+from opscenter.backends.dataworks.emulator.wire import ApiFailure, Params, invalid
+from opscenter.backends.local import LocalBackend
+from opscenter.domain.records import InstanceFilter, InstanceInfo, NodeFilter, NodeInfo
+
+Operation = Callable[[Params], dict[str, Any]]
+
+
+def legacy(data: Any) -> dict[str, Any]:
+    """The 2020 envelope: ``Data`` beside ``Success`` and ``HttpStatusCode``."""
+    return {"Success": True, "HttpStatusCode": 200, "Data": data}
+
+
+def prod_env(params: Params) -> None:
+    """The served workspace has a production environment only."""
+    env = params.text("ProjectEnv", required=True)
+    if env != "PROD":
+        raise invalid("ProjectEnv", f"{env!r}: the emulator serves PROD only")
+
+
+def legacy_day(text: str, name: str) -> date | None:
+    """2020 dates: ``yyyy-MM-dd`` or ``yyyy-MM-dd HH:mm:ss``."""
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        raise invalid(name, "expected yyyy-MM-dd or yyyy-MM-dd HH:mm:ss") from None
+
+
+class Group:
+    """Operations of one API version over one LocalBackend; ``ACTIONS`` names the methods
+    served, each called with the request's Params."""
+
+    VERSION: ClassVar[str]
+    ACTIONS: ClassVar[tuple[str, ...]]
+
+    def __init__(self, backend: LocalBackend, mapper: Mapper) -> None:
+        self.backend = backend
+        self.map = mapper
+
+    def table(self) -> dict[tuple[str, str], Operation]:
+        return {(self.VERSION, name): getattr(self, name) for name in self.ACTIONS}
+
+    def _nodes(self) -> list[NodeInfo]:
+        return self.backend.list_nodes(NodeFilter())
+
+    def _node(self, node_id: int) -> NodeInfo:
+        for node in self._nodes():
+            if node.id == node_id:
+                return node
+        raise ApiFailure(400, "InvalidParameter", f"No deployed task with id {node_id}.")
+
+    def _project(self, params: Params, name: str = "ProjectId") -> None:
+        project = params.int(name, required=True)
+        if project != self.map.project_id:
+            raise ApiFailure(
+                403, "Forbidden.Access", f"No access to project {project}: it is not served here."
+            )
+
+    def _all_instances(self, flt: InstanceFilter) -> list[InstanceInfo]:
+        """Every matching instance, read window by window (the store pages by keyset)."""
+        found: list[InstanceInfo] = []
+        while True:
+            window = self.backend.list_instances(flt)
+            found.extend(window.items)
+            if window.next_after is None:
+                return found
+            flt = InstanceFilter(**{**flt.__dict__, "after": window.next_after})
+
+    def _instance(self, params: Params, name: str = "Id") -> InstanceInfo:
+        return self.backend.get_instance(params.int(name, required=True))  # type: ignore[arg-type]
+
+    def _log(self, instance_id: int, attempt: int | None) -> str:
+        chunks: list[str] = []
+        offset = 0
+        while True:
+            chunk = self.backend.read_log(instance_id, attempt, offset, limit=1 << 20)
+            chunks.append(chunk.text)
+            if chunk.at_end or chunk.next_offset == offset:
+                return "".join(chunks)
+            offset = chunk.next_offset

@@ -1,0 +1,510 @@
+"""The 2024-05-18 operations: deployed tasks, Data Studio nodes, task instances, their
+actions, backfill as SupplementData workflow instances, and the workspace."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+
+from opscenter.backends.dataworks.emulator.base import Group
+from opscenter.backends.dataworks.emulator.mapping import (
+    PERIODIC_WORKFLOW_ID,
+    STATUS_2024,
+    UNFINISHED,
+    WORKFLOW_TYPES,
+    Mapper,
+    node_recurrence,
+    paged,
+    parameter_text,
+)
+from opscenter.backends.dataworks.emulator.wire import (
+    V2024,
+    ApiFailure,
+    Params,
+    invalid,
+    is_id,
+)
+from opscenter.backends.local import LocalBackend
+from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.records import (
+    ActionRefused,
+    ActionResult,
+    BackfillRequest,
+    InstanceFilter,
+    InstanceInfo,
+    NodeFilter,
+)
+from opscenter.store.models import WorkspaceRow
+
+STUDIO_SCENES = ("DataworksProject", "DataworksManualWorkflow", "DataworksManualTask")
+RECURRENCES = ("Normal", "Pause", "Skip")
+
+
+class Ops2024(Group):
+    """The 2024-05-18 operations, over one LocalBackend."""
+
+    VERSION = V2024
+    ACTIONS = (
+        "ListTasks",
+        "GetTask",
+        "ListUpstreamTasks",
+        "ListDownstreamTasks",
+        "UpdateTask",
+        "BatchUpdateTasks",
+        "ListNodes",
+        "ListTaskInstances",
+        "GetTaskInstance",
+        "GetTaskInstanceLog",
+        "ListUpstreamTaskInstances",
+        "ListDownstreamTaskInstances",
+        "RerunTaskInstances",
+        "SetSuccessTaskInstances",
+        "StopTaskInstances",
+        "SuspendTaskInstances",
+        "ResumeTaskInstances",
+        "CreateWorkflowInstances",
+        "GetCreateWorkflowInstancesResult",
+        "ListWorkflowInstances",
+        "GetWorkflowInstance",
+        "StopWorkflowInstances",
+        "GetProject",
+    )
+
+    def __init__(self, backend: LocalBackend, mapper: Mapper) -> None:
+        super().__init__(backend, mapper)
+        self._operations: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    # -- tasks --------------------------------------------------------------------------------
+
+    def ListTasks(self, params: Params) -> dict[str, Any]:
+        self._project(params)
+        number, size = params.paging()
+        name, owner, kind = params.text("Name"), params.text("Owner"), params.text("TaskType")
+        recurrence, ids = params.text("TriggerRecurrence"), params.ids("Ids")
+        tasks = [
+            self.map.task(n)
+            for n in self._nodes()
+            if (not name or name.lower() in n.name.lower())
+            and (not owner or n.owner == owner)
+            and (not ids or n.id in ids)
+        ]
+        tasks = [
+            t
+            for t in tasks
+            if (not kind or t["Type"] == kind)
+            and (not recurrence or t["Trigger"]["Recurrence"] == recurrence)
+        ]
+        tasks = _sorted(tasks, params.text("SortBy", default="Id Desc"), "SortBy")
+        return {"PagingInfo": paged(tasks, number, size, "Tasks")}
+
+    def GetTask(self, params: Params) -> dict[str, Any]:
+        node = self._node(params.int("Id", required=True))  # type: ignore[arg-type]
+        ids = {n.name: n.id for n in self.backend.list_nodes(NodeFilter(include_undeployed=True))}
+        return {"Task": self.map.task_detail(node, ids)}
+
+    def _neighbour_tasks(self, params: Params, key: str, upward: bool) -> dict[str, Any]:
+        node = self._node(params.int("Id", required=True))  # type: ignore[arg-type]
+        number, size = params.paging()
+        by_name = {n.name: n for n in self._nodes()}
+        names = node.upstreams if upward else node.downstreams
+        rows = [
+            {"DependencyType": "Normal", "Task": self.map.task(by_name[n])}
+            for n in names
+            if n in by_name
+        ]
+        return {"PagingInfo": paged(rows, number, size, key)}
+
+    def ListUpstreamTasks(self, params: Params) -> dict[str, Any]:
+        return self._neighbour_tasks(params, "UpstreamTasks", upward=True)
+
+    def ListDownstreamTasks(self, params: Params) -> dict[str, Any]:
+        return self._neighbour_tasks(params, "DownstreamTasks", upward=False)
+
+    def UpdateTask(self, params: Params) -> dict[str, Any]:
+        task_id = params.int("Id", required=True)
+        fields = {k: v for k, v in params.values.items() if k in _UPDATABLE_TASK_FIELDS}
+        fields["Trigger"] = params.json("Trigger", default={})
+        self._set_recurrence(task_id, fields)  # type: ignore[arg-type]
+        return {"Success": True}
+
+    def BatchUpdateTasks(self, params: Params) -> dict[str, Any]:
+        tasks = params.json("Tasks", required=True)
+        if not isinstance(tasks, list) or not all(
+            isinstance(t, dict) and is_id(t.get("Id")) for t in tasks
+        ):
+            raise invalid("Tasks", "expected a JSON array of objects with an Id")
+        info = {
+            str(t["Id"]): self._outcome(lambda t=t: self._set_recurrence(int(t["Id"]), t))
+            for t in tasks
+        }
+        return {"SuccessInfo": info}
+
+    def _set_recurrence(self, task_id: int, fields: Mapping[str, Any]) -> ActionResult:
+        """Only ``Trigger.Recurrence`` can change here: Pause freezes, Normal unfreezes."""
+        others = sorted(set(fields) - {"Id", "EnvType", "Trigger"})
+        trigger = fields.get("Trigger") or {}
+        if others or not isinstance(trigger, dict) or set(trigger) - _KEPT_TRIGGER_FIELDS:
+            raise invalid("Trigger", "the emulator only changes Trigger.Recurrence")
+        node = self._node(task_id)
+        recurrence = trigger.get("Recurrence")
+        if recurrence == "Pause":
+            return self.backend.freeze_node(node.name)
+        if recurrence == "Normal":
+            return self.backend.unfreeze_node(node.name)
+        raise invalid("Trigger", "Recurrence must be Pause or Normal")
+
+    # -- Data Studio nodes --------------------------------------------------------------------
+
+    def ListNodes(self, params: Params) -> dict[str, Any]:
+        """Every node of the workspace, undeployed ones too: Data Studio keeps a node (the
+        development object) when its task is undeployed. Paging numbers are strings."""
+        self._project(params)
+        number, size = params.paging()
+        scene, name = params.text("Scene"), params.text("Name")
+        wanted, rerun = params.text("Recurrence"), params.text("RerunMode")
+        if scene and scene not in STUDIO_SCENES:
+            raise invalid("Scene", f"{scene!r} is not one of {', '.join(STUDIO_SCENES)}")
+        if wanted and wanted not in RECURRENCES:
+            raise invalid("Recurrence", f"{wanted!r} is not one of {', '.join(RECURRENCES)}")
+        nodes = [
+            n
+            for n in self.backend.list_nodes(NodeFilter(include_undeployed=True))
+            if scene in ("", "DataworksProject")
+            and (not name or name.lower() in n.name.lower())
+            and (not wanted or node_recurrence(n) == wanted)
+            and (not rerun or n.rerun_mode == rerun)
+        ]
+        rows = [self.map.studio_node(n) for n in sorted(nodes, key=lambda n: n.id)]
+        found = paged(rows, number, size, "Nodes")
+        for key in ("PageNumber", "PageSize", "TotalCount"):
+            found[key] = str(found[key])
+        return {"PagingInfo": found}
+
+    # -- task instances -----------------------------------------------------------------------
+
+    def ListTaskInstances(self, params: Params) -> dict[str, Any]:
+        self._project(params)
+        number, size = params.paging(max_size=500)
+        ids = set(params.ids("Ids"))
+        if params.int("Id") is not None:
+            ids.add(params.int("Id"))  # type: ignore[arg-type]
+        flt, keep = self._instance_filter(params, ids)
+        items = [self.map.task_instance(i) for i in self._all_instances(flt) if keep(i)]
+        items = _sorted(items, params.text("SortBy", default="Id Desc"), "SortBy", _TIME_SORTS)
+        return {"PagingInfo": paged(items, number, size, "TaskInstances")}
+
+    def _instance_filter(
+        self, params: Params, ids: set[int]
+    ) -> tuple[InstanceFilter, Callable[[InstanceInfo], bool]]:
+        """What the store filters (InstanceFilter) and what is checked row by row."""
+        workflow_instance = params.int("WorkflowInstanceId")
+        bizdate_ms = params.int("Bizdate", required=not ids and workflow_instance is None)
+        kind = _kind(params.text("WorkflowInstanceType"))
+        statuses = _statuses_2024(params.text("Status"))
+        task_ids = set(params.ids("TaskIds"))
+        if params.int("TaskId") is not None:
+            task_ids.add(params.int("TaskId"))  # type: ignore[arg-type]
+        flt = InstanceFilter(
+            bizdate=self.map.bizdate_of(bizdate_ms) if bizdate_ms is not None else None,
+            statuses=statuses,
+            owner=params.text("Owner"),
+            kind=kind,
+            backfill_id=workflow_instance,
+            text=params.text("TaskName"),
+            limit=500,
+        )
+        task_type_name, recurrence = params.text("TaskType"), params.text("TriggerRecurrence")
+
+        def keep(item: InstanceInfo) -> bool:
+            mapped = self.map.task_instance(item)
+            return (
+                (not ids or item.id in ids)
+                and (not task_ids or item.node_id in task_ids)
+                and (not task_type_name or mapped["TaskType"] == task_type_name)
+                and (not recurrence or mapped["TriggerRecurrence"] == recurrence)
+            )
+
+        return flt, keep
+
+    def GetTaskInstance(self, params: Params) -> dict[str, Any]:
+        item = self._instance(params)
+        detail = {
+            **self.map.task_instance(item),
+            "Script": {"Parameters": parameter_text(self.backend.parameters(item.id))},
+            "Tags": [],
+        }
+        return {"TaskInstance": detail}
+
+    def GetTaskInstanceLog(self, params: Params) -> dict[str, Any]:
+        item = self._instance(params)
+        run = params.int("RunNumber")
+        if run is not None and run < 1:
+            raise invalid("RunNumber", "it must be 1 or more")
+        return {"TaskInstanceLog": self._log(item.id, run)}
+
+    def _relatives(self, params: Params, key: str, direction: str) -> dict[str, Any]:
+        item = self._instance(params)
+        number, size = params.paging()
+        rows = [
+            {
+                "DependencyType": "CrossCycle" if r.cross_cycle else "Normal",
+                "TaskInstance": self.map.task_instance(r.instance),
+            }
+            for r in self.backend.relatives(item.id, direction, levels=1)
+        ]
+        return {"PagingInfo": paged(rows, number, size, key)}
+
+    def ListUpstreamTaskInstances(self, params: Params) -> dict[str, Any]:
+        return self._relatives(params, "UpstreamTaskInstances", "up")
+
+    def ListDownstreamTaskInstances(self, params: Params) -> dict[str, Any]:
+        return self._relatives(params, "DownstreamTaskInstances", "down")
+
+    def _batch(self, params: Params, act: Callable[[list[int]], ActionResult]) -> dict[str, Any]:
+        """One action per id, so a refusal is that id's failure and the rest still happen."""
+        ids = params.ids("Ids", required=True)
+        return {"SuccessInfo": {str(i): self._outcome(lambda i=i: act([i])) for i in ids}}
+
+    @staticmethod
+    def _outcome(act: Callable[[], ActionResult]) -> dict[str, Any]:
+        try:
+            result = act()
+        except ActionRefused as refused:
+            return {"Success": False, "Message": refused.reason}
+        except ApiFailure as failure:
+            return {"Success": False, "Message": failure.message}
+        return {"Success": True, "Message": result.message}
+
+    def RerunTaskInstances(self, params: Params) -> dict[str, Any]:
+        params.bool("UseLatestConfig")
+        return self._batch(params, self.backend.rerun)
+
+    def SetSuccessTaskInstances(self, params: Params) -> dict[str, Any]:
+        return self._batch(params, self.backend.set_success)
+
+    def StopTaskInstances(self, params: Params) -> dict[str, Any]:
+        return self._batch(params, self.backend.stop)
+
+    def SuspendTaskInstances(self, params: Params) -> dict[str, Any]:
+        return self._batch(params, self.backend.freeze)
+
+    def ResumeTaskInstances(self, params: Params) -> dict[str, Any]:
+        return self._batch(params, self.backend.unfreeze)
+
+    # -- workflow instances and backfill ----------------------------------------------------
+
+    def CreateWorkflowInstances(self, params: Params) -> dict[str, Any]:
+        self._project(params)
+        name = params.text("Name", required=True)
+        if params.text("Type", required=True) != "SupplementData":
+            raise invalid("Type", "the emulator creates SupplementData (backfill) runs only")
+        if params.int("WorkflowId", required=True) != PERIODIC_WORKFLOW_ID:
+            raise invalid("WorkflowId", "backfill runs use WorkflowId 1 (periodic tasks)")
+        requests = self._backfill_requests(
+            name,
+            params.json("Periods", required=True),
+            params.json("DefaultRunProperties", required=True),
+        )
+        operation_id = uuid.uuid4().hex
+        with self._lock:
+            self._operations[operation_id] = self._create_backfills(requests)
+        return {"OperationId": operation_id}
+
+    def _create_backfills(self, requests: list[BackfillRequest]) -> dict[str, Any]:
+        created: list[int] = []
+        try:
+            for request in requests:
+                created.append(self.backend.backfill(request).extra["backfill_id"])
+        except ActionRefused as refused:
+            return {"Status": "CreateFailure", "FailureMessage": refused.reason}
+        return {"Status": "Created", "WorkflowInstanceIds": created}
+
+    def _backfill_requests(self, name: str, periods: Any, properties: Any) -> list[BackfillRequest]:
+        if not isinstance(properties, dict):
+            raise invalid("DefaultRunProperties", "expected a JSON object")
+        names = {n.id: n.name for n in self._nodes()}
+        mode = properties.get("Mode")
+        roots = _id_list(properties, "RootTaskIds")
+        if mode not in ("General", "AllDownstream") or len(roots) != 1:
+            raise invalid(
+                "DefaultRunProperties",
+                "Mode must be General or AllDownstream with exactly one RootTaskIds entry",
+            )
+        unknown = [i for i in roots + _id_list(properties, "IncludeTaskIds") if i not in names]
+        unknown += [i for i in _id_list(properties, "ExcludeTaskIds") if i not in names]
+        if unknown:
+            raise invalid("DefaultRunProperties", f"no deployed task with id {unknown[0]}")
+        parallel = properties.get("Parallelism", 1)
+        if not isinstance(parallel, int) or isinstance(parallel, bool):
+            raise invalid("DefaultRunProperties", "Parallelism must be an integer")
+        common = {
+            "node": names[roots[0]],
+            "downstream": mode == "AllDownstream",
+            "include": tuple(
+                names[i] for i in _id_list(properties, "IncludeTaskIds") if i != roots[0]
+            ),
+            "exclude": tuple(names[i] for i in _id_list(properties, "ExcludeTaskIds")),
+            "parallel": parallel,
+            "descending": properties.get("Order") == "Desc",
+            "name": name,
+        }
+        ranges, window = _periods(periods)
+        return [
+            BackfillRequest(start=start, end=end, window=window, **common)  # type: ignore[arg-type]
+            for start, end in ranges
+        ]
+
+    def GetCreateWorkflowInstancesResult(self, params: Params) -> dict[str, Any]:
+        operation_id = params.text("OperationId", required=True)
+        with self._lock:
+            result = self._operations.get(operation_id)
+        if result is None:
+            raise invalid("OperationId", f"no operation {operation_id!r}")
+        return {"Result": result}
+
+    def ListWorkflowInstances(self, params: Params) -> dict[str, Any]:
+        self._project(params)
+        number, size = params.paging()
+        bizdate = self.map.bizdate_of(params.int("BizDate", required=True))  # type: ignore[arg-type]
+        kind, ids = params.text("Type"), set(params.ids("Ids"))
+        name = params.text("Name")
+        rows = [
+            self.map.workflow_instance(b)
+            for b in self.backend.list_backfills(limit=1000)
+            if any(r.bizdate == bizdate for r in b.runs)
+            and (not ids or b.id in ids)
+            and (not name or name.lower() in b.name.lower())
+        ]
+        if kind and kind != "SupplementData":
+            rows = []
+        return {"PagingInfo": paged(rows, number, size, "WorkflowInstances")}
+
+    def GetWorkflowInstance(self, params: Params) -> dict[str, Any]:
+        backfill = self.backend.get_backfill(params.int("Id", required=True))  # type: ignore[arg-type]
+        return {"WorkflowInstance": self.map.workflow_instance(backfill)}
+
+    def StopWorkflowInstances(self, params: Params) -> dict[str, Any]:
+        return self._batch(params, self._stop_backfill)
+
+    def _stop_backfill(self, ids: list[int]) -> ActionResult:
+        """Stop every unfinished instance of the backfill (DataWorks stops the whole run)."""
+        self.backend.get_backfill(ids[0])
+        flt = InstanceFilter(backfill_id=ids[0], statuses=UNFINISHED, limit=500)
+        open_ids = [i.id for i in self._all_instances(flt)]
+        if not open_ids:
+            return ActionResult("stop", [], f"backfill #{ids[0]} has nothing left to stop")
+        return self.backend.stop(open_ids)
+
+    # -- the workspace ------------------------------------------------------------------------
+
+    def GetProject(self, params: Params) -> dict[str, Any]:
+        """The served workspace; it has no development environment (``ProjectEnv`` Prod)."""
+        self._project(params, "Id")
+        with self.backend.db.connect() as conn:
+            owner = conn.scalar(
+                select(WorkspaceRow.deployed_by).where(WorkspaceRow.id == self.map.project_id)
+            )
+        name = self.backend.workspace().name
+        project = {
+            "Id": self.map.project_id,
+            "Name": name,
+            "DisplayName": name,
+            "Owner": owner,
+            "Status": "Available",
+            "DevEnvironmentEnabled": False,
+        }
+        return {"Project": project}
+
+
+_UPDATABLE_TASK_FIELDS = {
+    "Id",
+    "EnvType",
+    "Owner",
+    "Name",
+    "RerunMode",
+    "RerunTimes",
+    "RerunInterval",
+    "Timeout",
+    "InstanceMode",
+    "RuntimeResource",
+    "Script",
+    "DataSource",
+    "Dependencies",
+    "Inputs",
+    "Outputs",
+    "Tags",
+    "Description",
+}
+# A client sends the full trigger read from GetTask (spec 3.1); only Recurrence may differ.
+_KEPT_TRIGGER_FIELDS = {"Type", "Cron", "CycleType", "Recurrence", "StartTime", "EndTime"}
+_TIME_SORTS = {
+    "TriggerTime": "TriggerTime",
+    "StartedTime": "StartedTime",
+    "FinishedTime": "FinishedTime",
+    "CreateTime": "TriggerTime",
+    "Id": "Id",
+}
+
+
+def _sorted(
+    rows: list[dict[str, Any]], sort_by: str, name: str, fields: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """``<Field> Asc|Desc`` as the 2024 list operations take it; missing values sort first."""
+    fields = fields or {"Id": "Id", "CreateTime": "CreateTime", "ModifyTime": "ModifyTime"}
+    column, _, direction = sort_by.partition(" ")
+    if column not in fields or direction not in ("Asc", "Desc", ""):
+        raise invalid(name, f"{sort_by!r} is not one of {', '.join(fields)} + Asc/Desc")
+    key = fields[column]
+    return sorted(rows, key=lambda r: (r.get(key) or 0, r.get("Id", 0)), reverse=direction != "Asc")
+
+
+def _statuses_2024(text: str) -> tuple[Status, ...]:
+    if not text:
+        return ()
+    found = tuple(s for s, word in STATUS_2024.items() if word == text)
+    if not found:
+        raise invalid("Status", f"{text!r} is not a task instance status")
+    return found
+
+
+def _kind(text: str) -> InstanceKind | None:
+    if not text:
+        return None
+    for kind, word in WORKFLOW_TYPES.items():
+        if word == text:
+            return kind
+    raise invalid("WorkflowInstanceType", f"{text!r} is not a workflow instance type")
+
+
+def _id_list(properties: Mapping[str, Any], key: str) -> list[int]:
+    value = properties.get(key) or []
+    if not isinstance(value, list) or not all(is_id(v) for v in value):
+        raise invalid("DefaultRunProperties", f"{key} must be an array of task ids")
+    return [int(v) for v in value]
+
+
+def _periods(periods: Any) -> tuple[list[tuple[date, date]], tuple[str, str] | None]:
+    """The business date ranges (at most 7) and the optional time window of ``Periods``."""
+    ranges = periods.get("BizDates") if isinstance(periods, dict) else None
+    if not isinstance(ranges, list) or not 1 <= len(ranges) <= 7:
+        raise invalid("Periods", "BizDates must hold 1 to 7 date ranges")
+    try:
+        dates = [
+            (date.fromisoformat(r["StartBizDate"]), date.fromisoformat(r["EndBizDate"]))
+            for r in ranges
+        ]
+    except (TypeError, KeyError, ValueError):
+        why = "each range needs StartBizDate and EndBizDate (yyyy-mm-dd)"
+        raise invalid("Periods", why) from None
+    start, end = periods.get("StartTime"), periods.get("EndTime")
+    if (start is None) != (end is None):
+        raise invalid("Periods", "give both StartTime and EndTime, or neither")
+    if start is None or (start, end) == ("00:00:00", "23:59:59"):
+        return dates, None
+    return dates, (str(start)[:5], str(end)[:5])

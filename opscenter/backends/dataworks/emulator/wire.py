@@ -1,0 +1,131 @@
+"""What a request carries and what an error looks like on the wire (spec 2.2, 2.3, 2.6)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+V2024 = "2024-05-18"
+V2020 = "2020-05-18"
+
+
+class ApiFailure(Exception):
+    """An answer in the gateway's error shape: HTTP status, code and message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(code, message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def missing(name: str) -> ApiFailure:
+    return ApiFailure(400, "MissingParameter", f"The input parameter {name!r} is required.")
+
+
+def invalid(name: str, why: str) -> ApiFailure:
+    return ApiFailure(400, "InvalidParameter", f"The parameter {name!r} is invalid: {why}.")
+
+
+def error_body(request_id: str, host: str, code: str, message: str) -> dict[str, Any]:
+    """The gateway's error shape (spec 2.6)."""
+    return {
+        "RequestId": request_id,
+        "HostId": host,
+        "Code": code,
+        "Message": message,
+        "Recommend": f"https://api.aliyun.com/troubleshoot?q={code}&product=dataworks-public"
+        f"&requestId={request_id}",
+    }
+
+
+@dataclass
+class Incoming:
+    """One request as received: what the verifier and the operations read."""
+
+    method: str
+    query: dict[str, str]
+    form: dict[str, str]
+    headers: dict[str, str]  # lower-cased names; repeated headers joined by ","
+    body: bytes
+
+    @property
+    def params(self) -> dict[str, str]:
+        return {**self.query, **self.form}
+
+
+def is_id(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.isdigit()
+    )
+
+
+class Params:
+    """The merged query and form parameters, read with the types each operation expects."""
+
+    def __init__(self, values: Mapping[str, str]) -> None:
+        self.values = dict(values)
+
+    def text(self, name: str, *, required: bool = False, default: str = "") -> str:
+        value = self.values.get(name)
+        if value is None or value == "":
+            if required:
+                raise missing(name)
+            return default
+        return value
+
+    def int(self, name: str, *, required: bool = False, default: int | None = None) -> int | None:
+        value = self.text(name, required=required)
+        if not value:
+            return default
+        try:
+            return int(value)
+        except ValueError:
+            raise invalid(name, f"{value!r} is not an integer") from None
+
+    def bool(self, name: str, default: bool = False, *, required: bool = False) -> bool:
+        """The SDKs send ``True``/``False``, hand-written clients ``true``/``false``."""
+        value = self.text(name, required=required).lower()
+        if not value:
+            return default
+        if value not in ("true", "false"):
+            raise invalid(name, f"{value!r} is not a boolean")
+        return value == "true"
+
+    def json(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+        value = self.text(name, required=required)
+        if not value:
+            return default
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise invalid(name, "it is not valid JSON") from None
+
+    def ids(self, name: str, *, required: bool = False) -> list[int]:
+        """A JSON array of integer ids (the 2024 batch operations' ``Ids``)."""
+        value = self.json(name, required=required, default=[])
+        if not isinstance(value, list) or not all(is_id(v) for v in value):
+            raise invalid(name, "expected a JSON array of integer ids")
+        if required and not value:
+            raise missing(name)
+        return [int(v) for v in value]
+
+    def id_list(self, name: str, *, required: bool = False) -> list[int]:
+        """Comma-separated integer ids (the 2020 lists, e.g. ``IncludeNodeIds=1,2,3``)."""
+        parts = [p.strip() for p in self.text(name, required=required).split(",") if p.strip()]
+        if not all(p.isdigit() for p in parts):
+            raise invalid(name, "expected comma-separated integer ids")
+        if required and not parts:
+            raise missing(name)
+        return [int(p) for p in parts]
+
+    def paging(self, default_size: int = 10, max_size: int = 100) -> tuple[int, int]:
+        number = self.int("PageNumber", default=1) or 1
+        size = self.int("PageSize", default=default_size) or default_size
+        if number < 1:
+            raise invalid("PageNumber", "it must be 1 or more")
+        if not 1 <= size <= max_size:
+            raise invalid("PageSize", f"it must be between 1 and {max_size}")
+        return number, size
