@@ -18,7 +18,9 @@ from sqlalchemy import Engine as Database
 from opscenter import world
 from opscenter.backends.base import Backend
 from opscenter.backends.local import LocalBackend
+from opscenter.config import apply_config
 from opscenter.domain.clock import Clock, SimulatedClock
+from opscenter.domain.records import ActionRefused
 from opscenter.domain.times import wall_to_store
 from opscenter.project.loader import load_workspace
 from opscenter.scheduler.daemon import SchedulerThread
@@ -93,7 +95,11 @@ def open_world(args: argparse.Namespace, clock: Clock) -> ConsoleWorld:
 
 
 def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
-    """The console over a DataWorks workspace's OpenAPI: no scheduler of ours runs."""
+    """The console over a DataWorks workspace's OpenAPI: no scheduler of ours runs.
+
+    ``--api-version 2020-05-18`` (or the workspace's entry in the config file) serves a
+    workspace on the old DataStudio through the 2020 API throughout.
+    """
     from opscenter.backends.dataworks.backend import DataWorksBackend
     from opscenter.backends.dataworks.client import (
         DataWorksClient,
@@ -101,6 +107,7 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
         load_credentials,
         region_endpoint,
     )
+    from opscenter.backends.dataworks.legacy import LegacyBackend
 
     workspace_id = getattr(args, "workspace_id", None)
     region = getattr(args, "region", None)
@@ -111,7 +118,8 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
         credentials = load_credentials(getattr(args, "profile", None))
     except DataWorksError as exc:
         raise UsageError(str(exc)) from None
-    return DataWorksBackend(
+    legacy = getattr(args, "api_version", "2024-05-18") == "2020-05-18"
+    backend = (LegacyBackend if legacy else DataWorksBackend)(
         DataWorksClient(credentials, endpoint),
         workspace_id,
         clock=clock,
@@ -119,10 +127,19 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
         readonly=getattr(args, "readonly", False),
         timezone=getattr(args, "timezone", None) or "Asia/Shanghai",
     )
+    try:
+        backend.connect()
+    except ActionRefused as refused:
+        raise UsageError(
+            f"cannot open DataWorks workspace {workspace_id}: {refused.reason}"
+        ) from None
+    return backend
 
 
 def run_console(args: argparse.Namespace, clock: Clock) -> int:
     from opscenter.tui import theming
+
+    apply_config(args)
 
     theme = getattr(args, "theme", None)
     if theme and theme not in theming.theme_names():

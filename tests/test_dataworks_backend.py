@@ -13,6 +13,7 @@ import pytest
 from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient
 from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
+from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import (
@@ -33,14 +34,24 @@ FACTS = ("id", "node", "node_type", "kind", "bizdate", "cyctime", "cycle", "stat
 FACTS += ("run_number", "owner", "priority", "started_at", "finished_at")
 
 
-@pytest.fixture
-def remote(server: EmulatorServer, scene: World, tmp_path: Path) -> Iterator[DataWorksBackend]:
+@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+def remote(
+    request: pytest.FixtureRequest, server: EmulatorServer, scene: World, tmp_path: Path
+) -> Iterator[DataWorksBackend]:
+    """Each test runs over both API versions: a workspace on the new Data Studio and one
+    on the old DataStudio must read and act the same."""
     with DataWorksClient(Credentials(KEY_ID, SECRET), server.url) as client:
-        yield make(client, scene, tmp_path)
+        yield make(client, scene, tmp_path, kind=request.param)
 
 
-def make(client: DataWorksClient, scene: World, tmp_path: Path, **options) -> DataWorksBackend:  # noqa: ANN003
-    return DataWorksBackend(
+def make(
+    client: DataWorksClient,
+    scene: World,
+    tmp_path: Path,
+    kind: type[DataWorksBackend] = DataWorksBackend,
+    **options,  # noqa: ANN003
+) -> DataWorksBackend:
+    return kind(
         client,
         scene.workspace_id,
         clock=scene.clock,
@@ -174,8 +185,8 @@ def test_audit_never_holds_the_secret(remote: DataWorksBackend, scene: World) ->
     remote.rerun([scene.instance("failed").id])
     with pytest.raises(ActionRefused):
         remote.stop([scene.instance("ok").id])
-    with pytest.raises(ActionRefused, match="not available over the DataWorks backend yet"):
-        remote.undeploy("later")
+    with pytest.raises(ActionRefused, match="has descendant|downstream"):
+        remote.undeploy("failed")
     text = remote.audit_path.read_text()
     assert SECRET not in text and len(remote.audit_log()) == 3
 
@@ -215,6 +226,50 @@ def test_backfills_match_local(remote: DataWorksBackend, scene: World) -> None:
     assert [b.id for b in remote.list_backfills()] == [b.id for b in local(scene).list_backfills()]
     with pytest.raises(ActionRefused, match="OperationDenied|no backfill"):
         remote.get_backfill(created + 100)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [
+        BackfillRequest("failed", date(2025, 10, 20), date(2025, 10, 22), downstream=True),
+        BackfillRequest("failed", date(2025, 10, 20), date(2025, 10, 21), include=("blocked",)),
+        BackfillRequest("later", date(2025, 10, 20), date(2025, 10, 20)),
+    ],
+    ids=["downstream", "include", "alone"],
+)
+def test_backfill_preview_matches_local(
+    remote: DataWorksBackend, scene: World, request_: BackfillRequest
+) -> None:
+    mine, theirs = remote.preview_backfill(request_), local(scene).preview_backfill(request_)
+    assert (mine.message, mine.extra) == (theirs.message, theirs.extra)
+    assert mine.extra["instances"] > 0
+
+
+def test_backfill_preview_refuses_as_local(remote: DataWorksBackend, scene: World) -> None:
+    stray = BackfillRequest("failed", date(2025, 10, 20), date(2025, 10, 20), include=("ok",))
+    with pytest.raises(ActionRefused) as theirs:
+        local(scene).preview_backfill(stray)
+    with pytest.raises(ActionRefused) as mine:
+        remote.preview_backfill(stray)
+    assert mine.value.reason == theirs.value.reason == "not downstream of failed: ok"
+
+
+def test_undeploy_runs_the_offline_pipeline(remote: DataWorksBackend, scene: World) -> None:
+    result = remote.undeploy("later")
+    assert "undeployed in DataWorks" in result.message
+    assert local(scene).get_node("later").state != "deployed"
+    assert "later" not in [n.name for n in remote.list_nodes()]
+    entry = remote.audit_log()[0]
+    assert (entry.action, entry.targets, entry.outcome) == ("undeploy", ["later"], "ok")
+
+
+def test_undeploy_with_downstream_is_refused_and_audited(
+    remote: DataWorksBackend, scene: World
+) -> None:
+    with pytest.raises(ActionRefused, match="blocked"):
+        remote.undeploy("failed")
+    assert local(scene).get_node("failed").state == "deployed"
+    assert remote.audit_log()[0].outcome == "refused"
 
 
 # -- events, fired alerts and diagnosis ----------------------------------------------------

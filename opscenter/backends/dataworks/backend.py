@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opscenter.backends.dataworks.client import DataWorksClient, DataWorksError
+from opscenter.backends.dataworks.client import ApiError, DataWorksClient, DataWorksError
+from opscenter.domain import backfill_plan
+from opscenter.domain.backfill_plan import PlanNode
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import InstanceKind, Status
@@ -83,6 +85,7 @@ BASELINE_STATUS = {"DANGEROUS": "WARNING", "DANGROUS": "WARNING"}
 POLL_SECONDS = 0.5
 BACKFILL_SCAN_DAYS = 14  # business dates read back when listing backfills
 POLL_LIMIT = 120
+PIPELINE_ENDED = ("Fail", "Termination", "Cancel")
 EVENT_SCAN_DAYS = 31  # how far back ListTopics / ListAlertMessages are read
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
 MAX_WALK = 5000  # upstream instances examined when looking for the deepest blocker
@@ -283,6 +286,22 @@ class DataWorksBackend:
 
     # -- reading --------------------------------------------------------------------------
 
+    def connect(self) -> None:
+        """Name the workspace as DataWorks does (GetProject), and find out early when the
+        endpoint, the credentials or the id are wrong. A RAM user without permission to
+        read the project keeps the id-based name."""
+        try:
+            self._name = self._project_name() or self._name
+        except ApiError as error:
+            if not error.code.startswith("Forbidden"):
+                raise ActionRefused(f"DataWorks GetProject failed: {error}") from None
+        except DataWorksError as error:
+            raise ActionRefused(f"DataWorks GetProject failed: {error}") from None
+
+    def _project_name(self) -> str:
+        answer = self.client.call("GetProject", {"Id": self.project_id}, method="GET")
+        return (answer.get("Project") or {}).get("Name", "")
+
     def workspace(self) -> WorkspaceInfo:
         return WorkspaceInfo(self._name, self._timezone, "dataworks", self.readonly, "")
 
@@ -316,9 +335,8 @@ class DataWorksBackend:
         task_id = int(found[0]["Id"])
         detail = self._get("GetTask", {"Id": task_id, "ProjectEnv": "Prod"})["Task"]
         names = {i: t["Name"] for i, t in tasks.items()}
-        below = self._pages("ListDownstreamTasks", "DownstreamTasks", {"Id": task_id}, "GET")
         node = self._node(detail, names)
-        downstreams = sorted(d["Task"]["Name"] for d in below)
+        downstreams = sorted(child["Name"] for _, child in self._downstream_tasks(found[0]))
         return NodeInfo(**{**node.__dict__, "downstreams": tuple(downstreams)})
 
     def _pages(
@@ -426,10 +444,14 @@ class DataWorksBackend:
         rows = self._legacy(
             "ListInstanceHistory", {"InstanceId": instance_id, "ProjectEnv": "PROD"}
         )
+        runs = sorted(
+            rows.get("Instances") or [],
+            key=lambda r: (int(r.get("BeginRunningTime") or 0), int(r["InstanceHistoryId"])),
+        )
         return [
             AttemptInfo(
                 instance_id=instance_id,
-                number=int(r["InstanceHistoryId"]),
+                number=number,
                 status=Status(r["Status"]),
                 triggered_by="",
                 started_at=_moment(r.get("BeginRunningTime")) or datetime.min,
@@ -439,21 +461,24 @@ class DataWorksBackend:
                 log_path="",
                 pid=None,
             )
-            for r in rows.get("Instances") or []
+            for number, r in enumerate(runs, 1)
         ]
 
     def read_log(
         self, instance_id: int, attempt: int | None = None, offset: int = 0, limit: int = 65536
     ) -> LogPage:
         """GetTaskInstanceLog returns the whole text; offsets are over its UTF-8 bytes."""
-        params: dict[str, Any] = {"Id": instance_id, "RunNumber": attempt}
-        text = self._get("GetTaskInstanceLog", params).get("TaskInstanceLog") or ""
-        data = text.encode()
+        data = self._log_text(instance_id, attempt).encode()
         chunk = data[offset : offset + limit]
         decoded = chunk.decode(errors="ignore")
         next_offset = offset + len(decoded.encode())
         number = attempt or self.get_instance(instance_id).run_number
         return LogPage(instance_id, number, decoded, offset, next_offset, len(data))
+
+    def _log_text(self, instance_id: int, attempt: int | None) -> str:
+        """One run's whole log (the latest run's without ``attempt``)."""
+        params: dict[str, Any] = {"Id": instance_id, "RunNumber": attempt}
+        return self._get("GetTaskInstanceLog", params).get("TaskInstanceLog") or ""
 
     def follow_log(
         self, instance_id: int, attempt: int | None = None, poll: float = 0.2
@@ -585,7 +610,7 @@ class DataWorksBackend:
                 "execution", True, f"running for {_minutes(ran)} (attempt {item.run_number})"
             )
         if item.status is Status.FAILURE:
-            text = self._get("GetTaskInstanceLog", {"Id": item.id}).get("TaskInstanceLog") or ""
+            text = self._log_text(item.id, None)
             return DiagnosisStep("execution", False, f"failed: {_last_error(text)}")
         if item.status is Status.SUCCESS:
             how = "dry-run: succeeded without running" if item.dry_run else "succeeded"
@@ -928,16 +953,22 @@ class DataWorksBackend:
         self._audit(action, targets, "ok", result.message)
         return result
 
-    def _batch(self, api: str, verb: str, ids: Sequence[int]) -> list[int]:
-        """One batch call; a 200 can hide per-id failures (spec 3.4), so each is checked."""
+    def _send(self, api: str, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
+        """One batch call: id -> None when done, else DataWorks' message for it."""
         answer = self._call(api, {"Ids": list(ids), "Comment": f"{verb} by {self.user}"})
         info = answer.get("SuccessInfo") or {}
-        done = [i for i in ids if (info.get(str(i)) or {}).get("Success")]
-        failed = [
-            f"#{i}: {(info.get(str(i)) or {}).get('Message') or 'no result for this id'}"
+        return {
+            i: None
+            if (info.get(str(i)) or {}).get("Success")
+            else (info.get(str(i)) or {}).get("Message") or "no result for this id"
             for i in ids
-            if i not in done
-        ]
+        }
+
+    def _batch(self, api: str, verb: str, ids: Sequence[int]) -> list[int]:
+        """A 200 can hide per-id failures (spec 3.4), so each id's outcome is checked."""
+        outcome = self._send(api, verb, ids)
+        done = [i for i in ids if outcome[i] is None]
+        failed = [f"#{i}: {outcome[i]}" for i in ids if outcome[i] is not None]
         if failed:
             reason = f"{verb} failed for {len(failed)} of {len(ids)}: " + "; ".join(failed)
             if done:
@@ -1066,9 +1097,47 @@ class DataWorksBackend:
         return ActionResult(f"{action} node", [task_id], f"node {node} {verb} in DataWorks")
 
     def preview_backfill(self, request: BackfillRequest) -> ActionResult:
-        raise unavailable(
-            "backfill preview", "a dry run of CreateWorkflowInstances (DataWorks has none)"
+        """Planned here as the local engine plans (DataWorks has no dry run): the tasks'
+        crons from ListTasks, the same-cycle downstream from ListDownstreamTasks."""
+        tasks = self._task_map(refresh=True)
+        by_name = {t["Name"]: t for t in tasks.values()}
+        parents: dict[str, set[str]] = {name: set() for name in by_name}
+        if request.node in by_name and (request.downstream or request.include):
+            self._walk_down(by_name[request.node], parents)
+        nodes = {
+            name: PlanNode(
+                name,
+                (task.get("Trigger") or {}).get("Cron", ""),
+                tuple(sorted(parents[name])),
+                (task.get("Trigger") or {}).get("Recurrence") == "Pause",
+            )
+            for name, task in by_name.items()
+        }
+        planned = backfill_plan.plan(nodes, self.zone, request)
+        return ActionResult(
+            "backfill preview",
+            [],
+            planned.describe(),
+            extra={"instances": planned.instances, "dates": len(planned.dates)},
         )
+
+    def _downstream_tasks(self, task: dict[str, Any]) -> list[tuple[bool, dict[str, Any]]]:
+        """(cross-cycle?, task) for each task that depends on ``task``."""
+        rows = self._pages("ListDownstreamTasks", "DownstreamTasks", {"Id": task["Id"]}, "GET")
+        return [(r.get("DependencyType") == "CrossCycle", r["Task"]) for r in rows]
+
+    def _walk_down(self, root: dict[str, Any], parents: dict[str, set[str]]) -> None:
+        """Same-cycle edges below ``root``, one ListDownstreamTasks call per task reached."""
+        frontier, seen = [root], {int(root["Id"])}
+        while frontier:
+            task = frontier.pop()
+            for cross, child in self._downstream_tasks(task):
+                if cross:
+                    continue
+                parents.setdefault(child["Name"], set()).add(task["Name"])
+                if int(child["Id"]) not in seen:
+                    seen.add(int(child["Id"]))
+                    frontier.append(child)
 
     def backfill(self, request: BackfillRequest) -> ActionResult:
         targets = [request.node, f"{request.start}..{request.end}"]
@@ -1140,15 +1209,72 @@ class DataWorksBackend:
         )
 
     def undeploy(self, node: str) -> ActionResult:
-        return self._act(
-            "undeploy",
-            [node],
-            lambda: self._refuse(
-                unavailable(
-                    "undeploy",
-                    "CreatePipelineRun (Offline), GetPipelineRun and ExecPipelineRunStage",
+        return self._act("undeploy", [node], lambda: self._undeploy(node))
+
+    def _undeploy(self, node: str) -> ActionResult:
+        """An Offline deployment pipeline (spec 3.6) for the task's Data Studio node,
+        its stages executed in order here and polled until the run ends."""
+        task_id = self.get_node(node).id
+        studio = [
+            n
+            for n in self._pages(
+                "ListNodes",
+                "Nodes",
+                {"ProjectId": self.project_id, "Scene": "DataworksProject", "Name": node},
+                "GET",
+            )
+            if str(n.get("TaskId")) == str(task_id)
+        ]
+        if not studio:
+            raise ActionRefused(
+                f"no Data Studio node is linked to task {node} (#{task_id}); "
+                "undeploy it in DataWorks Data Studio"
+            )
+        run = self._call(
+            "CreatePipelineRun",
+            {
+                "ProjectId": self.project_id,
+                "Type": "Offline",
+                "ObjectIds": [str(studio[0]["Id"])],
+                "Description": f"undeploy {node} from opscenter by {self.user}",
+            },
+        )["Id"]
+        self._drive_pipeline(str(run))
+        self._tasks.clear()
+        return ActionResult(
+            "undeploy", [task_id], f"node {node} undeployed in DataWorks (pipeline run {run})"
+        )
+
+    def _drive_pipeline(self, run: str) -> None:
+        """Execute each stage once the one before it succeeded; refuse on a failed,
+        cancelled or stuck run, naming the stage and DataWorks' message."""
+        key = {"Id": run, "ProjectId": self.project_id}
+        for _ in range(POLL_LIMIT):
+            pipeline = self._get("GetPipelineRun", key)["Pipeline"]
+            stages = sorted(pipeline.get("Stages") or [], key=lambda s: int(s.get("Step") or 0))
+            status = pipeline.get("Status")
+            if status == "Success":
+                return
+            if status in PIPELINE_ENDED:
+                bad = next((s for s in stages if s.get("Status") in PIPELINE_ENDED), {})
+                raise ActionRefused(
+                    f"DataWorks pipeline run {run} ended {status}"
+                    + (f" at stage {bad.get('Name') or bad.get('Code')}" if bad else "")
+                    + f": {bad.get('Message') or pipeline.get('Message') or 'no message'}"
                 )
-            ),
+            if not any(s.get("Status") == "Running" for s in stages):
+                waiting = next((s for s in stages if s.get("Status") == "Init"), None)
+                if waiting is not None:
+                    self._call(
+                        "ExecPipelineRunStage",
+                        {"Id": run, "Code": waiting["Code"]},
+                        query={"ProjectId": self.project_id},
+                    )
+                    continue
+            time.sleep(POLL_SECONDS)
+        waited = timedelta(seconds=POLL_LIMIT * POLL_SECONDS)
+        raise ActionRefused(
+            f"DataWorks pipeline run {run} has not finished after {waited}; follow it in DataWorks"
         )
 
     def handle_event(self, event_id: int, status: str) -> ActionResult:
