@@ -10,6 +10,10 @@ import pytest
 
 from opscenter.config import apply_config, config_path
 from opscenter.verbs import UsageError
+from tests import test_dataworks_emulator as emulated
+
+scene = emulated.scene  # a world served by the emulator on 127.0.0.1
+server = emulated.server
 
 CONFIG = """
     backend: dataworks
@@ -104,3 +108,35 @@ def test_an_empty_file_changes_nothing(tmp_path: Path) -> None:
     assert vars(applied(write(tmp_path, "# nothing yet\n"))) == {
         "config": str(tmp_path / "config.yaml")
     }
+
+
+def test_the_config_file_opens_a_legacy_workspace_over_the_emulator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, server, scene
+) -> None:
+    """backend, endpoint and the workspace's api_version from the file; the name from
+    GetProject; a wrong secret stops before the console opens, naming the error."""
+    from opscenter.backends.dataworks.legacy import LegacyBackend
+    from opscenter.console import open_dataworks
+
+    path = write(
+        tmp_path,
+        f"""
+        backend: dataworks
+        dataworks:
+          endpoint: {server.url}
+          workspace_id: {scene.workspace_id}
+          timezone: UTC
+          workspaces:
+            {scene.workspace_id}: {{api_version: 2020-05-18}}
+        """,
+    )
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", emulated.KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", emulated.SECRET)
+    args = applied(path)
+    backend = open_dataworks(args, scene.clock)
+    assert isinstance(backend, LegacyBackend)
+    assert (backend.workspace().name, backend.workspace().backend) == ("ws", "dataworks")
+    assert [n.name for n in backend.list_nodes()] == [n.name for n in scene.backend.list_nodes()]
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret")
+    with pytest.raises(UsageError, match="cannot open DataWorks workspace .*SignatureDoesNotMatch"):
+        open_dataworks(applied(path), scene.clock)
