@@ -15,6 +15,7 @@ and the approximations are named:
 - Attempts in a list: ListInstances has no run number, so a started instance reads as
   attempt 1 (0 for a dry run or a virtual node) until it is opened (GetInstance then
   reads ListInstanceHistory); the auto reruns left come from ``TaskRerunTime``.
+- A 2020 node carries no auto-rerun count or instance mode, so node details show none.
 - Backfills are RunCycleDagNodes DAGs, one per business date, grouped by ``OpSeq``,
   which is the backfill id here. There is no operation listing DAGs, so the backfill
   list holds the ones this console created (its audit). Dates always run ascending.
