@@ -23,6 +23,7 @@ from opscenter.tui.screens.backfill_form import BackfillForm
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.widgets.table import VirtualTable
 from tests import test_dataworks_emulator as emulated
+from tests.test_dataworks_backend import make
 from tests.tui.helpers import press, screen_text, settle
 
 scene = emulated.scene  # the emulator's world and server fixtures, reused
@@ -34,14 +35,7 @@ async def test_the_instances_screen_lists_and_reruns_over_the_dataworks_api(
     server, scene, tmp_path
 ):
     with DataWorksClient(Credentials(emulated.KEY_ID, emulated.SECRET), server.url) as client:
-        remote = DataWorksBackend(
-            client,
-            scene.workspace_id,
-            clock=scene.clock,
-            user="bob",
-            audit_path=tmp_path / "audit.jsonl",
-            timezone="UTC",
-        )
+        remote = make(client, scene, tmp_path)
         app = OpsApp(remote, start="instances")
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
