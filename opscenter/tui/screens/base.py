@@ -167,7 +167,8 @@ class TableScreen(OpsScreen):
         self.failed(event.error)
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        # now, not after the queued keys: a fast "/sal" must search, not set success
+        self.set_focus(self.query_one("#search", Input))
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:

@@ -145,7 +145,6 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     InstanceScreen #log-pane { width: 1fr; }
     InstanceScreen RelativesTree { height: 1fr; background: $background; }
     InstanceScreen #log-search { height: 1; border: none; padding: 0 1; display: none; }
-    InstanceScreen #log-search.shown { display: block; }
     InstanceScreen #why { height: auto; max-height: 3; padding: 0 1; }
     """
 
@@ -442,8 +441,8 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
 
     def action_search(self) -> None:
         search = self.query_one("#log-search", Input)
-        search.add_class("shown")
-        search.focus()
+        search.display = True  # inline, so it is focusable at once
+        self.set_focus(search)  # now, not later: keys typed right after / are the term
 
     @on(Input.Submitted, "#log-search")
     def _searched(self, event: Input.Submitted) -> None:
@@ -455,7 +454,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.log_view.find(re.compile(re.escape(term), flags), f"/{term}")
 
     def _leave_search(self) -> None:
-        self.query_one("#log-search", Input).remove_class("shown")
+        self.query_one("#log-search", Input).display = False
         self.log_view.focus()
 
     def action_escape(self) -> None:
