@@ -22,9 +22,10 @@ from opscenter.domain.model import DependencyType, RerunMode, Status
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
 from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
-from opscenter.scheduler.procs import terminate_orphan
+from opscenter.scheduler.procs import attempt_processes, end_processes, terminate_orphan
 from opscenter.store import audit
 from opscenter.store.batches import chunks
+from opscenter.store.db import storable
 from opscenter.store.models import (
     AttemptRow,
     BaselineRow,
@@ -123,7 +124,10 @@ def _targets(conn: Connection, workspace_id: int, ids: Sequence[int]) -> list[_T
         )
         .join(NodeRow, NodeRow.id == InstanceRow.node_id)
         .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-        .where(InstanceRow.id.in_(list(ids)), InstanceRow.workspace_id == workspace_id)
+        .where(
+            InstanceRow.id.in_([i for i in ids if storable(i)]),
+            InstanceRow.workspace_id == workspace_id,
+        )
     ).all()
     found = {
         r.id: _Target(r.id, r.name, Status(r.status), r.rerun_mode, r.backfill_run_id is not None)
@@ -184,11 +188,15 @@ def preview_rerun(
 ) -> ActionResult:
     """Exactly what a rerun would reset, or its refusal: it runs, then rolls back."""
     body = _rerun_body(workspace_id, ids, actor, downstream)
-    with db.connect() as conn, conn.begin() as transaction:
-        try:
-            return body(conn)
-        finally:
-            transaction.rollback()
+    with db.connect() as conn:
+        # the write lock up front, as every writer takes it: a transaction that reads and
+        # then writes fails at once ("database is locked") if another one wrote meanwhile
+        conn = conn.execution_options(sqlite_immediate=True)
+        with conn.begin() as transaction:
+            try:
+                return body(conn)
+            finally:
+                transaction.rollback()
 
 
 def _rerun_body(
@@ -315,10 +323,20 @@ def _halt(
         message = f"{len(moved)} instance(s) {verb}"
         if running:
             if lease.live_holder(db) is not None:
+                # said on the attempt too: a scheduler that dies before it acts on the
+                # signal carries the stop or freeze out when it recovers the attempt
+                conn.execute(
+                    update(AttemptRow)
+                    .where(
+                        AttemptRow.instance_id.in_(running),
+                        AttemptRow.status == Status.RUNNING.value,
+                    )
+                    .values(reason=f"{verb} by {actor.user}")
+                )
                 state.signal(conn, workspace_id, kind, running, by=actor.user, now=actor.now)
                 message += f"; {len(running)} running instance(s) are being {verb} by the scheduler"
             else:
-                _halt_orphans(conn, running, target_status, actor, verb)
+                _halt_orphans(conn, workspace_id, running, target_status, actor, verb)
                 moved += running
                 message += f"; {len(running)} running instance(s) {verb} (no scheduler was running)"
         state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
@@ -327,8 +345,13 @@ def _halt(
     return _run(db, actor, kind, list(ids), body)
 
 
-def _halt_orphans(conn: Connection, ids: list[int], to: Status, actor: Actor, verb: str) -> None:
-    """No scheduler holds these RUNNING instances: end their processes here."""
+def _halt_orphans(
+    conn: Connection, workspace_id: int, ids: list[int], to: Status, actor: Actor, verb: str
+) -> None:
+    """No scheduler holds these RUNNING instances: end their processes here (found by their
+    environment too, for an attempt whose scheduler died before it recorded the pid)."""
+    landing = conn.scalar(select(WorkspaceRow.landing).where(WorkspaceRow.id == workspace_id))
+    strays = attempt_processes(Path(landing).resolve()) if landing else {}
     for attempt in (
         Session(bind=conn)
         .execute(
@@ -342,6 +365,7 @@ def _halt_orphans(conn: Connection, ids: list[int], to: Status, actor: Actor, ve
             RunLog(Path(attempt.log_path), _local_now).line(f"killed: {verb} by {actor.user}")
         if attempt.pid:
             terminate_orphan(attempt.pid, attempt.pid_start)
+        end_processes(strays.get((attempt.instance_id, attempt.number), []))
         conn.execute(
             update(AttemptRow)
             .where(AttemptRow.id == attempt.id)
@@ -496,6 +520,8 @@ def handle_event(
     """An operator takes an event on (FIXING), closes it (RECOVER) or dismisses it (IGNORE)."""
 
     def body(conn: Connection) -> ActionResult:
+        if not storable(event_id):
+            raise ActionRefused(f"no event #{event_id}")
         row = conn.execute(
             select(EventRow.status)
             .join(BaselineRow, BaselineRow.id == EventRow.baseline_id)

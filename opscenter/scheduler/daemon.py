@@ -52,6 +52,8 @@ def run_scheduler(
         + (f" ×{clock.speed:g}" if clock.speed != 1 else "")
     )
     engine = Engine(db, workspace_id, clock, name="scheduler")
+    if engine.sla.problem:
+        say(engine.sla.problem)
     lost = threading.Event()
 
     def heartbeat() -> None:

@@ -39,7 +39,12 @@ from opscenter.domain.times import to_store
 from opscenter.scheduler import backfill, state
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
-from opscenter.scheduler.procs import process_start_time, terminate_orphan
+from opscenter.scheduler.procs import (
+    attempt_processes,
+    end_processes,
+    process_start_time,
+    terminate_orphan,
+)
 from opscenter.sla.history import Finished
 from opscenter.sla.service import SlaService
 from opscenter.store.models import (
@@ -116,6 +121,15 @@ def _turn(db: Database) -> Iterator[_Turn]:
     """Commits when the turn ends, rolls back if it raises."""
     with ExitStack() as stack:
         yield _Turn(db, stack)
+
+
+def _asked_to_halt(reason: str) -> tuple[str, str] | None:
+    """(stop | freeze, who) when an operator's stop or freeze of a running attempt is on
+    record (actions write "stopped by X" / "frozen by X" on it when a scheduler takes it)."""
+    for kind, said in (("stop", "stopped by "), ("freeze", "frozen by ")):
+        if reason.startswith(said):
+            return kind, reason.removeprefix(said)
+    return None
 
 
 @dataclass(order=True)
@@ -280,7 +294,8 @@ class Engine:
     def recover(self) -> None:
         """Attempts left RUNNING by a scheduler that died become FAILURE and follow their
         retry policy; a process of theirs that is still alive is ended first, so no
-        attempt ever runs twice at once."""
+        attempt ever runs twice at once. A stop or freeze an operator asked for, which
+        the dead scheduler had not carried out yet, is carried out instead."""
         now = self._now()
         with writing(self.db) as conn:
             lost = conn.execute(
@@ -290,6 +305,7 @@ class Engine:
                     AttemptRow.number,
                     AttemptRow.pid,
                     AttemptRow.pid_start,
+                    AttemptRow.reason,
                 )
                 .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
                 .where(
@@ -297,26 +313,40 @@ class Engine:
                     AttemptRow.status == Status.RUNNING.value,
                 )
             ).all()
+            # a process whose pid was not recorded yet is found by its environment
+            strays = attempt_processes(self.executors.landing.resolve()) if lost else {}
             for attempt in lost:
                 if attempt.pid:
                     terminate_orphan(attempt.pid, attempt.pid_start)
+                end_processes(strays.get((attempt.instance_id, attempt.number), []))
+                asked = _asked_to_halt(attempt.reason or "")
+                reason = attempt.reason if asked else "lost: scheduler restarted"
                 conn.execute(
                     update(AttemptRow)
                     .where(AttemptRow.id == attempt.id)
-                    .values(
-                        status=Status.FAILURE.value,
-                        finished_at=now,
-                        reason="lost: scheduler restarted",
+                    .values(status=Status.FAILURE.value, finished_at=now, reason=reason)
+                )
+                if asked and asked[0] == "freeze":
+                    state.move(
+                        conn,
+                        [attempt.instance_id],
+                        Status.FROZEN,
+                        allowed_from=[Status.RUNNING],
+                        now=now,
+                        by=asked[1],
+                        reason=reason,
+                        values={"finished_at": now},
                     )
-                )
-                self._fail(
-                    conn,
-                    attempt.instance_id,
-                    attempt.number,
-                    now,
-                    "lost: scheduler restarted",
-                    retry=True,
-                )
+                else:
+                    self._fail(
+                        conn,
+                        attempt.instance_id,
+                        attempt.number,
+                        now,
+                        reason,
+                        by=asked[1] if asked else self.name,
+                        retry=not asked,
+                    )
 
     def _rescan(self) -> None:
         """Load everything pending from the store: candidates, waits, retries."""

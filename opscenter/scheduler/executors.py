@@ -42,6 +42,17 @@ KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 QUALITY_ROWS_SHOWN = 50
 _STATEMENT_PREVIEW = 80
 _CELL_WIDTH = 40
+# The operator's own credentials, as opscenter reads them: a node's code is the workspace
+# author's, and must not see them (an ``env`` in a script would print them to its log).
+OPERATOR_SECRETS = frozenset(
+    {
+        "ALIBABA_CLOUD_ACCESS_KEY_ID",
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+        "ALIBABA_CLOUD_SECURITY_TOKEN",
+        "OPSCENTER_EMULATOR_ACCESS_KEY_ID",
+        "OPSCENTER_EMULATOR_ACCESS_KEY_SECRET",
+    }
+)
 _INTERRUPT_EVERY = 0.05  # an interrupt that lands between two statements is lost: repeat it
 
 
@@ -98,7 +109,7 @@ class Executors:
     ) -> None:
         self.warehouse = Path(warehouse)
         self.landing = Path(landing)
-        self.landing.mkdir(parents=True, exist_ok=True)
+        logfile.make_private_dirs(self.landing)
         self._now = now or _local_now
         self.kill_grace = kill_grace
         self._lock = threading.Lock()
@@ -141,7 +152,7 @@ class Executors:
 
     def _start_process(self, job: Job, log: RunLog) -> Execution:
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if k not in OPERATOR_SECRETS},
             "OPSCENTER_LANDING": str(self.landing.resolve()),
             "OPSCENTER_ATTEMPT": str(job.attempt),
             "OPSCENTER_INSTANCE_ID": str(job.instance_id),
@@ -196,11 +207,15 @@ class Executors:
             if self._closed:
                 raise RuntimeError("the warehouse connection is closed")
             if self._connection is None:
-                self.warehouse.parent.mkdir(parents=True, exist_ok=True)
+                logfile.make_private_dirs(self.warehouse.parent)
+                new = not self.warehouse.exists()
                 self._connection = duckdb.connect(
                     str(self.warehouse),
                     config={"file_search_path": str(self.landing.resolve())},
                 )
+                if new:  # DuckDB creates it by the umask; a warehouse holds the data
+                    with contextlib.suppress(OSError):
+                        self.warehouse.chmod(logfile.FILE_MODE)
             self._running.add(execution)
             return self._connection.cursor()
 
@@ -227,6 +242,16 @@ def _os_reason(error: BaseException) -> str:
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error) or type(error).__name__
+
+
+def _noting_the_log(outcome: Outcome, log: RunLog) -> Outcome:
+    """An attempt ends as its work did; if its log could not take every line (a full
+    disk), the reason says so, since the operator will read a log that stops short."""
+    if not log.failed:
+        return outcome
+    note = f"log incomplete: {log.failed}"
+    reason = f"{outcome.reason} ({note})" if outcome.reason else note
+    return Outcome(outcome.success, outcome.exit_code, reason)
 
 
 def _failed_to_start(log: RunLog, reason: str) -> Execution:
@@ -274,7 +299,7 @@ class _ProcessExecution:
     def wait(self) -> Outcome:
         with self._wait_lock:
             if self._outcome is None:
-                self._outcome = self._finish()
+                self._outcome = _noting_the_log(self._finish(), self._log)
             return self._outcome
 
     def _finish(self) -> Outcome:
@@ -412,6 +437,7 @@ class _SqlExecution:
                 finally:
                     self._executors._release(self)
                     self.finished.set()
+                self._outcome = _noting_the_log(self._outcome, self._log)
             return self._outcome
 
     def kill(self, reason: str) -> None:

@@ -101,6 +101,7 @@ class RunLog:
         self.path = path
         self._now = now
         self._lock = threading.Lock()
+        self.failed = ""  # why a line could not be written (a full disk), once one could not
 
     def line(self, message: str) -> None:
         """Append ``message``; every line of a multi-line message gets its own stamp."""
@@ -109,14 +110,20 @@ class RunLog:
         with self._lock:
             try:
                 fd = open_for_append(self.path)
-            except OSError:
-                return  # a log that cannot be written must not turn a run into a crash
+            except OSError as error:
+                self._lost(error)  # a log that cannot be written must not turn a run into a crash
+                return
             try:
                 if _ends_mid_line(fd, self.path):
                     text = "\n" + text
                 os.write(fd, text.encode("utf-8", errors="replace"))
+            except OSError as error:  # a full disk: nor must a log that stops taking lines
+                self._lost(error)
             finally:
                 os.close(fd)
+
+    def _lost(self, error: OSError) -> None:
+        self.failed = self.failed or error.strerror or str(error)
 
     def size(self) -> int:
         try:

@@ -1,14 +1,19 @@
 """Processes left behind by a scheduler that died: find them safely and end them.
 
 A pid alone is not an identity (pids are reused), so attempts also record the
-process's start time; an orphan is ended only if both still match.
+process's start time; an orphan is ended only if both still match. An attempt whose
+pid was never recorded (the scheduler died as it started the process) is found by
+the environment the executor gives every attempt: its workspace's landing folder,
+its instance id and its attempt number.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
+from collections import defaultdict
 from pathlib import Path
 
 
@@ -47,3 +52,48 @@ def terminate_orphan(pid: int, started: int | None, grace: float = 2.0) -> bool:
                 return True
             time.sleep(0.05)
     return True
+
+
+def attempt_processes(landing: Path | str) -> dict[tuple[int, int], list[int]]:
+    """Live processes started for attempts of the workspace with this landing folder, by
+    (instance id, attempt number), read from /proc/<pid>/environ (Linux; empty elsewhere)."""
+    wanted = b"OPSCENTER_LANDING=" + os.fsencode(str(landing))
+    found: dict[tuple[int, int], list[int]] = defaultdict(list)
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            values = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or another user's
+            continue
+        if wanted not in values:
+            continue
+        fields = dict(v.split(b"=", 1) for v in values if b"=" in v)
+        try:
+            key = int(fields[b"OPSCENTER_INSTANCE_ID"]), int(fields[b"OPSCENTER_ATTEMPT"])
+        except (KeyError, ValueError):
+            continue
+        if process_start_time(int(entry.name)) is not None:
+            found[key].append(int(entry.name))
+    return dict(found)
+
+
+def end_processes(pids: list[int], grace: float = 2.0) -> None:
+    """End these processes with their process groups: TERM, then KILL after ``grace``."""
+    live = {pid: start for pid in pids if (start := process_start_time(pid)) is not None}
+    groups = set()
+    for pid in live:
+        with contextlib.suppress(ProcessLookupError):
+            groups.add(os.getpgid(pid))
+    for signum in (signal.SIGTERM, signal.SIGKILL):
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, signum)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not any(is_same_process(pid, start) for pid, start in live.items()):
+                return
+            time.sleep(0.05)

@@ -11,6 +11,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 from sqlalchemy import Engine
 
 from opscenter.sla.alerts import AlertMonitor, Notifier
@@ -28,7 +29,17 @@ class SlaService:
         self.db = db
         self.workspace_id = workspace_id
         data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.history = DurationHistory(data_dir / "history.duckdb")
+        self.problem = ""  # what the scheduler should say about its own files, if anything
+        path = data_dir / "history.duckdb"
+        try:
+            self.history = DurationHistory(path)
+        except duckdb.Error as error:  # another process holds the file (an analyst's session)
+            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            self.problem = (
+                f"run history {path} is unavailable ({first}); "
+                "keeping it in memory, rebuilt from the store"
+            )
+            self.history = DurationHistory()  # sync() fills it from the store's attempts
         self.monitor = SlaMonitor(db, workspace_id, self.history)
         self.notifier = notifier or Notifier(db)
         self.alerts = AlertMonitor(db, workspace_id, self.notifier)

@@ -29,6 +29,7 @@ from opscenter.store.models import (
     SignalRow,
     WorkspaceRow,
 )
+from opscenter.store.tx import writing_session
 
 _NOT_YET_RUN = ("NOT_RUN", "WAIT_TIME", "WAIT_RESOURCE")
 
@@ -71,7 +72,9 @@ def deploy(
     the state database), so running a workspace never writes into its sources.
     """
     folder, data_dir = folder.resolve(), data_dir.resolve()
-    with Session(engine) as session, session.begin():
+    # the write lock up front: it reads before it writes, and a deferred transaction that
+    # does so fails at once ("database is locked") if another process wrote meanwhile
+    with writing_session(engine) as session:
         ws = session.scalar(select(WorkspaceRow).where(WorkspaceRow.name == workspace.name))
         is_new = ws is None
         if ws is None:
