@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -18,6 +19,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from sqlalchemy.exc import OperationalError
 
 from opscenter import __version__, verbs, world
 from opscenter.backends.local import LocalBackend
@@ -31,7 +34,7 @@ from opscenter.scheduler.daemon import run_scheduler
 from opscenter.scheduler.generate import ensure_generated
 from opscenter.store import summary
 from opscenter.store.audit import os_user
-from opscenter.store.db import StoreError
+from opscenter.store.db import LARGEST_ID, StoreError
 from opscenter.verbs import UsageError
 
 
@@ -55,6 +58,12 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a path the system refuses (too long, not permitted, ...)
+        print(f"opscenter: {exc}", file=sys.stderr)
+        return 2
+    except OperationalError as exc:  # a store busy past its timeout, or unreadable
+        print(f"opscenter: the state database could not be used: {exc.orig}", file=sys.stderr)
+        return 2
 
 
 # -- the parser ---------------------------------------------------------------------
@@ -105,7 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     scheduler = command("scheduler", "run the scheduler headless (one per database)", _scheduler)
     scheduler.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=1.0,
         help="simulated clock: N simulated seconds per real second (default 1: real time)",
     )
@@ -140,23 +149,23 @@ def _parser() -> argparse.ArgumentParser:
     instances.add_argument("--node")
     instances.add_argument("--owner")
     instances.add_argument("--kind", choices=verbs.INSTANCE_KINDS)
-    instances.add_argument("--backfill", type=int, metavar="ID")
+    instances.add_argument("--backfill", type=_id, metavar="ID")
     instances.add_argument("--text", help="part of the node name")
     instances.add_argument("--limit", type=_positive, default=100)
     instances.add_argument("--desc", action="store_true", help="newest cyctime first")
     _json_option(instances)
 
     show = command("show", "one instance with its attempts", _with_backend(verbs.show))
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=_id)
     _json_option(show)
 
     logs = command("logs", "an instance's run log", _with_backend(verbs.logs))
-    logs.add_argument("id", type=int)
-    logs.add_argument("--attempt", type=int, help="attempt number (default: the latest)")
+    logs.add_argument("id", type=_id)
+    logs.add_argument("--attempt", type=_id, help="attempt number (default: the latest)")
     logs.add_argument("--follow", "-f", action="store_true", help="follow while it runs")
 
     why = command("why", "why isn't it running? (diagnosis)", _with_backend(verbs.why))
-    why.add_argument("id", type=int)
+    why.add_argument("id", type=_id)
     _json_option(why)
 
     for name, help_, handler in (
@@ -165,7 +174,7 @@ def _parser() -> argparse.ArgumentParser:
         ("stop", "stop running or waiting instances (they fail)", verbs.stop),
     ):
         sub = command(name, help_, _with_backend(handler))
-        sub.add_argument("ids", type=int, nargs="+", metavar="ID")
+        sub.add_argument("ids", type=_id, nargs="+", metavar="ID")
         if name == "rerun":
             sub.add_argument("--downstream", action="store_true")
         _json_option(sub)
@@ -174,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         ("unfreeze", "unfreeze instances, or a node (--node)", verbs.unfreeze),
     ):
         sub = command(name, help_, _with_backend(handler))
-        sub.add_argument("ids", type=int, nargs="*", metavar="ID")
+        sub.add_argument("ids", type=_id, nargs="*", metavar="ID")
         sub.add_argument("--node", metavar="NAME")
         _json_option(sub)
 
@@ -204,7 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     backfills = command(
         "backfills", "backfills with progress per date", _with_backend(verbs.backfills)
     )
-    backfills.add_argument("id", type=int, nargs="?")
+    backfills.add_argument("id", type=_id, nargs="?")
     _json_option(backfills)
 
     undeploy = command(
@@ -228,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     baseline.add_argument("name")
     baseline.add_argument("--bizdate", type=_date)
-    baseline.add_argument("--cycle", type=int, default=1, help="hourly baselines: the cycle")
+    baseline.add_argument("--cycle", type=_id, default=1, help="hourly baselines: the cycle")
     baseline.add_argument("--keypath", action="store_true", help="show the key path as a Gantt")
     _json_option(baseline)
 
@@ -242,7 +251,7 @@ def _parser() -> argparse.ArgumentParser:
     event = command(
         "event", "handle an event: fixing, recover or ignore", _with_backend(verbs.event)
     )
-    event.add_argument("id", type=int)
+    event.add_argument("id", type=_id)
     event.add_argument(
         "status", choices=["fixing", "recover", "ignore", "FIXING", "RECOVER", "IGNORE"]
     )
@@ -262,7 +271,7 @@ def _parser() -> argparse.ArgumentParser:
         "emulate", "serve the workspace over the DataWorks OpenAPI (a local emulator)", _emulate
     )
     emulate.add_argument("--host", default="127.0.0.1")
-    emulate.add_argument("--port", type=int, default=8080)
+    emulate.add_argument("--port", type=_port, default=8080)
     emulate.add_argument(
         "--access-key-id",
         help="the key id clients sign with (or $OPSCENTER_EMULATOR_ACCESS_KEY_ID)",
@@ -294,7 +303,7 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
     console = parser.add_argument_group("console (opscenter with no command)")
     console.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=argparse.SUPPRESS,
         help="simulated clock: N simulated seconds per real second "
         "(the demo runs at 120; a workspace at real time)",
@@ -392,20 +401,52 @@ def _statuses(text: str) -> str:
 
 
 def _positive(text: str) -> int:
+    """A count: 1 up to the largest number the store holds (a 64-bit integer)."""
     try:
         number = int(text)
     except ValueError:
         number = 0
-    if number < 1:
+    if not 1 <= number <= LARGEST_ID:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
     return number
 
 
+def _id(text: str) -> int:
+    """An instance, backfill or event id (or a number like it): a whole number the store can
+    hold; one it cannot is no id at all."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if abs(number) > LARGEST_ID:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large for an id")
+    return number
+
+
+def _speed(text: str) -> float:
+    try:
+        speed = float(text)
+    except ValueError:
+        speed = 0.0
+    if not 0 < speed < math.inf:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive speed (e.g. 1, 60, 120)")
+    return speed
+
+
+def _port(text: str) -> int:
+    if not (text.isascii() and text.isdigit() and int(text) <= 65535):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (0..65535)")
+    return int(text)
+
+
 def _local_time(text: str) -> datetime:
     try:
-        return datetime.fromisoformat(text)
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time (yyyy-mm-dd hh:mm)") from None
+    if not 1971 <= moment.year <= 9998:  # a day of margin for any time zone's offset
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (years 1971..9998)")
+    return moment
 
 
 # -- the world: workspace, store, backend --------------------------------------------

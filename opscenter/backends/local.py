@@ -51,6 +51,7 @@ from opscenter.domain.times import to_store
 from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import read_page
+from opscenter.store.db import LARGEST_ID, storable
 from opscenter.store.models import (
     AlertRow,
     AttemptRow,
@@ -139,6 +140,11 @@ def _run_time(conn, now: datetime):  # noqa: ANN001, ANN202 - a SQL expression
     if conn.dialect.name == "sqlite":  # datetimes are text there: compare as Julian days
         return func.julianday(finished) - func.julianday(InstanceRow.started_at)
     return finished - InstanceRow.started_at
+
+
+def _limit(count: int) -> int:
+    """A page size SQLite can bind (and add one to): any larger one means all rows."""
+    return min(count, LARGEST_ID - 1)
 
 
 SEARCH_BY_IDS = 500  # a name search matching at most this many nodes filters by node id
@@ -294,6 +300,8 @@ class LocalBackend:
         if flt.kind:
             conditions.append(InstanceRow.kind == flt.kind.value)
         if flt.backfill_id is not None:
+            if not storable(flt.backfill_id):
+                return Page([], 0, None)
             conditions.append(BackfillRunRow.backfill_id == flt.backfill_id)
         if flt.text:
             conditions.append(self._name_search(flt.text))
@@ -321,7 +329,7 @@ class LocalBackend:
         )
         with self.db.connect() as conn:
             rows = conn.execute(
-                _instance_query().where(*window).order_by(*order).limit(flt.limit + 1)
+                _instance_query().where(*window).order_by(*order).limit(_limit(flt.limit) + 1)
             ).all()
             total = conn.scalar(
                 select(func.count())
@@ -353,6 +361,8 @@ class LocalBackend:
         return NodeRow.name.contains(text, autoescape=True)
 
     def get_instance(self, instance_id: int) -> InstanceInfo:
+        if not storable(instance_id):
+            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
         with self.db.connect() as conn:
             row = conn.execute(
                 _instance_query().where(
@@ -366,6 +376,8 @@ class LocalBackend:
     def parameters(self, instance_id: int) -> dict[str, str]:
         """The scheduling parameters as this instance runs with them: the workspace's and
         its node version's assignments, rendered for its cyctime, bizdate and job."""
+        if not storable(instance_id):
+            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
         with self.db.connect() as conn:
             row = conn.execute(
                 select(
@@ -614,11 +626,13 @@ class LocalBackend:
                 select(BackfillRow.id)
                 .where(BackfillRow.workspace_id == self.workspace_id)
                 .order_by(BackfillRow.id.desc())
-                .limit(limit)
+                .limit(_limit(limit))
             ).all()
         return [self.get_backfill(i) for i in ids]
 
     def get_backfill(self, backfill_id: int) -> BackfillInfo:
+        if not storable(backfill_id):
+            raise ActionRefused(f"no backfill #{backfill_id}")
         with self.db.connect() as conn:
             row = conn.execute(
                 select(BackfillRow).where(
@@ -654,9 +668,9 @@ class LocalBackend:
         )
 
     def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
-        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(_limit(limit))
         if before_id is not None:
-            query = query.where(AuditRow.id < before_id)
+            query = query.where(AuditRow.id < min(max(before_id, 0), LARGEST_ID))
         with self.db.connect() as conn:
             rows = conn.execute(query).all()
         return [
@@ -764,7 +778,7 @@ class LocalBackend:
             .join(NodeRow, NodeRow.id == InstanceRow.node_id)
             .where(BaselineRow.workspace_id == self.workspace_id)
             .order_by(EventRow.id.desc())
-            .limit(limit)
+            .limit(_limit(limit))
         )
         if open_only:
             query = query.where(EventRow.status.in_(["NEW", "FIXING"]))
@@ -793,7 +807,7 @@ class LocalBackend:
                 select(AlertRow)
                 .where(AlertRow.workspace_id == self.workspace_id)
                 .order_by(AlertRow.id.desc())
-                .limit(limit)
+                .limit(_limit(limit))
             ).all()
         return [
             AlertInfo(

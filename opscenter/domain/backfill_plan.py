@@ -20,6 +20,8 @@ from opscenter.domain.slots import day_slots
 
 MAX_PARALLEL = 10  # decision 13.7
 MAX_DATES = 366
+# Business dates a backfill may cover: their instances run the day after, in any zone.
+FIRST_BIZDATE, LAST_BIZDATE = date(1970, 1, 1), date(9998, 12, 31)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,8 @@ def plan(nodes: Mapping[str, PlanNode], zone: ZoneInfo, request: BackfillRequest
         raise ActionRefused(f"node {request.node!r} is not deployed")
     if request.end < request.start:
         raise ActionRefused(f"the range ends ({request.end}) before it starts ({request.start})")
+    if request.start < FIRST_BIZDATE or request.end > LAST_BIZDATE:
+        raise ActionRefused(f"business dates must lie within {FIRST_BIZDATE}..{LAST_BIZDATE}")
     days = (request.end - request.start).days + 1
     if days > MAX_DATES:
         raise ActionRefused(f"{days} business dates is more than {MAX_DATES} in one backfill")

@@ -24,6 +24,8 @@ from opscenter.domain.model import CycleType
 
 MIN_INTERVAL_MINUTES = 5
 """Spec 2.1: a minute schedule fires at most every 5 minutes."""
+HORIZON_YEARS = 400
+"""How far ``next_fire_times`` looks: one Gregorian cycle, so any pattern of days recurs."""
 
 _FIELDS = ("second", "minute", "hour", "day-of-month", "month", "day-of-week")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -161,17 +163,27 @@ class Schedule:
 
         croniter walks naive wall-clock times and this method applies the zone,
         so skipped and repeated wall times follow the same rule as ``fire_times_on``.
+        Fewer are returned when the schedule fires fewer times in the next
+        ``HORIZON_YEARS`` (or before year 9999): a time that never exists in ``tz``,
+        such as 02:30 on the second Sunday of March in New York, never fires.
         """
         if after.tzinfo is None:
             raise ValueError(f"after must be timezone-aware, got {after!r}")
         # Compare in UTC: same-zone comparison ignores fold, i.e. which 01:30 of a fall-back.
         after_utc = after.astimezone(UTC)
-        walk = croniter(self._croniter_expression(), after.astimezone(tz).replace(tzinfo=None))
+        start = after.astimezone(tz).replace(tzinfo=None)
+        walk = croniter(self._croniter_expression(), start)
         found: list[datetime] = []
         while len(found) < count:
-            candidate = walk.get_next(datetime)
-            aware = candidate.replace(tzinfo=tz)
-            if aware.astimezone(UTC) > after_utc and _exists(candidate, tz):
+            try:
+                candidate = walk.get_next(datetime)
+                aware = candidate.replace(tzinfo=tz)
+                due = aware.astimezone(UTC) > after_utc and _exists(candidate, tz)
+            except (ValueError, OverflowError):  # past year 9999 (croniter's errors too)
+                break
+            if candidate.year > start.year + HORIZON_YEARS:
+                break
+            if due:
                 found.append(aware)
         return found
 
@@ -431,6 +443,8 @@ def _skipped(day: date, tz: ZoneInfo) -> tuple[datetime, datetime] | None:
     nodes instead of a zone round-trip per fire time. Assumes at most one
     forward jump a day.
     """
+    if day == date.max:
+        return None  # no next day to compare with
     midnight = datetime.combine(day, time(), tz)
     next_midnight = datetime.combine(day + timedelta(days=1), time(), tz)
     before, after = midnight.utcoffset(), next_midnight.utcoffset()

@@ -181,12 +181,12 @@ def _builtin(name: str, instance: _Instance, expression: str) -> str:
     if name == "cyctime":
         return _format("yyyymmddhh24miss", instance.cyctime)
     if name == "gmtdate":
-        return _format("yyyymmdd", business_day + timedelta(days=1))
+        return _format("yyyymmdd", _shift(business_day, expression, days=Fraction(1)))
     if name == "bizmonth":
         # The last complete month: bizdate's own only when bizdate ends its month.
         first = business_day.replace(day=1)
-        if (business_day + timedelta(days=1)).month == business_day.month:
-            first -= timedelta(days=1)
+        if _shift(business_day, expression, days=Fraction(1)).month == business_day.month:
+            first = _shift(first, expression, days=Fraction(-1))
         return _format("yyyymm", first)
     ident = instance.ids[name]
     if ident is None:

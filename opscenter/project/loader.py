@@ -64,13 +64,20 @@ _NODE_KEYS = {
 _TRIGGER_KEYS = {"cron", "start_time", "end_time", "timezone"}
 _BASELINE_KEYS = {"name", "owner", "priority", "type", "committed_time", "margin", "nodes"}
 _DURATION = re.compile(r"^(\d+)\s*([smh]?)$")
+# Environment variables that make the node's interpreter run or load code before the script.
+_STARTUP_VARIABLES = {"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND"}
+_STARTUP_PREFIXES = ("LD_", "PYTHON", "BASH_FUNC_")
 _CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 def workspace_file(path: str | Path) -> Path:
     """Accept the folder or the workspace.yaml inside it."""
     path = Path(path)
-    return path / WORKSPACE_FILE if path.is_dir() else path
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # a name too long, say: reading it then says so, located
+        is_dir = False
+    return path / WORKSPACE_FILE if is_dir else path
 
 
 def load_workspace(path: str | Path) -> Workspace:
@@ -204,6 +211,14 @@ class _Loader:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name):
                 value_field.problem(
                     f"parameter name {name!r} is not valid", "use letters, digits and underscores"
+                )
+                continue
+            if name in _STARTUP_VARIABLES or name.startswith(_STARTUP_PREFIXES):
+                # Parameters are exported to shell and Python nodes: bash would expand a
+                # BASH_ENV value ($(...) included) before the script runs, as code.
+                value_field.problem(
+                    f"parameter name {name!r} is reserved: bash or python reads it at startup",
+                    "choose another name",
                 )
                 continue
             if value is not None:

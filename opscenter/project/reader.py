@@ -58,6 +58,8 @@ class Field:
             return None
         fields: dict[str, Field] = {}
         for key_node, value_node in self.node.value:
+            if not self._scalar_key(key_node):
+                continue
             key = str(key_node.value)
             where = f"{self.path}.{key}" if self.path else key
             if key not in allowed:
@@ -69,6 +71,13 @@ class Field:
         for key in sorted(required - fields.keys()):
             self.problem(f"missing required key {key!r}")
         return fields
+
+    def _scalar_key(self, key_node: yaml.Node) -> bool:
+        """A key is a name; a list or mapping as a key (``? [a, b]``) is a problem."""
+        if isinstance(key_node, yaml.ScalarNode):
+            return True
+        self.report.add(key_node, self.path, f"a key must be a name, got {_kind(key_node)}")
+        return False
 
     def items(self) -> Iterator[Field]:
         """Elements of a list (a problem, and nothing, if it is not a list)."""
@@ -89,6 +98,8 @@ class Field:
             return
         seen: set[str] = set()
         for key_node, value_node in self.node.value:
+            if not self._scalar_key(key_node):
+                continue
             key = str(key_node.value)
             if key in seen:
                 self.report.add(key_node, f"{self.path}.{key}", f"duplicate key {key!r}")

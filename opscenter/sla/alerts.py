@@ -15,6 +15,7 @@ Webhook body (JSON, POST):
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time as _time
@@ -39,6 +40,22 @@ from opscenter.store.models import (
     WorkspaceRow,
 )
 from opscenter.store.tx import writing
+
+
+class _NoTokensInLogs(logging.Filter):
+    """httpx logs each request's URL at INFO, and a webhook URL carries its token in the
+    query (DingTalk's access_token) or the path (Slack, Feishu): only the host is kept."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                f"{arg.scheme}://{arg.netloc.decode()}/..." if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_NoTokensInLogs())
 
 ACTIVE_DAYS = 2
 

@@ -11,6 +11,7 @@ process (the console, the CLI) reads them.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import tempfile
@@ -72,7 +73,11 @@ class DurationHistory:
     """The run history in DuckDB and the statistics derived from it."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
+        new = str(path) != ":memory:" and not Path(path).exists()
         self.duck = duckdb.connect(str(path))
+        if new:  # DuckDB creates it by the umask; the state stays owner-only
+            with contextlib.suppress(OSError):
+                Path(path).chmod(0o600)
         self.duck.execute(
             "CREATE TABLE IF NOT EXISTS history (attempt_id BIGINT PRIMARY KEY, node_id INTEGER, "
             "finished_at TIMESTAMP, duration DOUBLE)"

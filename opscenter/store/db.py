@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect, select
@@ -13,6 +15,16 @@ from sqlalchemy.orm import Session
 from opscenter.store.models import SCHEMA_VERSION, Base, Meta
 
 BUSY_TIMEOUT_MS = 10_000
+_WORKSPACE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+LARGEST_ID = 2**63 - 1
+"""SQLite's largest integer: an id or a limit beyond it cannot even be asked for."""
+
+
+def storable(number: int) -> bool:
+    """Whether ``number`` fits an INTEGER column (so a query for it can be sent at all)."""
+    return -LARGEST_ID - 1 <= number <= LARGEST_ID
 
 
 class StoreError(Exception):
@@ -26,6 +38,13 @@ def state_home() -> Path:
 
 
 def default_url(workspace: str) -> str:
+    """The store of a workspace name; a name that is not one (``../x``) would point the
+    store outside the state folder, so it is refused."""
+    if not _WORKSPACE_NAME.fullmatch(workspace):
+        raise StoreError(
+            f"{workspace!r} is neither a workspace folder nor a workspace name "
+            "(names are letters, digits and underscores)"
+        )
     return f"sqlite:///{state_home() / workspace / 'state.db'}"
 
 
@@ -61,9 +80,12 @@ def open_store(url: str) -> Engine:
     is_sqlite = parsed.get_backend_name() == "sqlite"
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         path = Path(parsed.database).expanduser()
-        _make_private_dir(path.parent)
-        if not path.exists():
-            path.touch(mode=0o600)
+        try:
+            _make_private_dir(path.parent)
+            if not path.exists():
+                path.touch(mode=0o600)
+        except OSError as exc:
+            raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
     try:
         engine = create_engine(
             parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
@@ -85,7 +107,16 @@ def open_store(url: str) -> Engine:
 
 
 def _make_private_dir(folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``folder`` and every missing parent owner-only (``mkdir(parents=True)`` would
+    leave the parents, such as ``~/.local/state/opscenter``, open to everyone)."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists() and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for item in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            item.mkdir(mode=0o700)
 
 
 def _check_or_create_schema(engine: Engine) -> None:
