@@ -81,6 +81,11 @@ def test_the_dataworks_backend_needs_a_workspace_id_and_a_region(tmp_path, monke
         open_dataworks(args, ManualClock(REAL_NOW))
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAI-test")
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-shown")
-    remote = open_dataworks(args, ManualClock(REAL_NOW))
-    assert remote.project_id == 42
-    assert "not-shown" not in repr(remote.client)
+    args = _parser().parse_args(
+        ["--backend", "dataworks", "--endpoint", "http://127.0.0.1:9", "--workspace-id", "42"]
+    )
+    with pytest.raises(UsageError) as unreachable:  # found out before the console opens
+        open_dataworks(args, ManualClock(REAL_NOW))
+    message = str(unreachable.value)
+    assert message.startswith("cannot open DataWorks workspace 42: DataWorks GetProject failed")
+    assert "cannot reach http://127.0.0.1:9" in message and "not-shown" not in message

@@ -11,6 +11,7 @@ every action (and refusal) is also written to a local JSON-lines audit file.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opscenter.backends.dataworks.client import ApiError, DataWorksClient, DataWorksError
+from opscenter.backends.dataworks.client import ApiError, DataWorksClient, DataWorksError, NoAnswer
 from opscenter.domain import backfill_plan
 from opscenter.domain.backfill_plan import PlanNode
 from opscenter.domain.clock import Clock
@@ -52,6 +53,7 @@ from opscenter.domain.records import (
     StatusCounts,
     WorkspaceInfo,
 )
+from opscenter.scheduler.logfile import make_private_dirs, open_for_append
 from opscenter.store.db import state_home
 
 V2020 = "2020-05-18"
@@ -85,6 +87,7 @@ BASELINE_STATUS = {"DANGEROUS": "WARNING", "DANGROUS": "WARNING"}
 POLL_SECONDS = 0.5
 BACKFILL_SCAN_DAYS = 14  # business dates read back when listing backfills
 POLL_LIMIT = 120
+READ_PREFIXES = ("List", "Get", "TopTen")  # calls that change nothing
 PIPELINE_ENDED = ("Fail", "Termination", "Cancel")
 EVENT_SCAN_DAYS = 31  # how far back ListTopics / ListAlertMessages are read
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
@@ -117,6 +120,34 @@ def _last_error(log: str) -> str:
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     return (errors or lines or ["no log"])[-1]
+
+
+class _Answer(dict):
+    """A DataWorks answer whose missing field is a refusal naming the call and its request
+    id, so an answer of an unexpected shape never escapes as a bare KeyError."""
+
+    def __init__(self, data: dict[str, Any], action: str, request_id: str) -> None:
+        super().__init__({k: _answer(v, action, request_id) for k, v in data.items()})
+        self.action = action
+        self.request_id = request_id
+
+    def __missing__(self, key: str) -> Any:
+        raise ActionRefused(
+            f"DataWorks {self.action} failed: the answer has no {key!r} field "
+            f"(request id {self.request_id or 'none'})"
+        )
+
+
+def _answer(value: Any, action: str, request_id: str) -> Any:
+    if isinstance(value, dict):
+        return _Answer(value, action, request_id)
+    if isinstance(value, list):
+        return [_answer(item, action, request_id) for item in value]
+    return value
+
+
+class OutcomeUnknown(ActionRefused):
+    """A change was sent and no answer came: audited as unknown, not as refused."""
 
 
 def unavailable(feature: str, needs: str) -> ActionRefused:
@@ -160,9 +191,17 @@ class DataWorksBackend:
     def _call(self, action: str, params: dict[str, Any], **options: Any) -> dict[str, Any]:
         """A refusal by DataWorks (any error answer) becomes ActionRefused for the console."""
         try:
-            return self.client.call(action, params, **options)
+            answer = self.client.call(action, params, **options)
+        except NoAnswer as error:
+            if action.startswith(READ_PREFIXES):
+                raise ActionRefused(f"DataWorks {action} failed: {error}") from None
+            raise OutcomeUnknown(
+                f"DataWorks {action} failed: {error}; it may have been done all the same, "
+                "so check the targets before repeating it"
+            ) from None
         except DataWorksError as error:
             raise ActionRefused(f"DataWorks {action} failed: {error}") from None
+        return _answer(answer, action, str(answer.get("RequestId") or ""))
 
     def _get(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._call(action, params, method="GET")
@@ -183,13 +222,10 @@ class DataWorksBackend:
     def _task_map(self, refresh: bool = False) -> dict[int, dict[str, Any]]:
         """Deployed tasks by id; kept because instances name only their task's id."""
         if refresh or not self._tasks:
-            items = self.client.iter_items(
+            items = self._pages(
                 "ListTasks", "Tasks", {"ProjectId": self.project_id, "ProjectEnv": "Prod"}
             )
-            try:
-                self._tasks = {int(t["Id"]): t for t in items}
-            except DataWorksError as error:
-                raise ActionRefused(f"DataWorks ListTasks failed: {error}") from None
+            self._tasks = {int(t["Id"]): t for t in items}
         return self._tasks
 
     def _task(self, task_id: int) -> dict[str, Any]:
@@ -343,9 +379,10 @@ class DataWorksBackend:
         self, action: str, key: str, params: dict[str, Any], method: str = "POST"
     ) -> list[Any]:
         try:
-            return list(self.client.iter_items(action, key, params, method=method))
+            items = list(self.client.iter_items(action, key, params, method=method))
         except DataWorksError as error:
             raise ActionRefused(f"DataWorks {action} failed: {error}") from None
+        return _answer(items, action, "")
 
     def list_instances(self, flt: InstanceFilter) -> Page:
         """ListTaskInstances sorted by TriggerTime (then Id), as our (cyctime, id) keyset.
@@ -848,11 +885,12 @@ class DataWorksBackend:
 
     def _pages_2020(self, action: str, key: str, params: dict[str, Any]) -> list[Any]:
         try:
-            return list(
+            items = list(
                 self.client.iter_items(action, key, params, container="Data", version=V2020)
             )
         except DataWorksError as error:
             raise ActionRefused(f"DataWorks {action} failed: {error}") from None
+        return _answer(items, action, "")
 
     def _baseline(self, row: dict[str, Any], config: dict[str, Any]) -> BaselineStatus:
         finished = row.get("FinishStatus") == "FINISH"
@@ -912,9 +950,13 @@ class DataWorksBackend:
             "detail": detail,
             "source": "dataworks",
         }
-        self.audit_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.audit_path.open("a", encoding="utf-8") as out:
-            out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        make_private_dirs(self.audit_path.parent)
+        line = (json.dumps(entry, ensure_ascii=False) + "\n").encode()
+        fd = open_for_append(self.audit_path)  # owner-only, as the local state is
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
 
     def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
         """Entries newest first; an entry's id is its line number in the file."""
@@ -948,7 +990,8 @@ class DataWorksBackend:
                 raise ActionRefused(f"{action} refused: opscenter runs read-only (--readonly)")
             result = call()
         except ActionRefused as refused:
-            self._audit(action, targets, "refused", refused.reason)
+            outcome = "unknown" if isinstance(refused, OutcomeUnknown) else "refused"
+            self._audit(action, targets, outcome, refused.reason)
             raise
         self._audit(action, targets, "ok", result.message)
         return result
@@ -956,7 +999,7 @@ class DataWorksBackend:
     def _send(self, api: str, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
         """One batch call: id -> None when done, else DataWorks' message for it."""
         answer = self._call(api, {"Ids": list(ids), "Comment": f"{verb} by {self.user}"})
-        info = answer.get("SuccessInfo") or {}
+        info = answer["SuccessInfo"] or {}  # a batch answer without it is malformed
         return {
             i: None
             if (info.get(str(i)) or {}).get("Success")

@@ -39,6 +39,10 @@ class DataWorksError(Exception):
     """Anything that stops a DataWorks call; the message is meant for the operator."""
 
 
+class NoAnswer(DataWorksError):
+    """The request went out but no answer came: DataWorks may have done what it asked."""
+
+
 class CredentialsError(DataWorksError):
     """No usable access key was found."""
 
@@ -325,10 +329,12 @@ class DataWorksClient:
             url += "?" + signer.canonical_query(query)
         try:
             response = self._http.request(method, url, headers=headers, content=body)
+        except (httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise DataWorksError(f"cannot reach {self._endpoint} in time") from exc
         except httpx.TimeoutException as exc:
-            raise DataWorksError(f"{action}: {self._endpoint} did not answer in time") from exc
+            raise NoAnswer(f"{self._endpoint} did not answer in time") from exc
         except httpx.TransportError as exc:
-            raise DataWorksError(f"{action}: cannot reach {self._endpoint}: {exc}") from exc
+            raise DataWorksError(f"cannot reach {self._endpoint}: {exc}") from exc
         return self._decode(response)
 
     def _signed_headers(self, action: str, version: str, body: bytes) -> dict[str, str]:

@@ -281,19 +281,23 @@ class LegacyBackend(DataWorksBackend):
         )
 
     def _neighbours(self, instance_id: int, direction: str) -> list[tuple[bool, InstanceInfo]]:
-        item = self.get_instance(instance_id)
+        key = {"InstanceId": instance_id, "ProjectEnv": PROD}
+        item = self._instance(self._call("GetInstance", key)["Data"])
         action = "GetNodeChildren" if direction == "down" else "GetNodeParents"
         shift = 1 if direction == "down" else -1
-        mine = self._node_instances(item.node_id, item.bizdate, item.kind, item.backfill_id)
         found: list[tuple[bool, InstanceInfo]] = []
+        mine: list[InstanceInfo] | None = None  # the node's own cycles, read when needed
         for cross, other in self._node_relatives(item.node_id, action):
             day = item.bizdate + timedelta(days=shift) if cross else item.bizdate
             theirs = self._node_instances(int(other["Id"]), day, item.kind, item.backfill_id)
+            if len(theirs) > 1 and mine is None:
+                mine = self._node_instances(item.node_id, item.bizdate, item.kind, item.backfill_id)
             for candidate in theirs:
+                own = mine or [item]
                 parent, parents, child, children = (
-                    (item, mine, candidate, theirs)
+                    (item, own, candidate, theirs)
                     if direction == "down"
-                    else (candidate, theirs, item, mine)
+                    else (candidate, theirs, item, own)
                 )
                 if cross or _pairs(parent, parents, child, children):
                     found.append((cross, candidate))

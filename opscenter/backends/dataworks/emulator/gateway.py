@@ -106,6 +106,28 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self._serve()
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (PUT, DELETE, ...) is refused in the gateway's error shape."""
+        if name.startswith("do_"):
+            return self._unsupported
+        raise AttributeError(name)
+
+    def _unsupported(self) -> None:
+        self.close_connection = True
+        request_id = str(uuid.uuid4()).upper()
+        message = f"HTTP method {self.command} is not supported; use GET or POST."
+        host = self.headers.get("host", "")
+        self._send(405, error_body(request_id, host, "UnsupportedHTTPMethod", message))
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a malformed request line, a header too long) in the
+        gateway's JSON error shape rather than its HTML page."""
+        self.close_connection = True
+        request_id = str(uuid.uuid4()).upper()
+        host = self.headers.get("host", "") if getattr(self, "headers", None) else ""
+        text = message or self.responses.get(code, ("Bad request",))[0]
+        self._send(code, error_body(request_id, host, "InvalidRequest", text))
+
     def _serve(self) -> None:
         host = self.headers.get("host", "")
         try:

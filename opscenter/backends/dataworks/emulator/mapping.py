@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from opscenter.backends.dataworks.emulator.wire import invalid
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
@@ -110,7 +111,10 @@ class Mapper:
         return self.wall_ms(datetime.combine(day, datetime.min.time()))
 
     def bizdate_of(self, millis: int) -> date:
-        return datetime.fromtimestamp(millis / 1000, self.zone).date()
+        try:
+            return datetime.fromtimestamp(millis / 1000, self.zone).date()
+        except (OverflowError, OSError, ValueError):
+            raise invalid("Bizdate", f"{millis} is not a moment in epoch milliseconds") from None
 
     def task_instance(self, item: InstanceInfo) -> dict[str, Any]:
         recurrence = "Skip" if item.dry_run else "Normal"

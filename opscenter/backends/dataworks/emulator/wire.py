@@ -56,10 +56,14 @@ class Incoming:
         return {**self.query, **self.form}
 
 
+LARGEST_ID = 2**63 - 1  # SQLite's integer; a larger id names nothing
+
+
 def is_id(value: Any) -> bool:
-    return (isinstance(value, int) and not isinstance(value, bool)) or (
-        isinstance(value, str) and value.isdigit()
-    )
+    """A non-negative 64-bit integer, or its ASCII digits ("²".isdigit() is True too)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LARGEST_ID
 
 
 class Params:
@@ -81,9 +85,12 @@ class Params:
         if not value:
             return default
         try:
-            return int(value)
+            number = int(value)
         except ValueError:
             raise invalid(name, f"{value!r} is not an integer") from None
+        if abs(number) > LARGEST_ID:
+            raise invalid(name, f"{value!r} is out of range")
+        return number
 
     def bool(self, name: str, default: bool = False, *, required: bool = False) -> bool:
         """The SDKs send ``True``/``False``, hand-written clients ``true``/``false``."""
@@ -115,7 +122,7 @@ class Params:
     def id_list(self, name: str, *, required: bool = False) -> list[int]:
         """Comma-separated integer ids (the 2020 lists, e.g. ``IncludeNodeIds=1,2,3``)."""
         parts = [p.strip() for p in self.text(name, required=required).split(",") if p.strip()]
-        if not all(p.isdigit() for p in parts):
+        if not all(is_id(p) for p in parts):
             raise invalid(name, "expected comma-separated integer ids")
         if required and not parts:
             raise missing(name)
