@@ -21,12 +21,12 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from _workspaces import LAST_MINUTE, chain, layered, random_dag
-from figures import figure, print_table
+from figures import FIGURES, Figure, figure, print_table
 from sqlalchemy import ColumnElement, Connection, func, select
 from sqlalchemy import Engine as Database
 
@@ -49,6 +49,7 @@ from opscenter.store.models import (
 )
 
 LOAD_AT_START = os.getloadavg()[0]
+PARTS = ("virtual", "chain", "layers")
 DAY = date(2025, 12, 1)  # schedule date of the virtual workspace: a Monday and a 1st
 SUCCESS = Status.SUCCESS.value
 
@@ -300,15 +301,11 @@ def bench_shell(tmp: Path, name: str, text: str, goal: float, airflow: float) ->
 # -- the table ------------------------------------------------------------------------------
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        result = CHILDREN[sys.argv[2]](sys.argv[3], int(sys.argv[4]))
-        print(json.dumps(result | {"rss_mb": rss_mb()}))
-        return
+def run(parts: Sequence[str] = PARTS) -> list[Figure]:
+    """Measure the named parts (printing each figure as it comes); their figures."""
     print(f"1-minute load average at start: {LOAD_AT_START:.2f} on {os.cpu_count()} cores")
     if LOAD_AT_START > 1.5:
         print("  warning: the machine is busy; figures will be noisy")
-    parts = sys.argv[1:] or ["virtual", "chain", "layers"]  # or name the parts to run
     with tempfile.TemporaryDirectory(prefix="opscenter-bench-") as tmp:
         if "virtual" in parts:
             bench_virtual(Path(tmp))
@@ -316,6 +313,15 @@ def main() -> None:
             bench_shell(Path(tmp), "chain", chain(40), 0.4, 39.9)
         if "layers" in parts:
             bench_shell(Path(tmp), "layers", layered(10, 20), 1.0, 40.9)
+    return FIGURES
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        result = CHILDREN[sys.argv[2]](sys.argv[3], int(sys.argv[4]))
+        print(json.dumps(result | {"rss_mb": rss_mb()}))
+        return
+    run(sys.argv[1:] or PARTS)  # or name the parts to run
     print_table(LOAD_AT_START, airflow=True)
 
 

@@ -22,12 +22,12 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from figures import figure, print_table
+from figures import FIGURES, Figure, figure, print_table
 from sqlalchemy import Engine as Database
 from sqlalchemy import String, cast, func, select
 
@@ -713,11 +713,14 @@ def bench_first_start(tmp: Path, reference: dict[int, tuple], refresh_s: float) 
 # -- the table ------------------------------------------------------------------------------
 
 
-def main() -> None:
+PARTS = ("predict", "monitor", "stats")
+
+
+def run(parts: Sequence[str] = PARTS) -> list[Figure]:
+    """Measure the named parts (printing each figure as it comes); their figures."""
     print(f"1-minute load average at start: {LOAD_AT_START:.2f} on {os.cpu_count()} cores")
     if LOAD_AT_START > 1.5:
         print("  warning: the machine is busy; figures will be noisy")
-    parts = sys.argv[1:] or ["predict", "monitor", "stats"]  # or name the parts to run
     with tempfile.TemporaryDirectory(prefix="opscenter-bench-") as tmp:
         plan = layered_plan()
         if "predict" in parts:
@@ -727,6 +730,11 @@ def main() -> None:
         if "stats" in parts:
             reference, refresh_s = bench_refresh(Path(tmp))
             bench_first_start(Path(tmp), reference, refresh_s)
+    return FIGURES
+
+
+def main() -> None:
+    run(sys.argv[1:] or PARTS)  # or name the parts to run
     print_table(LOAD_AT_START)
 
 

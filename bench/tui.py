@@ -21,12 +21,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from figures import figure, print_table
+from figures import FIGURES, Figure, figure, print_table
 
 LOAD_AT_START = os.getloadavg()[0]
 DAY = date(2025, 12, 1)  # the first schedule date; its business date is the day before
@@ -493,14 +493,14 @@ def bench_log(store: dict) -> None:
 # -- the table ------------------------------------------------------------------------------
 
 
-def main() -> None:
-    if sys.argv[1:2] == ["--child"]:
-        print(json.dumps(build_child(sys.argv[2]) | {"rss_mb": memory_mb("VmHWM")}))
-        return
+PARTS = ("paint", "search", "page", "log")
+
+
+def run(parts: Sequence[str] = PARTS) -> list[Figure]:
+    """Measure the named parts (printing each figure as it comes); their figures."""
     print(f"1-minute load average at start: {LOAD_AT_START:.2f} on {os.cpu_count()} cores")
     if LOAD_AT_START > 1.5:
         print("  warning: the machine is busy; figures will be noisy")
-    parts = sys.argv[1:] or ["paint", "search", "page", "log"]  # or name the parts to run
     with tempfile.TemporaryDirectory(prefix="opscenter-bench-") as tmp:
         print("0. the store (in a child process)", flush=True)
         started = time.perf_counter()
@@ -542,6 +542,14 @@ def main() -> None:
         figure(
             "peak RSS of the console process (ru_maxrss)", f"{peak:.0f} MB", "< 300 MB", peak < 300
         )
+    return FIGURES
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        print(json.dumps(build_child(sys.argv[2]) | {"rss_mb": memory_mb("VmHWM")}))
+        return
+    run(sys.argv[1:] or PARTS)  # or name the parts to run
     print_table(LOAD_AT_START)
 
 
