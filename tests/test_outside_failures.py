@@ -39,6 +39,7 @@ from opscenter.tui.app import OpsApp
 from tests import test_dataworks_emulator as emulated
 from tests.conftest import write_workspace
 from tests.harness import MakeWorld, World, at
+from tests.test_dataworks_backend import make
 from tests.tui.helpers import settle
 
 scene = emulated.scene  # the emulator's world (a real engine on a manual clock) and server
@@ -459,14 +460,7 @@ def remote(gateway: Gateway, scene: World, tmp_path: Path) -> Iterator[DataWorks
     retry = RetryPolicy(max_attempts=3, base_sleep=0.01, max_sleep=0.05)
     credentials = Credentials(emulated.KEY_ID, emulated.SECRET)
     with DataWorksClient(credentials, gateway.url, timeout=0.5, retry=retry) as client:
-        yield DataWorksBackend(
-            client,
-            scene.workspace_id,
-            clock=scene.clock,
-            user="bob",
-            audit_path=tmp_path / "audit.jsonl",
-            timezone="UTC",
-        )
+        yield make(client, scene, tmp_path)
 
 
 FAULTS = {  # fault: (what the operator reads, requests per call: retried or not)
