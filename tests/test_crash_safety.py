@@ -333,7 +333,8 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
     starts += 1
     try:
         deadline = time.monotonic() + 60
-        while not settled(db):
+        # up and holding the lease first: a SIGTERM during its imports would kill it
+        while f":{proc.pid}:" not in log.read_text() or not settled(db):
             assert time.monotonic() < deadline, "the day never settled:\n" + log.read_text()[-3000:]
             time.sleep(0.3)
     finally:
