@@ -135,6 +135,24 @@ def test_rerun_failed_instance_reaches_local(remote: DataWorksBackend, scene: Wo
     assert remote.audit_log()[0].outcome == "ok"
 
 
+def test_a_rerun_sent_over_the_api_runs_and_its_result_comes_back(
+    remote: DataWorksBackend, scene: World
+) -> None:
+    """The round trip: the console's rerun reaches the engine behind the emulator, the
+    engine runs it, and the second attempt, its log and the set success that follows are
+    read back over the API."""
+    failed = scene.instance("failed")
+    remote.rerun([failed.id])
+    scene.go(at(2, 5))  # the engine picks it up and runs it again: exit 1 again
+    again = remote.get_instance(failed.id)
+    assert (again.status, again.run_number) == (Status.FAILURE, 2)
+    assert [a.number for a in remote.attempts(failed.id)] == [1, 2]
+    assert remote.read_log(failed.id, attempt=2).text == scene.log("failed", attempt=2)
+    remote.set_success([failed.id])
+    scene.go(at(2, 10))  # now its downstream may run
+    assert remote.get_instance(scene.instance("blocked").id).status is Status.SUCCESS
+
+
 def test_partial_batch_failure_names_the_failed_id(remote: DataWorksBackend, scene: World) -> None:
     failed, later = scene.instance("failed"), scene.instance("later")
     with pytest.raises(ActionRefused) as refused:
