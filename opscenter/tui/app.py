@@ -18,6 +18,7 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.widgets import Input
 
 from opscenter.backends.base import Backend
 from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
@@ -103,7 +104,9 @@ class OpsApp(App[None]):
             for key, mode, title in TABS
         ),
         Binding("question_mark", "help", "help", id="help"),
-        Binding("colon", "command", "command", id="command"),
+        # priority: the prompt opens as the key is read, so what is typed in the same burst
+        # (a paste, a fast typist, an SSH packet) lands in it rather than behind it
+        Binding("colon", "command", "command", id="command", priority=True),
         Binding("b", "pick_bizdate", "business date", show=False, id="bizdate"),
         Binding("less_than_sign", "shift_bizdate(-1)", "day before", show=False),
         Binding("greater_than_sign", "shift_bizdate(1)", "day after", show=False),
@@ -305,6 +308,9 @@ class OpsApp(App[None]):
         self._redraw_world()
 
     def action_command(self) -> None:
+        if isinstance(self.focused, Input):  # a ':' typed into a field (a time, a search)
+            self.focused.insert_text_at_cursor(":")
+            return
         self.push_screen(
             PromptScreen(
                 ":",

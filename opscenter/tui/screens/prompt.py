@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -35,6 +36,19 @@ class PromptScreen(ModalScreen[str | None]):
             yield Static(Text(self.question, style="bold"))
             yield Input(value=self.value, id="prompt-input")
             yield Static(Text(self.hint), id="prompt-hint")
+
+    def on_key(self, event: events.Key) -> None:
+        """Keys that reached the prompt before its field had the focus are the answer."""
+        field = self.query_one("#prompt-input", Input)
+        if field.has_focus or event.key == "escape":
+            return
+        event.stop()
+        event.prevent_default()
+        self.set_focus(field)
+        if event.key == "enter":
+            field.action_submit()
+        elif event.is_printable and event.character:
+            field.insert_text_at_cursor(event.character)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
