@@ -18,14 +18,13 @@ from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Input
 
 from opscenter.backends.base import Backend
 from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
 from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
 from opscenter.tui.commands import OpsCommands
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import OpsScreen, typed_into_field
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.screens.help import HelpScreen
 from opscenter.tui.screens.prompt import PromptScreen
@@ -104,8 +103,7 @@ class OpsApp(App[None]):
             for key, mode, title in TABS
         ),
         Binding("question_mark", "help", "help", id="help"),
-        # priority: the prompt opens as the key is read, so what is typed in the same burst
-        # (a paste, a fast typist, an SSH packet) lands in it rather than behind it
+        # priority: see typed_into_field
         Binding("colon", "command", "command", id="command", priority=True),
         Binding("b", "pick_bizdate", "business date", show=False, id="bizdate"),
         Binding("less_than_sign", "shift_bizdate(-1)", "day before", show=False),
@@ -308,8 +306,7 @@ class OpsApp(App[None]):
         self._redraw_world()
 
     def action_command(self) -> None:
-        if isinstance(self.focused, Input):  # a ':' typed into a field (a time, a search)
-            self.focused.insert_text_at_cursor(":")
+        if typed_into_field(self.screen, ":"):  # a time in the backfill form, a search
             return
         self.push_screen(
             PromptScreen(

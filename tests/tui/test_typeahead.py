@@ -25,6 +25,7 @@ async def test_a_burst_after_slash_is_never_an_action(demo_backend) -> None:
         await settle(pilot)
         await burst(pilot, "/sales")
         assert not isinstance(app.screen, ConfirmScreen), screen_text(pilot)
+        assert app.screen.text == "sales"  # every key reached the search box
         await press(pilot, "escape", "enter")
         assert isinstance(app.screen, InstanceScreen)
         await burst(pilot, "/select")  # s is set success, x stop, f freeze here

@@ -167,7 +167,14 @@ class AuditEntryScreen(ModalScreen[None]):
 class AuditScreen(TableScreen):
     MODE = "audit"
     BINDINGS = [
-        Binding("slash", "search", "search", id="search", tooltip="action, user, targets, detail"),
+        Binding(
+            "slash",
+            "search",
+            "search",
+            id="search",
+            priority=True,
+            tooltip="action, user, targets, detail",
+        ),
         Binding("t", "next_outcome", "outcome", id="outcome-filter", tooltip="any, ok, refused"),
         Binding("c", "clear_filters", "clear filters", show=False, id="clear-filters"),
     ]

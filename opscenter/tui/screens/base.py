@@ -22,6 +22,16 @@ from opscenter.tui.widgets.chrome import KeyHints, TabLine, WorldLine
 from opscenter.tui.widgets.table import VirtualTable
 
 
+def typed_into_field(screen: Screen, text: str) -> bool:
+    """``/`` and ``:`` are bound with priority, so they act the moment they are read and the
+    keys typed in the same burst (a paste, a fast typist, an SSH packet) follow them into
+    the box they open; while a field has the focus they are only text."""
+    if isinstance(screen.focused, Input):
+        screen.focused.insert_text_at_cursor(text)
+        return True
+    return False
+
+
 class OpsScreen(Screen):
     """A screen with the header, the tabs, a body and the key hints."""
 
@@ -167,8 +177,8 @@ class TableScreen(OpsScreen):
         self.failed(event.error)
 
     def action_search(self) -> None:
-        # now, not after the queued keys: a fast "/sal" must search, not set success
-        self.set_focus(self.query_one("#search", Input))
+        if not typed_into_field(self, "/"):
+            self.set_focus(self.query_one("#search", Input))
 
     @on(Input.Changed, "#search")
     def _search(self, event: Input.Changed) -> None:

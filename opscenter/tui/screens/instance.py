@@ -39,7 +39,7 @@ from opscenter.domain.records import (
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
 from opscenter.tui import instance_actions
-from opscenter.tui.screens.base import OpsScreen
+from opscenter.tui.screens.base import OpsScreen, typed_into_field
 from opscenter.tui.widgets.log_view import LogView
 
 MAX_CHILDREN = 100  # relatives listed under one tree node
@@ -112,7 +112,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         Binding(
             "right_square_bracket", "attempt(1)", "next attempt", show=False, id="attempt-next"
         ),
-        Binding("slash", "search", "search", id="log-search"),
+        Binding("slash", "search", "search", id="log-search", priority=True),
         Binding("e", "first_error", "error", id="first-error"),
         Binding("F", "follow", "follow", id="follow"),
         *instance_actions.BINDINGS,
@@ -440,9 +440,11 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
             view.set_follow(True)
 
     def action_search(self) -> None:
+        if typed_into_field(self, "/"):
+            return
         search = self.query_one("#log-search", Input)
         search.display = True  # inline, so it is focusable at once
-        self.set_focus(search)  # now, not later: keys typed right after / are the term
+        self.set_focus(search)
 
     @on(Input.Submitted, "#log-search")
     def _searched(self, event: Input.Submitted) -> None:

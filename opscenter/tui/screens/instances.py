@@ -81,7 +81,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
     MODE = "instances"
     BINDINGS = [
         *instance_actions.BINDINGS,
-        Binding("slash", "search", "search", id="search"),
+        Binding("slash", "search", "search", id="search", priority=True),
         Binding("t", "next_status", "status", show=False, id="status-filter"),
         Binding("i", "next_kind", "kind", show=False, id="kind-filter"),
         Binding("o", "pick_owner", "owner", show=False, id="owner-filter"),

@@ -273,7 +273,7 @@ class NodesScreen(NodeActions, TableScreen):
     BINDINGS = [
         Binding("enter", "noop", "open", id="open"),
         *NODE_ACTIONS,
-        Binding("slash", "search", "search", id="search"),
+        Binding("slash", "search", "search", id="search", priority=True),
         Binding("o", "pick_owner", "owner", show=False, id="owner-filter"),
         Binding("t", "next('type')", "type", show=False, id="type-filter"),
         Binding("e", "next('cycle')", "cycle", show=False, id="cycle-filter"),
