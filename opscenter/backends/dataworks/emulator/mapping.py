@@ -117,9 +117,7 @@ class Mapper:
             raise invalid("Bizdate", f"{millis} is not a moment in epoch milliseconds") from None
 
     def task_instance(self, item: InstanceInfo) -> dict[str, Any]:
-        recurrence = "Skip" if item.dry_run else "Normal"
-        if item.status is Status.FROZEN:
-            recurrence = "Pause"
+        recurrence = instance_recurrence(item)
         return compact(
             {
                 "Id": item.id,
@@ -193,9 +191,7 @@ class Mapper:
         }
 
     def instance_2020(self, item: InstanceInfo) -> dict[str, Any]:
-        task_type_2020 = "SKIP" if item.dry_run else "NORMAL"
-        if item.status is Status.FROZEN:
-            task_type_2020 = "PAUSE"
+        task_type_2020 = instance_recurrence(item).upper()  # 2020's TaskType words
         return compact(
             {
                 "InstanceId": item.id,
@@ -356,6 +352,13 @@ class Mapper:
                 "Buffer": buffer(item),
             }
         )
+
+
+def instance_recurrence(item: InstanceInfo) -> str:
+    """How DataWorks shows a frozen (Pause) or dry-run (Skip) instance."""
+    if item.status is Status.FROZEN:
+        return "Pause"
+    return "Skip" if item.dry_run else "Normal"
 
 
 def task_type(local: str) -> str:
