@@ -37,6 +37,7 @@ from opscenter.domain.clock import RealClock
 from opscenter.domain.model import NodeType
 from opscenter.scheduler import logfile
 from opscenter.scheduler.logfile import RunLog
+from opscenter.store.files import FILE_MODE, connect_duckdb, make_private_dirs, open_for_append
 
 KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
 QUALITY_ROWS_SHOWN = 50
@@ -109,7 +110,7 @@ class Executors:
     ) -> None:
         self.warehouse = Path(warehouse)
         self.landing = Path(landing)
-        logfile.make_private_dirs(self.landing)
+        make_private_dirs(self.landing)
         self._now = now or _local_now
         self.kill_grace = kill_grace
         self._lock = threading.Lock()
@@ -172,12 +173,12 @@ class Executors:
             suffix, command = ".py", [sys.executable, "-u"]
         script = job.log_path.with_name(f"{job.log_path.stem}.code{suffix}")
         try:
-            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, logfile.FILE_MODE)
+            fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
             try:
                 os.write(fd, job.code.encode("utf-8"))
             finally:
                 os.close(fd)
-            output = logfile.open_for_append(job.log_path)
+            output = open_for_append(job.log_path)
         except OSError as error:
             return _failed_to_start(log, f"cannot write script {script}: {_os_reason(error)}")
         log.line(f"starting {job.node_type} node: {' '.join(command)} {script.name}")
@@ -207,15 +208,9 @@ class Executors:
             if self._closed:
                 raise RuntimeError("the warehouse connection is closed")
             if self._connection is None:
-                logfile.make_private_dirs(self.warehouse.parent)
-                new = not self.warehouse.exists()
-                self._connection = duckdb.connect(
-                    str(self.warehouse),
-                    config={"file_search_path": str(self.landing.resolve())},
+                self._connection = connect_duckdb(
+                    self.warehouse, config={"file_search_path": str(self.landing.resolve())}
                 )
-                if new:  # DuckDB creates it by the umask; a warehouse holds the data
-                    with contextlib.suppress(OSError):
-                        self.warehouse.chmod(logfile.FILE_MODE)
             self._running.add(execution)
             return self._connection.cursor()
 

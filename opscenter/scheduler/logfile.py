@@ -12,15 +12,14 @@ Pages end at a line boundary, so a follower never shows half a line.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 
-FILE_MODE = 0o600
-DIR_MODE = 0o700
+from opscenter.store.files import make_private_dirs, open_for_append
+
 HEADER_RULE = "-" * 60
 # A page may grow past its limit to finish a long line, but not without bound: a line
 # longer than this (a binary dump without newlines) is cut so reading still advances.
@@ -68,30 +67,11 @@ def create_log(path: Path, header: str) -> None:
     An existing file is appended to, never truncated: a log is evidence.
     """
     make_private_dirs(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+    fd = open_for_append(path)
     try:
         os.write(fd, header.encode("utf-8"))
     finally:
         os.close(fd)
-
-
-def make_private_dirs(folder: Path) -> None:
-    """Create ``folder`` and its missing parents with mode 0o700; existing ones are left as is."""
-    missing: list[Path] = []
-    current = folder
-    while not current.exists():
-        missing.append(current)
-        if current.parent == current:
-            break
-        current = current.parent
-    for item in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            item.mkdir(mode=DIR_MODE)
-
-
-def open_for_append(path: Path) -> int:
-    """A descriptor a subprocess can write its stdout/stderr to, after the header."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
 
 
 class RunLog:

@@ -11,7 +11,6 @@ process (the console, the CLI) reads them.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
 import tempfile
@@ -23,6 +22,7 @@ from pathlib import Path
 import duckdb
 from sqlalchemy import Engine, delete, func, insert, select
 
+from opscenter.store.files import connect_duckdb
 from opscenter.store.models import AttemptRow, InstanceRow, NodeStatsRow
 from opscenter.store.tx import writing
 
@@ -73,11 +73,8 @@ class DurationHistory:
     """The run history in DuckDB and the statistics derived from it."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
-        new = str(path) != ":memory:" and not Path(path).exists()
-        self.duck = duckdb.connect(str(path))
-        if new:  # DuckDB creates it by the umask; the state stays owner-only
-            with contextlib.suppress(OSError):
-                Path(path).chmod(0o600)
+        memory = str(path) == ":memory:"
+        self.duck = duckdb.connect(":memory:") if memory else connect_duckdb(Path(path))
         self.duck.execute(
             "CREATE TABLE IF NOT EXISTS history (attempt_id BIGINT PRIMARY KEY, node_id INTEGER, "
             "finished_at TIMESTAMP, duration DOUBLE)"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 from opscenter.sla.alerts import AlertMonitor, Notifier
 from opscenter.sla.history import DurationHistory, Finished, publish, sync
 from opscenter.sla.monitor import SlaMonitor
+from opscenter.store.files import make_private_dirs
 
 EVERY = timedelta(minutes=1)  # of clock time: time passing alone moves predictions
 SETTLE = 0.5  # real seconds: changes are gathered this long, off the hand-off path
@@ -28,7 +29,7 @@ class SlaService:
     ) -> None:
         self.db = db
         self.workspace_id = workspace_id
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_private_dirs(data_dir)
         self.problem = ""  # what the scheduler should say about its own files, if anything
         path = data_dir / "history.duckdb"
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from pathlib import Path
@@ -12,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 from sqlalchemy.orm import Session
 
+from opscenter.store.files import FILE_MODE, make_private_dirs
 from opscenter.store.models import SCHEMA_VERSION, Base, Meta
 
 BUSY_TIMEOUT_MS = 10_000
@@ -81,9 +81,9 @@ def open_store(url: str) -> Engine:
     if is_sqlite and parsed.database and parsed.database != ":memory:":
         path = Path(parsed.database).expanduser()
         try:
-            _make_private_dir(path.parent)
+            make_private_dirs(path.parent)
             if not path.exists():
-                path.touch(mode=0o600)
+                path.touch(mode=FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
     try:
@@ -104,19 +104,6 @@ def open_store(url: str) -> Engine:
         where = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {where}: {exc.orig}") from None
     return engine
-
-
-def _make_private_dir(folder: Path) -> None:
-    """Create ``folder`` and every missing parent owner-only (``mkdir(parents=True)`` would
-    leave the parents, such as ``~/.local/state/opscenter``, open to everyone)."""
-    missing: list[Path] = []
-    current = folder
-    while not current.exists() and current.parent != current:
-        missing.append(current)
-        current = current.parent
-    for item in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            item.mkdir(mode=0o700)
 
 
 def _check_or_create_schema(engine: Engine) -> None:

@@ -53,8 +53,8 @@ from opscenter.domain.records import (
     StatusCounts,
     WorkspaceInfo,
 )
-from opscenter.scheduler.logfile import make_private_dirs, open_for_append
 from opscenter.store.db import state_home
+from opscenter.store.files import make_private_dirs, open_for_append
 
 V2020 = "2020-05-18"
 MAX_PAGE = 500  # ListTaskInstances' largest page (spec 2.7)
