@@ -155,6 +155,20 @@ async def test_every_console_action_round_trips_through_the_emulator(
         [backfill] = world.list_backfills()
         assert backfill.nodes == ("ads_finance_report",) and len(backfill.runs) == 3
 
+        # the form finds the nodes below over the API too, and the preview counts them
+        await press(pilot, "c", "slash", *"sales_raw", "enter", "B")
+        await pilot.pause(0.3)
+        await settle(pilot)
+        await pilot.press("tab", "tab", "tab", "tab", "space")  # include downstream
+        await pilot.pause(0.3)
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "[x] ↓ dq_sales_volume" in text
+        # sales_raw and the 16 below it still deployed (ads_dashboard_publish went above)
+        assert "1 date × 17 nodes = 17 instances" in text
+        await press(pilot, "escape")
+        assert not isinstance(app.screen, BackfillForm)
+
         await press(pilot, "6")
         assert "dq_sales_volume" in screen_text(pilot)  # its ERROR events, over ListTopics
         await press(pilot, "m")

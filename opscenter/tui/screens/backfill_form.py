@@ -24,7 +24,6 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from opscenter.domain import dag
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest, NodeInfo
 
 if TYPE_CHECKING:
@@ -209,14 +208,22 @@ class BackfillForm(ModalScreen[None]):
         self.run_worker(lambda: self._read_below(backend), thread=True, exit_on_error=False)
 
     def _read_below(self, backend: Backend) -> None:
+        """The node and every node below it, by level, from ``get_node``: a node's
+        downstreams come with its detail on every backend (a DataWorks node list has none)."""
         try:
-            nodes = backend.list_nodes()
+            info = backend.get_node(self.node)
+            levels: dict[str, int] = {}
+            frontier, level = list(info.downstreams), 1
+            while frontier:
+                fresh = [n for n in dict.fromkeys(frontier) if n not in levels and n != self.node]
+                levels |= dict.fromkeys(fresh, level)
+                frontier = [d for name in fresh for d in backend.get_node(name).downstreams]
+                level += 1
+        except ActionRefused:
+            info, levels = None, {}
         except Exception as exc:
             self.app.call_from_thread(self._say, Text(f"the backend did not answer: {exc}"))
             return
-        info = next((n for n in nodes if n.name == self.node), None)
-        children = {n.name: list(n.downstreams) for n in nodes}
-        levels = dag.closure(children, self.node) if info else {}
         below = Below(info, tuple(sorted(levels.items(), key=lambda kv: (kv[1], kv[0]))))
         self.app.call_from_thread(self._show_below, below)
 
