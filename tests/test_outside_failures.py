@@ -33,6 +33,7 @@ import pytest
 from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient, RetryPolicy
 from opscenter.backends.dataworks.emulator import EmulatorServer
+from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused, InstanceFilter
 from opscenter.tui.app import OpsApp
@@ -509,11 +510,13 @@ def test_a_misbehaving_dataworks_endpoint_is_named_and_changes_nothing(
     assert remote.rerun([failed.id]).affected == [failed.id]
 
 
+@pytest.mark.parametrize("kind", [DataWorksBackend, LegacyBackend], ids=["2024", "2020"])
 def test_an_action_answered_too_late_may_have_been_done_and_says_so(
-    gateway: Gateway, remote: DataWorksBackend, scene: World
+    gateway: Gateway, remote: DataWorksBackend, scene: World, kind: type[DataWorksBackend]
 ) -> None:
     """The rerun reached DataWorks and was done, but its answer came after the client gave
     up: the operator is told it may have happened, and the audit says unknown, not refused."""
+    remote = make(remote.client, scene, Path(remote.audit_path).parent, kind=kind)
     failed = scene.instance("failed")
     gateway.fault = "late"
     with pytest.raises(ActionRefused) as told:

@@ -185,6 +185,7 @@ class DataWorksBackend:
         self._timezone = timezone
         self._name = name or f"dataworks-{project_id}"
         self._tasks: dict[int, dict[str, Any]] = {}
+        self._missing: set[int] = set()  # task ids the last full read did not have
 
     # -- wire helpers ---------------------------------------------------------------------
 
@@ -226,12 +227,17 @@ class DataWorksBackend:
                 "ListTasks", "Tasks", {"ProjectId": self.project_id, "ProjectEnv": "Prod"}
             )
             self._tasks = {int(t["Id"]): t for t in items}
+            self._missing.clear()
         return self._tasks
 
     def _task(self, task_id: int) -> dict[str, Any]:
+        """A task by id, the list re-read at most once per unknown id (an undeployed task's
+        instances must not cost a full task list each)."""
         tasks = self._task_map()
-        if task_id not in tasks:
+        if task_id not in tasks and task_id not in self._missing:
             tasks = self._task_map(refresh=True)
+            if task_id not in tasks:
+                self._missing.add(task_id)
         return tasks.get(task_id, {})
 
     def _instance(self, row: dict[str, Any]) -> InstanceInfo:

@@ -34,10 +34,10 @@ from opscenter.backends.dataworks.backend import (
     LOCAL_TYPES,
     V2020,
     DataWorksBackend,
+    OutcomeUnknown,
     _moment,
     _parameters,
 )
-from opscenter.backends.dataworks.client import DataWorksError
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
     ActionRefused,
@@ -120,6 +120,7 @@ class LegacyBackend(DataWorksBackend):
                 "ListNodes", "Nodes", {"ProjectId": self.project_id, "ProjectEnv": PROD}
             )
             self._tasks = {int(n["NodeId"]): self._task_of(n) for n in nodes}
+            self._missing.clear()
         return self._tasks
 
     def _node_relatives(self, node_id: int, action: str) -> list[tuple[bool, dict[str, Any]]]:
@@ -325,12 +326,12 @@ class LegacyBackend(DataWorksBackend):
         outcome: dict[int, str | None] = {}
         for instance_id in ids:
             try:
-                answer = self.client.call(
-                    ACTIONS[api], {"InstanceId": instance_id, "ProjectEnv": PROD}, version=V2020
-                )
+                answer = self._call(ACTIONS[api], {"InstanceId": instance_id, "ProjectEnv": PROD})
                 outcome[instance_id] = None if answer.get("Data") else "DataWorks answered false"
-            except DataWorksError as error:
-                outcome[instance_id] = str(error)
+            except OutcomeUnknown:  # no answer: it may have been done, so stop and say so
+                raise
+            except ActionRefused as refused:
+                outcome[instance_id] = refused.reason
         return outcome
 
     def _set_recurrence(self, node: str, recurrence: str) -> ActionResult:
