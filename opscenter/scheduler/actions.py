@@ -36,7 +36,7 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
-from opscenter.store.tx import writing
+from opscenter.store.tx import previewing, writing
 
 RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
 STOP_FROM = (Status.RUNNING, Status.WAIT_TIME, Status.WAIT_RESOURCE)
@@ -187,16 +187,8 @@ def preview_rerun(
     db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, *, downstream: bool = False
 ) -> ActionResult:
     """Exactly what a rerun would reset, or its refusal: it runs, then rolls back."""
-    body = _rerun_body(workspace_id, ids, actor, downstream)
-    with db.connect() as conn:
-        # the write lock up front, as every writer takes it: a transaction that reads and
-        # then writes fails at once ("database is locked") if another one wrote meanwhile
-        conn = conn.execution_options(sqlite_immediate=True)
-        with conn.begin() as transaction:
-            try:
-                return body(conn)
-            finally:
-                transaction.rollback()
+    with previewing(db) as conn:
+        return _rerun_body(workspace_id, ids, actor, downstream)(conn)
 
 
 def _rerun_body(
@@ -350,9 +342,7 @@ def _halt_orphans(
 ) -> None:
     """No scheduler holds these RUNNING instances: end their processes here (found by their
     environment too, for an attempt whose scheduler died before it recorded the pid)."""
-    landing = conn.scalar(select(WorkspaceRow.landing).where(WorkspaceRow.id == workspace_id))
-    strays = attempt_processes(Path(landing).resolve()) if landing else {}
-    for attempt in (
+    running = (
         Session(bind=conn)
         .execute(
             select(AttemptRow).where(
@@ -360,12 +350,18 @@ def _halt_orphans(
             )
         )
         .scalars()
-    ):
+        .all()
+    )
+    landing = conn.scalar(select(WorkspaceRow.landing).where(WorkspaceRow.id == workspace_id))
+    unknown = landing and any(a.pid is None for a in running)
+    strays = attempt_processes(Path(landing).resolve()) if unknown else {}
+    for attempt in running:
         if attempt.log_path:  # decision 13.10: the log says who stopped it
             RunLog(Path(attempt.log_path), _local_now).line(f"killed: {verb} by {actor.user}")
         if attempt.pid:
             terminate_orphan(attempt.pid, attempt.pid_start)
-        end_processes(strays.get((attempt.instance_id, attempt.number), []))
+        else:
+            end_processes(strays.get((attempt.instance_id, attempt.number), []))
         conn.execute(
             update(AttemptRow)
             .where(AttemptRow.id == attempt.id)

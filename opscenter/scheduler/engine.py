@@ -314,11 +314,13 @@ class Engine:
                 )
             ).all()
             # a process whose pid was not recorded yet is found by its environment
-            strays = attempt_processes(self.executors.landing.resolve()) if lost else {}
+            unknown = any(a.pid is None for a in lost)
+            strays = attempt_processes(self.executors.landing.resolve()) if unknown else {}
             for attempt in lost:
                 if attempt.pid:
                     terminate_orphan(attempt.pid, attempt.pid_start)
-                end_processes(strays.get((attempt.instance_id, attempt.number), []))
+                else:
+                    end_processes(strays.get((attempt.instance_id, attempt.number), []))
                 asked = _asked_to_halt(attempt.reason or "")
                 reason = attempt.reason if asked else "lost: scheduler restarted"
                 conn.execute(

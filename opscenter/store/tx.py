@@ -23,6 +23,20 @@ def writing(engine: Engine) -> Iterator[Connection]:
 
 
 @contextmanager
+def previewing(engine: Engine) -> Iterator[Connection]:
+    """A write transaction that is always rolled back: an action run to see exactly what it
+    would do. It takes the write lock like ``writing``, or a read before its writes would
+    fail at once ("database is locked") when another process wrote in between."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(sqlite_immediate=True)
+        with connection.begin() as transaction:
+            try:
+                yield connection
+            finally:
+                transaction.rollback()
+
+
+@contextmanager
 def writing_session(engine: Engine) -> Iterator[Session]:
     """The same, for cold paths that use ORM objects."""
     with writing(engine) as connection, Session(bind=connection) as session:
