@@ -459,6 +459,7 @@ def test_a_webhook_token_never_reaches_captured_logging(
         notifier.close()
     store.dispose()
     assert hook.requests and not leaks([caplog.text], HOOK_TOKEN)
+    assert "HTTP Request: POST http://127.0.0.1:" in caplog.text  # logged, host kept
 
 
 # -- owner-only state -------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 Keys only, at 80x24: spot the failure on the dashboard, read why in its log,
 rerun it with its downstream and watch what the scheduler does, then accept the
-day (set success) and watch the downstream succeed; freeze a node; start a
-backfill and follow it to the end.
+day (set success) and watch the downstream succeed. (Freezing a node and following a
+backfill to its end are tests/tui/test_nodes_screen.py and test_backfills_screen.py.)
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ class _Snapshot:
     relatives: dict[tuple[str, int], list[Relative]]  # (direction, instance id) -> one level
     node: NodeInfo | None
     now_utc: datetime
-    parameters: dict[str, str]
+    parameters: dict[str, str] | None  # read once: an instance's parameters are fixed
 
 
 @dataclass
@@ -196,6 +196,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         instance_id = self.instance_id
         wanted = [(direction, instance_id) for direction, _ in DIRECTIONS] + self._expanded()
         need_node = self.node is None
+        need_params = not self.parameters
 
         def fetch() -> _Snapshot:
             info = backend.get_instance(instance_id)
@@ -212,7 +213,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
                 {key: backend.relatives(key[1], key[0], 1) for key in wanted},
                 node,
                 to_store(backend.now()),
-                backend.parameters(instance_id),
+                backend.parameters(instance_id) if need_params else None,
             )
 
         self.read(fetch, self._show)
@@ -232,7 +233,8 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     def _show(self, snap: _Snapshot) -> None:
         was_latest = not self.attempts or self.shown == self.attempts[-1].number
         self.info, self.attempts, self.now_utc = snap.info, snap.attempts, snap.now_utc
-        self.parameters = snap.parameters
+        if snap.parameters is not None:
+            self.parameters = snap.parameters
         if snap.node is not None:
             self.node = snap.node
         self._show_head()

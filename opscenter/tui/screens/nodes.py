@@ -215,11 +215,6 @@ def undeploy_node(app: OpsApp, info: NodeInfo) -> None:
     )
 
 
-async def show_instances(app: OpsApp, name: str) -> None:
-    """The node's instances of the business date in view, on the Instances screen."""
-    await app.show_instances(node=name)
-
-
 # in the order the hints show them (as many as fit)
 NODE_ACTIONS = [
     Binding("f", "freeze_node", "freeze", id="freeze-node"),
@@ -262,7 +257,7 @@ class NodeActions:
 
     async def action_instances(self) -> None:
         if info := self._target():
-            await show_instances(self.app, info.name)
+            await self.app.show_instances(node=info.name)  # type: ignore[attr-defined]
 
 
 # -- the list ---------------------------------------------------------------------------------
@@ -287,7 +282,6 @@ class NodesScreen(NodeActions, TableScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.text = ""
         self.owner = ""
         self.chosen: dict[str, str] = {}  # type, cycle, priority, group, mode -> value
         self.undeployed = False

@@ -10,17 +10,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote
 
 from opscenter.backends.dataworks import signer
 from opscenter.backends.dataworks.emulator.wire import ApiFailure, Incoming, invalid, missing
 
 MAX_SKEW = timedelta(minutes=15)
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def _percent(value: str) -> str:
-    return quote(value, safe="~", encoding="utf-8")
 
 
 @dataclass
@@ -91,8 +86,12 @@ class Verifier:
             raise invalid("SignatureMethod", "only HMAC-SHA1 is supported")
         secret = self._secret(params["AccessKeyId"])
         pairs = sorted((k, v) for k, v in params.items() if k != "Signature")
-        canonical = "&".join(f"{_percent(k)}={_percent(v)}" for k, v in pairs)
-        to_sign = f"{request.method}&{_percent('/')}&{_percent(canonical)}"
+        canonical = "&".join(
+            f"{signer.percent_encode(k)}={signer.percent_encode(v)}" for k, v in pairs
+        )
+        to_sign = (
+            f"{request.method}&{signer.percent_encode('/')}&{signer.percent_encode(canonical)}"
+        )
         digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
         if not hmac.compare_digest(base64.b64encode(digest).decode(), params["Signature"]):
             raise _mismatch(to_sign)

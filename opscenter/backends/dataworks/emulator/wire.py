@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opscenter.store.db import LARGEST_ID  # SQLite's integer: a larger id names nothing
+
 V2024 = "2024-05-18"
 V2020 = "2020-05-18"
 
@@ -54,9 +56,6 @@ class Incoming:
     @property
     def params(self) -> dict[str, str]:
         return {**self.query, **self.form}
-
-
-LARGEST_ID = 2**63 - 1  # SQLite's integer; a larger id names nothing
 
 
 def is_id(value: Any) -> bool:
