@@ -288,7 +288,8 @@ def _halt(
     """Stop (-> FAILURE) or freeze (-> FROZEN) instances; running ones via the scheduler."""
     allowed = STOP_FROM if kind == "stop" else FREEZE_FROM
     target_status = Status.FAILURE if kind == "stop" else Status.FROZEN
-    verb = "stopped" if kind == "stop" else "frozen"
+    verb = state.HALTED[kind]
+    said = state.halt_reason(kind, actor.user)
 
     def body(conn: Connection) -> ActionResult:
         targets = _targets(conn, workspace_id, ids)
@@ -309,7 +310,7 @@ def _halt(
             allowed_from=allowed,
             now=actor.now,
             by=actor.user,
-            reason=f"{verb} by {actor.user}",
+            reason=said,
             values={"retry_at": None, "finished_at": actor.now},
         )
         message = f"{len(moved)} instance(s) {verb}"
@@ -323,12 +324,12 @@ def _halt(
                         AttemptRow.instance_id.in_(running),
                         AttemptRow.status == Status.RUNNING.value,
                     )
-                    .values(reason=f"{verb} by {actor.user}")
+                    .values(reason=said)
                 )
                 state.signal(conn, workspace_id, kind, running, by=actor.user, now=actor.now)
                 message += f"; {len(running)} running instance(s) are being {verb} by the scheduler"
             else:
-                _halt_orphans(conn, workspace_id, running, target_status, actor, verb)
+                _halt_orphans(conn, workspace_id, running, target_status, actor, kind)
                 moved += running
                 message += f"; {len(running)} running instance(s) {verb} (no scheduler was running)"
         state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
@@ -338,10 +339,11 @@ def _halt(
 
 
 def _halt_orphans(
-    conn: Connection, workspace_id: int, ids: list[int], to: Status, actor: Actor, verb: str
+    conn: Connection, workspace_id: int, ids: list[int], to: Status, actor: Actor, kind: str
 ) -> None:
     """No scheduler holds these RUNNING instances: end their processes here (found by their
     environment too, for an attempt whose scheduler died before it recorded the pid)."""
+    said = state.halt_reason(kind, actor.user)
     running = (
         Session(bind=conn)
         .execute(
@@ -357,7 +359,7 @@ def _halt_orphans(
     strays = attempt_processes(Path(landing).resolve()) if unknown else {}
     for attempt in running:
         if attempt.log_path:  # decision 13.10: the log says who stopped it
-            RunLog(Path(attempt.log_path), _local_now).line(f"killed: {verb} by {actor.user}")
+            RunLog(Path(attempt.log_path), _local_now).line(f"killed: {said}")
         if attempt.pid:
             terminate_orphan(attempt.pid, attempt.pid_start)
         else:
@@ -365,9 +367,7 @@ def _halt_orphans(
         conn.execute(
             update(AttemptRow)
             .where(AttemptRow.id == attempt.id)
-            .values(
-                status=Status.FAILURE.value, finished_at=actor.now, reason=f"{verb} by {actor.user}"
-            )
+            .values(status=Status.FAILURE.value, finished_at=actor.now, reason=said)
         )
     state.move(
         conn,
@@ -376,7 +376,7 @@ def _halt_orphans(
         allowed_from=[Status.RUNNING],
         now=actor.now,
         by=actor.user,
-        reason=f"{verb} by {actor.user}",
+        reason=said,
         values={"finished_at": actor.now},
     )
 

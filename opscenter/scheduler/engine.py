@@ -123,15 +123,6 @@ def _turn(db: Database) -> Iterator[_Turn]:
         yield _Turn(db, stack)
 
 
-def _asked_to_halt(reason: str) -> tuple[str, str] | None:
-    """(stop | freeze, who) when an operator's stop or freeze of a running attempt is on
-    record (actions write "stopped by X" / "frozen by X" on it when a scheduler takes it)."""
-    for kind, said in (("stop", "stopped by "), ("freeze", "frozen by ")):
-        if reason.startswith(said):
-            return kind, reason.removeprefix(said)
-    return None
-
-
 @dataclass(order=True)
 class _Timer:
     when: datetime
@@ -321,7 +312,7 @@ class Engine:
                     terminate_orphan(attempt.pid, attempt.pid_start)
                 else:
                     end_processes(strays.get((attempt.instance_id, attempt.number), []))
-                asked = _asked_to_halt(attempt.reason or "")
+                asked = state.asked_to_halt(attempt.reason or "")
                 reason = attempt.reason if asked else "lost: scheduler restarted"
                 conn.execute(
                     update(AttemptRow)
@@ -396,11 +387,10 @@ class Engine:
                 self._unqueue(ids)
 
     def _kill(self, ids: Iterable[int], kind: str, by: str) -> None:
-        verb = "stopped" if kind == "stop" else "frozen"
         for instance_id in ids:
             running = self._running.get(instance_id)
             if running is not None:
-                running.request_kill(kind, by, f"{verb} by {by}")
+                running.request_kill(kind, by, state.halt_reason(kind, by))
 
     def _unqueue(self, ids: Iterable[int]) -> None:
         """Instances an action changed leave the resource queues; evaluation re-adds them."""

@@ -18,6 +18,21 @@ from opscenter.store.models import InstanceEdgeRow, InstanceRow, SignalRow, Tran
 
 _UPSTREAM = InstanceRow.__table__.alias("upstream")
 OPEN = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
+HALTED = {"stop": "stopped", "freeze": "frozen"}  # an operator's halt, as a reason says it
+
+
+def halt_reason(kind: str, user: str) -> str:
+    """ "stopped by X" / "frozen by X": also written on a running attempt, so a scheduler
+    that dies before it acts on the request carries it out when it recovers the attempt."""
+    return f"{HALTED[kind]} by {user}"
+
+
+def asked_to_halt(reason: str) -> tuple[str, str] | None:
+    """(stop | freeze, who) when ``reason`` is an operator's halt (``halt_reason``)."""
+    for kind, verb in HALTED.items():
+        if reason.startswith(f"{verb} by "):
+            return kind, reason.removeprefix(f"{verb} by ")
+    return None
 
 
 def move(
