@@ -534,14 +534,14 @@ def test_a_hanging_webhook_never_slows_the_check(tmp_path: Path, store: Database
         monitor = failed.monitor(notifier)
         begin = time.monotonic()
         monitor.check(utc(1, 0))
-        assert time.monotonic() - begin < 0.5
+        assert time.monotonic() - begin < 2  # the post hangs for its 5 s timeout meanwhile
         deadline = time.monotonic() + 2
         while not hook.requests and time.monotonic() < deadline:
             time.sleep(0.01)
         assert len(hook.requests) == 1  # posted, and the server is sitting on it
         begin = time.monotonic()
         monitor.check(utc(1, 1))
-        assert time.monotonic() - begin < 0.5
+        assert time.monotonic() - begin < 2
         hook.release.set()
         notifier.close()
         assert failed.backend.list_alerts()[0].last_error == ""
