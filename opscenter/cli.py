@@ -177,6 +177,11 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("ids", type=_id, nargs="+", metavar="ID")
         if name == "rerun":
             sub.add_argument("--downstream", action="store_true")
+            sub.add_argument(
+                "--preview",
+                action="store_true",
+                help="say what it would reset and what that does to the baselines; do nothing",
+            )
         _json_option(sub)
     for name, help_, handler in (
         ("freeze", "freeze instances, or a node (--node) from its next instances", verbs.freeze),

@@ -284,7 +284,35 @@ def _done(args: argparse.Namespace, result: ActionResult) -> int:
 
 
 def rerun(backend: Backend, args: argparse.Namespace) -> int:
-    return _done(args, backend.rerun(args.ids, downstream=args.downstream))
+    if not args.preview:
+        return _done(args, backend.rerun(args.ids, downstream=args.downstream))
+    would = backend.preview_rerun(args.ids, downstream=args.downstream)
+    found = backend.baseline_impact("rerun", args.ids, downstream=args.downstream)
+    zone = ZoneInfo(backend.workspace().timezone)
+    lines = None if found is None else [i.describe(zone) for i in found]
+    result = dataclasses.replace(
+        would,
+        action=f"{would.action} preview",
+        message=f"{len(would.affected)} instance(s) would be reset to NOT_RUN and rerun; "
+        "nothing was done",
+        extra={"baselines": lines},
+    )
+    emit(
+        args,
+        result,
+        lambda: "\n".join(
+            [
+                f"{result.action}: {result.message}",
+                f"  instances: {', '.join(map(str, result.affected))}",
+                *(
+                    ["  baselines: not predicted by this backend"]
+                    if lines is None
+                    else [f"  {line}" for line in lines] or ["  no baseline protects them"]
+                ),
+            ]
+        ),
+    )
+    return 0
 
 
 def set_success(backend: Backend, args: argparse.Namespace) -> int:

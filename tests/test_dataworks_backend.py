@@ -185,6 +185,8 @@ def test_rerun_downstream_in_waves(remote: DataWorksBackend, scene: World) -> No
     failed, blocked = scene.instance("failed"), scene.instance("blocked")
     preview = remote.preview_rerun([failed.id], downstream=True)
     assert preview.affected == [failed.id, blocked.id]
+    # no what-if prediction in the API: unknown (None), never "no baseline affected" ([])
+    assert remote.baseline_impact("rerun", [failed.id], downstream=True) is None
     assert remote.rerun([failed.id], downstream=True).affected == [failed.id, blocked.id]
     assert scene.status("failed") is Status.NOT_RUN
 

@@ -42,7 +42,10 @@ from opscenter.sla.history import (
 )
 from opscenter.sla.predict import OVER, SAFE, WARNING, Protected, is_slow, predict
 from opscenter.store.models import NodeRow, NodeStatsRow, WorkspaceRow
+from opscenter.tui.app import OpsApp
+from opscenter.tui.screens.confirm import ConfirmScreen
 from tests.conftest import deploy_folder, write_workspace
+from tests.tui.helpers import screen_text, settle
 
 TODAY = date(2025, 11, 1)  # schedule date of the instances generated at start
 BIZDATE = date(2025, 10, 31)  # their business date
@@ -861,3 +864,128 @@ def test_a_baseline_whose_outputs_are_all_frozen_is_error(world: Callable[..., W
     w.backend.unfreeze([w.instance("C").id])
     w.tick()
     assert w.baseline().status.status == SAFE
+
+
+# ---------------------------------------------------------------------------
+# what an action would do to the baselines (the confirm's impact line)
+# ---------------------------------------------------------------------------
+
+
+def impact_lines(w: World, action: str, node: str, downstream: bool = False) -> list[str]:
+    found = w.backend.baseline_impact(action, [w.instance(node).id], downstream)
+    return [i.describe(UTC) for i in found]
+
+
+def a_finished_day(world: Callable[..., World]) -> World:
+    """The vector run to its end (A 00:30-01:30, B to 03:30, C to 05:00) and D beside it,
+    which no baseline protects; the clock at 05:10."""
+    w = world(
+        VECTOR.replace("baselines:", shell("D", "00 30 00 * * ?") + "baselines:"),
+        averages=AVERAGES,
+    )
+    w.go(at(0, 30))
+    w.go(at(1, 30))
+    w.finish("A")
+    w.go(at(3, 30))
+    w.finish("B")
+    w.go(at(5, 0))
+    w.finish("C")
+    w.finish("D")
+    assert (w.baseline().status.status, w.baseline().status.finished) == (SAFE, True)
+    w.go(at(5, 10))
+    return w
+
+
+def test_rerun_with_downstream_after_the_day_is_done_says_the_baseline_goes_over(
+    world: Callable[..., World],
+) -> None:
+    w = a_finished_day(world)
+    audited = len(w.backend.audit_log())
+
+    # A and everything below it start again at 05:10: 60 + 120 + 90 minutes
+    assert impact_lines(w, "rerun", "A", downstream=True) == [
+        "Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)"
+    ]
+    # A alone: B and C keep their finished runs, so the baseline keeps its finish
+    assert impact_lines(w, "rerun", "A") == [
+        "Baseline morning: still finished 05:00 (SAFE, 60m to spare)"
+    ]
+    assert impact_lines(w, "rerun", "D", downstream=True) == []  # no baseline protects D
+    # a prediction only: nothing moved, nothing audited, the stored baseline as it was
+    assert [w.status(n) for n in "ABCD"] == [Status.SUCCESS] * 4
+    assert len(w.backend.audit_log()) == audited
+    assert w.baseline().status.finished and w.baseline().status.predicted_finish == utc(5, 0)
+
+
+def test_rerun_preview_on_the_command_line_names_the_baseline_and_does_nothing(
+    world: Callable[..., World], store: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    w = a_finished_day(world)
+    where = ["--workspace", str(w.folder), "--db", str(store.url)]
+    a, b, c = (w.instance(n).id for n in "ABC")
+    capsys.readouterr()
+    assert main(["rerun", str(a), "--downstream", "--preview", *where], clock=w.clock) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "rerun downstream preview: 3 instance(s) would be reset to NOT_RUN and rerun; "
+        "nothing was done",
+        f"  instances: {a}, {b}, {c}",
+        "  Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)",
+    ]
+    assert main(["rerun", str(w.instance("D").id), "--preview", *where], clock=w.clock) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "  no baseline protects them"
+    assert main(["rerun", str(a), "--preview", "--json", *where], clock=w.clock) == 0
+    told = json.loads(capsys.readouterr().out)
+    assert (told["affected"], told["extra"]["baselines"]) == (
+        [a],
+        ["Baseline morning: still finished 05:00 (SAFE, 60m to spare)"],
+    )
+    assert [w.status(n) for n in "ABC"] == [Status.SUCCESS] * 3
+    assert all(e.action != "rerun" for e in w.backend.audit_log())
+
+
+async def test_the_rerun_confirm_says_what_happens_to_the_baseline(
+    world: Callable[..., World],
+) -> None:
+    w = a_finished_day(world)
+    app = OpsApp(w.backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_instance(w.instance("A").id)
+        await settle(pilot)
+        await pilot.press("R")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        text = " ".join(line.strip(" │") for line in screen_text(pilot).splitlines())
+        assert "1 instance and 2 downstream instances will be reset and rerun" in text
+        assert (
+            "Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)"
+            in " ".join(text.split())
+        ), text
+        await pilot.press("enter")  # Cancel: the prediction changed nothing
+        await settle(pilot)
+    assert [w.status(n) for n in "ABC"] == [Status.SUCCESS] * 3
+
+
+def test_set_success_freeze_and_stop_move_the_prediction_as_they_would(
+    world: Callable[..., World],
+) -> None:
+    w = world(VECTOR, averages=AVERAGES)
+    w.go(at(0, 30))
+    w.go(at(1, 0))
+    w.fail("A")  # a failure is predicted to be rerun now: 01:00 + 60 + 120 + 90 = 05:30
+    assert w.baseline().status.predicted_finish == utc(5, 30)
+    assert impact_lines(w, "set_success", "A") == [
+        "Baseline morning: predicted 05:30 → 04:30 (SAFE, 90m to spare)"
+    ]
+    assert impact_lines(w, "freeze", "C") == [
+        "Baseline morning: predicted 05:30 → no prediction "
+        "(ERROR: its output instances are frozen or missing)"
+    ]
+    w.backend.set_success([w.instance("A").id])
+    w.tick()
+    assert w.status("B") is Status.RUNNING
+    w.go(at(2, 0))  # B has run 60 of its usual 120 minutes: stopping it costs the whole run
+    assert impact_lines(w, "stop", "B") == [
+        "Baseline morning: predicted 04:30 → 05:30 (SAFE, 30m to spare)"
+    ]
+    assert w.status("B") is Status.RUNNING

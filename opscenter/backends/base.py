@@ -20,6 +20,7 @@ from opscenter.domain.records import (
     BackfillInfo,
     BackfillRequest,
     BaselineDetail,
+    BaselineImpact,
     BaselineStatus,
     Dashboard,
     Diagnosis,
@@ -95,6 +96,13 @@ class Backend(Protocol):
 
     def preview_rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult:
         """What ``rerun`` would reset (``affected``), or ActionRefused; changes nothing."""
+        ...
+
+    def baseline_impact(
+        self, action: str, instance_ids: Sequence[int], downstream: bool = False
+    ) -> list[BaselineImpact] | None:
+        """Each baseline these instances feed, predicted now and with ``action`` (rerun,
+        set_success, stop, freeze, unfreeze) applied; None where it cannot be predicted."""
         ...
 
     def set_success(self, instance_ids: Sequence[int]) -> ActionResult: ...

@@ -31,6 +31,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     BackfillRunInfo,
     BaselineDetail,
+    BaselineImpact,
     BaselineStatus,
     Dashboard,
     Diagnosis,
@@ -51,6 +52,7 @@ from opscenter.domain.times import to_store
 from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import read_page
+from opscenter.sla import impact
 from opscenter.store.db import LARGEST_ID, storable
 from opscenter.store.models import (
     AlertRow,
@@ -859,6 +861,16 @@ class LocalBackend:
         return actions.preview_rerun(
             self.db, self.workspace_id, instance_ids, actor, downstream=downstream
         )
+
+    def baseline_impact(
+        self, action: str, instance_ids: Sequence[int], downstream: bool = False
+    ) -> list[BaselineImpact]:
+        if action not in impact.ACTIONS:
+            return []
+        affected = list(instance_ids)
+        if action == "rerun" and downstream:
+            affected = self.preview_rerun(instance_ids, downstream=True).affected
+        return impact.impacts(self.db, self.workspace_id, action, affected, self._now())
 
     def set_success(self, instance_ids: Sequence[int]) -> ActionResult:
         return self._act(

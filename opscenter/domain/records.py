@@ -7,7 +7,7 @@ that a screen never needs a second query per row.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, tzinfo
 
 from opscenter.domain.model import InstanceKind, Status
 
@@ -304,6 +304,52 @@ class BaselineStatus:
         if self.predicted_finish is None:
             return None
         return int((self.committed_at - self.predicted_finish).total_seconds() // 60)
+
+
+@dataclass(frozen=True)
+class BaselineImpact:
+    """A baseline as predicted now, and as predicted once an action is done (spec console.md:
+    the confirm's impact line comes from re-running the prediction with the action applied)."""
+
+    before: BaselineStatus
+    after: BaselineStatus
+
+    def describe(self, zone: tzinfo) -> str:
+        """``Baseline exec_dashboard: predicted 09:18 → 09:41 (OVER by 41m)``, or
+        ``Baseline finance_close: still predicted 09:30 (SAFE, 60m to spare)``."""
+        b, a = self.before, self.after
+        name = b.name + (f" cycle {b.cycle}" if b.type == "HOURLY" else "")
+        (was, before), (then, after) = _when(b, zone), _when(a, zone)
+        if (was, before) == (then, after):  # the same to the minute
+            moves = f"still {was} {before}".replace("  ", " ")
+        else:
+            word = f"{then} " if then and then != was else ""
+            moves = f"{was} {before} → {word}{after}".strip()
+        return f"Baseline {name}: {moves} ({_verdict(a)})"
+
+
+def _when(b: BaselineStatus, zone: tzinfo) -> tuple[str, str]:
+    """("predicted" | "finished", wall time, with the day when not the committed day)."""
+    if b.predicted_finish is None:
+        return "", "no prediction"
+    wall = b.predicted_finish.replace(tzinfo=UTC).astimezone(zone)
+    committed = b.committed_at.replace(tzinfo=UTC).astimezone(zone)
+    shown = f"{wall:%H:%M}" if wall.date() == committed.date() else f"{wall:%m-%d %H:%M}"
+    return "finished" if b.finished else "predicted", shown
+
+
+def _verdict(b: BaselineStatus) -> str:
+    minutes = b.slack_minutes
+    if minutes is None:
+        return f"{b.status}: its output instances are frozen or missing"
+    if minutes < 0:  # OVER only once the committed time has passed (spec 7.3)
+        late = f"OVER by {_span(-minutes)}"
+        return late if b.status == "OVER" else f"{b.status}, will be {late}"
+    return f"{b.status}, {_span(minutes)} to spare"
+
+
+def _span(minutes: int) -> str:
+    return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from opscenter.domain.model import NodeType, Status
 from opscenter.domain.times import to_local, wall_to_store
-from opscenter.sla.history import DurationHistory
 from opscenter.sla.predict import Prediction, Protected, is_slow, predict
 from opscenter.store.batches import chunks
 from opscenter.store.models import (
@@ -71,8 +71,14 @@ def committed_moment(bizdate: date, hhmm: str, zone: ZoneInfo) -> datetime:
     return wall_to_store(local, zone)
 
 
+class Averages(Protocol):
+    """How long a node's run is expected to take: the run history, or its published stats."""
+
+    def average(self, node_id: int) -> timedelta: ...
+
+
 class SlaMonitor:
-    def __init__(self, db: Engine, workspace_id: int, history: DurationHistory) -> None:
+    def __init__(self, db: Engine, workspace_id: int, history: Averages) -> None:
         self.db = db
         self.workspace_id = workspace_id
         self.history = history

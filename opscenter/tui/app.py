@@ -25,7 +25,7 @@ from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
 from opscenter.tui.commands import OpsCommands
 from opscenter.tui.screens.base import OpsScreen, typed_into_field
-from opscenter.tui.screens.confirm import ConfirmScreen
+from opscenter.tui.screens.confirm import ConfirmScreen, Impact
 from opscenter.tui.screens.help import HelpScreen
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.chrome import TABS, WorldLine
@@ -390,6 +390,7 @@ class OpsApp(App[None]):
         call: Callable[[Backend], ActionResult],
         *,
         notes: Sequence[str] = (),
+        impact: Impact | None = None,
         done: Callable[[ActionResult], None] | None = None,
     ) -> None:
         """Confirm with the exact targets, then call the backend off the UI thread."""
@@ -405,7 +406,7 @@ class OpsApp(App[None]):
             if yes:
                 self._perform(call, done)
 
-        self.push_screen(ConfirmScreen(title, summary, targets, notes), confirmed)
+        self.push_screen(ConfirmScreen(title, summary, targets, notes, impact), confirmed)
 
     def _perform(
         self,

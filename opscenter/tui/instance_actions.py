@@ -15,6 +15,7 @@ from textual.binding import Binding
 
 from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo
 from opscenter.tui import format as fmt
+from opscenter.tui.screens.confirm import Impact
 
 if TYPE_CHECKING:
     from opscenter.tui.app import OpsApp
@@ -24,6 +25,16 @@ PREVIEW_LIMIT = 500  # targets named one by one in a confirm
 
 def label(info: InstanceInfo) -> str:
     return f"{info.node} {fmt.cyctime(info.cyctime)} ({info.status.value}) #{info.id}"
+
+
+def impact(app: OpsApp, action: str, ids: Sequence[int], downstream: bool = False) -> Impact:
+    """The confirm's baseline lines: the prediction with the action applied."""
+
+    def lines() -> list[str] | None:
+        found = app.backend.baseline_impact(action, ids, downstream)
+        return None if found is None else [i.describe(app.zone) for i in found]
+
+    return lines
 
 
 def _count(n: int) -> str:
@@ -72,6 +83,7 @@ def simple(
         f"{_count(len(ids))} {effect}:",
         [label(t) for t in targets],
         lambda backend: call(backend, ids),
+        impact=impact(app, action, ids),
         done=done,
     )
 
@@ -95,6 +107,7 @@ def rerun(
             f"{_count(len(ids))} will be reset to NOT_RUN and rerun:",
             [label(t) for t in targets],
             lambda backend: backend.rerun(ids),
+            impact=impact(app, "rerun", ids),
             done=done,
         )
         return
@@ -126,6 +139,7 @@ def rerun(
             summary,
             lines,
             lambda backend: backend.rerun(ids, downstream=True),
+            impact=impact(app, "rerun", ids, downstream=True),
             done=done,
         )
 

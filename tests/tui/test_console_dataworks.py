@@ -114,6 +114,9 @@ async def test_every_console_action_round_trips_through_the_emulator(
         await press(pilot, "R")
         assert isinstance(app.screen, ConfirmScreen)
         assert "1 instance and 11 downstream instances" in screen_text(pilot)
+        # DataWorks has no what-if prediction: no baseline line rather than a made-up one
+        shown = screen_text(pilot)
+        assert "Baseline exec_dashboard" not in shown and "Baselines:" not in shown
         await press(pilot, "enter")  # Cancel has the focus
         assert world.get_instance(failed.id).status is Status.FAILURE
         await press(pilot, "s", "y")

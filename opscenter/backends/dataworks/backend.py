@@ -36,6 +36,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     BackfillRunInfo,
     BaselineDetail,
+    BaselineImpact,
     BaselineStatus,
     Dashboard,
     Diagnosis,
@@ -1111,6 +1112,13 @@ class DataWorksBackend:
         waves = self._downstream_waves(instance_ids) if downstream else [list(instance_ids)]
         affected = [i for w in waves for i in w]
         return ActionResult(action, affected, f"{len(affected)} instance(s) would be rerun")
+
+    def baseline_impact(
+        self, action: str, instance_ids: Sequence[int], downstream: bool = False
+    ) -> list[BaselineImpact] | None:
+        """Unknown: DataWorks predicts baselines on its side and has no what-if operation, and
+        its durations and protected sets are not in the API to predict with here."""
+        return None
 
     def _rerun_refusal(self, item: InstanceInfo) -> str | None:
         mode = RERUN_MODES.get(self._task(item.node_id).get("RerunMode", ""), "")

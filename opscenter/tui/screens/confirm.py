@@ -1,12 +1,14 @@
 """The confirm modal for every dangerous action: the exact targets, Cancel first, `y` to go.
 
 Enter cancels (it is the key a tired hand presses by habit), `esc` and `n` cancel,
-only `y` confirms; `l` lists every target when there are more than fit.
+only `y` confirms; `l` lists every target when there are more than fit. An action
+on instances also says what it does to the baselines they feed: predicted off
+the UI thread, so the confirm opens at once and the line fills in.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -16,6 +18,9 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
 SHOWN = 6
+IMPACTS_SHOWN = 3  # baseline lines before "… N more"
+
+Impact = Callable[[], list[str] | None]  # impact lines; None: the backend cannot predict
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -26,13 +31,19 @@ class ConfirmScreen(ModalScreen[bool]):
     ]
 
     def __init__(
-        self, title: str, summary: str, targets: Sequence[str], notes: Sequence[str] = ()
+        self,
+        title: str,
+        summary: str,
+        targets: Sequence[str],
+        notes: Sequence[str] = (),
+        impact: Impact | None = None,
     ) -> None:
         super().__init__()
         self.title_text = title
         self.summary = summary
         self.targets = list(targets)
         self.notes = list(notes)
+        self.impact = impact
         self.listing_all = False
 
     def compose(self) -> ComposeResult:
@@ -43,12 +54,36 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Static(self._targets_text(), id="confirm-list")
             for note in self.notes:
                 yield Static(Text(note), classes="confirm-note")
+            if self.impact is not None:
+                yield Static(
+                    Text("Baselines: predicting…"), id="confirm-impact", classes="confirm-note"
+                )
             with Horizontal(id="confirm-buttons"):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Static(Text("  y confirm"), id="confirm-key")
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
+        if self.impact is not None:
+            self.run_worker(self._predict, thread=True, group="impact", exit_on_error=False)
+
+    def _predict(self) -> None:
+        assert self.impact is not None
+        try:
+            lines = self.impact()
+        except Exception as exc:  # the confirm stands without it; the operator is told
+            lines = [f"Baselines: the impact could not be predicted ({exc})"]
+        self.app.call_from_thread(self._show_impact, lines)
+
+    def _show_impact(self, lines: list[str] | None) -> None:
+        line = self.query_one("#confirm-impact", Static)
+        if lines is None:
+            line.remove()
+            return
+        shown = lines[:IMPACTS_SHOWN] or ["Baselines: none protects these instances"]
+        if len(lines) > IMPACTS_SHOWN:
+            shown.append(f"… {len(lines) - IMPACTS_SHOWN} more baselines")
+        line.update(Text("\n".join(shown)))
 
     def _targets_text(self) -> Text:
         shown = self.targets if self.listing_all else self.targets[:SHOWN]

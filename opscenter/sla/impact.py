@@ -1,0 +1,149 @@
+"""What an action would do to the baselines: the prediction re-run with the action applied.
+
+An operator about to rerun a key-path instance at 3 a.m. needs to know that the
+dashboard baseline moves from 09:18 to 09:41 and goes OVER before pressing `y`.
+The protected instances are read as the scheduler's monitor reads them, then
+predicted twice: as they are, and as the action leaves them. Nothing is
+written; averages come from the node statistics the scheduler publishes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.orm import Session
+
+from opscenter.domain.model import Status
+from opscenter.domain.records import BaselineImpact, BaselineStatus
+from opscenter.sla.history import DEFAULT_DURATION
+from opscenter.sla.monitor import SlaMonitor
+from opscenter.sla.predict import Protected, predict
+from opscenter.store.batches import chunks
+from opscenter.store.db import storable
+from opscenter.store.models import (
+    BaselineInstanceRow,
+    BaselineRow,
+    InstanceRow,
+    NodeRow,
+    NodeStatsRow,
+)
+
+ACTIONS = ("rerun", "set_success", "stop", "freeze", "unfreeze")
+
+
+class StoredAverages:
+    """Node averages as the scheduler last published them (the console has no run history)."""
+
+    def __init__(self, conn: Connection, workspace_id: int) -> None:
+        self.means = dict(
+            conn.execute(
+                select(NodeStatsRow.node_id, NodeStatsRow.mean)
+                .join(NodeRow, NodeRow.id == NodeStatsRow.node_id)
+                .where(NodeRow.workspace_id == workspace_id)
+            ).all()
+        )
+
+    def average(self, node_id: int, default: timedelta = DEFAULT_DURATION) -> timedelta:
+        mean = self.means.get(node_id)
+        return timedelta(seconds=mean) if mean is not None else default
+
+
+def applied(item: Protected, action: str, now: datetime) -> Protected:
+    """The instance as the action leaves it (a refused action is refused later, on `y`)."""
+    if action == "rerun":
+        return dataclasses.replace(item, status=Status.NOT_RUN, started_at=None, finished_at=None)
+    if action == "set_success":
+        return dataclasses.replace(item, status=Status.SUCCESS, finished_at=now)
+    if action == "stop":
+        return dataclasses.replace(item, status=Status.FAILURE, finished_at=now)
+    if action == "freeze":
+        return dataclasses.replace(item, status=Status.FROZEN)
+    if action == "unfreeze":
+        return dataclasses.replace(item, status=Status.NOT_RUN)
+    raise ValueError(f"no baseline impact for {action!r}")
+
+
+def impacts(
+    db: Engine, workspace_id: int, action: str, affected: Sequence[int], now: datetime
+) -> list[BaselineImpact]:
+    """Every baseline whose protected instances include one of ``affected``."""
+    touched = {i for i in affected if storable(i)}
+    found: list[BaselineImpact] = []
+    with db.connect() as conn:
+        bizdates = set()
+        for part in chunks(sorted(touched)):
+            bizdates |= set(
+                conn.scalars(
+                    select(InstanceRow.bizdate)
+                    .distinct()
+                    .where(InstanceRow.id.in_(part), InstanceRow.kind == "periodic")
+                )
+            )
+        if not bizdates:
+            return []
+        rows = (
+            Session(bind=conn)
+            .execute(
+                select(BaselineInstanceRow, BaselineRow)
+                .join(BaselineRow, BaselineRow.id == BaselineInstanceRow.baseline_id)
+                .where(
+                    BaselineRow.workspace_id == workspace_id,
+                    BaselineRow.enabled,
+                    BaselineInstanceRow.bizdate.in_(bizdates),
+                )
+                .order_by(
+                    BaselineRow.priority.desc(),
+                    BaselineRow.name,
+                    BaselineInstanceRow.bizdate,
+                    BaselineInstanceRow.cycle,
+                )
+            )
+            .all()
+        )
+        if not rows:
+            return []
+        monitor = SlaMonitor(db, workspace_id, StoredAverages(conn, workspace_id))
+        for instance, baseline in rows:
+            cycle = instance.cycle if baseline.type == "HOURLY" else None
+            protected = monitor.protected(conn, baseline.nodes, instance.bizdate, cycle)
+            if not touched.intersection(p.id for p in protected):
+                continue
+            after = [applied(p, action, now) if p.id in touched else p for p in protected]
+            status = _status(instance, baseline)
+            found.append(
+                BaselineImpact(_predicted(status, protected, now), _predicted(status, after, now))
+            )
+    return found
+
+
+def _status(instance: BaselineInstanceRow, baseline: BaselineRow) -> BaselineStatus:
+    return BaselineStatus(
+        baseline.name,
+        baseline.owner,
+        baseline.priority,
+        baseline.type,
+        instance.bizdate,
+        instance.cycle,
+        instance.status,
+        instance.finished,
+        instance.committed_at,
+        instance.alert_at,
+        instance.predicted_finish,
+        None,
+        instance.protected,
+        tuple(baseline.nodes),
+    )
+
+
+def _predicted(stored: BaselineStatus, protected: list[Protected], now: datetime) -> BaselineStatus:
+    prediction = predict(protected, now, alert_at=stored.alert_at, committed_at=stored.committed_at)
+    return dataclasses.replace(
+        stored,
+        status=prediction.status,
+        finished=prediction.finished,
+        predicted_finish=prediction.finish,
+        protected=len(protected),
+    )
