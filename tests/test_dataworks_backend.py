@@ -181,6 +181,41 @@ def test_freeze_node(remote: DataWorksBackend, scene: World) -> None:
     assert not local(scene).get_node("later").frozen
 
 
+def test_an_ended_runs_log_is_downloaded_once_however_it_is_paged(
+    remote: DataWorksBackend, scene: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The API sends a run's whole log each time; the console pages it. A run that has ended
+    is fetched once; a later run of the instance is a log of its own."""
+    failed = scene.instance("failed")
+    asked: list[str] = []
+    call = remote.client.call
+
+    def counted(action: str, params: dict, **options: object) -> dict:
+        asked.append(action)
+        return call(action, params, **options)
+
+    monkeypatch.setattr(remote.client, "call", counted)
+    text = scene.log("failed")
+    page = remote.read_log(failed.id, offset=0, limit=16)
+    pages = [page.text]
+    while not page.at_end:
+        page = remote.read_log(failed.id, offset=page.next_offset, limit=16)
+        pages.append(page.text)
+    assert "".join(pages) == text and len(pages) > 3 and page.attempt == 1
+    assert "".join(p.text for p in remote.follow_log(failed.id, poll=0.01)) == text
+    downloads = ("GetTaskInstanceLog", "GetInstanceLog")
+    assert sum(action in downloads for action in asked) == 1
+    with pytest.raises(ActionRefused, match=r"#\d+ has no attempt 9 \(it has 1\.\.1\)"):
+        remote.read_log(failed.id, attempt=9)
+
+    remote.rerun([failed.id])
+    scene.go(at(2, 5))  # its second run fails again, with a log of its own
+    second = remote.read_log(failed.id)
+    assert (second.attempt, second.text) == (2, scene.log("failed", attempt=2))
+    assert remote.read_log(failed.id, attempt=1).text == text
+    assert sum(action in downloads for action in asked) == 2
+
+
 def test_rerun_downstream_in_waves(remote: DataWorksBackend, scene: World) -> None:
     failed, blocked = scene.instance("failed"), scene.instance("blocked")
     preview = remote.preview_rerun([failed.id], downstream=True)

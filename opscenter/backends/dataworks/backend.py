@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opscenter.backends.dataworks.client import ApiError, DataWorksClient, DataWorksError, NoAnswer
+from opscenter.backends.dataworks.logcache import LogCache
 from opscenter.domain import backfill_plan
 from opscenter.domain.backfill_plan import PlanNode
 from opscenter.domain.clock import Clock
@@ -187,6 +188,7 @@ class DataWorksBackend:
         self._name = name or f"dataworks-{project_id}"
         self._tasks: dict[int, dict[str, Any]] = {}
         self._missing: set[int] = set()  # task ids the last full read did not have
+        self._ended_logs = LogCache()
 
     # -- wire helpers ---------------------------------------------------------------------
 
@@ -511,30 +513,44 @@ class DataWorksBackend:
     def read_log(
         self, instance_id: int, attempt: int | None = None, offset: int = 0, limit: int = 65536
     ) -> LogPage:
-        """GetTaskInstanceLog returns the whole text; offsets are over its UTF-8 bytes."""
-        data = self._log_text(instance_id, attempt).encode()
-        chunk = data[offset : offset + limit]
-        decoded = chunk.decode(errors="ignore")
+        """GetTaskInstanceLog returns a run's whole text, so offsets are over its UTF-8 bytes.
+        A run that has ended never changes: its text is kept, and paging through it or
+        opening it again costs one instance read rather than another download."""
+        info = self.get_instance(instance_id)
+        if info.run_number < 1:
+            raise ActionRefused(f"instance #{instance_id} has not run yet: no log")
+        number = attempt or info.run_number
+        if not 1 <= number <= info.run_number:
+            raise ActionRefused(
+                f"instance #{instance_id} has no attempt {number} (it has 1..{info.run_number})"
+            )
+        data = self._ended_logs.get((instance_id, number))
+        if data is None:
+            data = self._log_text(instance_id, number).encode()
+            if number < info.run_number or info.status is not Status.RUNNING:
+                self._ended_logs.put((instance_id, number), data)
+        decoded = data[offset : offset + limit].decode(errors="ignore")
         next_offset = offset + len(decoded.encode())
-        number = attempt or self.get_instance(instance_id).run_number
         return LogPage(instance_id, number, decoded, offset, next_offset, len(data))
 
-    def _log_text(self, instance_id: int, attempt: int | None) -> str:
-        """One run's whole log (the latest run's without ``attempt``)."""
+    def _log_text(self, instance_id: int, attempt: int) -> str:
+        """One run's whole log."""
         params: dict[str, Any] = {"Id": instance_id, "RunNumber": attempt}
         return self._get("GetTaskInstanceLog", params).get("TaskInstanceLog") or ""
 
     def follow_log(
         self, instance_id: int, attempt: int | None = None, poll: float = 0.2
     ) -> Iterator[LogPage]:
-        """Pages as the log grows; ends once the instance is no longer running."""
+        """Pages as the log grows; ends once that run has ended. The run is fixed at the
+        start, so a rerun meanwhile cannot splice another run's text onto this one."""
+        number = self.read_log(instance_id, attempt, 0, 0).attempt
         offset = 0
         while True:
-            page = self.read_log(instance_id, attempt, offset)
+            page = self.read_log(instance_id, number, offset)
             if page.text:
                 yield page
             offset = page.next_offset
-            if page.at_end and self.get_instance(instance_id).status is not Status.RUNNING:
+            if page.at_end and (instance_id, number) in self._ended_logs:
                 return
             time.sleep(poll)
 
@@ -654,7 +670,7 @@ class DataWorksBackend:
                 "execution", True, f"running for {_minutes(ran)} (attempt {item.run_number})"
             )
         if item.status is Status.FAILURE:
-            text = self._log_text(item.id, None)
+            text = self._log_text(item.id, item.run_number) if item.run_number else ""
             return DiagnosisStep("execution", False, f"failed: {_last_error(text)}")
         if item.status is Status.SUCCESS:
             how = "dry-run: succeeded without running" if item.dry_run else "succeeded"

@@ -258,12 +258,12 @@ class LegacyBackend(DataWorksBackend):
         row = self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})["Data"]
         return _parameters(row.get("ParamValues") or "")
 
-    def _log_text(self, instance_id: int, attempt: int | None) -> str:
-        """GetInstanceLog of the attempt's history row (the latest without ``attempt``)."""
+    def _log_text(self, instance_id: int, attempt: int) -> str:
+        """GetInstanceLog of the attempt's history row (runs in the order they began)."""
         runs = self._history(instance_id)
-        if not runs:
-            return ""
-        chosen = runs[-1] if attempt is None else runs[min(max(attempt, 1), len(runs)) - 1]
+        if not 1 <= attempt <= len(runs):
+            return ""  # the run's row is gone (read_log checked it existed a moment ago)
+        chosen = runs[attempt - 1]
         answer = self._call(
             "GetInstanceLog",
             {
