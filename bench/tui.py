@@ -217,14 +217,14 @@ def first_page_shown(app: Any) -> bool:
     return table is not None and table.loaded and bool(table.rows) and not table.busy
 
 
-def make_app(store: dict, bizdate: date | None) -> Any:
+def make_app(store: dict, bizdate: date | None, start: str = "instances") -> Any:
     from opscenter.backends.local import LocalBackend
     from opscenter.domain.clock import ManualClock
     from opscenter.store.db import open_store
 
     db = open_store(store["url"])
     backend = LocalBackend(db, store["workspace"], ManualClock(NOW), user="bench", source="tui")
-    app = bench_app_class()(backend, start="instances")
+    app = bench_app_class()(backend, start=start)
     app.bizdate, app.bizdate_chosen = bizdate, True  # chosen: it must not follow the clock
     return app
 
@@ -415,6 +415,70 @@ def bench_paging(store: dict, single: date) -> None:
         )
 
 
+# -- the node list --------------------------------------------------------------------------
+
+
+def nodes_table(app: Any) -> Any:
+    from opscenter.tui.screens.nodes import NodesScreen
+
+    screen = app.screen
+    return screen.table if isinstance(screen, NodesScreen) and screen.is_mounted else None
+
+
+async def node_paging(store: dict) -> dict:
+    """The Nodes screen over every node: first paint, then page-down and end/home."""
+    started = time.perf_counter()
+    app = make_app(store, None, start="nodes")
+
+    def shown() -> bool:
+        table = nodes_table(app)
+        return table is not None and table.loaded and bool(table.rows) and not table.busy
+
+    app.expect(shown)
+    result: dict = {"down": [], "end": [], "home": []}
+    async with app.run_test(size=(120, 40)) as pilot:
+        result["paint"] = await painted(app, started, "the node list")
+        table = nodes_table(app)
+        for _ in range(PAGE_DOWNS):
+            before = table.position
+            app.expect(lambda before=before: table.position != before and not table.busy)
+            started = time.perf_counter()
+            await pilot.press("pagedown")
+            result["down"].append(await painted(app, started, "page-down"))
+        for _ in range(3):
+            for key, name in (("G", "end"), ("g", "home")):
+                want = table.total if key == "G" else 1
+                app.expect(lambda want=want: table.position == want and not table.busy)
+                started = time.perf_counter()
+                await pilot.press(key)
+                result[name].append(await painted(app, started, name))
+        result["total"] = table.total
+    app.backend.db.dispose()
+    return result
+
+
+def bench_nodes(store: dict) -> None:
+    print(f"4. the Nodes screen over every node (load1 now {os.getloadavg()[0]:.2f})")
+    got = asyncio.run(node_paging(store))
+    figure(
+        f"Nodes: first paint over {got['total']:,} nodes, 120x40",
+        ms(got["paint"]),
+        "< 1 s",
+        got["paint"] < 1,
+    )
+    down = got["down"]
+    figure(
+        f"Nodes: page-down x{PAGE_DOWNS}, median / p90 per key",
+        f"{ms(statistics.median(down))} / {ms(p90(down))} (worst {ms(max(down))})",
+        "p90 < 150 ms",
+        p90(down) < 0.15,
+    )
+    figure(
+        "Nodes: G (end) / g (home), median of 3",
+        f"{ms(statistics.median(got['end']))} / {ms(statistics.median(got['home']))}",
+    )
+
+
 # -- the log --------------------------------------------------------------------------------
 
 
@@ -493,7 +557,7 @@ def bench_log(store: dict) -> None:
 # -- the table ------------------------------------------------------------------------------
 
 
-PARTS = ("paint", "search", "page", "log")
+PARTS = ("paint", "search", "page", "nodes", "log")
 
 
 def run(parts: Sequence[str] = PARTS) -> list[Figure]:
@@ -532,6 +596,8 @@ def run(parts: Sequence[str] = PARTS) -> list[Figure]:
             bench_search(store, single)
         if "page" in parts:
             bench_paging(store, single)
+        if "nodes" in parts:
+            bench_nodes(store)
         figure(
             "peak RSS after the Instances screen runs (informational)",
             f"{memory_mb('VmHWM'):.0f} MB",

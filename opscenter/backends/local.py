@@ -11,11 +11,12 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Engine, String, and_, cast, func, or_, select
-from sqlalchemy.orm import Session
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
@@ -152,6 +153,12 @@ def _limit(count: int) -> int:
 SEARCH_BY_IDS = 500  # a name search matching at most this many nodes filters by node id
 
 
+@lru_cache(maxsize=4096)
+def _schedule_words(cron: str) -> str:
+    """A cron in words; the same few crons recur across thousands of nodes."""
+    return parse_cron(cron).describe()
+
+
 class LocalBackend:
     """One workspace in one store. ``on_change`` is called after every action (engine.wake)."""
 
@@ -198,21 +205,25 @@ class LocalBackend:
         return self.clock.now()
 
     def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]:
+        """Filtered in SQL: a 10,000-node workspace is read whole only when asked for whole."""
         flt = flt or NodeFilter()
-        nodes = self._nodes(include_undeployed=flt.include_undeployed)
-
-        def keep(n: NodeInfo) -> bool:
-            return (
-                (not flt.text or flt.text.lower() in n.name.lower())
-                and (not flt.owner or n.owner == flt.owner)
-                and (not flt.type or n.type == flt.type)
-                and (not flt.cycle_type or n.cycle_type == flt.cycle_type)
-                and (flt.priority is None or n.priority == flt.priority)
-                and (not flt.resource_group or n.resource_group == flt.resource_group)
-                and (not flt.recurrence or n.recurrence == flt.recurrence)
-            )
-
-        return [n for n in nodes if keep(n)]
+        conditions: list[ColumnElement[bool]] = []
+        if flt.text:  # node names are ASCII identifiers, which SQL's lower() folds
+            conditions.append(func.lower(NodeRow.name).contains(flt.text.lower(), autoescape=True))
+        for column, value in (
+            (NodeVersionRow.owner, flt.owner),
+            (NodeVersionRow.type, flt.type),
+            (NodeVersionRow.cycle_type, flt.cycle_type),
+            (NodeVersionRow.resource_group, flt.resource_group),
+            (NodeVersionRow.recurrence, flt.recurrence),
+        ):
+            if value:
+                conditions.append(column == value)
+        if flt.priority is not None:
+            if not storable(flt.priority):
+                return []
+            conditions.append(NodeVersionRow.priority == flt.priority)
+        return self._nodes(include_undeployed=flt.include_undeployed, where=conditions)
 
     def get_node(self, name: str) -> NodeInfo:
         found = self._nodes(include_undeployed=True, name=name)
@@ -220,13 +231,26 @@ class LocalBackend:
             raise ActionRefused(f"no node {name!r} in workspace {self._workspace_name}")
         return found[0]
 
-    def _nodes(self, *, include_undeployed: bool, name: str | None = None) -> list[NodeInfo]:
-        """Nodes with their current version; downstream names come from every deployed
-        node's dependencies, read as that one column rather than as whole versions."""
+    def _nodes(
+        self,
+        *,
+        include_undeployed: bool,
+        name: str | None = None,
+        where: Sequence[ColumnElement[bool]] = (),
+    ) -> list[NodeInfo]:
+        """Nodes with their current version, as plain rows (no ORM objects: a list of
+        10,000 is read every refresh); downstream names come from every deployed node's
+        dependencies, read as that one column rather than as whole versions."""
         query = (
-            select(NodeRow, NodeVersionRow)
+            select(
+                NodeRow.id.label("node_id"),
+                NodeRow.name,
+                NodeRow.frozen,
+                NodeRow.state,
+                *(c for c in NodeVersionRow.__table__.c if c.name not in ("id", "node_id")),
+            )
             .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-            .where(NodeRow.workspace_id == self.workspace_id)
+            .where(NodeRow.workspace_id == self.workspace_id, *where)
             .order_by(NodeRow.name)
         )
         if name is not None:
@@ -242,51 +266,49 @@ class LocalBackend:
             edge_query = edge_query.where(
                 cast(NodeVersionRow.depends, String).contains(json.dumps(name), autoescape=True)
             )
-        with Session(self.db) as session:
-            rows = session.execute(query).all()
-            edges = session.execute(edge_query).all()
+        with self.db.connect() as conn:
+            rows = conn.execute(query).all()
+            edges = conn.execute(edge_query).all() if rows else []
         children: dict[str, list[str]] = {}
         normal = DependencyType.NORMAL.value
         for child, depends in edges:
             for kind, upstream in depends:
                 if kind == normal:
                     children.setdefault(upstream, []).append(child)
-        return [self._node_info(n, v, children.get(n.name, [])) for n, v in rows]
+        return [self._node_info(r, children.get(r.name, [])) for r in rows]
 
     @staticmethod
-    def _node_info(node: NodeRow, version: NodeVersionRow, downstreams: list[str]) -> NodeInfo:
-        schedule = parse_cron(version.cron)
+    def _node_info(row: Any, downstreams: list[str]) -> NodeInfo:
+        normal = DependencyType.NORMAL.value
         return NodeInfo(
-            id=node.id,
-            name=node.name,
-            type=version.type,
-            owner=version.owner,
-            description=version.description,
-            priority=version.priority,
-            resource_group=version.resource_group,
-            cron=version.cron,
-            cycle_type=version.cycle_type,
-            schedule=schedule.describe(),
-            start_date=version.start_date,
-            end_date=version.end_date,
-            recurrence=version.recurrence,
-            instance_mode=version.instance_mode,
-            rerun_mode=version.rerun_mode,
-            rerun_times=version.rerun_times,
-            rerun_interval=version.rerun_interval,
-            timeout=version.timeout,
-            parameters=dict(version.parameters),
-            upstreams=tuple(n for t, n in version.depends if t == DependencyType.NORMAL.value),
+            id=row.node_id,
+            name=row.name,
+            type=row.type,
+            owner=row.owner,
+            description=row.description,
+            priority=row.priority,
+            resource_group=row.resource_group,
+            cron=row.cron,
+            cycle_type=row.cycle_type,
+            schedule=_schedule_words(row.cron),
+            start_date=row.start_date,
+            end_date=row.end_date,
+            recurrence=row.recurrence,
+            instance_mode=row.instance_mode,
+            rerun_mode=row.rerun_mode,
+            rerun_times=row.rerun_times,
+            rerun_interval=row.rerun_interval,
+            timeout=row.timeout,
+            parameters=dict(row.parameters),
+            upstreams=tuple(n for t, n in row.depends if t == normal),
             downstreams=tuple(sorted(downstreams)),
-            cross_cycle=tuple(
-                (t, n) for t, n in version.depends if t != DependencyType.NORMAL.value
-            ),
-            code=version.code,
-            code_file=version.code_file,
-            frozen=bool(node.frozen) or version.recurrence == "Pause",
-            state=node.state,
-            version=version.version,
-            deployed_at=version.deployed_at,
+            cross_cycle=tuple((t, n) for t, n in row.depends if t != normal),
+            code=row.code,
+            code_file=row.code_file,
+            frozen=bool(row.frozen) or row.recurrence == "Pause",
+            state=row.state,
+            version=row.version,
+            deployed_at=row.deployed_at,
         )
 
     def list_instances(self, flt: InstanceFilter) -> Page:

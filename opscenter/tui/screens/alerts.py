@@ -16,11 +16,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from opscenter.domain.records import AlertInfo, EventInfo, Page
+from opscenter.domain.records import AlertInfo, EventInfo
 from opscenter.scheduler.actions import EVENT_MOVES
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.base import OpsScreen
-from opscenter.tui.widgets.table import Column, VirtualTable
+from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
 
 EVENT_LIMIT = 500
 ALERT_LIMIT = 200
@@ -58,39 +58,6 @@ def alert_state(alert: AlertInfo) -> str:
     if alert.resolved_at is not None:
         return f"{'✓' if fmt.UNICODE else '+'} resolved"
     return "! open"
-
-
-class ListRows:
-    """A short list read whole (newest id first), served to a table a page at a time.
-
-    The keyset is the id: rows after ``k`` are those with a smaller id.
-    """
-
-    def __init__(self, items: list[Any]) -> None:
-        self.items = items
-
-    def fetch(self, after: int | None, descending: bool, limit: int) -> Page:
-        items = self.items
-        newer = len(items) if after is None and descending else 0
-        if after is not None:
-            newer = sum(1 for item in items if item.id > after)
-        if descending:  # toward the newest, nearest first
-            start = max(0, newer - limit)
-            chunk = list(reversed(items[start:newer]))
-            more = start > 0
-        else:
-            chunk = items[newer : newer + limit]
-            more = newer + limit < len(items)
-        return Page(chunk, len(items), chunk[-1].id if more and chunk else None)
-
-    def key(self, row: Any) -> int:
-        return row.id
-
-    def after(self, row: Any) -> int:
-        return row.id
-
-    def just_before(self, row: Any) -> int:
-        return row.id + 1
 
 
 def event_columns(zone: Any) -> list[Column]:
@@ -206,9 +173,11 @@ class AlertsScreen(OpsScreen):
     def _fill(self, table: VirtualTable, items: list[Any]) -> None:
         """New rows, same cursor row: the table re-reads its window from the new list."""
         if table.source is None:
-            table.set_source(ListRows(items))
+            source = WholeList(lambda item: -item.id)  # newest first
+            source.replace(items)
+            table.set_source(source)
         else:
-            table.source.items = items  # type: ignore[attr-defined]
+            table.source.replace(items)  # type: ignore[attr-defined]
             self._redraw(table)
 
     def _redraw(self, table: VirtualTable) -> None:

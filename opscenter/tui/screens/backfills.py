@@ -22,9 +22,8 @@ from opscenter.domain.records import BackfillInfo, BackfillRunInfo, NodeFilter
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.backfill_form import open_backfill_form
 from opscenter.tui.screens.base import TableScreen
-from opscenter.tui.screens.nodes import ListRows
 from opscenter.tui.screens.prompt import PromptScreen
-from opscenter.tui.widgets.table import Column, VirtualTable
+from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
 
 LISTED = 200  # backfills read, newest first
 BAR = 10
@@ -130,7 +129,7 @@ class BackfillsScreen(TableScreen):
         runs.border_title = "Runs per business date"
         runs.styles.height = "1fr"  # the global .panel is as tall as its content
         self.table.focus()
-        self.table.set_source(ListRows(lambda: backend.list_backfills(LISTED), lambda b: -b.id))
+        self.table.set_source(WholeList(lambda b: -b.id, lambda: backend.list_backfills(LISTED)))
 
     @property
     def table(self) -> VirtualTable:

@@ -24,14 +24,13 @@ from opscenter.domain.records import (
     BaselineStatus,
     EventInfo,
     KeyPathStep,
-    Page,
 )
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.widgets.gantt import gantt
 from opscenter.tui.widgets.rowlist import RowList
-from opscenter.tui.widgets.table import Column, VirtualTable
+from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
 
 # status word -> (glyph, ASCII glyph, component class); the word always goes with it
 BASELINE_STATES = {
@@ -70,30 +69,9 @@ def _order(b: BaselineStatus) -> tuple[int, str, float]:
     return (-b.priority, b.name, b.cycle)
 
 
-class BaselineRows:
-    """A short list (one row per baseline and cycle) served to the table a page at a time."""
-
-    def __init__(self, backend: Any, bizdate: date) -> None:
-        self.backend = backend
-        self.bizdate = bizdate
-
-    def fetch(self, after: Any, descending: bool, limit: int) -> Page:
-        rows = sorted(self.backend.list_baselines(self.bizdate), key=_order, reverse=descending)
-        total = len(rows)
-        if after is not None:
-            rows = [r for r in rows if (_order(r) < after if descending else _order(r) > after)]
-        page = rows[:limit]
-        more = len(rows) > limit
-        return Page(page, total, _order(page[-1]) if more else None)  # type: ignore[arg-type]
-
-    def key(self, row: BaselineStatus) -> tuple[str, int]:
-        return (row.name, row.cycle)
-
-    def after(self, row: BaselineStatus) -> tuple[int, str, float]:
-        return _order(row)
-
-    def just_before(self, row: BaselineStatus) -> tuple[int, str, float]:
-        return (-row.priority, row.name, row.cycle - 0.5)
+def baseline_rows(backend: Any, bizdate: date) -> WholeList:
+    """One row per baseline and cycle of the business date, highest priority first."""
+    return WholeList(_order, lambda: sorted(backend.list_baselines(bizdate), key=_order))
 
 
 def _key_instance(b: BaselineStatus) -> str:
@@ -147,11 +125,11 @@ class BaselinesScreen(TableScreen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.table.set_source(BaselineRows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
+        self.table.set_source(baseline_rows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
 
     def bizdate_changed(self) -> None:
         if self.is_mounted:
-            self.table.set_source(BaselineRows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
+            self.table.set_source(baseline_rows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
 
     @on(VirtualTable.Changed)
     def _show_chips(self) -> None:

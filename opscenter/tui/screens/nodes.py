@@ -1,7 +1,7 @@
 """2 Auto-triggered nodes: the deployed pipeline, filtered and searched; one node in detail.
 
 A workspace has hundreds to a few thousand nodes, so the backend returns the
-filtered list whole and the table pages it (``ListRows``). Filters are chips
+filtered list whole and the table pages it (``WholeList``). Filters are chips
 whose key letter is underlined; ``/`` searches names as you type. The node
 actions (freeze, unfreeze, backfill, undeploy) are the same on the list and the
 detail, and ``i`` shows the node's instances on the Instances screen.
@@ -9,10 +9,11 @@ detail, and ``i`` shows the node's instances on the Instances screen.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -24,12 +25,12 @@ from textual.widgets.option_list import Option
 
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.model import CycleType
-from opscenter.domain.records import NodeFilter, NodeInfo, Page
+from opscenter.domain.records import NodeFilter, NodeInfo
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.backfill_form import open_backfill_form
 from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
-from opscenter.tui.widgets.table import Column, VirtualTable
+from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
 
 if TYPE_CHECKING:
     from opscenter.tui.app import OpsApp
@@ -39,37 +40,7 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 FROZEN = "❄" if fmt.UNICODE else "#"
 SKIP = "↷" if fmt.UNICODE else "-"
 NEXT_FIRES = 5
-
-
-class ListRows:
-    """A short list the backend returns whole, served to a VirtualTable in keyset pages.
-
-    ``order`` gives each row its place in the list's order (the backend's), so a
-    page after a row is every row ordered after it.
-    """
-
-    def __init__(self, read: Callable[[], list], order: Callable[[Any], Any]) -> None:
-        self.read = read
-        self.order = order
-
-    def fetch(self, after: Any, descending: bool, limit: int) -> Page:
-        rows = self.read()
-        if descending:
-            rest = [r for r in reversed(rows) if after is None or (self.order(r), 1) < after]
-        else:
-            rest = [r for r in rows if after is None or (self.order(r), 1) > after]
-        items = rest[:limit]
-        more = len(rest) > limit
-        return Page(items, len(rows), self.after(items[-1]) if more else None)
-
-    def key(self, row: Any) -> Hashable:
-        return self.order(row)
-
-    def after(self, row: Any) -> tuple[Any, int]:
-        return (self.order(row), 1)
-
-    def just_before(self, row: Any) -> tuple[Any, int]:
-        return (self.order(row), 0)
+KNOWN_SECONDS = 30.0  # how old the chips' choices may grow before they are read again
 
 
 def _span(values: tuple[int, ...]) -> str:
@@ -286,6 +257,7 @@ class NodesScreen(NodeActions, TableScreen):
         self.chosen: dict[str, str] = {}  # type, cycle, priority, group, mode -> value
         self.undeployed = False
         self.known: list[NodeInfo] = []  # every node, for the choices the chips step through
+        self._known_at: float | None = None  # when (monotonic) they were read
 
     def body(self) -> ComposeResult:
         yield Static(id="chips")
@@ -331,17 +303,45 @@ class NodesScreen(NodeActions, TableScreen):
             found = sorted(backend.list_nodes(flt), key=lambda n: n.name)
             return [n for n in found if n.frozen] if frozen_only else found
 
-        self.table.set_source(ListRows(read, lambda n: n.name))
+        self.table.set_source(WholeList(lambda n: n.name, read))
         self.show_chips()
 
     def load(self) -> None:
+        """The list each refresh; every node (for the chips' choices) at most every
+        KNOWN_SECONDS, and only once the list has shown: at 10,000 nodes each whole read
+        costs half a second, and the list is what the operator came for."""
+        stale = self._known_at is None or time.monotonic() - self._known_at >= KNOWN_SECONDS
+        if stale and self.table.loaded:
+            self.read(self._read_known, self._known)
+        else:
+            self._refresh_rows()
+
+    def _read_known(self) -> list[NodeInfo]:
         backend = self.app.backend  # type: ignore[attr-defined]
-        self.read(lambda: backend.list_nodes(NodeFilter(include_undeployed=True)), self._known)
+        return backend.list_nodes(NodeFilter(include_undeployed=True))
+
+    def _remember(self, nodes: list[NodeInfo]) -> None:
+        self.known, self._known_at = nodes, time.monotonic()
 
     def _known(self, nodes: list[NodeInfo]) -> None:
-        self.known = nodes
+        self._remember(nodes)
+        self._refresh_rows()
+
+    def _refresh_rows(self) -> None:
         if not self.table.refresh_rows():
             self.loaded()
+
+    def with_known(self, then: Callable[[], None]) -> None:
+        """``then`` once the choices are known (a chip key may come before the first read)."""
+        if self._known_at is not None:
+            then()
+            return
+
+        def got(nodes: list[NodeInfo]) -> None:
+            self._remember(nodes)
+            then()
+
+        self.read(self._read_known, got)
 
     @on(VirtualTable.Changed)
     def show_chips(self) -> None:
@@ -386,6 +386,9 @@ class NodesScreen(NodeActions, TableScreen):
         return ["any", *sorted(found)]
 
     def action_next(self, chip: str) -> None:
+        self.with_known(lambda: self._step(chip))
+
+    def _step(self, chip: str) -> None:
         options = self.choices(chip)
         now = self.chosen.get(chip, "any")
         following = options[(options.index(now) + 1) % len(options)] if now in options else "any"
@@ -396,6 +399,9 @@ class NodesScreen(NodeActions, TableScreen):
         self.refilter()
 
     def action_pick_owner(self) -> None:
+        self.with_known(self._pick_owner)
+
+    def _pick_owner(self) -> None:
         owners = sorted({n.owner for n in self.known})
 
         def check(answer: str) -> str | None:

@@ -76,6 +76,53 @@ class RowSource(Protocol):
         ...
 
 
+class WholeList:
+    """A short list a backend returns whole (nodes, baselines, backfills, events), served
+    to the table in keyset pages.
+
+    It is read once and kept, so paging through 10,000 nodes costs no further read;
+    the table's refresh renews it. ``order`` places each row in the list's (ascending)
+    order: a page after a row is every row ordered after it. Without ``read`` the
+    screen hands the rows in itself (``replace``).
+    """
+
+    def __init__(
+        self, order: Callable[[Any], Any], read: Callable[[], list[Any]] | None = None
+    ) -> None:
+        self.order = order
+        self.read = read
+        self.rows: list[Any] | None = None
+
+    def renew(self) -> None:
+        """Read again at the next fetch (a list handed in stays until it is replaced)."""
+        if self.read is not None:
+            self.rows = None
+
+    def replace(self, rows: list[Any]) -> None:
+        self.rows = rows
+
+    def fetch(self, after: Any, descending: bool, limit: int) -> Page:
+        rows = self.rows
+        if rows is None:
+            rows = self.rows = self.read() if self.read is not None else []
+        if descending:
+            rest = [r for r in reversed(rows) if after is None or (self.order(r), 1) < after]
+        else:
+            rest = [r for r in rows if after is None or (self.order(r), 1) > after]
+        items = rest[:limit]
+        more = len(rest) > limit
+        return Page(items, len(rows), self.after(items[-1]) if more else None)
+
+    def key(self, row: Any) -> Hashable:
+        return self.order(row)
+
+    def after(self, row: Any) -> tuple[Any, int]:
+        return (self.order(row), 1)
+
+    def just_before(self, row: Any) -> tuple[Any, int]:
+        return (self.order(row), 0)
+
+
 @dataclass
 class _Fetched:
     kind: str  # reload | tail | next | previous | refresh
@@ -172,6 +219,8 @@ class VirtualTable(Widget, can_focus=True):
         """Re-read the window in place; False when a fetch is already under way."""
         if self.source is None or self._pending is not None:
             return False
+        if isinstance(self.source, WholeList):
+            self.source.renew()
         after = None if not self.rows or self.at_head else self.source.just_before(self.rows[0])
         limit = max(self.page_size, len(self.rows))
         self._request("refresh", after, descending=False, limit=limit)
