@@ -212,6 +212,13 @@ def instances_table(app: Any) -> Any:
     return screen.table if isinstance(screen, InstancesScreen) and screen.is_mounted else None
 
 
+def nodes_table(app: Any) -> Any:
+    from opscenter.tui.screens.nodes import NodesScreen
+
+    screen = app.screen
+    return screen.table if isinstance(screen, NodesScreen) and screen.is_mounted else None
+
+
 def first_page_shown(app: Any) -> bool:
     table = instances_table(app)
     return table is not None and table.loaded and bool(table.rows) and not table.busy
@@ -368,15 +375,23 @@ def bench_search(store: dict, single: date) -> None:
 # -- paging ---------------------------------------------------------------------------------
 
 
-async def paging(store: dict, bizdate: date | None) -> dict:
-    """page-down PAGE_DOWNS times, then end/home three times: seconds per key until the
-    moved cursor is painted and no page fetch is under way (the rows are there)."""
-    app = make_app(store, bizdate)
-    app.expect(lambda: first_page_shown(app))
+async def paging(store: dict, bizdate: date | None, start: str = "instances") -> dict:
+    """The screen's first paint, then page-down PAGE_DOWNS times, then end/home three times:
+    seconds per key until the moved cursor is painted and no page fetch is under way (the
+    rows are there)."""
+    began = time.perf_counter()
+    app = make_app(store, bizdate, start=start)
+    table_of = nodes_table if start == "nodes" else instances_table
+
+    def shown() -> bool:
+        table = table_of(app)
+        return table is not None and table.loaded and bool(table.rows) and not table.busy
+
+    app.expect(shown)
     result: dict = {"down": [], "clamped": 0, "end": [], "home": []}
     async with app.run_test(size=(120, 40)) as pilot:
-        await painted(app, time.perf_counter(), "first page")
-        table = instances_table(app)
+        result["paint"] = await painted(app, began, "first page")
+        table = table_of(app)
         visible = table.size.height - 1
         for _ in range(PAGE_DOWNS):
             before = table.position
@@ -418,50 +433,11 @@ def bench_paging(store: dict, single: date) -> None:
 # -- the node list --------------------------------------------------------------------------
 
 
-def nodes_table(app: Any) -> Any:
-    from opscenter.tui.screens.nodes import NodesScreen
-
-    screen = app.screen
-    return screen.table if isinstance(screen, NodesScreen) and screen.is_mounted else None
-
-
-async def node_paging(store: dict) -> dict:
-    """The Nodes screen over every node: first paint, then page-down and end/home."""
-    started = time.perf_counter()
-    app = make_app(store, None, start="nodes")
-
-    def shown() -> bool:
-        table = nodes_table(app)
-        return table is not None and table.loaded and bool(table.rows) and not table.busy
-
-    app.expect(shown)
-    result: dict = {"down": [], "end": [], "home": []}
-    async with app.run_test(size=(120, 40)) as pilot:
-        result["paint"] = await painted(app, started, "the node list")
-        table = nodes_table(app)
-        for _ in range(PAGE_DOWNS):
-            before = table.position
-            app.expect(lambda before=before: table.position != before and not table.busy)
-            started = time.perf_counter()
-            await pilot.press("pagedown")
-            result["down"].append(await painted(app, started, "page-down"))
-        for _ in range(3):
-            for key, name in (("G", "end"), ("g", "home")):
-                want = table.total if key == "G" else 1
-                app.expect(lambda want=want: table.position == want and not table.busy)
-                started = time.perf_counter()
-                await pilot.press(key)
-                result[name].append(await painted(app, started, name))
-        result["total"] = table.total
-    app.backend.db.dispose()
-    return result
-
-
 def bench_nodes(store: dict) -> None:
     print(f"4. the Nodes screen over every node (load1 now {os.getloadavg()[0]:.2f})")
-    got = asyncio.run(node_paging(store))
+    got = asyncio.run(paging(store, None, start="nodes"))
     figure(
-        f"Nodes: first paint over {got['total']:,} nodes, 120x40",
+        f"Nodes: first paint over {got['window'][2]:,} nodes, 120x40",
         ms(got["paint"]),
         "< 1 s",
         got["paint"] < 1,
