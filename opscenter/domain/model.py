@@ -165,6 +165,10 @@ class Baseline:
     nodes: tuple[str, ...]
 
 
+# Spec 7.4: an event's status, and where an operator may move it from there.
+EVENT_MOVES = {"NEW": ("FIXING", "IGNORE"), "FIXING": ("RECOVER", "IGNORE")}
+
+
 class AlertTrigger(StrEnum):
     """Custom alert rule triggers (spec 7.5, 2024 API names) and baseline statuses."""
 

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
 from opscenter.domain.clock import RealClock
-from opscenter.domain.model import DependencyType, RerunMode, Status
+from opscenter.domain.model import EVENT_MOVES, DependencyType, RerunMode, Status
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
 from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
@@ -505,9 +505,6 @@ def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionRe
         )
 
     return _run(db, actor, "undeploy", [name], body)
-
-
-EVENT_MOVES = {"NEW": ("FIXING", "IGNORE"), "FIXING": ("RECOVER", "IGNORE")}  # spec 7.4
 
 
 def handle_event(

@@ -16,8 +16,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
+from opscenter.domain.model import EVENT_MOVES
 from opscenter.domain.records import AlertInfo, EventInfo
-from opscenter.scheduler.actions import EVENT_MOVES
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.base import OpsScreen
 from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
