@@ -20,6 +20,7 @@ from opscenter.backends.base import Backend
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
+    NO_BASELINE,
     ActionResult,
     BackfillRequest,
     InstanceFilter,
@@ -307,7 +308,7 @@ def rerun(backend: Backend, args: argparse.Namespace) -> int:
                 *(
                     ["  baselines: not predicted by this backend"]
                     if lines is None
-                    else [f"  {line}" for line in lines] or ["  no baseline protects them"]
+                    else [f"  {line}" for line in lines] or [f"  {NO_BASELINE}"]
                 ),
             ]
         ),

@@ -13,13 +13,18 @@ PACKAGE = Path(opscenter.__file__).parent
 
 
 def imports(folder: str) -> dict[str, set[str]]:
-    """Each module under ``folder`` -> the opscenter modules it imports (at any depth)."""
+    """Each module under ``folder`` -> the opscenter modules it imports (at any depth, in
+    functions too; ``from opscenter import x`` and relative imports resolved)."""
     found: dict[str, set[str]] = {}
     for path in sorted((PACKAGE / folder).rglob("*.py")):
+        package = ["opscenter", *path.relative_to(PACKAGE).parent.parts]
         names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.add(node.module)
+            if isinstance(node, ast.ImportFrom):
+                base = package[: len(package) - node.level + 1] if node.level else []
+                module = ".".join([*base, *([node.module] if node.module else [])])
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
             elif isinstance(node, ast.Import):
                 names.update(alias.name for alias in node.names)
         found[str(path.relative_to(PACKAGE))] = {n for n in names if n.startswith("opscenter")}

@@ -932,7 +932,7 @@ def test_rerun_preview_on_the_command_line_names_the_baseline_and_does_nothing(
         "  Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)",
     ]
     assert main(["rerun", str(w.instance("D").id), "--preview", *where], clock=w.clock) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "  no baseline protects them"
+    assert capsys.readouterr().out.splitlines()[-1] == "  No baseline protects these instances"
     assert main(["rerun", str(a), "--preview", "--json", *where], clock=w.clock) == 0
     told = json.loads(capsys.readouterr().out)
     assert (told["affected"], told["extra"]["baselines"]) == (
@@ -980,6 +980,11 @@ def test_set_success_freeze_and_stop_move_the_prediction_as_they_would(
     assert impact_lines(w, "freeze", "C") == [
         "Baseline morning: predicted 05:30 → no prediction "
         "(ERROR: its output instances are frozen or missing)"
+    ]
+    # a frozen upstream blocks C: predicted as the monitor predicts it, and said plainly
+    b = w.instance("B").id
+    assert impact_lines(w, "freeze", "B") == [
+        f"Baseline morning: still predicted 05:30 (SAFE, 30m to spare) once B #{b} is unfrozen"
     ]
     w.backend.set_success([w.instance("A").id])
     w.tick()

@@ -886,9 +886,9 @@ class LocalBackend:
 
     def baseline_impact(
         self, action: str, instance_ids: Sequence[int], downstream: bool = False
-    ) -> list[BaselineImpact]:
+    ) -> list[BaselineImpact] | None:
         if action not in impact.ACTIONS:
-            return []
+            return None
         affected = list(instance_ids)
         if action == "rerun" and downstream:
             affected = self.preview_rerun(instance_ids, downstream=True).affected

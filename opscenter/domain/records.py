@@ -306,6 +306,9 @@ class BaselineStatus:
         return int((self.committed_at - self.predicted_finish).total_seconds() // 60)
 
 
+NO_BASELINE = "No baseline protects these instances"  # an impact found for no baseline
+
+
 @dataclass(frozen=True)
 class BaselineImpact:
     """A baseline as predicted now, and as predicted once an action is done (spec console.md:
@@ -313,6 +316,7 @@ class BaselineImpact:
 
     before: BaselineStatus
     after: BaselineStatus
+    frozen: tuple[str, ...] = ()  # protected instances frozen afterwards ("B #12"): they block
 
     def describe(self, zone: tzinfo) -> str:
         """``Baseline exec_dashboard: predicted 09:18 → 09:41 (OVER by 41m)``, or
@@ -325,7 +329,11 @@ class BaselineImpact:
         else:
             word = f"{then} " if then and then != was else ""
             moves = f"{was} {before} → {word}{after}".strip()
-        return f"Baseline {name}: {moves} ({_verdict(a)})"
+        line = f"Baseline {name}: {moves} ({_verdict(a)})"
+        if self.frozen and a.predicted_finish is not None:  # predicted as if they will run
+            names = ", ".join(self.frozen[:2]) + (" …" if len(self.frozen) > 2 else "")
+            line += f" once {names} {'is' if len(self.frozen) == 1 else 'are'} unfrozen"
+        return line
 
 
 def _when(b: BaselineStatus, zone: tzinfo) -> tuple[str, str]:

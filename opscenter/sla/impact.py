@@ -113,10 +113,22 @@ def impacts(
                 continue
             after = [applied(p, action, now) if p.id in touched else p for p in protected]
             status = _status(instance, baseline)
+            frozen = tuple(f"{p.node} #{p.id}" for p in after if p.status is Status.FROZEN)
             found.append(
-                BaselineImpact(_predicted(status, protected, now), _predicted(status, after, now))
+                BaselineImpact(
+                    _predicted(status, protected, now), _predicted(status, after, now), frozen
+                )
             )
-    return found
+    # the baselines the action moves first: a confirm shows only the first few
+    return sorted(found, key=lambda i: _unmoved(i.before, i.after))
+
+
+def _unmoved(before: BaselineStatus, after: BaselineStatus) -> bool:
+    return (before.status, before.finished, before.predicted_finish) == (
+        after.status,
+        after.finished,
+        after.predicted_finish,
+    )
 
 
 def _status(instance: BaselineInstanceRow, baseline: BaselineRow) -> BaselineStatus:

@@ -516,6 +516,12 @@ class DataWorksBackend:
         """GetTaskInstanceLog returns a run's whole text, so offsets are over its UTF-8 bytes.
         A run that has ended never changes: its text is kept, and paging through it or
         opening it again costs one instance read rather than another download."""
+        return self._log_page(instance_id, attempt, offset, limit)[0]
+
+    def _log_page(
+        self, instance_id: int, attempt: int | None, offset: int, limit: int
+    ) -> tuple[LogPage, InstanceInfo]:
+        """The page, and the instance as it was read with it."""
         info = self.get_instance(instance_id)
         if info.run_number < 1:
             raise ActionRefused(f"instance #{instance_id} has not run yet: no log")
@@ -527,11 +533,14 @@ class DataWorksBackend:
         data = self._ended_logs.get((instance_id, number))
         if data is None:
             data = self._log_text(instance_id, number).encode()
-            if number < info.run_number or info.status is not Status.RUNNING:
+            # whole for good: a later run exists, or this one succeeded or failed
+            ended = number < info.run_number or info.status in (Status.SUCCESS, Status.FAILURE)
+            if ended and data:
                 self._ended_logs.put((instance_id, number), data)
         decoded = data[offset : offset + limit].decode(errors="ignore")
         next_offset = offset + len(decoded.encode())
-        return LogPage(instance_id, number, decoded, offset, next_offset, len(data))
+        page = LogPage(instance_id, number, decoded, offset, next_offset, len(data))
+        return page, info
 
     def _log_text(self, instance_id: int, attempt: int) -> str:
         """One run's whole log."""
@@ -541,16 +550,16 @@ class DataWorksBackend:
     def follow_log(
         self, instance_id: int, attempt: int | None = None, poll: float = 0.2
     ) -> Iterator[LogPage]:
-        """Pages as the log grows; ends once that run has ended. The run is fixed at the
-        start, so a rerun meanwhile cannot splice another run's text onto this one."""
+        """Pages as the log grows; ends once that run has ended and all is read. The run is
+        fixed at the start, so a rerun meanwhile cannot splice another run's text onto it."""
         number = self.read_log(instance_id, attempt, 0, 0).attempt
         offset = 0
         while True:
-            page = self.read_log(instance_id, number, offset)
+            page, info = self._log_page(instance_id, number, offset, 65536)
             if page.text:
                 yield page
             offset = page.next_offset
-            if page.at_end and (instance_id, number) in self._ended_logs:
+            if page.at_end and (number < info.run_number or info.status is not Status.RUNNING):
                 return
             time.sleep(poll)
 

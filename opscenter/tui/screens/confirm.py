@@ -17,6 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from opscenter.domain.records import NO_BASELINE
+
 SHOWN = 6
 IMPACTS_SHOWN = 3  # baseline lines before "… N more"
 
@@ -76,13 +78,16 @@ class ConfirmScreen(ModalScreen[bool]):
         self.app.call_from_thread(self._show_impact, lines)
 
     def _show_impact(self, lines: list[str] | None) -> None:
+        if not self.is_attached:  # answered (y, n, esc) before the prediction came
+            return
         line = self.query_one("#confirm-impact", Static)
         if lines is None:
             line.remove()
             return
-        shown = lines[:IMPACTS_SHOWN] or ["Baselines: none protects these instances"]
-        if len(lines) > IMPACTS_SHOWN:
-            shown.append(f"… {len(lines) - IMPACTS_SHOWN} more baselines")
+        shown = lines[:IMPACTS_SHOWN] or [NO_BASELINE]
+        hidden = len(lines) - IMPACTS_SHOWN
+        if hidden > 0:
+            shown.append(f"… {hidden} more baseline{'' if hidden == 1 else 's'}")
         line.update(Text("\n".join(shown)))
 
     def _targets_text(self) -> Text:

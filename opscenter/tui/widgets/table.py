@@ -10,6 +10,7 @@ same key, so rows update in place while the operator reads them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -92,19 +93,25 @@ class WholeList:
         self.order = order
         self.read = read
         self.rows: list[Any] | None = None
+        self._wanted = self._have = 0  # renewals asked for / the one the rows answer
+        self._reading = threading.Lock()  # a reload racing a refresh reads the list once
 
     def renew(self) -> None:
-        """Read again at the next fetch (a list handed in stays until it is replaced)."""
-        if self.read is not None:
-            self.rows = None
+        """Read again at the next fetch, even if a read is under way now (it may predate
+        what changed); a list handed in stays until it is replaced."""
+        self._wanted += 1
 
     def replace(self, rows: list[Any]) -> None:
-        self.rows = rows
+        self.rows, self._have = rows, self._wanted
 
     def fetch(self, after: Any, descending: bool, limit: int) -> Page:
-        rows = self.rows
-        if rows is None:
-            rows = self.rows = self.read() if self.read is not None else []
+        with self._reading:
+            stale = self.read is not None and self._have != self._wanted
+            if self.rows is None or stale:
+                wanted = self._wanted
+                self.rows = self.read() if self.read is not None else []
+                self._have = wanted
+            rows = self.rows
         if descending:
             rest = [r for r in reversed(rows) if after is None or (self.order(r), 1) < after]
         else:
@@ -216,11 +223,12 @@ class VirtualTable(Widget, can_focus=True):
         self._request("reload", None, descending=False, limit=self.page_size)
 
     def refresh_rows(self) -> bool:
-        """Re-read the window in place; False when a fetch is already under way."""
-        if self.source is None or self._pending is not None:
-            return False
+        """Re-read the window in place; False when a fetch is already under way (a whole
+        list is renewed all the same, so the next fetch reads what an action changed)."""
         if isinstance(self.source, WholeList):
             self.source.renew()
+        if self.source is None or self._pending is not None:
+            return False
         after = None if not self.rows or self.at_head else self.source.just_before(self.rows[0])
         limit = max(self.page_size, len(self.rows))
         self._request("refresh", after, descending=False, limit=limit)
