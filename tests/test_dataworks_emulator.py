@@ -26,6 +26,7 @@ from opscenter.backends.dataworks.emulator import (
 from opscenter.backends.local import LocalBackend
 from opscenter.cli import main
 from opscenter.domain.model import Status
+from opscenter.domain.records import InstanceFilter
 from tests.harness import MakeWorld, World, at
 
 KEY_ID = "LTAI5tEmulatorKey"
@@ -273,6 +274,41 @@ def test_backfill_creates_and_is_polled(client: DataWorksClient, scene: World) -
         {"ProjectId": project(scene), "WorkflowInstanceId": backfill_id},
     )["PagingInfo"]["TaskInstances"]
     assert len(made) == 2 and {i["WorkflowInstanceType"] for i in made} == {"SupplementData"}
+
+
+def test_stopping_a_backfill_leaves_what_waits_on_its_failed_upstream(
+    client: DataWorksClient, scene: World
+) -> None:
+    """The backfill of ``failed`` with its downstream: the root fails, ``blocked`` waits on
+    it. Stopping the workflow instance is not refused for the waiting one."""
+    answer = client.call(
+        "CreateWorkflowInstances",
+        {
+            "Name": "refill",
+            "ProjectId": project(scene),
+            "Type": "SupplementData",
+            "WorkflowId": 1,
+            "Periods": {"BizDates": [{"StartBizDate": "2025-10-29", "EndBizDate": "2025-10-29"}]},
+            "DefaultRunProperties": {
+                "Mode": "AllDownstream",
+                "RootTaskIds": [scene.instance("failed").node_id],
+                "Parallelism": 1,
+            },
+        },
+    )
+    result = client.call(
+        "GetCreateWorkflowInstancesResult", {"OperationId": answer["OperationId"]}, method="GET"
+    )["Result"]
+    (backfill_id,) = result["WorkflowInstanceIds"]
+    scene.idle()
+    made = scene.backend.list_instances(InstanceFilter(backfill_id=backfill_id)).items
+    assert {i.node: i.status for i in made} == {
+        "failed": Status.FAILURE,
+        "blocked": Status.NOT_RUN,
+    }
+    stopped = client.call("StopWorkflowInstances", {"Ids": [backfill_id]})["SuccessInfo"]
+    assert stopped[str(backfill_id)]["Success"] is True, stopped
+    assert "nothing left to stop" in stopped[str(backfill_id)]["Message"]
 
 
 def test_legacy_baseline_free_workspace_and_instances(

@@ -45,7 +45,6 @@ WORKFLOW_TYPES = {
     InstanceKind.MANUAL: "Manual",
 }
 BACKFILL_STATUS = {"RUNNING": "Running", "SUCCESS": "Success", "FAILURE": "Failure"}
-UNFINISHED = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.RUNNING)
 RUN_MODES_2020 = {"FailureAllowed": 0, "Allowed": 1, "Denied": 2}  # RepeatMode
 DAG_STATUS = {
     "WAITING": "CREATED",

@@ -15,7 +15,6 @@ from opscenter.backends.dataworks.emulator.base import Group
 from opscenter.backends.dataworks.emulator.mapping import (
     PERIODIC_WORKFLOW_ID,
     STATUS_2024,
-    UNFINISHED,
     WORKFLOW_TYPES,
     Mapper,
     node_recurrence,
@@ -39,6 +38,7 @@ from opscenter.domain.records import (
     InstanceInfo,
     NodeFilter,
 )
+from opscenter.scheduler.actions import STOP_FROM
 from opscenter.store.models import WorkspaceRow
 
 STUDIO_SCENES = ("DataworksProject", "DataworksManualWorkflow", "DataworksManualTask")
@@ -393,9 +393,10 @@ class Ops2024(Group):
         return self._batch(params, self._stop_backfill)
 
     def _stop_backfill(self, ids: list[int]) -> ActionResult:
-        """Stop every unfinished instance of the backfill (DataWorks stops the whole run)."""
+        """Stop every instance of the backfill that a stop applies to (running or waiting for
+        its time or a slot); one waiting on its upstream stays, as a local stop leaves it."""
         self.backend.get_backfill(ids[0])
-        flt = InstanceFilter(backfill_id=ids[0], statuses=UNFINISHED, limit=500)
+        flt = InstanceFilter(backfill_id=ids[0], statuses=STOP_FROM, limit=500)
         open_ids = [i.id for i in self._all_instances(flt)]
         if not open_ids:
             return ActionResult("stop", [], f"backfill #{ids[0]} has nothing left to stop")
