@@ -152,6 +152,13 @@ class OutcomeUnknown(ActionRefused):
     """A change was sent and no answer came: audited as unknown, not as refused."""
 
 
+def _page(instance_id: int, attempt: int, data: bytes, offset: int, limit: int) -> LogPage:
+    """A page of a whole log's UTF-8 bytes, never ending inside a character."""
+    decoded = data[offset : offset + limit].decode(errors="ignore")
+    next_offset = offset + len(decoded.encode())
+    return LogPage(instance_id, attempt, decoded, offset, next_offset, len(data))
+
+
 def unavailable(feature: str, needs: str) -> ActionRefused:
     return ActionRefused(
         f"{feature} is not available over the DataWorks backend yet: needs {needs}"
@@ -337,11 +344,9 @@ class DataWorksBackend:
         read the project keeps the id-based name."""
         try:
             self._name = self._project_name() or self._name
-        except ApiError as error:
-            if not error.code.startswith("Forbidden"):
-                raise ActionRefused(f"DataWorks GetProject failed: {error}") from None
         except DataWorksError as error:
-            raise ActionRefused(f"DataWorks GetProject failed: {error}") from None
+            if not (isinstance(error, ApiError) and error.code.startswith("Forbidden")):
+                raise ActionRefused(f"DataWorks GetProject failed: {error}") from None
 
     def _project_name(self) -> str:
         answer = self.client.call("GetProject", {"Id": self.project_id}, method="GET")
@@ -487,13 +492,6 @@ class DataWorksBackend:
 
     def attempts(self, instance_id: int) -> list[AttemptInfo]:
         """2020 ListInstanceHistory: one row per run (the 2024 API has no history list)."""
-        rows = self._legacy(
-            "ListInstanceHistory", {"InstanceId": instance_id, "ProjectEnv": "PROD"}
-        )
-        runs = sorted(
-            rows.get("Instances") or [],
-            key=lambda r: (int(r.get("BeginRunningTime") or 0), int(r["InstanceHistoryId"])),
-        )
         return [
             AttemptInfo(
                 instance_id=instance_id,
@@ -507,15 +505,28 @@ class DataWorksBackend:
                 log_path="",
                 pid=None,
             )
-            for number, r in enumerate(runs, 1)
+            for number, r in enumerate(self._history(instance_id), 1)
         ]
+
+    def _history(self, instance_id: int) -> list[dict[str, Any]]:
+        """The instance's runs (ListInstanceHistory rows), in the order they began."""
+        rows = self._legacy(
+            "ListInstanceHistory", {"InstanceId": instance_id, "ProjectEnv": "PROD"}
+        )
+        return sorted(
+            rows.get("Instances") or [],
+            key=lambda r: (int(r.get("BeginRunningTime") or 0), int(r["InstanceHistoryId"])),
+        )
 
     def read_log(
         self, instance_id: int, attempt: int | None = None, offset: int = 0, limit: int = 65536
     ) -> LogPage:
         """GetTaskInstanceLog returns a run's whole text, so offsets are over its UTF-8 bytes.
-        A run that has ended never changes: its text is kept, and paging through it or
-        opening it again costs one instance read rather than another download."""
+        A run that has ended never changes: its text is kept, and paging through it again
+        (the console names the attempt) costs no call at all."""
+        kept = self._ended_logs.get((instance_id, attempt)) if attempt else None
+        if kept is not None:
+            return _page(instance_id, attempt, kept, offset, limit)  # type: ignore[arg-type]
         return self._log_page(instance_id, attempt, offset, limit)[0]
 
     def _log_page(
@@ -537,10 +548,7 @@ class DataWorksBackend:
             ended = number < info.run_number or info.status in (Status.SUCCESS, Status.FAILURE)
             if ended and data:
                 self._ended_logs.put((instance_id, number), data)
-        decoded = data[offset : offset + limit].decode(errors="ignore")
-        next_offset = offset + len(decoded.encode())
-        page = LogPage(instance_id, number, decoded, offset, next_offset, len(data))
-        return page, info
+        return _page(instance_id, number, data, offset, limit), info
 
     def _log_text(self, instance_id: int, attempt: int) -> str:
         """One run's whole log."""
@@ -552,10 +560,10 @@ class DataWorksBackend:
     ) -> Iterator[LogPage]:
         """Pages as the log grows; ends once that run has ended and all is read. The run is
         fixed at the start, so a rerun meanwhile cannot splice another run's text onto it."""
-        number = self.read_log(instance_id, attempt, 0, 0).attempt
-        offset = 0
+        number, offset = attempt, 0
         while True:
             page, info = self._log_page(instance_id, number, offset, 65536)
+            number = page.attempt  # the latest run when none was named, from the first page on
             if page.text:
                 yield page
             offset = page.next_offset

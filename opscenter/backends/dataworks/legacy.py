@@ -252,7 +252,7 @@ class LegacyBackend(DataWorksBackend):
 
     def get_instance(self, instance_id: int) -> InstanceInfo:
         row = self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})["Data"]
-        return self._instance(row, run_number=len(self.attempts(instance_id)))
+        return self._instance(row, run_number=len(self._history(instance_id)))
 
     def parameters(self, instance_id: int) -> dict[str, str]:
         row = self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})["Data"]
@@ -273,13 +273,6 @@ class LegacyBackend(DataWorksBackend):
             },
         )
         return answer.get("Data") or ""
-
-    def _history(self, instance_id: int) -> list[dict[str, Any]]:
-        rows = self._call("ListInstanceHistory", {"InstanceId": instance_id, "ProjectEnv": PROD})
-        return sorted(
-            rows.get("Instances") or [],
-            key=lambda r: (int(r.get("BeginRunningTime") or 0), int(r["InstanceHistoryId"])),
-        )
 
     def _neighbours(self, instance_id: int, direction: str) -> list[tuple[bool, InstanceInfo]]:
         key = {"InstanceId": instance_id, "ProjectEnv": PROD}

@@ -24,10 +24,6 @@ class LogCache:
         self._size = 0
         self._lock = threading.Lock()
 
-    def __contains__(self, key: tuple[int, int]) -> bool:
-        with self._lock:
-            return key in self._logs
-
     def get(self, key: tuple[int, int]) -> bytes | None:
         with self._lock:
             data = self._logs.get(key)
