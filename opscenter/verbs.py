@@ -288,7 +288,7 @@ def rerun(backend: Backend, args: argparse.Namespace) -> int:
     if not args.preview:
         return _done(args, backend.rerun(args.ids, downstream=args.downstream))
     would = backend.preview_rerun(args.ids, downstream=args.downstream)
-    found = backend.baseline_impact("rerun", args.ids, downstream=args.downstream)
+    found = backend.baseline_impact("rerun", would.affected)  # the descendants included
     zone = ZoneInfo(backend.workspace().timezone)
     lines = None if found is None else [i.describe(zone) for i in found]
     result = dataclasses.replace(

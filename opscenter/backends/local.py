@@ -54,6 +54,7 @@ from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import read_page
 from opscenter.sla import impact
+from opscenter.sla.monitor import stored_baselines, stored_status
 from opscenter.store.db import LARGEST_ID, storable
 from opscenter.store.models import (
     AlertRow,
@@ -705,21 +706,7 @@ class LocalBackend:
     def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
         with self.db.connect() as conn:
             rows = conn.execute(
-                select(
-                    BaselineInstanceRow,
-                    BaselineRow.name,
-                    BaselineRow.owner,
-                    BaselineRow.priority,
-                    BaselineRow.type,
-                    BaselineRow.nodes,
-                )
-                .join(BaselineRow, BaselineRow.id == BaselineInstanceRow.baseline_id)
-                .where(
-                    BaselineRow.workspace_id == self.workspace_id,
-                    BaselineRow.enabled,
-                    BaselineInstanceRow.bizdate == bizdate,
-                )
-                .order_by(BaselineRow.priority.desc(), BaselineRow.name, BaselineInstanceRow.cycle)
+                stored_baselines(self.workspace_id).where(BaselineInstanceRow.bizdate == bizdate)
             ).all()
             keys = {
                 r.id: instance_info(r)
@@ -729,25 +716,7 @@ class LocalBackend:
                     )
                 )
             }
-        return [
-            BaselineStatus(
-                r.name,
-                r.owner,
-                r.priority,
-                r.type,
-                r.bizdate,
-                r.cycle,
-                r.status,
-                r.finished,
-                r.committed_at,
-                r.alert_at,
-                r.predicted_finish,
-                keys.get(r.key_instance_id),
-                r.protected,
-                tuple(r.nodes),
-            )
-            for r in rows
-        ]
+        return [stored_status(r, keys.get(r.key_instance_id)) for r in rows]
 
     def get_baseline(self, name: str, bizdate: date, cycle: int = 1) -> BaselineDetail:
         found = [b for b in self.list_baselines(bizdate) if b.name == name and b.cycle == cycle]

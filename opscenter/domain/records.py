@@ -351,12 +351,13 @@ def _verdict(b: BaselineStatus) -> str:
     if minutes is None:
         return f"{b.status}: its output instances are frozen or missing"
     if minutes < 0:  # OVER only once the committed time has passed (spec 7.3)
-        late = f"OVER by {_span(-minutes)}"
+        late = f"OVER by {minutes_text(-minutes)}"
         return late if b.status == "OVER" else f"{b.status}, will be {late}"
-    return f"{b.status}, {_span(minutes)} to spare"
+    return f"{b.status}, {minutes_text(minutes)} to spare"
 
 
-def _span(minutes: int) -> str:
+def minutes_text(minutes: int) -> str:
+    """``41m``, or ``3h40m`` from two hours on."""
     return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 

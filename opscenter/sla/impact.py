@@ -14,18 +14,16 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.orm import Session
 
 from opscenter.domain.model import Status
 from opscenter.domain.records import BaselineImpact, BaselineStatus
 from opscenter.sla.history import DEFAULT_DURATION
-from opscenter.sla.monitor import SlaMonitor
+from opscenter.sla.monitor import SlaMonitor, stored_baselines, stored_status
 from opscenter.sla.predict import Protected, predict
 from opscenter.store.batches import chunks
 from opscenter.store.db import storable
 from opscenter.store.models import (
     BaselineInstanceRow,
-    BaselineRow,
     InstanceRow,
     NodeRow,
     NodeStatsRow,
@@ -84,35 +82,19 @@ def impacts(
             )
         if not bizdates:
             return []
-        rows = (
-            Session(bind=conn)
-            .execute(
-                select(BaselineInstanceRow, BaselineRow)
-                .join(BaselineRow, BaselineRow.id == BaselineInstanceRow.baseline_id)
-                .where(
-                    BaselineRow.workspace_id == workspace_id,
-                    BaselineRow.enabled,
-                    BaselineInstanceRow.bizdate.in_(bizdates),
-                )
-                .order_by(
-                    BaselineRow.priority.desc(),
-                    BaselineRow.name,
-                    BaselineInstanceRow.bizdate,
-                    BaselineInstanceRow.cycle,
-                )
-            )
-            .all()
-        )
+        rows = conn.execute(
+            stored_baselines(workspace_id).where(BaselineInstanceRow.bizdate.in_(bizdates))
+        ).all()
         if not rows:
             return []
         monitor = SlaMonitor(db, workspace_id, StoredAverages(conn, workspace_id))
-        for instance, baseline in rows:
-            cycle = instance.cycle if baseline.type == "HOURLY" else None
-            protected = monitor.protected(conn, baseline.nodes, instance.bizdate, cycle)
+        for row in rows:
+            cycle = row.cycle if row.type == "HOURLY" else None
+            protected = monitor.protected(conn, row.nodes, row.bizdate, cycle)
             if not touched.intersection(p.id for p in protected):
                 continue
             after = [applied(p, action, now) if p.id in touched else p for p in protected]
-            status = _status(instance, baseline)
+            status = stored_status(row)
             frozen = tuple(f"{p.node} #{p.id}" for p in after if p.status is Status.FROZEN)
             found.append(
                 BaselineImpact(
@@ -128,25 +110,6 @@ def _unmoved(before: BaselineStatus, after: BaselineStatus) -> bool:
         after.status,
         after.finished,
         after.predicted_finish,
-    )
-
-
-def _status(instance: BaselineInstanceRow, baseline: BaselineRow) -> BaselineStatus:
-    return BaselineStatus(
-        baseline.name,
-        baseline.owner,
-        baseline.priority,
-        baseline.type,
-        instance.bizdate,
-        instance.cycle,
-        instance.status,
-        instance.finished,
-        instance.committed_at,
-        instance.alert_at,
-        instance.predicted_finish,
-        None,
-        instance.protected,
-        tuple(baseline.nodes),
     )
 
 

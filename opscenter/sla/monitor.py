@@ -15,9 +15,10 @@ from datetime import date, datetime, time, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, Select, insert, select, update
 
 from opscenter.domain.model import NodeType, Status
+from opscenter.domain.records import BaselineStatus, InstanceInfo
 from opscenter.domain.times import to_local, wall_to_store
 from opscenter.sla.predict import Prediction, Protected, is_slow, predict
 from opscenter.store.batches import chunks
@@ -60,6 +61,49 @@ class _Plan:
     alert: datetime
     protected: list[Protected]
     prediction: Prediction
+
+
+def stored_baselines(workspace_id: int) -> Select:
+    """The enabled baselines' stored instances (what the monitor wrote), highest priority
+    first; narrow it with ``.where`` and read each row with ``stored_status``."""
+    return (
+        select(
+            BaselineInstanceRow,
+            BaselineRow.name,
+            BaselineRow.owner,
+            BaselineRow.priority,
+            BaselineRow.type,
+            BaselineRow.nodes,
+        )
+        .join(BaselineRow, BaselineRow.id == BaselineInstanceRow.baseline_id)
+        .where(BaselineRow.workspace_id == workspace_id, BaselineRow.enabled)
+        .order_by(
+            BaselineRow.priority.desc(),
+            BaselineRow.name,
+            BaselineInstanceRow.bizdate,
+            BaselineInstanceRow.cycle,
+        )
+    )
+
+
+def stored_status(row: Row, key_instance: InstanceInfo | None = None) -> BaselineStatus:
+    """A row of ``stored_baselines`` as the console shows it."""
+    return BaselineStatus(
+        row.name,
+        row.owner,
+        row.priority,
+        row.type,
+        row.bizdate,
+        row.cycle,
+        row.status,
+        row.finished,
+        row.committed_at,
+        row.alert_at,
+        row.predicted_finish,
+        key_instance,
+        row.protected,
+        tuple(row.nodes),
+    )
 
 
 def committed_moment(bizdate: date, hhmm: str, zone: ZoneInfo) -> datetime:

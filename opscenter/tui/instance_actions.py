@@ -27,11 +27,11 @@ def label(info: InstanceInfo) -> str:
     return f"{info.node} {fmt.cyctime(info.cyctime)} ({info.status.value}) #{info.id}"
 
 
-def impact(app: OpsApp, action: str, ids: Sequence[int], downstream: bool = False) -> Impact:
-    """The confirm's baseline lines: the prediction with the action applied."""
+def impact(app: OpsApp, action: str, ids: Sequence[int]) -> Impact:
+    """The confirm's baseline lines: the prediction with the action applied to ``ids``."""
 
     def lines() -> list[str] | None:
-        found = app.backend.baseline_impact(action, ids, downstream)
+        found = app.backend.baseline_impact(action, ids)
         return None if found is None else [i.describe(app.zone) for i in found]
 
     return lines
@@ -139,7 +139,7 @@ def rerun(
             summary,
             lines,
             lambda backend: backend.rerun(ids, downstream=True),
-            impact=impact(app, "rerun", ids, downstream=True),
+            impact=impact(app, "rerun", result.affected),  # the previewed descendants too
             done=done,
         )
 

@@ -24,6 +24,7 @@ from opscenter.domain.records import (
     BaselineStatus,
     EventInfo,
     KeyPathStep,
+    minutes_text,
 )
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
@@ -57,9 +58,7 @@ def slack(b: BaselineStatus) -> str:
     minutes = b.slack_minutes
     if minutes is None:
         return "-"
-    if abs(minutes) < 120:
-        return f"{minutes:+d}m"
-    return f"{'-' if minutes < 0 else '+'}{abs(minutes) // 60}h{abs(minutes) % 60:02d}m"
+    return ("-" if minutes < 0 else "+") + minutes_text(abs(minutes))
 
 
 # -- the list ----------------------------------------------------------------------------
