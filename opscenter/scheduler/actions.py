@@ -22,7 +22,7 @@ from opscenter.domain.model import EVENT_MOVES, DependencyType, RerunMode, Statu
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
 from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
-from opscenter.scheduler.procs import attempt_processes, end_processes, terminate_orphan
+from opscenter.scheduler.procs import end_attempts
 from opscenter.store import audit
 from opscenter.store.batches import chunks
 from opscenter.store.db import storable
@@ -354,16 +354,12 @@ def _halt_orphans(
         .scalars()
         .all()
     )
-    landing = conn.scalar(select(WorkspaceRow.landing).where(WorkspaceRow.id == workspace_id))
-    unknown = landing and any(a.pid is None for a in running)
-    strays = attempt_processes(Path(landing).resolve()) if unknown else {}
     for attempt in running:
         if attempt.log_path:  # decision 13.10: the log says who stopped it
             RunLog(Path(attempt.log_path), _local_now).line(f"killed: {said}")
-        if attempt.pid:
-            terminate_orphan(attempt.pid, attempt.pid_start)
-        else:
-            end_processes(strays.get((attempt.instance_id, attempt.number), []))
+    landing = conn.scalar(select(WorkspaceRow.landing).where(WorkspaceRow.id == workspace_id))
+    end_attempts(running, landing)
+    for attempt in running:
         conn.execute(
             update(AttemptRow)
             .where(AttemptRow.id == attempt.id)

@@ -39,12 +39,7 @@ from opscenter.domain.times import to_store
 from opscenter.scheduler import backfill, state
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
-from opscenter.scheduler.procs import (
-    attempt_processes,
-    end_processes,
-    process_start_time,
-    terminate_orphan,
-)
+from opscenter.scheduler.procs import end_attempts, process_start_time
 from opscenter.sla.history import Finished
 from opscenter.sla.service import SlaService
 from opscenter.store.models import (
@@ -304,14 +299,8 @@ class Engine:
                     AttemptRow.status == Status.RUNNING.value,
                 )
             ).all()
-            # a process whose pid was not recorded yet is found by its environment
-            unknown = any(a.pid is None for a in lost)
-            strays = attempt_processes(self.executors.landing.resolve()) if unknown else {}
+            end_attempts(lost, self.executors.landing)
             for attempt in lost:
-                if attempt.pid:
-                    terminate_orphan(attempt.pid, attempt.pid_start)
-                else:
-                    end_processes(strays.get((attempt.instance_id, attempt.number), []))
                 asked = state.asked_to_halt(attempt.reason or "")
                 reason = attempt.reason if asked else "lost: scheduler restarted"
                 conn.execute(

@@ -14,7 +14,9 @@ import os
 import signal
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 def process_start_time(pid: int) -> int | None:
@@ -97,3 +99,16 @@ def end_processes(pids: list[int], grace: float = 2.0) -> None:
             if not any(is_same_process(pid, start) for pid, start in live.items()):
                 return
             time.sleep(0.05)
+
+
+def end_attempts(attempts: Sequence[Any], landing: Path | str | None) -> None:
+    """End the processes of attempts no scheduler holds any more (rows with ``pid``,
+    ``pid_start``, ``instance_id`` and ``number``): by the recorded pid, checked against its
+    start time, or found by their environment when the pid was never recorded."""
+    unknown = landing and any(a.pid is None for a in attempts)
+    strays = attempt_processes(Path(landing).resolve()) if unknown else {}  # type: ignore[arg-type]
+    for attempt in attempts:
+        if attempt.pid:
+            terminate_orphan(attempt.pid, attempt.pid_start)
+        else:
+            end_processes(strays.get((attempt.instance_id, attempt.number), []))
