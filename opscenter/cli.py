@@ -24,6 +24,7 @@ from sqlalchemy.exc import OperationalError
 
 from opscenter import __version__, verbs, world
 from opscenter.backends.local import LocalBackend
+from opscenter.config import API_VERSIONS, BACKENDS
 from opscenter.domain.clock import Clock, RealClock, SimulatedClock
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
@@ -327,14 +328,17 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
     )
     console.add_argument(
         "--backend",
-        choices=("local", "dataworks"),
+        choices=BACKENDS,
         default=argparse.SUPPRESS,
         help="local (default): the embedded scheduler and store; dataworks: a DataWorks "
         "workspace over its OpenAPI (or `opscenter emulate`)",
     )
     console.add_argument("--region", default=argparse.SUPPRESS, help="e.g. cn-shanghai")
     console.add_argument(
-        "--workspace-id", type=int, default=argparse.SUPPRESS, help="the DataWorks workspace id"
+        "--workspace-id",
+        type=_positive,
+        default=argparse.SUPPRESS,
+        help="the DataWorks workspace id",
     )
     console.add_argument(
         "--endpoint",
@@ -349,7 +353,7 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
     )
     console.add_argument(
         "--api-version",
-        choices=("2024-05-18", "2020-05-18"),
+        choices=API_VERSIONS,
         default=argparse.SUPPRESS,
         help="2024-05-18 (default; the new Data Studio) or 2020-05-18 (the old DataStudio)",
     )

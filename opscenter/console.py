@@ -100,7 +100,7 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
     ``--api-version 2020-05-18`` (or the workspace's entry in the config file) serves a
     workspace on the old DataStudio through the 2020 API throughout.
     """
-    from opscenter.backends.dataworks.backend import DataWorksBackend
+    from opscenter.backends.dataworks.backend import V2020, DataWorksBackend
     from opscenter.backends.dataworks.client import (
         DataWorksClient,
         DataWorksError,
@@ -118,7 +118,7 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
         credentials = load_credentials(getattr(args, "profile", None))
     except DataWorksError as exc:
         raise UsageError(str(exc)) from None
-    legacy = getattr(args, "api_version", "2024-05-18") == "2020-05-18"
+    legacy = getattr(args, "api_version", None) == V2020
     backend = (LegacyBackend if legacy else DataWorksBackend)(
         DataWorksClient(credentials, endpoint),
         workspace_id,

@@ -154,7 +154,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.info: InstanceInfo | None = None
         self.attempts: list[AttemptInfo] = []
         self.node: NodeInfo | None = None
-        self.parameters: dict[str, str] = {}
+        self.parameters: dict[str, str] | None = None  # read once: an instance's are fixed
         self.shown: int | None = None  # the attempt whose log is shown
         self.now_utc: datetime | None = None
 
@@ -196,7 +196,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         instance_id = self.instance_id
         wanted = [(direction, instance_id) for direction, _ in DIRECTIONS] + self._expanded()
         need_node = self.node is None
-        need_params = not self.parameters
+        need_params = self.parameters is None
 
         def fetch() -> _Snapshot:
             info = backend.get_instance(instance_id)
@@ -306,7 +306,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         declared = self.node.parameters if self.node is not None else {}
         return [
             (name, declared.get(name, "(workspace)"), value)
-            for name, value in self.parameters.items()
+            for name, value in (self.parameters or {}).items()
         ]
 
     def _show_why(self, diagnosis: Diagnosis) -> None:

@@ -62,7 +62,8 @@ class Column:
 
 
 class RowSource(Protocol):
-    """Where rows come from: keyset pages in either direction."""
+    """Where rows come from: keyset pages in either direction. A source that keeps what it
+    read (``WholeList``) also has ``renew()``, which the table calls on every refresh."""
 
     def fetch(self, after: Any, descending: bool, limit: int) -> Page: ...
 
@@ -225,8 +226,9 @@ class VirtualTable(Widget, can_focus=True):
     def refresh_rows(self) -> bool:
         """Re-read the window in place; False when a fetch is already under way (a whole
         list is renewed all the same, so the next fetch reads what an action changed)."""
-        if isinstance(self.source, WholeList):
-            self.source.renew()
+        renew = getattr(self.source, "renew", None)  # a source that keeps what it read
+        if renew is not None:
+            renew()
         if self.source is None or self._pending is not None:
             return False
         after = None if not self.rows or self.at_head else self.source.just_before(self.rows[0])

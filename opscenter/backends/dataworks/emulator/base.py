@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
+
+from sqlalchemy import select
 
 from opscenter.backends.dataworks.emulator.mapping import Mapper
 from opscenter.backends.dataworks.emulator.wire import ApiFailure, Params, invalid
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.records import InstanceFilter, InstanceInfo, NodeFilter, NodeInfo
+from opscenter.store.db import storable
+from opscenter.store.models import NodeRow
 
 Operation = Callable[[Params], dict[str, Any]]
 
@@ -54,10 +59,20 @@ class Group:
         return self.backend.list_nodes(NodeFilter())
 
     def _node(self, node_id: int) -> NodeInfo:
-        for node in self._nodes():
-            if node.id == node_id:
-                return node
-        raise ApiFailure(400, "InvalidParameter", f"No deployed task with id {node_id}.")
+        """A deployed node by id: its name by the primary key, then the one node read."""
+        name = None
+        if storable(node_id):
+            with self.backend.db.connect() as conn:
+                name = conn.scalar(
+                    select(NodeRow.name).where(
+                        NodeRow.id == node_id,
+                        NodeRow.workspace_id == self.backend.workspace_id,
+                        NodeRow.state == "deployed",
+                    )
+                )
+        if name is None:
+            raise ApiFailure(400, "InvalidParameter", f"No deployed task with id {node_id}.")
+        return self.backend.get_node(name)
 
     def _project(self, params: Params, name: str = "ProjectId") -> None:
         project = params.int(name, required=True)
@@ -74,7 +89,7 @@ class Group:
             found.extend(window.items)
             if window.next_after is None:
                 return found
-            flt = InstanceFilter(**{**flt.__dict__, "after": window.next_after})
+            flt = dataclasses.replace(flt, after=window.next_after)
 
     def _instance(self, params: Params, name: str = "Id") -> InstanceInfo:
         return self.backend.get_instance(params.int(name, required=True))  # type: ignore[arg-type]

@@ -98,7 +98,6 @@ class Mapper:
     """Our records in DataWorks' field names, enumerations and time formats."""
 
     def __init__(self, backend: LocalBackend) -> None:
-        self.backend = backend
         self.zone = ZoneInfo(backend.workspace().timezone)
         self.project_id = backend.workspace_id
 

@@ -18,8 +18,7 @@ class Operations:
     """The 2024-05-18 and 2020-05-18 operations, over one LocalBackend."""
 
     def __init__(self, backend: LocalBackend) -> None:
-        self.backend = backend
-        self.map = Mapper(backend)
+        mapper = Mapper(backend)
         self.table: dict[tuple[str, str], Operation] = {}
         for group in GROUPS:
-            self.table.update(group(backend, self.map).table())
+            self.table.update(group(backend, mapper).table())

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from opscenter.store.db import LARGEST_ID  # SQLite's integer: a larger id names nothing
+from opscenter.store.db import LARGEST_ID, storable  # a larger id names nothing
 
 V2024 = "2024-05-18"
 V2020 = "2020-05-18"
@@ -87,7 +87,7 @@ class Params:
             number = int(value)
         except ValueError:
             raise invalid(name, f"{value!r} is not an integer") from None
-        if abs(number) > LARGEST_ID:
+        if not storable(number):
             raise invalid(name, f"{value!r} is out of range")
         return number
 
