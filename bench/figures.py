@@ -24,15 +24,25 @@ def figure(
     print(f"  {name}: {value}" + (f"   (goal {goal})" if goal else ""), flush=True)
 
 
+def met_word(met: bool | None) -> str:
+    return "-" if met is None else ("yes" if met else "no")
+
+
+def grid(rows: list[tuple[str, ...]]) -> list[str]:
+    """Rows as aligned columns, the first a header underlined with dashes."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return lines
+
+
 def print_table(load_at_start: float, *, airflow: bool = False) -> None:
     header = ("figure", "value", "goal", "met?") + (("Airflow 3.3 (x slower)",) if airflow else ())
     rows = [header]
     for f in FIGURES:
-        met = "-" if f.met is None else ("yes" if f.met else "no")
-        rows.append((f.name, f.value, f.goal, met) + ((f.airflow,) if airflow else ()))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        rows.append((f.name, f.value, f.goal, met_word(f.met)) + ((f.airflow,) if airflow else ()))
     print(f"\nSummary (1-minute load average at start: {load_at_start:.2f})")
-    for i, row in enumerate(rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            print("  ".join("-" * w for w in widths))
+    print("\n".join(grid(rows)))

@@ -30,6 +30,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from figures import grid, met_word
+
 HERE = Path(__file__).resolve().parent
 BENCHES = ("scheduler", "sla", "tui")
 
@@ -108,8 +110,7 @@ def table(sections: list[tuple[str, list[dict], str]]) -> list[tuple[str, str, s
     for name, figures, failed in sections:
         rows.append((f"[{name}]", "", "", ""))
         for f in figures:
-            met = "-" if f["met"] is None else ("yes" if f["met"] else "no")
-            rows.append((f["name"], f["value"], f["goal"], met))
+            rows.append((f["name"], f["value"], f["goal"], met_word(f["met"])))
         if failed:
             rows.append((f"{name} did not finish", failed, "finish", "no"))
     return rows
@@ -117,13 +118,7 @@ def table(sections: list[tuple[str, list[dict], str]]) -> list[tuple[str, str, s
 
 def render(header: list[tuple[str, str]], rows: list[tuple[str, str, str, str]]) -> str:
     lines = [f"{key}: {value}" for key, value in header]
-    grid = [("figure", "value", "goal", "met?"), *rows]
-    widths = [max(len(row[i]) for row in grid) for i in range(4)]
-    lines.append("")
-    for i, row in enumerate(grid):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines += ["", *grid([("figure", "value", "goal", "met?"), *rows])]
     goals = [r for r in rows if r[3] in ("yes", "no")]
     met = sum(r[3] == "yes" for r in goals)
     lines.append(f"\n{met} of {len(goals)} goals met")

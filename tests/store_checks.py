@@ -17,20 +17,6 @@ from opscenter.scheduler import generate
 from opscenter.store.db import open_store
 from tests.conftest import deploy_folder
 
-# the operator actions (audit.action) and the instance statuses they write
-ACTIONS = (
-    "rerun",
-    "rerun downstream",
-    "set success",
-    "stop",
-    "freeze",
-    "unfreeze",
-    "backfill",
-    "freeze node",
-    "unfreeze node",
-    "undeploy",
-)
-
 
 def problems(db: Engine) -> list[str]:
     """Every broken invariant, in words; empty when the store is sound."""

@@ -267,8 +267,8 @@ def test_any_workspace_file_loads_or_every_problem_says_file_line_and_field(
     ],
 )
 def test_hostile_yaml_shapes_are_located_problems(yaml_folder: Path, document: str) -> None:
-    with pytest.raises(WorkspaceError):
-        assert_loads_or_says_where(yaml_folder, document)
+    assert_loads_or_says_where(yaml_folder, document)  # where it failed, if it failed
+    with pytest.raises(WorkspaceError):  # and it did fail
         load_workspace(yaml_folder)
 
 
@@ -281,11 +281,11 @@ PARAM_ATOMS += ["$jobid", "$nodeid", "$taskid", "bdp.system.bizdate", "x", "_", 
 PARAM_ATOMS += ["é", "\x00", "²"]
 EXPRESSIONS = st.one_of(st.lists(st.sampled_from(PARAM_ATOMS), max_size=12).map("".join), st.text())
 CYCTIMES = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 31))
-IDS = st.one_of(st.none(), st.integers(0, 10**6))
+ID_ARGS = st.one_of(st.none(), st.integers(0, 10**6))
 
 
 @settings(max_examples=600, **BOUNDED)
-@given(text=EXPRESSIONS, cyctime=CYCTIMES, bizdate=st.one_of(st.none(), st.dates()), ids=IDS)
+@given(text=EXPRESSIONS, cyctime=CYCTIMES, bizdate=st.one_of(st.none(), st.dates()), ids=ID_ARGS)
 def test_any_parameter_expression_renders_or_raises_param_error_naming_it(
     text: str, cyctime: datetime, bizdate: date | None, ids: int | None
 ) -> None:
@@ -777,7 +777,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-def wire(name: str, value: object) -> str:
+def wire(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
@@ -786,8 +786,7 @@ def operation_calls(draw: st.DrawFn, operations: list) -> tuple[str, str, dict[s
     version, action = draw(st.sampled_from(operations))
     names = draw(st.lists(st.sampled_from(PARAM_NAMES), max_size=5, unique=True))
     params = {
-        name: draw(TIME_VALUES) if name in TIME_NAMES else wire(name, draw(JSON_VALUES))
-        for name in names
+        name: draw(TIME_VALUES) if name in TIME_NAMES else wire(draw(JSON_VALUES)) for name in names
     }
     return version, action, params
 

@@ -14,11 +14,8 @@ scene = emulated.scene  # ok, failed, blocked (after failed), later, v00..v07 at
 server = emulated.server
 client = emulated.client
 api_error = emulated.api_error
+project = emulated.project
 STUDIO_ID_BASE = 7_000_000_000
-
-
-def project(scene: World) -> int:
-    return scene.workspace_id
 
 
 def studio_node(client: DataWorksClient, scene: World, name: str) -> dict[str, Any]:

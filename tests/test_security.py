@@ -51,26 +51,19 @@ from opscenter.store.db import default_url, open_store
 from opscenter.tui import app as app_module
 from opscenter.tui.app import OpsApp
 from tests import test_alerts as alerting
+from tests import test_dataworks_emulator as emulated
 from tests.conftest import write_workspace
 from tests.harness import START, MakeWorld, World, at
 from tests.test_alerts import closed_port_url, failed_instance, webhook
-from tests.test_dataworks_emulator import KEY_ID, WORKSPACE, send, v3_request
+from tests.test_dataworks_emulator import KEY_ID, send, v3_request
 from tests.tui.helpers import press, screen_text, settle
 
 # Recognisable, so that a grep finds them wherever they might have leaked.
+scene = emulated.scene  # the emulator tests' world: ok, failed, blocked, later
 SECRET = "Sekr1t-K3y-Value-For-Grep"
 WRONG = "Wr0ng-Sekr1t-For-Grep"
 TOKEN = "STS-T0ken-Value-For-Grep"
 HOOK_TOKEN = "D1ngTalk-Access-T0ken-For-Grep"
-
-
-@pytest.fixture
-def scene(world: MakeWorld) -> World:
-    """At 02:00: ok succeeded, failed failed, blocked waits on it, later waits for time."""
-    w = world(WORKSPACE).start()
-    w.go(at(2))
-    assert w.status("failed") is Status.FAILURE
-    return w
 
 
 class Wall:
@@ -381,8 +374,11 @@ async def test_secrets_never_reach_logs_errors_audit_or_the_console(
     shown += failure_of(lambda: remote.list_instances(InstanceFilter(bizdate=failed.bizdate)))
     monkeypatch.undo()
 
-    shown += await console_shows(wrong)  # every read fails: what does it say?
-    shown += await console_shows(remote, "t", "x", "y")  # FAILURE filter, stop: refused
+    failing = await console_shows(wrong)  # every read fails: what does it say?
+    assert "SignatureDoesNotMatch" in " ".join(failing[2:])  # told, not just a blank screen
+    refused = await console_shows(remote, "t", "x", "y")  # FAILURE filter, stop: refused
+    assert "failed" in refused[0] and "refused" in " ".join(refused[2:]).lower()
+    shown += failing + refused
     shown += [repr(good), repr(remote), repr(good._credentials), caplog.text]
     shown += [audit.read_text(encoding="utf-8")]
     shown += [json.dumps([e.__dict__ for e in remote.audit_log()], default=str)]
