@@ -352,14 +352,24 @@ class Hook:
     url: str
     statuses: list[int]  # answers in turn; the last one repeats
     hang: bool = False
+    hang_up: bool = False  # closes the connection without an answer
     release: threading.Event = field(default_factory=threading.Event)
     requests: list[Received] = field(default_factory=list)
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a connection the server hung up on purpose
+
+
 @contextmanager
-def webhook(statuses: tuple[int, ...] = (200,), *, hang: bool = False) -> Iterator[Hook]:
+def webhook(
+    statuses: tuple[int, ...] = (200,), *, hang: bool = False, hang_up: bool = False
+) -> Iterator[Hook]:
     """A real HTTP server on 127.0.0.1 that records what is posted to it."""
-    hook = Hook("", list(statuses), hang)
+    hook = Hook("", list(statuses), hang, hang_up)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
@@ -368,6 +378,10 @@ def webhook(statuses: tuple[int, ...] = (200,), *, hang: bool = False) -> Iterat
             hook.requests.append(
                 Received(self.path, self.headers.get("Content-Type", ""), body, time.monotonic())
             )
+            if hook.hang_up:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if hook.hang:
                 hook.release.wait(5)  # a webhook that hangs (until the test is over)
             status = hook.statuses.pop(0) if len(hook.statuses) > 1 else hook.statuses[0]
@@ -378,7 +392,7 @@ def webhook(statuses: tuple[int, ...] = (200,), *, hang: bool = False) -> Iterat
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = QuietServer(("127.0.0.1", 0), Handler)
     hook.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/opscenter"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()

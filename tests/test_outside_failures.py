@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import httpx
@@ -40,6 +40,7 @@ from opscenter.tui.app import OpsApp
 from tests import test_dataworks_emulator as emulated
 from tests.conftest import write_workspace
 from tests.harness import MakeWorld, World, at
+from tests.test_alerts import QuietServer, closed_port_url, webhook
 from tests.test_dataworks_backend import make
 from tests.tui.helpers import settle
 
@@ -279,54 +280,13 @@ def test_a_run_history_locked_by_another_process_does_not_stop_the_scheduler(
 # -- a webhook that is down --------------------------------------------------------------------
 
 
-class _Hook(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.server.posts += 1  # type: ignore[attr-defined]
-        if self.server.mode == "hang up":  # type: ignore[attr-defined]
-            self.close_connection = True
-            self.connection.shutdown(socket.SHUT_RDWR)
-            return
-        self.send_response(503)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class _Quiet(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        pass  # a connection this server hung up on purpose
-
-
-def hook(mode: str) -> ThreadingHTTPServer:
-    httpd = _Quiet(("127.0.0.1", 0), _Hook)
-    httpd.mode, httpd.posts = mode, 0  # type: ignore[attr-defined]
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    return httpd
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_a_webhook_that_is_down_is_recorded_and_the_day_goes_on(world: MakeWorld) -> None:
-    unavailable, hangs_up = hook("503"), hook("hang up")
-    urls = {
-        "down": f"http://127.0.0.1:{closed_port()}/hook",
-        "unavailable": f"http://127.0.0.1:{unavailable.server_address[1]}/hook",
-        "hangs_up": f"http://127.0.0.1:{hangs_up.server_address[1]}/hook",
-    }
-    rules = "".join(
-        f'  - {{name: {name}, trigger: Error, nodes: [broken], webhook: "{url}"}}\n'
-        for name, url in urls.items()
-    )
-    try:
+    with webhook((503,)) as unavailable, webhook(hang_up=True) as hangs_up:
+        urls = {"down": closed_port_url(), "unavailable": unavailable.url, "hangs_up": hangs_up.url}
+        rules = "".join(
+            f'  - {{name: {name}, trigger: Error, nodes: [broken], webhook: "{url}"}}\n'
+            for name, url in urls.items()
+        )
         w = world(
             textwrap.dedent(
                 """
@@ -357,11 +317,8 @@ def test_a_webhook_that_is_down_is_recorded_and_the_day_goes_on(world: MakeWorld
         assert errors["unavailable"][1] == "webhook answered HTTP 503 (attempt 3)"
         assert errors["hangs_up"][1].startswith("webhook failed: RemoteProtocolError")
         assert errors["hangs_up"][1].endswith("(attempt 3)")
-        assert (unavailable.posts, hangs_up.posts) == (3, 3)  # three tries each, then it gave up
-    finally:
-        for httpd in (unavailable, hangs_up):
-            httpd.shutdown()
-            httpd.server_close()
+        # three tries each, then it gave up
+        assert (len(unavailable.requests), len(hangs_up.requests)) == (3, 3)
 
 
 # -- the DataWorks endpoint misbehaving --------------------------------------------------------
@@ -370,7 +327,7 @@ BIZDATE = date(2025, 10, 31)
 HOP = {"content-length", "connection", "accept-encoding", "transfer-encoding"}
 
 
-class Gateway(_Quiet):
+class Gateway(QuietServer):
     """A real HTTP server on 127.0.0.1 in front of the emulator: it passes requests on, or
     misbehaves as ``fault`` says, the way Alibaba's gateway can."""
 
