@@ -245,8 +245,9 @@ def test_suspend_and_resume_map_to_freeze(client: DataWorksClient, scene: World)
     assert scene.status("later") is not Status.FROZEN
 
 
-def test_backfill_creates_and_is_polled(client: DataWorksClient, scene: World) -> None:
-    ok_task = scene.instance("ok").node_id
+def backfill(client: DataWorksClient, scene: World, node: str, mode: str, first: str) -> int:
+    """CreateWorkflowInstances (SupplementData) of ``node`` from ``first`` to 2025-10-29,
+    polled until created; the new backfill's id."""
     answer = client.call(
         "CreateWorkflowInstances",
         {
@@ -254,10 +255,10 @@ def test_backfill_creates_and_is_polled(client: DataWorksClient, scene: World) -
             "ProjectId": project(scene),
             "Type": "SupplementData",
             "WorkflowId": 1,
-            "Periods": {"BizDates": [{"StartBizDate": "2025-10-28", "EndBizDate": "2025-10-29"}]},
+            "Periods": {"BizDates": [{"StartBizDate": first, "EndBizDate": "2025-10-29"}]},
             "DefaultRunProperties": {
-                "Mode": "General",
-                "RootTaskIds": [ok_task],
+                "Mode": mode,
+                "RootTaskIds": [scene.instance(node).node_id],
                 "Parallelism": 1,
                 "Analysis": {"Enabled": False, "Blocked": False},
             },
@@ -268,6 +269,11 @@ def test_backfill_creates_and_is_polled(client: DataWorksClient, scene: World) -
     )["Result"]
     assert result["Status"] == "Created"
     (backfill_id,) = result["WorkflowInstanceIds"]
+    return backfill_id
+
+
+def test_backfill_creates_and_is_polled(client: DataWorksClient, scene: World) -> None:
+    backfill_id = backfill(client, scene, "ok", "General", "2025-10-28")
     scene.idle()  # the scheduler makes the backfill's instances
     made = client.call(
         "ListTaskInstances",
@@ -281,25 +287,7 @@ def test_stopping_a_backfill_leaves_what_waits_on_its_failed_upstream(
 ) -> None:
     """The backfill of ``failed`` with its downstream: the root fails, ``blocked`` waits on
     it. Stopping the workflow instance is not refused for the waiting one."""
-    answer = client.call(
-        "CreateWorkflowInstances",
-        {
-            "Name": "refill",
-            "ProjectId": project(scene),
-            "Type": "SupplementData",
-            "WorkflowId": 1,
-            "Periods": {"BizDates": [{"StartBizDate": "2025-10-29", "EndBizDate": "2025-10-29"}]},
-            "DefaultRunProperties": {
-                "Mode": "AllDownstream",
-                "RootTaskIds": [scene.instance("failed").node_id],
-                "Parallelism": 1,
-            },
-        },
-    )
-    result = client.call(
-        "GetCreateWorkflowInstancesResult", {"OperationId": answer["OperationId"]}, method="GET"
-    )["Result"]
-    (backfill_id,) = result["WorkflowInstanceIds"]
+    backfill_id = backfill(client, scene, "failed", "AllDownstream", "2025-10-29")
     scene.idle()
     made = scene.backend.list_instances(InstanceFilter(backfill_id=backfill_id)).items
     assert {i.node: i.status for i in made} == {
