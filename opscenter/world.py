@@ -1,22 +1,35 @@
-"""Which world a command works in: the workspace folder or name, the store, a deploy.
+"""Which world a command works in: the workspace folder or name, the store, its clock, a deploy.
 
 Shared by the headless verbs and the console, so both open the same store the same way.
+A command acts on exactly the world it was given, or refuses: without ``--workspace`` a
+store holding one workspace means that one, several are an error that lists them, and
+only the default store (no ``--db``) gets the bundled demo.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, insert, select
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.times import to_store
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.resources import demo_workspace
+from opscenter.scheduler import lease, worldclock
+from opscenter.scheduler.worldclock import ClockPlan, StoreClock
 from opscenter.store.audit import os_user
 from opscenter.store.db import default_url, open_store, state_home
 from opscenter.store.deploy import DeployReport, deploy
+from opscenter.store.models import Meta, WorkspaceRow
+from opscenter.store.tx import writing
+from opscenter.verbs import UsageError
+
+_BUNDLED = "bundled_digest:"
 
 
 def store_for(args: argparse.Namespace, workspace: str) -> tuple[str, Path]:
@@ -27,13 +40,42 @@ def store_for(args: argparse.Namespace, workspace: str) -> tuple[str, Path]:
     return url, state_home() / workspace
 
 
+def is_demo(args: argparse.Namespace) -> bool:
+    """No workspace and no store named: the bundled demo in its default store."""
+    return getattr(args, "workspace", None) is None and getattr(args, "db", None) is None
+
+
 def workspace_arg(args: argparse.Namespace) -> tuple[str, Path | None]:
-    """(workspace name, its folder if known): --workspace is a folder or a deployed name."""
+    """(workspace name, its folder if known): --workspace is a folder or a deployed name;
+    without it, the one workspace of the --db store, or the demo in the default store."""
     given = getattr(args, "workspace", None)
-    path = Path(given) if given else demo_workspace()
-    if path.exists():
+    if given:
+        path = Path(given)
+        if path.exists():
+            return load_workspace(path).name, path
+        return str(given), None
+    if is_demo(args):
+        path = demo_workspace()
         return load_workspace(path).name, path
-    return str(given), None
+    url = args.db
+    names = deployed_names(open_store(url))
+    if len(names) == 1:
+        return names[0], None
+    if names:
+        raise UsageError(
+            f"the store {url} holds {len(names)} workspaces ({', '.join(names)}); "
+            "choose one with --workspace NAME"
+        )
+    raise UsageError(
+        f"the store {url} holds no workspace; deploy one first "
+        f"(opscenter deploy PATH --db URL) or pass --workspace PATH "
+        f"(the demo: --workspace {demo_workspace()})"
+    )
+
+
+def deployed_names(db: Engine) -> list[str]:
+    with db.connect() as conn:
+        return list(conn.scalars(select(WorkspaceRow.name).order_by(WorkspaceRow.name)))
 
 
 def open_named(args: argparse.Namespace) -> tuple[str, Engine]:
@@ -53,3 +95,84 @@ def deploy_workspace(
         db, workspace, workspace_file(path).parent, data_dir=data_dir, now=now, user=os_user()
     )
     return report, db
+
+
+def folder_digest(folder: Path) -> str:
+    """Everything in a workspace folder, as one fingerprint: did the bundled files change?"""
+    digest = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(file.relative_to(folder)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def deploy_bundled(
+    args: argparse.Namespace, path: Path, clock: Clock
+) -> tuple[DeployReport, Engine, bool]:
+    """The demo is deployed when its store lacks it or its files changed (a new opscenter),
+    never over an operator's undeploy or freeze otherwise. The flag: it was deployed now."""
+    workspace = load_workspace(path)
+    url, _ = store_for(args, workspace.name)
+    db = open_store(url)
+    key = _BUNDLED + workspace.name
+    digest = folder_digest(workspace_file(path).parent)
+    with db.connect() as conn:
+        known = conn.scalar(select(Meta.value).where(Meta.key == key))
+        deployed = conn.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == workspace.name))
+    if known == digest and deployed is not None:
+        names = [node.name for node in workspace.nodes]
+        return DeployReport(workspace.name, deployed, unchanged=names), db, False
+    report, db = deploy_workspace(args, path, clock)
+    with writing(db) as conn:
+        conn.execute(delete(Meta).where(Meta.key == key))
+        conn.execute(insert(Meta).values(key=key, value=digest))
+    return report, db, True
+
+
+# -- the world's clock ------------------------------------------------------------------
+
+
+def clock_plan(
+    args: argparse.Namespace,
+    db: Engine,
+    wall: Clock,
+    zone: ZoneInfo,
+    *,
+    first_speed: float | None = None,
+    first_start: datetime | None = None,
+) -> ClockPlan:
+    """The clock a scheduler started by this command runs. ``--speed``/``--start`` set the
+    world's clock, which belongs to the scheduler holding the lease: given while another
+    scheduler holds it, they are refused with the reason."""
+    speed = getattr(args, "speed", None)
+    start = getattr(args, "start", None)
+    plan = ClockPlan(
+        speed=speed,
+        start=start.replace(tzinfo=zone) if start else None,
+        first_speed=first_speed,
+        first_start=first_start,
+        wall=wall,
+    )
+    if plan.sets_the_clock:
+        holder = lease.live_holder(db)
+        if holder is not None:
+            raise UsageError(clock_refusal(db, holder.holder, wall, zone))
+    return plan
+
+
+def clock_refusal(db: Engine, holder: str, wall: Clock, zone: ZoneInfo) -> str:
+    """Why --speed/--start cannot be given here, with the world's clock as it is."""
+    world = StoreClock(db, wall)
+    speed = f" ×{world.speed:g}" if world.speed != 1 else " (real time)"
+    return (
+        f"the world's clock belongs to its scheduler {holder}: it reads "
+        f"{world.now().astimezone(zone):%Y-%m-%d %H:%M %Z}{speed}; drop --speed/--start, "
+        "or stop that scheduler first"
+    )
+
+
+def provisional_now(db: Engine, plan: ClockPlan) -> Clock:
+    """The world's clock as this command's scheduler will run it (a deploy happens at its
+    moment), or the running scheduler's where another one holds the lease."""
+    if lease.live_holder(db) is not None:
+        return StoreClock(db, plan.wall)
+    return plan.clock(worldclock.read(db))

@@ -120,7 +120,7 @@ def test_the_scheduler_command_runs_the_demo_on_a_fast_clock(tmp_path):
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "opscenter", "scheduler", "--db", url, "--speed", "3600",
-             "--start", "2026-11-18 00:00"],
+             "--start", "2026-11-18 00:00", "--workspace", str(demo_workspace())],
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:

@@ -8,13 +8,15 @@ All return timezone-aware UTC datetimes; callers convert to the workspace zone.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
 class Clock(Protocol):
-    speed: float
+    @property
+    def speed(self) -> float:
+        """World seconds per real second (1: real time)."""
+        ...
 
     def now(self) -> datetime:
         """The current instant, aware, in UTC."""
@@ -42,18 +44,27 @@ class RealClock:
 
 
 class SimulatedClock:
-    """Starts at ``start`` and advances ``speed`` simulated seconds per real second."""
+    """Starts at ``start`` and advances ``speed`` simulated seconds per second of ``wall``.
 
-    def __init__(self, start: datetime, speed: float = 60.0) -> None:
+    Anchored on the wall clock (not a monotonic one) so that every process that knows
+    the anchor pair reads the same simulated time: the world's clock is published that
+    way in the store.
+    """
+
+    def __init__(self, start: datetime, speed: float = 60.0, *, wall: Clock | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.speed = float(speed)
         self._start = _aware(start)
-        self._real_start = time.monotonic()
+        self._wall = wall or RealClock()
+        self._wall_start = self._wall.now()
+
+    def anchor(self) -> tuple[datetime, datetime]:
+        """(world time, wall time) of one moment: with ``speed``, all there is to this clock."""
+        return self._start, self._wall_start
 
     def now(self) -> datetime:
-        elapsed = time.monotonic() - self._real_start
-        return self._start + timedelta(seconds=elapsed * self.speed)
+        return self._start + (self._wall.now() - self._wall_start) * self.speed
 
     def real_seconds_until(self, when: datetime) -> float:
         return max(0.0, (_aware(when) - self.now()).total_seconds() / self.speed)

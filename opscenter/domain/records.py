@@ -27,6 +27,8 @@ class WorkspaceInfo:
     backend: str  # "local" | "dataworks"
     readonly: bool
     scheduler: str  # who holds the scheduler lease, or "" if none
+    speed: float = 1.0  # the world's clock: world seconds per real second (1: real time)
+    stopped_at: datetime | None = None  # aware: a simulated world whose scheduler stopped
 
 
 @dataclass(frozen=True)
@@ -262,14 +264,17 @@ class BackfillInfo:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """Lists order audit entries by id (insertion), never by a time that can go backwards."""
+
     id: int
-    at: datetime
+    at: datetime  # naive UTC: the world's time of the act (simulated in a demo)
     user: str
     action: str
     targets: list
     outcome: str
     detail: str
     source: str
+    wall_at: datetime | None = None  # naive UTC: the real time of the act
 
 
 @dataclass(frozen=True)

@@ -12,22 +12,26 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine as Database
 
-from opscenter.domain.clock import Clock
-from opscenter.scheduler import lease
+from opscenter.scheduler import lease, worldclock
 from opscenter.scheduler.engine import Engine
+from opscenter.scheduler.worldclock import ClockPlan
 
 
 def run_scheduler(
     db: Database,
     workspace_id: int,
-    clock: Clock,
+    plan: ClockPlan,
     stop: threading.Event,
     *,
     say: Callable[[str], None] = print,
     holder: str | None = None,
     on_state: Callable[[str], None] = lambda _state: None,
 ) -> None:
-    """Hold the lease and run the engine until ``stop``; ``on_state`` hears standby/lead/stopped."""
+    """Hold the lease and run the engine until ``stop``; ``on_state`` hears standby/lead/stopped.
+
+    The world's clock is taken with the lease (``plan``: a simulated world resumes where
+    it stood) and published in the store, for every other process on it to read.
+    """
     holder = holder or lease.new_holder_name()
     waiting_said = False
     while not stop.is_set():
@@ -47,6 +51,8 @@ def run_scheduler(
         on_state("stopped")
         return
     on_state("lead")
+    clock = plan.clock(worldclock.read(db))
+    worldclock.publish(db, holder, clock, plan.wall)
     say(
         f"scheduler {holder} holds the lease; clock {clock.now():%Y-%m-%d %H:%M:%S} UTC"
         + (f" ×{clock.speed:g}" if clock.speed != 1 else "")
@@ -63,7 +69,12 @@ def run_scheduler(
             except Exception as exc:  # the database is away: keep trying, say so
                 say(f"heartbeat failed: {exc}")
                 continue
-            if not still_ours:
+            if still_ours:
+                try:
+                    worldclock.seen(db, holder, plan.wall)
+                except Exception as exc:  # as above
+                    say(f"heartbeat failed: {exc}")
+            else:
                 say("lost the scheduler lease to another scheduler; stopping")
                 lost.set()
                 stop.set()
@@ -76,6 +87,7 @@ def run_scheduler(
     finally:
         engine.close()
         if not lost.is_set():
+            worldclock.publish(db, holder, clock, plan.wall, running=False)
             lease.release(db, holder)
         on_state("stopped")
         say("scheduler stopped")
@@ -89,31 +101,43 @@ class SchedulerThread:
 
     GLYPHS = {"starting": "… starting", "standby": "… standby", "lead": "● lead"}
 
-    def __init__(self, db: Database, workspace_id: int, clock: Clock) -> None:
+    def __init__(self, db: Database, workspace_id: int, plan: ClockPlan) -> None:
         self.state = "starting"
         self.messages: list[str] = []
         self.failure: BaseException | None = None
         self._stop = threading.Event()
+        self._settled = threading.Event()  # lead (its clock published), standby, or ended
 
         def run() -> None:
             try:
                 run_scheduler(
-                    db, workspace_id, clock, self._stop, say=self._said, on_state=self._became
+                    db, workspace_id, plan, self._stop, say=self._said, on_state=self._became
                 )
             except Exception as exc:  # shown in the header, never a traceback on the screen
                 self.failure = exc
                 self.state = "failed"
+            finally:
+                self._settled.set()
 
         self._thread = threading.Thread(target=run, name="scheduler", daemon=True)
 
     def _said(self, text: str) -> None:
         self.messages = [*self.messages[-49:], text]
+        if self.state == "lead":
+            self._settled.set()
 
     def _became(self, state: str) -> None:
         self.state = state
+        if state != "lead":  # a leader has settled once its clock is published (it says so)
+            self._settled.set()
 
     def start(self) -> None:
         self._thread.start()
+
+    def wait_started(self, timeout: float = 10.0) -> None:
+        """Until the lease is taken and the world's clock published, or this one waits as
+        standby: the console then opens on the world's time, not a guess at it."""
+        self._settled.wait(timeout)
 
     def describe(self) -> str:
         if self.state == "failed":

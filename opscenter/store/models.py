@@ -370,6 +370,8 @@ class AuditRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # ok | refused | failed
     detail: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(32), default="cli")
+    # the real time of the act (``at`` is the world's, simulated in a demo); None: older rows
+    wall_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class LeaseRow(Base):
@@ -380,3 +382,22 @@ class LeaseRow(Base):
     holder: Mapped[str] = mapped_column(String(256))
     acquired_at: Mapped[datetime] = mapped_column(DateTime)
     heartbeat_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class WorldClockRow(Base):
+    """The world's clock, published by the scheduler that holds the lease (one per store).
+
+    Simulated: the world read ``world_at`` when the wall read ``wall_at``, and moves ``speed``
+    world seconds per real second while its scheduler runs. ``seen_at`` is the wall time the
+    holder last said it was alive: a world whose scheduler died stands where it was then.
+    """
+
+    __tablename__ = "world_clock"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    real: Mapped[bool] = mapped_column(Boolean)
+    speed: Mapped[float] = mapped_column(Float)
+    world_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    wall_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    holder: Mapped[str] = mapped_column(String(256))
+    running: Mapped[bool] = mapped_column(Boolean)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, wall
