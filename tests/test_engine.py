@@ -475,10 +475,11 @@ def test_every_attempt_has_a_log_that_starts_with_its_header(world: MakeWorld) -
     path = Path(attempt.log_path)
     assert path.is_file()
     lines = path.read_text().splitlines()
-    assert lines[:9] == [
+    assert lines[:10] == [
         "node:         greet (shell)",
         f"instance id:  {greet.id}",
-        "cyctime:      2025-11-01 02:00:00",
+        "cyctime:      2025-11-01 02:00:00 UTC",  # the workspace's zone, said
+        "started:      2025-11-01 02:00:00 UTC",  # the world's time of the start
         "bizdate:      20251031",
         "attempt:      1",
         "triggered by: scheduler",

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
@@ -24,7 +25,7 @@ from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.logfile import read_page, tail_offset
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
-STAMP = datetime(2025, 11, 1, 8, 15, 42)
+STAMP = datetime(2025, 11, 1, 8, 15, 42, tzinfo=ZoneInfo("Asia/Shanghai"))  # the world's time
 CYCTIME = datetime(2025, 11, 1, 0, 30)
 BIZDATE = date(2025, 10, 31)
 
@@ -120,7 +121,8 @@ def test_log_starts_with_a_header_naming_the_run(tmp_path: Path, executors: Exec
     assert header.splitlines() == [
         "node:         ods_orders_hourly (shell)",
         "instance id:  1234",
-        "cyctime:      2025-11-01 00:30:00",
+        "cyctime:      2025-11-01 00:30:00 CST",
+        "started:      2025-11-01 08:15:42 CST",
         "bizdate:      20251031",
         "attempt:      2",
         "triggered by: rerun by alice",

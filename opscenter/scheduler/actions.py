@@ -13,13 +13,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
-from opscenter.domain.clock import RealClock
 from opscenter.domain.model import EVENT_MOVES, DependencyType, RerunMode, Status
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
+from opscenter.domain.times import to_local
 from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
 from opscenter.scheduler.procs import end_attempts
@@ -41,11 +42,6 @@ from opscenter.store.tx import previewing, writing
 RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
 STOP_FROM = (Status.RUNNING, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 FREEZE_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.RUNNING)
-
-
-def _local_now() -> datetime:
-    """Stamps in a run log are local wall time, as the executor writes them."""
-    return RealClock().now().astimezone().replace(tzinfo=None)
 
 
 @dataclass(frozen=True)
@@ -354,9 +350,14 @@ def _halt_orphans(
         .scalars()
         .all()
     )
+    zone = ZoneInfo(
+        conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
+    )
     for attempt in running:
-        if attempt.log_path:  # decision 13.10: the log says who stopped it
-            RunLog(Path(attempt.log_path), _local_now).line(f"killed: {said}")
+        if attempt.log_path:  # decision 13.10: the log says who stopped it, at the world's time
+            RunLog(Path(attempt.log_path), lambda: to_local(actor.now, zone)).line(
+                f"killed: {said}"
+            )
     landing = conn.scalar(select(WorkspaceRow.landing).where(WorkspaceRow.id == workspace_id))
     end_attempts(running, landing)
     for attempt in running:

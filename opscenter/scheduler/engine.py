@@ -220,8 +220,9 @@ class Engine:
             self._events.put(event)
 
     def _wall_now(self) -> datetime:
-        """Run-log stamps: the scheduler's clock in the workspace zone (simulated in a demo)."""
-        return self.clock.now().astimezone(self.zone).replace(tzinfo=None)
+        """Run-log stamps and durations: the world's clock in the workspace zone (simulated in
+        a demo), aware so that a duration across a daylight-saving change is still right."""
+        return self.clock.now().astimezone(self.zone)
 
     def run_until_idle(self, limit: float = 60.0) -> None:
         """For tests on a manual clock: work until nothing can happen at the current time."""

@@ -135,6 +135,7 @@ class Executors:
                 bizdate=job.bizdate,
                 parameters=job.parameters,
                 triggered_by=job.triggered_by,
+                started=self._now(),
             )
             logfile.create_log(job.log_path, header)
         except OSError as error:
@@ -283,7 +284,7 @@ class _ProcessExecution:
         self._log = log
         self._body_start = body_start
         self._grace = grace
-        self._started = time.monotonic()
+        self._started = log.now()
         self._lock = threading.Lock()
         self._kill_reason: str | None = None
         self._killer: threading.Thread | None = None
@@ -302,7 +303,7 @@ class _ProcessExecution:
         with self._lock:
             self._done = True
             reason, killer = self._kill_reason, self._killer
-        elapsed = time.monotonic() - self._started
+        elapsed = self._log.seconds_since(self._started)
         if reason is not None:
             if killer is not None:
                 killer.join()
@@ -457,7 +458,7 @@ class _SqlExecution:
         return Outcome(False, None, self._kill_reason)
 
     def _run(self) -> Outcome:
-        started = time.monotonic()
+        started = self._log.now()
         with self._lock:
             if self._kill_reason is not None:
                 self._settled = True
@@ -472,7 +473,7 @@ class _SqlExecution:
             with contextlib.suppress(duckdb.Error):
                 cursor.close()
 
-    def _run_on(self, cursor: duckdb.DuckDBPyConnection, started: float) -> Outcome:
+    def _run_on(self, cursor: duckdb.DuckDBPyConnection, started: datetime) -> Outcome:
         quality = self._job.node_type is NodeType.QUALITY
         try:
             statements = cursor.extract_statements(self._job.code)
@@ -515,7 +516,7 @@ class _SqlExecution:
                     if self._kill_reason is not None:
                         break
                 self._log.line(f"[{number}/{len(statements)}] {_preview(statement.query)}")
-                began = time.monotonic()
+                began = self._log.now()
                 cursor.execute(statement)
                 last = number == len(statements)
                 if quality and last:
@@ -529,7 +530,7 @@ class _SqlExecution:
                     result = f"{_plural(cursor.rowcount, 'row')} affected"
                 else:
                     result = "done"
-                self._log.line(f"      {result} in {time.monotonic() - began:.2f} s")
+                self._log.line(f"      {result} in {self._log.seconds_since(began):.2f} s")
         except duckdb.Error as error:
             failure = (number, error)
         with self._lock:
@@ -552,7 +553,7 @@ class _SqlExecution:
                 outcome = self._fail("commit failed", error)
                 self._rollback(cursor)
                 return outcome
-        elapsed = time.monotonic() - started
+        elapsed = self._log.seconds_since(started)
         if quality and total:
             reason = f"quality check failed: {_plural(total, 'violating row')}"
             self._log.line(reason)

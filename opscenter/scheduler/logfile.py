@@ -37,12 +37,20 @@ def format_header(
     bizdate: date,
     parameters: Mapping[str, str],
     triggered_by: str,
+    started: datetime,
 ) -> str:
-    """The block that opens every attempt's log: what ran, for which cycle, with which values."""
+    """The block that opens every attempt's log: what ran, for which cycle, with which values.
+
+    ``started`` is the world's time in the workspace zone: the cyctime (wall-clock in that
+    zone) and the start both say the zone, so neither reads as another zone's time.
+    """
+    zone = started.tzinfo
+    cycle = cyctime.replace(tzinfo=zone) if zone is not None else cyctime
     lines = [
         f"node:         {node} ({node_type})",
         f"instance id:  {instance_id}",
-        f"cyctime:      {cyctime:%Y-%m-%d %H:%M:%S}",
+        f"cyctime:      {cycle:%Y-%m-%d %H:%M:%S %Z}".rstrip(),
+        f"started:      {started:%Y-%m-%d %H:%M:%S %Z}".rstrip(),
         f"bizdate:      {bizdate:%Y%m%d}",
         f"attempt:      {attempt}",
         f"triggered by: {_one_line(triggered_by)}",
@@ -101,6 +109,14 @@ class RunLog:
                 self._lost(error)
             finally:
                 os.close(fd)
+
+    def now(self) -> datetime:
+        """The world's time (simulated in a demo): what every duration in the log is told in,
+        so the log and the screen agree on how long a run took."""
+        return self._now()
+
+    def seconds_since(self, start: datetime) -> float:
+        return (self._now() - start).total_seconds()
 
     def _lost(self, error: OSError) -> None:
         self.failed = self.failed or error.strerror or str(error)

@@ -10,7 +10,11 @@ from datetime import datetime
 from sqlalchemy import Connection, insert
 from sqlalchemy.orm import Session
 
+from opscenter.domain.clock import RealClock
+from opscenter.domain.times import to_store
 from opscenter.store.models import AuditRow
+
+_wall = RealClock()
 
 
 def os_user() -> str:
@@ -32,7 +36,11 @@ def record(
     detail: str = "",
     source: str = "cli",
 ) -> None:
-    """Add an audit row in the caller's transaction: it lands with the action or not at all."""
+    """Add an audit row in the caller's transaction: it lands with the action or not at all.
+
+    ``at`` is the world's time (simulated in a demo); the row also keeps the real time.
+    Lists order rows by id, the order they were written, never by a time.
+    """
     session.execute(
         insert(AuditRow).values(
             at=at,
@@ -42,5 +50,6 @@ def record(
             outcome=outcome,
             detail=detail,
             source=source,
+            wall_at=to_store(_wall.now()),
         )
     )

@@ -127,3 +127,19 @@ def _check_or_create_schema(engine: Engine) -> None:
             "use a matching opscenter or start a new state file with --db"
         )
     Base.metadata.create_all(engine)  # tables added within this version
+    _add_new_columns(engine)
+
+
+def _add_new_columns(engine: Engine) -> None:
+    """Nullable columns added within this version (the audit's wall time) are added to an
+    older store in place, so an upgrade keeps its state."""
+    found = inspect(engine)
+    with engine.begin() as conn:
+        for table in Base.metadata.sorted_tables:
+            have = {column["name"] for column in found.get_columns(table.name)}
+            for column in table.columns:
+                if column.name not in have and column.nullable:
+                    kind = column.type.compile(dialect=engine.dialect)
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    )
