@@ -16,15 +16,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
-from opscenter import __version__, verbs, world
+from opscenter import __version__, remote, verbs, world
+from opscenter.backends.base import Backend
 from opscenter.backends.local import LocalBackend
-from opscenter.config import API_VERSIONS, BACKENDS
+from opscenter.config import API_VERSIONS, BACKENDS, apply_config
 from opscenter.domain.clock import Clock, RealClock, SimulatedClock
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
@@ -87,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_, description=help_)
         if world:
             _world_options(sub)
+        if isinstance(handler, _Verb):  # so they can follow the verb as well as precede it
+            _dataworks_options(sub)
+        else:
+            handler = _LocalOnly(name, handler)
         sub.set_defaults(handler=handler)
         return sub
 
@@ -106,7 +112,7 @@ def _parser() -> argparse.ArgumentParser:
     _db_option(deploy_cmd)
     _json_option(deploy_cmd)
 
-    status = command("status", "instance counts for a business date", _status)
+    status = command("status", "instance counts for a business date", _with_backend(verbs.status))
     status.add_argument(
         "--bizdate", type=_date, help="business date yyyy-mm-dd (default: yesterday)"
     )
@@ -326,54 +332,63 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="attach to a database another scheduler drives; run none here",
     )
+    _dataworks_options(parser)
     console.add_argument(
+        "--theme",
+        default=argparse.SUPPRESS,
+        help="opscenter-dark (default), opscenter-light, high-contrast, ansi-dark, "
+        "ansi-light, or a theme in ~/.config/opscenter/themes",
+    )
+
+
+def _dataworks_options(parser: argparse.ArgumentParser) -> None:
+    """Which world a command acts on: given before the command (for the console too) or
+    after it; the sub-parser's SUPPRESS defaults never overwrite the top-level values."""
+    options = parser.add_argument_group(
+        "backend (the console and every verb; defaults from the config file)"
+    )
+    options.add_argument(
         "--backend",
         choices=BACKENDS,
         default=argparse.SUPPRESS,
         help="local (default): the embedded scheduler and store; dataworks: a DataWorks "
         "workspace over its OpenAPI (or `opscenter emulate`)",
     )
-    console.add_argument("--region", default=argparse.SUPPRESS, help="e.g. cn-shanghai")
-    console.add_argument(
+    options.add_argument("--region", default=argparse.SUPPRESS, help="e.g. cn-shanghai")
+    options.add_argument(
         "--workspace-id",
         type=_positive,
         default=argparse.SUPPRESS,
         help="the DataWorks workspace id",
     )
-    console.add_argument(
+    options.add_argument(
         "--endpoint",
         default=argparse.SUPPRESS,
         help="the OpenAPI endpoint (default: the region's public endpoint)",
     )
-    console.add_argument(
+    options.add_argument(
         "--profile",
         default=argparse.SUPPRESS,
         help="a profile of ~/.aliyun/config.json (default: ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET, "
         "then the CLI's current profile)",
     )
-    console.add_argument(
+    options.add_argument(
         "--api-version",
         choices=API_VERSIONS,
         default=argparse.SUPPRESS,
         help="2024-05-18 (default; the new Data Studio) or 2020-05-18 (the old DataStudio)",
     )
-    console.add_argument(
+    options.add_argument(
         "--config",
         metavar="PATH",
         default=argparse.SUPPRESS,
-        help="console defaults (default: $OPSCENTER_CONFIG or ~/.config/opscenter/config.yaml); "
+        help="option defaults (default: $OPSCENTER_CONFIG or ~/.config/opscenter/config.yaml); "
         "the command line wins",
     )
-    console.add_argument(
+    options.add_argument(
         "--timezone",
         default=argparse.SUPPRESS,
         help="the DataWorks workspace's time zone (default Asia/Shanghai)",
-    )
-    console.add_argument(
-        "--theme",
-        default=argparse.SUPPRESS,
-        help="opscenter-dark (default), opscenter-light, high-contrast, ansi-dark, "
-        "ansi-light, or a theme in ~/.config/opscenter/themes",
     )
 
 
@@ -471,11 +486,41 @@ def _backend(args: argparse.Namespace, clock: Clock, source: str = "cli") -> Loc
     return LocalBackend(db, name, clock, user=os_user(), readonly=readonly, source=source)
 
 
-def _with_backend(verb: Callable[..., int]) -> Callable[[argparse.Namespace, Clock], int]:
-    def handler(args: argparse.Namespace, clock: Clock) -> int:
-        return verb(_backend(args, clock), args)
+@dataclass(frozen=True)
+class _Verb:
+    """A headless verb run on the backend the command names (``--backend``, before or after
+    the verb, else the config file's): the local store, or a DataWorks workspace, never
+    one standing in for the other."""
 
-    return handler
+    verb: Callable[[Backend, argparse.Namespace], int]
+
+    def __call__(self, args: argparse.Namespace, clock: Clock) -> int:
+        apply_config(args)
+        if not remote.wants_dataworks(args):
+            return self.verb(_backend(args, clock), args)
+        with remote.dataworks(args, clock) as backend:
+            return self.verb(backend, args)
+
+
+def _with_backend(verb: Callable[[Backend, argparse.Namespace], int]) -> _Verb:
+    return _Verb(verb)
+
+
+@dataclass(frozen=True)
+class _LocalOnly:
+    """A command on local workspaces only (validate, deploy, summary, scheduler, emulate):
+    given ``--backend dataworks`` it refuses rather than act on a local store instead."""
+
+    name: str
+    handler: Callable[[argparse.Namespace, Clock], int]
+
+    def __call__(self, args: argparse.Namespace, clock: Clock) -> int:
+        if remote.wants_dataworks(args):
+            raise UsageError(
+                f"'opscenter {self.name}' works on a local workspace; "
+                "--backend dataworks is not for it"
+            )
+        return self.handler(args, clock)
 
 
 # -- handlers -------------------------------------------------------------------------
@@ -543,21 +588,6 @@ def _summary(args: argparse.Namespace, clock: Clock) -> int:
     bizdate = clock.now().astimezone(zone).date() - timedelta(days=1)
     print()
     print(summary.render(summary.collect(db, report.workspace_id, bizdate, clock.now())))
-    return 0
-
-
-def _status(args: argparse.Namespace, clock: Clock) -> int:
-    name, db = world.open_named(args)
-    workspace_id = summary.workspace_id(db, name)
-    if workspace_id is None:
-        raise UsageError(
-            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
-        )
-    backend = LocalBackend(db, name, clock, user=os_user())
-    zone = ZoneInfo(backend.workspace().timezone)
-    bizdate = args.bizdate or clock.now().astimezone(zone).date() - timedelta(days=1)
-    report = summary.collect(db, workspace_id, bizdate, clock.now())
-    print(json.dumps(report.as_json(), indent=2) if args.json else summary.render(report))
     return 0
 
 

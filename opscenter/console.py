@@ -16,13 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine as Database
 
 from opscenter import world
-from opscenter.backends.base import Backend
 from opscenter.backends.local import LocalBackend
 from opscenter.config import apply_config
 from opscenter.domain.clock import Clock, SimulatedClock
-from opscenter.domain.records import ActionRefused
 from opscenter.domain.times import wall_to_store
 from opscenter.project.loader import load_workspace
+from opscenter.remote import open_dataworks
 from opscenter.scheduler.daemon import SchedulerThread
 from opscenter.store import summary
 from opscenter.store.audit import os_user
@@ -92,48 +91,6 @@ def open_world(args: argparse.Namespace, clock: Clock) -> ConsoleWorld:
             f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
         )
     return ConsoleWorld(name, db, known, clock, speed)
-
-
-def open_dataworks(args: argparse.Namespace, clock: Clock) -> Backend:
-    """The console over a DataWorks workspace's OpenAPI: no scheduler of ours runs.
-
-    ``--api-version 2020-05-18`` (or the workspace's entry in the config file) serves a
-    workspace on the old DataStudio through the 2020 API throughout.
-    """
-    from opscenter.backends.dataworks.backend import V2020, DataWorksBackend
-    from opscenter.backends.dataworks.client import (
-        DataWorksClient,
-        DataWorksError,
-        load_credentials,
-        region_endpoint,
-    )
-    from opscenter.backends.dataworks.legacy import LegacyBackend
-
-    workspace_id = getattr(args, "workspace_id", None)
-    region = getattr(args, "region", None)
-    endpoint = getattr(args, "endpoint", None) or (region and region_endpoint(region))
-    if workspace_id is None or not endpoint:
-        raise UsageError("--backend dataworks needs --workspace-id and --region (or --endpoint)")
-    try:
-        credentials = load_credentials(getattr(args, "profile", None))
-    except DataWorksError as exc:
-        raise UsageError(str(exc)) from None
-    legacy = getattr(args, "api_version", None) == V2020
-    backend = (LegacyBackend if legacy else DataWorksBackend)(
-        DataWorksClient(credentials, endpoint),
-        workspace_id,
-        clock=clock,
-        user=os_user(),
-        readonly=getattr(args, "readonly", False),
-        timezone=getattr(args, "timezone", None) or "Asia/Shanghai",
-    )
-    try:
-        backend.connect()
-    except ActionRefused as refused:
-        raise UsageError(
-            f"cannot open DataWorks workspace {workspace_id}: {refused.reason}"
-        ) from None
-    return backend
 
 
 def run_console(args: argparse.Namespace, clock: Clock) -> int:

@@ -23,6 +23,7 @@ from opscenter.domain.records import (
     NO_BASELINE,
     ActionResult,
     BackfillRequest,
+    BaselineStatus,
     InstanceFilter,
     InstanceInfo,
     NodeFilter,
@@ -499,3 +500,111 @@ def alerts(backend: Backend, args: argparse.Namespace) -> int:
 
     emit(args, found, text)
     return 0
+
+
+# -- status: what an operator checks first -----------------------------------------------
+
+# the worst cycle speaks for a baseline; a status we do not know speaks loudest
+_BASELINE_SEVERITY = ("SAFE", "WARNING", "ERROR", "OVER")
+
+
+def status(backend: Backend, args: argparse.Namespace) -> int:
+    """Counts by status of a business date, the nodes, the baselines and what is due next:
+    the summary over any backend (the local store or a DataWorks workspace)."""
+    info = backend.workspace()
+    zone = ZoneInfo(info.timezone)
+    bizdate = args.bizdate or _yesterday(backend)
+    now = backend.now().astimezone(zone)
+    tally = backend.status_counts(bizdate)
+    deployed = backend.list_nodes()
+    types: dict[str, int] = {}
+    for n in sorted(deployed, key=lambda n: n.type):
+        types[n.type] = types.get(n.type, 0) + 1
+    frozen = sum(n.frozen or n.recurrence == "Pause" for n in deployed)
+    waiting = tuple(s for s in Status if not s.finished and s is not Status.FROZEN)
+    due = backend.list_instances(
+        InstanceFilter(bizdate=bizdate, statuses=waiting, kind=InstanceKind.PERIODIC, limit=5)
+    ).items[:5]
+    if info.backend == "dataworks":
+        scheduler = "DataWorks (its own scheduler; none of ours runs)"
+    else:
+        scheduler = info.scheduler or "not running (start it with 'opscenter scheduler')"
+    found = _baseline_summary(backend.list_baselines(bizdate), zone)
+    report = {
+        "workspace": info.name,
+        "backend": info.backend,
+        "scheduler": scheduler,
+        "timezone": info.timezone,
+        "now": now.isoformat(),
+        "bizdate": bizdate.isoformat(),
+        "counts": {s.value: n for s, n in tally.counts.items()} | {"TOTAL": tally.total},
+        "dry_run": tally.dry_run,
+        "nodes_by_type": types,
+        "frozen_nodes": frozen,
+        "baselines": found,
+        "upcoming": [
+            {"node": i.node, "cyctime": i.cyctime.isoformat(sep=" "), "status": i.status.value}
+            for i in due
+        ],
+    }
+
+    def text() -> str:
+        lines = [
+            f"{info.name} · {info.backend} · now {now:%Y-%m-%d %H:%M} {info.timezone}",
+            f"Scheduler: {scheduler}",
+            "",
+            f"Instances · bizdate {bizdate} · {tally.total} total ({tally.dry_run} dry-run)",
+        ]
+        width = max(tally.counts.values(), default=0)
+        for state, count in tally.counts.items():
+            bar = "█" * round(20 * count / width) if width else ""
+            lines.append(f"  {state.label:<16}{count:>6}  {bar}")
+        kinds = ", ".join(f"{n} {t}" for t, n in types.items())
+        lines += ["", f"Nodes · {len(deployed)} deployed ({kinds}) · {frozen} frozen"]
+        if found:
+            lines += ["", "Baselines"]
+        for b in found:
+            lines.append(
+                f"  {b['name']:<18} priority {b['priority']}  committed {b['committed']}  "
+                f"margin {b['margin']}m  {_BASELINE_GLYPH.get(b['status'], '?')} {b['status']}"
+            )
+            if b["nodes"]:
+                lines.append(f"  {'':<18} protects {', '.join(b['nodes'])}")
+        if due:
+            lines += ["", "Due next"]
+        for item in due:
+            note = " (dry-run)" if item.dry_run else ""
+            lines.append(f"  {item.cyctime:%m-%d %H:%M}  {item.status_label:<16}{item.node}{note}")
+        return "\n".join(lines)
+
+    print(json.dumps(report, indent=2) if args.json else text())
+    return 0
+
+
+def _baseline_summary(found: list[BaselineStatus], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """One entry per baseline (an hourly one has a cycle per committed time), in the
+    backend's order: committed times in the workspace zone, the margin before the
+    committed time that alerts, and the worst status of its cycles."""
+    named: dict[str, list[BaselineStatus]] = {}
+    for b in found:
+        named.setdefault(b.name, []).append(b)
+    summary = []
+    for name, cycles in named.items():
+        first = cycles[0]
+        worst = max(
+            (c.status for c in cycles),
+            key=lambda s: (
+                _BASELINE_SEVERITY.index(s) if s in _BASELINE_SEVERITY else len(_BASELINE_SEVERITY)
+            ),
+        )
+        summary.append(
+            {
+                "name": name,
+                "priority": first.priority,
+                "committed": ", ".join(f"{to_local(c.committed_at, zone):%H:%M}" for c in cycles),
+                "margin": int((first.committed_at - first.alert_at).total_seconds() // 60),
+                "nodes": list(first.nodes),
+                "status": worst,
+            }
+        )
+    return summary
