@@ -309,6 +309,12 @@ def _world_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="refuse every action (enforced in the backend)",
     )
+    parser.add_argument(
+        "--utc",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show times in UTC, labelled UTC (default: the workspace's zone, labelled)",
+    )
 
 
 def _console_options(parser: argparse.ArgumentParser) -> None:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import sys
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,35 +24,85 @@ from opscenter.domain.records import (
     NO_BASELINE,
     ActionResult,
     BackfillRequest,
+    BaselineImpact,
     BaselineStatus,
     InstanceFilter,
     InstanceInfo,
     NodeFilter,
 )
-from opscenter.domain.times import to_local
+from opscenter.domain.times import TimeView, to_local
+
+WALL, MOMENT = "wall", "moment"
+
+# How each naive datetime of a record is kept (records.py), by field name: the one table
+# to_json reads. A cyctime (and the keyset cursor made of one) is wall-clock time in the
+# workspace zone; every other is a moment, naive UTC. Aware ones (next fire times, the
+# world's now) say their zone themselves. A name not listed is taken as a moment.
+TIME_FIELDS: dict[str, str] = {
+    "cyctime": WALL,
+    "after": WALL,  # InstanceFilter: (cyctime, id)
+    "next_after": WALL,  # Page: (cyctime, id)
+    "started_at": MOMENT,
+    "finished_at": MOMENT,
+    "retry_at": MOMENT,
+    "deployed_at": MOMENT,
+    "created_at": MOMENT,
+    "updated_at": MOMENT,
+    "at": MOMENT,
+    "wall_at": MOMENT,  # the real time of an audited act (naive UTC too, despite its name)
+    "est_start": MOMENT,
+    "est_finish": MOMENT,
+    "committed_at": MOMENT,
+    "alert_at": MOMENT,
+    "predicted_finish": MOMENT,
+    "first_at": MOMENT,
+    "last_sent_at": MOMENT,
+    "resolved_at": MOMENT,
+}
 
 
-def to_json(value: Any) -> Any:
-    """Records as JSON-ready data: dates ISO, enums by value."""
+def to_json(value: Any, view: TimeView | None = None, name: str = "") -> Any:
+    """Records as JSON-ready data: enums by value, dates (business dates) ``yyyy-mm-dd`` and
+    datetimes ISO 8601 instants with their offset, in ``view``'s zone (UTC without one).
+    ``name`` is the field a value sits in: it says, through TIME_FIELDS, how a naive
+    datetime is kept."""
+    view = view or TimeView(UTC, UTC)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        data = {
+            f.name: to_json(getattr(value, f.name), view, f.name) for f in dataclasses.fields(value)
+        }
         for extra in ("duration", "status_label", "total", "dates_done", "at_end"):
             if hasattr(type(value), extra):
-                data[extra] = to_json(getattr(value, extra))
+                data[extra] = to_json(getattr(value, extra), view, extra)
         return data
     if isinstance(value, dict):
-        return {(k.value if isinstance(k, Enum) else str(k)): to_json(v) for k, v in value.items()}
+        return {
+            (k.value if isinstance(k, Enum) else str(k)): to_json(v, view, str(k))
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [to_json(v) for v in value]
+        return [to_json(v, view, name) for v in value]
     if isinstance(value, Enum):
         return value.value
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        if value.tzinfo is None and TIME_FIELDS.get(name, MOMENT) == WALL:
+            return view.wall_instant(value).isoformat()
+        return view.moment_instant(value).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return value
 
 
-def emit(args: argparse.Namespace, value: Any, text: Callable[[], str]) -> None:
-    print(json.dumps(to_json(value), indent=2) if getattr(args, "json", False) else text())
+def emit(
+    args: argparse.Namespace, value: Any, text: Callable[[], str], view: TimeView | None = None
+) -> None:
+    """Print ``value`` as JSON with ``--json`` (its times as ``view`` shows them), else text."""
+    print(json.dumps(to_json(value, view), indent=2) if getattr(args, "json", False) else text())
+
+
+def time_view(backend: Backend, args: argparse.Namespace) -> TimeView:
+    """Times as this command shows them: in the workspace zone, or in UTC with ``--utc``."""
+    return TimeView.of(ZoneInfo(backend.workspace().timezone), getattr(args, "utc", False))
 
 
 def _duration(seconds: float | None) -> str:
@@ -65,22 +116,34 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def instance_line(item: InstanceInfo) -> str:
-    """One instance in 80 columns; its run time beside its node's usual one (▲ longer)."""
+def instance_line(item: InstanceInfo, view: TimeView | None = None, node_width: int = 21) -> str:
+    """One instance in 80 columns; its run time beside its node's usual one (▲ longer).
+
+    The cyctime is read in ``view``'s zone, unlabelled: the header names the zone. The node
+    and cyctime columns share 33 columns, so a wider zone label narrows the node's."""
     attempts = f"{item.run_number}/{item.max_attempts}" if item.run_number else "-"
     took = _duration(item.duration)
     if item.duration is not None and item.average:
         longer = "▲" if item.duration > 1.5 * item.average else " "
         took = f"{took}{longer}({_duration(item.average)})"
+    cyctime = f"{view.wall_instant(item.cyctime) if view else item.cyctime:%m-%d %H:%M}"
     return (
-        f"{item.id:>5} {item.status_label:<15} {item.node[:21]:<21} {item.cyctime:%m-%d %H:%M} "
-        f"{attempts:>3} {took:<13} {item.owner[:6]}"
+        f"{item.id:>5} {item.status_label:<15} {item.node[:node_width]:<{node_width}} "
+        f"{cyctime:<{32 - node_width}} {attempts:>3} {took:<13} {item.owner[:6]}"
     )
 
 
-INSTANCE_HEADER = (
-    f"{'ID':>5} {'STATUS':<15} {'NODE':<21} {'CYCTIME':<11} {'ATT':>3} {'TOOK (AVG)':<13} OWNER"
-)
+def instance_table(items: list[InstanceInfo], view: TimeView) -> list[str]:
+    """The header and a line per instance, 80 columns; the header names the cyctimes' zone
+    (``CYCTIME (CST)``, ``CYCTIME (PST/PDT)`` across a change), never each row."""
+    label = view.walls_label(i.cyctime for i in items)
+    cyctime = f"CYCTIME ({label})" if label else "CYCTIME"
+    node_width = max(21 - max(len(cyctime) - 11, 0), 8)
+    header = (
+        f"{'ID':>5} {'STATUS':<15} {'NODE':<{node_width}} {cyctime:<{32 - node_width}} "
+        f"{'ATT':>3} {'TOOK (AVG)':<13} OWNER"
+    )
+    return [header, *(instance_line(i, view, node_width) for i in items)]
 
 
 def _ids(text: str) -> list[int]:
@@ -109,7 +172,7 @@ def nodes(backend: Backend, args: argparse.Namespace) -> int:
         lines.append(f"{len(found)} node(s)")
         return "\n".join(lines)
 
-    emit(args, found, text)
+    emit(args, found, text, time_view(backend, args))
     return 0
 
 
@@ -117,13 +180,15 @@ def node(backend: Backend, args: argparse.Namespace) -> int:
     info = backend.get_node(args.name)
     zone = ZoneInfo(backend.workspace().timezone)
     upcoming = parse_cron(info.cron).next_fire_times(backend.now(), 5, zone)
+    view = TimeView.of(zone, getattr(args, "utc", False))
 
     def text() -> str:
         lines = [
             f"{info.name} · {info.type} · owner {info.owner or '-'} · priority {info.priority} · "
-            f"group {info.resource_group} · version {info.version} · {info.state}",
+            f"group {info.resource_group} · version {info.version} of "
+            f"{view.moment(info.deployed_at)} · {info.state}",
             f"schedule: {info.schedule}  (cron {info.cron})",
-            "next: " + ", ".join(f"{t:%m-%d %H:%M}" for t in upcoming),
+            "next: " + ", ".join(view.moment(t, "%m-%d %H:%M") for t in upcoming),
             f"run mode {info.recurrence} · instances {info.instance_mode} · "
             f"rerun {info.rerun_mode} "
             f"· auto rerun {info.rerun_times}x every {info.rerun_interval}s · timeout "
@@ -143,7 +208,7 @@ def node(backend: Backend, args: argparse.Namespace) -> int:
             ]
         return "\n".join(lines)
 
-    emit(args, {"node": info, "next_fire_times": upcoming}, text)
+    emit(args, {"node": info, "next_fire_times": upcoming}, text, view)
     return 0
 
 
@@ -168,22 +233,25 @@ def instances(backend: Backend, args: argparse.Namespace) -> int:
         )
     )
 
+    view = time_view(backend, args)
+
     def text() -> str:
-        lines = [INSTANCE_HEADER, *(instance_line(i) for i in page.items)]
+        lines = instance_table(page.items, view)
         lines.append(f"{len(page.items)} of {page.total} shown")
         return "\n".join(lines)
 
-    emit(args, page, text)
+    emit(args, page, text, view)
     return 0
 
 
 def show(backend: Backend, args: argparse.Namespace) -> int:
     info = backend.get_instance(args.id)
     tried = backend.attempts(args.id)
+    view = time_view(backend, args)
 
     def text() -> str:
         lines = [
-            f"{info.node} · #{info.id} · {info.kind.value} · cyctime {info.cyctime:%Y-%m-%d %H:%M} "
+            f"{info.node} · #{info.id} · {info.kind.value} · cyctime {view.wall(info.cyctime)} "
             f"· bizdate {info.bizdate:%Y%m%d}",
             f"{info.status_label} · attempt {info.run_number} of {info.max_attempts} · group "
             f"{info.resource_group} · priority {info.priority} · owner {info.owner or '-'}",
@@ -191,13 +259,14 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         if info.dry_run:
             lines.append(f"dry-run: {info.dry_run_reason}")
         for a in tried:
+            started = view.moment(a.started_at, "%Y-%m-%d %H:%M:%S")
             lines.append(
-                f"  attempt {a.number}: {a.status.label:<12} started {a.started_at:%m-%d %H:%M:%S} "
+                f"  attempt {a.number}: {a.status.label:<12} started {started} "
                 f"by {a.triggered_by}" + (f" · {a.reason}" if a.reason else "")
             )
         return "\n".join(lines)
 
-    emit(args, {"instance": info, "attempts": tried}, text)
+    emit(args, {"instance": info, "attempts": tried}, text, view)
     return 0
 
 
@@ -218,49 +287,56 @@ def logs(backend: Backend, args: argparse.Namespace) -> int:
 
 def why(backend: Backend, args: argparse.Namespace) -> int:
     diagnosis = backend.diagnose(args.id)
+    zone = backend.workspace().timezone
 
     def text() -> str:
         lines = [f"#{args.id}: {diagnosis.summary}"]
         lines += [f"  {'✓' if s.ok else '✗'} {s.check:<10}{s.message}" for s in diagnosis.steps]
+        # the backend words the steps: its cyctimes are wall-clock, its other times say UTC
+        if any(re.search(r"\d\d:\d\d", s.message) for s in diagnosis.steps):
+            lines.append(f"  (times without a zone are cyctimes, wall-clock time in {zone})")
         return "\n".join(lines)
 
-    emit(args, diagnosis, text)
+    emit(args, diagnosis, text, time_view(backend, args))
     return 0
 
 
 def backfills(backend: Backend, args: argparse.Namespace) -> int:
     found = [backend.get_backfill(args.id)] if args.id is not None else backend.list_backfills()
+    view = time_view(backend, args)
 
     def text() -> str:
         lines = []
         for b in found:
             lines.append(
                 f"#{b.id} {b.name} · {b.status} · {b.dates_done}/{len(b.runs)} dates done · "
-                f"parallel {b.parallel} · by {b.created_by}"
+                f"parallel {b.parallel} · by {b.created_by} on {view.moment(b.created_at)}"
             )
             for run in b.runs:
                 counts = " ".join(f"{s.glyph}{n}" for s, n in run.counts.items() if n)
                 lines.append(f"    {run.bizdate:%Y-%m-%d}  {run.status:<8} {counts}")
         return "\n".join(lines) or "no backfills"
 
-    emit(args, found, text)
+    emit(args, found, text, view)
     return 0
 
 
 def audit(backend: Backend, args: argparse.Namespace) -> int:
     entries = backend.audit_log(limit=args.limit)
+    view = time_view(backend, args)
 
     def text() -> str:
         return (
             "\n".join(
-                f"{e.at:%Y-%m-%d %H:%M:%S}  {e.user:<10} {e.action:<17} {e.outcome:<8} "
+                f"{view.moment(e.at, '%Y-%m-%d %H:%M:%S')}  {e.user:<10} {e.action:<17} "
+                f"{e.outcome:<8} "
                 f"{','.join(map(str, e.targets))[:30]:<30} {e.detail}"
                 for e in entries
             )
             or "no audit records"
         )
 
-    emit(args, entries, text)
+    emit(args, entries, text, view)
     return 0
 
 
@@ -290,8 +366,8 @@ def rerun(backend: Backend, args: argparse.Namespace) -> int:
         return _done(args, backend.rerun(args.ids, downstream=args.downstream))
     would = backend.preview_rerun(args.ids, downstream=args.downstream)
     found = backend.baseline_impact("rerun", would.affected)  # the descendants included
-    zone = ZoneInfo(backend.workspace().timezone)
-    lines = None if found is None else [i.describe(zone) for i in found]
+    view = time_view(backend, args)
+    lines = None if found is None else [_impact_line(i, view) for i in found]
     result = dataclasses.replace(
         would,
         action=f"{would.action} preview",
@@ -313,8 +389,17 @@ def rerun(backend: Backend, args: argparse.Namespace) -> int:
                 ),
             ]
         ),
+        view,
     )
     return 0
+
+
+def _impact_line(impact: BaselineImpact, view: TimeView) -> str:
+    """A baseline's impact line, its times in the view's zone and labelled once."""
+    label = view.moments_label(
+        m for b in (impact.before, impact.after) for m in (b.predicted_finish, b.committed_at)
+    )
+    return f"{impact.describe(view.zone)} · times in {label}"
 
 
 def set_success(backend: Backend, args: argparse.Namespace) -> int:
@@ -382,15 +467,19 @@ INSTANCE_KINDS = [k.value for k in InstanceKind]
 # -- baselines, events, alerts --------------------------------------------------------
 
 
-def _local_clock(backend: Backend) -> Callable[[datetime | None], str]:
-    zone = ZoneInfo(backend.workspace().timezone)
+def _local_clock(view: TimeView) -> Callable[[datetime | None], str]:
+    """HH:MM in the view's zone, unlabelled: the line or header they sit in names the zone."""
 
     def show(moment: datetime | None) -> str:
         if moment is None:
             return "--:--"
-        return f"{to_local(moment, zone):%H:%M}"
+        return f"{view.moment_instant(moment):%H:%M}"
 
     return show
+
+
+def _baseline_moments(b: BaselineStatus) -> tuple[datetime | None, ...]:
+    return (b.predicted_finish, b.committed_at, b.alert_at)
 
 
 _BASELINE_GLYPH = {"SAFE": "✓", "WARNING": "!", "OVER": "✗", "ERROR": "?"}
@@ -399,10 +488,12 @@ _BASELINE_GLYPH = {"SAFE": "✓", "WARNING": "!", "OVER": "✗", "ERROR": "?"}
 def baselines(backend: Backend, args: argparse.Namespace) -> int:
     bizdate = args.bizdate or _yesterday(backend)
     found = backend.list_baselines(bizdate)
-    hhmm = _local_clock(backend)
+    view = time_view(backend, args)
+    hhmm = _local_clock(view)
 
     def text() -> str:
-        lines = [f"Baselines · bizdate {bizdate}"]
+        label = view.moments_label(m for b in found for m in _baseline_moments(b))
+        lines = [f"Baselines · bizdate {bizdate} · times in {label}"]
         for b in found:
             slack = b.slack_minutes
             slack_text = "" if slack is None else f"{slack:+d}m"
@@ -417,14 +508,15 @@ def baselines(backend: Backend, args: argparse.Namespace) -> int:
                 lines.append(f"{'':13}key instance {key.node} #{key.id} ({key.status_label})")
         return "\n".join(lines) if found else f"no baseline instances for bizdate {bizdate}"
 
-    emit(args, found, text)
+    emit(args, found, text, view)
     return 0
 
 
 def baseline(backend: Backend, args: argparse.Namespace) -> int:
     bizdate = args.bizdate or _yesterday(backend)
     detail = backend.get_baseline(args.name, bizdate, args.cycle)
-    hhmm = _local_clock(backend)
+    view = time_view(backend, args)
+    hhmm = _local_clock(view)
 
     def text() -> str:
         b = detail.status
@@ -432,16 +524,22 @@ def baseline(backend: Backend, args: argparse.Namespace) -> int:
             f"{b.name} · bizdate {bizdate} · {_BASELINE_GLYPH.get(b.status, '?')} {b.status} · "
             f"{'finished' if b.finished else 'predicted'} {hhmm(b.predicted_finish)} · committed "
             f"{hhmm(b.committed_at)} · alert {hhmm(b.alert_at)} · protects {b.protected} instances"
+            f" · times in {view.moments_label(_baseline_moments(b))}"
         ]
         if args.keypath and detail.key_path:
-            lines += ["", "Key path (predicted; each bar spans start to finish)"]
+            steps = [m for s in detail.key_path for m in (s.est_start, s.est_finish)]
+            lines += [
+                "",
+                "Key path (predicted; each bar spans start to finish; "
+                f"times in {view.moments_label(steps)})",
+            ]
             lines += _gantt(detail.key_path, hhmm)
         if detail.events:
             lines += ["", "Events"]
             lines += [f"  #{e.id} {e.kind:<5} {e.status:<8} {e.message}" for e in detail.events]
         return "\n".join(lines)
 
-    emit(args, detail, text)
+    emit(args, detail, text, view)
     return 0
 
 
@@ -465,6 +563,7 @@ def _gantt(steps: list, hhmm: Callable[[datetime | None], str], width: int = 32)
 
 def events(backend: Backend, args: argparse.Namespace) -> int:
     found = backend.list_events(limit=args.limit, open_only=args.open)
+    view = time_view(backend, args)
 
     def text() -> str:
         return (
@@ -476,7 +575,7 @@ def events(backend: Backend, args: argparse.Namespace) -> int:
             or "no events"
         )
 
-    emit(args, found, text)
+    emit(args, found, text, view)
     return 0
 
 
@@ -486,19 +585,21 @@ def event(backend: Backend, args: argparse.Namespace) -> int:
 
 def alerts(backend: Backend, args: argparse.Namespace) -> int:
     found = backend.list_alerts(limit=args.limit)
+    view = time_view(backend, args)
 
     def text() -> str:
         lines = []
         for a in found:
             state = "resolved" if a.resolved_at else "open"
             error = f"  [webhook: {a.last_error}]" if a.last_error else ""
+            first = view.moment(a.first_at, "%m-%d %H:%M")
             lines.append(
-                f"#{a.id:<5} {a.first_at:%m-%d %H:%M} UTC  {a.rule:<18} {a.kind:<16} sent "
+                f"#{a.id:<5} {first}  {a.rule:<18} {a.kind:<16} sent "
                 f"{a.sent_count}x {state:<8} {a.message}{error}"
             )
         return "\n".join(lines) or "no alerts"
 
-    emit(args, found, text)
+    emit(args, found, text, view)
     return 0
 
 
@@ -514,7 +615,8 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
     info = backend.workspace()
     zone = ZoneInfo(info.timezone)
     bizdate = args.bizdate or _yesterday(backend)
-    now = backend.now().astimezone(zone)
+    view = TimeView.of(zone, getattr(args, "utc", False))
+    now = view.moment_instant(backend.now())
     tally = backend.status_counts(bizdate)
     deployed = backend.list_nodes()
     types: dict[str, int] = {}
@@ -529,7 +631,8 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         scheduler = "DataWorks (its own scheduler; none of ours runs)"
     else:
         scheduler = info.scheduler or "not running (start it with 'opscenter scheduler')"
-    found = _baseline_summary(backend.list_baselines(bizdate), zone)
+    listed = backend.list_baselines(bizdate)
+    found = _baseline_summary(listed, ZoneInfo("UTC") if view.zone is UTC else zone)
     report = {
         "workspace": info.name,
         "backend": info.backend,
@@ -543,14 +646,18 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         "frozen_nodes": frozen,
         "baselines": found,
         "upcoming": [
-            {"node": i.node, "cyctime": i.cyctime.isoformat(sep=" "), "status": i.status.value}
+            {
+                "node": i.node,
+                "cyctime": view.wall_instant(i.cyctime).isoformat(),
+                "status": i.status.value,
+            }
             for i in due
         ],
     }
 
     def text() -> str:
         lines = [
-            f"{info.name} · {info.backend} · now {now:%Y-%m-%d %H:%M} {info.timezone}",
+            f"{info.name} · {info.backend} · now {view.moment(now)} ({info.timezone})",
             f"Scheduler: {scheduler}",
             "",
             f"Instances · bizdate {bizdate} · {tally.total} total ({tally.dry_run} dry-run)",
@@ -562,7 +669,8 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         kinds = ", ".join(f"{n} {t}" for t, n in types.items())
         lines += ["", f"Nodes · {len(deployed)} deployed ({kinds}) · {frozen} frozen"]
         if found:
-            lines += ["", "Baselines"]
+            committed = view.moments_label(b.committed_at for b in listed)
+            lines += ["", f"Baselines · committed times in {committed}"]
         for b in found:
             lines.append(
                 f"  {b['name']:<18} priority {b['priority']}  committed {b['committed']}  "
@@ -571,10 +679,11 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
             if b["nodes"]:
                 lines.append(f"  {'':<18} protects {', '.join(b['nodes'])}")
         if due:
-            lines += ["", "Due next"]
+            lines += ["", f"Due next · cyctimes in {view.walls_label(i.cyctime for i in due)}"]
         for item in due:
             note = " (dry-run)" if item.dry_run else ""
-            lines.append(f"  {item.cyctime:%m-%d %H:%M}  {item.status_label:<16}{item.node}{note}")
+            cyctime = view.wall_instant(item.cyctime)
+            lines.append(f"  {cyctime:%m-%d %H:%M}  {item.status_label:<16}{item.node}{note}")
         return "\n".join(lines)
 
     print(json.dumps(report, indent=2) if args.json else text())

@@ -202,7 +202,7 @@ def test_node_shows_cron_words_next_fire_times_dependencies_and_code(cli: Operat
     assert "schedule: daily at 00:30  (cron 00 30 00 * * ?)" in lines
     # daily at 00:30, strictly after Saturday 01:00: Sunday 00:30 onwards
     daily = [datetime(2025, 11, d, 0, 30) for d in range(2, 7)]
-    assert f"next: {', '.join(f'{t:%m-%d %H:%M}' for t in daily)}" in lines
+    assert f"next: {', '.join(f'{t:%m-%d %H:%M} UTC' for t in daily)}" in lines
     assert "upstream: ws_root" in lines
     assert "downstream: report" in lines
     assert "parameters: day=${yyyymmdd} bizdate=$bizdate" in lines
@@ -220,7 +220,7 @@ def test_node_shows_cron_words_next_fire_times_dependencies_and_code(cli: Operat
     assert [f"{t:%m-%d}" for t in weekly] == ["11-03", "11-07", "11-10", "11-14", "11-17"]
     out = cli.ok("node", "digest").out
     assert "schedule: weekly on Mon, Fri at 06:00  (cron 00 00 06 * * 1,5)" in out
-    assert f"next: {', '.join(f'{t:%m-%d %H:%M}' for t in weekly)}" in out
+    assert f"next: {', '.join(f'{t:%m-%d %H:%M} UTC' for t in weekly)}" in out
     assert "downstream: -" in out
     assert "code" not in out.split("parameters:")[1]  # a virtual node has no code
 
@@ -295,7 +295,7 @@ def test_instances_as_json_page_through_and_every_date(cli: Operator) -> None:
     [item] = flaky["items"]
     assert (item["node"], item["status"], item["status_label"]) == ("flaky", "SUCCESS", "✓ SUCCESS")
     assert (item["run_number"], item["max_attempts"], item["bizdate"]) == (2, 2, "2025-10-31")
-    assert item["cyctime"] == "2025-11-01T00:30:00" and item["kind"] == "periodic"
+    assert item["cyctime"] == "2025-11-01T00:30:00+00:00" and item["kind"] == "periodic"
 
     # tomorrow's instances (bizdate 11-01) are generated at midnight
     cli.w.go(at(0, 5, day=TODAY + timedelta(days=1)))
@@ -317,7 +317,7 @@ def test_show_lists_the_attempts_and_who_triggered_them(cli: Operator) -> None:
     out = cli.ok("show", str(flaky.id)).out
     lines = out.splitlines()
     assert lines[0] == (
-        f"flaky · #{flaky.id} · periodic · cyctime 2025-11-01 00:30 · bizdate 20251031"
+        f"flaky · #{flaky.id} · periodic · cyctime 2025-11-01 00:30 UTC · bizdate 20251031"
     )
     assert lines[1].startswith("✓ SUCCESS · attempt 2 of 2 · group default")
     assert lines[2].startswith("  attempt 1: ✗ FAILURE")
@@ -375,7 +375,8 @@ def test_logs_print_the_header_and_the_body_of_an_attempt(cli: Operator) -> None
     assert head.splitlines() == [
         "node:         extract (shell)",
         f"instance id:  {extract.id}",
-        "cyctime:      2025-11-01 00:30:00",
+        "cyctime:      2025-11-01 00:30:00 UTC",  # the workspace's zone, said
+        f"started:      {cli.w.attempts('extract')[0].started_at:%Y-%m-%d %H:%M:%S} UTC",
         "bizdate:      20251031",
         "attempt:      1",
         "triggered by: scheduler",
@@ -573,7 +574,7 @@ def test_readonly_refuses_every_action_and_the_audit_shows_it(cli: Operator) -> 
     assert all(e["detail"].endswith("opscenter runs read-only (--readonly)") for e in refused)
     text = cli.ok("audit").out
     first = text.splitlines()[0].split()
-    assert first[2:5] == [os_user(), "rerun", "refused"]
+    assert first[2:6] == ["UTC", os_user(), "rerun", "refused"]
 
 
 def test_audit_lists_who_did_what_and_how_it_ended(cli: Operator) -> None:
@@ -586,11 +587,11 @@ def test_audit_lists_who_did_what_and_how_it_ended(cli: Operator) -> None:
     assert len(lines) == 3
     user = os_user()
     newest, done, deployed = (line.split() for line in lines)
-    assert newest[:6] == ["2025-11-01", "01:00:00", user, "set", "success", "refused"]
-    assert newest[6] == str(later)
-    assert done[:7] == ["2025-11-01", "01:00:00", user, "set", "success", "ok", str(broken)]
+    assert newest[:7] == ["2025-11-01", "01:00:00", "UTC", user, "set", "success", "refused"]
+    assert newest[7] == str(later)
+    assert done[:8] == ["2025-11-01", "01:00:00", "UTC", user, "set", "success", "ok", str(broken)]
     assert "1 instance(s) set to SUCCESS" in lines[1]
-    assert deployed[2:6] == ["tester", "deploy", "ok", "ws"]
+    assert deployed[2:7] == ["UTC", "tester", "deploy", "ok", "ws"]
     assert cli.ok("audit", "--limit", "1").out.strip() == lines[0].strip()
     [entry] = cli.ok("audit", "--limit", "1", "--json").json
     assert (entry["user"], entry["action"], entry["outcome"], entry["targets"]) == (
@@ -599,7 +600,7 @@ def test_audit_lists_who_did_what_and_how_it_ended(cli: Operator) -> None:
         "refused",
         [later],
     )
-    assert entry["source"] == "cli" and entry["at"] == "2025-11-01T01:00:00"
+    assert entry["source"] == "cli" and entry["at"] == "2025-11-01T01:00:00+00:00"
 
 
 # ---------------------------------------------------------------------------
@@ -760,7 +761,7 @@ def test_baselines_key_path_events_and_alerts(
 
     out = cli.ok("baselines").out
     lines = out.splitlines()
-    assert lines[0] == "Baselines · bizdate 2025-10-31"
+    assert lines[0] == "Baselines · bizdate 2025-10-31 · times in UTC"
     [morning] = [line for line in lines if "morning" in line]
     assert morning.split()[:2] == ["✓", "SAFE"] or morning.split()[:3] == ["✓", "morning", "SAFE"]
     assert "commit 06:00" in morning and "alert 05:30" in morning and "p5" in morning
@@ -791,7 +792,7 @@ def test_baselines_key_path_events_and_alerts(
         "broken",
         "report",
     ]
-    assert detail["status"]["committed_at"] == "2025-11-01T06:00:00"
+    assert detail["status"]["committed_at"] == "2025-11-01T06:00:00+00:00"
 
     out = cli.ok("events").out.strip()
     assert out.split()[:5] == ["#1", "ERROR", "NEW", "morning", "20251031"]
@@ -814,7 +815,7 @@ def test_baselines_key_path_events_and_alerts(
     w.idle()
     [morning] = cli.ok("baselines", "--json").json
     assert (morning["status"], morning["finished"]) == ("SAFE", True)
-    assert cli.ok("alerts", "--json").json[0]["resolved_at"] == "2025-11-01T01:00:00"
+    assert cli.ok("alerts", "--json").json[0]["resolved_at"] == "2025-11-01T01:00:00+00:00"
     assert "resolved" in cli.ok("alerts").out
 
 

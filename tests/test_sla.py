@@ -804,8 +804,8 @@ def test_baselines_and_the_key_path_gantt_on_the_command_line(
     [listed] = json.loads(capsys.readouterr().out)
     assert (listed["name"], listed["status"]) == ("morning", "SAFE")
     assert listed["bizdate"] == "2025-10-31"
-    assert listed["committed_at"] == "2025-11-01T06:00:00"
-    assert listed["predicted_finish"] == "2025-11-01T05:00:00"
+    assert listed["committed_at"] == "2025-11-01T06:00:00+00:00"
+    assert listed["predicted_finish"] == "2025-11-01T05:00:00+00:00"
     assert listed["key_instance"]["node"] == "A"
 
     assert main(["baselines", *where, "--bizdate", "2025-10-31"], clock=w.clock) == 0
@@ -929,7 +929,8 @@ def test_rerun_preview_on_the_command_line_names_the_baseline_and_does_nothing(
         "rerun downstream preview: 3 instance(s) would be reset to NOT_RUN and rerun; "
         "nothing was done",
         f"  instances: {a}, {b}, {c}",
-        "  Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)",
+        "  Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)"
+        " · times in UTC",
     ]
     assert main(["rerun", str(w.instance("D").id), "--preview", *where], clock=w.clock) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "  No baseline protects these instances"
@@ -937,7 +938,7 @@ def test_rerun_preview_on_the_command_line_names_the_baseline_and_does_nothing(
     told = json.loads(capsys.readouterr().out)
     assert (told["affected"], told["extra"]["baselines"]) == (
         [a],
-        ["Baseline morning: still finished 05:00 (SAFE, 60m to spare)"],
+        ["Baseline morning: still finished 05:00 (SAFE, 60m to spare) · times in UTC"],
     )
     assert [w.status(n) for n in "ABC"] == [Status.SUCCESS] * 3
     assert all(e.action != "rerun" for e in w.backend.audit_log())
