@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Engine, String, and_, cast, func, or_, sel
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.model import DependencyType, InstanceKind, Status
+from opscenter.domain.model import DependencyType, InstanceKind, NodeType, Status
 from opscenter.domain.params import resolve
 from opscenter.domain.records import (
     ActionRefused,
@@ -49,10 +49,10 @@ from opscenter.domain.records import (
     StatusCounts,
     WorkspaceInfo,
 )
-from opscenter.domain.times import to_store
+from opscenter.domain.times import to_local, to_store
 from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
-from opscenter.scheduler.logfile import read_page
+from opscenter.scheduler.logfile import quiet_log, read_page, text_page
 from opscenter.sla import impact
 from opscenter.sla.monitor import stored_baselines, stored_status
 from opscenter.store.db import LARGEST_ID, storable
@@ -158,6 +158,15 @@ SEARCH_BY_IDS = 500  # a name search matching at most this many nodes filters by
 def _schedule_words(cron: str) -> str:
     """A cron in words; the same few crons recur across thousands of nodes."""
     return parse_cron(cron).describe()
+
+
+def _quiet_pages(instance_id: int, data: bytes, limit: int = 65536) -> Iterator[LogPage]:
+    """A rendered log (attempt 0) page by page: follow_log's pages of a log that is whole."""
+    offset = 0
+    while offset < len(data):
+        text, next_offset = text_page(data, offset, limit)
+        yield LogPage(instance_id, 0, text, offset, next_offset, len(data))
+        offset = next_offset
 
 
 class LocalBackend:
@@ -465,9 +474,52 @@ class LocalBackend:
             f"instance #{instance_id} has no attempt {attempt} (it has 1..{len(found)})"
         )
 
+    def _quiet_log(self, instance_id: int) -> bytes | None:
+        """The log of an instance that succeeded without running (a dry-run, a virtual node),
+        rendered from the store's facts; None for one that ran or has not finished.
+
+        Such an instance has no attempt and no file: a file written as it settles would
+        repeat what its row says, cost the scheduler a write per virtual node, and be
+        missing for the instances settled before it existed. Rendered, it is the same text
+        from any process, before or after a restart.
+        """
+        info = self.get_instance(instance_id)
+        quiet = info.dry_run or info.node_type == NodeType.VIRTUAL.value
+        settled = info.finished_at
+        if info.status is not Status.SUCCESS or not quiet or info.set_success or settled is None:
+            return None
+        with self.db.connect() as conn:
+            last_start = conn.scalar(
+                select(func.max(AttemptRow.started_at)).where(AttemptRow.instance_id == instance_id)
+            )
+            if last_start is not None and last_start >= (info.started_at or settled):
+                return None  # it succeeded by running: its attempt has the log
+            cron = conn.scalar(
+                select(NodeVersionRow.cron)
+                .join(InstanceRow, InstanceRow.node_version_id == NodeVersionRow.id)
+                .where(InstanceRow.id == instance_id)
+            )
+        text = quiet_log(
+            node=info.node,
+            node_type=info.node_type,
+            dry_run=info.dry_run,
+            dry_run_reason=info.dry_run_reason,
+            cron=cron or "",
+            cyctime=info.cyctime,
+            settled=to_local(settled, ZoneInfo(self._timezone)),
+            backfill_id=info.backfill_id,
+        )
+        return text.encode("utf-8")
+
     def read_log(
         self, instance_id: int, attempt: int | None = None, offset: int = 0, limit: int = 65536
     ) -> LogPage:
+        """A page of an attempt's log (the latest when ``attempt`` is None). An instance that
+        succeeded without running has no attempt: unnamed, its log is a rendered note of why
+        (attempt 0), after any attempt it had before."""
+        if attempt is None and (quiet := self._quiet_log(instance_id)) is not None:
+            text, next_offset = text_page(quiet, offset, limit)
+            return LogPage(instance_id, 0, text, offset, next_offset, len(quiet))
         chosen = self._attempt(instance_id, attempt)
         path = Path(chosen.log_path)
         if (
@@ -485,6 +537,10 @@ class LocalBackend:
         self, instance_id: int, attempt: int | None = None, poll: float = 0.2
     ) -> Iterator[LogPage]:
         """Pages as the log grows; ends when the attempt has finished and all is read."""
+        quiet = self._quiet_log(instance_id) if attempt is None else None
+        if quiet is not None:
+            yield from _quiet_pages(instance_id, quiet)  # it will not grow: read it once
+            return
         number = self._attempt(instance_id, attempt).number
         offset = 0
         while True:

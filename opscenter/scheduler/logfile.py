@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from pathlib import Path
 
+from opscenter.domain.cron import CronError, parse_cron
+from opscenter.domain.times import zone_label
 from opscenter.store.files import make_private_dirs, open_for_append
 
 HEADER_RULE = "-" * 60
@@ -223,3 +225,93 @@ def tail_offset(path: Path, lines: int) -> int:
     if lines <= 0:
         return newlines[0] + 1 if newlines else 0
     return 0
+
+
+# -- the log of an instance that succeeded without running -----------------------------------
+#
+# A dry-run instance and a virtual node's instance settle as SUCCESS with no attempt, so no
+# file is written for them (a virtual node moves through the state machine in well under a
+# millisecond). Their log is rendered from what the store keeps about them (the dry-run
+# reason, the node type, the time it settled) whenever it is read: one source of truth, the
+# same after a restart, and nothing to clean up.
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WENT_ON = "so nothing ran and its downstream went on"
+
+
+def quiet_log(
+    *,
+    node: str,
+    node_type: str,
+    dry_run: bool,
+    dry_run_reason: str,
+    cron: str,
+    cyctime: datetime,
+    settled: datetime,
+    backfill_id: int | None = None,
+) -> str:
+    """Two lines saying why nothing ran and when the instance succeeded all the same.
+
+    ``cyctime`` is wall-clock time in the workspace zone; ``settled`` is the world's time
+    it succeeded, aware, in that zone (its name is said beside the abbreviation).
+    """
+    if dry_run:
+        why = "dry-run: " + _dry_run_words(node, dry_run_reason, cron, cyctime, backfill_id)
+    else:
+        why = f"{node_type} node: nothing to run; it succeeds when its upstream has succeeded"
+    return f"{_one_line(why)}\n{_settled_words(settled)}\n"
+
+
+def _dry_run_words(
+    node: str, reason: str, cron: str, cyctime: datetime, backfill_id: int | None
+) -> str:
+    """Why a dry-run instance did not run, in an operator's words (reasons: domain.slots,
+    generate, backfill and undeploy set them)."""
+    if reason == "not a run day":
+        day = cyctime.date()
+        try:
+            schedule = parse_cron(cron)
+        except CronError:
+            return f"{node} does not run on {day:%Y-%m-%d}, {_WENT_ON}"
+        weekly = schedule.describe().startswith("weekly")
+        which = f"is a {_WEEKDAYS[day.weekday()]}" if weekly else "is not one of its days"
+        return f"{node} runs {schedule.describe()}; {day:%Y-%m-%d} {which}, {_WENT_ON}"
+    if reason == "dry-run node":
+        return f"{node}'s recurrence is Skip (dry-run), {_WENT_ON}"
+    if reason == "expired":
+        return (
+            f"{node} was deployed (Immediately) too close to, or after, this cycle's time "
+            f"{cyctime:%Y-%m-%d %H:%M}, so the instance expired; nothing ran and its "
+            "downstream went on"
+        )
+    if reason == "not selected in backfill":
+        which = f"backfill #{backfill_id}" if backfill_id is not None else "the backfill"
+        return (
+            f"{node} was not selected in {which} (it only passes its dependencies on), {_WENT_ON}"
+        )
+    if reason == "node undeployed":
+        return f"{node} was undeployed before this instance ran (zero-load), so nothing ran"
+    return f"{reason or 'the instance runs dry'}, {_WENT_ON}"
+
+
+def _settled_words(settled: datetime) -> str:
+    """``succeeded at 2025-11-01 02:00:00 CST (Asia/Shanghai) with no attempt: ...``"""
+    stamp = f"{settled:%Y-%m-%d %H:%M:%S}"
+    if settled.tzinfo is not None:
+        label, name = zone_label(settled), str(settled.tzinfo)
+        stamp += f" {label}" + (f" ({name})" if name and name != label else "")
+    return f"succeeded at {stamp} with no attempt: no process, no run time"
+
+
+def text_page(data: bytes, offset: int, limit_bytes: int) -> tuple[str, int]:
+    """:func:`read_page` over a log held in memory (a rendered one): complete lines only."""
+    end = len(data)
+    if offset >= end:
+        return "", min(max(offset, 0), end)
+    offset = max(offset, 0)
+    cut = data.rfind(b"\n", offset, offset + max(1, limit_bytes))
+    if cut < 0:  # a line longer than the page: finish it
+        cut = data.find(b"\n", offset)
+        cut = end - 1 if cut < 0 else cut
+    page = data[offset : cut + 1]
+    return page.decode("utf-8", errors="replace"), offset + len(page)
