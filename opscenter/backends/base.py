@@ -126,3 +126,10 @@ class Backend(Protocol):
     def handle_event(self, event_id: int, status: str) -> ActionResult:
         """Event lifecycle: NEW -> FIXING -> RECOVER, or IGNORE."""
         ...
+
+    def record_refusal(self, action: str, targets: Sequence[int | str], reason: str) -> None:
+        """Audit an action the console refused on its own, before any action method was
+        called (read-only, nothing under the cursor, a move an event cannot make): outcome
+        "refused" with ``reason`` as the operator read it, this backend's user, the world's
+        time. A refusal an action method raised is audited there, not again here."""
+        ...

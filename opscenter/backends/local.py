@@ -983,3 +983,20 @@ class LocalBackend:
         return self._act(
             "undeploy", [node], lambda a: actions.undeploy(self.db, self.workspace_id, node, a)
         )
+
+    def record_refusal(self, action: str, targets: Sequence[int | str], reason: str) -> None:
+        """A refusal the console made itself, audited as ``actions`` audits its own."""
+        from opscenter.store import audit
+        from opscenter.store.tx import writing
+
+        with writing(self.db) as conn:
+            audit.record(
+                conn,
+                at=self._now(),
+                user=self.user,
+                action=action,
+                targets=list(targets),
+                outcome="refused",
+                detail=reason,
+                source="tui",
+            )

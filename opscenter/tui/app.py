@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from opscenter.backends.base import Backend
@@ -116,7 +117,6 @@ class OpsApp(App[None]):
         self,
         backend: Backend,
         *,
-        speed: float | None = None,
         scheduler: SchedulerView | None = None,
         theme: str | None = None,
         refresh_seconds: float = 2.0,
@@ -125,12 +125,12 @@ class OpsApp(App[None]):
     ) -> None:
         super().__init__()
         self.backend = backend
-        self.speed = speed
         self.scheduler = scheduler
         self.refresh_seconds = refresh_seconds
         self.watch_terminal = watch_terminal
         self.start_mode = start
         self.info: WorkspaceInfo = backend.workspace()
+        self._last_now: datetime | None = None
         self.zone = ZoneInfo(self.info.timezone)
         self.bizdate: date | None = self.default_bizdate()
         self.bizdate_chosen = False  # until an operator picks one, it follows the clock
@@ -147,7 +147,15 @@ class OpsApp(App[None]):
         return self.info.readonly
 
     def local_now(self) -> datetime:
-        return self.backend.now().astimezone(self.zone)
+        """The world's time in the workspace zone. Where the backend cannot say (a world's
+        clock read from its store fails with the store), the last time it said: the header
+        and the business date keep going while the screens say stale."""
+        try:
+            self._last_now = self.backend.now()
+        except Exception:
+            if self._last_now is None:
+                raise
+        return self._last_now.astimezone(self.zone)
 
     def default_bizdate(self) -> date:
         """Yesterday in the workspace's zone: what daily nodes ran for today."""
@@ -162,33 +170,61 @@ class OpsApp(App[None]):
         if not self.bizdate_chosen and self.bizdate != self.default_bizdate():
             self.set_bizdate(self.default_bizdate(), chosen=False)
 
-    def world_line(self) -> Text:
-        now = self.local_now()
-        parts = [
-            "opscenter",
-            self.info.name,
-            self.info.backend,
-        ]
-        if self.readonly:
-            parts.append("READ-ONLY")
-        parts.append(f"bizdate {self.bizdate.isoformat() if self.bizdate else 'any'}")
-        clock = f"{now:%H:%M:%S}"
-        if self.speed and self.speed != 1:
-            clock += f" sim×{self.speed:g}"
-        parts.append(clock)
-        if self.stale_since is not None:
-            parts.append(f"stale since {self.stale_since:%H:%M:%S}")
-        else:
-            parts.append(f"sched {self.scheduler_state()}")
-        text = Text(" " + " · ".join(parts), no_wrap=True, overflow="ellipsis")
+    def world_line(self, width: int | None = None) -> Text:
+        """Which world, which day, the world's clock (labelled with its zone) and who runs it.
+
+        Where the line is too wide it gets terser, in this order: the business date as
+        DataWorks writes it, a simulated clock without its (racing) seconds, no product name,
+        the lease holder's host alone; past that the end is cut with an ellipsis.
+        """
+        width = width or self.size.width or 80
+        for terse in range(5):
+            parts = self._world_parts(terse)
+            line = " " + " · ".join(parts)
+            if len(line) <= width:
+                break
+        text = Text(line, no_wrap=True, overflow="ellipsis")
         if self.stale_since is not None:
             text.stylize("bold reverse", len(text) - len(parts[-1]), len(text))
         return text
 
-    def scheduler_state(self) -> str:
+    def _world_parts(self, terse: int) -> list[str]:
+        parts = [] if terse >= 3 else ["opscenter"]
+        parts += [self.info.name, self.info.backend]
+        if self.readonly:
+            parts.append("READ-ONLY")
+        day = self.bizdate
+        if day is None:
+            parts.append("bizdate any")
+        else:
+            parts.append(f"bizdate {day:%Y%m%d}" if terse >= 1 else f"bizdate {day.isoformat()}")
+        stopped = self.info.stopped_at
+        simulated = self.info.speed != 1
+        if stopped is not None:  # the world's time stands still: say since when, not a clock
+            parts.append(f"scheduler stopped at {self.clock_text(stopped, '%H:%M')}")
+        else:
+            seconds = "%H:%M" if terse >= 2 and simulated else "%H:%M:%S"
+            clock = self.clock_text(self.local_now(), seconds)
+            if simulated:
+                clock += f" sim×{self.info.speed:g}"
+            parts.append(clock)
+        if self.stale_since is not None:
+            parts.append(f"stale since {self.stale_since:%H:%M:%S}")
+        elif stopped is None:
+            parts.append(f"sched {self.scheduler_state(host_only=terse >= 4)}")
+        return parts
+
+    def clock_text(self, moment: datetime, fmt: str = "%H:%M:%S") -> str:
+        """A moment (aware) in the workspace zone with the zone's abbreviation: 09:03:12 CST."""
+        local = moment.astimezone(self.zone)
+        return f"{local.strftime(fmt)} {local.tzname()}"
+
+    def scheduler_state(self, *, host_only: bool = False) -> str:
         if self.scheduler is not None:
             return self.scheduler.describe()
-        holder = self.info.scheduler
+        holder = self.info.scheduler  # host:pid:nonce
+        if host_only:
+            holder = holder.partition(":")[0]
         return f"● {holder}" if holder else "○ none"
 
     def key_hints(self, screen: Screen, width: int) -> Text:
@@ -389,17 +425,16 @@ class OpsApp(App[None]):
         targets: Sequence[str],
         call: Callable[[Backend], ActionResult],
         *,
+        ids: Sequence[int | str],
         notes: Sequence[str] = (),
         impact: Impact | None = None,
         done: Callable[[ActionResult], None] | None = None,
     ) -> None:
-        """Confirm with the exact targets, then call the backend off the UI thread."""
-        if self.readonly and action in DANGEROUS:
-            self.notify(
-                f"{title} is not available: opscenter runs read-only (--readonly)",
-                title="read-only",
-                severity="warning",
-            )
+        """Confirm with the exact targets, then call the backend off the UI thread.
+
+        ``targets`` are the confirm's lines; ``ids`` the same targets as the backend names
+        them in its audit (instance ids, a node name), for a refusal made here."""
+        if self.refused_read_only(action, title, ids):
             return
 
         def confirmed(yes: bool | None) -> None:
@@ -407,6 +442,37 @@ class OpsApp(App[None]):
                 self._perform(call, done)
 
         self.push_screen(ConfirmScreen(title, summary, targets, notes, impact), confirmed)
+
+    def refused_read_only(self, action: str, title: str, ids: Sequence[int | str]) -> bool:
+        """A read-only console refuses what changes the world, says so and audits it."""
+        if not (self.readonly and action in DANGEROUS):
+            return False
+        self.refuse(action, ids, f"{title} is not available: opscenter runs read-only (--readonly)")
+        return True
+
+    def refuse(
+        self,
+        action: str,
+        ids: Sequence[int | str],
+        reason: str,
+        *,
+        severity: SeverityLevel = "warning",
+    ) -> None:
+        """Refuse ``action`` here, before any backend action is called: say why, and audit it
+        with those words, as the backend audits a refusal of its own (who, when, targets).
+
+        ``action`` is the console's name (``rerun_downstream``); the audit's is the backend's
+        (``rerun downstream``). Every console refusal says "refused", as the backend's do."""
+        self.notify(reason, title="refused", severity=severity, timeout=8)
+        backend, named, targets = self.backend, action.replace("_", " "), list(ids)
+
+        def work() -> None:
+            try:
+                backend.record_refusal(named, targets, reason)
+            except Exception as exc:  # the refusal stands; the backend is not answering
+                self.call_from_thread(self.backend_failed, exc)
+
+        self.run_worker(work, thread=True, group="audit", exit_on_error=False)
 
     def _perform(
         self,
@@ -437,8 +503,12 @@ class OpsApp(App[None]):
             self.screen.refresh_now()
 
     def copy(self, text: str, what: str) -> None:
-        """Copy with OSC 52 (wrapped for tmux), and say what was copied."""
+        """Copy with OSC 52 (wrapped for tmux), and say what was copied.
+
+        Inside tmux the app's own clipboard (what a paste in a field inserts) holds it too,
+        as ``copy_to_clipboard`` does elsewhere."""
         if os.environ.get("TMUX") and self._driver is not None:
+            self._clipboard = text
             self._driver.write(osc52(text, tmux=True))
             self._driver.flush()
         else:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from opscenter.tui.app import OpsApp
 
 PREVIEW_LIMIT = 500  # targets named one by one in a confirm
+NOTHING = "no instance under the cursor"
 
 
 def label(info: InstanceInfo) -> str:
@@ -73,7 +74,7 @@ def simple(
     done: Callable[[ActionResult], None] | None = None,
 ) -> None:
     if not targets:
-        app.notify("no instance under the cursor", severity="warning")
+        app.refuse(action, [], NOTHING)
         return
     title, effect, call = SIMPLE[action]
     ids = [t.id for t in targets]
@@ -83,6 +84,7 @@ def simple(
         f"{_count(len(ids))} {effect}:",
         [label(t) for t in targets],
         lambda backend: call(backend, ids),
+        ids=ids,
         impact=impact(app, action, ids),
         done=done,
     )
@@ -94,11 +96,11 @@ def rerun(
     downstream: bool,
     done: Callable[[ActionResult], None] | None = None,
 ) -> None:
+    action = "rerun_downstream" if downstream else "rerun"
     if not targets:
-        app.notify("no instance under the cursor", severity="warning")
+        app.refuse(action, [], NOTHING)
         return
     ids = [t.id for t in targets]
-    action = "rerun_downstream" if downstream else "rerun"
     title = "Rerun with downstream" if downstream else "Rerun"
     if not downstream:
         app.act(
@@ -107,12 +109,12 @@ def rerun(
             f"{_count(len(ids))} will be reset to NOT_RUN and rerun:",
             [label(t) for t in targets],
             lambda backend: backend.rerun(ids),
+            ids=ids,
             impact=impact(app, "rerun", ids),
             done=done,
         )
         return
-    if app.readonly:
-        app.act(action, title, "", [], lambda backend: backend.rerun(ids, True))
+    if app.refused_read_only(action, title, ids):
         return
 
     def preview() -> None:
@@ -120,8 +122,8 @@ def rerun(
             result = app.backend.preview_rerun(ids, downstream=True)
             below = [i for i in result.affected if i not in ids][:PREVIEW_LIMIT]
             infos = [app.backend.get_instance(i) for i in below]
-        except ActionRefused as refused:
-            app.call_from_thread(app.notify, refused.reason, title="refused", severity="error")
+        except ActionRefused as refused:  # a preview audits nothing: the refusal is ours
+            app.call_from_thread(app.refuse, action, ids, refused.reason, severity="error")
             return
         except Exception as exc:
             app.call_from_thread(app.backend_failed, exc)
@@ -139,6 +141,7 @@ def rerun(
             summary,
             lines,
             lambda backend: backend.rerun(ids, downstream=True),
+            ids=ids,
             impact=impact(app, "rerun", result.affected),  # the previewed descendants too
             done=done,
         )

@@ -80,17 +80,28 @@ async def test_an_event_goes_fixing_then_recovered_and_is_audited(demo_backend):
         await press(pilot, "i")
         assert not isinstance(app.screen, ConfirmScreen)
         assert event_status(demo_backend, first.id).status == "RECOVER"
-        # the audit screen shows what alice did, from the console
+        why = f"event #{first.id} is RECOVER; it can go to nothing"
+        assert why in [n.message for n in app._notifications]
+        # the audit screen shows what alice did, from the console, the refusal too
         await press(pilot, "7")
-        top = audit_table(app).rows[0]
-        assert (top.action, top.user, top.source, top.outcome) == (
+        refused, done = audit_table(app).rows[:2]
+        assert (refused.action, refused.user, refused.source, refused.outcome) == (
+            "handle event",
+            "alice",
+            "tui",
+            "refused",
+        )
+        assert (refused.targets, refused.detail) == ([first.id, "IGNORE"], why)
+        assert (done.action, done.user, done.source, done.outcome) == (
             "handle event",
             "alice",
             "tui",
             "ok",
         )
-        assert top.targets == [first.id, "RECOVER"]
-        assert "alice    tui handle event   ✓ ok" in screen_text(pilot)
+        assert done.targets == [first.id, "RECOVER"]
+        text = screen_text(pilot)
+        assert "alice    tui handle event   ✗ refused" in text
+        assert "alice    tui handle event   ✓ ok" in text
 
 
 async def test_enter_in_the_confirm_cancels(demo_backend):
@@ -134,10 +145,21 @@ async def test_read_only_refuses_event_handling_and_says_why(demo_backend):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "m fixing" not in screen_text(pilot)
+        event = events_table(app).current
         await press(pilot, "m")
         assert not isinstance(app.screen, ConfirmScreen)
-        assert any("read-only" in n.message for n in app._notifications)
+        said = [n.message for n in app._notifications if "read-only" in n.message]
+        assert said == ["Mark event fixing is not available: opscenter runs read-only (--readonly)"]
         assert {e.status for e in demo_backend.list_events()} == {"NEW"}
+        # the console refused it itself: audited all the same, once
+        [entry] = [e for e in readonly.audit_log() if e.user == "bob"]
+        assert (entry.user, entry.action, entry.targets, entry.outcome, entry.detail) == (
+            "bob",
+            "handle event",
+            [event.id, "FIXING"],
+            "refused",
+            said[0],
+        )
 
 
 # -- audit ---------------------------------------------------------------------------------

@@ -16,24 +16,26 @@ from opscenter.tui.screens.backfills import BackfillsScreen
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.screens.instances import InstancesScreen
 from opscenter.tui.screens.prompt import PromptScreen
-from tests.tui.helpers import press, screen_text, settle
+from tests.tui.helpers import press, screen_text, settle, until
 
-DEBOUNCE_WAIT = 0.3  # the preview asks the backend once typing pauses
+
+async def preview_landed(pilot) -> None:  # noqa: ANN001 - a Pilot
+    """Wait until the form's preview was asked for (once typing paused) and has landed."""
+    form = pilot.app.screen
+    assert isinstance(form, BackfillForm)
+    await until(pilot, lambda: form._timer is None, "the backfill preview")
 
 
 async def previewed(pilot, *keys: str) -> str:  # noqa: ANN001 - a Pilot
     """Press keys in the form, wait for the preview, and return what the screen shows."""
     await pilot.press(*keys)
-    await pilot.pause(DEBOUNCE_WAIT)
-    await settle(pilot)
+    await preview_landed(pilot)
     return screen_text(pilot)
 
 
 async def open_form(pilot, node: str) -> None:  # noqa: ANN001 - a Pilot
     await press(pilot, "slash", *node, "enter", "B")
-    assert isinstance(pilot.app.screen, BackfillForm)
-    await pilot.pause(DEBOUNCE_WAIT)
-    await settle(pilot)
+    await preview_landed(pilot)
 
 
 def run_engine(backend: LocalBackend) -> None:
@@ -101,6 +103,14 @@ async def test_the_form_says_what_to_fix_and_the_backend_refusal(demo_backend) -
         await press(pilot, "escape")
         assert not isinstance(app.screen, BackfillForm)
         assert demo_backend.list_backfills() == []
+    # the create was refused here (on the backend's preview, which audits nothing): audited
+    [entry] = [e for e in demo_backend.audit_log() if e.user == "alice"]
+    assert (entry.action, entry.targets, entry.outcome, entry.detail) == (
+        "backfill",
+        ["ads_finance_report", "2026-11-25..2026-11-19"],
+        "refused",
+        "the range ends (2026-11-19) before it starts (2026-11-25)",
+    )
 
 
 async def test_b_asks_for_the_node_then_downstream_nodes_can_be_left_out(demo_backend) -> None:
@@ -113,9 +123,7 @@ async def test_b_asks_for_the_node_then_downstream_nodes_can_be_left_out(demo_ba
         await press(pilot, *"sales_r", "enter")
         assert "no deployed node 'sales_r'; did you mean sales_raw?" in screen_text(pilot)
         await press(pilot, "a", "w", "enter")
-        assert isinstance(app.screen, BackfillForm)
-        await pilot.pause(DEBOUNCE_WAIT)
-        await settle(pilot)
+        await preview_landed(pilot)
         # tab: end date, parallel, order, downstream; space includes the downstream
         text = await previewed(pilot, "tab", "tab", "tab", "tab", "space")
         assert "[x] include downstream nodes" in text

@@ -10,10 +10,12 @@ from opscenter.domain.clock import ManualClock
 from opscenter.domain.model import Status
 from opscenter.tui import theming
 from opscenter.tui.app import OpsApp
+from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.screens.prompt import PromptScreen
+from opscenter.tui.widgets.chrome import WorldLine
 from opscenter.tui.widgets.table import VirtualTable
 from tests.tui.conftest import FROZEN_AT
-from tests.tui.helpers import press, screen_text, settle
+from tests.tui.helpers import WorldSays, press, screen_text, settle
 
 
 def readonly_twin(backend: LocalBackend) -> LocalBackend:
@@ -21,12 +23,55 @@ def readonly_twin(backend: LocalBackend) -> LocalBackend:
 
 
 async def test_the_header_says_which_world_this_is(demo_backend):
-    app = OpsApp(demo_backend, start="instances", speed=120)
+    app = OpsApp(WorldSays(demo_backend, speed=120.0), start="instances")
+    async with app.run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        first = screen_text(pilot).splitlines()[0]
+        assert first == (
+            " opscenter · shop · local · bizdate 2026-11-19 · 09:30:00 CST sim×120 · sched ○ none"
+        )
+        assert "[3 Instances]" in screen_text(pilot).splitlines()[1]
+
+
+async def test_the_header_fits_80_columns_and_gets_terser_to_fit(demo_backend):
+    """Tersest case: read-only, simulated, someone else's scheduler holds the lease."""
+    for world, shown in (
+        (
+            WorldSays(demo_backend, speed=120.0),
+            " opscenter · shop · local · bizdate 20261119 · 09:30 CST sim×120 · sched ○ none",
+        ),
+        (  # real time: the clock keeps its seconds
+            demo_backend,
+            " opscenter · shop · local · bizdate 2026-11-19 · 09:30:00 CST · sched ○ none",
+        ),
+        (
+            WorldSays(readonly_twin(demo_backend), speed=600.0, scheduler="ops-1:4242:a1b2c3"),
+            " shop · local · READ-ONLY · bizdate 20261119 · 09:30 CST sim×600 · sched ● ops-1",
+        ),
+    ):
+        app = OpsApp(world, start="instances")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert screen_text(pilot).splitlines()[0] == shown
+            assert len(shown) <= 80
+
+
+async def test_a_simulated_world_whose_scheduler_stopped_says_since_when(demo_backend):
+    """Its time stands still: the header says so instead of a clock that seems to tick."""
+    stopped = FROZEN_AT - timedelta(minutes=27)  # 09:03 in Shanghai
+    world = WorldSays(demo_backend, speed=600.0, stopped_at=stopped)
+    app = OpsApp(world, start="instances")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         first = screen_text(pilot).splitlines()[0]
-        assert "shop · local · bizdate 2026-11-19 · 09:30:00 sim×120 · sched ○ none" in first
-        assert "[3 Instances]" in screen_text(pilot).splitlines()[1]
+        assert first == (
+            " opscenter · shop · local · bizdate 2026-11-19 · scheduler stopped at 09:03 CST"
+        )
+        world.info = {"speed": 600.0}  # a scheduler took the lease again: the clock is back
+        app._reload_info()
+        await settle(pilot)
+        app.screen.query_one(WorldLine).update_line()
+        assert "09:30 CST sim×600 · sched ○ none" in screen_text(pilot).splitlines()[0]
 
 
 async def test_read_only_hides_actions_and_says_why_a_key_does_nothing(demo_backend):
@@ -46,6 +91,58 @@ async def test_read_only_hides_actions_and_says_why_a_key_does_nothing(demo_back
         assert backend.get_instance(current.id).status is Status.FAILURE
         await press(pilot, "question_mark")
         assert "rerun (unavailable: read-only)" in screen_text(pilot)
+
+
+async def test_every_refusal_of_a_read_only_console_is_audited_once(demo_backend):
+    """The console refuses these itself (no action method is called), and audits each one as
+    the backend audits its own: who, the action, its targets, the words the operator read."""
+    backend = readonly_twin(demo_backend)
+    app = OpsApp(backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "t")  # the failed one
+        instance = app.screen.query_one(VirtualTable).current
+        await press(pilot, "r")
+        await press(pilot, "s")
+        await press(pilot, "2", "slash", *"sales_daily", "enter")
+        node = app.screen.query_one(VirtualTable).current
+        assert node.name == "sales_daily"
+        await press(pilot, "D")
+        await press(pilot, "B")
+        assert not isinstance(app.screen, ConfirmScreen)
+        said = [n.message for n in app._notifications if n.title == "refused"]
+    read_only = "is not available: opscenter runs read-only (--readonly)"
+    wanted = [
+        ("rerun", [instance.id], f"Rerun {read_only}"),
+        ("set success", [instance.id], f"Set success {read_only}"),
+        ("undeploy", ["sales_daily"], f"Undeploy node {read_only}"),
+        ("backfill", ["sales_daily"], f"Backfill {read_only}"),
+    ]
+    entries = [e for e in backend.audit_log() if e.user == "bob"][::-1]  # oldest first
+    assert [(e.action, e.targets, e.detail) for e in entries] == wanted
+    assert {(e.outcome, e.source, e.at) for e in entries} == {
+        ("refused", "tui", FROZEN_AT.replace(tzinfo=None))  # the world's time, naive UTC
+    }
+    assert said == [words for _, _, words in wanted]  # what the operator read, word for word
+    assert backend.get_instance(instance.id).status is Status.FAILURE
+    assert backend.get_node("sales_daily").state == "deployed"
+
+
+async def test_nothing_under_the_cursor_is_a_refusal_too(demo_backend):
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "slash", *"no_such_node", "enter")
+        assert app.screen.query_one(VirtualTable).current is None
+        await press(pilot, "x")
+        assert not isinstance(app.screen, ConfirmScreen)
+    [entry] = [e for e in demo_backend.audit_log() if e.user == "alice"]
+    assert (entry.action, entry.targets, entry.outcome, entry.detail) == (
+        "stop",
+        [],
+        "refused",
+        "no instance under the cursor",
+    )
 
 
 async def test_help_lists_the_keys_of_the_screen_from_its_bindings(demo_backend):
@@ -106,10 +203,16 @@ async def test_a_backend_that_stops_answering_shows_stale_and_keeps_the_view(dem
         demo_backend.db.dispose()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+        def gone():  # a world's clock read from the store goes with the store
+            raise OSError("unable to open database file")
+
+        demo_backend.now = gone
         app.screen.refresh_now()
         await settle(pilot)
+        app.screen.query_one(WorldLine).update_line()
         text = screen_text(pilot)
-        assert "stale since 09:30:00" in text.splitlines()[0]
+        assert "09:30:00 CST · stale since 09:30:00" in text.splitlines()[0]
         assert app.screen.query_one(VirtualTable).total == before  # the last view stays
 
 

@@ -24,6 +24,7 @@ from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.widgets.table import VirtualTable
 from tests import test_dataworks_emulator as emulated
 from tests.test_dataworks_backend import make
+from tests.tui.conftest import FROZEN_AT
 from tests.tui.helpers import press, screen_text, settle
 from tests.tui.test_backfills_screen import open_form, previewed
 
@@ -188,3 +189,28 @@ async def test_every_console_action_round_trips_through_the_emulator(
         "backfill",
         "handle event",
     ]
+
+
+async def test_a_refusal_the_console_makes_itself_is_in_the_dataworks_audit(
+    remote_demo, demo_backend
+) -> None:
+    """A read-only console over DataWorks refuses before any API call: audited all the same,
+    in the file the backend audits its own actions in."""
+    remote_demo.readonly = True  # as `opscenter --backend dataworks --readonly` opens it
+    failed = instance_named(demo_backend, "dq_sales_volume", Status.FAILURE)
+    app = OpsApp(remote_demo, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "colon", *f"instance {failed.id}", "enter")
+        await press(pilot, "r")
+        assert not isinstance(app.screen, ConfirmScreen)
+    [entry] = remote_demo.audit_log()
+    assert (entry.user, entry.action, entry.targets, entry.outcome, entry.detail) == (
+        "bob",
+        "rerun",
+        [failed.id],
+        "refused",
+        "Rerun is not available: opscenter runs read-only (--readonly)",
+    )
+    assert entry.at == FROZEN_AT.replace(tzinfo=None)  # the world's time, naive UTC
+    assert demo_backend.get_instance(failed.id).status is Status.FAILURE

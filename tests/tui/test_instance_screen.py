@@ -12,6 +12,7 @@ from opscenter.domain.model import Status
 from opscenter.domain.records import InstanceFilter, LogPage
 from opscenter.scheduler.logfile import read_page
 from opscenter.tui.app import OpsApp
+from opscenter.tui.clipboard import osc52
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.screens.instance import InstanceScreen
 from opscenter.tui.widgets.log_view import (
@@ -44,7 +45,7 @@ def log_of(app: OpsApp) -> LogView:
     return app.screen.query_one(LogView)
 
 
-async def wait_for(pilot, condition, seconds: float = 5.0) -> float:
+async def wait_for(pilot, condition, seconds: float = 30.0) -> float:
     """Wait until ``condition()`` holds; how long it took (fails past ``seconds``)."""
     start = time.perf_counter()
     while not condition():
@@ -154,7 +155,10 @@ async def test_brackets_switch_between_attempts(demo_backend):
         assert "bizdate = $bizdate → 20261118" in shown
 
 
-async def test_search_finds_a_line_and_esc_leaves_the_search_before_going_back(demo_backend):
+async def test_search_finds_a_line_and_esc_leaves_the_search_before_going_back(
+    demo_backend, monkeypatch
+):
+    monkeypatch.delenv("TMUX", raising=False)  # the copy inside tmux: the next test
     iid = instance_id(demo_backend, "dq_sales_volume")
     app = OpsApp(demo_backend, start="instances")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -175,6 +179,23 @@ async def test_search_finds_a_line_and_esc_leaves_the_search_before_going_back(d
         assert isinstance(app.screen, InstanceScreen)
         await press(pilot, "escape")
         assert not isinstance(app.screen, InstanceScreen)
+
+
+async def test_y_inside_tmux_copies_through_tmux_and_into_the_app(demo_backend, monkeypatch):
+    """Inside tmux the copy goes out wrapped for tmux, and a paste in the console has it too
+    (a full test run started in tmux once found the app's clipboard empty here)."""
+    monkeypatch.setenv("TMUX", "/tmp/tmux-1000/default,4242,0")
+    iid = instance_id(demo_backend, "dq_sales_volume")
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, app, iid)
+        written: list[str] = []
+        monkeypatch.setattr(app._driver, "write", written.append)
+        await press(pilot, "y")
+        line = log_of(app).current.text
+        assert app.clipboard == line
+        assert written == [osc52(line, tmux=True)]
+        assert "copied the log line" in [n.message for n in app._notifications]
 
 
 async def test_rerun_confirms_and_resets_the_instance(demo_backend):

@@ -144,3 +144,6 @@ async def test_a_refusal_is_shown_as_the_backend_says_it(demo_backend):
         notes = [n.message for n in app._notifications]
         assert any("shop_root" in note and "SUCCESS" in note for note in notes), notes
         assert demo_backend.get_instance(table(app).current.id).status is Status.SUCCESS
+    # audited once, by the backend that refused it (the console does not audit it again)
+    [entry] = [e for e in demo_backend.audit_log() if e.user == "alice"]
+    assert (entry.action, entry.outcome) == ("stop", "refused")

@@ -168,6 +168,9 @@ async def test_undeploy_of_a_node_others_depend_on_shows_the_refusal(demo_backen
         await press(pilot, "y")
         assert "node sales_raw has descendant nodes: dq_sales_volume" in said(app)
         assert demo_backend.get_node("sales_raw").state == "deployed"
+    # the backend refused, and audited it: the console does not audit it again
+    [entry] = [e for e in demo_backend.audit_log() if e.action == "undeploy"]
+    assert (entry.user, entry.targets, entry.outcome) == ("alice", ["sales_raw"], "refused")
 
 
 async def test_i_shows_the_node_instances(demo_backend) -> None:

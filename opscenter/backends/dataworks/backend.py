@@ -1042,6 +1042,10 @@ class DataWorksBackend:
         self._audit(action, targets, "ok", result.message)
         return result
 
+    def record_refusal(self, action: str, targets: Sequence[int | str], reason: str) -> None:
+        """A refusal the console made itself, in the same audit file as ``_act``'s."""
+        self._audit(action, targets, "refused", reason)
+
     def _send(self, api: str, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
         """One batch call: id -> None when done, else DataWorks' message for it."""
         answer = self._call(api, {"Ids": list(ids), "Comment": f"{verb} by {self.user}"})

@@ -257,16 +257,18 @@ class AlertsScreen(OpsScreen):
             self.notify(f"this alert is about {event.row.target}: nothing to open here")
 
     def action_handle_event(self, status: str) -> None:
+        app = self.app
         event: EventInfo | None = self.events_table.current
         if event is None:
-            self.notify("no event under the cursor", severity="warning")
+            app.refuse("handle_event", [], "no event under the cursor")  # type: ignore[attr-defined]
             return
         allowed = EVENT_MOVES.get(event.status, ())
         if status not in allowed:
-            self.notify(
+            app.refuse(  # type: ignore[attr-defined]
+                "handle_event",
+                [event.id, status],
                 f"event #{event.id} is {event.status}; "
                 f"it can go to {', '.join(allowed) or 'nothing'}",
-                severity="warning",
             )
             return
         title, happens = MOVES[status]
@@ -276,4 +278,5 @@ class AlertsScreen(OpsScreen):
             f"1 event {happens}",
             [event_label(event)],
             lambda backend: backend.handle_event(event.id, status),
+            ids=[event.id, status],
         )

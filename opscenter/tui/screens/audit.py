@@ -152,6 +152,10 @@ class AuditEntryScreen(ModalScreen[None]):
         at = fmt.local(entry.at, self.zone, "%Y-%m-%d %H:%M:%S")
         text = Text()
         text.append(f"at       {at} ({self.zone})\n")
+        wall_at = entry.wall_at
+        if wall_at is not None and abs((wall_at - entry.at).total_seconds()) >= 1:  # simulated
+            wall = fmt.local(wall_at, self.zone, "%Y-%m-%d %H:%M:%S")
+            text.append(f"real     {wall} (wall clock; the world's is simulated)\n")
         text.append(f"user     {entry.user} (from {entry.source})\n")
         text.append(f"outcome  {outcome_word(entry)}\n")
         text.append(f"targets  {len(entry.targets)}\n")

@@ -40,13 +40,9 @@ def _plural(n: int, word: str) -> str:
 
 def open_backfill_form(app: OpsApp, node: str) -> None:
     """The form for ``node``; read-only says why at once instead of a form that cannot submit."""
-    day = app.day_in_view()
-    if app.readonly:
-        app.act(
-            "backfill", "Backfill", "", [], lambda b: b.backfill(BackfillRequest(node, day, day))
-        )
+    if app.refused_read_only("backfill", "Backfill", [node] if node else []):
         return
-    app.push_screen(BackfillForm(node, day))
+    app.push_screen(BackfillForm(node, app.day_in_view()))
 
 
 @dataclass(frozen=True)
@@ -364,16 +360,19 @@ class BackfillForm(ModalScreen[None]):
     def action_create(self) -> None:
         """Ask the backend once more, then confirm with the exact nodes and dates."""
         request, problem = self.request()
+        app: OpsApp = self.app  # type: ignore[assignment]
         if request is None:
             self._say(Text(problem, style="bold"))
+            app.refuse("backfill", [self.node], problem)
             return
-        app: OpsApp = self.app  # type: ignore[assignment]
+        targets = [request.node, f"{request.start}..{request.end}"]  # as the backend audits
 
         def work() -> None:
             try:
                 result = app.backend.preview_backfill(request)
-            except ActionRefused as refused:
+            except ActionRefused as refused:  # a preview audits nothing: the refusal is ours
                 app.call_from_thread(self._say, Text(f"✗ refused: {refused.reason}", style="bold"))
+                app.call_from_thread(app.refuse, "backfill", targets, refused.reason)
                 return
             except Exception as exc:
                 app.call_from_thread(app.backend_failed, exc)
@@ -407,6 +406,7 @@ class BackfillForm(ModalScreen[None]):
             summary,
             [nodes[0], *(f"↓ {n}" for n in nodes[1:])],
             lambda backend: backend.backfill(request),
+            ids=[request.node, f"{request.start}..{request.end}"],
             notes=notes,
             done=lambda _result: self.dismiss(None),
         )

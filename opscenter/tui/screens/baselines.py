@@ -370,7 +370,7 @@ class BaselineScreen(OpsScreen):
     def action_handle_event(self, status: str) -> None:
         event: EventInfo | None = self.query_one("#events", RowList).current
         if event is None:
-            self.app.notify("no event under the cursor", severity="warning")
+            self.app.refuse("handle_event", [], "no event under the cursor")  # type: ignore[attr-defined]
             return
         event_id = event.id
         self.app.act(  # type: ignore[attr-defined]
@@ -379,4 +379,5 @@ class BaselineScreen(OpsScreen):
             f"1 event of baseline {event.baseline} will go from {event.status} to {status}:",
             [f"#{event.id} {event.kind} {event.node}: {event.message}"],
             lambda backend: backend.handle_event(event_id, status),
+            ids=[event_id, status],
         )

@@ -27,6 +27,7 @@ from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.model import CycleType
 from opscenter.domain.records import NodeFilter, NodeInfo
 from opscenter.tui import format as fmt
+from opscenter.tui.app import DANGEROUS
 from opscenter.tui.screens.backfill_form import open_backfill_form
 from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
@@ -162,6 +163,7 @@ def freeze_node(app: OpsApp, name: str, frozen: bool) -> None:
         summary,
         [name],
         (lambda b: b.freeze_node(name)) if frozen else (lambda b: b.unfreeze_node(name)),
+        ids=[name],
     )
 
 
@@ -182,6 +184,7 @@ def undeploy_node(app: OpsApp, info: NodeInfo) -> None:
         "unfinished instances dry-run (succeed without running).",
         [info.name],
         lambda b: b.undeploy(info.name),
+        ids=[info.name],
         notes=notes,
     )
 
@@ -204,30 +207,34 @@ class NodeActions:
     def acted_on(self) -> NodeInfo | None:
         raise NotImplementedError
 
-    def _target(self) -> NodeInfo | None:
+    def _target(self, action: str) -> NodeInfo | None:
+        """The node to act on; with none, an action is refused (and audited), a look is not."""
         info = self.acted_on()
         if info is None:
-            self.app.notify("no node under the cursor", severity="warning")
+            if action in DANGEROUS:
+                self.app.refuse(action, [], "no node under the cursor")
+            else:
+                self.app.notify("no node under the cursor", severity="warning")
         return info
 
     def action_freeze_node(self) -> None:
-        if info := self._target():
+        if info := self._target("freeze_node"):
             freeze_node(self.app, info.name, True)
 
     def action_unfreeze_node(self) -> None:
-        if info := self._target():
+        if info := self._target("unfreeze_node"):
             freeze_node(self.app, info.name, False)
 
     def action_backfill(self) -> None:
-        if info := self._target():
+        if info := self._target("backfill"):
             open_backfill_form(self.app, info.name)
 
     def action_undeploy(self) -> None:
-        if info := self._target():
+        if info := self._target("undeploy"):
             undeploy_node(self.app, info)
 
     async def action_instances(self) -> None:
-        if info := self._target():
+        if info := self._target("instances"):
             await self.app.show_instances(node=info.name)  # type: ignore[attr-defined]
 
 

@@ -25,8 +25,11 @@ class WorldLine(Static):
         self.update_line()
         self.set_interval(1.0, self.update_line)
 
+    def on_resize(self) -> None:
+        self.update_line()
+
     def update_line(self) -> None:
-        self.update(self.app.world_line())  # type: ignore[attr-defined]
+        self.update(self.app.world_line(self.size.width))  # type: ignore[attr-defined]
 
 
 class TabLine(Static):
