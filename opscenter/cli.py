@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from opscenter import __version__, remote, verbs, world
 from opscenter.backends.base import Backend
 from opscenter.backends.local import LocalBackend
 from opscenter.config import API_VERSIONS, BACKENDS, apply_config
-from opscenter.domain.clock import Clock, RealClock, SimulatedClock
+from opscenter.domain.clock import Clock, RealClock
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
 from opscenter.domain.times import to_store
@@ -35,9 +35,10 @@ from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
 from opscenter.scheduler.daemon import run_scheduler
 from opscenter.scheduler.generate import ensure_generated
+from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store import summary
 from opscenter.store.audit import os_user
-from opscenter.store.db import LARGEST_ID, StoreError
+from opscenter.store.db import LARGEST_ID, StoreError, open_store
 from opscenter.verbs import UsageError
 
 
@@ -122,8 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     scheduler.add_argument(
         "--speed",
         type=_speed,
-        default=1.0,
-        help="simulated clock: N simulated seconds per real second (default 1: real time)",
+        help="simulated clock: N simulated seconds per real second; 1 is real time "
+        "(default: the world's clock goes on, a simulated world where it stopped)",
     )
     scheduler.add_argument(
         "--start",
@@ -489,7 +490,8 @@ def _backend(args: argparse.Namespace, clock: Clock, source: str = "cli") -> Loc
             f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
         )
     readonly = getattr(args, "readonly", False)
-    return LocalBackend(db, name, clock, user=os_user(), readonly=readonly, source=source)
+    world_clock = StoreClock(db, clock)  # the world's time, as its scheduler publishes it
+    return LocalBackend(db, name, world_clock, user=os_user(), readonly=readonly, source=source)
 
 
 @dataclass(frozen=True)
@@ -572,28 +574,41 @@ def _console(args: argparse.Namespace, clock: Clock) -> int:
 
 
 def _summary(args: argparse.Namespace, clock: Clock) -> int:
-    """Deploy the workspace (the demo unless --workspace), generate today, summarise."""
-    _name, folder = world.workspace_arg(args)
-    if folder is None:
-        raise UsageError(f"no workspace folder {args.workspace!r}")
-    report, db = world.deploy_workspace(args, folder, clock)
-    url, _ = world.store_for(args, report.workspace)
-    print(f"opscenter {__version__} · workspace {report.workspace}")
+    """Deploy the workspace (the demo unless --workspace), generate today, summarise.
+    Read-only, it summarises what is deployed and writes nothing."""
+    readonly = getattr(args, "readonly", False)
+    name, folder = world.workspace_arg(args)
+    url, _ = world.store_for(args, name)
+    db = open_store(url)
+    now = StoreClock(db, clock)  # the world's clock, whoever's scheduler runs it
+    print(f"opscenter {__version__} · workspace {name}")
     print(f"state: {url}")
-    print(report.summary)
-    now = to_store(clock.now())
-    generated_days = ensure_generated(db, report.workspace_id, now)
-    for generated in generated_days:
-        print(
-            f"generated {generated.instances} instances and {generated.edges} dependencies "
-            f"for {generated.day} (bizdate {generated.day - timedelta(days=1)})"
+    if folder is not None and not readonly:
+        if world.is_demo(args):
+            report, db, _ = world.deploy_bundled(args, folder, now)
+        else:
+            report, db = world.deploy_workspace(args, folder, now)
+        print(report.summary)
+    workspace_id = summary.workspace_id(db, name)
+    if workspace_id is None:
+        raise UsageError(
+            f"workspace {name} is not deployed in this store"
+            + (" (a read-only summary deploys nothing)" if readonly else "")
+            + "; run 'opscenter deploy PATH'"
         )
-    zone = ZoneInfo(load_workspace(folder).timezone)
-    if not generated_days:
-        print(f"today's instances ({clock.now().astimezone(zone).date()}) were already generated")
-    bizdate = clock.now().astimezone(zone).date() - timedelta(days=1)
+    zone = ZoneInfo(summary.workspace_timezone(db, workspace_id))
+    if not readonly:
+        generated_days = ensure_generated(db, workspace_id, to_store(now.now()))
+        for generated in generated_days:
+            print(
+                f"generated {generated.instances} instances and {generated.edges} dependencies "
+                f"for {generated.day} (bizdate {generated.day - timedelta(days=1)})"
+            )
+        if not generated_days:
+            print(f"today's instances ({now.now().astimezone(zone).date()}) were already generated")
+    bizdate = now.now().astimezone(zone).date() - timedelta(days=1)
     print()
-    print(summary.render(summary.collect(db, report.workspace_id, bizdate, clock.now())))
+    print(summary.render(summary.collect(db, workspace_id, bizdate, now.now())))
     return 0
 
 
@@ -611,23 +626,37 @@ def _emulate(args: argparse.Namespace, clock: Clock) -> int:
 
 def _scheduler(args: argparse.Namespace, clock: Clock) -> int:
     """Deploy the workspace if a folder is known, then run the engine until stopped."""
+    if getattr(args, "readonly", False):
+        raise UsageError(
+            "a scheduler writes (it generates, starts, finishes and retries instances), so "
+            "--readonly cannot run one; read with 'opscenter status --readonly' or a "
+            "'--readonly' console"
+        )
     name, folder = world.workspace_arg(args)
-    if args.speed != 1 or args.start:
-        # chosen before the deploy, which then happens at the simulated moment
-        zone = ZoneInfo(load_workspace(folder).timezone) if folder else UTC
-        start = args.start.replace(tzinfo=zone) if args.start else clock.now()
-        clock = SimulatedClock(start, speed=args.speed)
+    name, db = world.open_named(args)
+    known = summary.workspace_id(db, name)
+    if folder is None and known is None:
+        raise UsageError(f"workspace {name} is not deployed in this store")
     if folder is not None:
-        report, db = world.deploy_workspace(args, folder, clock)
+        zone = ZoneInfo(load_workspace(folder).timezone)
+    else:
+        assert known is not None
+        zone = ZoneInfo(summary.workspace_timezone(db, known))
+    plan = world.clock_plan(args, db, clock, zone)
+    # the deploy happens at the world's moment, or the next nightly generation would find
+    # every node deployed "in the future"
+    now = world.provisional_now(db, plan)
+    workspace_id = known
+    if folder is not None:
+        if world.is_demo(args):
+            report, db, _ = world.deploy_bundled(args, folder, now)
+        else:
+            report, db = world.deploy_workspace(args, folder, now)
         print(report.summary)
         workspace_id = report.workspace_id
-    else:
-        name, db = world.open_named(args)
-        workspace_id = summary.workspace_id(db, name)
-        if workspace_id is None:
-            raise UsageError(f"workspace {name} is not deployed in this store")
+    assert workspace_id is not None
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
-    run_scheduler(db, workspace_id, clock, stop, say=lambda text: print(text, flush=True))
+    run_scheduler(db, workspace_id, plan, stop, say=lambda text: print(text, flush=True))
     return 0

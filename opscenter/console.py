@@ -18,11 +18,12 @@ from sqlalchemy import Engine as Database
 from opscenter import world
 from opscenter.backends.local import LocalBackend
 from opscenter.config import apply_config
-from opscenter.domain.clock import Clock, SimulatedClock
+from opscenter.domain.clock import Clock
 from opscenter.domain.times import wall_to_store
 from opscenter.project.loader import load_workspace
 from opscenter.remote import open_dataworks
 from opscenter.scheduler.daemon import SchedulerThread
+from opscenter.scheduler.worldclock import ClockPlan, StoreClock
 from opscenter.store import summary
 from opscenter.store.audit import os_user
 from opscenter.verbs import UsageError
@@ -39,58 +40,65 @@ def demo_start(last_activity: datetime | None, now: datetime, zone: ZoneInfo) ->
     return start.replace(tzinfo=UTC)
 
 
-def choose_clock(
-    args: argparse.Namespace, clock: Clock, zone: ZoneInfo, demo: bool, last: datetime | None
-) -> tuple[Clock, float | None]:
-    """The demo runs simulated at x120 from where it got to; a workspace in real time."""
-    speed = getattr(args, "speed", None)
-    start = getattr(args, "start", None)
-    if demo:
-        speed = speed or DEMO_SPEED
-        begin = start.replace(tzinfo=zone) if start else demo_start(last, clock.now(), zone)
-        return SimulatedClock(begin, speed), speed
-    if speed is None and start is None:
-        return clock, None
-    begin = start.replace(tzinfo=zone) if start else clock.now()
-    return SimulatedClock(begin, speed or 1.0), speed or 1.0
-
-
 @dataclass(frozen=True)
 class ConsoleWorld:
     name: str
     db: Database
     workspace_id: int
-    clock: Clock
-    speed: float | None
+    plan: ClockPlan | None  # None: attached (--no-scheduler, --readonly): no scheduler here
+    notice: str = ""  # said once the console is open (the demo was redeployed)
 
 
-def open_world(args: argparse.Namespace, clock: Clock) -> ConsoleWorld:
-    """The workspace deployed (unless attaching) on the clock the console will run."""
+def open_world(args: argparse.Namespace, wall: Clock) -> ConsoleWorld:
+    """The workspace deployed (unless attaching or read-only) and the plan of the clock its
+    scheduler will run: the world's own, which another process's scheduler may hold."""
+    attach = getattr(args, "no_scheduler", False) or getattr(args, "readonly", False)
+    if attach and (getattr(args, "speed", None) or getattr(args, "start", None)):
+        raise UsageError(
+            "a console that runs no scheduler (--no-scheduler, --readonly) reads the world's "
+            "clock from the store: --speed/--start belong to the scheduler that holds the lease"
+        )
     name, folder = world.workspace_arg(args)
-    attach = getattr(args, "no_scheduler", False)
-    demo = getattr(args, "workspace", None) is None
     name, db = world.open_named(args)
     known = summary.workspace_id(db, name)
-    if folder is None and known is None:
+    if (attach or folder is None) and known is None:
         raise UsageError(
             f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
         )
+    if attach:
+        assert known is not None
+        return ConsoleWorld(name, db, known, None)
+    demo = world.is_demo(args)
     if folder is not None:
         zone = ZoneInfo(load_workspace(folder).timezone)
     else:
+        assert known is not None
         zone = ZoneInfo(summary.workspace_timezone(db, known))
+    if demo and getattr(args, "start", None) and not getattr(args, "speed", None):
+        args.speed = DEMO_SPEED  # the demo's day is simulated, from wherever it starts
     last = summary.last_activity(db, known) if demo and known is not None else None
-    # the clock first: a deploy on a simulated clock happens at its simulated moment,
-    # or the next nightly generation would find every node deployed "in the future"
-    clock, speed = choose_clock(args, clock, zone, demo, last)
-    if folder is not None and not attach:
+    plan = world.clock_plan(
+        args,
+        db,
+        wall,
+        zone,
+        first_speed=DEMO_SPEED if demo else None,
+        first_start=demo_start(last, wall.now(), zone) if demo else None,
+    )
+    # a deploy on a simulated clock happens at its simulated moment, or the next nightly
+    # generation would find every node deployed "in the future"
+    clock = world.provisional_now(db, plan)
+    if folder is None:
+        assert known is not None
+        return ConsoleWorld(name, db, known, plan)
+    if not demo:
         report, db = world.deploy_workspace(args, folder, clock)
-        return ConsoleWorld(name, db, report.workspace_id, clock, speed)
-    if known is None:
-        raise UsageError(
-            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
-        )
-    return ConsoleWorld(name, db, known, clock, speed)
+        return ConsoleWorld(name, db, report.workspace_id, plan)
+    bundled, db, redeployed = world.deploy_bundled(args, folder, clock)
+    notice = ""
+    if redeployed and known is not None:
+        notice = f"the demo was redeployed: its bundled files changed ({bundled.summary})"
+    return ConsoleWorld(name, db, bundled.workspace_id, plan, notice)
 
 
 def run_console(args: argparse.Namespace, clock: Clock) -> int:
@@ -108,21 +116,24 @@ def run_console(args: argparse.Namespace, clock: Clock) -> int:
         remote.run()
         return remote.return_code or 0
     opened = open_world(args, clock)
-    attach = getattr(args, "no_scheduler", False)
-    scheduler = None if attach else SchedulerThread(opened.db, opened.workspace_id, opened.clock)
+    scheduler = None
+    if opened.plan is not None:
+        scheduler = SchedulerThread(opened.db, opened.workspace_id, opened.plan)
+        scheduler.start()
+        scheduler.wait_started()  # the lease taken and the world's clock published, or standby
     backend = LocalBackend(
         opened.db,
         opened.name,
-        opened.clock,
+        StoreClock(opened.db, clock),
         user=os_user(),
         readonly=getattr(args, "readonly", False),
         source="tui",
     )
     from opscenter.tui.app import OpsApp
 
-    app = OpsApp(backend, speed=opened.speed, scheduler=scheduler, theme=theme, watch_terminal=True)
-    if scheduler is not None:
-        scheduler.start()
+    app = OpsApp(
+        backend, scheduler=scheduler, theme=theme, watch_terminal=True, notice=opened.notice
+    )
     try:
         app.run()
     finally:

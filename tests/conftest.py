@@ -16,6 +16,13 @@ from opscenter.store.deploy import DeployReport, deploy
 DEPLOYED_AT = datetime(2025, 11, 1, 6, 0)  # naive UTC: 14:00 in Asia/Shanghai
 
 
+@pytest.fixture(autouse=True)
+def _no_personal_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every verb reads the config file: a developer's own must not steer the tests."""
+    monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
 def write_workspace(folder: Path, yaml_text: str, files: dict[str, str] | None = None) -> Path:
     """A workspace folder with the given workspace.yaml (dedented) and extra files."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -28,9 +28,10 @@ import pytest
 from sqlalchemy import Engine, text
 
 from opscenter.backends.local import LocalBackend
-from opscenter.domain.clock import ManualClock, SimulatedClock
+from opscenter.domain.clock import ManualClock
 from opscenter.scheduler import lease
 from opscenter.scheduler.generate import ensure_generated
+from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store.db import open_store
 from opscenter.tui import app as app_module
 from opscenter.tui.app import OpsApp
@@ -213,9 +214,10 @@ async def test_a_scheduler_two_consoles_and_a_cli_loop_share_one_store_for_a_day
         while "holds the lease" not in log.read_text():
             assert scheduler.poll() is None and time.monotonic() < deadline, log.read_text()
             await asyncio.sleep(0.1)
-        # the consoles' clock follows the scheduler's from the moment it took the lease
-        clock = SimulatedClock(START.replace(tzinfo=UTC), speed=SPEED)
+        # the consoles read the world's clock the scheduler published with the lease
         db = open_store(url)
+        clock = StoreClock(db)
+        assert clock.speed == SPEED
         until = time.monotonic() + clock.real_seconds_until(DAY_ENDS)
         stop = threading.Event()
         cli = CliLoop(db, folder, url, stop)
@@ -224,7 +226,6 @@ async def test_a_scheduler_two_consoles_and_a_cli_loop_share_one_store_for_a_day
             Console(
                 LocalBackend(db, "conc", clock, user=user, source="tui"),
                 start="instances",
-                speed=SPEED,
                 refresh_seconds=0.5,
             )
             for user in ("carol", "dave")

@@ -53,6 +53,7 @@ from opscenter.domain.times import to_local, to_store
 from opscenter.scheduler import actions, lease
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import quiet_log, read_page, text_page
+from opscenter.scheduler.worldclock import StoreClock
 from opscenter.sla import impact
 from opscenter.sla.monitor import stored_baselines, stored_status
 from opscenter.store.db import LARGEST_ID, storable
@@ -203,12 +204,15 @@ class LocalBackend:
 
     def workspace(self) -> WorkspaceInfo:
         holder = lease.live_holder(self.db)
+        stopped = self.clock.stopped_at() if isinstance(self.clock, StoreClock) else None
         return WorkspaceInfo(
             self._workspace_name,
             self._timezone,
             "local",
             self.readonly,
             holder.holder if holder else "",
+            speed=self.clock.speed,
+            stopped_at=stopped,
         )
 
     def now(self) -> datetime:
@@ -755,7 +759,17 @@ class LocalBackend:
         with self.db.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            AuditEntry(r.id, r.at, r.user, r.action, list(r.targets), r.outcome, r.detail, r.source)
+            AuditEntry(
+                r.id,
+                r.at,
+                r.user,
+                r.action,
+                list(r.targets),
+                r.outcome,
+                r.detail,
+                r.source,
+                r.wall_at,
+            )
             for r in rows
         ]
 

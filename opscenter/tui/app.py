@@ -122,9 +122,11 @@ class OpsApp(App[None]):
         refresh_seconds: float = 2.0,
         watch_terminal: bool = False,
         start: str = "dashboard",
+        notice: str = "",
     ) -> None:
         super().__init__()
         self.backend = backend
+        self.notice = notice  # said once the console is open (the demo was redeployed)
         self.scheduler = scheduler
         self.refresh_seconds = refresh_seconds
         self.watch_terminal = watch_terminal
@@ -272,6 +274,8 @@ class OpsApp(App[None]):
     def on_mount(self) -> None:
         for problem in self.theme_problems:
             self.notify(f"theme skipped: {problem}", severity="warning", timeout=10)
+        if self.notice:
+            self.notify(self.notice, title="opscenter", timeout=15)
         self.switch_mode(self.start_mode)
         self.set_interval(5.0, self._reload_info)
         self.set_interval(1.0, self.follow_the_day)

@@ -1019,6 +1019,7 @@ class DataWorksBackend:
                 e["outcome"],
                 e["detail"],
                 e["source"],
+                datetime.fromisoformat(e["at"]),  # DataWorks' world is in real time
             )
             for number, e in ((n, json.loads(line)) for n, line in enumerate(lines, 1) if line)
             if before_id is None or number < before_id
