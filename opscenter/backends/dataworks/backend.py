@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from opscenter.backends.dataworks.client import ApiError, DataWorksClient, DataWorksError, NoAnswer
 from opscenter.backends.dataworks.logcache import LogCache
-from opscenter.domain import backfill_plan
+from opscenter.domain import backfill_plan, diagnosis
 from opscenter.domain.backfill_plan import PlanNode
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
@@ -41,7 +41,6 @@ from opscenter.domain.records import (
     BaselineStatus,
     Dashboard,
     Diagnosis,
-    DiagnosisStep,
     EventInfo,
     InstanceFilter,
     InstanceInfo,
@@ -93,7 +92,6 @@ READ_PREFIXES = ("List", "Get", "TopTen")  # calls that change nothing
 PIPELINE_ENDED = ("Fail", "Termination", "Cancel")
 EVENT_SCAN_DAYS = 31  # how far back ListTopics / ListAlertMessages are read
 ISO_UTC = "%Y-%m-%dT%H:%M:%SZ"
-MAX_WALK = 5000  # upstream instances examined when looking for the deepest blocker
 
 
 def _moment(millis: Any) -> datetime | None:
@@ -110,11 +108,6 @@ def _day(text: str | None) -> date | None:
 def _parameters(text: str) -> dict[str, str]:
     """``ScriptParameters``: space-separated ``name=value`` pairs."""
     return dict(pair.split("=", 1) for pair in text.split() if "=" in pair)
-
-
-def _minutes(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
 
 
 def _last_error(log: str) -> str:
@@ -602,97 +595,57 @@ class DataWorksBackend:
         return found
 
     def diagnose(self, instance_id: int) -> Diagnosis:
-        """The local diagnosis' checks, in its order, from what the API tells."""
+        """The domain's diagnosis over what the API tells. It does not tell who holds a
+        resource group's slots, who froze an instance, whether an operator set a success,
+        nor when an automatic rerun is due: those facts go as unknown, and domain says so."""
         item = self.get_instance(instance_id)
-        now = self.clock.now()
-        steps = [
-            DiagnosisStep(
-                "frozen",
-                False,
-                "frozen (suspended in DataWorks); it blocks its downstream until unfrozen",
+        task = self._task(item.node_id)
+        due = item.cyctime.replace(tzinfo=self.zone).astimezone(UTC).replace(tzinfo=None)
+        return diagnosis.diagnose(
+            diagnosis.DiagnosisFacts(
+                instance_id=instance_id,
+                node=item.node,
+                status=item.status,
+                cyctime=item.cyctime,
+                due_at=due,
+                now=self.clock.now().astimezone(UTC).replace(tzinfo=None),
+                resource_group=item.resource_group,
+                upstream=diagnosis.walk_upstream(instance_id, self._upstream_facts),
+                dry_run=item.dry_run,
+                dry_run_reason=item.dry_run_reason,
+                set_success=diagnosis.UNKNOWN,
+                node_frozen=(task.get("Trigger") or {}).get("Recurrence") == "Pause",
+                frozen_by=diagnosis.UNKNOWN if item.status is Status.FROZEN else None,
+                run_number=item.run_number,
+                max_attempts=item.max_attempts,
+                rerun_mode=RERUN_MODES.get(task.get("RerunMode", ""), ""),
+                started_at=item.started_at,
+                last_reason=self._last_reason(item),
+                retry_at=diagnosis.UNKNOWN,
             )
-            if item.status is Status.FROZEN
-            else DiagnosisStep("frozen", True, "not frozen"),
-            self._upstream_step(instance_id),
-            self._time_step(item, now),
-        ]
-        if item.status is Status.WAIT_RESOURCE:
-            steps.append(
-                DiagnosisStep(
-                    "resource",
-                    False,
-                    f"waiting for a slot in resource group {item.resource_group}; "
-                    "the DataWorks API does not tell who holds the group's slots",
-                )
-            )
-        else:
-            steps.append(DiagnosisStep("resource", True, f"resource group {item.resource_group}"))
-        steps.append(self._execution_step(item, now))
-        failing = next((s for s in steps if not s.ok), None)
-        return Diagnosis(instance_id, failing.message if failing else steps[-1].message, steps)
+        )
 
-    def _upstream_step(self, instance_id: int) -> DiagnosisStep:
-        """Walk ListUpstreamTaskInstances to the deepest instances that did not succeed."""
-        unfinished = {
-            i.id: i
-            for _, i in self._neighbours(instance_id, "up")
-            if i.status is not Status.SUCCESS
+    def _upstream_facts(self, ids: Sequence[int]) -> dict[int, list[diagnosis.Upstream]]:
+        """Each instance's upstream instances (ListUpstreamTaskInstances, one per id)."""
+        return {
+            i: [
+                diagnosis.Upstream(up.id, up.node, up.status, up.cyctime, cross)
+                for cross, up in self._neighbours(i, "up")
+            ]
+            for i in ids
         }
-        if not unfinished:
-            return DiagnosisStep("upstream", True, "every upstream instance succeeded")
-        direct = len(unfinished)
-        seen = dict(unfinished)
-        frontier, deepest = list(unfinished.values()), []
-        while frontier and len(seen) < MAX_WALK:
-            nxt = []
-            for item in frontier:
-                above = [
-                    i for _, i in self._neighbours(item.id, "up") if i.status is not Status.SUCCESS
-                ]
-                if not above:
-                    deepest.append(item)
-                for parent in above:
-                    if parent.id not in seen:
-                        seen[parent.id] = parent
-                        nxt.append(parent)
-            frontier = nxt
-        deepest += frontier
-        blockers = sorted(deepest or unfinished.values(), key=lambda i: (i.cyctime, i.id))
-        names = "; ".join(
-            f"{b.node} #{b.id} ({b.status.label}, cyctime {b.cyctime:%m-%d %H:%M})"
-            for b in blockers[:5]
-        )
-        more = f" and {len(blockers) - 5} more" if len(blockers) > 5 else ""
-        return DiagnosisStep(
-            "upstream",
-            False,
-            f"waiting for {direct} upstream instance(s); the deepest blocker: {names}{more}",
-            tuple(b.id for b in blockers),
-        )
 
-    def _time_step(self, item: InstanceInfo, now: datetime) -> DiagnosisStep:
-        due = item.cyctime.replace(tzinfo=self.zone)
-        if due > now:
-            return DiagnosisStep(
-                "time",
-                False,
-                f"scheduled for {item.cyctime:%Y-%m-%d %H:%M}, in {_minutes(due - now)}",
-            )
-        return DiagnosisStep("time", True, f"its time {item.cyctime:%m-%d %H:%M} has come")
-
-    def _execution_step(self, item: InstanceInfo, now: datetime) -> DiagnosisStep:
-        if item.status is Status.RUNNING and item.started_at:
-            ran = now.astimezone(UTC).replace(tzinfo=None) - item.started_at
-            return DiagnosisStep(
-                "execution", True, f"running for {_minutes(ran)} (attempt {item.run_number})"
-            )
-        if item.status is Status.FAILURE:
-            text = self._log_text(item.id, item.run_number) if item.run_number else ""
-            return DiagnosisStep("execution", False, f"failed: {_last_error(text)}")
-        if item.status is Status.SUCCESS:
-            how = "dry-run: succeeded without running" if item.dry_run else "succeeded"
-            return DiagnosisStep("execution", True, how)
-        return DiagnosisStep("execution", True, "has not started")
+    def _last_reason(self, item: InstanceInfo) -> str | None:
+        """Why a failed instance's last run ended: its history row's ErrorMessage (the
+        attempt's reason, as the local store keeps it), else its log's last error line;
+        None when it never ran."""
+        if item.status is not Status.FAILURE:
+            return None
+        tried = self.attempts(item.id)
+        reason = (tried[-1].reason or "") if tried else ""
+        if not reason and item.run_number:
+            reason = _last_error(self._log_text(item.id, item.run_number))
+        return reason if tried or item.run_number else None
 
     def _periodic(self, bizdate: date) -> list[InstanceInfo]:
         """Every periodic instance of the business date (ListTaskInstances, all pages)."""
