@@ -29,6 +29,7 @@ from opscenter.domain.records import (
     InstanceFilter,
     InstanceInfo,
     NodeFilter,
+    blocked_text,
 )
 from opscenter.domain.times import TimeView, to_local
 
@@ -55,6 +56,7 @@ TIME_FIELDS: dict[str, str] = {
     "committed_at": MOMENT,
     "alert_at": MOMENT,
     "predicted_finish": MOMENT,
+    "if_rerun_now": MOMENT,
     "first_at": MOMENT,
     "last_sent_at": MOMENT,
     "resolved_at": MOMENT,
@@ -479,7 +481,7 @@ def _local_clock(view: TimeView) -> Callable[[datetime | None], str]:
 
 
 def _baseline_moments(b: BaselineStatus) -> tuple[datetime | None, ...]:
-    return (b.predicted_finish, b.committed_at, b.alert_at)
+    return (b.predicted_finish, b.committed_at, b.alert_at, b.if_rerun_now)
 
 
 _BASELINE_GLYPH = {"SAFE": "✓", "WARNING": "!", "OVER": "✗", "ERROR": "?"}
@@ -503,7 +505,9 @@ def baselines(backend: Backend, args: argparse.Namespace) -> int:
                 f"{state} {hhmm(b.predicted_finish)}  commit {hhmm(b.committed_at)}  "
                 f"alert {hhmm(b.alert_at)} {slack_text:>6} p{b.priority}"
             )
-            if b.key_instance:
+            if b.blocked:  # at risk until an operator acts: say what holds it
+                lines.append(f"{'':13}{blocked_text(b, view.zone)}")
+            elif b.key_instance:
                 key = b.key_instance
                 lines.append(f"{'':13}key instance {key.node} #{key.id} ({key.status_label})")
         return "\n".join(lines) if found else f"no baseline instances for bizdate {bizdate}"
@@ -526,6 +530,8 @@ def baseline(backend: Backend, args: argparse.Namespace) -> int:
             f"{hhmm(b.committed_at)} · alert {hhmm(b.alert_at)} · protects {b.protected} instances"
             f" · times in {view.moments_label(_baseline_moments(b))}"
         ]
+        if b.blocked:
+            lines.append(blocked_text(b, view.zone))
         if args.keypath and detail.key_path:
             steps = [m for s in detail.key_path for m in (s.est_start, s.est_finish)]
             lines += [

@@ -763,16 +763,19 @@ def test_baselines_key_path_events_and_alerts(
     lines = out.splitlines()
     assert lines[0] == "Baselines · bizdate 2025-10-31 · times in UTC"
     [morning] = [line for line in lines if "morning" in line]
-    assert morning.split()[:2] == ["✓", "SAFE"] or morning.split()[:3] == ["✓", "morning", "SAFE"]
+    # broken failed with no automatic rerun left: the baseline is blocked, at risk, no guess
+    assert morning.split()[:3] == ["!", "WARNING", "morning"]
+    assert "pred --:--" in morning
     assert "commit 06:00" in morning and "alert 05:30" in morning and "p5" in morning
-    assert f"broken #{broken.id}" in out  # the key instance
+    assert f"blocked by #{broken.id} broken ✗ FAILURE · if rerun now" in out
     assert cli.ok("baselines", "--bizdate", "2025-10-30").out.strip() == (
         "no baseline instances for bizdate 2025-10-30"
     )
 
     out = cli.ok("baseline", "morning", "--keypath").out
     lines = out.splitlines()
-    assert lines[0].startswith("morning · bizdate 2025-10-31 · ✓ SAFE · predicted ")
+    assert lines[0].startswith("morning · bizdate 2025-10-31 · ! WARNING · predicted --:--")
+    assert lines[1].startswith(f"blocked by #{broken.id} broken ✗ FAILURE · if rerun now")
     assert "committed 06:00 · alert 05:30 · protects 4 instances" in lines[0]
     gantt = [line for line in lines if line.endswith("|")]
     assert [row.split()[2] for row in gantt] == ["ws_root", "extract", "broken", "report"]
@@ -782,7 +785,7 @@ def test_baselines_key_path_events_and_alerts(
     assert bars[3].index("█") > bars[2].index("█")  # the report starts after broken
     assert "Events" in lines
     assert lines[-1].split()[:3] == ["#1", "ERROR", "NEW"]
-    assert lines[-1].endswith(f"broken #{broken.id} failed on the key path")
+    assert lines[-1].endswith(f"broken #{broken.id} failed and blocks the baseline")
     # without --keypath: no Gantt
     assert "|" not in cli.ok("baseline", "morning").out
     detail = cli.ok("baseline", "morning", "--json").json
@@ -796,7 +799,7 @@ def test_baselines_key_path_events_and_alerts(
 
     out = cli.ok("events").out.strip()
     assert out.split()[:5] == ["#1", "ERROR", "NEW", "morning", "20251031"]
-    assert out.endswith(f"broken #{broken.id} failed on the key path")
+    assert out.endswith(f"broken #{broken.id} failed and blocks the baseline")
     [event] = cli.ok("events", "--open", "--json").json
     assert (event["kind"], event["node"], event["instance_id"]) == ("ERROR", "broken", broken.id)
 

@@ -8,6 +8,7 @@ Workspaces are in UTC, so store times (naive UTC) read as workspace times.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import statistics
@@ -352,10 +353,13 @@ def test_an_error_on_the_key_path_raises_an_event_that_recovers_on_rerun(
     assert (error.kind, error.status, error.node, error.instance_id) == ("ERROR", "NEW", "B", b.id)
     assert error.created_at == utc(1, 0)
     assert "failed" in error.message
-    morning = w.baseline()
-    assert morning.status.key_instance.id == b.id
-    # failed: it needs a rerun, so C is predicted at now + 120 + 90
-    assert morning.status.predicted_finish == utc(4, 30)
+    morning = w.baseline().status
+    assert morning.key_instance.id == b.id
+    # failed with no automatic rerun left: it will not run again by itself, so the baseline
+    # is blocked, at risk, its finish unknown; rerun now, C would finish at now + 120 + 90
+    assert (morning.status, morning.predicted_finish) == ("WARNING", None)
+    assert [(x.id, x.status) for x in morning.blocked_by] == [(b.id, Status.FAILURE)]
+    assert morning.if_rerun_now == utc(4, 30)
 
     w.go(at(1, 5))
     w.backend.rerun([b.id])
@@ -372,6 +376,25 @@ def test_an_error_off_the_key_path_raises_no_event(world: Callable[..., World]) 
     """Events are for key-path instances: a failed branch that is not the latest is not one."""
     text = (
         "nodes:\n"
+        + shell("fast", "00 30 00 * * ?", rerun_times=1, rerun_interval=600)
+        + shell("slow", "00 30 00 * * ?")
+        + shell("join", "00 30 00 * * ?", ("fast", "slow"))
+        + "baselines:\n  - {name: morning, committed_time: '09:00', nodes: [join]}\n"
+    )
+    w = world(text, averages={"fast": 10, "slow": 300, "join": 10})
+    w.go(at(0, 30))
+    w.fail("fast")  # at 00:30, rerun by itself at 00:40, it would end 00:50; slow ends 05:30
+    morning = w.baseline()
+    assert key_nodes(morning) == ["ws_root", "slow", "join"]
+    assert w.events() == []
+
+
+def test_a_failure_that_blocks_is_on_the_key_path_and_raises_an_error_event(
+    world: Callable[..., World],
+) -> None:
+    """No automatic rerun left: join waits on fast for ever, whatever slow's finish says."""
+    text = (
+        "nodes:\n"
         + shell("fast", "00 30 00 * * ?")
         + shell("slow", "00 30 00 * * ?")
         + shell("join", "00 30 00 * * ?", ("fast", "slow"))
@@ -379,10 +402,14 @@ def test_an_error_off_the_key_path_raises_no_event(world: Callable[..., World]) 
     )
     w = world(text, averages={"fast": 10, "slow": 300, "join": 10})
     w.go(at(0, 30))
-    w.fail("fast")  # fast fails at 00:30: rerun, it would end 00:40; slow ends 05:30
+    w.fail("fast")
     morning = w.baseline()
-    assert key_nodes(morning) == ["ws_root", "slow", "join"]
-    assert w.events() == []
+    assert key_nodes(morning) == ["ws_root", "fast", "join"]
+    assert morning.status.key_instance.node == "fast"
+    assert [b.node for b in morning.status.blocked_by] == ["fast"]
+    [error] = w.events()
+    assert (error.kind, error.node) == ("ERROR", "fast")
+    assert "blocks the baseline" in error.message
 
 
 def test_operators_handle_events_and_every_move_is_audited(world: Callable[..., World]) -> None:
@@ -495,12 +522,24 @@ def test_finished_outputs_use_their_actual_finish() -> None:
 def test_running_failed_and_waiting_instances() -> None:
     running = inst(1, status=Status.RUNNING, started=utc(1, 30), avg=60)
     failed = inst(2, status=Status.FAILURE, started=utc(0, 30), finished=utc(0, 40), avg=30)
+    failed = dataclasses.replace(failed, retry_at=utc(2, 10))  # an automatic rerun pending
     waiting = inst(3, up=(1, 2), due=utc(0, 0), avg=45, output=True)
     result = predict([waiting, failed, running], NOW, alert_at=ALERT, committed_at=COMMITTED)
     assert result.est_finish[1] == utc(2, 30)  # start + average
-    assert result.est_finish[2] == utc(2, 30)  # failed: now + average
-    assert result.est_start[3] == utc(2, 30)  # after both parents
-    assert result.finish == utc(3, 15)
+    assert result.est_finish[2] == utc(2, 40)  # failed, rerun by itself: retry + average
+    assert result.est_start[3] == utc(2, 40)  # after both parents
+    assert result.finish == utc(3, 25) and result.blocked_by == ()
+    # no automatic rerun left: blocked, never predicted to run again by itself
+    exhausted = dataclasses.replace(failed, retry_at=None)
+    result = predict([waiting, exhausted, running], NOW, alert_at=ALERT, committed_at=COMMITTED)
+    assert (result.finish, result.status, result.blocked_by) == (None, WARNING, (2,))
+    assert result.if_rerun_now == utc(3, 15)  # rerun now: 02:00 + 30, then 45
+    assert result.key_path == [2, 3] and result.key_instance == 2
+    late = predict([waiting, exhausted, running], utc(6, 1), alert_at=ALERT, committed_at=COMMITTED)
+    assert late.status == OVER  # blocked past the committed time
+    frozen = dataclasses.replace(failed, status=Status.FROZEN)
+    result = predict([waiting, frozen, running], NOW, alert_at=ALERT, committed_at=COMMITTED)
+    assert result.blocked_by == (2,) and result.finish is None
     # running past its average: predicted to end now, not in the past
     result = predict([waiting, failed, running], utc(4, 0), alert_at=ALERT, committed_at=COMMITTED)
     assert result.est_finish[1] == utc(4, 0)
@@ -973,25 +1012,35 @@ def test_set_success_freeze_and_stop_move_the_prediction_as_they_would(
     w = world(VECTOR, averages=AVERAGES)
     w.go(at(0, 30))
     w.go(at(1, 0))
-    w.fail("A")  # a failure is predicted to be rerun now: 01:00 + 60 + 120 + 90 = 05:30
-    assert w.baseline().status.predicted_finish == utc(5, 30)
+    w.fail("A")  # no automatic rerun left: blocked; rerun now, 01:00 + 60 + 120 + 90 = 05:30
+    a, b = w.instance("A").id, w.instance("B").id
+    assert w.baseline().status.predicted_finish is None
     assert impact_lines(w, "set_success", "A") == [
-        "Baseline morning: predicted 05:30 → 04:30 (SAFE, 90m to spare)"
+        "Baseline morning: blocked → predicted 04:30 (SAFE, 90m to spare)"
     ]
+    assert impact_lines(w, "rerun", "A") == [
+        "Baseline morning: blocked → predicted 05:30 (SAFE, 30m to spare)"
+    ]
+    assert impact_lines(w, "freeze", "B") == [
+        f"Baseline morning: still blocked by #{a} A ✗ FAILURE, #{b} B ❄ FROZEN"
+        " · if rerun now 05:30 (WARNING)"
+    ]
+    w.backend.set_success([a])
+    w.tick()
     assert impact_lines(w, "freeze", "C") == [
-        "Baseline morning: predicted 05:30 → no prediction "
+        "Baseline morning: predicted 04:30 → no prediction "
         "(ERROR: its output instances are frozen or missing)"
     ]
-    # a frozen upstream blocks C: predicted as the monitor predicts it, and said plainly
-    b = w.instance("B").id
+    # a frozen upstream blocks C: it will not run until an operator unfreezes B
     assert impact_lines(w, "freeze", "B") == [
-        f"Baseline morning: still predicted 05:30 (SAFE, 30m to spare) once B #{b} is unfrozen"
+        f"Baseline morning: predicted 04:30 → blocked by #{b} B ❄ FROZEN"
+        " · if unfrozen now 04:30 (WARNING)"  # at risk until an operator acts
     ]
-    w.backend.set_success([w.instance("A").id])
     w.tick()
     assert w.status("B") is Status.RUNNING
     w.go(at(2, 0))  # B has run 60 of its usual 120 minutes: stopping it costs the whole run
-    assert impact_lines(w, "stop", "B") == [
-        "Baseline morning: predicted 04:30 → 05:30 (SAFE, 30m to spare)"
+    assert impact_lines(w, "stop", "B") == [  # a stop leaves it failed: it waits for an operator
+        f"Baseline morning: predicted 04:30 → blocked by #{b} B ✗ FAILURE"
+        " · if rerun now 05:30 (WARNING)"
     ]
     assert w.status("B") is Status.RUNNING

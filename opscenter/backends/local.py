@@ -786,7 +786,8 @@ class LocalBackend:
                     )
                 )
             }
-        return [stored_status(r, keys.get(r.key_instance_id)) for r in rows]
+        now = self._now()
+        return [stored_status(r, keys.get(r.key_instance_id), now) for r in rows]
 
     def get_baseline(self, name: str, bizdate: date, cycle: int = 1) -> BaselineDetail:
         found = [b for b in self.list_baselines(bizdate) if b.name == name and b.cycle == cycle]

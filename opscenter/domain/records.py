@@ -285,6 +285,19 @@ class KeyPathStep:
 
 
 @dataclass(frozen=True)
+class Blocker:
+    """An instance a baseline waits on for ever unless an operator acts."""
+
+    id: int
+    node: str
+    status: Status
+
+    def describe(self) -> str:
+        """``#66 ods_products_snapshot ✗ FAILURE``"""
+        return f"#{self.id} {self.node} {self.status.label}"
+
+
+@dataclass(frozen=True)
 class BaselineStatus:
     """One baseline for one business date (and cycle): the prediction against the promise."""
 
@@ -302,6 +315,14 @@ class BaselineStatus:
     key_instance: InstanceInfo | None
     protected: int
     nodes: tuple[str, ...]
+    # blocked: instances it waits on that cannot finish without an operator (failed with no
+    # automatic rerun left, or frozen); its finish is then unknown, and predicted if rerun now
+    blocked_by: tuple[Blocker, ...] = ()
+    if_rerun_now: datetime | None = None  # naive UTC
+
+    @property
+    def blocked(self) -> bool:
+        return bool(self.blocked_by)
 
     @property
     def slack_minutes(self) -> int | None:
@@ -321,34 +342,55 @@ class BaselineImpact:
 
     before: BaselineStatus
     after: BaselineStatus
-    frozen: tuple[str, ...] = ()  # protected instances frozen afterwards ("B #12"): they block
 
     def describe(self, zone: tzinfo) -> str:
-        """``Baseline exec_dashboard: predicted 09:18 → 09:41 (OVER by 41m)``, or
-        ``Baseline finance_close: still predicted 09:30 (SAFE, 60m to spare)``."""
+        """``Baseline exec_dashboard: predicted 09:18 → 09:41 (OVER by 41m)``,
+        ``Baseline finance_close: still predicted 09:30 (SAFE, 60m to spare)``, or for a
+        blocked baseline ``Baseline exec_dashboard: blocked → predicted 07:30 (SAFE, …)``."""
         b, a = self.before, self.after
         name = b.name + (f" cycle {b.cycle}" if b.type == "HOURLY" else "")
+        if a.blocked:
+            was = "still" if b.blocked else f"{' '.join(_when(b, zone)).strip()} →"
+            return f"Baseline {name}: {was} {blocked_text(a, zone)}"
         (was, before), (then, after) = _when(b, zone), _when(a, zone)
-        if (was, before) == (then, after):  # the same to the minute
+        if b.blocked:
+            moves = f"blocked → {then} {after}".strip()
+        elif (was, before) == (then, after):  # the same to the minute
             moves = f"still {was} {before}".replace("  ", " ")
         else:
             word = f"{then} " if then and then != was else ""
             moves = f"{was} {before} → {word}{after}".strip()
-        line = f"Baseline {name}: {moves} ({_verdict(a)})"
-        if self.frozen and a.predicted_finish is not None:  # predicted as if they will run
-            names = ", ".join(self.frozen[:2]) + (" …" if len(self.frozen) > 2 else "")
-            line += f" once {names} {'is' if len(self.frozen) == 1 else 'are'} unfrozen"
-        return line
+        return f"Baseline {name}: {moves} ({_verdict(a)})"
+
+
+def blocked_text(b: BaselineStatus, zone: tzinfo) -> str:
+    """``blocked by #66 ods_products_snapshot ✗ FAILURE · if rerun now 07:30 (WARNING)``:
+    what holds a blocked baseline, and when it would finish if an operator acted now."""
+    shown = ", ".join(x.describe() for x in b.blocked_by[:2])
+    if len(b.blocked_by) > 2:
+        shown += f" and {len(b.blocked_by) - 2} more"
+    frozen = all(x.status is Status.FROZEN for x in b.blocked_by)
+    act = "if unfrozen now" if frozen else "if rerun now"
+    when = ""
+    if b.if_rerun_now is not None:
+        when = f" · {act} {_wall(b.if_rerun_now, b.committed_at, zone)}"
+    return f"blocked by {shown}{when} ({b.status})"
+
+
+def _wall(moment: datetime, committed_at: datetime, zone: tzinfo) -> str:
+    """A moment's wall time, with the day when it is not the committed day."""
+    wall = moment.replace(tzinfo=UTC).astimezone(zone)
+    committed = committed_at.replace(tzinfo=UTC).astimezone(zone)
+    return f"{wall:%H:%M}" if wall.date() == committed.date() else f"{wall:%m-%d %H:%M}"
 
 
 def _when(b: BaselineStatus, zone: tzinfo) -> tuple[str, str]:
     """("predicted" | "finished", wall time, with the day when not the committed day)."""
     if b.predicted_finish is None:
         return "", "no prediction"
-    wall = b.predicted_finish.replace(tzinfo=UTC).astimezone(zone)
-    committed = b.committed_at.replace(tzinfo=UTC).astimezone(zone)
-    shown = f"{wall:%H:%M}" if wall.date() == committed.date() else f"{wall:%m-%d %H:%M}"
-    return "finished" if b.finished else "predicted", shown
+    return "finished" if b.finished else "predicted", _wall(
+        b.predicted_finish, b.committed_at, zone
+    )
 
 
 def _verdict(b: BaselineStatus) -> str:

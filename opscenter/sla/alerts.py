@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from opscenter.domain.model import AlertRule, AlertTrigger
 from opscenter.domain.times import to_local
@@ -203,8 +203,8 @@ class AlertMonitor:
             return [
                 Firing(
                     f"baseline:{r.baseline_id}:{r.bizdate}:{r.cycle}",
-                    f"baseline {r.name} is {wanted} for bizdate {r.bizdate:%Y%m%d}: predicted "
-                    f"{_local(r.predicted_finish, self.zone)}, "
+                    f"baseline {r.name} is {wanted} for bizdate {r.bizdate:%Y%m%d}: "
+                    f"{_outlook(r, self.zone)}, "
                     f"committed {_local(r.committed_at, self.zone)}",
                 )
                 for r in rows
@@ -349,3 +349,12 @@ def _local(moment: datetime | None, zone: ZoneInfo) -> str:
     if moment is None:
         return "-"
     return f"{to_local(moment, zone):%m-%d %H:%M}"
+
+
+def _outlook(row: Row, zone: ZoneInfo) -> str:
+    """``predicted 09:30``, or what blocks it: a blocked baseline has no finish to predict."""
+    if row.blocked_by:
+        names = ", ".join(f"{b['node']} #{b['id']} {b['status']}" for b in row.blocked_by)
+        rerun = f" (if rerun now {_local(row.if_rerun_now, zone)})" if row.if_rerun_now else ""
+        return f"blocked by {names}{rerun}"
+    return f"predicted {_local(row.predicted_finish, zone)}"

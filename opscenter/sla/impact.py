@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, select
 
 from opscenter.domain.model import Status
-from opscenter.domain.records import BaselineImpact, BaselineStatus
+from opscenter.domain.records import BaselineImpact, BaselineStatus, Blocker
 from opscenter.sla.history import DEFAULT_DURATION
 from opscenter.sla.monitor import SlaMonitor, stored_baselines, stored_status
 from opscenter.sla.predict import Protected, predict
@@ -95,30 +95,31 @@ def impacts(
                 continue
             after = [applied(p, action, now) if p.id in touched else p for p in protected]
             status = stored_status(row)
-            frozen = tuple(f"{p.node} #{p.id}" for p in after if p.status is Status.FROZEN)
             found.append(
-                BaselineImpact(
-                    _predicted(status, protected, now), _predicted(status, after, now), frozen
-                )
+                BaselineImpact(_predicted(status, protected, now), _predicted(status, after, now))
             )
     # the baselines the action moves first: a confirm shows only the first few
     return sorted(found, key=lambda i: _unmoved(i.before, i.after))
 
 
 def _unmoved(before: BaselineStatus, after: BaselineStatus) -> bool:
-    return (before.status, before.finished, before.predicted_finish) == (
+    return (before.status, before.finished, before.predicted_finish, before.blocked_by) == (
         after.status,
         after.finished,
         after.predicted_finish,
+        after.blocked_by,
     )
 
 
 def _predicted(stored: BaselineStatus, protected: list[Protected], now: datetime) -> BaselineStatus:
     prediction = predict(protected, now, alert_at=stored.alert_at, committed_at=stored.committed_at)
+    by_id = {p.id: p for p in protected}
     return dataclasses.replace(
         stored,
         status=prediction.status,
         finished=prediction.finished,
         predicted_finish=prediction.finish,
         protected=len(protected),
+        blocked_by=tuple(Blocker(i, by_id[i].node, by_id[i].status) for i in prediction.blocked_by),
+        if_rerun_now=prediction.if_rerun_now,
     )

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Row, Select, insert, select, update
 
 from opscenter.domain.model import NodeType, Status
-from opscenter.domain.records import BaselineStatus, InstanceInfo
+from opscenter.domain.records import BaselineStatus, Blocker, InstanceInfo
 from opscenter.domain.times import to_local, wall_to_store
 from opscenter.sla.predict import Prediction, Protected, is_slow, predict
 from opscenter.store.batches import chunks
@@ -86,8 +86,16 @@ def stored_baselines(workspace_id: int) -> Select:
     )
 
 
-def stored_status(row: Row, key_instance: InstanceInfo | None = None) -> BaselineStatus:
-    """A row of ``stored_baselines`` as the console shows it."""
+def stored_status(
+    row: Row, key_instance: InstanceInfo | None = None, now: datetime | None = None
+) -> BaselineStatus:
+    """A row of ``stored_baselines`` as the console shows it. Given ``now`` (naive UTC), an
+    unfinished baseline never shows a finish earlier than now: the stored prediction was
+    made a moment ago, and a world that moved on since must not read as already done."""
+    predicted = row.predicted_finish
+    if now is not None and predicted is not None and not row.finished and predicted < now:
+        predicted = now
+    blocked = tuple(Blocker(b["id"], b["node"], Status(b["status"])) for b in row.blocked_by or ())
     return BaselineStatus(
         row.name,
         row.owner,
@@ -99,10 +107,12 @@ def stored_status(row: Row, key_instance: InstanceInfo | None = None) -> Baselin
         row.finished,
         row.committed_at,
         row.alert_at,
-        row.predicted_finish,
+        predicted,
         key_instance,
         row.protected,
         tuple(row.nodes),
+        blocked,
+        row.if_rerun_now,
     )
 
 
@@ -184,6 +194,7 @@ class SlaMonitor:
 
     def _store(self, conn: Connection, plan: _Plan, now: datetime) -> Change | None:
         prediction = plan.prediction
+        by_id = {p.id: p for p in plan.protected}
         row = conn.execute(
             select(BaselineInstanceRow).where(
                 BaselineInstanceRow.baseline_id == plan.baseline_id,
@@ -207,6 +218,12 @@ class SlaMonitor:
             ],
             "key_instance_id": prediction.key_instance,
             "protected": len(plan.protected),
+            "blocked_by": [
+                {"id": i, "node": by_id[i].node, "status": by_id[i].status.value}
+                for i in prediction.blocked_by
+            ]
+            or None,
+            "if_rerun_now": prediction.if_rerun_now,
             "updated_at": now,
         }
         if row is None:
@@ -281,6 +298,7 @@ class SlaMonitor:
                     InstanceRow.status,
                     InstanceRow.started_at,
                     InstanceRow.finished_at,
+                    InstanceRow.retry_at,
                     InstanceRow.dry_run,
                     NodeVersionRow.type,
                 )
@@ -302,6 +320,7 @@ class SlaMonitor:
                         average,
                         tuple(parents[r.id]),
                         r.id in outputs,
+                        r.retry_at,
                     )
                 )
         return found
@@ -322,10 +341,14 @@ class SlaMonitor:
                 select(EventRow).where(EventRow.baseline_instance_id == baseline_instance_id)
             )
         }
-        for instance_id in prediction.key_path:
+        # a failed blocker raises ERROR wherever it is: the optimistic key path may miss it
+        failed_blockers = [i for i in prediction.blocked_by if by_id[i].status is Status.FAILURE]
+        for instance_id in dict.fromkeys([*prediction.key_path, *failed_blockers]):
             item = by_id[instance_id]
             raised: list[tuple[str, str]] = []
-            if item.status is Status.FAILURE:
+            if item.status is Status.FAILURE and item.blocks:
+                raised.append(("ERROR", f"{item.node} #{item.id} failed and blocks the baseline"))
+            elif item.status is Status.FAILURE:
                 raised.append(("ERROR", f"{item.node} #{item.id} failed on the key path"))
             if item.status is Status.RUNNING and item.started_at:
                 elapsed = now - item.started_at

@@ -317,6 +317,9 @@ class BaselineInstanceRow(Base):
     key_path: Mapped[list] = mapped_column(JSON, default=list)
     key_instance_id: Mapped[int | None] = mapped_column(Integer)
     protected: Mapped[int] = mapped_column(Integer, default=0)  # instances it protects
+    # blocked: [{"id", "node", "status"}] it waits on for ever, and its finish if rerun now
+    blocked_by: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    if_rerun_now: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # naive UTC
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 
 

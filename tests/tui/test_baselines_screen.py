@@ -162,9 +162,10 @@ async def test_the_list_shows_both_baselines_with_status_slack_and_key_instance(
         text = screen_text(pilot)
         assert "bizdate 2026-11-19" in text and "1/2" in text
         assert "STATUS" in text and "SLACK" in text and "KEY INSTANCE" in text
-        assert has(text, "✗ OVER exec_dashboard 8 09:30 09:00 -30m ✗ dq_sales_volume no")
-        assert has(text, "✓ SAFE finance_close 5 09:30 10:30 +60m ✗ dq_sales_volume no")
-        assert "alert 08:30" in text  # the cursor row's other facts
+        # blocked by dq_sales_volume (failed, no rerun left): no guessed finish, at risk
+        assert has(text, "✗ OVER exec_dashboard 8 - 09:00 - ✗ dq_sales_volume no")
+        assert has(text, "! WARNING finance_close 5 - 10:30 - ✗ dq_sales_volume no")
+        assert "blocked by #76 dq_sales_volume ✗ FAILURE" in text  # the cursor row's facts
         await press(pilot, "less_than_sign")
         text = screen_text(pilot)
         assert has(text, "✓ SAFE exec_dashboard 8 07:10 09:00 +110m - yes")
@@ -178,7 +179,7 @@ async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend)
         assert isinstance(app.screen, BaselineScreen)
         text = screen_text(pilot)
         assert "exec_dashboard · prio 8 · committed 09:00 · margin 30m · bizdate 20261119" in text
-        assert has(text, "✗ OVER predicted 09:30 (-30m) current key instance: dq_sales_volume")
+        assert has(text, "✗ OVER blocked by #76 dq_sales_volume ✗ FAILURE · if rerun now 09:30")
         path = ["shop_root", "ods_start", "ods_orders_hourly", "sales_raw", "dq_sales_volume"]
         path += ["sales_daily", "ads_exec_dashboard"]
         rows = [line for line in text.splitlines() if any(f"│ {n} " in line for n in path)]
@@ -186,7 +187,7 @@ async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend)
         assert has(text, "dq_sales_volume ✗")
         assert "┃ committed 09:00  ┊ alert 08:30" in text
         assert "█" in text and "░" in text
-        assert has(text, "#1 ERROR NEW 07:10 dq_sales_volume")
+        assert has(text, "#1 ERROR NEW 07:05 dq_sales_volume")
         for line in text.splitlines():
             assert len(line) <= 80
 
@@ -223,7 +224,7 @@ async def test_an_event_is_taken_on_then_recovered_and_a_closed_one_refused(demo
         await press(pilot, "v", "y")
         assert status_of(event.id) == "RECOVER"
         assert has(
-            screen_text(pilot), f"#{event.id} ERROR RECOVER 07:10 dq_sales_volume (alice 09:30)"
+            screen_text(pilot), f"#{event.id} ERROR RECOVER 07:05 dq_sales_volume (alice 09:30)"
         )
         await press(pilot, "i", "y")  # a recovered event is closed: the backend says why not
         assert status_of(event.id) == "RECOVER"

@@ -36,12 +36,12 @@ async def test_the_urgent_panels_fit_at_80x24(demo_backend):
         assert has(text, "● RUNNING 0") and has(text, "❄ FROZEN 0")
         assert "Needs action · 1" in text
         assert has(text, "✗ dq_sales_volume 00:50 att 1/1")
-        # the baseline at risk first, with its word, prediction, commitment and slack
-        assert "Baselines · 1 at risk" in text
-        assert has(text, "✗ exec_dashboard OVER pred 09:30")
-        assert has(text, "commit 09:00 -30m")
-        assert has(text, "✓ finance_close SAFE pred 09:30")
-        assert has(text, "commit 10:30 +60m")
+        # dq_sales_volume failed with no rerun left: both baselines are blocked, so at risk,
+        # with no guessed finish but the one an operator would get by rerunning now
+        assert "Baselines · 2 at risk" in text
+        assert has(text, "✗ exec_dashboard OVER blocked")
+        assert has(text, "! finance_close WARNING blocked")
+        assert text.count("if rerun 09:30") == 2
         assert text.index("exec_dashboard") < text.index("finance_close")
         # the rest in compact form: still on the screen
         assert "Slowest · 2026-11-19" in text and "Succeeded per hour" in text
@@ -57,7 +57,7 @@ async def test_everything_shows_at_120x40(demo_backend):
         await settle(pilot)
         text = screen_text(pilot)
         assert "quality check failed: 1 violating row" in text  # the last attempt's reason
-        assert has(text, "commit 09:00 -30m key dq_sales_volume")
+        assert has(text, "if rerun 09:30 by dq_sales_volume")  # what blocks it, at 120 columns
         assert has(text, "1× ods_products_snapshot etl")
         assert has(text, "✓ ods_payments_hourly 0s")  # the tenth slowest, no scrolling
         today = sparkline([11, 4, 2, 2, 2, 2, 2, 9, 0, 0], 17, cell=2)
@@ -124,7 +124,7 @@ async def test_tab_reaches_the_baselines_and_enter_opens_the_key_path(demo_backe
         await press(pilot, "enter")
         assert type(app.screen).__name__ == "BaselineScreen"
         assert app.screen.baseline == "exec_dashboard"
-        assert "current key instance: dq_sales_volume" in screen_text(pilot)
+        assert "blocked by #76 dq_sales_volume ✗ FAILURE" in screen_text(pilot)
         await press(pilot, "escape")
         assert type(app.screen).__name__ == "DashboardScreen"
 

@@ -24,6 +24,7 @@ from opscenter.domain.records import (
     BaselineStatus,
     EventInfo,
     KeyPathStep,
+    blocked_text,
     minutes_text,
 )
 from opscenter.domain.times import to_store
@@ -146,9 +147,14 @@ class BaselinesScreen(TableScreen):
         if b is not None:
             zone = self.app.zone  # type: ignore[attr-defined]
             finish = "finished" if b.finished else "predicted"
+            when = (
+                blocked_text(b, zone)
+                if b.blocked
+                else f"{finish} {fmt.local(b.predicted_finish, zone)}"
+            )
             text.append(
-                f"{b.name} · owner {b.owner} · {b.type} · {finish} "
-                f"{fmt.local(b.predicted_finish, zone)} · alert {fmt.local(b.alert_at, zone)} · "
+                f"{b.name} · owner {b.owner} · {b.type} · {when} · "
+                f"alert {fmt.local(b.alert_at, zone)} · "
                 f"committed {fmt.local(b.committed_at, zone)}\n"
                 f"protects {b.protected} instances of {len(b.nodes)} nodes: {', '.join(b.nodes)}"
             )
@@ -292,7 +298,9 @@ class BaselineScreen(OpsScreen):
         keys = self.query_one("#keypath", RowList)
         state = Text(no_wrap=True, overflow="ellipsis")
         state.append(baseline_word(b.status), keys.style(baseline_class(b.status)))
-        if b.predicted_finish is None:
+        if b.blocked:  # at risk until an operator acts: what holds it, and if they act now
+            state.append(f"  {blocked_text(b, zone)}")
+        elif b.predicted_finish is None:
             state.append("  no prediction: its output instances are missing or frozen")
         else:
             word = "finished" if b.finished else "predicted"

@@ -250,9 +250,14 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
             text.append(glyph, state)
             text.append(f" {name:<{width}} ")
             text.append(f"{word:<7}", state)
-            text.append(f" {when} {fmt.local(b.predicted_finish, zone)}\n")
-            second = f"  {'':<{width}} commit {fmt.local(b.committed_at, zone)} {slack(b):>5}"
-            key = f"  key {b.key_instance.node}" if b.key_instance else ""
+            if b.blocked:  # no finish to predict until an operator acts
+                text.append(" blocked\n")
+                second = f"  {'':<{width}} if rerun {fmt.local(b.if_rerun_now, zone)}"
+                key = f"  by {b.blocked_by[0].node}"
+            else:
+                text.append(f" {when} {fmt.local(b.predicted_finish, zone)}\n")
+                second = f"  {'':<{width}} commit {fmt.local(b.committed_at, zone)} {slack(b):>5}"
+                key = f"  key {b.key_instance.node}" if b.key_instance else ""
             text.append(second + (key if len(second) + len(key) <= room else ""))
             lines.append((f"{b.name}/{b.cycle}", text, b))
         at_risk = sum(b.status != "SAFE" for b in baselines)
