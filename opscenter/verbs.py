@@ -637,6 +637,9 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         scheduler = "DataWorks (its own scheduler; none of ours runs)"
     else:
         scheduler = info.scheduler or "not running (start it with 'opscenter scheduler')"
+    clock = "real time" if info.speed == 1 else f"simulated ×{info.speed:g}"
+    if info.stopped_at is not None:  # a simulated world stands where its scheduler left it
+        clock += f"; scheduler stopped at {view.moment(info.stopped_at)}"
     listed = backend.list_baselines(bizdate)
     found = _baseline_summary(listed, ZoneInfo("UTC") if view.zone is UTC else zone)
     report = {
@@ -645,6 +648,8 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         "scheduler": scheduler,
         "timezone": info.timezone,
         "now": now.isoformat(),
+        "speed": info.speed,
+        "stopped_at": view.moment_instant(info.stopped_at).isoformat() if info.stopped_at else None,
         "bizdate": bizdate.isoformat(),
         "counts": {s.value: n for s, n in tally.counts.items()} | {"TOTAL": tally.total},
         "dry_run": tally.dry_run,
@@ -665,6 +670,7 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         lines = [
             f"{info.name} · {info.backend} · now {view.moment(now)} ({info.timezone})",
             f"Scheduler: {scheduler}",
+            f"Clock: {clock}",
             "",
             f"Instances · bizdate {bizdate} · {tally.total} total ({tally.dry_run} dry-run)",
         ]

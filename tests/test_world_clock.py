@@ -222,3 +222,22 @@ def test_an_older_store_gains_the_audit_wall_time_and_keeps_its_rows(tmp_path) -
     with reopened.connect() as conn:
         rows = conn.execute(select(AuditRow.user, AuditRow.wall_at)).all()
     assert rows == [("ann", None)]
+
+
+def test_status_says_where_a_stopped_world_stands(tmp_path, capsys) -> None:
+    folder = write_workspace(tmp_path / "ws", ONE_NODE % "solo")
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    wall = ManualClock(REAL_NOW)
+    assert main(["deploy", str(folder), "--db", url], clock=wall) == 0
+    db = open_store(url)
+    plan = ClockPlan(speed=600, start=WORLD_START, wall=wall)
+    holder = holder_here("st")
+    clock = take_lease(db, plan, holder)
+    wall.advance(60)
+    stop_scheduler(db, plan, holder, clock)
+    wall.advance(600)
+    capsys.readouterr()
+    assert main(["status", "--db", url], clock=wall) == 0
+    out = capsys.readouterr().out
+    assert "now 2030-01-05 10:00 CST" in out
+    assert "Clock: simulated ×600; scheduler stopped at 2030-01-05 10:00 CST" in out
