@@ -9,8 +9,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -29,6 +27,7 @@ from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store.db import open_store
 from tests.conftest import deploy_folder, write_workspace
 from tests.harness import MakeWorld, at
+from tests.processes import run_opscenter, scheduler_process
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -123,18 +122,10 @@ def test_a_blocked_baseline_on_a_real_scheduler_warns_goes_over_and_recovers(
     url = f"sqlite:///{tmp_path / 'state.db'}"
     env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     log = tmp_path / "scheduler.log"
-    with log.open("w") as out:
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder),
-             "--db", url, "--speed", "120", "--start", "2030-01-05 22:00"],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
+    args = ["--workspace", str(folder), "--db", url, "--speed", "120"]
 
-    def cli(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "opscenter", *args, "--db", url],
-            capture_output=True, text=True, env=env, timeout=60,
-        )  # fmt: skip
+    def cli(*words: str) -> str:
+        done = run_opscenter(*words, "--db", url, env=env)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
@@ -151,11 +142,7 @@ def test_a_blocked_baseline_on_a_real_scheduler_warns_goes_over_and_recovers(
             assert time.monotonic() < deadline, f"{what}: {found}\n{log.read_text()[-1500:]}"
             time.sleep(0.3)
 
-    try:
-        deadline = time.monotonic() + 60
-        while "holds the lease" not in log.read_text():
-            assert time.monotonic() < deadline and scheduler.poll() is None, log.read_text()
-            time.sleep(0.1)
+    with scheduler_process([*args, "--start", "2030-01-05 22:00"], log, env):
         blocked = until(lambda b: b.get("nightly", {}).get("blocked_by"), "extract blocks nightly")[
             "nightly"
         ]
@@ -179,9 +166,6 @@ def test_a_blocked_baseline_on_a_real_scheduler_warns_goes_over_and_recovers(
         assert [x["node"] for x in over["early"]["blocked_by"]] == ["source"]  # still blocked
         world = StoreClock(open_store(url), RealClock(), refresh=0)
         assert world.now().astimezone(SHANGHAI) > datetime(2030, 1, 5, 22, 20, tzinfo=SHANGHAI)
-    finally:
-        scheduler.terminate()
-        scheduler.wait(timeout=30)
 
 
 def test_the_demo_dashboard_shows_exec_dashboard_at_risk_once_products_fail_for_good(

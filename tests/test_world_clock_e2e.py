@@ -4,14 +4,9 @@ tell that world's time, not the machine's."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
-import struct
-import subprocess
-import sys
-import termios
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,7 +20,7 @@ from opscenter.domain.model import Status
 from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store.db import open_store
 from tests.conftest import write_workspace
-from tests.test_console_pty import read_until
+from tests.processes import console_in_a_terminal, read_until, run_opscenter, scheduler_process
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -41,35 +36,14 @@ baselines:
 """
 
 
-def opscenter(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opscenter", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-
-
 @pytest.mark.slow
 def test_every_process_on_the_store_tells_the_schedulers_time(tmp_path: Path) -> None:
     folder = write_workspace(tmp_path / "ws", WORKSPACE)
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state"), "TERM": "xterm-256color"}
-    env.pop("NO_COLOR", None)
+    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path / "state")}
     log = tmp_path / "scheduler.log"
-    with log.open("w") as out:
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder),
-             "--db", url, "--speed", "600", "--start", "2030-01-05 00:00"],
-            stdout=out, stderr=subprocess.STDOUT, env=env,
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while "holds the lease" not in log.read_text():
-            assert time.monotonic() < deadline, log.read_text()
-            assert scheduler.poll() is None, log.read_text()
-            time.sleep(0.1)
+    args = ["--workspace", str(folder), "--db", url, "--speed", "600"]
+    with scheduler_process([*args, "--start", "2030-01-05 00:00"], log, env) as scheduler:
         world = StoreClock(open_store(url), RealClock(), refresh=0)
         assert world.speed == 600
 
@@ -79,17 +53,19 @@ def test_every_process_on_the_store_tells_the_schedulers_time(tmp_path: Path) ->
             answer = call()
             return before, answer, world.now().astimezone(SHANGHAI)
 
-        before, status, after = window(lambda: opscenter("status", "--db", url, "--json", env=env))
+        def cli(*words: str):  # noqa: ANN202 - a CompletedProcess
+            return run_opscenter(*words, "--db", url, env=env)
+
+        before, status, after = window(lambda: cli("status", "--json"))
         assert status.returncode == 0, status.stderr
         assert before.date() == after.date() == datetime(2030, 1, 5).date()
         assert json.loads(status.stdout)["bizdate"] == "2030-01-04"  # not the machine's
 
-        ids = opscenter("instances", "--db", url, "--bizdate", "2030-01-04", "--json", env=env)
+        ids = cli("instances", "--bizdate", "2030-01-04", "--json")
         assert ids.returncode == 0, ids.stderr
         by_node = {i["node"]: i["id"] for i in json.loads(ids.stdout)["items"]}
 
-        before, why, after = window(lambda: opscenter("why", str(by_node["report"]), "--db", url,
-                                                      env=env))  # fmt: skip
+        before, why, after = window(lambda: cli("why", str(by_node["report"])))
         assert why.returncode == 0, why.stderr
         found = re.search(r"scheduled for 2030-01-05 23:00, in (\d+)h(\d\d)m", why.stdout)
         assert found, why.stdout
@@ -102,31 +78,19 @@ def test_every_process_on_the_store_tells_the_schedulers_time(tmp_path: Path) ->
         while backend.get_instance(by_node["extract"]).status is not Status.SUCCESS:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
-        preview = opscenter("rerun", str(by_node["extract"]), "--downstream", "--preview",
-                            "--db", url, env=env)  # fmt: skip
+        preview = cli("rerun", str(by_node["extract"]), "--downstream", "--preview")
         assert preview.returncode == 0, preview.stderr
         # what the console's confirm says for the same action, on the same world's clock
         [impact] = backend.baseline_impact("rerun", [by_node["extract"]], downstream=True) or []
         assert impact.describe(SHANGHAI) in preview.stdout
         assert "predicted 23:" in preview.stdout, preview.stdout
 
-        master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         before = world.now().astimezone(SHANGHAI)
-        console = subprocess.Popen(
-            [sys.executable, "-m", "opscenter", "--db", url, "--no-scheduler"],
-            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
-        )  # fmt: skip
-        os.close(slave)
-        try:
-            screen = read_until(master, [b"bizdate 20300104", "CST sim×600".encode()], 60)
+        with console_in_a_terminal(["--db", url, "--no-scheduler"], env) as (terminal, console):
+            screen = read_until(terminal, [b"bizdate 20300104", "CST sim×600".encode()], 60)
             after = world.now().astimezone(SHANGHAI)
-            os.write(master, b"q")
+            os.write(terminal, b"q")
             assert console.wait(timeout=20) == 0
-        finally:
-            if console.poll() is None:
-                console.kill()
-            os.close(master)
         text = screen.decode(errors="replace")
         assert "bizdate 20300104" in text and "CST sim×600" in text
         shown = re.findall(r"(\d\d):(\d\d)(?::\d\d)? CST", text)
@@ -134,10 +98,9 @@ def test_every_process_on_the_store_tells_the_schedulers_time(tmp_path: Path) ->
         hour, minute = map(int, shown[0])
         clock = before.replace(hour=hour, minute=minute, second=0, microsecond=0)
         assert before - timedelta(minutes=1) <= clock <= after  # the scheduler's time
-    finally:
-        scheduler.terminate()
-        scheduler.wait(timeout=30)
     assert scheduler.returncode == 0, log.read_text()[-2000:]
     stopped = StoreClock(open_store(url), RealClock(), refresh=0)
-    assert stopped.stopped_at() is not None  # and the world now stands where it stopped
-    assert stopped.now() == stopped.now()
+    assert stopped.stopped_at() is not None  # and the world now stands where it stopped:
+    standing = stopped.now()
+    time.sleep(0.5)  # five world minutes at ×600, had it kept running
+    assert stopped.now() == standing
