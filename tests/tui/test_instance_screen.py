@@ -330,3 +330,42 @@ async def test_a_100_mb_log_opens_at_its_end_at_once_with_a_bounded_window(demo_
         await press(pilot, "G")
         assert "the very last line" in view.current.text
         assert len(view.lines) <= 300
+
+
+async def test_a_dry_run_with_no_attempt_shows_why_nothing_ran(demo_backend):
+    """A weekly node on an off day succeeded as a dry run with no attempt: the log pane
+    shows the log of no attempt (the backend's, read with no attempt named)."""
+    iid = instance_id(demo_backend, "dws_sales_weekly", date(2026, 11, 18))  # a Thursday run
+    info = demo_backend.get_instance(iid)
+    assert info.status is Status.SUCCESS and info.dry_run and demo_backend.attempts(iid) == []
+    first = demo_backend.read_log(iid).text.splitlines()[0]
+    assert first.startswith("dry-run: dws_sales_weekly runs weekly")
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, app, iid)
+        shown = screen_text(pilot)
+        assert "no attempt yet: the log appears when it starts" not in shown
+        assert "Log · no attempt" in shown
+        assert first[:40] in shown  # the pane is narrower than the line
+        view = log_of(app)
+        assert [line.text for line in view.lines] == demo_backend.read_log(iid).text.splitlines()
+        app.screen.refresh_now()  # a refresh keeps the log where it is
+        await settle(pilot)
+        assert view.lines and view.lines[0].text == first
+        await press(pilot, "r", "y")  # rerun: no longer settled, so no log until it runs
+        assert demo_backend.get_instance(iid).status is Status.NOT_RUN
+        await settle(pilot)
+        shown = screen_text(pilot)
+        assert "no attempt yet: the log appears when it starts" in shown
+        assert first[:40] not in shown and not view.lines
+
+
+async def test_an_instance_that_has_not_run_still_says_so(demo_backend):
+    iid = instance_id(demo_backend, "sales_daily")
+    assert demo_backend.get_instance(iid).status is Status.NOT_RUN
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, app, iid)
+        shown = screen_text(pilot)
+        assert "no attempt yet: the log appears when it starts" in shown
+        assert "Log · no attempt" not in shown

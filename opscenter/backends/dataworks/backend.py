@@ -15,6 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from opscenter.domain.records import (
     BaselineDetail,
     BaselineImpact,
     BaselineStatus,
+    Blocker,
     Dashboard,
     Diagnosis,
     EventInfo,
@@ -108,6 +110,16 @@ def _day(text: str | None) -> date | None:
 def _parameters(text: str) -> dict[str, str]:
     """``ScriptParameters``: space-separated ``name=value`` pairs."""
     return dict(pair.split("=", 1) for pair in text.split() if "=" in pair)
+
+
+def _run_status(step: dict[str, Any]) -> str:
+    """A key path step's status: its latest run's (GetBaselineKeyPath ``Runs``)."""
+    runs = step.get("Runs") or []
+    return str(runs[-1].get("Status", "")) if runs else ""
+
+
+def _id(item: InstanceInfo) -> int:
+    return item.id
 
 
 def _last_error(log: str) -> str:
@@ -516,7 +528,9 @@ class DataWorksBackend:
     ) -> LogPage:
         """GetTaskInstanceLog returns a run's whole text, so offsets are over its UTF-8 bytes.
         A run that has ended never changes: its text is kept, and paging through it again
-        (the console names the attempt) costs no call at all."""
+        (the console names the attempt) costs no call at all. An instance that succeeded
+        with no run (a dry run, a virtual node) has the log DataWorks gives it, unnamed
+        (attempt 0, as over the local store)."""
         kept = self._ended_logs.get((instance_id, attempt)) if attempt else None
         if kept is not None:
             return _page(instance_id, attempt, kept, offset, limit)  # type: ignore[arg-type]
@@ -528,7 +542,11 @@ class DataWorksBackend:
         """The page, and the instance as it was read with it."""
         info = self.get_instance(instance_id)
         if info.run_number < 1:
-            raise ActionRefused(f"instance #{instance_id} has not run yet: no log")
+            if info.status is not Status.SUCCESS or attempt:
+                raise ActionRefused(f"instance #{instance_id} has not run yet: no log")
+            # succeeded with no run: not kept, as a rerun may settle it again at another time
+            quiet = self._log_text(instance_id, None).encode()
+            return _page(instance_id, 0, quiet, offset, limit), info
         number = attempt or info.run_number
         if not 1 <= number <= info.run_number:
             raise ActionRefused(
@@ -543,9 +561,12 @@ class DataWorksBackend:
                 self._ended_logs.put((instance_id, number), data)
         return _page(instance_id, number, data, offset, limit), info
 
-    def _log_text(self, instance_id: int, attempt: int) -> str:
-        """One run's whole log."""
-        params: dict[str, Any] = {"Id": instance_id, "RunNumber": attempt}
+    def _log_text(self, instance_id: int, attempt: int | None) -> str:
+        """One run's whole log; with no run number, the log DataWorks gives the instance
+        (the latest run's, or for one that succeeded with no run, why nothing ran)."""
+        params: dict[str, Any] = {"Id": instance_id}
+        if attempt is not None:
+            params["RunNumber"] = attempt
         return self._get("GetTaskInstanceLog", params).get("TaskInstanceLog") or ""
 
     def follow_log(
@@ -874,13 +895,26 @@ class DataWorksBackend:
         )
 
     def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
+        """ListBaselineStatuses; an unfinished baseline's status and key path are read too
+        (GetBaselineStatus, GetBaselineKeyPath), so a blocked one reads blocked here as it
+        does in its detail: two calls per unfinished baseline, and one per instance that
+        may block it."""
         stamp = f"{bizdate.isoformat()}T00:00:00Z"
         rows = self._pages_2020("ListBaselineStatuses", "BaselineStatuses", {"Bizdate": stamp})
         configs = {
             int(b["BaselineId"]): b
             for b in self._pages_2020("ListBaselines", "Baselines", {"ProjectId": self.project_id})
         }
-        return [self._baseline(r, configs.get(int(r["BaselineId"]), {})) for r in rows]
+        found = []
+        for row in rows:
+            base = self._baseline(row, configs.get(int(row["BaselineId"]), {}))
+            if self._may_be_blocked(base):
+                key = {"BaselineId": row["BaselineId"], "Bizdate": stamp, "InGroupId": base.cycle}
+                status = self._legacy("GetBaselineStatus", key)["Data"]
+                path = self._legacy("GetBaselineKeyPath", key)["Data"] or []
+                base = self._blocked(base, status, path)
+            found.append(base)
+        return found
 
     def _pages_2020(self, action: str, key: str, params: dict[str, Any]) -> list[Any]:
         try:
@@ -933,9 +967,71 @@ class DataWorksBackend:
         ]
         last = status.get("LastInstance")
         key_instance = self.get_instance(int(last["InstanceId"])) if last else None
-        base = self._baseline(status, {})
-        detail = BaselineStatus(**{**base.__dict__, "key_instance": key_instance})
+        base = replace(self._baseline(status, {}), key_instance=key_instance)
+        detail = self._blocked(base, status, path) if self._may_be_blocked(base) else base
         return BaselineDetail(detail, steps, [])
+
+    @staticmethod
+    def _may_be_blocked(base: BaselineStatus) -> bool:
+        """Unfinished and not ERROR (outputs frozen or missing: no blocker is named then)."""
+        return not base.finished and base.status != "ERROR"
+
+    def _blocked(
+        self, base: BaselineStatus, status: dict[str, Any], path: list[dict[str, Any]]
+    ) -> BaselineStatus:
+        """The baseline as the local rule reads it (sla/predict.py) when an instance it
+        waits on cannot finish without an operator: blocked by it, no finish predicted
+        (DataWorks' EndCast is a guess then), WARNING until the committed time and OVER
+        after it (or when DataWorks says OVER), and no finish "if rerun now": the API has
+        no what-if prediction. Its key instance is the first blocker on the key path."""
+        blockers = self._blockers(status, path)
+        if not blockers:
+            return base
+        now = self.clock.now().astimezone(UTC).replace(tzinfo=None)
+        over = base.status == "OVER" or now > base.committed_at
+        return replace(
+            base,
+            status="OVER" if over else "WARNING",
+            predicted_finish=None,
+            key_instance=blockers[0],
+            blocked_by=tuple(Blocker(i.id, i.node, i.status) for i in sorted(blockers, key=_id)),
+            if_rerun_now=None,
+        )
+
+    def _blockers(self, status: dict[str, Any], path: list[dict[str, Any]]) -> list[InstanceInfo]:
+        """The instances holding the baseline, in key path order: its blocking instance
+        (GetBaselineStatus ``BlockInstance``) and every FAILURE on its key path, read each
+        (GetTaskInstance / GetInstance) to tell a blocker from one still on its way.
+
+        A blocker is FROZEN (a suspended instance, or one of a paused node), or FAILURE
+        with no automatic rerun left. The API has no auto-rerun time, so a rerun counts
+        as pending while the instance ran and failed fewer times than its node's rerun
+        times allow (rerun mode not Denied; 2020 reads the instance's ``TaskRerunTime``);
+        when that cannot be told (the node unknown, no rerun count given, a failure that
+        never ran, as DataWorks fails a frozen instance at its time) a FAILURE on the key
+        path counts as a blocker. An operator's stop is not visible either, so a stopped
+        instance with reruns left reads as awaiting its rerun. Only the key path is seen:
+        a blocker off it (or a frozen instance on it that is not the blocking instance)
+        is left out rather than guessed."""
+        order = [int(s["InstanceId"]) for s in path if s.get("InstanceId")]
+        wanted = [
+            int(s["InstanceId"])
+            for s in path
+            if s.get("InstanceId") and _run_status(s) == Status.FAILURE.value
+        ]
+        block = status.get("BlockInstance") or {}
+        if block.get("InstanceId") and block.get("Status") in ("FAILURE", "NOT_RUN"):
+            wanted.append(int(block["InstanceId"]))
+        found = []
+        for instance_id in dict.fromkeys(wanted):
+            item = self.get_instance(instance_id)
+            if item.status is Status.FROZEN or (
+                item.status is Status.FAILURE
+                and not (item.run_number >= 1 and self._retry_due(item))
+            ):
+                found.append(item)
+        place = {instance_id: n for n, instance_id in enumerate(order)}
+        return sorted(found, key=lambda i: place.get(i.id, -1))
 
     # -- audit ----------------------------------------------------------------------------
 

@@ -258,19 +258,19 @@ class LegacyBackend(DataWorksBackend):
         row = self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})["Data"]
         return _parameters(row.get("ParamValues") or "")
 
-    def _log_text(self, instance_id: int, attempt: int) -> str:
-        """GetInstanceLog of the attempt's history row (runs in the order they began)."""
+    def _log_text(self, instance_id: int, attempt: int | None) -> str:
+        """GetInstanceLog of the attempt's history row (runs in the order they began); with
+        no attempt, GetInstanceLog with no history row: the log DataWorks gives the
+        instance (for one that succeeded with no run, why nothing ran)."""
+        key = {"InstanceId": instance_id, "ProjectEnv": PROD}
+        if attempt is None:
+            return self._call("GetInstanceLog", key).get("Data") or ""
         runs = self._history(instance_id)
         if not 1 <= attempt <= len(runs):
             return ""  # the run's row is gone (read_log checked it existed a moment ago)
         chosen = runs[attempt - 1]
         answer = self._call(
-            "GetInstanceLog",
-            {
-                "InstanceId": instance_id,
-                "ProjectEnv": PROD,
-                "InstanceHistoryId": chosen["InstanceHistoryId"],
-            },
+            "GetInstanceLog", {**key, "InstanceHistoryId": chosen["InstanceHistoryId"]}
         )
         return answer.get("Data") or ""
 

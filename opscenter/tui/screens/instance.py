@@ -54,6 +54,7 @@ CHECK_WORDS = {
     "execution": ("run", "run"),
 }
 DIRECTIONS = (("up", "Upstream"), ("down", "Downstream"))
+NO_ATTEMPT = "no attempt yet: the log appears when it starts"
 
 
 @dataclass(frozen=True)
@@ -156,6 +157,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.node: NodeInfo | None = None
         self.parameters: dict[str, str] | None = None  # read once: an instance's are fixed
         self.shown: int | None = None  # the attempt whose log is shown
+        self.quiet = False  # the log of no attempt is shown (a dry run, a virtual node)
         self.now_utc: datetime | None = None
 
     def body(self) -> ComposeResult:
@@ -243,8 +245,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         numbers = [a.number for a in self.attempts]
         if not numbers:
             self.shown = None
-            self.log_view.note = "no attempt yet: the log appears when it starts"
-            self.log_view.refresh()
+            self._show_no_attempt(snap.info)
         elif self.shown not in numbers or (was_latest and self.shown != numbers[-1]):
             self.shown = numbers[-1]  # a new attempt started while the latest was shown
             self._open_log()
@@ -349,7 +350,9 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     def _show_attempt(self) -> None:
         line = Text(" ", no_wrap=True, overflow="ellipsis")
         if self.shown is None:
-            line.append("no attempt yet")
+            line.append(
+                "no attempt: nothing ran, the log says why" if self.quiet else "no attempt yet"
+            )
         else:
             line.append(self._attempt_text(self._attempt()))
             if len(self.attempts) > 1:
@@ -387,7 +390,32 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         text.rstrip()
         self.query_one("#details", Static).update(text)
 
+    def _show_no_attempt(self, info: InstanceInfo) -> None:
+        """An instance with no attempt: one that succeeded (a dry run, a virtual node) has
+        a log saying why nothing ran, read once with no attempt named; any other has no
+        log until it starts."""
+        quiet = info.status is Status.SUCCESS
+        if quiet and not self.quiet:
+            backend = self.app.backend  # type: ignore[attr-defined]
+            instance_id = self.instance_id
+
+            def reader(offset: int, limit: int) -> LogPage:
+                return backend.read_log(instance_id, None, offset, limit)
+
+            self.log_view.show(reader, follow=False)
+        elif not quiet and self.quiet:  # rerun meanwhile: its old log no longer holds
+
+            def nothing(offset: int, limit: int) -> LogPage:
+                raise ActionRefused(NO_ATTEMPT)
+
+            self.log_view.show(nothing, follow=False)
+        elif not quiet:
+            self.log_view.note = NO_ATTEMPT
+            self.log_view.refresh()
+        self.quiet = quiet
+
     def _open_log(self) -> None:
+        self.quiet = False
         attempt = self._attempt()
         backend = self.app.backend  # type: ignore[attr-defined]
         instance_id, number = self.instance_id, attempt.number
@@ -404,6 +432,8 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         title = "Log"
         if self.shown is not None:
             title += f" · attempt {self.shown}/{len(self.attempts)}"
+        elif self.quiet:
+            title += " · no attempt"
         where = view.where()
         if where:
             title += f" · {where}"
