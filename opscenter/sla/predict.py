@@ -90,17 +90,24 @@ def predict(
     start: dict[int, datetime] = {}
     finish: dict[int, datetime] = {}
     held: set[int] = set()  # blocked, or waiting on a blocked instance
+    cut = False  # some held instance's descendants include a success
+    blocking: list[int] = []
     for instance_id in _in_dependency_order(parents):
         item = by_id[instance_id]
         ready = item.due_at
         for parent in parents[instance_id]:
             if finish[parent] > ready:
                 ready = finish[parent]
+        waits_on_held = bool(held) and not held.isdisjoint(parents[instance_id])
         if item.status is Status.SUCCESS:
             start[instance_id] = item.started_at or ready
             finish[instance_id] = item.finished_at or ready
+            cut |= waits_on_held  # a success below a blocker: not every held one blocks
             continue
-        if item.blocks or any(p in held for p in parents[instance_id]):
+        if item.blocks:
+            held.add(instance_id)
+            blocking.append(instance_id)
+        elif waits_on_held:
             held.add(instance_id)
         if item.status is Status.RUNNING and item.started_at:
             start[instance_id] = item.started_at
@@ -116,7 +123,11 @@ def predict(
     if blocked_outputs:
         last = max(blocked_outputs, key=lambda i: finish[i.id])
         path = _key_path(last.id, parents, finish, through=held)
-        blockers = _blockers(blocked_outputs, parents, held, by_id)
+        blockers = (
+            _blockers(blocked_outputs, parents, held, by_id)
+            if cut  # else every held instance reaches a held output: each blocker counts
+            else tuple(sorted(blocking))
+        )
         key = next((i for i in path if by_id[i].blocks), None)
         status = OVER if now > committed_at else WARNING
         return Prediction(
