@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -30,6 +30,7 @@ from opscenter.config import API_VERSIONS, BACKENDS, apply_config
 from opscenter.domain.clock import Clock, RealClock
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
+from opscenter.domain.rules import bizdate_of, default_bizdate
 from opscenter.domain.times import to_store
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
@@ -602,11 +603,11 @@ def _summary(args: argparse.Namespace, clock: Clock) -> int:
         for generated in generated_days:
             print(
                 f"generated {generated.instances} instances and {generated.edges} dependencies "
-                f"for {generated.day} (bizdate {generated.day - timedelta(days=1)})"
+                f"for {generated.day} (bizdate {bizdate_of(generated.day)})"
             )
         if not generated_days:
             print(f"today's instances ({now.now().astimezone(zone).date()}) were already generated")
-    bizdate = now.now().astimezone(zone).date() - timedelta(days=1)
+    bizdate = default_bizdate(now.now(), zone)
     print()
     print(summary.render(summary.collect(db, workspace_id, bizdate, now.now())))
     return 0

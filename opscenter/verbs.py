@@ -12,7 +12,7 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,6 +30,13 @@ from opscenter.domain.records import (
     InstanceInfo,
     NodeFilter,
     blocked_text,
+)
+from opscenter.domain.rules import (
+    default_bizdate,
+    duration_text,
+    is_slow,
+    minutes_text,
+    run_time_text,
 )
 from opscenter.domain.times import TimeView, to_local
 
@@ -107,27 +114,22 @@ def time_view(backend: Backend, args: argparse.Namespace) -> TimeView:
     return TimeView.of(ZoneInfo(backend.workspace().timezone), getattr(args, "utc", False))
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-
-
-def instance_line(item: InstanceInfo, view: TimeView | None = None, node_width: int = 21) -> str:
-    """One instance in 80 columns; its run time beside its node's usual one (▲ longer).
+def instance_line(
+    item: InstanceInfo,
+    view: TimeView | None = None,
+    node_width: int = 21,
+    now_utc: datetime | None = None,
+) -> str:
+    """One instance in 80 columns; its run time (so far, when running at ``now_utc``, naive
+    UTC) beside its node's usual one, ▲ when SLOW (decision 13.10), as the console marks it.
 
     The cyctime is read in ``view``'s zone, unlabelled: the header names the zone. The node
     and cyctime columns share 33 columns, so a wider zone label narrows the node's."""
     attempts = f"{item.run_number}/{item.max_attempts}" if item.run_number else "-"
-    took = _duration(item.duration)
-    if item.duration is not None and item.average:
-        longer = "▲" if item.duration > 1.5 * item.average else " "
-        took = f"{took}{longer}({_duration(item.average)})"
+    ran = item.run_time(now_utc) if now_utc else item.duration
+    took, slow = duration_text(ran), is_slow(ran, item.average)
+    if ran is not None and (item.average or slow):
+        took = f"{took}{'▲' if slow else ' '}({duration_text(item.average)})"
     cyctime = f"{view.wall_instant(item.cyctime) if view else item.cyctime:%m-%d %H:%M}"
     return (
         f"{item.id:>5} {item.status_label:<15} {item.node[:node_width]:<{node_width}} "
@@ -135,7 +137,9 @@ def instance_line(item: InstanceInfo, view: TimeView | None = None, node_width: 
     )
 
 
-def instance_table(items: list[InstanceInfo], view: TimeView) -> list[str]:
+def instance_table(
+    items: list[InstanceInfo], view: TimeView, now_utc: datetime | None = None
+) -> list[str]:
     """The header and a line per instance, 80 columns; the header names the cyctimes' zone
     (``CYCTIME (CST)``, ``CYCTIME (PST/PDT)`` across a change), never each row."""
     label = view.walls_label(i.cyctime for i in items)
@@ -145,7 +149,7 @@ def instance_table(items: list[InstanceInfo], view: TimeView) -> list[str]:
         f"{'ID':>5} {'STATUS':<15} {'NODE':<{node_width}} {cyctime:<{32 - node_width}} "
         f"{'ATT':>3} {'TOOK (AVG)':<13} OWNER"
     )
-    return [header, *(instance_line(i, view, node_width) for i in items)]
+    return [header, *(instance_line(i, view, node_width, now_utc) for i in items)]
 
 
 def _ids(text: str) -> list[int]:
@@ -193,8 +197,8 @@ def node(backend: Backend, args: argparse.Namespace) -> int:
             "next: " + ", ".join(view.moment(t, "%m-%d %H:%M") for t in upcoming),
             f"run mode {info.recurrence} · instances {info.instance_mode} · "
             f"rerun {info.rerun_mode} "
-            f"· auto rerun {info.rerun_times}x every {info.rerun_interval}s · timeout "
-            f"{str(info.timeout) + 'm' if info.timeout else 'none'}",
+            f"· auto rerun {info.rerun_times}x every {duration_text(info.rerun_interval)} "
+            f"· timeout {minutes_text(info.timeout) if info.timeout else 'none'}",
             f"upstream: {', '.join(info.upstreams) or '-'}",
             f"downstream: {', '.join(info.downstreams) or '-'}",
         ]
@@ -237,8 +241,10 @@ def instances(backend: Backend, args: argparse.Namespace) -> int:
 
     view = time_view(backend, args)
 
+    now_utc = _now_utc(backend)
+
     def text() -> str:
-        lines = instance_table(page.items, view)
+        lines = instance_table(page.items, view, now_utc)
         lines.append(f"{len(page.items)} of {page.total} shown")
         return "\n".join(lines)
 
@@ -250,13 +256,15 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
     info = backend.get_instance(args.id)
     tried = backend.attempts(args.id)
     view = time_view(backend, args)
+    took = run_time_text(info.run_time(_now_utc(backend)), info.average)
 
     def text() -> str:
         lines = [
             f"{info.node} · #{info.id} · {info.kind.value} · cyctime {view.wall(info.cyctime)} "
             f"· bizdate {info.bizdate:%Y%m%d}",
             f"{info.status_label} · attempt {info.run_number} of {info.max_attempts} · group "
-            f"{info.resource_group} · priority {info.priority} · owner {info.owner or '-'}",
+            f"{info.resource_group} · priority {info.priority} · owner {info.owner or '-'}"
+            + (f" · run time {took}" if took else ""),
         ]
         if info.dry_run:
             lines.append(f"dry-run: {info.dry_run_reason}")
@@ -343,9 +351,13 @@ def audit(backend: Backend, args: argparse.Namespace) -> int:
 
 
 def _yesterday(backend: Backend) -> date:
-    """The default business date of instance lists (spec 10): yesterday, workspace time."""
-    zone = ZoneInfo(backend.workspace().timezone)
-    return backend.now().astimezone(zone).date() - timedelta(days=1)
+    """The default business date of instance lists (spec 10), by the world's clock."""
+    return default_bizdate(backend.now(), ZoneInfo(backend.workspace().timezone))
+
+
+def _now_utc(backend: Backend) -> datetime:
+    """The world's time as records keep their moments (naive UTC)."""
+    return backend.now().astimezone(UTC).replace(tzinfo=None)
 
 
 # -- acting ------------------------------------------------------------------------
@@ -498,7 +510,7 @@ def baselines(backend: Backend, args: argparse.Namespace) -> int:
         lines = [f"Baselines · bizdate {bizdate} · times in {label}"]
         for b in found:
             slack = b.slack_minutes
-            slack_text = "" if slack is None else f"{slack:+d}m"
+            slack_text = "" if slack is None else minutes_text(slack, signed=True)
             state = "done" if b.finished else "pred"
             lines.append(
                 f"  {_BASELINE_GLYPH.get(b.status, '?')} {b.status:<8} {b.name[:18]:<18} "
@@ -686,7 +698,8 @@ def status(backend: Backend, args: argparse.Namespace) -> int:
         for b in found:
             lines.append(
                 f"  {b['name']:<18} priority {b['priority']}  committed {b['committed']}  "
-                f"margin {b['margin']}m  {_BASELINE_GLYPH.get(b['status'], '?')} {b['status']}"
+                f"margin {minutes_text(b['margin'])}  "
+                f"{_BASELINE_GLYPH.get(b['status'], '?')} {b['status']}"
             )
             if b["nodes"]:
                 lines.append(f"  {'':<18} protects {', '.join(b['nodes'])}")

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
 from opscenter.domain.model import RerunMode, Status
 from opscenter.domain.records import Diagnosis, DiagnosisStep
+from opscenter.domain.rules import duration_text
 
 MAX_WALK = 5000  # ancestors examined when looking for the deepest blocker
 SHOWN = 5  # instances named in one step
@@ -102,12 +103,6 @@ class DiagnosisFacts:
     slots: int | Unknown = UNKNOWN  # the resource group's slots
     slot_holders: Sequence[Holder] | Unknown = UNKNOWN  # in cyctime order
     waiting_since: datetime | Unknown = UNKNOWN  # naive UTC: since when it waits for a slot
-
-
-def minutes(delta: timedelta) -> str:
-    """``4h00m``, ``17m``"""
-    total = int(delta.total_seconds() // 60)
-    return f"{total // 60}h{total % 60:02d}m" if total >= 60 else f"{total}m"
 
 
 def walk_upstream(
@@ -207,7 +202,8 @@ def _time(f: DiagnosisFacts) -> DiagnosisStep:
         return DiagnosisStep(
             "time",
             False,
-            f"scheduled for {f.cyctime:%Y-%m-%d %H:%M}, in {minutes(f.due_at - f.now)}",
+            f"scheduled for {f.cyctime:%Y-%m-%d %H:%M}, "
+            f"in {duration_text(f.due_at - f.now, minutes=True)}",
         )
     return DiagnosisStep("time", True, f"its time {f.cyctime:%m-%d %H:%M} has come")
 
@@ -242,7 +238,8 @@ def _execution(f: DiagnosisFacts) -> DiagnosisStep:
         return DiagnosisStep(
             "execution",
             True,
-            f"running for {minutes(f.now - f.started_at)} (attempt {f.run_number})",
+            f"running for {duration_text(f.now - f.started_at, minutes=True)} "
+            f"(attempt {f.run_number})",
         )
     if f.status is Status.FAILURE:
         # the attempt's reason carries the process's last words (exit code 1: ERROR: ...)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 
+from opscenter.domain.rules import bizdate_of
+
 
 class ParamError(ValueError):
     """An expression that cannot be rendered; it names the expression so the user can find it."""
@@ -149,7 +151,7 @@ def _instance(
     wall_clock = cyctime.replace(tzinfo=None)
     return _Instance(
         cyctime=wall_clock,
-        bizdate=wall_clock.date() - timedelta(days=1) if bizdate is None else bizdate,
+        bizdate=bizdate_of(wall_clock.date()) if bizdate is None else bizdate,
         ids={"jobid": job_id, "nodeid": node_id, "taskid": instance_id},
     )
 

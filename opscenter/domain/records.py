@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 
 from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.rules import minutes_text
 
 
 class ActionRefused(Exception):
@@ -105,6 +106,14 @@ class InstanceInfo:
         if self.started_at and self.finished_at:
             return (self.finished_at - self.started_at).total_seconds()
         return None
+
+    def run_time(self, now_utc: datetime) -> float | None:
+        """Seconds it ran, or has been running by ``now_utc`` (naive UTC): what the CLI and
+        the console both show, and judge SLOW, for a running instance too."""
+        if self.started_at is None:
+            return None
+        end = self.finished_at or (now_utc if self.status is Status.RUNNING else None)
+        return (end - self.started_at).total_seconds() if end else None
 
     @property
     def status_label(self) -> str:
@@ -401,11 +410,6 @@ def _verdict(b: BaselineStatus) -> str:
         late = f"OVER by {minutes_text(-minutes)}"
         return late if b.status == "OVER" else f"{b.status}, will be {late}"
     return f"{b.status}, {minutes_text(minutes)} to spare"
-
-
-def minutes_text(minutes: int) -> str:
-    """``41m``, or ``3h40m`` from two hours on."""
-    return f"{minutes}m" if minutes < 120 else f"{minutes // 60}h{minutes % 60:02d}m"
 
 
 @dataclass(frozen=True)

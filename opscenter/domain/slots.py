@@ -6,11 +6,12 @@ all count instances the same way.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import Recurrence, Slot
+from opscenter.domain.rules import bizdate_of
 
 
 def day_slots(
@@ -28,7 +29,7 @@ def day_slots(
     a day whose time of day falls inside it (backfill, spec 6.3).
     """
     schedule = parse_cron(cron)
-    bizdate = day - timedelta(days=1)
+    bizdate = bizdate_of(day)
     times = schedule.fire_times_on(day, zone)
     skip = recurrence == Recurrence.SKIP.value
     if times:

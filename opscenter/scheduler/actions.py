@@ -18,7 +18,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
-from opscenter.domain.model import EVENT_MOVES, DependencyType, RerunMode, Status
+from opscenter.domain.model import EVENT_MOVES, DependencyType, Status
+from opscenter.domain.preconditions import (
+    FREEZE_FROM,
+    KEPT_BELOW,
+    RESET_BELOW_FROM,
+    SET_SUCCESS_FROM,
+    STOP_FROM,
+    UNFREEZE_FROM,
+    check_action,
+    check_below,
+)
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
 from opscenter.domain.times import to_local
 from opscenter.scheduler import backfill, lease, state
@@ -39,10 +49,6 @@ from opscenter.store.models import (
 )
 from opscenter.store.tx import previewing, writing
 
-RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
-STOP_FROM = (Status.RUNNING, Status.WAIT_TIME, Status.WAIT_RESOURCE)
-FREEZE_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.RUNNING)
-
 
 @dataclass(frozen=True)
 class Actor:
@@ -60,10 +66,6 @@ class _Target:
     status: Status
     rerun_mode: str
     backfill: bool
-
-    @property
-    def label(self) -> str:
-        return f"#{self.id} {self.node}"
 
 
 def _run(
@@ -135,26 +137,6 @@ def _targets(conn: Connection, workspace_id: int, ids: Sequence[int]) -> list[_T
     return [found[i] for i in dict.fromkeys(ids)]
 
 
-def _check(targets: list[_Target], why_not: Callable[[_Target], str | None]) -> None:
-    reasons = [f"{t.label}: {reason}" for t in targets if (reason := why_not(t))]
-    if reasons:
-        raise ActionRefused("; ".join(reasons))
-
-
-def _status_word(statuses: Sequence[Status]) -> str:
-    return ", ".join(s.value for s in statuses)
-
-
-def _rerun_refusal(target: _Target) -> str | None:
-    if target.status not in RERUN_FROM:
-        return f"is {target.status.value}; rerun needs {_status_word(RERUN_FROM)}"
-    if target.rerun_mode == RerunMode.DENIED.value:
-        return "its node's rerun mode is Denied"
-    if target.rerun_mode == RerunMode.FAILURE_ALLOWED.value and target.status is Status.SUCCESS:
-        return "its node's rerun mode is FailureAllowed and it succeeded"
-    return None
-
-
 def _same_cycle_descendants(conn: Connection, ids: Sequence[int]) -> list[int]:
     """Every same-cycle descendant instance, nearest first."""
     seen: dict[int, None] = {}
@@ -194,28 +176,19 @@ def _rerun_body(
 
     def body(conn: Connection) -> ActionResult:
         targets = _targets(conn, workspace_id, ids)
-        _check(targets, _rerun_refusal)
+        check_action(action, targets)
         reset = [t.id for t in targets]
         if downstream:
             descendants = _same_cycle_descendants(conn, reset)
             below = _targets(conn, workspace_id, descendants) if descendants else []
-            below = [t for t in below if t.status is not Status.FROZEN]
-            _check(
-                below,
-                lambda t: (
-                    f"descendant is {t.status.value}; stop it first"
-                    if t.status is Status.RUNNING
-                    else "descendant's rerun mode is Denied"
-                    if t.rerun_mode == RerunMode.DENIED.value
-                    else None
-                ),
-            )
+            below = [t for t in below if t.status not in KEPT_BELOW]
+            check_below(below)
             reset += [t.id for t in below]
         moved = state.move(
             conn,
             reset,
             Status.NOT_RUN,
-            allowed_from=RERUN_FROM + (Status.WAIT_TIME, Status.WAIT_RESOURCE),
+            allowed_from=RESET_BELOW_FROM,
             now=actor.now,
             by=actor.user,
             reason=action,
@@ -241,19 +214,12 @@ def _rerun_body(
 def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
     def body(conn: Connection) -> ActionResult:
         targets = _targets(conn, workspace_id, ids)
-        _check(
-            targets,
-            lambda t: (
-                None
-                if t.status is Status.FAILURE
-                else f"is {t.status.value}; only a FAILURE can be set to success"
-            ),
-        )
+        check_action("set success", targets)
         moved = state.move(
             conn,
             [t.id for t in targets],
             Status.SUCCESS,
-            allowed_from=[Status.FAILURE],
+            allowed_from=SET_SUCCESS_FROM,
             now=actor.now,
             by=actor.user,
             reason="set success",
@@ -289,14 +255,7 @@ def _halt(
 
     def body(conn: Connection) -> ActionResult:
         targets = _targets(conn, workspace_id, ids)
-        _check(
-            targets,
-            lambda t: (
-                None
-                if t.status in allowed
-                else f"is {t.status.value}; {kind} needs {_status_word(allowed)}"
-            ),
-        )
+        check_action(kind, targets)
         waiting = [t.id for t in targets if t.status is not Status.RUNNING]
         running = [t.id for t in targets if t.status is Status.RUNNING]
         moved = state.move(
@@ -389,15 +348,12 @@ def freeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> A
 def unfreeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
     def body(conn: Connection) -> ActionResult:
         targets = _targets(conn, workspace_id, ids)
-        _check(
-            targets,
-            lambda t: None if t.status is Status.FROZEN else f"is {t.status.value}, not FROZEN",
-        )
+        check_action("unfreeze", targets)
         moved = state.move(
             conn,
             [t.id for t in targets],
             Status.NOT_RUN,
-            allowed_from=[Status.FROZEN],
+            allowed_from=UNFREEZE_FROM,
             now=actor.now,
             by=actor.user,
             reason=f"unfrozen by {actor.user}",

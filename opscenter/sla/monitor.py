@@ -19,8 +19,9 @@ from sqlalchemy import Connection, Engine, Row, Select, insert, select, update
 
 from opscenter.domain.model import NodeType, Status
 from opscenter.domain.records import BaselineStatus, Blocker, InstanceInfo
+from opscenter.domain.rules import duration_text, is_slow
 from opscenter.domain.times import to_local, wall_to_store
-from opscenter.sla.predict import Prediction, Protected, is_slow, predict
+from opscenter.sla.predict import Prediction, Protected, predict
 from opscenter.store.batches import chunks
 from opscenter.store.models import (
     BaselineInstanceRow,
@@ -356,8 +357,8 @@ class SlaMonitor:
                     raised.append(
                         (
                             "SLOW",
-                            f"{item.node} #{item.id} has run {_minutes(elapsed)}, "
-                            f"usually {_minutes(item.average)}",
+                            f"{item.node} #{item.id} has run {duration_text(elapsed)}, "
+                            f"usually {duration_text(item.average)}",
                         )
                     )
             for kind, message in raised:
@@ -383,7 +384,3 @@ class SlaMonitor:
                     .where(EventRow.id == event.id)
                     .values(status="RECOVER", updated_at=now, updated_by="scheduler")
                 )
-
-
-def _minutes(delta: timedelta) -> str:
-    return f"{int(delta.total_seconds() // 60)}m"

@@ -218,8 +218,3 @@ def _status(
     if finish > alert_at or now > alert_at:
         return WARNING
     return SAFE
-
-
-def is_slow(elapsed: timedelta, average: timedelta) -> bool:
-    """Decision 13.10: elapsed > 1.5 x average and at least 10 minutes over it."""
-    return elapsed > 1.5 * average and elapsed - average >= timedelta(minutes=10)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from opscenter.domain.model import Status
 from opscenter.domain.records import StatusCounts
+from opscenter.domain.rules import minutes_text
 from opscenter.scheduler import lease
 from opscenter.store.models import (
     BaselineRow,
@@ -196,7 +197,8 @@ def render(summary: Summary) -> str:
         lines += ["", "Baselines"]
         for name, priority, committed, margin, nodes in summary.baselines:
             lines.append(
-                f"  {name:<18} priority {priority}  committed {committed}  margin {margin}m"
+                f"  {name:<18} priority {priority}  committed {committed}  "
+                f"margin {minutes_text(margin)}"
             )
             lines.append(f"  {'':<18} protects {', '.join(nodes)}")
     if summary.upcoming:

@@ -22,6 +22,7 @@ from textual.screen import Screen
 
 from opscenter.backends.base import Backend
 from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
+from opscenter.domain.rules import default_bizdate
 from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
 from opscenter.tui.commands import OpsCommands
@@ -160,8 +161,8 @@ class OpsApp(App[None]):
         return self._last_now.astimezone(self.zone)
 
     def default_bizdate(self) -> date:
-        """Yesterday in the workspace's zone: what daily nodes ran for today."""
-        return self.local_now().date() - timedelta(days=1)
+        """Yesterday in the workspace's zone, by the world's clock (spec 10)."""
+        return default_bizdate(self.local_now(), self.zone)
 
     def day_in_view(self) -> date:
         """The business date in view, or the default where a screen needs one date."""

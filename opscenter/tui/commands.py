@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
@@ -124,7 +123,7 @@ class OpsCommands(Provider):
 
     def bizdate_commands(self) -> Iterator[Command]:
         today = self.ops.local_now().date()
-        for word, day in (("yesterday", today - timedelta(days=1)), ("today", today)):
+        for word, day in (("yesterday", self.ops.default_bizdate()), ("today", today)):
             yield Command(
                 f"Business date: {word}",
                 partial(self.ops.set_bizdate, day),

@@ -10,8 +10,7 @@ from rich.text import Text
 
 from opscenter.domain.model import DRY_RUN_GLYPH, Status
 from opscenter.domain.records import InstanceInfo
-
-SLOW_FACTOR = 1.5  # a run this many times its node's average is marked ▲
+from opscenter.domain.rules import run_time_text
 
 
 def _unicode_terminal() -> bool:
@@ -22,6 +21,7 @@ def _unicode_terminal() -> bool:
 
 
 UNICODE = _unicode_terminal()
+SLOW_MARK = "▲" if UNICODE else "^"  # a SLOW run (decision 13.10, domain/rules.py)
 
 
 def status_class(status: Status) -> str:
@@ -47,37 +47,9 @@ def instance_status(info: InstanceInfo, *, short: bool = False) -> str:
     return status_word(info.status, info.dry_run, short=short)
 
 
-def duration(seconds: float | None) -> str:
-    """``12s``, ``4m12s``, ``2h05m``; ``-`` when unknown."""
-    if seconds is None:
-        return "-"
-    whole = int(round(seconds))
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-
-
-def run_time(info: InstanceInfo, now_utc: datetime) -> float | None:
-    """Seconds it ran, or has been running so far (``now_utc`` naive UTC)."""
-    if info.started_at is None:
-        return None
-    end = info.finished_at or (now_utc if info.status is Status.RUNNING else None)
-    return (end - info.started_at).total_seconds() if end else None
-
-
 def duration_against_average(info: InstanceInfo, now_utc: datetime) -> str:
-    """``41m ▲ (18m)``: its run time, ▲ when 1.5x its node's average, the average in brackets."""
-    took = run_time(info, now_utc)
-    if took is None:
-        return "-"
-    text = duration(took)
-    if info.average:
-        slow = took >= SLOW_FACTOR * info.average
-        mark = (" ▲" if UNICODE else " ^") if slow else ""
-        text += f"{mark} ({duration(info.average)})"
-    return text
+    """``41m12s ▲ (18m00s)``: its run time (so far), ▲ when SLOW, its node's average."""
+    return run_time_text(info.run_time(now_utc), info.average, mark=SLOW_MARK, label="") or "-"
 
 
 def attempt(info: InstanceInfo, *, single: bool = False) -> str:

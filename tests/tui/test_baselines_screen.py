@@ -168,7 +168,7 @@ async def test_the_list_shows_both_baselines_with_status_slack_and_key_instance(
         assert "blocked by #76 dq_sales_volume ✗ FAILURE" in text  # the cursor row's facts
         await press(pilot, "less_than_sign")
         text = screen_text(pilot)
-        assert has(text, "✓ SAFE exec_dashboard 8 07:10 09:00 +110m - yes")
+        assert has(text, "✓ SAFE exec_dashboard 8 07:10 09:00 +1h50m - yes")
 
 
 async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend):
@@ -265,6 +265,6 @@ def test_slack_reads_in_minutes_then_hours():
         )  # fmt: skip
 
     assert slack(with_finish(9.3)) == "-18m"
-    assert slack(with_finish(7 + 40 / 60)) == "+80m"
+    assert slack(with_finish(7 + 40 / 60)) == "+1h20m"
     assert slack(with_finish(19.25)) == "-10h15m"
     assert slack(replace(with_finish(9), predicted_finish=None)) == "-"

@@ -140,7 +140,7 @@ async def test_the_day_before_reloads_every_panel(demo_backend):
         assert "Needs action · 0" in text and "nothing failed on 2026-11-18" in text
         assert "Baselines · 0 at risk" in text
         assert has(text, "✓ exec_dashboard SAFE done 07:10")
-        assert has(text, "commit 09:00 +110m")
+        assert has(text, "commit 09:00 +1h50m")
         await press(pilot, "greater_than_sign")
         assert "Needs action · 1" in screen_text(pilot)
 

@@ -28,6 +28,7 @@ from opscenter.domain.backfill_plan import PlanNode
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.preconditions import KEPT_BELOW, ActionTarget, check_action, check_below
 from opscenter.domain.records import (
     ActionRefused,
     ActionResult,
@@ -85,7 +86,6 @@ KINDS = {
 }
 WIRE_KIND = {kind: word for word, kind in KINDS.items()}
 RERUN_MODES = {"AllAllowed": "Allowed", "FailureAllowed": "FailureAllowed", "AllDenied": "Denied"}
-RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
 BASELINE_STATUS = {"DANGEROUS": "WARNING", "DANGROUS": "WARNING"}
 POLL_SECONDS = 0.5
 BACKFILL_SCAN_DAYS = 14  # business dates read back when listing backfills
@@ -1135,7 +1135,9 @@ class DataWorksBackend:
 
     def _rerun_waves(self, ids: Sequence[int]) -> ActionResult:
         """Spec 6: no API reruns downstream, so the descendants are rerun here, wave by
-        wave in dependency order; a failed wave stops the later ones."""
+        wave in dependency order; a failed wave stops the later ones. Checked first as the
+        local backend checks it, so a refusal comes before any wave is sent."""
+        self._check_rerun("rerun downstream", ids)
         waves = self._downstream_waves(ids)
         done: list[int] = []
         for number, wave in enumerate(waves):
@@ -1154,7 +1156,8 @@ class DataWorksBackend:
 
     def _downstream_waves(self, ids: Sequence[int]) -> list[list[int]]:
         """The chosen instances, then their same-cycle descendants in topological waves;
-        frozen descendants stay as they are, a running one refuses the whole rerun."""
+        frozen descendants stay as they are, a running one (or one whose node denies
+        reruns) refuses the whole rerun."""
         parents: dict[int, set[int]] = {i: set() for i in ids}
         infos: dict[int, InstanceInfo] = {}
         frontier = list(ids)
@@ -1170,14 +1173,8 @@ class DataWorksBackend:
                         nxt.append(child.id)
                     parents[child.id].add(parent)
             frontier = nxt
-        running = [i for i in infos.values() if i.status is Status.RUNNING]
-        if running:
-            raise ActionRefused(
-                "; ".join(
-                    f"#{i.id} {i.node}: descendant is RUNNING; stop it first" for i in running
-                )
-            )
-        frozen = {i.id for i in infos.values() if i.status is Status.FROZEN}
+        frozen = {i.id for i in infos.values() if i.status in KEPT_BELOW}
+        check_below(self._target(i) for i in infos.values() if i.id not in frozen)
         waves: list[list[int]] = []
         placed: set[int] = set()
         while len(placed) < len(parents):
@@ -1189,13 +1186,7 @@ class DataWorksBackend:
     def preview_rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult:
         """What rerun would send, checked here as the local backend checks it."""
         action = "rerun downstream" if downstream else "rerun"
-        reasons = [
-            f"#{item.id} {item.node}: {reason}"
-            for item in (self.get_instance(i) for i in instance_ids)
-            if (reason := self._rerun_refusal(item))
-        ]
-        if reasons:
-            raise ActionRefused("; ".join(reasons))
+        self._check_rerun(action, instance_ids)
         waves = self._downstream_waves(instance_ids) if downstream else [list(instance_ids)]
         affected = [i for w in waves for i in w]
         return ActionResult(action, affected, f"{len(affected)} instance(s) would be rerun")
@@ -1207,16 +1198,14 @@ class DataWorksBackend:
         its durations and protected sets are not in the API to predict with here."""
         return None
 
-    def _rerun_refusal(self, item: InstanceInfo) -> str | None:
+    def _target(self, item: InstanceInfo) -> ActionTarget:
+        """What the preconditions look at: the instance's status, its task's rerun mode."""
         mode = RERUN_MODES.get(self._task(item.node_id).get("RerunMode", ""), "")
-        if item.status not in RERUN_FROM:
-            words = ", ".join(s.value for s in RERUN_FROM)
-            return f"is {item.status.value}; rerun needs {words}"
-        if mode == "Denied":
-            return "its node's rerun mode is Denied"
-        if mode == "FailureAllowed" and item.status is Status.SUCCESS:
-            return "its node's rerun mode is FailureAllowed and it succeeded"
-        return None
+        return ActionTarget(item.id, item.node, item.status, mode)
+
+    def _check_rerun(self, action: str, ids: Sequence[int]) -> None:
+        """The domain's rerun preconditions on the instances as DataWorks reports them."""
+        check_action(action, [self._target(self.get_instance(i)) for i in ids])
 
     def set_success(self, instance_ids: Sequence[int]) -> ActionResult:
         return self._instance_action("SetSuccessTaskInstances", "set success", instance_ids)

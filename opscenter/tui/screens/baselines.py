@@ -25,8 +25,8 @@ from opscenter.domain.records import (
     EventInfo,
     KeyPathStep,
     blocked_text,
-    minutes_text,
 )
+from opscenter.domain.rules import minutes_text
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.base import OpsScreen, TableScreen
@@ -55,11 +55,9 @@ def baseline_class(status: str) -> str:
 
 
 def slack(b: BaselineStatus) -> str:
-    """``-18m`` late or ``+80m`` (``+3h20m``) to spare before the committed time."""
+    """``-18m`` late or ``+1h20m`` to spare before the committed time."""
     minutes = b.slack_minutes
-    if minutes is None:
-        return "-"
-    return ("-" if minutes < 0 else "+") + minutes_text(abs(minutes))
+    return "-" if minutes is None else minutes_text(minutes, signed=True)
 
 
 # -- the list ----------------------------------------------------------------------------
@@ -290,7 +288,8 @@ class BaselineScreen(OpsScreen):
         self.query_one("#baseline-head", Static).update(
             Text(
                 f"{b.name} · prio {b.priority} · committed {fmt.local(b.committed_at, zone)} · "
-                f"margin {margin}m · bizdate {b.bizdate:%Y%m%d}{cycle} · owner {b.owner}",
+                f"margin {minutes_text(margin)} · bizdate {b.bizdate:%Y%m%d}{cycle} "
+                f"· owner {b.owner}",
                 no_wrap=True,
                 overflow="ellipsis",
             )

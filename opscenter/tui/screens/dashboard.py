@@ -29,6 +29,7 @@ from opscenter.domain.records import (
     NodeErrors,
     StatusCounts,
 )
+from opscenter.domain.rules import duration_text, is_slow
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
 from opscenter.tui import instance_actions
@@ -269,17 +270,17 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         width = min(max((len(i.node) for i in slowest), default=0), 18)
         lines = []
         for info in slowest:
-            took = fmt.run_time(info, now_utc)
+            took = info.run_time(now_utc)
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(*_status_glyph(rows, info))
-            text.append(f" {info.node:<{width}} {fmt.duration(took):>6} ")
+            text.append(f" {info.node:<{width}} {duration_text(took):>6} ")
             if info.average:  # the ratio before the average: it is what the eye looks for
                 ratio = (took or 0) / info.average
-                slow = ratio >= fmt.SLOW_FACTOR
-                mark = ("▲" if fmt.UNICODE else "^") if slow else " "
+                slow = is_slow(took, info.average)
+                mark = fmt.SLOW_MARK if slow else " "
                 times = "×" if fmt.UNICODE else "x"
                 text.append(f"{mark}{ratio:.1f}{times}", rows.style("warn" if slow else "muted"))
-                text.append(f" avg {fmt.duration(info.average)}")
+                text.append(f" avg {duration_text(info.average)}")
             else:
                 text.append("avg -", rows.style("muted"))
             lines.append((info.id, text, info))

@@ -36,6 +36,7 @@ from opscenter.domain.records import (
     NodeInfo,
     Relative,
 )
+from opscenter.domain.rules import duration_text, is_slow, run_time_text
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
 from opscenter.tui import instance_actions
@@ -285,17 +286,9 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.query_one("#head", Static).update(text)
 
     def _run_time(self, info: InstanceInfo) -> str:
-        """``41m ▲ (avg 18m)``: its run time, marked when 1.5x its node's average."""
+        """``41m12s ▲ (avg 18m00s)``: its run time, marked when SLOW (as ``opscenter show``)."""
         assert self.now_utc is not None
-        took = fmt.run_time(info, self.now_utc)
-        if took is None:
-            return ""
-        text = fmt.duration(took)
-        if info.average is not None:
-            if info.average and took >= fmt.SLOW_FACTOR * info.average:
-                text += " ▲" if fmt.UNICODE else " ^"
-            text += f" (avg {fmt.duration(info.average)})"
-        return text
+        return run_time_text(info.run_time(self.now_utc), info.average, mark=fmt.SLOW_MARK)
 
     @staticmethod
     def _status_style(status: Status) -> str:
@@ -334,13 +327,12 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
 
     def _running_long(self, info: InstanceInfo) -> str:
         """Spec 8's "running long?": the diagnosis says how long; this says against what."""
-        took = fmt.run_time(info, self.now_utc) if self.now_utc else None
+        took = info.run_time(self.now_utc) if self.now_utc else None
         if info.status is not Status.RUNNING or not info.average or took is None:
             return ""
-        ratio = took / info.average
-        if ratio < fmt.SLOW_FACTOR:
+        if not is_slow(took, info.average):
             return ""
-        return f"; {ratio:.1f}× its average ({fmt.duration(info.average)})"
+        return f"; {took / info.average:.1f}× its average ({duration_text(info.average)})"
 
     # -- attempts and the log ----------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from textual.widgets.option_list import Option
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.model import CycleType
 from opscenter.domain.records import NodeFilter, NodeInfo
+from opscenter.domain.rules import duration_text, minutes_text
 from opscenter.tui import format as fmt
 from opscenter.tui.app import DANGEROUS
 from opscenter.tui.screens.backfill_form import open_backfill_form
@@ -585,7 +586,7 @@ class NodeScreen(NodeActions, OpsScreen):
 
     def _properties(self, info: NodeInfo) -> Text:
         zone = self.app.zone  # type: ignore[attr-defined]
-        timeout = f"{info.timeout}m" if info.timeout else "none"
+        timeout = minutes_text(info.timeout) if info.timeout else "none"
         effective = (
             f"{info.start_date or 'always'} → {info.end_date or 'open'}"
             if info.start_date or info.end_date
@@ -600,7 +601,7 @@ class NodeScreen(NodeActions, OpsScreen):
             ("run mode", f"{info.recurrence}" + (f" · {FROZEN} frozen" if info.frozen else "")),
             ("instances", info.instance_mode),
             ("rerun", info.rerun_mode),
-            ("auto rerun", f"{info.rerun_times}× every {fmt.duration(info.rerun_interval)}"),
+            ("auto rerun", f"{info.rerun_times}× every {duration_text(info.rerun_interval)}"),
             ("timeout", timeout),
             ("effective", effective),
             ("version", f"{info.version} · {info.state}"),

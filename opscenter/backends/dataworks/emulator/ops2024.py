@@ -30,6 +30,7 @@ from opscenter.backends.dataworks.emulator.wire import (
 )
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.preconditions import STOP_FROM
 from opscenter.domain.records import (
     ActionRefused,
     ActionResult,
@@ -38,7 +39,6 @@ from opscenter.domain.records import (
     InstanceInfo,
     NodeFilter,
 )
-from opscenter.scheduler.actions import STOP_FROM
 from opscenter.store.models import WorkspaceRow
 
 STUDIO_SCENES = ("DataworksProject", "DataworksManualWorkflow", "DataworksManualTask")
