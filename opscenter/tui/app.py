@@ -170,6 +170,8 @@ class OpsApp(App[None]):
 
     def follow_the_day(self) -> None:
         """Past midnight the console shows the new business date, unless one was chosen."""
+        if not self.screen_stack:  # closing: a timer may still fire with no screen left
+            return
         if not self.bizdate_chosen and self.bizdate != self.default_bizdate():
             self.set_bizdate(self.default_bizdate(), chosen=False)
 
@@ -256,6 +258,8 @@ class OpsApp(App[None]):
             self._redraw_world()
 
     def _redraw_world(self) -> None:
+        if not self.screen_stack:  # closing
+            return
         for line in self.screen.query(WorldLine):
             line.update_line()
 
