@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 
 import pytest
 
 from opscenter.cli import main
 from opscenter.domain.clock import ManualClock
+from tests import processes
 from tests.conftest import write_workspace
 
 # 2026-11-22 08:00 in Shanghai (a Sunday)
@@ -19,14 +19,7 @@ CLOCK_START = datetime(2026, 11, 22, 0, 0, tzinfo=UTC)
 
 
 def run_opscenter(*args: str, state: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XDG_STATE_HOME": state}
-    return subprocess.run(
-        [sys.executable, "-m", "opscenter", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return processes.run_opscenter(*args, env={**os.environ, "XDG_STATE_HOME": state})
 
 
 def test_no_arguments_deploys_the_demo_and_summarises_today(tmp_path):

@@ -11,7 +11,6 @@ reads it over both API versions (baselines are 2020-05-18 operations in both).
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -20,15 +19,13 @@ import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient
-from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
 from opscenter.backends.dataworks.legacy import LegacyBackend
-from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import BaselineStatus
 from tests.harness import MakeWorld, World, at
 from tests.test_cli_dataworks import Cli
 from tests.test_dataworks_backend import make
-from tests.test_dataworks_emulator import KEY_ID, SECRET
+from tests.test_dataworks_emulator import KEY_ID, SECRET, serving
 
 BIZDATE = date(2025, 10, 31)
 
@@ -63,12 +60,8 @@ def scene(world: MakeWorld) -> World:
 
 @pytest.fixture
 def url(scene: World) -> Iterator[str]:
-    served = LocalBackend(scene.store, "ws", scene.clock, user="alice", source="emulator")
-    httpd = EmulatorServer(("127.0.0.1", 0), Emulator(served, Verifier({KEY_ID: SECRET})))
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    yield httpd.url
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(scene) as served:
+        yield served
 
 
 @pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])

@@ -10,12 +10,15 @@ import hmac
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
 
+from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import ApiError, Credentials, DataWorksClient
 from opscenter.backends.dataworks.emulator import (
     Emulator,
@@ -31,6 +34,37 @@ from tests.harness import MakeWorld, World, at
 
 KEY_ID = "LTAI5tEmulatorKey"
 SECRET = "emulator-Secret-Value"
+
+
+@contextmanager
+def serving(world: World) -> Iterator[str]:
+    """A world's store served over the DataWorks wire format on 127.0.0.1: its URL."""
+    served = LocalBackend(world.store, "ws", world.clock, user="alice", source="emulator")
+    httpd = EmulatorServer(("127.0.0.1", 0), Emulator(served, Verifier({KEY_ID: SECRET})))
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield httpd.url
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@contextmanager
+def over_dataworks(
+    world: World, kind: type[DataWorksBackend], tmp_path: Path, timezone: str = "UTC"
+) -> Iterator[DataWorksBackend]:
+    """The DataWorks backend (of either API version) over real HTTP to that world."""
+    with serving(world) as url, DataWorksClient(Credentials(KEY_ID, SECRET), url) as client:
+        yield kind(
+            client,
+            world.workspace_id,
+            clock=world.clock,
+            user="bob",
+            audit_path=tmp_path / "audit.jsonl",
+            timezone=timezone,
+        )
+
+
 BIZDATE_MS = int(datetime(2025, 10, 31, tzinfo=UTC).timestamp() * 1000)
 ERROR_KEYS = {"RequestId", "HostId", "Code", "Message", "Recommend"}
 

@@ -6,21 +6,18 @@ emulator over tests/test_quiet_logs.py's world. One that has not run yet still s
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
-from opscenter.backends.dataworks.client import Credentials, DataWorksClient
-from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
 from opscenter.backends.dataworks.legacy import LegacyBackend
-from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
 from tests.harness import World
-from tests.test_quiet_logs import DAY, EXPECTED, KEY_ID, SECRET, settled
+from tests.test_dataworks_emulator import over_dataworks
+from tests.test_quiet_logs import DAY, EXPECTED, settled
 
 __all__ = ["settled"]  # the world at 04:00 CST, shared with tests/test_quiet_logs.py
 
@@ -30,23 +27,8 @@ def remote(
     request: pytest.FixtureRequest, settled: tuple[World, Path], tmp_path: Path
 ) -> Iterator[tuple[DataWorksBackend, World]]:
     w, _ = settled
-    served = LocalBackend(w.store, "ws", w.clock, user="alice", source="emulator")
-    httpd = EmulatorServer(("127.0.0.1", 0), Emulator(served, Verifier({KEY_ID: SECRET})))
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        with DataWorksClient(Credentials(KEY_ID, SECRET), httpd.url) as client:
-            backend = request.param(
-                client,
-                w.workspace_id,
-                clock=w.clock,
-                user="bob",
-                audit_path=tmp_path / "audit.jsonl",
-                timezone="Asia/Shanghai",
-            )
-            yield backend, w
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with over_dataworks(w, request.param, tmp_path, "Asia/Shanghai") as backend:
+        yield backend, w
 
 
 def test_a_success_with_no_run_shows_the_log_dataworks_gives(

@@ -4,7 +4,6 @@ local store and from DataWorks (the emulator over HTTP) for the same world."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -12,10 +11,7 @@ from pathlib import Path
 import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
-from opscenter.backends.dataworks.client import Credentials, DataWorksClient
-from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
 from opscenter.backends.dataworks.legacy import LegacyBackend
-from opscenter.backends.local import LocalBackend
 from opscenter.domain.diagnosis import (
     UNKNOWN,
     DiagnosisFacts,
@@ -28,7 +24,7 @@ from opscenter.domain.diagnosis import (
 from opscenter.domain.model import Status
 from opscenter.domain.records import Diagnosis
 from tests.harness import MakeWorld, World, at
-from tests.test_dataworks_emulator import KEY_ID, SECRET
+from tests.test_dataworks_emulator import over_dataworks
 
 NOW = datetime(2030, 1, 5, 5, 12)  # naive UTC, as the facts keep moments
 CYCTIME = datetime(2030, 1, 5, 0, 30)
@@ -258,23 +254,8 @@ def remote(
     request: pytest.FixtureRequest, scene: World, tmp_path: Path
 ) -> Iterator[DataWorksBackend]:
     """The same world served over the DataWorks wire format on 127.0.0.1."""
-    served = LocalBackend(scene.store, "ws", scene.clock, user="alice", source="emulator")
-    httpd = EmulatorServer(("127.0.0.1", 0), Emulator(served, Verifier({KEY_ID: SECRET})))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        with DataWorksClient(Credentials(KEY_ID, SECRET), httpd.url) as client:
-            yield request.param(
-                client,
-                scene.workspace_id,
-                clock=scene.clock,
-                user="bob",
-                audit_path=tmp_path / "audit.jsonl",
-                timezone="UTC",
-            )
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with over_dataworks(scene, request.param, tmp_path) as backend:
+        yield backend
 
 
 def test_same_facts_same_words(remote: DataWorksBackend, scene: World) -> None:

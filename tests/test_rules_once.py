@@ -11,7 +11,6 @@ the CLI, the console and both backends say the same words.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,10 +20,7 @@ import pytest
 from sqlalchemy import Engine as Database
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
-from opscenter.backends.dataworks.client import Credentials, DataWorksClient
-from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
 from opscenter.backends.dataworks.legacy import LegacyBackend
-from opscenter.backends.local import LocalBackend
 from opscenter.cli import main
 from opscenter.domain.model import Status
 from opscenter.domain.preconditions import descendant_refusal, refusal
@@ -39,8 +35,7 @@ from opscenter.domain.rules import (
 from opscenter.tui import format as fmt
 from opscenter.tui.app import OpsApp
 from tests.harness import MakeWorld, World, at
-from tests.test_dataworks_backend import make
-from tests.test_dataworks_emulator import KEY_ID, SECRET
+from tests.test_dataworks_emulator import over_dataworks
 from tests.test_sla import AVERAGES, START, VECTOR
 from tests.test_sla import World as SlaWorld
 from tests.tui.helpers import screen_text, settle, until
@@ -346,15 +341,8 @@ def remote(
     request: pytest.FixtureRequest, refusing: World, tmp_path: Path
 ) -> Iterator[DataWorksBackend]:
     """The DataWorks backend over real HTTP to the emulator serving the same world."""
-    served = LocalBackend(refusing.store, "ws", refusing.clock, user="alice", source="emulator")
-    httpd = EmulatorServer(("127.0.0.1", 0), Emulator(served, Verifier({KEY_ID: SECRET})))
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    try:
-        with DataWorksClient(Credentials(KEY_ID, SECRET), httpd.url) as client:
-            yield make(client, refusing, tmp_path, kind=request.param)  # type: ignore[arg-type]
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with over_dataworks(refusing, request.param, tmp_path) as backend:
+        yield backend
 
 
 CASES = [  # (action, node, its status, its node's rerun mode)
