@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -187,6 +188,14 @@ def test_a_failure_quotes_its_reason_and_says_whether_it_reruns_by_itself() -> N
 
     last = diagnose(facts(Status.FAILURE, retry_at=None, **failed))
     assert last.summary == "failed: exit code 1: ERROR: disk full"
+    # moments are told in the workspace's zone, labelled: 05:13 UTC is 13:13 in Shanghai
+    shanghai = facts(
+        Status.FAILURE,
+        retry_at=datetime(2030, 1, 5, 5, 13),
+        zone=ZoneInfo("Asia/Shanghai"),
+        **failed,
+    )
+    assert diagnose(shanghai).summary.endswith("; auto rerun at 13:13 CST")
 
     over_api = diagnose(facts(Status.FAILURE, retry_at=UNKNOWN, **failed))
     assert over_api.summary == (

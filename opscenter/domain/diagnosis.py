@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
 from opscenter.domain.model import RerunMode, Status
 from opscenter.domain.records import Diagnosis, DiagnosisStep
 from opscenter.domain.rules import duration_text
+from opscenter.domain.times import to_local
 
 MAX_WALK = 5000  # ancestors examined when looking for the deepest blocker
 SHOWN = 5  # instances named in one step
@@ -103,6 +104,11 @@ class DiagnosisFacts:
     slots: int | Unknown = UNKNOWN  # the resource group's slots
     slot_holders: Sequence[Holder] | Unknown = UNKNOWN  # in cyctime order
     waiting_since: datetime | Unknown = UNKNOWN  # naive UTC: since when it waits for a slot
+    zone: tzinfo = UTC  # the workspace's: moments are told in it, labelled
+
+    def at(self, moment: datetime, fmt: str = "%H:%M") -> str:
+        """A stored moment (naive UTC) in the workspace zone, with its label."""
+        return f"{to_local(moment, self.zone):{fmt} %Z}"
 
 
 def walk_upstream(
@@ -174,7 +180,7 @@ def _frozen(f: DiagnosisFacts) -> DiagnosisStep:
     if f.status is not Status.FROZEN:
         return DiagnosisStep("frozen", True, "not frozen")
     if isinstance(f.frozen_by, Freeze):
-        who = f" by {f.frozen_by.by} at {f.frozen_by.at:%m-%d %H:%M} UTC"
+        who = f" by {f.frozen_by.by} at {f.at(f.frozen_by.at, '%m-%d %H:%M')}"
     elif f.frozen_by is None or f.node_frozen is True:  # generated frozen: its node is
         who = " (its node is frozen)"
     else:
@@ -214,7 +220,7 @@ def _resource(f: DiagnosisFacts) -> DiagnosisStep:
         return DiagnosisStep("resource", True, f"resource group {group}")
     known: list[str] = [f"{f.slots} slots"] if not isinstance(f.slots, Unknown) else []
     if not isinstance(f.waiting_since, Unknown):
-        known.append(f"since {f.waiting_since:%H:%M} UTC")
+        known.append(f"since {f.at(f.waiting_since)}")
     size = f" ({', '.join(known)})" if known else ""
     if isinstance(f.slot_holders, Unknown):
         return DiagnosisStep(
@@ -266,7 +272,7 @@ def _execution(f: DiagnosisFacts) -> DiagnosisStep:
 def _retry(f: DiagnosisFacts) -> str:
     """When the failure reruns by itself, if it does."""
     if isinstance(f.retry_at, datetime):
-        return f"; auto rerun at {f.retry_at:%H:%M} UTC"
+        return f"; auto rerun at {f.at(f.retry_at)}"
     if f.retry_at is None or f.rerun_mode == RerunMode.DENIED.value:
         return ""
     left = max(0, f.max_attempts - f.run_number)

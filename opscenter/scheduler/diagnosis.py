@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -31,6 +32,7 @@ from opscenter.store.models import (
     NodeVersionRow,
     ResourceGroupRow,
     TransitionRow,
+    WorkspaceRow,
 )
 
 
@@ -142,6 +144,9 @@ def facts(conn: Connection, instance_id: int, now: datetime) -> DiagnosisFacts:
         slots=slots if slots is not None else UNKNOWN,
         slot_holders=_holders(conn, inst.workspace_id, inst.resource_group) if waiting else (),
         waiting_since=inst.status_at,
+        zone=ZoneInfo(
+            conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == inst.workspace_id))
+        ),
     )
 
 

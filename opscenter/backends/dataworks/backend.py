@@ -643,6 +643,7 @@ class DataWorksBackend:
                 started_at=item.started_at,
                 last_reason=self._last_reason(item),
                 retry_at=diagnosis.UNKNOWN,
+                zone=self.zone,
             )
         )
 
