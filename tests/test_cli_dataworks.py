@@ -7,20 +7,17 @@ the API cannot do is refused with the backend's reason.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
-from opscenter.backends.local import LocalBackend
 from opscenter.cli import main
 from opscenter.domain.model import Status
 from opscenter.domain.records import InstanceFilter
 from tests.harness import MakeWorld, World, at
-from tests.test_dataworks_emulator import KEY_ID, SECRET
+from tests.test_dataworks_emulator import KEY_ID, SECRET, serving
 
 BIZDATE = date(2025, 10, 31)  # yesterday on the scene's clock (2025-11-01 02:00 UTC)
 V2024, V2020 = "2024-05-18", "2020-05-18"
@@ -51,20 +48,22 @@ def scene(world: MakeWorld) -> World:
     return w
 
 
-@pytest.fixture
-def url(scene: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The emulator's address; the CLI's state and config folders empty and its own."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
+def operator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An operator with the emulator's key and a state folder of their own (the config
+    folder is the test's own already): where a wrongly local command would write."""
+    state = tmp_path / "xdg-state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-    served = LocalBackend(scene.store, "ws", scene.clock, user="alice", source="emulator")
-    httpd = EmulatorServer(("127.0.0.1", 0), Emulator(served, Verifier({KEY_ID: SECRET})))
-    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
-    yield httpd.url
-    httpd.shutdown()
-    httpd.server_close()
+    return state
+
+
+@pytest.fixture
+def url(scene: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The emulator's address; the CLI's state folder empty and its own."""
+    operator(tmp_path, monkeypatch)
+    with serving(scene) as served:
+        yield served
 
 
 class Cli:
@@ -304,11 +303,7 @@ def test_a_dataworks_command_missing_what_it_needs_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Exit 2 with the reason, and never a local store or the demo in its place."""
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
+    operator(tmp_path, monkeypatch)
     assert main([*verb, "--backend", "dataworks", *argv]) == 2
     out, err = capsys.readouterr()
     assert says in err and err.startswith("opscenter: ") and out == ""

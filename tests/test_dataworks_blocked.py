@@ -23,7 +23,7 @@ from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import BaselineStatus
 from tests.harness import MakeWorld, World, at
-from tests.test_cli_dataworks import Cli
+from tests.test_cli_dataworks import Cli, operator
 from tests.test_dataworks_backend import make
 from tests.test_dataworks_emulator import KEY_ID, SECRET, serving
 
@@ -127,12 +127,7 @@ def test_the_cli_says_blocked_by_over_dataworks(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg-config"))
-    monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
-    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", SECRET)
-    cli = Cli(scene, url, "2024-05-18", capsys, tmp_path / "xdg-state")
+    cli = Cli(scene, url, "2024-05-18", capsys, operator(tmp_path, monkeypatch))
     extract = scene.instance("extract")
     text = cli.text("baselines", "--bizdate", "2025-10-31")
     assert f"blocked by #{extract.id} extract ✗ FAILURE (WARNING)" in text
