@@ -22,7 +22,7 @@ from enum import Enum
 from opscenter.domain.model import RerunMode, Status
 from opscenter.domain.records import Diagnosis, DiagnosisStep
 from opscenter.domain.rules import duration_text
-from opscenter.domain.times import to_local
+from opscenter.domain.times import show_moment
 
 MAX_WALK = 5000  # ancestors examined when looking for the deepest blocker
 SHOWN = 5  # instances named in one step
@@ -108,7 +108,7 @@ class DiagnosisFacts:
 
     def at(self, moment: datetime, fmt: str = "%H:%M") -> str:
         """A stored moment (naive UTC) in the workspace zone, with its label."""
-        return f"{to_local(moment, self.zone):{fmt} %Z}"
+        return show_moment(moment, self.zone, fmt)
 
 
 def walk_upstream(

@@ -28,7 +28,7 @@ import httpx
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from opscenter.domain.model import AlertRule, AlertTrigger
-from opscenter.domain.times import to_local
+from opscenter.domain.times import show_moment, show_wall, to_local
 from opscenter.sla.monitor import committed_moment
 from opscenter.store.models import (
     AlertRow,
@@ -247,7 +247,7 @@ class AlertMonitor:
                 r.bizdate, rule.at, self.zone
             ):
                 continue
-            found.append(Firing(f"instance:{r.id}", _describe(trigger, rule, r)))
+            found.append(Firing(f"instance:{r.id}", _describe(trigger, rule, r, self.zone)))
         return found
 
     # -- recording and sending ----------------------------------------------------
@@ -331,14 +331,14 @@ class AlertMonitor:
         return start <= local < end if start <= end else local >= start or local < end
 
 
-def _describe(trigger: AlertTrigger, rule: AlertRule, r) -> str:  # noqa: ANN001
+def _describe(trigger: AlertTrigger, rule: AlertRule, r, zone: ZoneInfo) -> str:  # noqa: ANN001
     what = {
         AlertTrigger.ERROR: "failed",
         AlertTrigger.EXHAUSTED_ERROR: "still failing after its auto reruns",
         AlertTrigger.TIMEOUT: f"running longer than {rule.minutes} minutes",
         AlertTrigger.UNFINISHED: f"not finished by {rule.at} ({r.status})",
     }[trigger]
-    return f"{r.name} #{r.id} (cyctime {r.cyctime:%Y-%m-%d %H:%M}) {what}"
+    return f"{r.name} #{r.id} (cyctime {show_wall(r.cyctime, zone)}) {what}"
 
 
 def _iso(moment: datetime) -> str:
@@ -346,9 +346,8 @@ def _iso(moment: datetime) -> str:
 
 
 def _local(moment: datetime | None, zone: ZoneInfo) -> str:
-    if moment is None:
-        return "-"
-    return f"{to_local(moment, zone):%m-%d %H:%M}"
+    """Alert messages travel (webhooks): each time says its zone."""
+    return show_moment(moment, zone, "%m-%d %H:%M")
 
 
 def _outlook(row: Row, zone: ZoneInfo) -> str:
