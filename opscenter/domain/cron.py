@@ -158,6 +158,18 @@ class Schedule:
             times = [t for t in times if not start <= t < end]
         return times
 
+    def daily_time_on(self, day: date, tz: ZoneInfo) -> tuple[datetime, bool]:
+        """The wall time of a once-a-day node's instance on ``day``, and whether it moved.
+
+        A time that clocks skip on a spring-forward day moves later by the jump (one
+        hour, spec 4.4), so the instance stands at a time that exists; it dry-runs.
+        """
+        wall = datetime.combine(day, self.time_of_day)
+        skipped = _skipped(day, tz)
+        if skipped is not None and skipped[0] <= wall < skipped[1]:
+            return wall + (skipped[1] - skipped[0]), True
+        return wall, False
+
     def next_fire_times(self, after: datetime, count: int, tz: ZoneInfo) -> list[datetime]:
         """The next ``count`` fire times strictly after ``after``, aware in ``tz``.
 

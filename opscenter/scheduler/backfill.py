@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from opscenter.domain import backfill_plan
 from opscenter.domain.backfill_plan import BackfillPlan, PlanNode
-from opscenter.domain.deps import DayPlan, Edge
+from opscenter.domain.deps import Cadence, backfill_edges, cadence_of
 from opscenter.domain.model import Dependency, DependencyType, Recurrence, Slot, Status
 from opscenter.domain.records import BackfillRequest
 from opscenter.domain.slots import day_slots
@@ -47,8 +47,12 @@ class _Node:
         return [n for t, n in self.version.depends if t == DependencyType.NORMAL.value]
 
     @property
-    def self_dependent(self) -> bool:
-        return any(t == DependencyType.CROSS_CYCLE_SELF.value for t, _ in self.version.depends)
+    def depends(self) -> list[Dependency]:
+        return [Dependency(DependencyType(t), n) for t, n in self.version.depends]
+
+    @property
+    def cadence(self) -> Cadence:
+        return cadence_of(self.version.cron, self.depends)
 
 
 def _deployed(conn: Connection, workspace_id: int) -> dict[str, _Node]:
@@ -255,19 +259,11 @@ def _start_run(
             .where(InstanceRow.backfill_run_id == run.id)
         )
     }
-    today = {name: [s for s, _d, _w in planned] for name, planned in slots.items()}
-    day_plan = DayPlan(today, {})
-    included = set(slots)
-    edges: list[Edge] = []
-    for name in slots:
-        node = nodes[name]
-        depends = [
-            Dependency(DependencyType.NORMAL, u) for u in node.normal_upstreams if u in included
-        ]
-        edges += day_plan.edges_for(name, depends)
-        if node.self_dependent:  # slots of one date run in order
-            mine = today[name]
-            edges += [Edge(a, b, True) for a, b in zip(mine, mine[1:], strict=False)]
+    edges = backfill_edges(
+        {name: [s for s, _d, _w in planned] for name, planned in slots.items()},
+        {name: nodes[name].cadence for name in slots},
+        {name: nodes[name].depends for name in slots},
+    )
     if edges:
         conn.execute(
             insert(InstanceEdgeRow),

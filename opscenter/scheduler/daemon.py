@@ -14,6 +14,7 @@ from sqlalchemy import Engine as Database
 
 from opscenter.scheduler import lease, worldclock
 from opscenter.scheduler.engine import Engine
+from opscenter.scheduler.rewire import rewire_not_started
 from opscenter.scheduler.worldclock import ClockPlan
 
 
@@ -57,6 +58,12 @@ def run_scheduler(
         f"scheduler {holder} holds the lease; clock {clock.now():%Y-%m-%d %H:%M:%S} UTC"
         + (f" ×{clock.speed:g}" if clock.speed != 1 else "")
     )
+    rewired = rewire_not_started(db, workspace_id)
+    if rewired and rewired.examined:
+        say(
+            f"dependency rules of this version (spec 4.3) applied to the {rewired.examined} "
+            f"instances not yet started: {rewired.changed} got different upstream instances"
+        )
     engine = Engine(db, workspace_id, clock, name="scheduler")
     if engine.sla.problem:
         say(engine.sla.problem)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from opscenter.domain.deps import DayPlan
+from opscenter.domain.deps import DayPlan, cadence_of, children_of
 from opscenter.domain.model import (
     Dependency,
     DependencyType,
@@ -157,7 +157,8 @@ def generate_day(
             before = day - timedelta(days=1)
             yesterday, yesterday_ids = _existing_slots(connection, workspace_id, before, names)
         today = existing | {name: [slot for slot, _, _ in got] for name, got in planned.items()}
-        plan = DayPlan(today, yesterday)
+        cadences = {item.name: cadence_of(item.cron, item.depends) for item in deployed}
+        plan = DayPlan(today, yesterday, cadences)
 
         priorities = _effective_priorities(connection, workspace_id, deployed)
         rows = _instance_rows(workspace_id, deployed, planned, priorities, zone, now)
@@ -242,16 +243,12 @@ def _edge_rows(
     A generator: the 223k edges of a 10k-node day go to the database in chunks
     as they are found instead of being held all at once.
     """
-    children: dict[str, list[str]] = defaultdict(list)
-    for item in deployed:
-        for dep in item.depends:
-            if dep.type is DependencyType.NORMAL:
-                children[dep.node].append(item.name)
+    children = children_of({item.name: item.depends for item in deployed})
     for item in deployed:
         if item.name not in planned:
             continue
         for upstream, downstream, cross_cycle in plan.edges_for(
-            item.name, item.depends, children[item.name]
+            item.name, item.depends, children.get(item.name, ())
         ):
             up = ids.get((upstream.node, upstream.cyctime))
             down = ids.get((downstream.node, downstream.cyctime))
