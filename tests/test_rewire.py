@@ -53,9 +53,7 @@ def old_store(tmp_path, store) -> int:
             )
         )
         conn.execute(  # B03 already ran under the old wiring
-            update(InstanceRow)
-            .where(InstanceRow.id == b[3])
-            .values(status="SUCCESS", run_number=1)
+            update(InstanceRow).where(InstanceRow.id == b[3]).values(status="SUCCESS", run_number=1)
         )
         conn.execute(delete(Meta).where(Meta.key.like("edge_rules:%")))
     return report.workspace_id
