@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from opscenter.project.problems import UNPARSED, yaml_syntax
 from opscenter.verbs import UsageError
 
 API_VERSIONS = ("2024-05-18", "2020-05-18")
@@ -153,13 +154,16 @@ def load_config(path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     """(console option -> value, workspace id -> its own api_version / timezone)."""
     reader = _Reader(path)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text)
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        raise UsageError(f"{path}{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        syntax = yaml_syntax(exc, text)
+        raise UsageError(
+            f"{path}:{syntax.line}: not valid YAML at column {syntax.column}: {syntax.words}; "
+            f"{UNPARSED} (hint: {syntax.hint})"
+        ) from None
     if root is None:
         return {}, {}
     options: dict[str, Any] = {}

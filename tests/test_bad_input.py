@@ -51,6 +51,7 @@ from hypothesis import strategies as st
 
 from opscenter import cli
 from opscenter.backends.dataworks import emulator as emulator_module
+from opscenter.config import load_config
 from opscenter.domain.clock import ManualClock
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.params import ParamError, render, resolve, substitute, validate_value
@@ -59,6 +60,7 @@ from opscenter.project.problems import WorkspaceError
 from opscenter.scheduler.engine import Engine
 from opscenter.store.db import open_store
 from opscenter.store.deploy import deploy
+from opscenter.verbs import UsageError
 from tests.harness import DEPLOYED_AT, START, World, at
 from tests.test_dataworks_emulator import ERROR_KEYS, scene, send, server, v3_request
 from tests.test_workspace_loader import MINI
@@ -307,6 +309,59 @@ def test_any_parameter_expression_renders_or_raises_param_error_naming_it(
             assert name == "validate_value" or isinstance(value, str), name
             if "$" not in text and name != "validate_value":
                 assert value == text, name
+
+
+# -- YAML syntax -------------------------------------------------------------------------
+
+# PyYAML's words alone do not say how to fix a value with ": " in it, unquoted.
+COLON_IN_A_VALUE = "description: ratio: high"
+YAML_HINT = "(hint: quote a value that contains ': ' or ' #', or that starts with * & ! { [ % @ "
+UNPARSED = "; nothing else in the file can be checked until it parses"
+
+
+def run_process(*argv: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_STATE_HOME": str(home / "xdg"), "XDG_CONFIG_HOME": str(home)}
+    env.pop("OPSCENTER_CONFIG", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "opscenter", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=home,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_a_workspace_that_is_not_yaml_says_where_why_and_what_to_check(tmp_path: Path) -> None:
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    path = folder / "workspace.yaml"
+    path.write_text(
+        f"workspace: {{name: ws}}\nnodes:\n  - name: a\n    {COLON_IN_A_VALUE}\n", encoding="utf-8"
+    )
+    where = f"{path}:4:23: not valid YAML: mapping values are not allowed here{UNPARSED} "
+    with pytest.raises(WorkspaceError) as caught:
+        load_workspace(folder)
+    assert str(caught.value).splitlines()[1].startswith(where + YAML_HINT)
+    done = run_process("validate", str(folder), home=tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert where + YAML_HINT in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_config_file_that_is_not_yaml_says_where_why_and_what_to_check(tmp_path: Path) -> None:
+    """The console's config file: its own problems name file:line, the column in words."""
+    path = tmp_path / "opscenter" / "config.yaml"
+    path.parent.mkdir()
+    path.write_text("backend: local\ndataworks:\n  region: cn: shanghai\n", encoding="utf-8")
+    where = f"{path}:3: not valid YAML at column 13: mapping values are not allowed here{UNPARSED} "
+    with pytest.raises(UsageError) as caught:
+        load_config(path)
+    assert str(caught.value).startswith(where + YAML_HINT)
+    done = run_process("status", home=tmp_path)  # the default config file, read first
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"opscenter: {where}{YAML_HINT}")
 
 
 # -- cron -----------------------------------------------------------------------------------

@@ -88,6 +88,12 @@ def line_of(text: str, fragment: str, occurrence: int = 1) -> int:
     return hits[occurrence - 1]
 
 
+def column_of(text: str, fragment: str) -> int:
+    """1-based column where ``fragment`` starts on the (first) line holding it."""
+    line = text.splitlines()[line_of(text, fragment) - 1]
+    return line.index(fragment) + 1
+
+
 def node_index(text: str, name: str) -> int:
     """Position of the node called ``name`` in the nodes list of ``text``."""
     return [node["name"] for node in yaml.safe_load(text)["nodes"]].index(name)
@@ -668,10 +674,69 @@ def test_effective_period(tmp_path: Path) -> None:
     assert (str(report.start_date), str(report.end_date)) == ("2025-01-01", "2025-12-31")
 
 
-def test_invalid_yaml_reports_the_line(tmp_path: Path) -> None:
+def test_invalid_yaml_is_located_in_pyyamls_words_with_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = edit(MINI, "    type: shell\n", "    type: shell\n    description: ratio: high\n")
     problem = single_problem(folder := mini(tmp_path, text))
-    check(problem, folder, line_of(text, "description: ratio: high"), "", "YAML")
+    check(
+        problem,
+        folder,
+        line_of(text, "description: ratio: high"),
+        "",
+        "not valid YAML: mapping values are not allowed here",
+        "nothing else in the file can be checked until it parses",
+        hint="quote a value that contains ': '",
+    )
+    assert problem.column == column_of(text, ": high") and "indent with spaces" in problem.hint
+    status, out, err = validate(folder, capsys)
+    assert (status, out, err) == (1, "", f"1 problem in the workspace\n{problem}\n")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words", "where"),
+    [
+        pytest.param(
+            "    code: echo done\n",
+            "    code: echo done\n\tdescription: tabbed\n",
+            "found character '\\t' that cannot start any token",
+            "\tdescription",
+            id="a tab",
+        ),
+        pytest.param(
+            "    code: echo done\n",
+            "    code: echo done\n    description: *bold* report\n",
+            "but found '*' (while scanning an alias at line {line}, column 18)",
+            "* report",
+            id="a value starting with *",
+        ),
+        pytest.param(
+            "    code: echo done\n",
+            "    code: echo done\n    description: `report`\n",
+            "found character '`' that cannot start any token",
+            "`report`",
+            id="a backtick",
+        ),
+        pytest.param(
+            '    committed_time: "08:00"\n',
+            '    committed_time: "08:00\n',
+            "found unexpected end of stream (while scanning a quoted scalar at line {line}, "
+            "column 21)",
+            "",
+            id="an unclosed quote",
+        ),
+    ],
+)
+def test_yaml_syntax_errors_say_where_and_what_to_check(
+    tmp_path: Path, old: str, new: str, words: str, where: str
+) -> None:
+    text = edit(MINI, old, new)
+    problem = single_problem(folder := mini(tmp_path, text))
+    line = line_of(text, new.splitlines()[-1])
+    # an unclosed quote is noticed at the end of the file; the message says where it began
+    at = (line, column_of(text, where)) if where else (len(text.splitlines()) + 1, 1)
+    assert (problem.line, problem.column) == at, str(problem)
+    check(problem, folder, at[0], "", words.format(line=line), "until it parses", hint="quote")
 
 
 def test_empty_file(tmp_path: Path) -> None:

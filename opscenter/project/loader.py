@@ -32,7 +32,13 @@ from opscenter.domain.model import (
 )
 from opscenter.domain.params import ParamError, referenced_names, validate_value
 from opscenter.project.alert_rules import alert_rules
-from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
+from opscenter.project.problems import (
+    UNPARSED,
+    Problem,
+    WorkspaceError,
+    did_you_mean,
+    yaml_syntax,
+)
 from opscenter.project.reader import Field, Report
 
 WORKSPACE_FILE = "workspace.yaml"
@@ -104,10 +110,11 @@ def load_workspace(path: str | Path) -> Workspace:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
-        raise WorkspaceError([Problem(str(file), line, column, "", message)]) from None
+        syntax = yaml_syntax(exc, text)
+        message = f"not valid YAML: {syntax.words}; {UNPARSED}"
+        raise WorkspaceError(
+            [Problem(str(file), syntax.line, syntax.column, "", message, syntax.hint)]
+        ) from None
     if root is None:
         raise WorkspaceError(
             [Problem(str(file), 1, 1, "", "the file is empty", "start with a 'workspace:' section")]
