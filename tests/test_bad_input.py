@@ -54,7 +54,14 @@ from opscenter.backends.dataworks import emulator as emulator_module
 from opscenter.config import load_config
 from opscenter.domain.clock import ManualClock
 from opscenter.domain.cron import CronError, parse_cron
-from opscenter.domain.params import ParamError, render, resolve, substitute, validate_value
+from opscenter.domain.params import (
+    ParamError,
+    problems_in_code,
+    problems_in_value,
+    render,
+    resolve,
+    substitute,
+)
 from opscenter.project.loader import load_workspace
 from opscenter.project.problems import WorkspaceError
 from opscenter.scheduler.engine import Engine
@@ -234,17 +241,19 @@ def assert_loads_or_says_where(folder: Path, document: str | bytes) -> None:
         path.write_bytes(document)
     else:
         path.write_text(document, encoding="utf-8", errors="surrogatepass")
-    lines = path.read_bytes().count(b"\n") + 1
     try:
         load_workspace(folder)
     except WorkspaceError as error:
         assert error.problems
         for problem in error.problems:
-            assert problem.file == str(path), problem
+            # workspace.yaml, or a code file it names (a form in SQL, at its line)
+            file = Path(problem.file)
+            assert file == path or folder in file.parents, problem
+            lines = file.read_bytes().count(b"\n") + 1
             assert 1 <= problem.line <= lines + 1 and problem.column >= 1, problem
             assert problem.message, problem
             assert problem.field or problem.message.startswith(DOCUMENT_LEVEL), problem
-            assert f"{path}:{problem.line}:{problem.column}: " in str(error)
+            assert f"{file}:{problem.line}:{problem.column}: " in str(error)
 
 
 @settings(max_examples=250, **BOUNDED)
@@ -295,7 +304,6 @@ def test_any_parameter_expression_renders_or_raises_param_error_naming_it(
         "render": lambda: render(
             text, cyctime, bizdate=bizdate, node_id=ids, instance_id=ids, job_id=ids
         ),
-        "validate_value": lambda: validate_value(text),
         "resolve": lambda: resolve({"p": text}, cyctime, bizdate=bizdate, instance_id=ids)["p"],
         "substitute": lambda: substitute(text, {"x": "1"}, cyctime, bizdate=bizdate),
     }
@@ -303,12 +311,20 @@ def test_any_parameter_expression_renders_or_raises_param_error_naming_it(
         try:
             value = call()
         except ParamError as error:
-            assert error.expression and error.expression in text, (name, error)
-            assert error.reason and str(error).startswith("invalid parameter expression"), name
+            assert_names_the_expression(text, error)
         else:
-            assert name == "validate_value" or isinstance(value, str), name
-            if "$" not in text and name != "validate_value":
+            assert isinstance(value, str), name
+            if "$" not in text:
                 assert value == text, name
+    # The load-time checks find every problem, each where its expression starts.
+    for problem in [*problems_in_value(text), *problems_in_code(text, {"x"})]:
+        assert_names_the_expression(text, problem)
+        assert text.startswith(problem.expression, problem.start), problem
+
+
+def assert_names_the_expression(text: str, error: ParamError) -> None:
+    assert error.expression and error.expression in text, error
+    assert error.reason and str(error).startswith("invalid parameter expression"), error
 
 
 # -- YAML syntax -------------------------------------------------------------------------

@@ -4,17 +4,18 @@ Every expected value below is taken from the spec (table 5.3 or the rules in 5.1
 running the code.
 """
 
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
 from opscenter.domain.params import (
     ParamError,
-    referenced_names,
+    problems_in_code,
+    problems_in_value,
     render,
     resolve,
     substitute,
-    validate_value,
 )
 
 
@@ -134,23 +135,95 @@ def test_unknown_name_is_neither_parameter_nor_format() -> None:
         render("${region}", CYCT)
 
 
+# Spec 5.2: a format is tokens joined by - : /, then an offset ([+-]N([*/]N)*)*; anything else
+# is refused with the reason, never rendered as a date plus literal text.
+OUTSIDE_THE_GRAMMAR = [
+    ("${yyyymmdd-7d}", "'-7d' is not an offset: units are not written"),
+    ("${yyyymmdd+x}", "'+x' is not an offset: '+' must be followed by a whole number"),
+    ("${yyyymmdd-}", "'-' is not an offset: '-' must be followed by a whole number"),
+    ("${yyyymmdd-0.5}", "'-0.5' is not an offset: decimals are not allowed"),
+    ("$[yyyymmdd-1/-24]", "'-1/-24' is not an offset: a multiplier or divisor has no sign"),
+    ("$[hh24-0.5]", "'-0.5' is not an offset: decimals are not allowed"),
+    ("$[yyyymmdd-1/]", "'-1/' is not an offset: '/' must be followed by a whole number"),
+    ("$[yyyymmdd-1*]", "'*' must be followed by a whole number"),
+    ("$[hh24-1h]", "'-1h' is not an offset: units are not written"),
+    ("$[add_months(yyyymmdd,-1)-7d]", "'-7d' is not an offset: units are not written"),
+    ("$[add_months(yyyymmdd-1,-1)]", "add_months takes a format only"),
+    ("$[add_months(yyyy.mm,-1)]", "'.' is not a format token or a separator"),
+    ("$[add_months(yyyymmdd,-1+1)]", "'-1+1' is not a number of months"),
+    ("${yyyy年mm月dd日}", "'年' is not a format token or a separator"),
+    ("${yyyy_mm_dd}", "'_' is not a format token or a separator"),
+    ("${yyyy.mm.dd}", "'.' is not a format token or a separator"),
+    ("$[yyyymmddd]", "'d' is not a format token or a separator"),
+    ("$[yyyy-mm-dd hh24:mi:ss]", "a space cannot be part of a format"),
+    ("$[hh24:]", "a format begins and ends with a token, not ':'"),
+    ("${-yyyy}", "a format begins and ends with a token, not '-'"),
+    ("$[hh2]", "'2' cannot follow 'hh': an offset starts with + or -"),
+    ("$[+1hh24]", "the format comes before the offset"),
+]
+
+
+@pytest.mark.parametrize(("expression", "says"), OUTSIDE_THE_GRAMMAR)
+def test_expressions_outside_the_grammar_are_refused_saying_why(expression: str, says: str) -> None:
+    with pytest.raises(ParamError) as caught:
+        render(f"dt={expression}", CYCT)
+    assert caught.value.expression == expression
+    assert says in caught.value.reason, caught.value.reason
+    # The hint lists the forms that do exist, for the kind of brackets written.
+    if expression.startswith("${"):
+        assert "${yyyymmdd-7}" in caught.value.hint and "${yyyymm}01" in caught.value.hint
+    else:
+        assert "$[hh24-1/24]" in caught.value.hint and "$[add_months(" in caught.value.hint
+    assert "joined by - : /" in caught.value.hint and "$bizdate" in caught.value.hint
+
+
+@pytest.mark.parametrize(("expression", "says"), OUTSIDE_THE_GRAMMAR[:6])
+def test_a_stored_value_outside_the_grammar_fails_at_run_time_instead_of_rendering(
+    expression: str, says: str
+) -> None:
+    """A store deployed before the grammar was strict still holds such values: resolving them
+    for an instance raises, so no node ever runs with ``20251031-7d``."""
+    with pytest.raises(ParamError, match=re.escape(says)):
+        resolve({"p": expression}, CYCT)
+    with pytest.raises(ParamError, match=re.escape(says)):
+        substitute(f"select '{expression}'", {}, CYCT)
+
+
+def test_literal_text_goes_outside_the_braces() -> None:
+    assert render("${yyyy}年${mm}月${dd}日", CYCT) == "2025年10月31日"
+    assert render("${yyyy}_${mm}_${dd}", CYCT) == "2025_10_31"
+    assert render("$[yyyy-mm-dd] $[hh24:mi:ss]", CYCT) == "2025-11-01 02:30:45"
+
+
 @pytest.mark.parametrize(
-    "value",
+    ("value", "says"),
     [
-        "$[yyyy-mm-dd hh24:mi:ss]",
-        "a b",
-        "a\tb",
-        "x=1",
-        "${yyyymmdd}=",
-        "${yyyy-mm-dd-1/24}",
-        "${hh24}",
-        "${region}",
+        ("$[yyyy-mm-dd hh24:mi:ss]", "a space cannot be part of a format"),
+        ("a b", "spaces are not allowed in a value"),
+        ("a\tb", "spaces are not allowed in a value"),
+        ("$[yyyy-mm-dd]_00:00:00 x", "spaces are not allowed in a value"),
+        ("x=1", "'=' is not allowed in a value"),
+        ("${yyyymmdd}=", "'=' is not allowed in a value"),
+        ("${yyyy-mm-dd-1/24}", "fractional offsets are not allowed"),
+        ("${hh24}", "hour, minute and second tokens are not allowed"),
+        ("${region}", "neither a known parameter nor a date format"),
+        ("${yyyymmdd-7d}", "'-7d' is not an offset"),
     ],
 )
-def test_validate_value_rejects(value: str) -> None:
-    with pytest.raises(ParamError) as caught:
-        validate_value(value)
-    assert value in str(caught.value)
+def test_a_value_outside_the_rules_is_a_problem(value: str, says: str) -> None:
+    [problem] = problems_in_value(value)
+    assert value in str(problem) and says in problem.reason
+
+
+def test_every_problem_in_a_value_is_reported_with_where_it_starts() -> None:
+    value = "${yyyymmdd-7d}_$[hh24-0.5]=x"
+    found = problems_in_value(value)
+    assert [(p.start, p.expression) for p in found] == [
+        (0, "${yyyymmdd-7d}"),
+        (0, value),
+        (15, "$[hh24-0.5]"),
+    ]
+    assert "'=' is not allowed" in found[1].reason
 
 
 @pytest.mark.parametrize(
@@ -159,17 +232,21 @@ def test_validate_value_rejects(value: str) -> None:
         "20250101",
         "abc",
         "${yyyymmdd}",
+        "${yyyymm}01",
+        "${yyyy-mm-dd-7*1}",
         "$[yyyy-mm-dd]",
         "$[hh24:mi:ss]",
+        "$[yyyy/mm/dd-1-1/24]",
         "$bizdate",
         "$jobid",
         "$nodeid",
         "$taskid",
         "$[add_months(yyyymmdd,-1)]",
+        "$[add_months(yyyymmddhh24,12*2)-1/24]",
     ],
 )
-def test_validate_value_accepts(value: str) -> None:
-    validate_value(value)
+def test_a_value_within_the_rules_has_no_problem(value: str) -> None:
+    assert problems_in_value(value) == []
 
 
 def test_builtins_match_whole_words_only() -> None:
@@ -196,10 +273,9 @@ def test_text_without_parameters_is_unchanged() -> None:
     assert render(text, CYCT) == text
 
 
-def test_tokens_are_case_insensitive_and_literals_copied_as_written() -> None:
+def test_tokens_are_case_insensitive_and_separators_copied_as_written() -> None:
     assert render("${YYYY/MM/DD}", CYCT) == "2025/10/31"
-    assert render("$[YYYY-MM-DD HH24:MI:SS]", CYCT) == "2025-11-01 02:30:45"
-    assert render("${yyyy年mm月dd日}", CYCT) == "2025年10月31日"
+    assert render("$[YYYY-MM-DD]T$[HH24:MI:SS]", CYCT) == "2025-11-01T02:30:45"
 
 
 def test_two_digit_year_and_twelve_hour_clock() -> None:
@@ -298,10 +374,22 @@ def test_substitute_rejects_undeclared_names() -> None:
     assert caught.value.expression == "${region}"
 
 
-def test_referenced_names_are_plain_identifiers_that_are_not_formats() -> None:
+def test_code_problems_name_undeclared_parameters_and_bad_forms_where_they_start() -> None:
     code = (
-        "${bizdate} ${region} ${dt_1} ${yyyymmdd} ${mm} ${hh24} ${yyyy_mm_dd} "
-        "${yyyymmdd-1} ${bdp.system.bizdate} $[hh24] $bizdate"
+        "select ${bizdate}, ${region}, ${dt_1}, ${yyyymmdd}, ${mm}, ${yyyy_mm_dd}, "
+        "${yyyymmdd-7d}, ${bdp.system.bizdate}, $[hh24], $[hh24-0.5], $bizdate"
     )
-    assert referenced_names(code) == {"bizdate", "region", "dt_1"}
-    assert referenced_names("select 1") == set()
+    found = problems_in_code(code, {"bizdate", "dt_1"})
+    assert [(p.expression, p.start) for p in found] == [
+        ("${region}", code.index("${region}")),
+        ("${yyyy_mm_dd}", code.index("${yyyy_mm_dd}")),
+        ("${yyyymmdd-7d}", code.index("${yyyymmdd-7d}")),
+        ("$[hh24-0.5]", code.index("$[hh24-0.5]")),
+    ]
+    assert found[0].reason == "the node has no parameter 'region'"
+    assert found[0].hint == "declare it under parameters, e.g. region: $bizdate"
+    assert problems_in_code("select 1", set()) == []
+
+
+def test_a_declared_parameter_wins_over_a_format_of_the_same_name() -> None:
+    assert problems_in_code("select ${yyyy_mm_dd}, ${mm}", {"yyyy_mm_dd", "mm"}) == []

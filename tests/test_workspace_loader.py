@@ -486,9 +486,12 @@ def test_sql_in_a_file_is_checked_too(tmp_path: Path) -> None:
         "    code: \"CREATE OR REPLACE TABLE t AS SELECT '${bizdate}' AS d\"\n",
         "    file: sql/load.sql\n",
     )
-    files = {"sql/load.sql": "SELECT '${bizdate}', '${region}'\n"}
-    problem = single_problem(folder := mini(tmp_path, text, files))
-    check(problem, folder, line_of(text, "file: sql/load.sql"), "nodes[0].file", "${region}")
+    sql = "SELECT '${bizdate}',\n       '${region}'\n"
+    problem = single_problem(folder := mini(tmp_path, text, {"sql/load.sql": sql}))
+    # Located in the code file itself, where an editor can jump to it.
+    assert (problem.file, problem.line, problem.column) == (str(folder / "sql/load.sql"), 2, 9)
+    assert problem.field == "nodes[0].file"
+    assert "${region}" in problem.message and "declare it under parameters" in problem.hint
 
 
 def test_a_virtual_node_runs_no_code(tmp_path: Path) -> None:
@@ -780,6 +783,73 @@ def test_unknown_time_zone(tmp_path: Path) -> None:
         "'Asia/Shangai'",
         hint="IANA",
     )
+
+
+def test_parameter_expressions_outside_the_grammar_are_refused_where_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = edit(
+        MINI,
+        "    resource_group: etl\n",
+        "    resource_group: etl\n"
+        "    parameters:\n"
+        "      week_ago: ${yyyymmdd-7d}\n"
+        '      hours: "$[yyyymmdd-1/-24]_$[hh24-0.5]"\n'
+        "      later: ${yyyymmdd+x}\n",
+    )
+    found = problems_in(folder := mini(tmp_path, text))
+    expected = [
+        ("week_ago", "${yyyymmdd-7d}", "'-7d' is not an offset: units are not written"),
+        ("hours", "$[yyyymmdd-1/-24]", "'-1/-24' is not an offset"),
+        ("hours", "$[hh24-0.5]", "'-0.5' is not an offset: decimals are not allowed"),
+        ("later", "${yyyymmdd+x}", "'+x' is not an offset"),
+    ]
+    assert len(found) == len(expected), "\n".join(map(str, found))
+    for problem, (name, expression, why) in zip(found, expected, strict=True):
+        field = f"nodes[0].parameters.{name}"
+        check(problem, folder, line_of(text, expression), field, expression, why)
+        assert problem.column == column_of(text, expression), str(problem)
+        forms = "${yyyymmdd-7}" if expression[1] == "{" else "$[hh24-1/24]"
+        assert forms in problem.hint and "- : /" in problem.hint, str(problem)
+    status, out, err = validate(folder, capsys)
+    assert status == 1 and out == ""
+    assert all(str(problem) in err for problem in found)
+
+
+def test_sql_code_outside_the_grammar_is_refused_at_the_expression(tmp_path: Path) -> None:
+    text = edit(
+        MINI, "AS SELECT '${bizdate}' AS d", "AS SELECT '${bizdate}' AS d, $[hh24-0.5] AS h"
+    )
+    problem = single_problem(folder := mini(tmp_path, text))
+    check(problem, folder, line_of(text, "$[hh24-0.5]"), "nodes[0].code", "$[hh24-0.5]", "decimals")
+    assert problem.column == column_of(text, "$[hh24-0.5]")
+    assert "$[hh24-1/24]" in problem.hint
+
+
+def test_every_bad_form_in_a_sql_file_is_reported_at_its_line_and_column(tmp_path: Path) -> None:
+    text = edit(
+        MINI,
+        "    code: \"CREATE OR REPLACE TABLE t AS SELECT '${bizdate}' AS d\"\n",
+        "    file: sql/load.sql\n",
+    )
+    sql = (
+        "SELECT '${bizdate}'\nWHERE d > '${yyyymmdd-7d}'\n  AND r = '${region}' AND h = $[hh24+]\n"
+    )
+    found = problems_in(folder := mini(tmp_path, text, {"sql/load.sql": sql}))
+    file = str(folder / "sql" / "load.sql")
+    assert [(p.file, p.line, p.column, p.field) for p in found] == [
+        (file, 2, column_of(sql, "${yyyymmdd-7d}"), "nodes[0].file"),
+        (file, 3, column_of(sql, "${region}"), "nodes[0].file"),
+        (file, 3, column_of(sql, "$[hh24+]"), "nodes[0].file"),
+    ], "\n".join(map(str, found))
+    assert [p.message.split(": ", 1)[0] for p in found] == [
+        "invalid parameter expression ${yyyymmdd-7d}",
+        "invalid parameter expression ${region}",
+        "invalid parameter expression $[hh24+]",
+    ]
+    assert str(found[0]).startswith(f"{file}:2:12: nodes[0].file: invalid parameter expression")
+    assert "'-7d' is not an offset" in found[0].message and "${yyyymmdd-7}" in found[0].hint
+    assert "declare it under parameters" in found[1].hint
 
 
 def test_a_parameter_value_may_not_contain_a_space(tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from opscenter.domain.model import (
     Workspace,
     root_node_name,
 )
-from opscenter.domain.params import ParamError, referenced_names, validate_value
+from opscenter.domain.params import problems_in_code, problems_in_value
 from opscenter.project.alert_rules import alert_rules
 from opscenter.project.problems import (
     UNPARSED,
@@ -228,11 +228,8 @@ class _Loader:
                     "choose another name",
                 )
                 continue
-            if value is not None:
-                try:
-                    validate_value(value)
-                except ParamError as exc:
-                    value_field.problem(str(exc))
+            for error in problems_in_value(value or ""):
+                value_field.problem_at(error.expression, error.start, str(error), error.hint)
             # Declared even when the value is wrong, so the code check does not report the
             # name again; a workspace with any problem is never returned.
             params[name] = value or ""
@@ -400,11 +397,12 @@ class _Loader:
                 fields["name"].problem(f"a {kind.value} node needs 'code' or 'file'")
             return "", ""
         code_file = ""
+        code_path: Path | None = None
         if "file" in fields:
             code_file = source.text() or ""
-            path = self.folder / code_file
+            code_path = self.folder / code_file
             try:
-                code = path.read_text(encoding="utf-8") if code_file else ""
+                code = code_path.read_text(encoding="utf-8") if code_file else ""
             except (OSError, UnicodeDecodeError):
                 source.problem(
                     f"code file {code_file!r} not found", f"paths are relative to {self.folder}"
@@ -413,16 +411,21 @@ class _Loader:
         else:
             code = source.text() or ""
         if kind in (NodeType.SQL, NodeType.QUALITY):
-            self.check_sql(code, source, params)
+            self.check_sql(code, source, code_path, params)
         return code, code_file
 
-    def check_sql(self, code: str, source: Field, params: dict[str, str]) -> None:
-        """SQL is rendered before it runs: every ${name} must be declared."""
-        for name in sorted(referenced_names(code) - params.keys()):
-            source.problem(
-                f"the code uses ${{{name}}}, which is not a parameter of the node",
-                f"declare it under parameters, e.g. {name}: $bizdate",
-            )
+    def check_sql(
+        self, code: str, source: Field, code_path: Path | None, params: dict[str, str]
+    ) -> None:
+        """SQL is rendered before it runs: every ${name} must be declared and every other
+        form valid. Each problem points at the form, in the code file when there is one."""
+        for error in problems_in_code(code, params.keys()):
+            if code_path is None:
+                source.problem_at(error.expression, error.start, str(error), error.hint)
+            else:
+                self.report.add_in(
+                    str(code_path), code, error.start, source.path, str(error), error.hint
+                )
 
     def check_graph(
         self, located: list[tuple[Node, Field]], workspace: str, groups: set[str]

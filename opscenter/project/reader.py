@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import yaml
 
-from opscenter.project.problems import Problem, did_you_mean
+from opscenter.project.problems import Problem, did_you_mean, line_and_column
 
 T = TypeVar("T")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -30,6 +30,14 @@ class Report:
         line, column = (node.start_mark.line + 1, node.start_mark.column + 1) if node else (1, 1)
         self.problems.append(Problem(self.file, line, column, field, message, hint))
 
+    def add_in(
+        self, file: str, text: str, start: int, field: str, message: str, hint: str = ""
+    ) -> None:
+        """A problem in another file the workspace names (a code file), at ``start`` in its
+        ``text``, so an editor opens that file at that line."""
+        line, column = line_and_column(text, start)
+        self.problems.append(Problem(file, line, column, field, message, hint))
+
 
 class Field:
     """One YAML value at a known path. Methods return None after reporting a problem."""
@@ -41,6 +49,25 @@ class Field:
 
     def problem(self, message: str, hint: str = "") -> None:
         self.report.add(self.node, self.path, message, hint)
+
+    def problem_at(self, part: str, start: int, message: str, hint: str = "") -> None:
+        """A problem about ``part``, found at ``start`` in this scalar's value: located where
+        the file spells that part out, else (escapes, folded lines) at the value."""
+        mark = self.node.start_mark
+        source = (mark.buffer or "")[mark.pointer : self.node.end_mark.pointer]
+        index = -1
+        for _ in range(str(self.node.value)[:start].count(part) + 1):  # the same occurrence
+            index = source.find(part, index + 1)
+            if index < 0:
+                break
+        if index < 0:
+            self.problem(message, hint)
+            return
+        lines, column = line_and_column(source, index)
+        if lines == 1:
+            column += mark.column
+        problem = Problem(self.report.file, mark.line + lines, column, self.path, message, hint)
+        self.report.problems.append(problem)
 
     def _child(self, node: yaml.Node, suffix: str) -> Field:
         return Field(node, f"{self.path}{suffix}" if self.path else suffix.lstrip("."), self.report)
