@@ -1,9 +1,11 @@
 """Run logs: one file per attempt, readable while the attempt runs.
 
-The executor writes a header, the node's own output is appended straight to the same
-file by the subprocess, and the executor's own lines carry an ``HH:MM:SS`` stamp so an
-operator can tell them from the node's output. Everything is appended with O_APPEND,
-so lines from the executor and from a running process never overwrite each other.
+The executor writes a header, the node's own output (stdout and stderr, merged) is
+appended straight to the same file by the subprocess, and the executor's own lines carry
+an ``HH:MM:SS`` stamp so an operator can tell them from the node's output (how such a log
+reads, where its header ends and which lines are error output, is ``domain.runlog``).
+Everything is appended with O_APPEND, so lines from the executor and from a running
+process never overwrite each other.
 
 Logs can grow to megabytes; the console reads them in pages by byte offset
 (:func:`read_page`) and follows a running one from near its end (:func:`tail_offset`).
@@ -19,10 +21,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from opscenter.domain.cron import CronError, parse_cron
+from opscenter.domain.runlog import HEADER_RULE
 from opscenter.domain.times import zone_label
 from opscenter.store.files import make_private_dirs, open_for_append
 
-HEADER_RULE = "-" * 60
 # A page may grow past its limit to finish a long line, but not without bound: a line
 # longer than this (a binary dump without newlines) is cut so reading still advances.
 LONGEST_LINE = 1 << 20

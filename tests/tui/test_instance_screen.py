@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from opscenter.domain.model import Status
+from opscenter.domain.model import NodeType, Status
 from opscenter.domain.records import InstanceFilter, LogPage
+from opscenter.scheduler.executors import Executors, Job
 from opscenter.scheduler.logfile import read_page
 from opscenter.tui.app import OpsApp
 from opscenter.tui.clipboard import osc52
@@ -27,6 +29,7 @@ from tests.tui.helpers import press, screen_text, settle
 
 BIZDATE = date(2026, 11, 19)
 QUALITY_LINE = "quality check failed: 1 violating row"
+LOG_STAMP = datetime(2026, 11, 20, 7, 5, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def instance_id(backend, node: str, bizdate: date = BIZDATE) -> int:
@@ -128,6 +131,63 @@ async def test_e_puts_the_first_error_line_under_the_cursor(demo_backend):
         app.screen.refresh_now()
         await settle(pilot)
         assert QUALITY_LINE in view.current.text
+
+
+def failed_shell_log(path: Path) -> None:
+    """A shell node's log as the executor writes it, in place of the attempt's: its stderr
+    (``mkdir: cannot …``) unmarked between its output and the closing ``failed: exit code``."""
+    runner = Executors(path.parent / "w.duckdb", path.parent / "landing", now=lambda: LOG_STAMP)
+    job = Job(
+        instance_id=1,
+        attempt=1,
+        node="dq_sales_volume",
+        node_type=NodeType.SHELL,
+        code="echo preparing the landing folder\nmkdir /proc/opscenter/landing\n",
+        parameters={},
+        cyctime=datetime(2026, 11, 20, 0, 50),
+        bizdate=BIZDATE,
+        triggered_by="rerun after a failed load",  # "failed" in the header is no error
+        log_path=path,
+        speed=1.0,
+    )
+    path.unlink()
+    try:
+        assert runner.start(job).wait().exit_code == 1
+    finally:
+        runner.close()
+
+
+async def test_e_goes_to_the_cause_not_the_closing_exit_code(demo_backend):
+    iid = instance_id(demo_backend, "dq_sales_volume")
+    failed_shell_log(Path(demo_backend.attempts(iid)[-1].log_path))
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, app, iid)
+        assert ">07:05:00 failed: exit code 1" in screen_text(pilot)  # opens at the end
+        await press(pilot, "e")
+        assert log_of(app).current.text.startswith("mkdir: cannot create directory")
+        assert ">mkdir: cannot create directory" in screen_text(pilot)
+        await press(pilot, "n")  # n walks the error lines: the closing one comes next
+        assert log_of(app).current.text.startswith("07:05:00 failed: exit code 1")
+
+
+async def test_the_help_says_what_e_finds(demo_backend):
+    app = OpsApp(demo_backend, start="instances")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_detail(pilot, app, instance_id(demo_backend, "dq_sales_volume"))
+        await press(pilot, "question_mark")
+
+        def said() -> str:  # the words inside the help box, its wrapped lines joined
+            box = app.screen.query_one("#help").content_region
+            rows = screen_text(pilot).splitlines()[box.y : box.bottom]
+            return " ".join(" ".join(row[box.x : box.right] for row in rows).split())
+
+        for _ in range(5):  # the keys of this screen, paged down to the e line
+            if "the first line of error" in said():
+                break
+            await press(pilot, "pagedown")
+        assert "e first error: the cause: the first line of error output" in said()
+        assert "a non-zero exit), not the closing" in said()
 
 
 async def test_brackets_switch_between_attempts(demo_backend):

@@ -39,7 +39,12 @@ class HelpScreen(ModalScreen[None]):
             if not binding.description:
                 continue
             keys.setdefault(binding.action, []).append(self.app.get_key_display(binding))
-            words.setdefault(binding.action, binding.description)
+            # the footer's word, and where a screen's key needs more (what `e` finds), its
+            # tooltip (Textual's own keys are said by their word alone)
+            does = binding.description
+            if binding.tooltip and active.node is not self.app:
+                does += f": {binding.tooltip}"
+            words.setdefault(binding.action, does)
         for action, shown in keys.items():
             does = words[action]
             if self.readonly and action.split("(")[0] in self.dangerous:

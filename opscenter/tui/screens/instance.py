@@ -115,7 +115,15 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
             "right_square_bracket", "attempt(1)", "next attempt", show=False, id="attempt-next"
         ),
         Binding("slash", "search", "search", id="log-search", priority=True),
-        Binding("e", "first_error", "error", id="first-error"),
+        Binding(
+            "e",
+            "first_error",
+            "first error",
+            id="first-error",
+            tooltip="the cause: the first line of error output (a Traceback, ERROR, error:, "
+            "a command's 'cannot …', a non-zero exit), not the closing 'failed: exit code'; "
+            "n and N then go through every error line",
+        ),
         Binding("F", "follow", "follow", id="follow"),
         *instance_actions.BINDINGS,
         Binding("n", "next_match", "next match", show=False, id="next-match"),

@@ -15,7 +15,7 @@ where a log holds undecodable bytes a page seam may skip or repeat part of a lin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ from textual.timer import Timer
 from textual.widget import Widget
 
 from opscenter.domain.records import ActionRefused, LogPage
+from opscenter.domain.runlog import cause_lines, error_lines, is_cause, is_error
 from opscenter.tui.widgets.table import moving
 
 Reader = Callable[[int, int], LogPage]  # (byte offset, byte limit) -> the page read forward
@@ -42,12 +43,6 @@ FOLLOW_SECONDS = 0.5
 BACKLOG_PAGES = 4  # a follower further behind than this jumps to the end
 STEP_COLUMNS = 8
 
-# The "first error" rule: a line naming an error, an exception, a failure or a non-zero
-# exit code (case-sensitive, so "0 errors" and "no failures" are not errors; "ValueError"
-# and "quality check failed" are).
-ERROR_PATTERN = re.compile(
-    r"ERROR|Error|FATAL|Traceback|Exception|exception|FAILED|failed|exit code [1-9]"
-)
 
 _ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -86,7 +81,7 @@ def split_lines(text: str, offset: int) -> list[LogLine]:
     at = offset
     for raw in pieces:
         shown = clean(raw)
-        lines.append(LogLine(at, shown, bool(ERROR_PATTERN.search(shown))))
+        lines.append(LogLine(at, shown, is_error(shown)))
         at += _bytes(raw) + 1
     return lines
 
@@ -107,6 +102,33 @@ def read_before(reader: Reader, end: int, limit: int) -> tuple[str, int, LogPage
         return text, start, page
     body = text[cut:]
     return body, page.next_offset - _bytes(body), page
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What ``/``, ``e`` and ``n`` look for: a test of one line (for the lines held), where
+    the matching lines of a page of text start (for the file, scanned in pages), and what to
+    mark inside a matching line."""
+
+    label: str
+    matches: Callable[[str], bool]
+    starts: Callable[[str], Iterator[int]]
+    marks: re.Pattern[str] | None = None
+
+
+def searched(pattern: re.Pattern[str], label: str) -> Wanted:
+    """A typed search: the lines holding ``pattern``, each match marked."""
+
+    def starts(text: str) -> Iterator[int]:
+        for match in pattern.finditer(text):
+            yield text.rfind("\n", 0, match.start()) + 1
+
+    return Wanted(label, lambda line: pattern.search(line) is not None, starts, pattern)
+
+
+# The error rules are domain.runlog's: `e` lands on the first cause, `n` walks every error.
+ERRORS = Wanted("errors", is_error, lambda text: (start for start, _ in error_lines(text)))
+CAUSES = Wanted("errors", is_cause, cause_lines)
 
 
 @dataclass
@@ -179,8 +201,7 @@ class LogView(Widget, can_focus=True):
         self.x = 0
         self.following = False
         self.note = "no log"  # shown when there is no line: loading, empty, a refusal
-        self.pattern: re.Pattern[str] | None = None
-        self.pattern_label = ""
+        self.wanted: Wanted | None = None  # what the last search looked for (n repeats it)
         self.searching: float | None = None  # share of the file scanned, while scanning
         self._busy: str | None = None
         self._queued: Callable[[], None] | None = None
@@ -236,45 +257,59 @@ class LogView(Widget, can_focus=True):
         share = self.lines[self.cursor].offset / self.file_size if self.file_size else 0
         return f"{share:.0%} of {_human(self.file_size)}"
 
+    @property
+    def pattern_label(self) -> str:
+        """What the last search looked for, for the pane's title."""
+        return self.wanted.label if self.wanted is not None else ""
+
     def find(self, pattern: re.Pattern[str], label: str, *, forward: bool = True) -> None:
         """The next line matching ``pattern`` after the cursor (before it when not forward)."""
-        self.pattern, self.pattern_label = pattern, label
+        self._find(searched(pattern, label), forward)
+
+    def _find(self, wanted: Wanted, forward: bool) -> None:
+        self.wanted = wanted
         self.refresh()
         if forward:
             candidates = range(self.cursor + 1, len(self.lines))
         else:
             candidates = range(self.cursor - 1, -1, -1)
         for index in candidates:
-            if pattern.search(self.lines[index].text):
+            if wanted.matches(self.lines[index].text):
                 self.move_to(index, center=True)
                 return
         if forward and self.end_offset < self.file_size:
-            self._scan(pattern, self.end_offset, forward=True)
+            self._scan(wanted, self.end_offset, forward=True)
         elif not forward and self.top_offset > 0:
-            self._scan(pattern, self.top_offset, forward=False)
+            self._scan(wanted, self.top_offset, forward=False)
         else:
             self._not_found()
 
     def first_error(self) -> None:
-        """The first error line of the whole log (the rule is ``ERROR_PATTERN``)."""
-        self.pattern, self.pattern_label = ERROR_PATTERN, "errors"
-        if self.top_offset == 0:
-            index = next((i for i, line in enumerate(self.lines) if line.error), None)
-            if index is not None:
-                self.move_to(index, center=True)
-                return
-            if self.end_offset >= self.file_size:
-                self._not_found()
-                return
-            self._scan(ERROR_PATTERN, self.end_offset, forward=True)
+        """The first cause in the whole log (``mkdir: cannot …``, not the closing ``failed:
+        exit code 1``); the closing line only when nothing before it is error output. ``n``
+        and ``N`` then walk every error line."""
+        self.wanted = ERRORS
+        self.refresh()
+        self._first(CAUSES, otherwise=lambda: self._first(ERRORS, otherwise=self._not_found))
+
+    def _first(self, wanted: Wanted, otherwise: Callable[[], None]) -> None:
+        """The first line of the whole log that ``wanted`` matches; ``otherwise`` if none."""
+        if self.top_offset > 0:
+            self._scan(wanted, 0, forward=True, otherwise=otherwise)
+            return
+        index = next((i for i, line in enumerate(self.lines) if wanted.matches(line.text)), None)
+        if index is not None:
+            self.move_to(index, center=True)
+        elif self.end_offset < self.file_size:
+            self._scan(wanted, self.end_offset, forward=True, otherwise=otherwise)
         else:
-            self._scan(ERROR_PATTERN, 0, forward=True)
+            otherwise()
 
     def next_match(self, forward: bool = True) -> None:
-        if self.pattern is None:
+        if self.wanted is None:
             self.app.notify("nothing to find yet: / searches, e finds the first error")
             return
-        self.find(self.pattern, self.pattern_label, forward=forward)
+        self._find(self.wanted, forward)
 
     # -- reading in workers ------------------------------------------------------------------
 
@@ -452,8 +487,16 @@ class LogView(Widget, can_focus=True):
 
     # -- searching the file ------------------------------------------------------------------
 
-    def _scan(self, pattern: re.Pattern[str], offset: int, *, forward: bool) -> None:
-        """Find the next match in the file in bounded pages, then show the window there."""
+    def _scan(
+        self,
+        wanted: Wanted,
+        offset: int,
+        *,
+        forward: bool,
+        otherwise: Callable[[], None] | None = None,
+    ) -> None:
+        """Find the next match in the file in bounded pages, then show the window there;
+        ``otherwise`` runs when there is none (else the view says so)."""
         generation = self._generation
         self.searching = 0.0
         self.post_message(self.Changed(self))
@@ -465,14 +508,14 @@ class LogView(Widget, can_focus=True):
             self.app.call_from_thread(self._progress, share)
 
         def work(reader: Reader) -> _Window | None:
-            found = _scan_file(_Reporting(reader, report), pattern, offset, forward, alive)
+            found = _scan_file(_Reporting(reader, report), wanted, offset, forward, alive)
             if found is None or not alive():
                 return None
             return _forward(reader, found, self.page_bytes)
 
         def apply(window: _Window | None) -> None:
             if window is None or not window.lines:
-                self._not_found()
+                (otherwise or self._not_found)()
                 return
             self.following = False  # the reader went looking elsewhere
             self._replace_at_top(window)
@@ -583,12 +626,13 @@ class LogView(Widget, can_focus=True):
         return Strip(segments).crop_extend(0, width, style)
 
     def _segments(self, text: str, style: Style) -> list[Segment]:
-        if self.pattern is None or self.pattern is ERROR_PATTERN:
+        marks = self.wanted.marks if self.wanted is not None else None
+        if marks is None:  # nothing typed to mark (error lines are marked whole)
             return [Segment(text, style)]
         match_style = style + self.get_component_rich_style("log--match", partial=True)
         segments: list[Segment] = []
         at = 0
-        for match in self.pattern.finditer(text):
+        for match in marks.finditer(text):
             if match.end() == match.start():
                 continue
             segments.append(Segment(text[at : match.start()], style))
@@ -614,7 +658,7 @@ class _Reporting:
 
 def _scan_file(
     reader: Reader,
-    pattern: re.Pattern[str],
+    wanted: Wanted,
     offset: int,
     forward: bool,
     alive: Callable[[], bool],
@@ -626,9 +670,8 @@ def _scan_file(
     if forward:
         while alive():
             page = reader(offset, SCAN_BYTES)
-            match = pattern.search(page.text) if page.text else None
-            if match is not None:
-                line_start = page.text.rfind("\n", 0, match.start()) + 1
+            line_start = next(wanted.starts(page.text), None) if page.text else None
+            if line_start is not None:
                 return offset + _bytes(page.text[:line_start])
             if page.next_offset <= offset:
                 return None
@@ -637,11 +680,10 @@ def _scan_file(
     end = offset
     while end > 0 and alive():
         body, begin, _page = read_before(reader, end, SCAN_BYTES)
-        last = None
-        for last in pattern.finditer(body):  # noqa: B007 (the last match is wanted)
+        line_start = None
+        for line_start in wanted.starts(body):  # noqa: B007 (the last line is wanted)
             pass
-        if last is not None:
-            line_start = body.rfind("\n", 0, last.start()) + 1
+        if line_start is not None:
             return begin + _bytes(body[:line_start])
         if begin >= end:
             return None
