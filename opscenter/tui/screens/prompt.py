@@ -37,8 +37,9 @@ class PromptScreen(ModalScreen[str | None]):
             yield Input(value=self.value, id="prompt-input")
             yield Static(Text(self.hint), id="prompt-hint")
 
-    def on_key(self, event: events.Key) -> None:
-        """Keys that reached the prompt before its field had the focus are the answer."""
+    async def on_key(self, event: events.Key) -> None:
+        """Keys that reached the prompt before its field had the focus are the answer (an
+        Enter too: the field's submit is awaited, or it would never post the answer)."""
         field = self.query_one("#prompt-input", Input)
         if field.has_focus or event.key == "escape":
             return
@@ -46,9 +47,13 @@ class PromptScreen(ModalScreen[str | None]):
         event.prevent_default()
         self.set_focus(field)
         if event.key == "enter":
-            field.action_submit()
+            await field.action_submit()
         elif event.is_printable and event.character:
-            field.insert_text_at_cursor(event.character)
+            # it replaces the value, as typing into the focused field would; and the focus,
+            # which lands after this key, must not select it for the next key to replace
+            field.select_on_focus = False
+            field.value = event.character
+            field.cursor_position = len(field.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
