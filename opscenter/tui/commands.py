@@ -4,6 +4,8 @@ The node names are read once when the palette opens, and an instance number
 is looked up as it is typed, both in a thread: the palette never waits on the
 backend. Actions come from the calling screen's own bindings, so the palette
 offers exactly what the keys do there (read-only drops the dangerous ones).
+A node or instance named in the ``:`` prompt is looked up first in the same way
+(``go_to_node``, ``go_to_instance``), so a mistyped one is said and nothing opens.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from textual.content import Content
 from textual.markup import escape
 from textual.screen import Screen
 
-from opscenter.domain.records import NodeInfo
+from opscenter.domain.records import ActionRefused, NodeInfo
 from opscenter.tui import format as fmt
 from opscenter.tui import theming
 from opscenter.tui.widgets.chrome import TABS
@@ -48,6 +50,48 @@ SKIPPED_ACTIONS = frozenset(
         *(b.action for b in (*Screen.BINDINGS, *App.BINDINGS) if isinstance(b, Binding)),
     }
 )
+
+
+def go_to_node(app: OpsApp, name: str) -> None:
+    """``:node NAME``: the node's screen once the backend knows the name."""
+    _go_to(app, lambda: app.backend.get_node(name), lambda: app.open_node(name))
+
+
+def go_to_instance(app: OpsApp, instance_id: int) -> None:
+    """``:instance N``: the instance's screen once the backend knows the number."""
+    _go_to(
+        app, lambda: app.backend.get_instance(instance_id), lambda: app.open_instance(instance_id)
+    )
+
+
+def _go_to(app: OpsApp, ask: Callable[[], object], go: Callable[[], None]) -> None:
+    """Ask in a thread, then go. A refusal ("no node 'nosuch' in workspace shop") is said
+    and the console stays where it was: the backend answered, so the header stays fresh
+    (a screen opened on a name that is not there would wait on "loading…" and call the
+    backend stale)."""
+
+    def work() -> None:
+        try:
+            ask()
+        except ActionRefused as refused:
+            app.call_from_thread(_refused, app, refused.reason)
+            return
+        except Exception as exc:  # the backend did not answer: stale, as any read says
+            app.call_from_thread(app.backend_failed, exc)
+            return
+        app.call_from_thread(_found, app, go)
+
+    app.run_worker(work, thread=True, group="go-to", exit_on_error=False)
+
+
+def _refused(app: OpsApp, reason: str) -> None:
+    app.backend_answered()
+    app.notify(reason, severity="error")
+
+
+def _found(app: OpsApp, go: Callable[[], None]) -> None:
+    app.backend_answered()
+    go()
 
 
 @dataclass(frozen=True)
