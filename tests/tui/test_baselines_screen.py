@@ -163,12 +163,12 @@ async def test_the_list_shows_both_baselines_with_status_slack_and_key_instance(
         assert "bizdate 2026-11-19" in text and "1/2" in text
         assert "STATUS" in text and "SLACK" in text and "KEY INSTANCE" in text
         # blocked by dq_sales_volume (failed, no rerun left): no guessed finish, at risk
-        assert has(text, "✗ OVER exec_dashboard 8 - 09:00 - ✗ dq_sales_volume no")
-        assert has(text, "! WARNING finance_close 5 - 10:30 - ✗ dq_sales_volume no")
+        assert has(text, "✗ OVER exec_dashboard 8 - 09:00 - ✗ dq_sales_volume")
+        assert has(text, "! WARNING finance_close 5 - 10:30 - ✗ dq_sales_volume")
         assert "blocked by #76 dq_sales_volume ✗ FAILURE" in text  # the cursor row's facts
         await press(pilot, "less_than_sign")
         text = screen_text(pilot)
-        assert has(text, "✓ SAFE exec_dashboard 8 07:10 09:00 +1h50m - yes")
+        assert has(text, "✓ SAFE exec_dashboard 8 07:10 09:00 1h50m early -")
 
 
 async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend):
@@ -178,7 +178,7 @@ async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend)
         await press(pilot, "enter")
         assert isinstance(app.screen, BaselineScreen)
         text = screen_text(pilot)
-        assert "exec_dashboard · prio 8 · committed 09:00 · margin 30m · bizdate 20261119" in text
+        assert "exec_dashboard · commit 09:00 · margin 30m · 20261119 · prio 8 · owner bob" in text
         assert has(text, "✗ OVER blocked by #76 dq_sales_volume ✗ FAILURE · if rerun now 09:30")
         path = ["shop_root", "ods_start", "ods_orders_hourly", "sales_raw", "dq_sales_volume"]
         path += ["sales_daily", "ads_exec_dashboard"]
@@ -190,6 +190,74 @@ async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend)
         assert has(text, "#1 ERROR NEW 07:05 dq_sales_volume")
         for line in text.splitlines():
             assert len(line) <= 80
+
+
+class Finished:
+    """The demo's backend, its baselines on 2026-11-19 finished at the given wall times."""
+
+    def __init__(self, backend, **finished: datetime) -> None:  # noqa: ANN001 - a Backend
+        self.backend = backend
+        self.finished = finished
+
+    def _done(self, b: BaselineStatus) -> BaselineStatus:
+        if b.name not in self.finished:
+            return b
+        at_utc = self.finished[b.name].replace(tzinfo=UTC8).astimezone(ZoneInfo("UTC"))
+        finish = at_utc.replace(tzinfo=None)
+        status = "OVER" if finish > b.committed_at else "SAFE"
+        return replace(
+            b, finished=True, predicted_finish=finish, status=status, key_instance=None,
+            blocked_by=(), if_rerun_now=None,
+        )  # fmt: skip
+
+    def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
+        return [self._done(b) for b in self.backend.list_baselines(bizdate)]
+
+    def get_baseline(self, name: str, bizdate: date, cycle: int = 1):  # noqa: ANN201
+        detail = self.backend.get_baseline(name, bizdate, cycle)
+        return replace(detail, status=self._done(detail.status))
+
+    def __getattr__(self, name: str):  # noqa: ANN204
+        return getattr(self.backend, name)
+
+
+async def test_a_finished_baseline_says_how_long_before_or_after_its_commitment(demo_backend):
+    backend = Finished(
+        demo_backend,
+        exec_dashboard=datetime(2026, 11, 20, 9, 1, 30),  # committed 09:00: late
+        finance_close=datetime(2026, 11, 20, 10, 10),  # committed 10:30: early
+    )
+    app = OpsApp(backend, start="baselines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert has(text, "✗ OVER exec_dashboard 8 09:01 09:00 1m late -")
+        assert has(text, "✓ SAFE finance_close 5 10:10 10:30 20m early -")
+        assert "-2m" not in text  # floored, it disagreed with the 09:01 beside it
+        assert "finished 09:01, 1m after the commitment · committed 09:00 · alert 08:30" in text
+        await press(pilot, "down")
+        assert "finished 10:10, 20m before the commitment · committed 10:30" in screen_text(pilot)
+        await press(pilot, "up", "enter")
+        assert isinstance(app.screen, BaselineScreen)
+        text = screen_text(pilot)
+        assert has(text, "✗ OVER finished 09:01, 1m after the commitment")
+
+
+async def test_the_baseline_head_gives_its_facts_the_width_at_80_columns(demo_backend):
+    app = OpsApp(demo_backend, start="baselines")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")
+        head = screen_text(pilot).splitlines()[2]
+        assert head.strip() == (
+            "exec_dashboard · commit 09:00 · margin 30m · 20261119 · prio 8 · owner bob"
+        )
+    app = OpsApp(demo_backend, start="baselines")
+    async with app.run_test(size=(120, 24)) as pilot:  # room for every label
+        await settle(pilot)
+        await press(pilot, "enter")
+        wide = "exec_dashboard · prio 8 · committed 09:00 · margin 30m · bizdate 20261119"
+        assert f"{wide} · owner bob" in screen_text(pilot)
 
 
 async def test_enter_on_a_key_path_row_opens_that_instance(demo_backend):

@@ -18,6 +18,7 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import OptionList, Static
 
+from opscenter.domain.commitment import finished_words, late_or_early
 from opscenter.domain.records import (
     ActionRefused,
     BaselineDetail,
@@ -58,6 +59,13 @@ def slack(b: BaselineStatus) -> str:
     """``-18m`` late or ``+1h20m`` to spare before the committed time."""
     minutes = b.slack_minutes
     return "-" if minutes is None else minutes_text(minutes, signed=True)
+
+
+def against_commitment(b: BaselineStatus) -> str:
+    """The list's SLACK: what a prediction leaves before the commitment (``-18m``), and once
+    the baseline finished, how it kept it (``1m late``, ``20m early``: words, not a sign,
+    which also say that it is done)."""
+    return late_or_early(b) if b.finished else slack(b)
 
 
 # -- the list ----------------------------------------------------------------------------
@@ -112,9 +120,8 @@ class BaselinesScreen(TableScreen):
             Column("PRIO", 4, lambda b: str(b.priority), right=True),
             Column("FINISH", 6, lambda b: fmt.local(b.predicted_finish, local)),
             Column("COMMIT", 6, lambda b: fmt.local(b.committed_at, local)),
-            Column("SLACK", 6, slack, right=True),
+            Column("SLACK", 11, against_commitment, right=True),
             Column("KEY INSTANCE", 18, _key_instance),
-            Column("DONE", 4, lambda b: "yes" if b.finished else "no"),
         ]
 
     @property
@@ -139,21 +146,22 @@ class BaselinesScreen(TableScreen):
 
     @on(VirtualTable.CursorMoved)
     def _describe(self) -> None:
-        """The cursor row's other facts: the alert time, owner, what it protects."""
+        """The cursor row's other facts: how it finishes against the commitment, the alert
+        time, owner, what it protects."""
         b: BaselineStatus | None = self.table.current
         text = Text(no_wrap=True, overflow="ellipsis")
         if b is not None:
             zone = self.app.zone  # type: ignore[attr-defined]
-            finish = "finished" if b.finished else "predicted"
-            when = (
-                blocked_text(b, zone)
-                if b.blocked
-                else f"{finish} {fmt.local(b.predicted_finish, zone)}"
-            )
+            if b.blocked:
+                when = blocked_text(b, zone)
+            elif b.finished and b.predicted_finish is not None:
+                when = finished_words(b, zone)
+            else:
+                when = f"predicted {fmt.local(b.predicted_finish, zone)}"
             text.append(
-                f"{b.name} · owner {b.owner} · {b.type} · {when} · "
-                f"alert {fmt.local(b.alert_at, zone)} · "
-                f"committed {fmt.local(b.committed_at, zone)}\n"
+                f"{when} · committed {fmt.local(b.committed_at, zone)} · "
+                f"alert {fmt.local(b.alert_at, zone)}\n"
+                f"owner {b.owner} · {b.type} · "
                 f"protects {b.protected} instances of {len(b.nodes)} nodes: {', '.join(b.nodes)}"
             )
         self.query_one("#baseline-detail", Static).update(text)
@@ -283,16 +291,8 @@ class BaselineScreen(OpsScreen):
         assert self.detail is not None and self.now is not None
         b = self.detail.status
         zone = self.app.zone  # type: ignore[attr-defined]
-        margin = int((b.committed_at - b.alert_at).total_seconds() // 60)
-        cycle = f" · cycle {b.cycle}" if b.cycle > 1 else ""
         self.query_one("#baseline-head", Static).update(
-            Text(
-                f"{b.name} · prio {b.priority} · committed {fmt.local(b.committed_at, zone)} · "
-                f"margin {minutes_text(margin)} · bizdate {b.bizdate:%Y%m%d}{cycle} "
-                f"· owner {b.owner}",
-                no_wrap=True,
-                overflow="ellipsis",
-            )
+            Text(self._head(b), no_wrap=True, overflow="ellipsis")
         )
         keys = self.query_one("#keypath", RowList)
         state = Text(no_wrap=True, overflow="ellipsis")
@@ -301,9 +301,10 @@ class BaselineScreen(OpsScreen):
             state.append(f"  {blocked_text(b, zone)}")
         elif b.predicted_finish is None:
             state.append("  no prediction: its output instances are missing or frozen")
+        elif b.finished:
+            state.append(f"  {finished_words(b, zone)}")
         else:
-            word = "finished" if b.finished else "predicted"
-            state.append(f"  {word} {fmt.local(b.predicted_finish, zone)} ({slack(b)})")
+            state.append(f"  predicted {fmt.local(b.predicted_finish, zone)} ({slack(b)})")
         if b.key_instance is not None:
             state.append(f"   current key instance: {b.key_instance.node}")
         elif b.finished:
@@ -311,6 +312,24 @@ class BaselineScreen(OpsScreen):
         self.query_one("#baseline-state", Static).update(state)
         self._draw_gantt(keys)
         self._draw_events()
+
+    def _head(self, b: BaselineStatus) -> str:
+        """The promise's facts in one line: where they do not fit (80 columns), the labels
+        are shortened before any fact is cut."""
+        committed = fmt.local(b.committed_at, self.app.zone)  # type: ignore[attr-defined]
+        margin = minutes_text(int((b.committed_at - b.alert_at).total_seconds() // 60))
+        name = b.name + (f" · cycle {b.cycle}" if b.cycle > 1 else "")
+        wide = (
+            f"{name} · prio {b.priority} · committed {committed} · margin {margin} · "
+            f"bizdate {b.bizdate:%Y%m%d} · owner {b.owner}"
+        )
+        room = self.query_one("#baseline-head", Static).content_size.width or self.size.width
+        if len(wide) <= room:
+            return wide
+        return (
+            f"{name} · commit {committed} · margin {margin} · {b.bizdate:%Y%m%d} · "
+            f"prio {b.priority} · owner {b.owner}"
+        )
 
     def _draw_gantt(self, keys: RowList) -> None:
         assert self.detail is not None and self.now is not None
