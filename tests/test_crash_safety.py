@@ -223,11 +223,19 @@ OPERATOR = [  # (verb, audit action, extra arguments, targets by SQL, at most)
 ]
 
 
+def deployed(db: Engine | None) -> bool:
+    """Whether a scheduler got as far as deploying the workspace (one killed at once did not)."""
+    if db is None:
+        return False
+    with db.connect() as conn:
+        return bool(conn.execute(text("SELECT COUNT(*) FROM workspaces")).scalar())
+
+
 def operator_action(
-    db: Engine | None, rng: random.Random, round_: int, folder: Path, url: str
+    db: Engine | None, rng: random.Random, round_: int, folder: Path, url: str, *, backfill: bool
 ) -> tuple[subprocess.Popen, tuple[str, list]] | None:
     """One action from the CLI, started now; returns its process and (audit action, targets)."""
-    if round_ == 1:
+    if backfill:
         targets = ["l0_0", "2025-10-29..2025-10-30"]
         argv = ["backfill", "l0_0", "--from", "2025-10-29", "--to", "2025-10-30"]
         argv += ["--include", "l1_0,l1_1", "--parallel", "2"]
@@ -294,6 +302,7 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
     orphans: dict[int, tuple[int | None, int | None]] = {}  # attempts RUNNING at a kill
     told: list[tuple[str, list, str]] = []  # the actions the CLI reported back on
     starts = 0
+    backfill_asked = False
     for round_ in range(KILLS):
         before = newest_attempt(db)
         spawned = time.monotonic()
@@ -302,7 +311,9 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
         lifetime = rng.uniform(0.3, 3.8)  # from before its imports to well into its day
         act_at = rng.uniform(0.0, lifetime)
         time.sleep(act_at)
-        operator = operator_action(db, rng, round_, folder, url)
+        backfill = not backfill_asked and deployed(db)  # it needs the deployed workspace
+        operator = operator_action(db, rng, round_, folder, url, backfill=backfill)
+        backfill_asked = backfill_asked or backfill
         time.sleep(lifetime - act_at)
         kill_group(proc)
         clock += timedelta(seconds=SPEED * (time.monotonic() - spawned))

@@ -620,9 +620,9 @@ def test_prediction_is_linear_a_long_chain_predicts_at_once() -> None:
     count = 20_000
     chain = [inst(1, avg=1)] + [inst(i, up=(i - 1,), avg=1) for i in range(2, count + 1)]
     chain[-1] = inst(count, up=(count - 1,), avg=1, output=True)
-    begin = time.monotonic()
+    begin = time.process_time()  # this process's CPU: other work on the machine does not count
     result = predict(chain[::-1], utc(0, 0), alert_at=ALERT, committed_at=COMMITTED)
-    assert time.monotonic() - begin < 2.0  # generous: a quadratic pass would take minutes
+    assert time.process_time() - begin < 2.0  # generous: a quadratic pass would take minutes
     assert result.finish == utc(0, 30) + timedelta(minutes=count)
     assert len(result.key_path) == count and result.key_instance == 1
 
