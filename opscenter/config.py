@@ -158,6 +158,10 @@ def load_config(path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
         root = yaml.compose(text)
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         syntax = yaml_syntax(exc, text)
         raise UsageError(

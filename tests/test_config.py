@@ -140,3 +140,10 @@ def test_the_config_file_opens_a_legacy_workspace_over_the_emulator(
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "not-the-secret")
     with pytest.raises(UsageError, match="cannot open DataWorks workspace .*SignatureDoesNotMatch"):
         open_dataworks(applied(path), scene.clock)
+
+
+def test_a_config_file_that_is_not_utf8_is_named_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes("theme: caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(UsageError, match=r"config.yaml: not UTF-8 text \(byte 10\); save"):
+        applied(path)
