@@ -646,7 +646,7 @@ def test_read_only_refuses_every_action_and_audits_it(world: MakeWorld, store: D
     before = {status: w.status(node) for status, node in NODE_IN.items()}
     for name, call in actions.items():
         reason = refusal(call)
-        assert reason == f"{name} refused: opscenter runs read-only (--readonly)"
+        assert reason == f"{name} is not available: opscenter runs read-only (--readonly)"
     assert {status: w.status(node) for status, node in NODE_IN.items()} == before
     assert w.backend.get_node("later").state == "deployed"
     assert viewer.list_backfills() == []

@@ -269,7 +269,8 @@ def test_the_config_file_backend_sends_every_verb_to_dataworks(
 def test_readonly_refuses_the_action_and_audits_the_refusal(cli: Cli, scene: World) -> None:
     failed = scene.instance("failed")
     code, _, err = cli.run("rerun", str(failed.id), "--readonly")
-    assert code == 3 and "rerun refused: opscenter runs read-only" in err
+    assert err == "refused: rerun is not available: opscenter runs read-only (--readonly)\n"
+    assert code == 3
     assert scene.backend.get_instance(failed.id).status is Status.FAILURE
     [entry] = cli.json("audit")
     assert (entry["action"], entry["outcome"]) == ("rerun", "refused")

@@ -230,7 +230,9 @@ def test_readonly_refuses_without_calling(scene: World, tmp_path: Path) -> None:
     # no server at all: any call would fail to connect rather than be refused
     with DataWorksClient(Credentials(KEY_ID, SECRET), "http://127.0.0.1:9") as client:
         backend = make(client, scene, tmp_path, readonly=True)
-        with pytest.raises(ActionRefused, match=r"rerun refused: opscenter runs read-only"):
+        with pytest.raises(
+            ActionRefused, match=r"rerun is not available: opscenter runs read-only"
+        ):
             backend.rerun([1])
     entry = backend.audit_log()[0]
     assert (entry.action, entry.outcome, entry.source) == ("rerun", "refused", "dataworks")

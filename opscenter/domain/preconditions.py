@@ -81,6 +81,12 @@ def refusal(action: str, status: Status, rerun_mode: str = RerunMode.ALLOWED.val
     return f"is {status.value}; {action.split()[0]} needs {_words(allowed)}"
 
 
+def read_only_refusal(action: str) -> str:
+    """Why nothing is done under ``--readonly``: said once, as ``refused: <this>`` on the
+    command line and under the console's "refused" title (never "rerun refused" again)."""
+    return f"{action} is not available: opscenter runs read-only (--readonly)"
+
+
 def descendant_refusal(status: Status, rerun_mode: str) -> str | None:
     """Why a rerun downstream may not reset this descendant (frozen ones are kept, not
     refused)."""

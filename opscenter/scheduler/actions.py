@@ -28,6 +28,7 @@ from opscenter.domain.preconditions import (
     UNFREEZE_FROM,
     check_action,
     check_below,
+    read_only_refusal,
 )
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
 from opscenter.domain.times import to_local
@@ -104,7 +105,7 @@ def refuse_readonly(db: Engine, actor: Actor, action: str, targets: Sequence[int
     """--readonly is enforced here, below every screen: the attempt is audited and refused."""
 
     def body(_conn: Connection) -> ActionResult:
-        raise ActionRefused(f"{action} refused: opscenter runs read-only (--readonly)")
+        raise ActionRefused(read_only_refusal(action))
 
     _run(db, actor, action, targets, body)
 

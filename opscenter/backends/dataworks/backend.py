@@ -28,7 +28,13 @@ from opscenter.domain.backfill_plan import PlanNode
 from opscenter.domain.clock import Clock
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import InstanceKind, Status
-from opscenter.domain.preconditions import KEPT_BELOW, ActionTarget, check_action, check_below
+from opscenter.domain.preconditions import (
+    KEPT_BELOW,
+    ActionTarget,
+    check_action,
+    check_below,
+    read_only_refusal,
+)
 from opscenter.domain.records import (
     ActionRefused,
     ActionResult,
@@ -1084,7 +1090,7 @@ class DataWorksBackend:
         """Refuse read-only, run, and audit the outcome (ok or refused) either way."""
         try:
             if self.readonly:
-                raise ActionRefused(f"{action} refused: opscenter runs read-only (--readonly)")
+                raise ActionRefused(read_only_refusal(action))
             result = call()
         except ActionRefused as refused:
             outcome = "unknown" if isinstance(refused, OutcomeUnknown) else "refused"
