@@ -433,8 +433,8 @@ def test_operators_handle_events_and_every_move_is_audited(world: Callable[..., 
     assert [e.status for e in w.events()] == ["RECOVER", "IGNORE"]
 
     refusals = [
-        (first.id, "FIXING", "is RECOVER; it can go to nothing"),
-        (second.id, "RECOVER", "is IGNORE; it can go to nothing"),
+        (first.id, "FIXING", "is RECOVER: already recovered, it is finished and nothing more"),
+        (second.id, "RECOVER", "is IGNORE: already ignored, it is finished and nothing more"),
         (second.id, "NEW", "is IGNORE"),
         (99999, "FIXING", "no event #99999"),
     ]

@@ -1,4 +1,5 @@
-"""Which statuses each instance action accepts, and the words of a refusal (spec 3.3, 6.1).
+"""Which statuses each instance action accepts, and the words of a refusal (spec 3.3, 6.1,
+7.4 for events).
 
 One table for every backend: the local actions check it inside their transaction, the
 DataWorks backend checks it before it sends a rerun (and the emulator serves DataWorks'
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from opscenter.domain.model import RerunMode, Status
+from opscenter.domain.model import EVENT_MOVES, RerunMode, Status
 from opscenter.domain.records import ActionRefused
 
 RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)
@@ -85,6 +86,24 @@ def read_only_refusal(action: str) -> str:
     """Why nothing is done under ``--readonly``: said once, as ``refused: <this>`` on the
     command line and under the console's "refused" title (never "rerun refused" again)."""
     return f"{action} is not available: opscenter runs read-only (--readonly)"
+
+
+_CLOSED = {"RECOVER": "recovered", "IGNORE": "ignored"}
+
+
+def event_refusal(event_id: int, status: str, wanted: str) -> str | None:
+    """Why an event in ``status`` may not be set to ``wanted`` (None: it may). A recovered
+    or ignored event is finished: nothing more can be done to it, whatever is asked."""
+    allowed = EVENT_MOVES.get(status, ())
+    if wanted in allowed:
+        return None
+    if not allowed:
+        done = _CLOSED.get(status, "closed")
+        return (
+            f"event #{event_id} is {status}: already {done}, it is finished and nothing more "
+            "can be done to it"
+        )
+    return f"event #{event_id} is {status}; it can only be set to {' or '.join(allowed)}"
 
 
 def descendant_refusal(status: Status, rerun_mode: str) -> str | None:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
 
-from opscenter.domain.model import EVENT_MOVES, DependencyType, Status
+from opscenter.domain.model import DependencyType, Status
 from opscenter.domain.preconditions import (
     FREEZE_FROM,
     KEPT_BELOW,
@@ -28,6 +28,7 @@ from opscenter.domain.preconditions import (
     UNFREEZE_FROM,
     check_action,
     check_below,
+    event_refusal,
     read_only_refusal,
 )
 from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
@@ -476,11 +477,8 @@ def handle_event(
         ).one_or_none()
         if row is None:
             raise ActionRefused(f"no event #{event_id}")
-        allowed = EVENT_MOVES.get(row.status, ())
-        if status not in allowed:
-            raise ActionRefused(
-                f"event #{event_id} is {row.status}; it can go to {', '.join(allowed) or 'nothing'}"
-            )
+        if reason := event_refusal(event_id, row.status, status):
+            raise ActionRefused(reason)
         conn.execute(
             update(EventRow)
             .where(EventRow.id == event_id)

@@ -297,7 +297,8 @@ async def test_an_event_is_taken_on_then_recovered_and_a_closed_one_refused(demo
         await press(pilot, "i", "y")  # a recovered event is closed: the backend says why not
         assert status_of(event.id) == "RECOVER"
         notes = [n.message for n in app._notifications]
-        assert f"event #{event.id} is RECOVER; it can go to nothing" in notes
+        closed = "already recovered, it is finished and nothing more can be done to it"
+        assert f"event #{event.id} is RECOVER: {closed}" in notes
 
 
 async def test_a_date_without_the_baseline_says_so_and_is_not_stale(demo_backend):
