@@ -1,9 +1,10 @@
 """The ``opscenter`` command: the demo by default, and headless verbs for scripts.
 
 Every failure an operator can cause (a bad workspace, a database of another
-version, a refused action, a missing file) ends in a clear message and a
-non-zero exit, never a traceback: 1 invalid workspace, 2 usage or store
-problem, 3 action refused.
+version, a refused action, a mistyped id, a missing file) ends in a clear message and a
+non-zero exit, never a traceback: 1 invalid workspace, 2 usage or store problem, 3
+action refused, 4 not found (an instance, event, backfill,
+baseline, attempt or node named that is not there).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from opscenter.backends.local import LocalBackend
 from opscenter.config import API_VERSIONS, BACKENDS, apply_config
 from opscenter.domain.clock import Clock, RealClock
 from opscenter.domain.model import Status
-from opscenter.domain.records import ActionRefused
+from opscenter.domain.records import ActionRefused, NotFound
 from opscenter.domain.rules import bizdate_of, default_bizdate
 from opscenter.domain.times import to_store
 from opscenter.project.loader import load_workspace, workspace_file
@@ -54,6 +55,11 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except (StoreError, UsageError) as exc:
         print(f"opscenter: {exc}", file=sys.stderr)
         return 2
+    except NotFound as exc:  # before ActionRefused, which it is too
+        if getattr(args, "json", False):
+            print(json.dumps({"not_found": exc.reason}))
+        print(f"opscenter: {exc.reason}", file=sys.stderr)
+        return 4
     except ActionRefused as exc:
         if getattr(args, "json", False):
             print(json.dumps({"refused": exc.reason}))

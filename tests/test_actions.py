@@ -512,7 +512,7 @@ def test_freeze_node_refusals_say_why(world: MakeWorld) -> None:
     w.backend.freeze_node("daily")
     assert refusal(lambda: w.backend.freeze_node("daily")) == "node daily is already frozen"
     assert "run mode Pause" in refusal(lambda: w.backend.unfreeze_node("paused"))
-    assert refusal(lambda: w.backend.freeze_node("nope")) == "node 'nope' is not deployed"
+    assert refusal(lambda: w.backend.freeze_node("nope")) == "no node 'nope' in workspace ws"
 
 
 # ---------------------------------------------------------------------------
@@ -588,7 +588,7 @@ def test_one_refused_instance_refuses_the_whole_batch_and_is_named(world: MakeWo
 def test_an_unknown_instance_is_refused_by_id(world: MakeWorld) -> None:
     w = zoo(world)
     assert refusal(lambda: w.backend.set_success([w.instance("failed").id, 999])) == (
-        "no instance #999 in this workspace"
+        "no instance #999 in workspace ws"
     )
     assert w.status("failed") is Status.FAILURE
 

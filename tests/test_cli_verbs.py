@@ -102,6 +102,13 @@ class Operator:
         assert run.err.startswith("refused: ")
         return run.err.removeprefix("refused: ").strip()
 
+    def not_found(self, *argv: str) -> str:
+        """What is not there: exit 4, "opscenter: ..." on stderr, never "refused"."""
+        run = self(*argv)
+        assert run.code == 4, (run.out, run.err)
+        assert run.err.startswith("opscenter: ")
+        return run.err.removeprefix("opscenter: ").strip()
+
 
 @pytest.fixture
 def zoo(world: MakeWorld) -> World:
@@ -238,7 +245,7 @@ def test_node_shows_cron_words_next_fire_times_dependencies_and_code(cli: Operat
     code = cli.ok("node", "report", "--json").json["node"]
     assert code["upstreams"] == ["extract", "stage"] and code["type"] == "virtual"
 
-    assert cli.refused("node", "nope") == "no node 'nope' in workspace ws"
+    assert cli.not_found("node", "nope") == "no node 'nope' in workspace ws"
 
 
 # ---------------------------------------------------------------------------
@@ -338,7 +345,7 @@ def test_show_lists_the_attempts_and_who_triggered_them(cli: Operator) -> None:
     assert shown["attempts"][1]["triggered_by"] == f"rerun by {os_user()}"
     assert f"by rerun by {os_user()}" in cli.ok("show", str(broken.id)).out
 
-    assert cli.refused("show", "999") == "no instance #999 in workspace ws"
+    assert cli.not_found("show", "999") == "no instance #999 in workspace ws"
 
 
 def test_why_names_the_deepest_blocker_and_a_time_not_yet_come(cli: Operator) -> None:
@@ -365,7 +372,7 @@ def test_why_names_the_deepest_blocker_and_a_time_not_yet_come(cli: Operator) ->
     failed = cli.ok("why", str(broken.id)).out
     assert failed.splitlines()[0] == f"#{broken.id}: failed: exit code 2: boom"
 
-    assert cli.refused("why", "999") == "no instance #999 in workspace ws"
+    assert cli.not_found("why", "999") == "no instance #999 in workspace ws"
 
 
 def test_logs_print_the_header_and_the_body_of_an_attempt(cli: Operator) -> None:
@@ -397,7 +404,7 @@ def test_logs_print_the_header_and_the_body_of_an_attempt(cli: Operator) -> None
     assert "try 1" in first and "failed: exit code 3" in first and "try 2" not in first
 
     assert (
-        cli.refused("logs", str(flaky.id), "--attempt", "3")
+        cli.not_found("logs", str(flaky.id), "--attempt", "3")
         == f"instance #{flaky.id} has no attempt 3 (it has 1..2)"
     )
     later = cli.w.instance("later")
@@ -529,10 +536,10 @@ def test_a_refusal_exits_3_with_the_reason_and_changes_nothing(cli: Operator) ->
     )
     assert cli.w.status("later") is Status.WAIT_TIME
     assert cli.refused("unfreeze", str(broken.id)) == f"#{broken.id} broken: is FAILURE, not FROZEN"
-    assert cli.refused("rerun", "999") == "no instance #999 in this workspace"
+    assert cli.not_found("rerun", "999") == "no instance #999 in workspace ws"
     nothing = cli("freeze")  # no ids and no --node: a usage mistake, not a refusal
     assert nothing.code == 2 and "give instance ids, or --node NAME" in nothing.err
-    assert cli.refused("freeze", "--node", "nope") == "node 'nope' is not deployed"
+    assert cli.not_found("freeze", "--node", "nope") == "no node 'nope' in workspace ws"
 
 
 def test_readonly_refuses_every_action_and_the_audit_shows_it(cli: Operator) -> None:
@@ -678,7 +685,7 @@ def test_backfill_preview_creates_nothing_and_a_backfill_shows_progress_per_date
     w.idle()
     done = cli.ok("backfills", str(backfill_id)).out
     assert "· SUCCESS · 3/3 dates done" in done
-    assert cli.refused("backfills", "99") == "no backfill #99"
+    assert cli.not_found("backfills", "99") == "no backfill #99 in workspace ws"
 
 
 def test_backfill_window_refusals_say_why(
@@ -853,7 +860,7 @@ def test_bad_arguments_are_a_usage_error(
 def test_backfill_zero_is_not_every_backfill(cli: Operator) -> None:
     cli.ok("backfill", "extract", "--from", "2025-03-01", "--to", "2025-03-01")
     assert cli.ok("backfills").out.startswith("#1 ")
-    assert cli.refused("backfills", "0") == "no backfill #0"
+    assert cli.not_found("backfills", "0") == "no backfill #0 in workspace ws"
 
 
 def test_an_undeployed_workspace_and_an_invalid_one_say_so(

@@ -1,18 +1,22 @@
 """The words of the command line, as an operator reads them from the real `opscenter`
-process (issue 15, "The CLI"): a refusal says "refused" once; a finished event says it is
-finished.
+process (issue 15, "The CLI"): a missing id is "not found" (exit 4), over the local store
+and over DataWorks; a refusal says "refused" once; a finished event says it is finished.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import date
 from pathlib import Path
 
 import pytest
 
-from tests.harness import MakeWorld, at
+from opscenter.domain.model import Status
+from tests.harness import MakeWorld, World, at
 from tests.processes import run_opscenter
+from tests.test_cli_dataworks import scene, url  # noqa: F401 (fixtures)
+from tests.test_dataworks_emulator import KEY_ID, SECRET
 
 BIZDATE = date(2025, 10, 31)  # the harness world's first business date
 
@@ -45,6 +49,62 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     done = run_opscenter(env=env)
     assert done.returncode == 0, done.stderr
     return env
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["show", "999999"], "no instance #999999 in workspace shop"),
+        (["why", "999999"], "no instance #999999 in workspace shop"),
+        (["logs", "999999"], "no instance #999999 in workspace shop"),
+        (["rerun", "1", "999999", "999998"], "no instances #999999, #999998 in workspace shop"),
+        (["set-success", "999999"], "no instance #999999 in workspace shop"),
+        (["freeze", "999999"], "no instance #999999 in workspace shop"),
+        (["event", "999999", "fixing"], "no event #999999 in workspace shop"),
+        (["backfills", "999999"], "no backfill #999999 in workspace shop"),
+        (["node", "nosuch"], "no node 'nosuch' in workspace shop"),
+        (["freeze", "--node", "nosuch"], "no node 'nosuch' in workspace shop"),
+        (["undeploy", "nosuch"], "no node 'nosuch' in workspace shop"),
+        (["baseline", "nosuch"], "no baseline 'nosuch' for business date"),
+    ],
+)
+def test_a_missing_id_or_name_is_not_found_exit_4(
+    demo: dict[str, str], argv: list[str], says: str
+) -> None:
+    done = run_opscenter(*argv, env=demo)
+    assert (done.returncode, done.stdout) == (4, ""), done.stderr
+    assert done.stderr.startswith(f"opscenter: {says}") and "refused" not in done.stderr
+    if argv[0] != "logs":  # the only one of them with no --json
+        as_json = run_opscenter(*argv, "--json", env=demo)
+        assert as_json.returncode == 4 and json.loads(as_json.stdout)["not_found"].startswith(says)
+
+
+@pytest.mark.parametrize("version", ["2024-05-18", "2020-05-18"])
+def test_over_dataworks_a_missing_id_is_not_found_too(
+    scene: World,  # noqa: F811
+    url: str,  # noqa: F811
+    tmp_path: Path,
+    version: str,
+) -> None:
+    env = _env(
+        tmp_path / "state",
+        ALIBABA_CLOUD_ACCESS_KEY_ID=KEY_ID,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET=SECRET,
+    )
+    where = ["--backend", "dataworks", "--endpoint", url, "--api-version", version]
+    where += ["--workspace-id", str(scene.workspace_id), "--timezone", "UTC"]
+    failed = scene.instance("failed")
+    for argv, says in [
+        (["show", "999999"], "no instance #999999 in workspace ws"),
+        (["logs", "999999"], "no instance #999999 in workspace ws"),
+        (["rerun", str(failed.id), "999999"], "no instance #999999 in workspace ws"),
+        (["stop", "999999"], "no instance #999999 in workspace ws"),
+        (["backfills", "999999"], "no backfill #999999 in workspace ws"),
+        (["node", "nosuch"], "no node 'nosuch' in workspace ws"),
+    ]:
+        done = run_opscenter(*argv, *where, env=env)
+        assert (done.returncode, done.stderr) == (4, f"opscenter: {says}\n"), (argv, done)
+    assert scene.backend.get_instance(failed.id).status is Status.FAILURE  # nothing was sent
 
 
 def test_a_read_only_refusal_says_refused_once(demo: dict[str, str]) -> None:

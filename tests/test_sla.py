@@ -436,7 +436,7 @@ def test_operators_handle_events_and_every_move_is_audited(world: Callable[..., 
         (first.id, "FIXING", "is RECOVER: already recovered, it is finished and nothing more"),
         (second.id, "RECOVER", "is IGNORE: already ignored, it is finished and nothing more"),
         (second.id, "NEW", "is IGNORE"),
-        (99999, "FIXING", "no event #99999"),
+        (99999, "FIXING", "no event #99999 in workspace ws"),
     ]
     for event_id, status, reason in refusals:
         with pytest.raises(ActionRefused, match=reason):
@@ -867,7 +867,7 @@ def test_baselines_and_the_key_path_gantt_on_the_command_line(
     w.go(at(6, 1))
     assert main(["baseline", "morning", *where, "--bizdate", "2025-10-31"], clock=w.clock) == 0
     assert "✗ OVER" in capsys.readouterr().out
-    assert main(["baseline", "evening", *where], clock=w.clock) == 3
+    assert main(["baseline", "evening", *where], clock=w.clock) == 4
     assert "no baseline 'evening'" in capsys.readouterr().err
 
 

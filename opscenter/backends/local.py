@@ -48,6 +48,9 @@ from opscenter.domain.records import (
     Relative,
     StatusCounts,
     WorkspaceInfo,
+    no_attempt,
+    no_baseline,
+    not_found,
 )
 from opscenter.domain.times import to_local, to_store
 from opscenter.scheduler import actions, lease
@@ -242,7 +245,7 @@ class LocalBackend:
     def get_node(self, name: str) -> NodeInfo:
         found = self._nodes(include_undeployed=True, name=name)
         if not found:
-            raise ActionRefused(f"no node {name!r} in workspace {self._workspace_name}")
+            raise not_found("node", [name], self._workspace_name)
         return found[0]
 
     def _nodes(
@@ -400,7 +403,7 @@ class LocalBackend:
 
     def get_instance(self, instance_id: int) -> InstanceInfo:
         if not storable(instance_id):
-            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
+            raise not_found("instance", [instance_id], self._workspace_name)
         with self.db.connect() as conn:
             row = conn.execute(
                 _instance_query().where(
@@ -408,14 +411,14 @@ class LocalBackend:
                 )
             ).one_or_none()
         if row is None:
-            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
+            raise not_found("instance", [instance_id], self._workspace_name)
         return instance_info(row)
 
     def parameters(self, instance_id: int) -> dict[str, str]:
         """The scheduling parameters as this instance runs with them: the workspace's and
         its node version's assignments, rendered for its cyctime, bizdate and job."""
         if not storable(instance_id):
-            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
+            raise not_found("instance", [instance_id], self._workspace_name)
         with self.db.connect() as conn:
             row = conn.execute(
                 select(
@@ -431,7 +434,7 @@ class LocalBackend:
                 .where(InstanceRow.id == instance_id, InstanceRow.workspace_id == self.workspace_id)
             ).first()
         if row is None:
-            raise ActionRefused(f"no instance #{instance_id} in workspace {self._workspace_name}")
+            raise not_found("instance", [instance_id], self._workspace_name)
         return resolve(
             {**(row.workspace_parameters or {}), **(row.parameters or {})},
             row.cyctime,
@@ -474,9 +477,7 @@ class LocalBackend:
         for item in found:
             if item.number == attempt:
                 return item
-        raise ActionRefused(
-            f"instance #{instance_id} has no attempt {attempt} (it has 1..{len(found)})"
-        )
+        raise no_attempt(instance_id, attempt, len(found))
 
     def _quiet_log(self, instance_id: int) -> bytes | None:
         """The log of an instance that succeeded without running (a dry-run, a virtual node),
@@ -717,7 +718,7 @@ class LocalBackend:
 
     def get_backfill(self, backfill_id: int) -> BackfillInfo:
         if not storable(backfill_id):
-            raise ActionRefused(f"no backfill #{backfill_id}")
+            raise not_found("backfill", [backfill_id], self._workspace_name)
         with self.db.connect() as conn:
             row = conn.execute(
                 select(BackfillRow).where(
@@ -725,7 +726,7 @@ class LocalBackend:
                 )
             ).one_or_none()
             if row is None:
-                raise ActionRefused(f"no backfill #{backfill_id}")
+                raise not_found("backfill", [backfill_id], self._workspace_name)
             runs = conn.execute(
                 select(BackfillRunRow)
                 .where(BackfillRunRow.backfill_id == backfill_id)
@@ -792,10 +793,7 @@ class LocalBackend:
     def get_baseline(self, name: str, bizdate: date, cycle: int = 1) -> BaselineDetail:
         found = [b for b in self.list_baselines(bizdate) if b.name == name and b.cycle == cycle]
         if not found:
-            raise ActionRefused(
-                f"no baseline {name!r} for business date {bizdate} (cycle {cycle}): "
-                "is the baseline defined and that date generated?"
-            )
+            raise no_baseline(name, bizdate, cycle)
         with self.db.connect() as conn:
             row = conn.execute(
                 select(BaselineInstanceRow.id, BaselineInstanceRow.key_path)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from opscenter.domain import dag
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.records import ActionRefused, BackfillRequest
+from opscenter.domain.records import ActionRefused, BackfillRequest, NotFound
 from opscenter.domain.slots import day_slots
 
 MAX_PARALLEL = 10  # decision 13.7
@@ -70,7 +70,7 @@ def window_of(request: BackfillRequest) -> tuple[time, time] | None:
 def plan(nodes: Mapping[str, PlanNode], zone: ZoneInfo, request: BackfillRequest) -> BackfillPlan:
     """Check a request and work out what it would create; refusals say why."""
     if request.node not in nodes:
-        raise ActionRefused(f"node {request.node!r} is not deployed")
+        raise NotFound(f"node {request.node!r} is not deployed")
     if request.end < request.start:
         raise ActionRefused(f"the range ends ({request.end}) before it starts ({request.start})")
     if request.start < FIRST_BIZDATE or request.end > LAST_BIZDATE:
@@ -87,7 +87,7 @@ def plan(nodes: Mapping[str, PlanNode], zone: ZoneInfo, request: BackfillRequest
         raise ActionRefused("give either downstream or an include list, not both")
     for name in (*request.include, *request.exclude):
         if name not in nodes:
-            raise ActionRefused(f"node {name!r} is not deployed")
+            raise NotFound(f"node {name!r} is not deployed")
     stray = [n for n in request.include if n not in below]
     if stray:
         raise ActionRefused(f"not downstream of {request.node}: {', '.join(stray)}")

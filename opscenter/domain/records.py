@@ -6,6 +6,7 @@ that a screen never needs a second query per row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 
@@ -19,6 +20,37 @@ class ActionRefused(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class NotFound(ActionRefused):
+    """What an operator named (an instance, node, backfill, event, baseline or attempt) is
+    not there. A refusal still, so every screen that shows a refusal shows this too, but
+    its own kind: a script tells a mistyped id from a rule that said no (the CLI exits 4)."""
+
+
+def noun(number: int, word: str) -> str:
+    """``node`` for one, ``nodes`` for any other number (the nouns shown here take an s)."""
+    return word if number == 1 else f"{word}s"
+
+
+def not_found(kind: str, keys: Sequence[int | str], workspace: str) -> NotFound:
+    """``no instance #999999 in workspace shop``, ``no node 'nosuch' in workspace shop``:
+    the words of a missing id or name, the same over every backend."""
+    shown = ", ".join(f"#{k}" if isinstance(k, int) else repr(k) for k in keys)
+    return NotFound(f"no {noun(len(keys), kind)} {shown} in workspace {workspace}")
+
+
+def no_baseline(name: str, bizdate: date, cycle: int) -> NotFound:
+    """A baseline not found for a business date (and cycle), over every backend."""
+    return NotFound(
+        f"no baseline {name!r} for business date {bizdate} (cycle {cycle}): "
+        "is the baseline defined and that date generated?"
+    )
+
+
+def no_attempt(instance_id: int, attempt: int, runs: int) -> NotFound:
+    """An attempt number the instance has not reached, over every backend."""
+    return NotFound(f"instance #{instance_id} has no attempt {attempt} (it has 1..{runs})")
 
 
 @dataclass(frozen=True)

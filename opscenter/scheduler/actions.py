@@ -31,7 +31,7 @@ from opscenter.domain.preconditions import (
     event_refusal,
     read_only_refusal,
 )
-from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest
+from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest, not_found
 from opscenter.domain.times import to_local
 from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
@@ -135,7 +135,7 @@ def _targets(conn: Connection, workspace_id: int, ids: Sequence[int]) -> list[_T
     }
     missing = [i for i in ids if i not in found]
     if missing:
-        raise ActionRefused(f"no instance {', '.join(f'#{i}' for i in missing)} in this workspace")
+        raise not_found("instance", missing, _workspace_name(conn, workspace_id))
     return [found[i] for i in dict.fromkeys(ids)]
 
 
@@ -382,7 +382,9 @@ def _node(conn: Connection, workspace_id: int, name: str) -> tuple[NodeRow, Node
         )
         .one_or_none()
     )
-    if row is None or row[0].state != "deployed":
+    if row is None:
+        raise not_found("node", [name], _workspace_name(conn, workspace_id))
+    if row[0].state != "deployed":
         raise ActionRefused(f"node {name!r} is not deployed")
     return row[0], row[1]
 
@@ -468,15 +470,17 @@ def handle_event(
     """An operator takes an event on (FIXING), closes it (RECOVER) or dismisses it (IGNORE)."""
 
     def body(conn: Connection) -> ActionResult:
-        if not storable(event_id):
-            raise ActionRefused(f"no event #{event_id}")
-        row = conn.execute(
-            select(EventRow.status)
-            .join(BaselineRow, BaselineRow.id == EventRow.baseline_id)
-            .where(EventRow.id == event_id, BaselineRow.workspace_id == workspace_id)
-        ).one_or_none()
+        row = (
+            conn.execute(
+                select(EventRow.status)
+                .join(BaselineRow, BaselineRow.id == EventRow.baseline_id)
+                .where(EventRow.id == event_id, BaselineRow.workspace_id == workspace_id)
+            ).one_or_none()
+            if storable(event_id)
+            else None
+        )
         if row is None:
-            raise ActionRefused(f"no event #{event_id}")
+            raise not_found("event", [event_id], _workspace_name(conn, workspace_id))
         if reason := event_refusal(event_id, row.status, status):
             raise ActionRefused(reason)
         conn.execute(
@@ -489,8 +493,12 @@ def handle_event(
     return _run(db, actor, "handle event", [event_id, status], body)
 
 
+def _workspace_name(conn: Connection, workspace_id: int) -> str:
+    return str(conn.scalar(select(WorkspaceRow.name).where(WorkspaceRow.id == workspace_id)))
+
+
 def _root_name(conn: Connection, workspace_id: int) -> str:
-    return f"{conn.scalar(select(WorkspaceRow.name).where(WorkspaceRow.id == workspace_id))}_root"
+    return f"{_workspace_name(conn, workspace_id)}_root"
 
 
 def create_backfill(

@@ -15,13 +15,20 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from opscenter.backends.dataworks.client import ApiError, DataWorksClient, DataWorksError, NoAnswer
+from opscenter.backends.dataworks.client import (
+    NOT_FOUND,
+    ApiError,
+    DataWorksClient,
+    DataWorksError,
+    NoAnswer,
+)
 from opscenter.backends.dataworks.logcache import LogCache
 from opscenter.domain import backfill_plan, diagnosis
 from opscenter.domain.backfill_plan import PlanNode
@@ -58,10 +65,14 @@ from opscenter.domain.records import (
     NodeErrors,
     NodeFilter,
     NodeInfo,
+    NotFound,
     Page,
     Relative,
     StatusCounts,
     WorkspaceInfo,
+    no_attempt,
+    no_baseline,
+    not_found,
 )
 from opscenter.store.db import state_home
 from opscenter.store.files import make_private_dirs, open_for_append
@@ -222,8 +233,18 @@ class DataWorksBackend:
                 "so check the targets before repeating it"
             ) from None
         except DataWorksError as error:
+            if isinstance(error, ApiError) and error.code == NOT_FOUND:
+                raise NotFound(f"DataWorks {action} failed: {error}") from None
             raise ActionRefused(f"DataWorks {action} failed: {error}") from None
         return _answer(answer, action, str(answer.get("RequestId") or ""))
+
+    @contextmanager
+    def _missing_as(self, missing: NotFound) -> Iterator[None]:
+        """An answer that the id is not there, in the words the local backend uses too."""
+        try:
+            yield
+        except NotFound:
+            raise missing from None
 
     def _get(self, action: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._call(action, params, method="GET")
@@ -392,7 +413,7 @@ class DataWorksBackend:
         tasks = self._task_map(refresh=True)
         found = [t for t in tasks.values() if t["Name"] == name]
         if not found:
-            raise ActionRefused(f"no node {name!r} in workspace {self._name}")
+            raise not_found("node", [name], self._name)
         task_id = int(found[0]["Id"])
         detail = self._get("GetTask", {"Id": task_id, "ProjectEnv": "Prod"})["Task"]
         names = {i: t["Name"] for i, t in tasks.items()}
@@ -495,11 +516,15 @@ class DataWorksBackend:
             number += 1
 
     def get_instance(self, instance_id: int) -> InstanceInfo:
-        return self._instance(self._get("GetTaskInstance", {"Id": instance_id})["TaskInstance"])
+        return self._instance(self._task_instance(instance_id))
 
     def parameters(self, instance_id: int) -> dict[str, str]:
-        detail = self._get("GetTaskInstance", {"Id": instance_id})["TaskInstance"]
+        detail = self._task_instance(instance_id)
         return _parameters((detail.get("Script") or {}).get("Parameters", ""))
+
+    def _task_instance(self, instance_id: int) -> dict[str, Any]:
+        with self._missing_as(not_found("instance", [instance_id], self._name)):
+            return self._get("GetTaskInstance", {"Id": instance_id})["TaskInstance"]
 
     def attempts(self, instance_id: int) -> list[AttemptInfo]:
         """2020 ListInstanceHistory: one row per run (the 2024 API has no history list)."""
@@ -555,9 +580,7 @@ class DataWorksBackend:
             return _page(instance_id, 0, quiet, offset, limit), info
         number = attempt or info.run_number
         if not 1 <= number <= info.run_number:
-            raise ActionRefused(
-                f"instance #{instance_id} has no attempt {number} (it has 1..{info.run_number})"
-            )
+            raise no_attempt(instance_id, number, info.run_number)
         data = self._ended_logs.get((instance_id, number))
         if data is None:
             data = self._log_text(instance_id, number).encode()
@@ -801,7 +824,8 @@ class DataWorksBackend:
         1, ascending and none), and a date whose instances are not generated yet has no
         run to show.
         """
-        row = self._get("GetWorkflowInstance", {"Id": backfill_id})["WorkflowInstance"]
+        with self._missing_as(not_found("backfill", [backfill_id], self._name)):
+            row = self._get("GetWorkflowInstance", {"Id": backfill_id})["WorkflowInstance"]
         params, _, _ = self._instance_query(
             InstanceFilter(backfill_id=backfill_id, kind=InstanceKind.BACKFILL)
         )
@@ -956,10 +980,7 @@ class DataWorksBackend:
         rows = self._pages_2020("ListBaselineStatuses", "BaselineStatuses", {"Bizdate": stamp})
         found = [r for r in rows if r["BaselineName"] == name and int(r["InGroupId"]) == cycle]
         if not found:
-            raise ActionRefused(
-                f"no baseline {name!r} for business date {bizdate} (cycle {cycle}): "
-                "is the baseline defined and that date generated?"
-            )
+            raise no_baseline(name, bizdate, cycle)
         key = {"BaselineId": found[0]["BaselineId"], "Bizdate": stamp, "InGroupId": cycle}
         status = self._legacy("GetBaselineStatus", key)["Data"]
         path = self._legacy("GetBaselineKeyPath", key)["Data"] or []
@@ -1126,8 +1147,18 @@ class DataWorksBackend:
             raise ActionRefused(reason)
         return done
 
+    def _check_exist(self, ids: Sequence[int]) -> None:
+        """Every id an instance of this workspace (one ListTaskInstances), or NotFound
+        before anything is sent, as the local backend refuses the whole batch."""
+        params = {"ProjectId": self.project_id, "ProjectEnv": "Prod", "Ids": list(ids)}
+        found = {info.id for info, _ in self._instance_rows(params)}
+        missing = [i for i in dict.fromkeys(ids) if i not in found]
+        if missing:
+            raise not_found("instance", missing, self._name)
+
     def _instance_action(self, api: str, verb: str, ids: Sequence[int]) -> ActionResult:
         def call() -> ActionResult:
+            self._check_exist(ids)
             done = self._batch(api, verb, ids)
             return ActionResult(verb, done, f"{len(done)} instance(s): {verb} done by DataWorks")
 
@@ -1294,7 +1325,7 @@ class DataWorksBackend:
         ids = {n.name: n.id for n in self.list_nodes()}
         missing = [n for n in (request.node, *request.include, *request.exclude) if n not in ids]
         if missing:
-            raise ActionRefused(f"no deployed node {missing[0]!r} in workspace {self._name}")
+            raise NotFound(f"no deployed node {missing[0]!r} in workspace {self._name}")
         periods: dict[str, Any] = {
             "BizDates": [
                 {"StartBizDate": request.start.isoformat(), "EndBizDate": request.end.isoformat()}

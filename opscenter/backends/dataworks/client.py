@@ -33,6 +33,8 @@ CLI_CONFIG = Path("~/.aliyun/config.json")
 FORM = "application/x-www-form-urlencoded"
 # A 5xx that is a standing condition, not a hiccup: retrying only burns quota.
 PERMANENT_SERVER_CODES = frozenset({"Forbidden.Not.Server"})
+# An answer about an id or name that is not there (HTTP 404; the emulator's word for it).
+NOT_FOUND = "ResourceNotFound"
 
 
 class DataWorksError(Exception):

@@ -47,6 +47,8 @@ from opscenter.domain.records import (
     BackfillRunInfo,
     InstanceInfo,
     NodeInfo,
+    NotFound,
+    not_found,
 )
 
 PROD = "PROD"
@@ -137,7 +139,7 @@ class LegacyBackend(DataWorksBackend):
         tasks = self._task_map(refresh=True)
         found = [t for t in tasks.values() if t["Name"] == name]
         if not found:
-            raise ActionRefused(f"no node {name!r} in workspace {self._name}")
+            raise not_found("node", [name], self._name)
         node_id = int(found[0]["Id"])
         key = {"NodeId": node_id, "ProjectEnv": PROD}
         detail = self._task_of(self._call("GetNode", key)["Data"])
@@ -251,12 +253,28 @@ class LegacyBackend(DataWorksBackend):
         )
 
     def get_instance(self, instance_id: int) -> InstanceInfo:
-        row = self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})["Data"]
+        row = self._instance_row(instance_id)
         return self._instance(row, run_number=len(self._history(instance_id)))
 
     def parameters(self, instance_id: int) -> dict[str, str]:
-        row = self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})["Data"]
-        return _parameters(row.get("ParamValues") or "")
+        return _parameters(self._instance_row(instance_id).get("ParamValues") or "")
+
+    def _instance_row(self, instance_id: int) -> dict[str, Any]:
+        with self._missing_as(not_found("instance", [instance_id], self._name)):
+            return self._call("GetInstance", {"InstanceId": instance_id, "ProjectEnv": PROD})[
+                "Data"
+            ]
+
+    def _check_exist(self, ids: Sequence[int]) -> None:
+        """2020 has no list by ids: one GetInstance each, every missing one named."""
+        missing = []
+        for instance_id in dict.fromkeys(ids):
+            try:
+                self._instance_row(instance_id)
+            except NotFound:
+                missing.append(instance_id)
+        if missing:
+            raise not_found("instance", missing, self._name)
 
     def _log_text(self, instance_id: int, attempt: int | None) -> str:
         """GetInstanceLog of the attempt's history row (runs in the order they began); with
@@ -355,7 +373,7 @@ class LegacyBackend(DataWorksBackend):
         ids = {t["Name"]: int(t["Id"]) for t in tasks.values()}
         missing = [n for n in (request.node, *request.include, *request.exclude) if n not in ids]
         if missing:
-            raise ActionRefused(f"no deployed node {missing[0]!r} in workspace {self._name}")
+            raise NotFound(f"no deployed node {missing[0]!r} in workspace {self._name}")
         chosen = [request.node, *request.include]
         if request.downstream:
             parents: dict[str, set[str]] = {}
@@ -400,7 +418,7 @@ class LegacyBackend(DataWorksBackend):
         data = self._call("ListDags", {"OpSeq": backfill_id, "ProjectEnv": PROD})["Data"] or {}
         rows = data.get("Dags") or []
         if not rows:
-            raise ActionRefused(f"no backfill #{backfill_id} in DataWorks (ListDags is empty)")
+            raise not_found("backfill", [backfill_id], self._name)
         for row in rows:
             self._dag_backfill[int(row["DagId"])] = backfill_id
         return rows

@@ -39,7 +39,8 @@ Mapping decisions where the local world and DataWorks differ:
 - Fields the local world lacks are left out rather than invented (instance ``CreateTime``,
   ``WorkflowName``, ``Runtime``); ``ProjectEnv`` is always ``Prod``.
 - A refused action (ActionRefused) is HTTP 400 ``OperationDenied`` with the refusal as the
-  message; in the batch operations it is the id's ``SuccessInfo`` entry instead.
+  message; an id or name that is not there (NotFound) is HTTP 404 ``ResourceNotFound``; in
+  the batch operations either is the id's ``SuccessInfo`` entry instead.
 - ``UpdateTask``/``BatchUpdateTasks`` change only ``Trigger.Recurrence`` (Pause freezes the
   node, Normal unfreezes it); any other field is ``InvalidParameter``.
 - Baseline events are 2020 topics (``TopicId`` the event id, ``TopicName`` its message);

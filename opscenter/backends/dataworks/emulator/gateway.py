@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from opscenter.backends.dataworks.client import NOT_FOUND
 from opscenter.backends.dataworks.emulator.auth import Verifier
 from opscenter.backends.dataworks.emulator.operations import Operations
 from opscenter.backends.dataworks.emulator.wire import (
@@ -25,7 +26,7 @@ from opscenter.backends.dataworks.emulator.wire import (
     missing,
 )
 from opscenter.backends.local import LocalBackend
-from opscenter.domain.records import ActionRefused
+from opscenter.domain.records import ActionRefused, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ class Emulator:
             body = self._dispatch(request)
         except ApiFailure as failure:
             return failure.status, error_body(request_id, host, failure.code, failure.message)
+        except NotFound as absent:
+            return 404, error_body(request_id, host, NOT_FOUND, absent.reason)
         except ActionRefused as refused:
             return 400, error_body(request_id, host, "OperationDenied", refused.reason)
         except Exception:
