@@ -30,6 +30,7 @@ from opscenter.domain.records import (
     InstanceInfo,
     NodeFilter,
     blocked_text,
+    counted,
 )
 from opscenter.domain.rules import (
     default_bizdate,
@@ -175,7 +176,7 @@ def nodes(backend: Backend, args: argparse.Namespace) -> int:
                 f"{n.name:<28}{n.type:<9}{n.owner:<10}{n.priority:>4}  "
                 f"{n.resource_group:<10} {n.schedule}{mark}"
             )
-        lines.append(f"{len(found)} node(s)")
+        lines.append(counted(len(found), "node"))
         return "\n".join(lines)
 
     emit(args, found, text, time_view(backend, args))
@@ -385,7 +386,7 @@ def rerun(backend: Backend, args: argparse.Namespace) -> int:
     result = dataclasses.replace(
         would,
         action=f"{would.action} preview",
-        message=f"{len(would.affected)} instance(s) would be reset to NOT_RUN and rerun; "
+        message=f"{counted(len(would.affected), 'instance')} would be reset to NOT_RUN and rerun; "
         "nothing was done",
         extra={"baselines": lines},
     )
@@ -539,7 +540,8 @@ def baseline(backend: Backend, args: argparse.Namespace) -> int:
         lines = [
             f"{b.name} · bizdate {bizdate} · {_BASELINE_GLYPH.get(b.status, '?')} {b.status} · "
             f"{'finished' if b.finished else 'predicted'} {hhmm(b.predicted_finish)} · committed "
-            f"{hhmm(b.committed_at)} · alert {hhmm(b.alert_at)} · protects {b.protected} instances"
+            f"{hhmm(b.committed_at)} · alert {hhmm(b.alert_at)} · "
+            f"protects {counted(b.protected, 'instance')}"
             f" · times in {view.moments_label(_baseline_moments(b))}"
         ]
         if b.blocked:

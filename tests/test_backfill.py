@@ -316,7 +316,7 @@ def test_preview_counts_instances_without_creating_any(world: MakeWorld) -> None
     request = BackfillRequest("a", MAR[1], MAR[10], downstream=True, parallel=3)
     preview = w.backend.preview_backfill(request)
     assert preview.extra == {"instances": 40, "dates": 10}
-    assert preview.message == "40 instances of 4 node(s) over 10 business date(s)"
+    assert preview.message == "40 instances of 4 nodes over 10 business dates"
     assert w.backend.list_backfills() == []
     assert w.backend.list_instances(InstanceFilter()).total == periodic
     assert [e for e in w.backend.audit_log() if e.action != "deploy"] == []  # a look, not an act

@@ -146,7 +146,7 @@ def row_of(out: str, node: str) -> str:
 
 
 def last_line(out: str) -> str:
-    """The count under a list ("3 of 8 shown", "8 node(s)")."""
+    """The count under a list ("3 of 8 shown", "8 nodes")."""
     return out.rstrip().splitlines()[-1]
 
 
@@ -179,13 +179,13 @@ def test_nodes_lists_every_node_with_type_owner_and_schedule_in_words(cli: Opera
         line = row_of(out, node)
         assert line.split()[:3] == [node, type_, owner]
         assert line.endswith(schedule)
-    assert last_line(out) == "8 node(s)"
+    assert last_line(out) == "8 nodes"
 
     # filters narrow the list
     carol = cli.ok("nodes", "--owner", "carol").out
-    assert "2 node(s)" in carol and "flaky" in carol and "extract" not in carol
-    assert "3 node(s)" in cli.ok("nodes", "--type", "shell").out
-    assert "1 node(s)" in cli.ok("nodes", "--text", "DIG").out
+    assert last_line(carol) == "2 nodes" and "flaky" in carol and "extract" not in carol
+    assert last_line(cli.ok("nodes", "--type", "shell").out) == "3 nodes"
+    assert last_line(cli.ok("nodes", "--text", "DIG").out) == "1 node"
 
     listed = cli.ok("nodes", "--json").json
     assert sorted(n["name"] for n in listed) == sorted(expected)
@@ -634,7 +634,7 @@ def test_backfill_preview_creates_nothing_and_a_backfill_shows_progress_per_date
     span = ["--from", "2025-03-01", "--to", "2025-03-03"]
 
     out = cli.ok("backfill", "load", *span, "--preview").out
-    assert out.strip() == "backfill preview: 3 instances of 1 node(s) over 3 business date(s)"
+    assert out.strip() == "backfill preview: 3 instances of 1 node over 3 business dates"
     preview = cli.ok("backfill", "load", *span, "--preview", "--json").json
     assert preview["extra"] == {"instances": 3, "dates": 3}
     assert cli.ok("backfills").out.strip() == "no backfills"
@@ -644,7 +644,7 @@ def test_backfill_preview_creates_nothing_and_a_backfill_shows_progress_per_date
     created = cli.ok("backfill", "load", *span, "--json").json
     backfill_id = created["extra"]["backfill_id"]
     assert created["message"] == (
-        f"backfill #{backfill_id} created: 3 instances of 1 node(s) over 3 business date(s)"
+        f"backfill #{backfill_id} created: 3 instances of 1 node over 3 business dates"
     )
     out = cli.ok("backfills").out
     assert f"#{backfill_id} " in out.splitlines()[0]
@@ -695,7 +695,7 @@ def test_backfill_window_refusals_say_why(
     cli = operator(w, tmp_path, store, capsys)
     day = ["--from", "2025-03-01", "--to", "2025-03-01"]
     out = cli.ok("backfill", "hourly", *day, "--window", "08:00-10:00", "--preview").out
-    assert out.strip() == "backfill preview: 3 instances of 1 node(s) over 1 business date(s)"
+    assert out.strip() == "backfill preview: 3 instances of 1 node over 1 business date"
 
     reason = cli.refused("backfill", "hourly", *day, "--window", "8 to 10")
     assert "8 to 10" in reason and reason.endswith("is not HH:MM-HH:MM")

@@ -1,6 +1,7 @@
 """The words of the command line, as an operator reads them from the real `opscenter`
 process (issue 15, "The CLI"): a missing id is "not found" (exit 4), over the local store
-and over DataWorks; a refusal says "refused" once; a finished event says it is finished.
+and over DataWorks; a refusal says "refused" once; counts agree with their nouns; a
+finished event says it is finished.
 """
 
 from __future__ import annotations
@@ -111,6 +112,24 @@ def test_a_read_only_refusal_says_refused_once(demo: dict[str, str]) -> None:
     done = run_opscenter("rerun", "1", "--readonly", env=demo)
     assert done.returncode == 3
     assert done.stderr == "refused: rerun is not available: opscenter runs read-only (--readonly)\n"
+
+
+def test_a_count_agrees_with_its_noun(
+    demo: dict[str, str], world: MakeWorld, tmp_path: Path
+) -> None:
+    span = ["--from", "2025-01-01", "--to", "2025-01-01", "--preview"]
+    preview = run_opscenter("backfill", "sales_daily", *span, env=demo).stdout
+    assert preview == "backfill preview: 1 instance of 1 node over 1 business date\n"
+    assert run_opscenter("nodes", "--text", "exec_dash", env=demo).stdout.endswith("\n1 node\n")
+
+    w = world(FAILING).start()
+    w.go(at(1))
+    where = ["--workspace", str(tmp_path / "ws"), "--db", str(w.store.url)]
+    env = _env(tmp_path / "state")
+    solo = run_opscenter("baseline", "solo", "--bizdate", str(BIZDATE), *where, env=env)
+    assert " · protects 1 instance · " in solo.stdout, solo.stderr
+    morning = run_opscenter("baseline", "morning", "--bizdate", str(BIZDATE), *where, env=env)
+    assert " · protects 3 instances · " in morning.stdout, morning.stderr
 
 
 def test_a_recovered_event_is_finished_and_says_so(world: MakeWorld, tmp_path: Path) -> None:

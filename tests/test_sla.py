@@ -966,7 +966,7 @@ def test_rerun_preview_on_the_command_line_names_the_baseline_and_does_nothing(
     capsys.readouterr()
     assert main(["rerun", str(a), "--downstream", "--preview", *where], clock=w.clock) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "rerun downstream preview: 3 instance(s) would be reset to NOT_RUN and rerun; "
+        "rerun downstream preview: 3 instances would be reset to NOT_RUN and rerun; "
         "nothing was done",
         f"  instances: {a}, {b}, {c}",
         "  Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)"

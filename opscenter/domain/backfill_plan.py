@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from opscenter.domain import dag
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.records import ActionRefused, BackfillRequest, NotFound
+from opscenter.domain.records import ActionRefused, BackfillRequest, NotFound, counted
 from opscenter.domain.slots import day_slots
 
 MAX_PARALLEL = 10  # decision 13.7
@@ -45,8 +45,8 @@ class BackfillPlan:
 
     def describe(self) -> str:
         text = (
-            f"{self.instances} instances of {len(self.nodes)} node(s) over "
-            f"{len(self.dates)} business date(s)"
+            f"{counted(self.instances, 'instance')} of {counted(len(self.nodes), 'node')} "
+            f"over {counted(len(self.dates), 'business date')}"
         )
         if self.dry_nodes:
             text += f"; dry-run (not selected): {', '.join(self.dry_nodes)}"

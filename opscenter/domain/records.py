@@ -33,6 +33,12 @@ def noun(number: int, word: str) -> str:
     return word if number == 1 else f"{word}s"
 
 
+def counted(number: int, word: str) -> str:
+    """``1 node``, ``36 instances``: the one way every screen writes a count, never
+    ``1 nodes`` or ``node(s)``."""
+    return f"{number} {noun(number, word)}"
+
+
 def not_found(kind: str, keys: Sequence[int | str], workspace: str) -> NotFound:
     """``no instance #999999 in workspace shop``, ``no node 'nosuch' in workspace shop``:
     the words of a missing id or name, the same over every backend."""
