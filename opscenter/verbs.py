@@ -1,7 +1,9 @@
 """Headless verbs over a Backend: what the console shows and does, for scripts.
 
 Every verb prints plain text readable without colour (status glyph + word),
-or JSON with ``--json``; a refusal prints the backend's reason and exits 3.
+or JSON with ``--json``; a refusal prints the backend's reason and exits 3, an id or
+name that is not there exits 4. Tables are cut only to fit a terminal, never a name, and
+never when piped or redirected: a script or a file gets every character.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import argparse
 import dataclasses
 import json
 import re
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
@@ -21,8 +24,10 @@ from opscenter.backends.base import Backend
 from opscenter.domain.cron import parse_cron
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
+    ATTEMPT_NOTE,
     NO_BASELINE,
     ActionResult,
+    AuditEntry,
     BackfillRequest,
     BaselineImpact,
     BaselineStatus,
@@ -115,42 +120,92 @@ def time_view(backend: Backend, args: argparse.Namespace) -> TimeView:
     return TimeView.of(ZoneInfo(backend.workspace().timezone), getattr(args, "utc", False))
 
 
-def instance_line(
-    item: InstanceInfo,
-    view: TimeView | None = None,
-    node_width: int = 21,
-    now_utc: datetime | None = None,
-) -> str:
-    """One instance in 80 columns; its run time (so far, when running at ``now_utc``, naive
-    UTC) beside its node's usual one, ▲ when SLOW (decision 13.10), as the console marks it.
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A column of a text table: as wide as its widest cell. ``least`` is how narrow a
+    terminal may cut it (None: never, as a name); ``gives`` orders the cuts (1 first)."""
 
-    The cyctime is read in ``view``'s zone, unlabelled: the header names the zone. The node
-    and cyctime columns share 33 columns, so a wider zone label narrows the node's."""
-    attempts = f"{item.run_number}/{item.max_attempts}" if item.run_number else "-"
-    ran = item.run_time(now_utc) if now_utc else item.duration
-    took, slow = duration_text(ran), is_slow(ran, item.average)
-    if ran is not None and (item.average or slow):
-        took = f"{took}{'▲' if slow else ' '}({duration_text(item.average)})"
-    cyctime = f"{view.wall_instant(item.cyctime) if view else item.cyctime:%m-%d %H:%M}"
-    return (
-        f"{item.id:>5} {item.status_label:<15} {item.node[:node_width]:<{node_width}} "
-        f"{cyctime:<{32 - node_width}} {attempts:>3} {took:<13} {item.owner[:6]}"
-    )
+    header: str
+    right: bool = False
+    least: int | None = None
+    gives: int = 0
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when stdout is one; None when piped or redirected, where
+    nothing is cut."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def table(columns: Sequence[Column], rows: Sequence[Sequence[str]], width: int | None) -> list[str]:
+    """The header and a line per row, columns one space apart. At a terminal (``width``)
+    too narrow for them, the columns that may give are cut, in their order, down to their
+    least, until the lines fit; a name never is, so a line may still wrap."""
+    widths = [max([len(c.header), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    if width is not None:
+        excess = sum(widths) + len(widths) - 1 - width
+        for i in sorted(
+            (i for i, c in enumerate(columns) if c.least), key=lambda i: columns[i].gives
+        ):
+            spare = max(widths[i] - (columns[i].least or 0), 0)
+            widths[i] -= min(spare, max(excess, 0))
+            excess -= min(spare, max(excess, 0))
+
+    def line(cells: Sequence[str]) -> str:
+        shown = [
+            f"{_cut(cell, w):{'>' if c.right else '<'}{w}}"
+            for cell, c, w in zip(cells, columns, widths, strict=True)
+        ]
+        return " ".join(shown).rstrip()
+
+    return [line([c.header for c in columns]), *(line(r) for r in rows)]
 
 
 def instance_table(
-    items: list[InstanceInfo], view: TimeView, now_utc: datetime | None = None
+    items: list[InstanceInfo],
+    view: TimeView,
+    now_utc: datetime | None = None,
+    width: int | None = None,
 ) -> list[str]:
-    """The header and a line per instance, 80 columns; the header names the cyctimes' zone
-    (``CYCTIME (CST)``, ``CYCTIME (PST/PDT)`` across a change), never each row."""
+    """The header and a line per instance; the header names the cyctimes' zone
+    (``CYCTIME (CST)``, ``CYCTIME (PST/PDT)`` across a change), never each row. Each run
+    time (so far, when running at ``now_utc``, naive UTC) sits beside its node's usual one,
+    ▲ when SLOW (decision 13.10), as the console marks it. At a terminal the owner, the run
+    time and the status give way first; the node name never does."""
     label = view.walls_label(i.cyctime for i in items)
-    cyctime = f"CYCTIME ({label})" if label else "CYCTIME"
-    node_width = max(21 - max(len(cyctime) - 11, 0), 8)
-    header = (
-        f"{'ID':>5} {'STATUS':<15} {'NODE':<{node_width}} {cyctime:<{32 - node_width}} "
-        f"{'ATT':>3} {'TOOK (AVG)':<13} OWNER"
-    )
-    return [header, *(instance_line(i, view, node_width, now_utc) for i in items)]
+    columns = [
+        Column("ID", right=True),
+        Column("STATUS", least=9, gives=3),
+        Column("NODE"),
+        Column(f"CYCTIME ({label})" if label else "CYCTIME"),
+        Column("ATT", right=True),
+        Column("TOOK (AVG)", least=6, gives=2),
+        Column("OWNER", least=3, gives=1),
+    ]
+
+    def cells(item: InstanceInfo) -> list[str]:
+        ran = item.run_time(now_utc) if now_utc else item.duration
+        took, slow = duration_text(ran), is_slow(ran, item.average)
+        if ran is not None and (item.average or slow):
+            took = f"{took}{'▲' if slow else ' '}({duration_text(item.average)})"
+        return [
+            str(item.id),
+            item.status_label,
+            item.node,
+            f"{view.wall_instant(item.cyctime):%m-%d %H:%M}",
+            item.attempt_cell,
+            took,
+            item.owner,
+        ]
+
+    lines = table(columns, [cells(i) for i in items], width)
+    if any(i.past_automatic for i in items):
+        lines.append(ATTEMPT_NOTE)
+    return lines
 
 
 def _ids(text: str) -> list[int]:
@@ -169,15 +224,26 @@ def nodes(backend: Backend, args: argparse.Namespace) -> int:
     )
 
     def text() -> str:
-        lines = [f"{'NODE':<28}{'TYPE':<9}{'OWNER':<10}{'PRIO':>4}  {'GROUP':<10} SCHEDULE"]
-        for n in found:
-            mark = " ❄ frozen" if n.frozen else ""
-            lines.append(
-                f"{n.name:<28}{n.type:<9}{n.owner:<10}{n.priority:>4}  "
-                f"{n.resource_group:<10} {n.schedule}{mark}"
-            )
-        lines.append(counted(len(found), "node"))
-        return "\n".join(lines)
+        columns = [
+            Column("NODE"),
+            Column("TYPE"),
+            Column("OWNER", least=3, gives=1),
+            Column("PRIO", right=True),
+            Column("GROUP", least=3, gives=2),
+            Column("SCHEDULE", least=12, gives=3),
+        ]
+        rows = [
+            [
+                n.name,
+                n.type,
+                n.owner,
+                str(n.priority),
+                n.resource_group,
+                n.schedule + (" ❄ frozen" if n.frozen else ""),
+            ]
+            for n in found
+        ]
+        return "\n".join([*table(columns, rows, terminal_width()), counted(len(found), "node")])
 
     emit(args, found, text, time_view(backend, args))
     return 0
@@ -245,7 +311,7 @@ def instances(backend: Backend, args: argparse.Namespace) -> int:
     now_utc = _now_utc(backend)
 
     def text() -> str:
-        lines = instance_table(page.items, view, now_utc)
+        lines = instance_table(page.items, view, now_utc, terminal_width())
         lines.append(f"{len(page.items)} of {page.total} shown")
         return "\n".join(lines)
 
@@ -263,7 +329,7 @@ def show(backend: Backend, args: argparse.Namespace) -> int:
         lines = [
             f"{info.node} · #{info.id} · {info.kind.value} · cyctime {view.wall(info.cyctime)} "
             f"· bizdate {info.bizdate:%Y%m%d}",
-            f"{info.status_label} · attempt {info.run_number} of {info.max_attempts} · group "
+            f"{info.status_label} · {info.attempt_words} · group "
             f"{info.resource_group} · priority {info.priority} · owner {info.owner or '-'}"
             + (f" · run time {took}" if took else ""),
         ]
@@ -336,12 +402,17 @@ def audit(backend: Backend, args: argparse.Namespace) -> int:
     entries = backend.audit_log(limit=args.limit)
     view = time_view(backend, args)
 
+    width = terminal_width()
+
+    def targets(entry: AuditEntry) -> str:
+        shown = ",".join(map(str, entry.targets))
+        return f"{shown if width is None else _cut(shown, 30):<30}"
+
     def text() -> str:
         return (
             "\n".join(
                 f"{view.moment(e.at, '%Y-%m-%d %H:%M:%S')}  {e.user:<10} {e.action:<17} "
-                f"{e.outcome:<8} "
-                f"{','.join(map(str, e.targets))[:30]:<30} {e.detail}"
+                f"{e.outcome:<8} {targets(e)} {e.detail}"
                 for e in entries
             )
             or "no audit records"
@@ -509,12 +580,13 @@ def baselines(backend: Backend, args: argparse.Namespace) -> int:
     def text() -> str:
         label = view.moments_label(m for b in found for m in _baseline_moments(b))
         lines = [f"Baselines · bizdate {bizdate} · times in {label}"]
+        named = max((len(b.name) for b in found), default=0)
         for b in found:
             slack = b.slack_minutes
             slack_text = "" if slack is None else minutes_text(slack, signed=True)
             state = "done" if b.finished else "pred"
             lines.append(
-                f"  {_BASELINE_GLYPH.get(b.status, '?')} {b.status:<8} {b.name[:18]:<18} "
+                f"  {_BASELINE_GLYPH.get(b.status, '?')} {b.status:<8} {b.name:<{max(named, 18)}} "
                 f"{state} {hhmm(b.predicted_finish)}  commit {hhmm(b.committed_at)}  "
                 f"alert {hhmm(b.alert_at)} {slack_text:>6} p{b.priority}"
             )

@@ -1,13 +1,21 @@
 """The words of the command line, as an operator reads them from the real `opscenter`
-process (issue 15, "The CLI"): a missing id is "not found" (exit 4), over the local store
-and over DataWorks; a refusal says "refused" once; counts agree with their nouns; a
-finished event says it is finished.
+process (issue 15, "The CLI"): lists are never cut when piped and never cut a name at a
+terminal; a missing id is "not found" (exit 4), over the local store and over DataWorks;
+a refusal says "refused" once; counts agree with their nouns; a finished event says it is
+finished; a run past its automatic attempts says so.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import select
+import struct
+import subprocess
+import sys
+import termios
+import time
 from datetime import date
 from pathlib import Path
 
@@ -50,6 +58,65 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     done = run_opscenter(env=env)
     assert done.returncode == 0, done.stderr
     return env
+
+
+def in_a_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
+    """What `opscenter ARGS` prints to a terminal ``columns`` wide (a pty), until it ends."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "opscenter", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+    )
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if not ready:
+                if process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the process has gone and closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        process.wait(timeout=30)
+        os.close(master)
+    assert process.returncode == 0, seen
+    return seen.decode().replace("\r\n", "\n")
+
+
+def row(out: str, node: str) -> str:
+    """The one line whose NODE column is ``node``, whole."""
+    found = [line for line in out.splitlines() if f" {node} " in f" {line} "]
+    assert len(found) == 1, f"no line names {node} whole:\n{out}"
+    return found[0]
+
+
+def test_a_piped_list_is_never_cut(demo: dict[str, str]) -> None:
+    """`opscenter instances | cat` printed "ods_inventory_snapsho" and "financ"."""
+    out = run_opscenter("instances", "--limit", "1000", env=demo).stdout
+    assert row(out, "ods_inventory_snapshot").endswith(" supply")
+    assert row(out, "dwd_payments").endswith(" finance")
+    assert "ods_inventory_snapsho " not in out and "financ\n" not in out
+
+
+def test_a_narrow_terminal_cuts_other_columns_and_never_a_node_name(demo: dict[str, str]) -> None:
+    out = in_a_terminal(["instances", "--limit", "1000"], demo, columns=66)
+    lines = out.splitlines()
+    assert all(len(line) <= 66 for line in lines), [line for line in lines if len(line) > 66]
+    assert " ods_inventory_snapshot " in row(out, "ods_inventory_snapshot")
+    assert row(out, "dwd_payments").endswith(" fi…")  # the owner gave way first
+    assert lines[0].split()[:4] == ["ID", "STATUS", "NODE", "CYCTIME"]
 
 
 @pytest.mark.parametrize(
@@ -147,3 +214,26 @@ def test_a_recovered_event_is_finished_and_says_so(world: MakeWorld, tmp_path: P
         f"refused: event #{event.id} is RECOVER: already recovered, it is finished and "
         "nothing more can be done to it\n"
     )
+
+
+def test_a_run_past_its_automatic_attempts_says_an_operator_reran_it(
+    world: MakeWorld, tmp_path: Path
+) -> None:
+    """ATT read "4/3"; it reads "6 (3 auto)" (a rerun gives 3 automatic attempts again)
+    and a note under the list says what that means."""
+    w = world(FAILING).start()
+    w.go(at(1))
+    broken = w.instance("broken")
+    assert (broken.run_number, broken.max_attempts) == (3, 3)
+    w.backend.rerun([broken.id])
+    w.wait_for(
+        lambda: w.instance("broken").run_number == 6 and w.status("broken") is Status.FAILURE
+    )
+    where = ["--workspace", str(tmp_path / "ws"), "--db", str(w.store.url)]
+    env = _env(tmp_path / "state")
+    listed = run_opscenter("instances", "--bizdate", str(BIZDATE), *where, env=env).stdout
+    assert " 6 (3 auto) " in row(listed, "broken") and "6/3" not in listed
+    assert "ATT 'n (m auto)': run n, past the m automatic attempts: an operator reran it" in listed
+    assert "(m auto)" not in run_opscenter("instances", "--node", "alone", *where, env=env).stdout
+    shown = run_opscenter("show", str(broken.id), *where, env=env).stdout
+    assert "· attempt 6 (past the 3 automatic: an operator reran it) ·" in shown

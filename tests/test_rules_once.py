@@ -292,7 +292,7 @@ async def test_the_cli_and_the_console_word_the_same_run_time_and_slow_mark(
         assert worded == f"{took}{' ▲' if slow else ''} (avg 1h00m)"
 
         listed = _cli(w, store, capsys, "instances")
-        [line] = [x for x in listed.splitlines() if x.startswith(f"{a.id:>5} ")]
+        [line] = [x for x in listed.splitlines() if x.split()[:1] == [str(a.id)]]
         shown = _cli(w, store, capsys, "show", str(a.id))
         row, head = await _console(w, a.id)
 

@@ -159,6 +159,38 @@ class InstanceInfo:
             return "↷ DRY-RUN"
         return self.status.label
 
+    @property
+    def past_automatic(self) -> bool:
+        """Run more times than its node's automatic attempts (the first run and its auto
+        reruns): only an operator's rerun takes an instance there."""
+        return self.run_number > self.max_attempts
+
+    @property
+    def attempt_cell(self) -> str:
+        """The ATT column: ``2/3`` (run 2 of the 3 automatic attempts), ``4 (3 auto)`` once
+        an operator's rerun took it past them (never ``4/3``), ``-`` before its first run."""
+        if self.run_number == 0:
+            return "-"
+        if self.past_automatic:
+            return f"{self.run_number} ({self.max_attempts} auto)"
+        return f"{self.run_number}/{self.max_attempts}"
+
+    @property
+    def attempt_words(self) -> str:
+        """``attempt 2 of 3``; ``attempt 4 (past the 3 automatic: an operator reran it)``."""
+        if self.run_number == 0:
+            return f"not run yet (up to {counted(self.max_attempts, 'automatic attempt')})"
+        if self.past_automatic:
+            return (
+                f"attempt {self.run_number} (past the {self.max_attempts} automatic: "
+                "an operator reran it)"
+            )
+        return f"attempt {self.run_number} of {self.max_attempts}"
+
+
+# Under a table with a run past its automatic attempts: what its ATT cell means.
+ATTEMPT_NOTE = "ATT 'n (m auto)': run n, past the m automatic attempts: an operator reran it"
+
 
 @dataclass(frozen=True)
 class InstanceFilter:
