@@ -2,14 +2,15 @@
 
 Every failure an operator can cause (a bad workspace, a database of another
 version, a refused action, a mistyped id, a missing file) ends in a clear message and a
-non-zero exit, never a traceback: 1 invalid workspace, 2 usage or store problem, 3
-action refused, 4 not found (an instance, event, backfill,
+non-zero exit, never a traceback: 1 invalid workspace, 2 usage or store problem (a
+mistyped command too), 3 action refused, 4 not found (an instance, event, backfill,
 baseline, attempt or node named that is not there).
 """
 
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
@@ -80,8 +81,25 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
 # -- the parser ---------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: a mistyped command is one line naming the nearest one and
+    where help is, not the whole usage."""
+
+    def _check_value(self, action: argparse.Action, value: object) -> None:
+        commands = action.choices if isinstance(action, argparse._SubParsersAction) else None
+        if commands is not None and value not in commands:
+            nearest = difflib.get_close_matches(str(value), list(commands), n=1)
+            guess = f"; did you mean '{nearest[0]}'?" if nearest else ""
+            self.exit(
+                2,
+                f"opscenter: unknown command '{value}'{guess}\n"
+                "'opscenter --help' lists the commands, 'opscenter COMMAND --help' their options\n",
+            )
+        super()._check_value(action, value)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="opscenter",
         description="Operations console for batch data pipelines (DataWorks Operation Center). "
         "With no command: deploy the demo workspace and show today's instances.",

@@ -2,7 +2,7 @@
 process (issue 15, "The CLI"): lists are never cut when piped and never cut a name at a
 terminal; a missing id is "not found" (exit 4), over the local store and over DataWorks;
 a refusal says "refused" once; counts agree with their nouns; a finished event says it is
-finished; a run past its automatic attempts says so.
+finished; a run past its automatic attempts says so; a mistyped command names the nearest.
 """
 
 from __future__ import annotations
@@ -237,3 +237,15 @@ def test_a_run_past_its_automatic_attempts_says_an_operator_reran_it(
     assert "(m auto)" not in run_opscenter("instances", "--node", "alone", *where, env=env).stdout
     shown = run_opscenter("show", str(broken.id), *where, env=env).stdout
     assert "· attempt 6 (past the 3 automatic: an operator reran it) ·" in shown
+
+
+def test_a_mistyped_command_names_the_nearest_one_in_one_line(tmp_path: Path) -> None:
+    done = run_opscenter("instnaces", env=_env(tmp_path))
+    assert done.returncode == 2 and done.stdout == ""
+    said = done.stderr.splitlines()
+    assert said[0] == "opscenter: unknown command 'instnaces'; did you mean 'instances'?"
+    assert said[1:] == [
+        "'opscenter --help' lists the commands, 'opscenter COMMAND --help' their options"
+    ]
+    nothing_near = run_opscenter("--readonly", "xyzzy", env=_env(tmp_path)).stderr
+    assert nothing_near.splitlines()[0] == "opscenter: unknown command 'xyzzy'"
