@@ -232,8 +232,18 @@ class OpsApp(App[None]):
             holder = holder.partition(":")[0]
         return f"● {holder}" if holder else "○ none"
 
+    def focus_label(self, screen: Screen) -> str:
+        """The titled panel that holds the focus (``Needs action``), or "" where there is none:
+        said first in the footer, as its border alone shows it only in colour."""
+        for node in screen.focused.ancestors_with_self if screen.focused else ():
+            title = getattr(node, "border_title", None)
+            if title:
+                return str(title).split(" · ")[0]
+        return ""
+
     def key_hints(self, screen: Screen, width: int) -> Text:
-        """The screen's own keys first, as many as fit; `? help` always at the end."""
+        """Which panel has the focus, then the screen's own keys, as many as fit;
+        `? help` always at the end."""
         shown: dict[str, str] = {}
         for active in screen.active_bindings.values():
             binding = active.binding
@@ -245,12 +255,18 @@ class OpsApp(App[None]):
                 binding.action, f"{self.get_key_display(binding)} {binding.description}"
             )
         tail = "? help  q quit"
+        text = Text(no_wrap=True, overflow="ellipsis")
+        label = self.focus_label(screen)
+        if label:
+            text.append(" ")
+            text.append(f"[{label}]", style="reverse bold")
         line = ""
         for hint in shown.values():
-            if len(line) + len(hint) + 2 + len(tail) + 2 > width:
+            if len(text) + len(line) + len(hint) + 2 + len(tail) + 2 > width:
                 break
             line += f" {hint} "
-        return Text(f"{line} {tail}", no_wrap=True, overflow="ellipsis")
+        text.append(f"{line} {tail}")
+        return text
 
     def backend_answered(self) -> None:
         if self.stale_since is not None:

@@ -141,22 +141,33 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
                 counts = Static(id="counts", classes="panel")
                 counts.border_title = "Instances"
                 yield counts
-                yield _panel("Needs action", RowList(empty="nothing failed", id="needs"), "p-needs")
+                yield _panel(
+                    "Needs action",
+                    RowList(empty="nothing failed", id="needs", marked=True),
+                    "p-needs",
+                )
                 yield _panel(
                     "Top errors · failed runs, 30d",
-                    RowList(empty="no failed attempt in 30 days", id="errors"),
+                    RowList(empty="no failed attempt in 30 days", id="errors", marked=True),
                     "p-errors",
                 )
             with VerticalScroll(id="dash-right", classes="dash-column", can_focus=False):
                 yield _panel(
-                    "Baselines", RowList(empty="no baseline on this date", id="baselines"), "p-bl"
+                    "Baselines",
+                    RowList(empty="no baseline on this date", id="baselines", marked=True),
+                    "p-bl",
                 )
-                yield _panel("Slowest", RowList(empty="nothing has run", id="slowest"), "p-slow")
+                yield _panel(
+                    "Slowest", RowList(empty="nothing has run", id="slowest", marked=True), "p-slow"
+                )
                 trend = Static(id="trend", classes="panel")
                 trend.border_title = "Succeeded per hour"
                 yield trend
 
     def on_mount(self) -> None:
+        for panel in self.query(".panel"):  # rows start with the cursor's gutter instead
+            if panel.query(RowList):
+                panel.styles.padding = (0, 1, 0, 0)
         self.query_one("#needs", RowList).focus()
 
     def on_resize(self) -> None:
@@ -241,7 +252,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         ordered = sorted(baselines, key=lambda b: (RISK.get(b.status, 0), -b.priority, b.name))
         names = [b.name + (f"/{b.cycle}" if b.cycle > 1 else "") for b in ordered]
         width = min(max(map(len, names), default=0), 18)
-        room = rows.content_size.width or 38
+        room = (rows.content_size.width or 38) - rows.mark_width
         lines = []
         for b, name in zip(ordered, names, strict=True):
             glyph, word = baseline_word(b.status).split(" ", 1)

@@ -463,7 +463,7 @@ class VirtualTable(Widget, can_focus=True):
                 text = text[: max(0, width - 1)] + "…"
             cell = text.rjust(width) if column.right else text.ljust(width)
             segments.append(Segment(cell, style))
-            segments.append(Segment(" "))
+            segments.append(Segment(" ", style))
         return segments
 
     def render_line(self, y: int) -> Strip:

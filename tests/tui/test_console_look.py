@@ -1,0 +1,55 @@
+"""The console at 80x24 as an on-call engineer reads it without colour, in ASCII, after
+drilling in and acting: which panel has the focus, where a number key leads, what a toast
+hides, and which facts keep their width when a line is short."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from textual.pilot import Pilot
+
+from opscenter.tui.app import OpsApp
+from tests.tui.helpers import press, screen_text, settle
+
+
+def lines(pilot: Pilot) -> list[str]:
+    return screen_text(pilot).splitlines()
+
+
+def reversed_texts(pilot: Pilot) -> str:
+    """What is drawn in reverse video, the one mark that survives NO_COLOR and ASCII."""
+    strips = pilot.app.screen._compositor.render_strips()
+    shown: list[Segment] = [seg for strip in strips for seg in strip if seg.style]
+    return "".join(seg.text for seg in shown if seg.style.reverse)
+
+
+def marked_in(pilot: Pilot) -> str:
+    """The title of the boxed panel whose row carries the cursor's mark (the only one)."""
+    shown = lines(pilot)
+    row = next(y for y, line in enumerate(shown) if "▸" in line)
+    column = shown[row].index("▸") - 1  # the box's left edge
+    top = next(y for y in range(row, -1, -1) if shown[y][column] in "┏╭")
+    return shown[top][column:].split("─")[0].split("━")[1].strip()
+
+
+async def test_without_colour_the_focused_panel_and_row_are_marked_and_named(
+    demo_backend, monkeypatch
+):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = OpsApp(demo_backend, start="dashboard")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert lines(pilot)[-1].startswith(" [Needs action] ⏎ open")
+        assert "┏━ Needs action" in text and "╭─ Top errors" in text  # a heavier box
+        assert "┃▸ ✗ dq_sales_volume 00:50" in text  # the row enter opens
+        assert text.count("▸") == 1  # one cursor on the screen
+        assert marked_in(pilot) == "Needs action · 1"
+        assert "Needs action · 1" in reversed_texts(pilot)
+        await press(pilot, "tab")  # the panel enter now acts in says so
+        text = screen_text(pilot)
+        assert lines(pilot)[-1].startswith(" [Top errors] ⏎ open")
+        assert "╭─ Needs action" in text and "┏━ Top errors" in text
+        assert text.count("▸") == 1 and marked_in(pilot).startswith("Top errors")
+        assert "Top errors" in reversed_texts(pilot)
+        await press(pilot, "2")  # a list screen draws without colour too
+        assert "> ads_dashboard_publish" in screen_text(pilot)
