@@ -334,6 +334,14 @@ class OpsApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen, self.readonly, DANGEROUS))
 
+    async def action_switch_mode(self, mode: str) -> None:
+        """A number key: that screen as it first shows, from anywhere. What was opened on
+        top of it (an instance, a confirm) is closed, so `1` after drilling into an
+        instance shows the dashboard, not the instance under another tab's name."""
+        await self.switch_mode(mode)
+        while len(self.screen_stack) > 1:
+            await self.pop_screen()
+
     def action_back(self) -> None:
         if len(self.screen_stack) > 1:
             self.pop_screen()
@@ -406,7 +414,7 @@ class OpsApp(App[None]):
                     severity="error",
                 )
         elif word in COMMANDS:
-            self.switch_mode(COMMANDS[word])
+            self.call_later(self.action_switch_mode, COMMANDS[word])
         else:
             self.notify(
                 f"unknown command {line!r}: try dash, nodes, instances, backfills, baselines, "

@@ -53,3 +53,19 @@ async def test_without_colour_the_focused_panel_and_row_are_marked_and_named(
         assert "Top errors" in reversed_texts(pilot)
         await press(pilot, "2")  # a list screen draws without colour too
         assert "> ads_dashboard_publish" in screen_text(pilot)
+
+
+async def test_a_number_key_goes_to_the_top_of_its_screen_from_a_detail(demo_backend):
+    app = OpsApp(demo_backend, start="dashboard")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await press(pilot, "enter")  # the failed instance, from Needs action
+        assert type(app.screen).__name__ == "InstanceScreen"
+        await press(pilot, "1")
+        assert type(app.screen).__name__ == "DashboardScreen"
+        assert "[1 Dash]" in lines(pilot)[1]
+        await press(pilot, "3", "enter")  # an instance opened over the Instances list
+        assert type(app.screen).__name__ == "InstanceScreen"
+        await press(pilot, "1", "3")
+        assert type(app.screen).__name__ == "InstancesScreen"
+        assert len(app.screen_stack) == 1
