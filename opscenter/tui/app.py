@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 from textual.app import App
 from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from opscenter.backends.base import Backend
 from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
 from opscenter.domain.rules import default_bizdate
+from opscenter.tui import format as fmt
 from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
 from opscenter.tui.commands import OpsCommands
@@ -138,6 +140,7 @@ class OpsApp(App[None]):
         self.bizdate: date | None = self.default_bizdate()
         self.bizdate_chosen = False  # until an operator picks one, it follows the clock
         self.stale_since: datetime | None = None
+        self._ascii = fmt.AsciiOnly()  # one filter: Textual caches lines per filter
         themes, self.theme_problems = theming.available_themes()
         for each in themes:
             self.register_theme(each)
@@ -231,6 +234,16 @@ class OpsApp(App[None]):
         if host_only:
             holder = holder.partition(":")[0]
         return f"● {holder}" if holder else "○ none"
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        """Textual's filters (NO_COLOR's), then ASCII's where the terminal has no Unicode."""
+        filters = super().get_line_filters()
+        return filters if fmt.UNICODE else [*filters, self._ascii]
+
+    def get_key_display(self, binding: Binding) -> str:
+        """``⏎``, ``↑``: in ASCII the key's own name (``enter``, ``up``) instead."""
+        shown = super().get_key_display(binding)
+        return shown if fmt.UNICODE or shown.isascii() else binding.key
 
     def focus_label(self, screen: Screen) -> str:
         """The titled panel that holds the focus (``Needs action``), or "" where there is none:

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import locale
 import os
+import unicodedata
 from datetime import UTC, date, datetime, tzinfo
+from functools import lru_cache
 
+from rich.cells import cell_len
+from rich.segment import Segment
 from rich.text import Text
+from textual.color import Color
+from textual.filter import LineFilter
 
 from opscenter.domain.model import DRY_RUN_GLYPH, Status
 from opscenter.domain.records import InstanceInfo
@@ -22,6 +28,84 @@ def _unicode_terminal() -> bool:
 
 UNICODE = _unicode_terminal()
 SLOW_MARK = "▲" if UNICODE else "^"  # a SLOW run (decision 13.10, domain/rules.py)
+
+# What each glyph becomes where the terminal has only ASCII: one cell for one cell, so
+# what is drawn keeps its columns. The statuses keep spec's fallbacks (+ * . ~ o x # -).
+ASCII_GLYPHS = {
+    **{status.glyph: status.ascii_glyph for status in Status},
+    DRY_RUN_GLYPH[0]: DRY_RUN_GLYPH[1],
+    "·": "|",
+    "•": "*",
+    "×": "x",
+    "▲": "^",
+    "▼": "v",
+    "→": ">",
+    "←": "<",
+    "↑": "^",
+    "↓": "v",
+    "↺": "~",
+    "⟲": "@",
+    "⏎": "<",
+    "▸": ">",
+    "▶": ">",
+    "◂": "<",
+    "◀": "<",
+    "»": ">",
+    "«": "<",
+    "✔": "+",
+    "✘": "x",
+    "⚠": "!",
+    "“": '"',
+    "”": '"',
+    "‘": "'",
+    "’": "'",
+    "–": "-",
+    "—": "-",
+    "≤": "<",
+    "≥": ">",
+    "≈": "~",
+    # blocks: the sparkline's own ASCII steps, bars and shades as the Gantt draws them
+    **dict(zip("▁▂▃▄▅▆▇█", "_.-:=+*#", strict=True)),
+    **dict.fromkeys("▏▎▍▌▋▊▉▐▕", "|"),
+    **dict(zip("▔▀░▒▓", "--.:#", strict=True)),
+}
+
+
+@lru_cache(maxsize=4096)
+def ascii_char(char: str) -> str:
+    """A glyph, box line or block as ASCII of the same width; letters and digits of any
+    script are data (a node's name) and stay as they are."""
+    if char.isascii():
+        return char
+    if char in ASCII_GLYPHS:
+        return ASCII_GLYPHS[char]
+    name = unicodedata.name(char, "")
+    if name.startswith("BOX DRAWINGS"):
+        if " AND " in name or "DIAGONAL" in name:  # a corner, a tee, a cross
+            return "+"
+        if "HORIZONTAL" in name or name.endswith(("LEFT", "RIGHT")):
+            return "=" if "HEAVY" in name or "DOUBLE" in name else "-"  # a focused panel's
+        return "|"
+    if name.startswith("QUADRANT"):
+        return "#"
+    if unicodedata.category(char)[0] in "LNM":
+        return char
+    return "?" * cell_len(char)
+
+
+def ascii_text(text: str) -> str:
+    return text if text.isascii() else "".join(map(ascii_char, text))
+
+
+class AsciiOnly(LineFilter):
+    """Every line drawn, ours, Textual's (borders, ellipses, scrollbars) and every other
+    screen's, through ``ascii_char``: OPSCENTER_ASCII holds on every screen from one place."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [
+            seg if seg.control or seg.text.isascii() else seg._replace(text=ascii_text(seg.text))
+            for seg in segments
+        ]
 
 
 def status_class(status: Status) -> str:

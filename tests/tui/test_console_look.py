@@ -4,11 +4,20 @@ hides, and which facts keep their width when a line is short."""
 
 from __future__ import annotations
 
+from datetime import date
+from importlib import import_module
+
 from rich.segment import Segment
 from textual.pilot import Pilot
 
+from opscenter.domain.records import InstanceFilter
+from opscenter.tui import format as fmt
 from opscenter.tui.app import OpsApp
-from tests.tui.helpers import press, screen_text, settle
+from tests.tui.helpers import press, screen_text, settle, until
+
+BIZDATE = date(2026, 11, 19)
+SCREENS = ("dashboard", "nodes", "instances", "backfills", "baselines", "alerts", "audit")
+SCREENS += ("instance", "help", "backfill_form", "confirm", "prompt")
 
 
 def lines(pilot: Pilot) -> list[str]:
@@ -29,6 +38,12 @@ def marked_in(pilot: Pilot) -> str:
     column = shown[row].index("▸") - 1  # the box's left edge
     top = next(y for y in range(row, -1, -1) if shown[y][column] in "┏╭")
     return shown[top][column:].split("─")[0].split("━")[1].strip()
+
+
+def failed_instance(backend) -> int:
+    return (
+        backend.list_instances(InstanceFilter(node="dq_sales_volume", bizdate=BIZDATE)).items[0].id
+    )
 
 
 async def test_without_colour_the_focused_panel_and_row_are_marked_and_named(
@@ -69,3 +84,50 @@ async def test_a_number_key_goes_to_the_top_of_its_screen_from_a_detail(demo_bac
         await press(pilot, "1", "3")
         assert type(app.screen).__name__ == "InstancesScreen"
         assert len(app.screen_stack) == 1
+
+
+async def test_in_ascii_every_screen_draws_ascii_only(demo_backend, monkeypatch):
+    """Every screen, detail, modal and toast, including Textual's own borders and ellipses.
+
+    The screens are imported first, so the glyphs they keep stay Unicode for the other
+    tests: here the one filter at the end of drawing makes them ASCII."""
+    for module in SCREENS:
+        import_module(f"opscenter.tui.screens.{module}")
+    monkeypatch.setattr(fmt, "UNICODE", False)
+    app = OpsApp(demo_backend, start="dashboard")
+    failed = failed_instance(demo_backend)
+
+    def ascii_only(what: str) -> None:
+        text = screen_text(pilot)
+        assert text.isascii(), f"{what}: {sorted({c for c in text if not c.isascii()})}\n{text}"
+
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        ascii_only("dashboard")
+        text = screen_text(pilot)
+        assert "x FAILURE" in text and "+ SUCCESS" in text and "- DRY-RUN" in text
+        assert "+= Needs action | 1 ==" in text  # the focused panel, in ASCII
+        assert lines(pilot)[-1].startswith(" [Needs action] enter open")
+        for keys in (("R",), ("question_mark",), ("colon",), ("ctrl+p",)):
+            await press(pilot, *keys)
+            ascii_only(keys[0])
+            await press(pilot, "escape")
+        for key in "234567":
+            await press(pilot, key)
+            ascii_only(f"screen {key}")
+        await press(pilot, "2", "B")  # the backfill form
+        ascii_only("backfill form")
+        await press(pilot, "escape")
+        for opening in (
+            lambda: app.open_instance(failed),
+            lambda: app.open_node("sales_daily"),
+            lambda: app.open_baseline("exec_dashboard"),
+        ):
+            opening()
+            await settle(pilot)
+            ascii_only(type(app.screen).__name__)
+            await press(pilot, "tab")
+            ascii_only(f"{type(app.screen).__name__}, next pane")
+        app.notify("reset → rerun ✓", title="rerun")
+        await until(pilot, lambda: "reset > rerun +" in screen_text(pilot), "the toast")
+        ascii_only("toast")
