@@ -131,3 +131,18 @@ async def test_in_ascii_every_screen_draws_ascii_only(demo_backend, monkeypatch)
         app.notify("reset → rerun ✓", title="rerun")
         await until(pilot, lambda: "reset > rerun +" in screen_text(pilot), "the toast")
         ascii_only("toast")
+
+
+async def test_a_toast_hides_no_row_of_the_list_it_follows(demo_backend):
+    app = OpsApp(demo_backend, start="nodes")
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await settle(pilot)
+        await press(pilot, *"jjjjjjjjjjjjjjjj")  # a row near the bottom of the screen
+        name = app.screen.table.current.name
+        await press(pilot, "f", "y")
+        await until(pilot, lambda: app.screen.table.current.frozen, "the freeze")
+        row = next(line for line in lines(pilot) if f"> {name} " in line)
+        assert row.endswith("❄ frozen")  # the MODE column, in view with the toast
+        said = list(app._notifications)[-1]  # the toast is drawn over the header and the tabs
+        assert lines(pilot)[0].strip() == said.title
+        assert lines(pilot)[1].strip() in said.message
