@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from textual.widgets import Input
+
 from opscenter.backends.local import LocalBackend
 from opscenter.scheduler.engine import Engine
 from opscenter.tui.app import OpsApp
@@ -46,47 +48,86 @@ def run_engine(backend: LocalBackend) -> None:
     engine.close()
 
 
-async def test_a_three_day_backfill_from_form_to_instances(demo_backend) -> None:
+async def test_a_two_day_backfill_from_form_to_instances(demo_backend) -> None:
     app = OpsApp(demo_backend, start="nodes")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await open_form(pilot, "ads_finance_report")
-        assert "1 date × 1 node = 1 instance" in screen_text(pilot)
-        text = await previewed(pilot, *"2026-11-17")  # the start field has the focus
-        assert "3 dates × 1 node = 3 instances" in text
+        text = screen_text(pilot)
+        assert "1 date × 1 node = 1 instance" in text
+        assert "instances of" not in text and "node(s)" not in text  # the count, once
+        text = await previewed(pilot, *"2026-11-18")  # the start field has the focus
+        assert "2 dates × 1 node = 2 instances" in text
         await press(pilot, "ctrl+s")
         assert isinstance(app.screen, ConfirmScreen)
         text = screen_text(pilot)
-        assert "3 instances of 1 node for 3 business dates 2026-11-17 … 2026-11-19" in text
-        assert "ads_finance_report" in text
+        assert "2 instances of 1 node for 2 business dates 2026-11-18 … 2026-11-19" in text
+        assert "ads_finance_report" in text and "node(s)" not in text
         await press(pilot, "y")
         assert not isinstance(app.screen, BackfillForm | ConfirmScreen)  # the form closed
 
         [backfill] = demo_backend.list_backfills()
         assert backfill.nodes == ("ads_finance_report",)
-        assert [run.bizdate for run in backfill.runs] == [
-            date(2026, 11, 17),
-            date(2026, 11, 18),
-            date(2026, 11, 19),
-        ]
+        assert [run.bizdate for run in backfill.runs] == [date(2026, 11, 18), date(2026, 11, 19)]
         assert (backfill.parallel, backfill.descending, backfill.window) == (1, False, None)
 
         run_engine(demo_backend)
         await press(pilot, "4")
         assert isinstance(app.screen, BackfillsScreen)
         text = screen_text(pilot)
-        assert f"> #{backfill.id}   backfill ads_finance_report… ✓ SUCCESS     3/3" in text
-        assert "✓ SUCCESS · 3/3 dates done · ascending · 1 at a time · window whole day" in text
-        for day in ("2026-11-17", "2026-11-18", "2026-11-19"):
+        assert f"> #{backfill.id}   backfill ads_finance_report… ✓ SUCCESS     2/2" in text
+        assert "✓ SUCCESS · 2/2 dates done · ascending · 1 at a time · window whole day" in text
+        for day in ("2026-11-18", "2026-11-19"):
             assert f"{day}  ✓ SUCCESS  ██████████   1/1" in text
 
         await press(pilot, "enter")
         screen = app.screen
         assert isinstance(screen, InstancesScreen)
         assert screen.backfill_id == backfill.id
-        assert screen.table.total == 3
+        assert screen.table.total == 2
         assert {row.node for row in screen.table.rows} == {"ads_finance_report"}
         assert f"backfill #{backfill.id}" in screen_text(pilot)
+
+
+async def test_a_date_before_the_data_exists_is_refused_and_says_so(demo_backend) -> None:
+    """The demo starts on 2026-11-19: nothing was produced for 2026-11-17's business date."""
+    app = OpsApp(demo_backend, start="nodes")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_form(pilot, "ads_finance_report")
+        text = " ".join((await previewed(pilot, *"2026-11-17")).replace("│", " ").split())
+        assert "no data for 2026-11-17: ads_finance_report reads" in text
+        assert "the data does not exist for it" in text
+        await press(pilot, "ctrl+s")
+        assert isinstance(app.screen, BackfillForm)  # nothing to confirm
+        assert demo_backend.list_backfills() == []
+    [entry] = [e for e in demo_backend.audit_log() if e.user == "alice"]
+    assert (entry.action, entry.outcome) == ("backfill", "refused")
+    assert entry.detail.startswith("no data for 2026-11-17: ads_finance_report reads")
+
+
+async def test_a_date_field_is_replaced_at_once(demo_backend) -> None:
+    app = OpsApp(demo_backend, start="nodes")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await open_form(pilot, "ads_finance_report")
+        form = app.screen
+        assert isinstance(form, BackfillForm)
+
+        def dates() -> tuple[str, str]:
+            return form.query_one("#start", Input).value, form.query_one("#end", Input).value
+
+        await previewed(pilot, *"2026-11-19")  # typed: the cursor ends the full field
+        await press(pilot, "ctrl+s")  # confirm, then cancel: back in the start field
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(pilot, "enter")  # Cancel has the focus
+        assert app.screen is form
+        await previewed(pilot, *"2026-11-18")  # typed over the date, not refused by its length
+        assert dates() == ("2026-11-18", "2026-11-19")
+        await press(pilot, "tab", "home", "ctrl+u")  # the whole field, wherever the cursor
+        assert dates() == ("2026-11-18", "")
+        text = await previewed(pilot, *"2026-11-18")
+        assert "1 date × 1 node = 1 instance" in text and "ctrl+u clear" in text
 
 
 async def test_the_form_says_what_to_fix_and_the_backend_refusal(demo_backend) -> None:

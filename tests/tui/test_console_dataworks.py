@@ -152,12 +152,12 @@ async def test_every_console_action_round_trips_through_the_emulator(
 
         await press(pilot, "c")
         await open_form(pilot, "ads_finance_report")
-        assert "3 dates × 1 node = 3 instances" in await previewed(pilot, *"2026-11-17")
+        assert "2 dates × 1 node = 2 instances" in await previewed(pilot, *"2026-11-18")
         await press(pilot, "ctrl+s")
         assert isinstance(app.screen, ConfirmScreen)
         await press(pilot, "y")
         [backfill] = world.list_backfills()
-        assert backfill.nodes == ("ads_finance_report",) and len(backfill.runs) == 3
+        assert backfill.nodes == ("ads_finance_report",) and len(backfill.runs) == 2
 
         # the form finds the nodes below over the API too, and the preview counts them
         await press(pilot, "c")

@@ -1,9 +1,10 @@
 """The backfill form: a node over a range of business dates, previewed as it is filled in.
 
-Every field is reached with tab; the preview line asks the backend what the
-request would create (the same check the backfill itself makes), so a refusal
-is read before anything is asked. ``ctrl+s`` (or the Create button) asks once
-more and then confirms with the exact nodes; esc leaves without creating.
+Every field is reached with tab, its text selected so that typing replaces it (``ctrl+u``
+clears it too); the preview line asks the backend what the request would create (the
+same check the backfill itself makes) and whether its node's upstream has data for its
+first date, so a refusal is read before anything is asked. ``ctrl+s`` (or the Create
+button) asks once more and then confirms with the exact nodes; esc leaves without creating.
 """
 
 from __future__ import annotations
@@ -24,7 +25,14 @@ from textual.timer import Timer
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest, NodeInfo
+from opscenter.domain.backfill_data import no_data, writes_data
+from opscenter.domain.records import (
+    ActionRefused,
+    ActionResult,
+    BackfillRequest,
+    InstanceFilter,
+    NodeInfo,
+)
 
 if TYPE_CHECKING:
     from opscenter.backends.base import Backend
@@ -38,6 +46,12 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" + ("" if n == 1 else "s")
 
 
+def _notes(preview: ActionResult) -> list[str]:
+    """What the backend's preview says beyond the count the form shows itself: its message
+    is the plan's count, then '; '-separated notes (dry-run and frozen nodes)."""
+    return preview.message.split("; ")[1:]
+
+
 def open_backfill_form(app: OpsApp, node: str) -> None:
     """The form for ``node``; read-only says why at once instead of a form that cannot submit."""
     if app.refused_read_only("backfill", "Backfill", [node] if node else []):
@@ -47,10 +61,54 @@ def open_backfill_form(app: OpsApp, node: str) -> None:
 
 @dataclass(frozen=True)
 class Below:
-    """The node's downstream closure, nearest first: what "include downstream" may select."""
+    """The node's downstream closure, nearest first: what "include downstream" may select;
+    and the upstream nodes whose data it reads (through virtual ones)."""
 
     info: NodeInfo | None
     nodes: tuple[tuple[str, int], ...]  # (name, level)
+    sources: tuple[str, ...] = ()
+
+
+def _sources(backend: Backend, info: NodeInfo) -> tuple[str, ...]:
+    """The upstream nodes whose data ``info``'s node reads, looking through virtual ones."""
+    found: list[str] = []
+    seen: set[str] = set()
+    frontier = list(info.upstreams)
+    while frontier:
+        name = frontier.pop(0)
+        if name in seen:
+            continue
+        seen.add(name)
+        upstream = backend.get_node(name)
+        if writes_data(upstream.type):
+            found.append(name)
+        else:
+            frontier.extend(upstream.upstreams)
+    return tuple(found)
+
+
+def _preview(backend: Backend, request: BackfillRequest, sources: tuple[str, ...]) -> ActionResult:
+    """What the backend would create, once its first date has data to read: an upstream with
+    no instance for that business date never wrote any (refused, saying so)."""
+    result = backend.preview_backfill(request)
+    first = min(request.start, request.end)
+    for upstream in sources:
+        try:
+            found = backend.list_instances(InstanceFilter(node=upstream, bizdate=first, limit=1))
+        except ActionRefused:
+            continue  # a backend that cannot tell: the backfill itself will say
+        if not found.items:
+            raise ActionRefused(no_data(request.node, first, upstream))
+    return result
+
+
+class Field(Input):
+    """A form field: ``ctrl+u`` clears it whole (not only left of the cursor)."""
+
+    BINDINGS = [Binding("ctrl+u", "clear", "clear", show=False)]
+
+    def action_clear(self) -> None:
+        self.clear()
 
 
 class Toggle(Static, can_focus=True):
@@ -162,13 +220,13 @@ class BackfillForm(ModalScreen[None]):
         with Vertical(id="backfill-form"):
             with Horizontal(classes="row"):
                 yield Static("Dates", classes="label")
-                yield Input(day, id="start", max_length=10, compact=True)
+                yield Field(day, id="start", max_length=10, compact=True)
                 yield Static(" to ", classes="sep")
-                yield Input(day, id="end", max_length=10, compact=True)
+                yield Field(day, id="end", max_length=10, compact=True)
                 yield Static(" business dates, yyyy-mm-dd", classes="hint")
             with Horizontal(classes="row"):
                 yield Static("Parallel", classes="label")
-                yield Input("1", id="parallel", type="integer", max_length=2, compact=True)
+                yield Field("1", id="parallel", type="integer", max_length=2, compact=True)
                 yield Static(" dates in flight at a time", classes="hint")
             with Horizontal(classes="row"):
                 yield Static("Order", classes="label")
@@ -180,21 +238,24 @@ class BackfillForm(ModalScreen[None]):
             with Horizontal(classes="row"):
                 yield Static("Window", classes="label")
                 # enabled once the node turns out to run hourly or by the minute
-                yield Input(
+                yield Field(
                     id="window-from", placeholder="HH:MM", max_length=5, disabled=True, compact=True
                 )
                 yield Static(" - ", classes="sep")
-                yield Input(
+                yield Field(
                     id="window-to", placeholder="HH:MM", max_length=5, disabled=True, compact=True
                 )
                 yield Static(" hourly/minute nodes only", id="window-hint", classes="hint")
             with Horizontal(classes="row"):
                 yield Static("Name", classes="label")
-                yield Input(id="name", placeholder="optional", compact=True)
+                yield Field(id="name", placeholder="optional", compact=True)
             yield Static(Text("reading the node…"), id="preview")
             with Horizontal(classes="row"):
                 yield Button("Create", id="create-button", compact=True)
-                yield Static("  ctrl+s create · tab next field · esc cancel", classes="hint")
+                yield Static(
+                    "  ctrl+s create · tab next field · ctrl+u clear · esc cancel",
+                    classes="hint",
+                )
 
     def on_mount(self) -> None:
         self.query_one("#backfill-form").border_title = Text(f"Backfill {self.node}")
@@ -215,12 +276,14 @@ class BackfillForm(ModalScreen[None]):
                 levels |= dict.fromkeys(fresh, level)
                 frontier = [d for name in fresh for d in backend.get_node(name).downstreams]
                 level += 1
+            sources = _sources(backend, info)
         except ActionRefused:
-            info, levels = None, {}
+            info, levels, sources = None, {}, ()
         except Exception as exc:
             self.app.call_from_thread(self._say, Text(f"the backend did not answer: {exc}"))
             return
-        below = Below(info, tuple(sorted(levels.items(), key=lambda kv: (kv[1], kv[0]))))
+        nearest = tuple(sorted(levels.items(), key=lambda kv: (kv[1], kv[0])))
+        below = Below(info, nearest, sources)
         self.app.call_from_thread(self._show_below, below)
 
     def _show_below(self, below: Below) -> None:
@@ -291,10 +354,11 @@ class BackfillForm(ModalScreen[None]):
         sign = "=" if dates * nodes == instances else "→"
         text = Text(
             f"{_plural(dates, 'date')} × {_plural(nodes, 'node')} {sign} "
-            f"{_plural(instances, 'instance')}\n",
+            f"{_plural(instances, 'instance')}",
             style="bold",
         )
-        text.append(result.message)
+        for note in _notes(result):
+            text.append(f"\n{note}")
         return text
 
     # -- the live preview ----------------------------------------------------------------------
@@ -318,10 +382,11 @@ class BackfillForm(ModalScreen[None]):
             return
         asked = self._asked
         backend = self.app.backend  # type: ignore[attr-defined]
+        sources = self.below.sources
 
         def work() -> None:
             try:
-                answer: ActionResult | str = backend.preview_backfill(request)
+                answer: ActionResult | str = _preview(backend, request, sources)
             except ActionRefused as refused:
                 answer = refused.reason
             except Exception as exc:
@@ -354,6 +419,12 @@ class BackfillForm(ModalScreen[None]):
         event.stop()
         self.action_create()
 
+    def on_screen_resume(self) -> None:
+        """Back from the confirm, the field kept its focus and so no new focus selected its
+        text: select it, so a date typed now replaces it (a full field takes no more)."""
+        if isinstance(self.focused, Input):
+            self.focused.select_all()
+
     def action_cancel(self) -> None:
         self.dismiss(None)
 
@@ -366,10 +437,11 @@ class BackfillForm(ModalScreen[None]):
             app.refuse("backfill", [self.node], problem)
             return
         targets = [request.node, f"{request.start}..{request.end}"]  # as the backend audits
+        sources = self.below.sources
 
         def work() -> None:
             try:
-                result = app.backend.preview_backfill(request)
+                result = _preview(app.backend, request, sources)
             except ActionRefused as refused:  # a preview audits nothing: the refusal is ours
                 app.call_from_thread(self._say, Text(f"✗ refused: {refused.reason}", style="bold"))
                 app.call_from_thread(app.refuse, "backfill", targets, refused.reason)
@@ -397,7 +469,7 @@ class BackfillForm(ModalScreen[None]):
             f"{_plural(len(nodes), 'node')} for {_plural(dates, 'business date')} "
             f"{span} ({', '.join(how)}) will be created and run:"
         )
-        notes = [result.message]
+        notes = _notes(result)
         if request.name:
             notes.append(f"named {request.name!r}")
         self.app.act(  # type: ignore[attr-defined]
