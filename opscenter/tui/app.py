@@ -183,10 +183,11 @@ class OpsApp(App[None]):
 
         Where the line is too wide it gets terser, in this order: the business date as
         DataWorks writes it, a simulated clock without its (racing) seconds, no product name,
-        the lease holder's host alone; past that the end is cut with an ellipsis.
+        the lease holder's host alone, "biz" for "bizdate", no lease holder; past that the
+        end is cut with an ellipsis. The scheduler's role (lead, standby, attached) stays.
         """
         width = width or self.size.width or 80
-        for terse in range(5):
+        for terse in range(7):
             parts = self._world_parts(terse)
             line = " " + " · ".join(parts)
             if len(line) <= width:
@@ -201,11 +202,11 @@ class OpsApp(App[None]):
         parts += [self.info.name, self.info.backend]
         if self.readonly:
             parts.append("READ-ONLY")
-        day = self.bizdate
+        day, label = self.bizdate, "biz" if terse >= 5 else "bizdate"
         if day is None:
-            parts.append("bizdate any")
+            parts.append(f"{label} any")
         else:
-            parts.append(f"bizdate {day:%Y%m%d}" if terse >= 1 else f"bizdate {day.isoformat()}")
+            parts.append(f"{label} {day:%Y%m%d}" if terse >= 1 else f"{label} {day.isoformat()}")
         stopped = self.info.stopped_at
         simulated = self.info.speed != 1
         if stopped is not None:  # the world's time stands still: say since when, not a clock
@@ -219,7 +220,8 @@ class OpsApp(App[None]):
         if self.stale_since is not None:
             parts.append(f"stale since {self.stale_since:%H:%M:%S}")
         elif stopped is None:
-            parts.append(f"sched {self.scheduler_state(host_only=terse >= 4)}")
+            holder = "" if terse >= 6 else "host" if terse >= 4 else "full"
+            parts.append(f"sched {self.scheduler_state(holder)}")
         return parts
 
     def clock_text(self, moment: datetime, fmt: str = "%H:%M:%S") -> str:
@@ -227,13 +229,18 @@ class OpsApp(App[None]):
         local = moment.astimezone(self.zone)
         return f"{local.strftime(fmt)} {local.tzname()}"
 
-    def scheduler_state(self, *, host_only: bool = False) -> str:
+    def scheduler_state(self, holder: str = "full") -> str:
+        """This console's scheduler (``● lead``, ``… standby``), or, attached to a store
+        another process schedules, who holds its lease: ``● attached to ops-1:4242:a1b2``
+        (``holder`` "host": its host alone; "": the role alone)."""
         if self.scheduler is not None:
             return self.scheduler.describe()
-        holder = self.info.scheduler  # host:pid:nonce
-        if host_only:
-            holder = holder.partition(":")[0]
-        return f"● {holder}" if holder else "○ none"
+        lease = self.info.scheduler  # host:pid:nonce
+        if not lease:
+            return "○ none"
+        if holder == "host":
+            lease = lease.partition(":")[0]
+        return f"● attached to {lease}" if holder else "● attached"
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         """Textual's filters (NO_COLOR's), then ASCII's where the terminal has no Unicode."""

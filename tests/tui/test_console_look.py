@@ -6,14 +6,19 @@ from __future__ import annotations
 
 from datetime import date
 from importlib import import_module
+from pathlib import Path
 
 from rich.segment import Segment
+from sqlalchemy import select
 from textual.pilot import Pilot
 
+from opscenter.domain.model import Status
 from opscenter.domain.records import InstanceFilter
+from opscenter.store.models import WorkspaceRow
 from opscenter.tui import format as fmt
 from opscenter.tui.app import OpsApp
-from tests.tui.helpers import press, screen_text, settle, until
+from tests.harness import MakeWorld, at
+from tests.tui.helpers import WorldSays, press, screen_text, settle, until
 
 BIZDATE = date(2026, 11, 19)
 SCREENS = ("dashboard", "nodes", "instances", "backfills", "baselines", "alerts", "audit")
@@ -146,3 +151,49 @@ async def test_a_toast_hides_no_row_of_the_list_it_follows(demo_backend):
         said = list(app._notifications)[-1]  # the toast is drawn over the header and the tabs
         assert lines(pilot)[0].strip() == said.title
         assert lines(pilot)[1].strip() in said.message
+
+
+async def test_an_attached_consoles_header_keeps_the_schedulers_role(demo_backend):
+    world = WorldSays(demo_backend, speed=600.0, scheduler="0b1c2d3e4f5a:4242:a1b2c3")
+    async with OpsApp(world, start="instances").run_test(size=(100, 24)) as pilot:
+        await settle(pilot)
+        assert lines(pilot)[0].endswith("sim×600 · sched ● attached to 0b1c2d3e4f5a:4242:a1b2c3")
+    async with OpsApp(world, start="instances").run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header = lines(pilot)[0]  # the host goes, and "bizdate" is said "biz", before the role
+        assert header == " shop · local · biz 20261119 · 09:30 CST sim×600 · sched ● attached"
+
+
+LONG_NAMES = """
+nodes:
+  - {name: ods_payments_hourly_di, type: shell,
+     code: 'while [ ! -f "$OPSCENTER_LANDING/go" ]; do sleep 0.02; done',
+     trigger: {cron: "00 00 02 * * ?"}}
+  - {name: landing, type: shell, code: "mkdir /nonexistent/landing/orders",
+     trigger: {cron: "00 00 02 * * ?"}}
+"""
+
+
+async def test_at_80x24_names_and_causes_keep_their_width(world: MakeWorld) -> None:
+    w = world(LONG_NAMES).start()
+    w.clock.set(at(2))
+    w.wait_for(lambda: w.status("ods_payments_hourly_di") is Status.RUNNING)
+    w.clock.advance(90)
+    with w.store.connect() as conn:
+        (Path(conn.scalar(select(WorkspaceRow.landing))) / "go").touch()
+    w.idle()
+    app = OpsApp(w.backend, start="dashboard")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        left = [line[:37] for line in lines(pilot)]
+        top = next(at for at, line in enumerate(left) if "Needs action" in line)
+        end = next(at for at in range(top, len(left)) if left[at][0] in "┗╰")
+        needs = " ".join(line.strip("┃│ ") for line in left[top + 1 : end])
+        cause = "exit 1: mkdir: cannot create directory"  # wrapped under the failure, whole
+        assert "✗ landing 02:00 att 1/1" in needs and cause in needs
+        assert "/nonexistent/landing/orders" in needs.replace(" ", "")
+        slowest = next(line for line in lines(pilot) if "ods_payments_hourly_di" in line)
+        assert slowest.rstrip(" │").endswith("✓ ods_payments_hourly_di 1m30s 1.0×")
+        await press(pilot, "3")
+        listed = next(line for line in lines(pilot) if "ods_payments" in line)
+        assert "ods_payments_hourly_di" in listed and "…" not in listed

@@ -4,12 +4,15 @@ Left: the business date's counts by status, the failures that need action, the
 nodes that failed most in 30 days. Right: the baselines (most at risk first)
 with their slack, the slowest instances against their node's average, and the
 successes per hour today against yesterday. The urgent panels come first in
-each column so they stay in view at 80x24; the others shrink to a few rows and
-scroll, and every list is reached with tab and moved in with j/k.
+each column and are served first when the height is shared out, so they stay in
+view at 80x24; the others take what is left and scroll, and every list is
+reached with tab and moved in with j/k.
 """
 
 from __future__ import annotations
 
+import re
+import textwrap
 from datetime import date, datetime
 from typing import Any
 
@@ -51,8 +54,12 @@ COUNT_ORDER = (
     Status.FAILURE,
     Status.FROZEN,
 )
+Row = tuple[int, Text, InstanceInfo]  # a list row: its key, its lines, its record
 RISK = {"OVER": 0, "ERROR": 1, "WARNING": 2, "SAFE": 3}  # the baselines panel's order
-SHORT = 32  # below this many lines the lower panels shrink to a few rows
+COUNT_LINES = 8  # the counts panel's lines: each status, and the dry-runs
+TREND_LINES = 4
+LEAST_ROWS = 2  # what a list keeps (or all it has, if fewer) while one above it grows
+REASON_LINES = 4  # at most, under a failure: the cause read whole where there is room
 
 
 def _bar(count: int, top: int, width: int) -> str:
@@ -68,7 +75,7 @@ def _bar(count: int, top: int, width: int) -> str:
 def count_lines(counts: StatusCounts, width: int, style: Any) -> Text:
     """One line per status (glyph, word, count, bar); the dry-runs under the successes."""
     top = max(counts.counts.values(), default=0)
-    bar_width = max(1, width - 19)
+    bar_width = max(1, width - 20)
     text = Text(no_wrap=True, overflow="ellipsis")
     for status in COUNT_ORDER:
         n = counts.counts.get(status, 0)
@@ -100,6 +107,31 @@ def trend_lines(today: list[int], before: list[int], now_hour: int, width: int) 
     return Text("\n".join(lines), no_wrap=True, overflow="ellipsis")
 
 
+def share(room: int, wants: list[int], least: int = LEAST_ROWS) -> list[int]:
+    """Rows for the lists stacked in a column, the first (most urgent) served first; each
+    later one keeps ``least`` rows (or all it has, if fewer) so it stays in view."""
+    floors = [min(want, least) for want in wants]
+    given: list[int] = []
+    for at, want in enumerate(wants):
+        spare = room - sum(given) - sum(floors[at + 1 :])
+        given.append(max(floors[at], min(want, spare)))
+    return given
+
+
+def shorter_reason(reason: str) -> str:
+    """The executor's "exit code 1: " said "exit 1: ": a label shortened before data."""
+    return re.sub(r"^exit code (-?\d+)\b", r"exit \1", reason)
+
+
+def reason_lines(reason: str, width: int, lines: int) -> list[str]:
+    """A failure's last words over at most ``lines`` lines, cut with … only past them."""
+    wrapped = textwrap.wrap(reason, max(8, width), break_long_words=True) or [""]
+    if len(wrapped) > lines:  # the last line takes what it can of the rest
+        rest = " ".join(wrapped[lines - 1 :])
+        wrapped = [*wrapped[: lines - 1], rest[: max(0, width - 1)] + "…"]
+    return wrapped
+
+
 def _status_glyph(rows: RowList, info: InstanceInfo) -> tuple[str, Style]:
     return fmt.glyph(info.status, info.dry_run), rows.style(fmt.status_class(info.status))
 
@@ -123,12 +155,6 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
     DashboardScreen .dash-column { height: 1fr; scrollbar-size-vertical: 1; }
     DashboardScreen #dash-left { width: 47%; }
     DashboardScreen #dash-right { width: 1fr; }
-    DashboardScreen #needs { max-height: 10; }
-    DashboardScreen #baselines { max-height: 12; }
-    DashboardScreen #slowest, DashboardScreen #errors { max-height: 10; }
-    DashboardScreen.-short #needs { max-height: 6; }
-    DashboardScreen.-short #baselines { max-height: 8; }
-    DashboardScreen.-short #slowest, DashboardScreen.-short #errors { max-height: 4; }
     """
 
     def __init__(self) -> None:
@@ -165,13 +191,12 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
                 yield trend
 
     def on_mount(self) -> None:
-        for panel in self.query(".panel"):  # rows start with the cursor's gutter instead
-            if panel.query(RowList):
-                panel.styles.padding = (0, 1, 0, 0)
+        for panel in self.query(".panel"):  # no right padding: more columns for names
+            lists = bool(panel.query(RowList))  # whose rows start with the cursor's gutter
+            panel.styles.padding = (0, 0, 0, 0 if lists else 1)
         self.query_one("#needs", RowList).focus()
 
     def on_resize(self) -> None:
-        self.set_class(self.size.height < SHORT, "-short")
         if self.dash is not None:
             self._draw()
 
@@ -203,7 +228,17 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         counts = self.query_one("#counts", Static)
         counts.border_title = f"Instances {dash.counts.bizdate} · {dash.counts.total}"
         counts.update(count_lines(dash.counts, counts.content_size.width or 34, self.style))
-        self._draw_needs(dash.needs_action)
+        body = self.query_one("#dash").size.height or max(1, self.size.height - 3)
+        # left: the counts, then Needs action before Top errors, each list in its box
+        left = body - (COUNT_LINES + 2) - 4
+        needs = self._needs_rows(dash.needs_action, left - min(len(dash.top_errors), 1))
+        tall = sum(text.plain.count("\n") + 1 for _, text, _ in needs)
+        self._fit(["#needs", "#errors"], share(left, [tall or 1, len(dash.top_errors) or 1], 1))
+        # right: the baselines (two lines each), then Slowest, then the hourly trend
+        right = body - 6 - TREND_LINES
+        wants = [2 * len(dash.baselines) or 1, len(dash.slowest) or 1]
+        self._fit(["#baselines", "#slowest"], share(right, wants))
+        self._draw_needs(dash.needs_action, needs)
         self._draw_errors(dash.top_errors)
         self._draw_baselines(dash.baselines)
         self._draw_slowest(dash.slowest, now_utc)
@@ -218,31 +253,63 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
             )
         )
 
-    def _draw_needs(self, failed: list[InstanceInfo]) -> None:
+    def _fit(self, lists: list[str], heights: list[int]) -> None:
+        """Each list as tall as it was given; beyond that it scrolls."""
+        for list_id, height in zip(lists, heights, strict=True):
+            self.query_one(list_id, RowList).styles.max_height = height
+
+    def _room(self, rows: RowList, count: int) -> int:
+        """The columns a row of ``rows`` has: its box's, less the cursor's gutter and a
+        scrollbar if it will scroll."""
+        panel = rows.parent
+        width = panel.content_size.width if isinstance(panel, Vertical) else 0
+        height = rows.styles.max_height
+        scrolls = height is not None and count > height.value
+        return (width or 34) - rows.mark_width - (1 if scrolls else 0)
+
+    def _needs_rows(self, failed: list[InstanceInfo], height: int) -> list[Row]:
+        """Each failure's name, then its time and attempt as far as they fit, the rest
+        opening its cause beneath, in as many lines (up to REASON_LINES) as ``height``
+        holds for every failure; beside it where none is spare. Never the name is cut."""
         rows = self.query_one("#needs", RowList)
-        width = min(max((len(i.node) for i in failed), default=0), 20)
-        lines = []
-        for info in failed:
-            text = Text(no_wrap=True, overflow="ellipsis")
-            text.append(*_status_glyph(rows, info))
-            text.append(f" {info.node:<{width}} {info.cyctime:%H:%M} ")
-            text.append(f"att {fmt.attempt(info, single=True)}")
-            reason = self.dash.failure_reasons.get(info.id, "")
-            if reason:  # under the row when there is room to read it whole
-                roomy = not self.has_class("-short") or len(failed) <= 2
-                gap = "\n  " if roomy else "  "
-                text.append(f"{gap}{reason}", rows.style("muted"))
-            lines.append((info.id, text, info))
+        for under in range(REASON_LINES, -1, -1):
+            room = self._room(rows, len(failed) if under == 0 else 0)
+            lines = [self._needs_row(rows, info, room, under) for info in failed]
+            if sum(text.plain.count("\n") + 1 for _, text, _ in lines) <= height:
+                break
+        return lines
+
+    def _needs_row(self, rows: RowList, info: InstanceInfo, room: int, under: int) -> Row:
+        assert self.dash is not None
+        width = min(max(len(i.node) for i in self.dash.needs_action), room - 8)
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(*_status_glyph(rows, info))
+        head = f" {info.node:<{width}}"
+        rest = [f"{info.cyctime:%H:%M}", f"att {fmt.attempt(info, single=True)}"]
+        while rest and len(head) + 2 + len(rest[0]) <= room:
+            head += f" {rest.pop(0)}"
+        reason = shorter_reason(self.dash.failure_reasons.get(info.id, ""))
+        reason = " · ".join([*rest, reason] if reason else rest)
+        text.append(head)
+        if reason and under:
+            for line in reason_lines(reason, room - 2, under):
+                text.append(f"\n  {line}", rows.style("muted"))
+        elif reason:  # no line to spare: beside it, as far as it goes
+            text.append(f"  {reason}", rows.style("muted"))
+        return info.id, text, info
+
+    def _draw_needs(self, failed: list[InstanceInfo], rows: list[Row]) -> None:
         self.query_one("#p-needs").border_title = f"Needs action · {len(failed)}"
-        rows.show(lines, empty=f"nothing failed on {self.day()}")
+        self.query_one("#needs", RowList).show(rows, empty=f"nothing failed on {self.day()}")
 
     def _draw_errors(self, errors: list[NodeErrors]) -> None:
         rows = self.query_one("#errors", RowList)
-        width = min(max((len(e.node) for e in errors), default=0), 24)
+        counts = max((len(str(e.failures)) for e in errors), default=0)
+        width = max((len(e.node) for e in errors), default=0)
+        times = "×" if fmt.UNICODE else "x"
         lines = []
         for e in errors:
-            times = "×" if fmt.UNICODE else "x"
-            text = Text(f"{e.failures:>3}{times} {e.node:<{width}} {e.owner}", no_wrap=True)
+            text = Text(f"{e.failures:>{counts}}{times} {e.node:<{width}} {e.owner}", no_wrap=True)
             lines.append((e.node, text, e))
         rows.show(lines)
 
@@ -252,7 +319,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         ordered = sorted(baselines, key=lambda b: (RISK.get(b.status, 0), -b.priority, b.name))
         names = [b.name + (f"/{b.cycle}" if b.cycle > 1 else "") for b in ordered]
         width = min(max(map(len, names), default=0), 18)
-        room = (rows.content_size.width or 38) - rows.mark_width
+        room = self._room(rows, 2 * len(baselines))
         lines = []
         for b, name in zip(ordered, names, strict=True):
             glyph, word = baseline_word(b.status).split(" ", 1)
@@ -277,23 +344,35 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         rows.show(lines)
 
     def _draw_slowest(self, slowest: list[InstanceInfo], now_utc: datetime) -> None:
+        """Name, run time and its ratio to the node's average, then the average itself
+        where the panel has room for it: the name is never the one cut."""
         rows = self.query_one("#slowest", RowList)
-        width = min(max((len(i.node) for i in slowest), default=0), 18)
+        took = {i.id: i.run_time(now_utc) for i in slowest}
+        times = "×" if fmt.UNICODE else "x"
+        ratios = {i.id: f"{(took[i.id] or 0) / i.average:.1f}{times}" for i in slowest if i.average}
+        slow = {i.id for i in slowest if is_slow(took[i.id], i.average)}
+        names = max((len(i.node) for i in slowest), default=0)
+        runs = max((len(duration_text(t)) for t in took.values()), default=0)
+        mark = 1 if slow else 0
+        ratio = max(map(len, ratios.values()), default=1)
+        average = {i.id: duration_text(i.average) if i.average else "-" for i in slowest}
+        averages = max(map(len, average.values()), default=0)
+        room = self._room(rows, len(slowest))
+        core = 2 + names + 1 + runs + 1 + mark + ratio  # glyph, name, run time, ratio
+        with_average = core + 5 + averages <= room
+        width = min(names, names + room - core)  # cut a name only where nothing else can go
         lines = []
         for info in slowest:
-            took = info.run_time(now_utc)
             text = Text(no_wrap=True, overflow="ellipsis")
             text.append(*_status_glyph(rows, info))
-            text.append(f" {info.node:<{width}} {duration_text(took):>6} ")
-            if info.average:  # the ratio before the average: it is what the eye looks for
-                ratio = (took or 0) / info.average
-                slow = is_slow(took, info.average)
-                mark = fmt.SLOW_MARK if slow else " "
-                times = "×" if fmt.UNICODE else "x"
-                text.append(f"{mark}{ratio:.1f}{times}", rows.style("warn" if slow else "muted"))
-                text.append(f" avg {duration_text(info.average)}")
-            else:
-                text.append("avg -", rows.style("muted"))
+            name = info.node if len(info.node) <= width else info.node[: width - 1] + "…"
+            text.append(f" {name:<{width}} {duration_text(took[info.id]):>{runs}} ")
+            # the ratio before the average: it is what the eye looks for
+            sign = (fmt.SLOW_MARK if info.id in slow else " ")[:mark]
+            style = rows.style("warn" if info.id in slow else "muted")
+            text.append(f"{sign}{ratios.get(info.id, '-'):>{ratio}}", style)
+            if with_average:
+                text.append(f" avg {average[info.id]}")
             lines.append((info.id, text, info))
         self.query_one("#p-slow").border_title = f"Slowest · {self.day()}"
         rows.show(lines)

@@ -70,10 +70,10 @@ def instance_columns(now_utc: Any) -> list[Column]:
         ),
         Column("NODE", 0, lambda i: i.node),
         Column("CYCTIME", 11, lambda i: fmt.cyctime(i.cyctime)),
-        Column("BIZ", 5, lambda i: f"{i.bizdate:%m-%d}"),
+        Column("BIZ", 5, lambda i: f"{i.bizdate:%m-%d}", optional=1),  # the chips say it
         Column("ATT", 4, fmt.attempt),
         Column("DURATION", 14, lambda i: fmt.duration_against_average(i, now_utc())),
-        Column("OWNER", 8, lambda i: i.owner),
+        Column("OWNER", 8, lambda i: i.owner, optional=2),  # before a node's name is cut
     ]
 
 

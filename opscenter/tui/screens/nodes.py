@@ -104,7 +104,7 @@ NODE_COLUMNS = [
     Column("SCHEDULE", 14, short_schedule),
     Column("OWNER", 7, lambda n: n.owner),
     Column("PR", 2, lambda n: str(n.priority), right=True),
-    Column("GROUP", 9, lambda n: n.resource_group),
+    Column("GROUP", 9, lambda n: n.resource_group, optional=1),  # before a name is cut
     Column("MODE", 10, run_mode, _mode_class),
 ]
 

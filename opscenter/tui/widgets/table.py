@@ -59,6 +59,7 @@ class Column:
     cell: Callable[[Any], str]
     style: Callable[[Any], str | None] | None = None  # a component class for the cell
     right: bool = False
+    optional: int = 0  # given up (1 first, then 2...) where the flexible one would be cut
 
 
 class RowSource(Protocol):
@@ -210,6 +211,7 @@ class VirtualTable(Widget, can_focus=True):
         self.at_tail = True
         self.loaded = False
         self.selected: dict[Hashable, Any] = {}
+        self._longest = 0  # the flexible columns' longest text in the rows held
         self._pending: str | None = None
         self._worker: Worker[_Fetched] | None = None
 
@@ -331,6 +333,8 @@ class VirtualTable(Widget, can_focus=True):
                     self.selected[key(row)] = row
         self.total = page.total
         self.loaded = True
+        flexible = [c for c in self.columns if not c.width]
+        self._longest = max((len(c.cell(r)) for r in self.rows for c in flexible), default=0)
         self.cursor = max(0, min(self.cursor, len(self.rows) - 1))
         self._scroll_to_cursor()
         self.refresh()
@@ -448,17 +452,26 @@ class VirtualTable(Widget, can_focus=True):
 
     # -- drawing -----------------------------------------------------------------------
 
-    def _widths(self) -> list[int]:
-        width = self.size.width - 2  # the mark column
-        fixed = sum(c.width + 1 for c in self.columns if c.width)
-        flex = [c for c in self.columns if not c.width]
-        rest = max(4, width - fixed - len(flex))
-        share = rest // len(flex) if flex else 0
-        return [c.width or share for c in self.columns]
+    def _layout(self) -> list[tuple[Column, int]]:
+        """The columns shown, with their widths: the flexible ones share what the fixed
+        ones leave, and the optional ones give theirs up, in their order, while that share
+        would cut the longest text (a node's name) in the rows held."""
+        columns = list(self.columns)
+        while True:
+            fixed = sum(c.width + 1 for c in columns if c.width)
+            flex = [c for c in columns if not c.width]
+            rest = max(4, self.size.width - 2 - fixed - len(flex))  # 2: the mark column
+            share = rest // len(flex) if flex else 0
+            optional = sorted((c for c in columns if c.optional), key=lambda c: c.optional)
+            if share >= self._longest or not optional:
+                return [(c, c.width or share) for c in columns]
+            columns.remove(optional[0])
 
-    def _cells(self, texts: list[str], widths: list[int], styles: list[Style]) -> list[Segment]:
+    def _cells(
+        self, layout: list[tuple[Column, int]], texts: list[str], styles: list[Style]
+    ) -> list[Segment]:
         segments: list[Segment] = []
-        for column, text, width, style in zip(self.columns, texts, widths, styles, strict=True):
+        for (column, width), text, style in zip(layout, texts, styles, strict=True):
             if len(text) > width:
                 text = text[: max(0, width - 1)] + "…"
             cell = text.rjust(width) if column.right else text.ljust(width)
@@ -469,11 +482,11 @@ class VirtualTable(Widget, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         base = self.rich_style
-        widths = self._widths()
+        layout = self._layout()
         if y == 0:
             style = base + self.get_component_rich_style("table--header")
-            titles = [c.title for c in self.columns]
-            segments = [Segment("  ", style), *self._cells(titles, widths, [style] * len(widths))]
+            titles = [c.title for c, _ in layout]
+            segments = [Segment("  ", style), *self._cells(layout, titles, [style] * len(layout))]
             return Strip(segments).apply_style(style).crop_extend(0, width, style)
         index = self.top + y - 1
         if index >= len(self.rows):
@@ -491,13 +504,13 @@ class VirtualTable(Widget, can_focus=True):
         if index == self.cursor:
             line = line + self.get_component_rich_style("table--cursor")
         mark = (">" if index == self.cursor else " ") + ("*" if chosen else " ")
-        texts = [c.cell(row) for c in self.columns]
+        texts = [c.cell(row) for c, _ in layout]
         styles = []
-        for column in self.columns:
+        for column, _ in layout:
             name = column.style(row) if column.style else None
             cell_style = line
             if name and index != self.cursor:
                 cell_style = line + self.get_component_rich_style(name, partial=True)
             styles.append(cell_style)
-        segments = [Segment(mark, line), *self._cells(texts, widths, styles)]
+        segments = [Segment(mark, line), *self._cells(layout, texts, styles)]
         return Strip(segments).crop_extend(0, width, line)
