@@ -182,7 +182,11 @@ async def test_enter_opens_the_key_path_as_a_gantt_with_its_events(demo_backend)
         assert has(text, "✗ OVER blocked by #76 dq_sales_volume ✗ FAILURE · if rerun now 09:30")
         path = ["shop_root", "ods_start", "ods_orders_hourly", "sales_raw", "dq_sales_volume"]
         path += ["sales_daily", "ads_exec_dashboard"]
-        rows = [line for line in text.splitlines() if any(f"│ {n} " in line for n in path)]
+        rows = [  # inside the panel's border, heavy while it has the focus
+            line
+            for line in text.splitlines()
+            if any(f"│ {n} " in line or f"┃ {n} " in line for n in path)
+        ]
         assert [line.split()[1] for line in rows] == path
         assert has(text, "dq_sales_volume ✗")
         assert "┃ committed 09:00  ┊ alert 08:30" in text
