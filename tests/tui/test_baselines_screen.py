@@ -239,6 +239,7 @@ async def test_a_finished_baseline_says_how_long_before_or_after_its_commitment(
         assert has(text, "✓ SAFE finance_close 5 10:10 10:30 20m early -")
         assert "-2m" not in text  # floored, it disagreed with the 09:01 beside it
         assert "finished 09:01, 1m after the commitment · committed 09:00 · alert 08:30" in text
+        assert "protects 36 instances of 1 node: ads_exec_dashboard" in text  # not "1 nodes"
         await press(pilot, "down")
         assert "finished 10:10, 20m before the commitment · committed 10:30" in screen_text(pilot)
         await press(pilot, "up", "enter")

@@ -32,6 +32,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     InstanceFilter,
     NodeInfo,
+    counted,
 )
 
 if TYPE_CHECKING:
@@ -40,10 +41,6 @@ if TYPE_CHECKING:
 
 DEBOUNCE = 0.2  # seconds of quiet typing before the preview asks the backend
 MANY_PER_DAY = ("hour", "minute")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _notes(preview: ActionResult) -> list[str]:
@@ -353,8 +350,8 @@ class BackfillForm(ModalScreen[None]):
         nodes = len(self.nodes(request))
         sign = "=" if dates * nodes == instances else "→"
         text = Text(
-            f"{_plural(dates, 'date')} × {_plural(nodes, 'node')} {sign} "
-            f"{_plural(instances, 'instance')}",
+            f"{counted(dates, 'date')} × {counted(nodes, 'node')} {sign} "
+            f"{counted(instances, 'instance')}",
             style="bold",
         )
         for note in _notes(result):
@@ -465,8 +462,8 @@ class BackfillForm(ModalScreen[None]):
             how.append(f"window {'-'.join(request.window)}")
         nodes = self.nodes(request)
         summary = (
-            f"{_plural(result.extra.get('instances', 0), 'instance')} of "
-            f"{_plural(len(nodes), 'node')} for {_plural(dates, 'business date')} "
+            f"{counted(result.extra.get('instances', 0), 'instance')} of "
+            f"{counted(len(nodes), 'node')} for {counted(dates, 'business date')} "
             f"{span} ({', '.join(how)}) will be created and run:"
         )
         notes = _notes(result)

@@ -26,6 +26,7 @@ from opscenter.domain.records import (
     EventInfo,
     KeyPathStep,
     blocked_text,
+    counted,
 )
 from opscenter.domain.rules import minutes_text
 from opscenter.domain.times import to_store
@@ -162,7 +163,8 @@ class BaselinesScreen(TableScreen):
                 f"{when} · committed {fmt.local(b.committed_at, zone)} · "
                 f"alert {fmt.local(b.alert_at, zone)}\n"
                 f"owner {b.owner} · {b.type} · "
-                f"protects {b.protected} instances of {len(b.nodes)} nodes: {', '.join(b.nodes)}"
+                f"protects {counted(b.protected, 'instance')} of "
+                f"{counted(len(b.nodes), 'node')}: {', '.join(b.nodes)}"
             )
         self.query_one("#baseline-detail", Static).update(text)
 
