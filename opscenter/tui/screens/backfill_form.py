@@ -289,7 +289,7 @@ class BackfillForm(ModalScreen[None]):
         if not below.nodes:
             downstream = self.query_one("#downstream", Toggle)
             downstream.label = "include downstream (it has none)"
-            downstream.refresh()
+            downstream.refresh(layout=True)  # the longer label needs its width
         hourly = below.info is not None and below.info.cycle_type in MANY_PER_DAY
         self.query_one("#window-from", Input).disabled = not hourly
         self.query_one("#window-to", Input).disabled = not hourly
