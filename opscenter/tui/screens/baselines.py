@@ -307,10 +307,8 @@ class BaselineScreen(OpsScreen):
             state.append(f"  {finished_words(b, zone)}")
         else:
             state.append(f"  predicted {fmt.local(b.predicted_finish, zone)} ({slack(b)})")
-        if b.key_instance is not None:
+        if b.key_instance is not None:  # (a finished one has none: its words say it is done)
             state.append(f"   current key instance: {b.key_instance.node}")
-        elif b.finished:
-            state.append("   every protected instance finished")
         self.query_one("#baseline-state", Static).update(state)
         self._draw_gantt(keys)
         self._draw_events()
