@@ -27,7 +27,7 @@ from opscenter.domain.rules import default_bizdate
 from opscenter.tui import format as fmt
 from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
-from opscenter.tui.commands import OpsCommands
+from opscenter.tui.commands import OpsCommands, go_to_instance, go_to_node
 from opscenter.tui.screens.base import OpsScreen, typed_into_field
 from opscenter.tui.screens.confirm import ConfirmScreen, Impact
 from opscenter.tui.screens.help import HelpScreen
@@ -414,11 +414,11 @@ class OpsApp(App[None]):
         if word in ("q", "quit"):
             self.exit()
         elif word == "node" and rest:
-            self.open_node(rest)
+            go_to_node(self, rest)
         elif word in ("instance", "inst", "i") and rest.lstrip("#").isdigit():
-            self.open_instance(int(rest.lstrip("#")))
+            go_to_instance(self, int(rest.lstrip("#")))
         elif word.startswith("#") and word[1:].isdigit():
-            self.open_instance(int(word[1:]))
+            go_to_instance(self, int(word[1:]))
         elif word == "bizdate" and rest:
             problem = _bizdate_problem(rest)
             if problem:

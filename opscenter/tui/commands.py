@@ -135,7 +135,7 @@ class OpsCommands(Provider):
         for key, mode, _title in TABS:
             yield Command(
                 f"Go to {SCREEN_NAMES[mode]}",
-                partial(self.ops.switch_mode, mode),
+                partial(self.ops.action_switch_mode, mode),
                 f"key {key}",
             )
 

@@ -120,3 +120,19 @@ async def test_a_theme_is_picked_by_name(demo_backend):
         assert offered[0] == "Theme: ansi-light"
         await press(pilot, "enter")
         assert app.theme == "ansi-light"
+
+
+async def test_going_to_a_screen_from_the_palette_closes_what_was_opened_on_top(demo_backend):
+    app = OpsApp(demo_backend, start="dashboard")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        failed = demo_backend.list_instances(
+            InstanceFilter(node="dq_sales_volume", bizdate=date(2026, 11, 19))
+        ).items[0]
+        app.open_instance(failed.id)
+        await settle(pilot)
+        assert len(app.screen_stack) == 2  # the instance, over the dashboard
+        assert (await palette(pilot, "dashboard"))[0] == "Go to Dashboard"
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert app.current_mode == "dashboard" and len(app.screen_stack) == 1
