@@ -73,6 +73,10 @@ COPIES = {
         r"(rerun|stop|freeze) needs|only a FAILURE can|not FROZEN\"|rerun mode is|stop it first\"",
         PRECONDITIONS,
     ),
+    "which log line is error output": (
+        r"[\"']error[\"'] in \w+\.lower\(\)|r\"Traceback\|",
+        "domain/runlog.py",
+    ),
 }
 
 
@@ -104,6 +108,7 @@ def test_the_scan_would_see_the_copies_this_replaced() -> None:
         "yesterday as the business date": "return self.local_now().date() - timedelta(days=1)",
         "an action's status group": "RERUN_FROM = (Status.SUCCESS, Status.FAILURE, Status.NOT_RUN)",
         "a refusal's words": 'return f"is {s}; rerun needs {words}"',
+        "which log line is error output": 'errors = [x for x in lines if "error" in x.lower()]',
     }
     for what, line in old.items():
         assert re.search(COPIES[what][0], line), what

@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opscenter.domain.model import NodeType
-from opscenter.domain.runlog import HEADER_RULE, cause_lines, error_lines, is_cause, is_error
+from opscenter.domain.runlog import (
+    HEADER_RULE,
+    cause_lines,
+    error_lines,
+    final_words,
+    is_cause,
+    is_error,
+)
 from opscenter.scheduler.executors import Executors, Job
 
 CAUSES = [
@@ -102,3 +109,14 @@ def test_a_failed_shell_nodes_cause_is_its_stderr_line_above_the_exit_code(tmp_p
 
 
 STAMP = datetime(2026, 11, 20, 2, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def test_a_failures_reason_is_its_last_error_line_else_its_last_words() -> None:
+    """Both backends give this as the reason the dashboard shows beside a failure."""
+    mkdir = "mkdir: cannot create directory '/data/x': Permission denied"
+    log = (
+        f"node: a\n{HEADER_RULE}\n{mkdir}\ncleaning up\n10:00:01 failed: exit code 1 after 0.1 s\n"
+    )
+    assert final_words(log) == mkdir  # not the summary, nor the normal line after the cause
+    assert final_words("loading\nrows: 0\n") == "rows: 0"
+    assert final_words("") == ""

@@ -90,3 +90,13 @@ def error_lines(text: str) -> Iterator[tuple[int, str]]:
 def cause_lines(text: str) -> Iterator[int]:
     """Where each error line of ``text`` that is not the closing summary starts."""
     return (start for start, line in error_lines(text) if _SUMMARY_LINE.match(line) is None)
+
+
+def final_words(text: str) -> str:
+    """Why a failed run failed, in one line of its log: the last error line other than the
+    closing summary, else the last line (a process's final words). Both backends give
+    this as a failure's reason, so the dashboard reads the same over either."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if is_cause(line)]
+    said = [line for line in lines if _SUMMARY_LINE.match(line) is None]
+    return (causes or said or [""])[-1]

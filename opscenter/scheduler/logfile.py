@@ -21,7 +21,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from opscenter.domain.cron import CronError, parse_cron
-from opscenter.domain.runlog import HEADER_RULE
+from opscenter.domain.runlog import HEADER_RULE, final_words
 from opscenter.domain.times import zone_label
 from opscenter.store.files import make_private_dirs, open_for_append
 
@@ -146,7 +146,8 @@ def _ends_mid_line(fd: int, path: Path) -> bool:
 
 
 def last_line(path: Path, start: int, limit: int = 200) -> str:
-    """The last non-empty line written at or after byte ``start`` (a process's final words)."""
+    """Why the process failed, from what it wrote at or after byte ``start``: its last error
+    line, else its last line (``runlog.final_words``)."""
     try:
         with path.open("rb") as handle:
             end = handle.seek(0, os.SEEK_END)
@@ -157,13 +158,11 @@ def last_line(path: Path, start: int, limit: int = 200) -> str:
             data = handle.read(end - begin)
     except OSError:
         return ""
-    lines = [line.strip() for line in data.decode("utf-8", errors="replace").splitlines()]
-    if begin > start and lines:
-        lines = lines[1:]  # the first one may be the tail of a longer line
-    for line in reversed(lines):
-        if line:
-            return line if len(line) <= limit else line[: limit - 1] + "…"
-    return ""
+    text = data.decode("utf-8", errors="replace")
+    if begin > start:
+        text = text.partition("\n")[2]  # the first line may be the tail of a longer one
+    line = final_words(text)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def read_page(path: Path, offset: int, limit_bytes: int) -> tuple[str, int]:

@@ -147,16 +147,6 @@ def attempt(info: InstanceInfo, *, single: bool = False) -> str:
     return str(info.run_number)
 
 
-def attempt_words(info: InstanceInfo) -> str:
-    """``attempt 2 of 4``; ``attempt 3 (1 automatic)`` after operator reruns."""
-    plural = "s" if info.max_attempts != 1 else ""
-    if info.run_number == 0:
-        return f"max {info.max_attempts} attempt{plural}"
-    if info.run_number <= info.max_attempts:
-        return f"attempt {info.run_number} of {info.max_attempts}"
-    return f"attempt {info.run_number} ({info.max_attempts} automatic)"
-
-
 def cyctime(moment: datetime) -> str:
     return f"{moment:%m-%d %H:%M}"
 

@@ -82,7 +82,10 @@ async def test_an_event_goes_fixing_then_recovered_and_is_audited(demo_backend):
         await press(pilot, "i")
         assert not isinstance(app.screen, ConfirmScreen)
         assert event_status(demo_backend, first.id).status == "RECOVER"
-        why = f"event #{first.id} is RECOVER; it can go to nothing"
+        why = (
+            f"event #{first.id} is RECOVER: already recovered, it is finished and nothing "
+            "more can be done to it"
+        )
         assert why in [n.message for n in app._notifications]
         # the audit screen shows what alice did, from the console, the refusal too
         await press(pilot, "7")

@@ -74,6 +74,7 @@ from opscenter.domain.records import (
     no_baseline,
     not_found,
 )
+from opscenter.domain.runlog import final_words
 from opscenter.store.db import state_home
 from opscenter.store.files import make_private_dirs, open_for_append
 
@@ -140,10 +141,8 @@ def _id(item: InstanceInfo) -> int:
 
 
 def _last_error(log: str) -> str:
-    """The log's last line mentioning an error, else its last line."""
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return (errors or lines or ["no log"])[-1]
+    """Why the run failed, by the same rule as a local run's (``runlog.final_words``)."""
+    return final_words(log) or "no log"
 
 
 class _Answer(dict):

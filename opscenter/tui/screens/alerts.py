@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from opscenter.domain.model import EVENT_MOVES
+from opscenter.domain.preconditions import event_refusal
 from opscenter.domain.records import AlertInfo, EventInfo
 from opscenter.tui import format as fmt
 from opscenter.tui.screens.base import OpsScreen
@@ -262,14 +263,9 @@ class AlertsScreen(OpsScreen):
         if event is None:
             app.refuse("handle_event", [], "no event under the cursor")  # type: ignore[attr-defined]
             return
-        allowed = EVENT_MOVES.get(event.status, ())
-        if status not in allowed:
-            app.refuse(  # type: ignore[attr-defined]
-                "handle_event",
-                [event.id, status],
-                f"event #{event.id} is {event.status}; "
-                f"it can go to {', '.join(allowed) or 'nothing'}",
-            )
+        refusal = event_refusal(event.id, event.status, status)
+        if refusal:
+            app.refuse("handle_event", [event.id, status], refusal)  # type: ignore[attr-defined]
             return
         title, happens = MOVES[status]
         self.app.act(  # type: ignore[attr-defined]

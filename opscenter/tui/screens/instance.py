@@ -275,7 +275,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
             f" · bizdate {info.bizdate:%Y%m%d}"
         )
         second = [f" {fmt.instance_status(info)} {self._run_time(info)}".rstrip()]
-        second.append(fmt.attempt_words(info))
+        second.append(info.attempt_words)
         second += [f"group {info.resource_group}", f"prio {info.priority}"]
         third = [f" {info.kind.value}", info.node_type, f"owner {info.owner}"]
         if info.dry_run:
