@@ -46,3 +46,13 @@ def test_a_finish_on_another_day_says_the_day() -> None:
 
 def test_an_unfinished_baseline_has_no_verdict_yet() -> None:
     assert late_or_early(replace(finished_at(9, 1), finished=False)) == "-"
+
+
+@pytest.mark.parametrize(
+    ("predicted", "slack"),
+    [((8, 0, 30), 60), ((8, 59, 59), 1), ((9, 0, 40), 0), ((9, 2, 10), -2)],
+)
+def test_slack_counts_the_minutes_shown_beside_it(predicted, slack) -> None:
+    """08:00:30 predicted against 09:00 reads 08:00 and 09:00: 60m to spare, not 59m."""
+    b = replace(finished_at(*predicted), finished=False, status="SAFE")
+    assert b.slack_minutes == slack

@@ -996,7 +996,7 @@ async def test_the_rerun_confirm_says_what_happens_to_the_baseline(
         await pilot.press("R")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)
-        text = " ".join(line.strip(" │") for line in screen_text(pilot).splitlines())
+        text = " ".join(line.strip(" │┃") for line in screen_text(pilot).splitlines())
         assert "1 instance and 2 downstream instances will be reset and rerun" in text
         assert (
             "Baseline morning: finished 05:00 → predicted 09:40 (WARNING, will be OVER by 3h40m)"

@@ -8,14 +8,10 @@ next to ``09:01``). These words count between the minutes as shown, so the two a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from opscenter.domain.records import BaselineStatus
 from opscenter.domain.rules import minutes_text
-
-
-def _minute(moment: datetime) -> datetime:
-    return moment.replace(second=0, microsecond=0)
 
 
 def _shown(moment: datetime, day_of: datetime, zone: tzinfo) -> str:
@@ -27,8 +23,8 @@ def _shown(moment: datetime, day_of: datetime, zone: tzinfo) -> str:
 
 def _late_minutes(b: BaselineStatus) -> int:
     """Minutes from the commitment to the finish, between the minutes shown (negative: early)."""
-    assert b.predicted_finish is not None
-    return int((_minute(b.predicted_finish) - _minute(b.committed_at)) / timedelta(minutes=1))
+    assert b.slack_minutes is not None
+    return -b.slack_minutes
 
 
 def late_or_early(b: BaselineStatus) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.rules import minutes_text
@@ -405,10 +405,15 @@ class BaselineStatus:
 
     @property
     def slack_minutes(self) -> int | None:
-        """Minutes to spare before the committed time (negative: late)."""
+        """Minutes to spare before the committed time (negative: late), counted between the
+        minutes as shown: 08:00:30 against 09:00 is 60m, as the two clocks beside it read
+        (floored, it said 59m). Within the committed minute it is 0; the status word says
+        whether that is late."""
         if self.predicted_finish is None:
             return None
-        return int((self.committed_at - self.predicted_finish).total_seconds() // 60)
+        committed = self.committed_at.replace(second=0, microsecond=0)
+        predicted = self.predicted_finish.replace(second=0, microsecond=0)
+        return int((committed - predicted) / timedelta(minutes=1))
 
 
 NO_BASELINE = "No baseline protects these instances"  # an impact found for no baseline
