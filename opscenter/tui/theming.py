@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from textual.theme import BUILTIN_THEMES, Theme
 
+from opscenter.project.problems import UNPARSED, yaml_syntax
 from opscenter.resources import themes_folder
 
 DEFAULT_THEME = "opscenter-dark"
@@ -49,9 +50,16 @@ def user_themes_folder() -> Path:
 def load_theme(path: Path) -> Theme:
     """One YAML theme; ValueError names the field that is wrong."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read: {exc}") from None
+    except yaml.YAMLError as exc:
+        syntax = yaml_syntax(exc, text)
+        raise ValueError(
+            f"line {syntax.line}, column {syntax.column}: not valid YAML: {syntax.words}; "
+            f"{UNPARSED} (hint: {syntax.hint})"
+        ) from None
     if not isinstance(data, dict):
         raise ValueError("a theme is a mapping of name, dark and colours")
     unknown = sorted(set(data) - {"name", "dark", "variables", *_FIELDS})

@@ -250,3 +250,15 @@ async def test_past_midnight_the_business_date_follows_unless_one_was_chosen(dem
         demo_backend.clock.advance(timedelta(days=1))
         app.follow_the_day()
         assert app.bizdate == date(2026, 11, 19)
+
+
+def test_a_user_theme_that_is_not_yaml_says_where_and_gives_a_hint(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    folder = tmp_path / "opscenter" / "themes"
+    folder.mkdir(parents=True)
+    (folder / "broken.yaml").write_text("name: broken\n  primary: '#123456'\n")
+    _themes, problems = theming.available_themes()
+    [problem] = problems
+    said = str(problem)
+    assert "broken.yaml: line 2, column" in said and "not valid YAML" in said
+    assert "\n" not in said and "hint: quote a value" in said
