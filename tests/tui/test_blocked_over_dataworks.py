@@ -17,7 +17,7 @@ async def test_the_baselines_screen_names_the_blocker_over_dataworks(remote_demo
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(pilot)
-        assert has(text, "✗ OVER exec_dashboard 8 - 09:00 - ✗ dq_sales_volume no")
-        assert has(text, "! WARNING finance_close 5 - 10:30 - ✗ dq_sales_volume no")
+        assert has(text, "✗ OVER exec_dashboard 8 - 09:00 - ✗ dq_sales_volume")
+        assert has(text, "! WARNING finance_close 5 - 10:30 - ✗ dq_sales_volume")
         assert "blocked by #76 dq_sales_volume ✗ FAILURE" in text  # the cursor row's facts
         assert "if rerun" not in text

@@ -46,7 +46,8 @@ async def test_the_header_fits_80_columns_and_gets_terser_to_fit(demo_backend):
         ),
         (
             WorldSays(readonly_twin(demo_backend), speed=600.0, scheduler="ops-1:4242:a1b2c3"),
-            " shop · local · READ-ONLY · bizdate 20261119 · 09:30 CST sim×600 · sched ● ops-1",
+            # the role stays ("attached"); the holder's host goes first when it cannot fit
+            " shop · local · READ-ONLY · biz 20261119 · 09:30 CST sim×600 · sched ● attached",
         ),
     ):
         app = OpsApp(world, start="instances")

@@ -60,10 +60,12 @@ async def test_everything_shows_at_120x40(demo_backend):
         assert has(text, "if rerun 09:30 by dq_sales_volume")  # what blocks it, at 120 columns
         assert has(text, "1× ods_products_snapshot etl")
         assert has(text, "✓ ods_payments_hourly 0s")  # the tenth slowest, no scrolling
-        today = sparkline([11, 4, 2, 2, 2, 2, 2, 9, 0, 0], 17, cell=2)
-        yesterday = sparkline([11, 4, 2, 2, 2, 2, 2, 17] + [0] * 16, 17, cell=2)
+        # yesterday was the demo's first day: its inventory branch failed (two fewer
+        # successes at 01h and at 07h) until an operator reruns the catalogue
+        today = sparkline([11, 4, 2, 2, 2, 2, 2, 9, 0, 0], 15, cell=2)
+        yesterday = sparkline([11, 2, 2, 2, 2, 2, 2, 15] + [0] * 16, 15, cell=2)
         assert has(text, f"today {today}") and has(text, f"yesterday {yesterday}")
-        assert "█ = 17/h · today 34 · yesterday 42" in text
+        assert "█ = 15/h · today 34 · yesterday 38" in text
 
 
 async def test_enter_on_a_failure_opens_that_instance(demo_backend):
@@ -135,14 +137,19 @@ async def test_the_day_before_reloads_every_panel(demo_backend):
         await settle(pilot)
         await press(pilot, "less_than_sign")
         text = screen_text(pilot)
+        # the demo's first day: its inventory check failed and waits for an operator,
+        # with its three downstream instances; no baseline depends on that branch
         assert "Instances 2026-11-18 · 46" in text
-        assert has(text, "✓ SUCCESS 46") and has(text, "✗ FAILURE 0")
-        assert "Needs action · 0" in text and "nothing failed on 2026-11-18" in text
+        assert has(text, "✓ SUCCESS 42") and has(text, "✗ FAILURE 1")
+        assert has(text, "○ NOT_RUN 3")
+        assert "Needs action · 1" in text and has(text, "✗ ods_inventory_snapshot 01:00")
+        assert "dq_sales_volume" not in text.split("Needs action")[1].split("Top errors")[0]
         assert "Baselines · 0 at risk" in text
         assert has(text, "✓ exec_dashboard SAFE done 07:10")
         assert has(text, "commit 09:00 +1h50m")
         await press(pilot, "greater_than_sign")
-        assert "Needs action · 1" in screen_text(pilot)
+        text = screen_text(pilot)
+        assert "Needs action · 1" in text and has(text, "✗ dq_sales_volume 00:50")
 
 
 def test_sparkline_scales_to_the_stated_top_and_leaves_the_future_blank():
