@@ -353,7 +353,11 @@ def test_stop_of_a_running_node_ends_its_process_fails_it_and_no_auto_rerun_foll
     job = w.instance("job")
     [running] = w.attempts("job")
     result = w.backend.stop([job.id])
-    assert result.affected == [job.id] and "being stopped by the scheduler" in result.message
+    assert result.affected == [job.id]
+    assert (
+        result.message
+        == "0 instances stopped; 1 running instance is being stopped by the scheduler"
+    )
     w.idle()
     job = w.instance("job")
     assert (job.status, job.retry_at) == (Status.FAILURE, None)
@@ -374,7 +378,9 @@ def test_stop_with_no_scheduler_alive_ends_the_orphan_itself(world: MakeWorld) -
     job = w.instance("job")
     [running] = w.attempts("job")
     result = w.backend.stop([job.id])
-    assert "no scheduler was running" in result.message
+    assert result.message == (
+        "0 instances stopped; 1 running instance stopped (no scheduler was running)"
+    )
     assert w.status("job") is Status.FAILURE
     [attempt] = w.attempts("job")
     assert (attempt.status, attempt.reason) == (Status.FAILURE, "stopped by alice")
@@ -398,7 +404,7 @@ def test_stop_of_a_waiting_instance_fails_it_before_it_ever_runs(world: MakeWorl
     w.tick()
     queued, later = w.instance("queued"), w.instance("later")
     assert (queued.status, later.status) == (Status.WAIT_RESOURCE, Status.WAIT_TIME)
-    w.backend.stop([queued.id, later.id])
+    assert w.backend.stop([queued.id, later.id]).message == "2 instances stopped"
     w.go(at(6))  # the slot frees and the time comes: neither runs
     assert (w.status("queued"), w.status("later")) == (Status.FAILURE, Status.FAILURE)
     assert w.attempts("queued") == [] and w.attempts("later") == []
@@ -456,6 +462,41 @@ def test_a_frozen_instance_blocks_descendants_and_unfreezing_after_its_time_runs
     assert w.attempts("extract")[0].triggered_by == "unfrozen by alice"
 
 
+def test_an_action_s_words_agree_with_how_many_instances_it_moved(world: MakeWorld) -> None:
+    """``1 instance ... it runs when its``, ``2 instances ... they run when their``:
+    never ``instance(s)``."""
+    w = chain(world)
+    extract, transform, sibling = (w.instance(n) for n in ("extract", "transform", "sibling"))
+    assert w.backend.freeze([extract.id]).message == "1 instance frozen"
+    assert w.backend.freeze([transform.id, sibling.id]).message == "2 instances frozen"
+    assert w.backend.unfreeze([extract.id]).message == (
+        "1 instance unfrozen; it runs when its upstream instances succeed and its time has come"
+    )
+    assert w.backend.unfreeze([transform.id, sibling.id]).message == (
+        "2 instances unfrozen; they run when their upstream instances succeed "
+        "and their time has come"
+    )
+    w.go(at(3))
+    assert w.backend.rerun([extract.id]).message == (
+        "1 instance reset to NOT_RUN; it runs when its upstream instances succeed"
+    )
+    assert w.backend.rerun([transform.id, sibling.id]).message == (
+        "2 instances reset to NOT_RUN; they run when their upstream instances succeed"
+    )
+    w.idle()
+
+
+def test_set_success_of_one_instance_says_its_downstream(world: MakeWorld) -> None:
+    w = chain(world, FAILS_FIRST)
+    w.go(at(3))
+    extract = w.instance("extract")
+    assert extract.status is Status.FAILURE
+    assert w.backend.set_success([extract.id]).message == (
+        "1 instance set to SUCCESS; its downstream instances may now run"
+    )
+    w.idle()
+
+
 def test_freeze_of_a_running_instance_kills_it_and_blocks_the_downstream(
     world: MakeWorld,
 ) -> None:
@@ -473,6 +514,29 @@ def test_freeze_of_a_running_instance_kills_it_and_blocks_the_downstream(
     assert process_gone(attempt.pid)
     w.advance(600)
     assert (w.status("job"), w.status("after")) == (Status.FROZEN, Status.NOT_RUN)
+
+
+def test_freezing_two_running_instances_says_they_are_being_frozen(world: MakeWorld) -> None:
+    """A count agrees with its noun and its verb: 2 instances are, 1 instance is."""
+    w = world(
+        """
+        nodes:
+          - {name: one, type: shell, code: "sleep 30", trigger: {cron: "00 00 02 * * ?"}}
+          - {name: two, type: shell, code: "sleep 30", trigger: {cron: "00 00 02 * * ?"}}
+        """
+    ).start()
+    live_scheduler(w)
+    w.clock.set(at(2))
+    w.tick()
+    ids = [w.instance("one").id, w.instance("two").id]
+    w.wait_for(lambda: all(w.attempts(n) and w.attempts(n)[0].pid for n in ("one", "two")))
+    result = w.backend.freeze(ids)
+    assert result.message == (
+        "0 instances frozen; 2 running instances are being frozen by the scheduler"
+    )
+    w.idle()
+    assert (w.status("one"), w.status("two")) == (Status.FROZEN, Status.FROZEN)
+    assert all(process_gone(w.attempts(n)[0].pid) for n in ("one", "two"))
 
 
 def test_freeze_node_freezes_only_instances_generated_afterwards(world: MakeWorld) -> None:

@@ -161,7 +161,7 @@ def test_every_action_verb_changes_the_dataworks_workspace(cli: Cli, scene: Worl
 
     assert cli.json("set-success", str(failed.id))["affected"] == [failed.id]
     assert local.get_instance(failed.id).status is Status.SUCCESS
-    assert "rerun: 1 instance(s): rerun done by DataWorks" in cli.text("rerun", str(failed.id))
+    assert "rerun: 1 instance: rerun done by DataWorks" in cli.text("rerun", str(failed.id))
     assert local.get_instance(failed.id).status is Status.NOT_RUN
     assert local.audit_log(limit=1)[0].source == "emulator"  # it came over the API
 
@@ -228,7 +228,7 @@ def test_the_backend_options_go_before_the_verb_or_after_it(
     where = ["--endpoint", url, "--workspace-id", str(scene.workspace_id), "--timezone", "UTC"]
     before = ["--backend", "dataworks", *where, "set-success", str(failed.id)]
     assert main(before, clock=scene.clock) == 0
-    assert "set success: 1 instance(s)" in capsys.readouterr().out
+    assert "set success: 1 instance: set success done by DataWorks" in capsys.readouterr().out
     assert scene.backend.get_instance(failed.id).status is Status.SUCCESS
     split = ["--backend", "dataworks", "rerun", str(failed.id), *where, "--json"]
     assert main(split, clock=scene.clock) == 0

@@ -353,7 +353,7 @@ def test_why_names_the_deepest_blocker_and_a_time_not_yet_come(cli: Operator) ->
     report, broken, stage = w.instance("report"), w.instance("broken"), w.instance("stage")
     out = cli.ok("why", str(report.id)).out
     summary = out.splitlines()[0]
-    assert summary.startswith(f"#{report.id}: waiting for 1 upstream instance(s)")
+    assert summary.startswith(f"#{report.id}: waiting for 1 upstream instance;")
     # not the direct upstream (stage, NOT_RUN) but the one that failed above it
     assert f"the deepest blocker: broken #{broken.id} (✗ FAILURE, cyctime 11-01 00:30)" in summary
     assert f"stage #{stage.id}" not in out
@@ -471,7 +471,7 @@ def test_actions_say_what_happened_and_which_instances(cli: Operator) -> None:
 
     out = cli.ok("rerun", str(ids["broken"]), "--downstream").out
     assert out.splitlines() == [
-        "rerun downstream: 3 instance(s) reset to NOT_RUN; "
+        "rerun downstream: 3 instances reset to NOT_RUN; "
         "they run when their upstream instances succeed",
         f"  instances: {ids['broken']}, {ids['stage']}, {ids['report']}",
     ]
@@ -479,33 +479,38 @@ def test_actions_say_what_happened_and_which_instances(cli: Operator) -> None:
     assert w.status("broken") is Status.FAILURE and len(w.attempts("broken")) == 2
 
     out = cli.ok("rerun", str(ids["extract"])).out
-    assert out.startswith("rerun: 1 instance(s) reset to NOT_RUN")
+    assert out.startswith(
+        "rerun: 1 instance reset to NOT_RUN; it runs when its upstream instances succeed\n"
+    )
     assert out.splitlines()[1] == f"  instances: {ids['extract']}"
     w.idle()
     assert w.status("extract") is Status.SUCCESS and len(w.attempts("extract")) == 2
 
     out = cli.ok("set-success", str(ids["broken"])).out
     assert out.splitlines() == [
-        "set success: 1 instance(s) set to SUCCESS; their downstream instances may now run",
+        "set success: 1 instance set to SUCCESS; its downstream instances may now run",
         f"  instances: {ids['broken']}",
     ]
     w.idle()
     assert (w.status("stage"), w.status("report")) == (Status.SUCCESS, Status.SUCCESS)
 
     out = cli.ok("freeze", str(ids["later"])).out
-    assert out.splitlines() == ["freeze: 1 instance(s) frozen", f"  instances: {ids['later']}"]
+    assert out.splitlines() == ["freeze: 1 instance frozen", f"  instances: {ids['later']}"]
     assert w.status("later") is Status.FROZEN
     assert "frozen by" in cli.ok("why", str(ids["later"])).out
 
     out = cli.ok("unfreeze", str(ids["later"])).out
-    assert out.startswith("unfreeze: 1 instance(s) unfrozen")
+    assert out.startswith(
+        "unfreeze: 1 instance unfrozen; it runs when its upstream instances succeed "
+        "and its time has come\n"
+    )
     assert out.splitlines()[1] == f"  instances: {ids['later']}"
     w.idle()
     assert w.status("later") is Status.WAIT_TIME
 
     result = cli.ok("stop", str(ids["later"]), "--json").json
     assert result["action"] == "stop" and result["affected"] == [ids["later"]]
-    assert result["message"] == "1 instance(s) stopped"
+    assert result["message"] == "1 instance stopped"
     assert w.status("later") is Status.FAILURE
 
     out = cli.ok("freeze", "--node", "digest").out
@@ -597,7 +602,7 @@ def test_audit_lists_who_did_what_and_how_it_ended(cli: Operator) -> None:
     assert newest[:7] == ["2025-11-01", "01:00:00", "UTC", user, "set", "success", "refused"]
     assert newest[7] == str(later)
     assert done[:8] == ["2025-11-01", "01:00:00", "UTC", user, "set", "success", "ok", str(broken)]
-    assert "1 instance(s) set to SUCCESS" in lines[1]
+    assert "1 instance set to SUCCESS" in lines[1]
     assert deployed[2:7] == ["UTC", "tester", "deploy", "ok", "ws"]
     assert cli.ok("audit", "--limit", "1").out.strip() == lines[0].strip()
     [entry] = cli.ok("audit", "--limit", "1", "--json").json
@@ -733,7 +738,7 @@ def test_undeploy_of_a_node_with_descendants_is_refused_naming_them(cli: Operato
     report = cli.w.instance("report")
     out = cli.ok("undeploy", "report").out
     assert out.splitlines() == [
-        "undeploy: node report undeployed: no new instances; 1 pending instance(s) will dry-run",
+        "undeploy: node report undeployed: no new instances; 1 pending instance will dry-run",
         f"  instances: {report.id}",
     ]
     assert " report " not in cli.ok("nodes").out

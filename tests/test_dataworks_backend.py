@@ -3,6 +3,7 @@ same facts as the LocalBackend behind the emulator, and its actions must reach i
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import date
@@ -265,7 +266,14 @@ def test_dashboard_matches_local(remote: DataWorksBackend, scene: World) -> None
 
 def test_backfills_match_local(remote: DataWorksBackend, scene: World) -> None:
     request = BackfillRequest("failed", date(2025, 10, 20), date(2025, 10, 21), parallel=2)
-    created = remote.backfill(request).extra["backfill_id"]
+    said = remote.backfill(request)
+    created = said.extra["backfill_id"]
+    name = "'backfill failed 2025-10-20..2025-10-21'"
+    assert said.message == (
+        f"backfill {name} created in DataWorks as DAGs #120251020, #120251021 (backfill #{created})"
+        if isinstance(remote, LegacyBackend)
+        else f"backfill {name} created in DataWorks as workflow instance #{created}"
+    )
     scene.idle()  # the scheduler makes the backfill's instances
     mine, theirs = remote.get_backfill(created), local(scene).get_backfill(created)
     assert (mine.id, mine.name, mine.created_by, mine.created_at, mine.status) == (
@@ -283,6 +291,40 @@ def test_backfills_match_local(remote: DataWorksBackend, scene: World) -> None:
     assert [b.id for b in remote.list_backfills()] == [b.id for b in local(scene).list_backfills()]
     with pytest.raises(ActionRefused, match="OperationDenied|no backfill"):
         remote.get_backfill(created + 100)
+
+
+def test_backfills_named_in_an_older_audit_file_are_still_found(
+    server: EmulatorServer, scene: World, tmp_path: Path
+) -> None:
+    """Audit files written before a count agreed with its noun say "as workflow
+    instance(s) #7, #8": the backfills they name are still this console's."""
+    with DataWorksClient(Credentials(KEY_ID, SECRET), server.url) as client:
+        remote = make(client, scene, tmp_path)
+        request = BackfillRequest("failed", date(2025, 10, 20), date(2025, 10, 20))
+        created = remote.backfill(request).extra["backfill_id"]
+    newest = remote.audit_path.read_text()
+    older = [
+        ("ok", "backfill 'old' created in DataWorks as workflow instance(s) #7, #8"),
+        ("ok", "backfill 'two' created in DataWorks as workflow instances #9, #10"),
+        ("ok", "backfill 'fix #3' created in DataWorks as workflow instance #12"),
+        ("refused", "no node #11 in workspace ws"),
+    ]
+    lines = [
+        json.dumps(
+            {
+                "at": "2025-10-30T01:00:00",
+                "user": "bob",
+                "action": "backfill",
+                "targets": ["failed", "2025-10-01"],
+                "outcome": outcome,
+                "detail": detail,
+                "source": "dataworks",
+            }
+        )
+        for outcome, detail in older
+    ]
+    remote.audit_path.write_text("\n".join(lines) + "\n" + newest)
+    assert sorted(remote._audited_backfills()) == sorted([7, 8, 9, 10, 12, created])
 
 
 @pytest.mark.parametrize(

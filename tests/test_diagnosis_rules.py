@@ -83,7 +83,7 @@ def test_waiting_on_a_failed_upstream_names_the_deepest_blocker() -> None:
     graph = {10: [stage, fine], 11: [broken], 12: []}
     diagnosis = diagnose(facts(upstream=graph))
     assert diagnosis.summary == (
-        "waiting for 1 upstream instance(s); "
+        "waiting for 1 upstream instance; "
         "the deepest blocker: broken #12 (✗ FAILURE, cyctime 01-05 00:15)"
     )
     assert diagnosis.steps[1].instance_ids == (12,)
@@ -95,7 +95,7 @@ def test_an_upstream_not_examined_is_named_as_it_is() -> None:
     """The walk stops at its limit: what it did not read counts as the deepest blocker."""
     graph = {10: [Upstream(11 + i, f"n{i}", Status.NOT_RUN, CYCTIME) for i in range(7)]}
     diagnosis = diagnose(facts(upstream=graph))
-    assert diagnosis.summary.startswith("waiting for 7 upstream instance(s); the deepest blocker:")
+    assert diagnosis.summary.startswith("waiting for 7 upstream instances; the deepest blockers:")
     assert diagnosis.summary.endswith("n4 #15 (○ NOT_RUN, cyctime 01-05 00:30) and 2 more")
     assert diagnosis.steps[1].instance_ids == tuple(range(11, 18))
 
@@ -200,7 +200,7 @@ def test_a_failure_quotes_its_reason_and_says_whether_it_reruns_by_itself() -> N
     over_api = diagnose(facts(Status.FAILURE, retry_at=UNKNOWN, **failed))
     assert over_api.summary == (
         "failed: exit code 1: ERROR: disk full; "
-        "2 auto rerun(s) left, at a time not visible over the API"
+        "2 auto reruns left, at a time not visible over the API"
     )
     spent = {**failed, "run_number": 3}
     assert diagnose(facts(Status.FAILURE, retry_at=UNKNOWN, **spent)).summary == (
@@ -278,7 +278,7 @@ def test_same_facts_same_words(remote: DataWorksBackend, scene: World) -> None:
     report = remote.diagnose(scene.instance("report").id)
     broken = scene.instance("broken")
     assert report.summary == (
-        "waiting for 1 upstream instance(s); "
+        "waiting for 1 upstream instance; "
         f"the deepest blocker: broken #{broken.id} (✗ FAILURE, cyctime 11-01 00:30)"
     )
     assert remote.diagnose(scene.instance("paused").id).summary == (
@@ -308,5 +308,5 @@ def test_what_the_api_does_not_show_is_said_so(remote: DataWorksBackend, scene: 
         scene.backend.diagnose(flaky.id).summary == "failed: exit code 1; auto rerun at 01:30 UTC"
     )
     assert remote.diagnose(flaky.id).summary == (
-        "failed: exit code 1; 1 auto rerun(s) left, at a time not visible over the API"
+        "failed: exit code 1; 1 auto rerun left, at a time not visible over the API"
     )

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
 from opscenter.domain.model import RerunMode, Status
-from opscenter.domain.records import Diagnosis, DiagnosisStep
+from opscenter.domain.records import Diagnosis, DiagnosisStep, counted, noun
 from opscenter.domain.rules import duration_text
 from opscenter.domain.times import show_moment
 
@@ -198,7 +198,8 @@ def _upstream(f: DiagnosisFacts) -> DiagnosisStep:
     return DiagnosisStep(
         "upstream",
         False,
-        f"waiting for {len(direct)} upstream instance(s); the deepest blocker: {names}{more}",
+        f"waiting for {counted(len(direct), 'upstream instance')}; "
+        f"the deepest {noun(len(named), 'blocker')}: {names}{more}",
         tuple(b.id for b in named),
     )
 
@@ -278,4 +279,4 @@ def _retry(f: DiagnosisFacts) -> str:
     left = max(0, f.max_attempts - f.run_number)
     if not left:
         return ""
-    return f"; {left} auto rerun(s) left, at a time {NOT_VISIBLE}"
+    return f"; {counted(left, 'auto rerun')} left, at a time {NOT_VISIBLE}"

@@ -31,7 +31,13 @@ from opscenter.domain.preconditions import (
     event_refusal,
     read_only_refusal,
 )
-from opscenter.domain.records import ActionRefused, ActionResult, BackfillRequest, not_found
+from opscenter.domain.records import (
+    ActionRefused,
+    ActionResult,
+    BackfillRequest,
+    counted,
+    not_found,
+)
 from opscenter.domain.times import to_local
 from opscenter.scheduler import backfill, lease, state
 from opscenter.scheduler.logfile import RunLog
@@ -156,6 +162,16 @@ def _same_cycle_descendants(conn: Connection, ids: Sequence[int]) -> list[int]:
     return list(seen)
 
 
+def _they_run(ids: Sequence[int]) -> str:
+    """``it runs`` after one instance, ``they run`` after any other number."""
+    return "it runs" if len(ids) == 1 else "they run"
+
+
+def _their(ids: Sequence[int]) -> str:
+    """``its`` for one instance, ``their`` for any other number."""
+    return "its" if len(ids) == 1 else "their"
+
+
 def rerun(
     db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, *, downstream: bool = False
 ) -> ActionResult:
@@ -206,8 +222,8 @@ def _rerun_body(
         return ActionResult(
             action,
             moved,
-            f"{len(moved)} instance(s) reset to NOT_RUN; "
-            "they run when their upstream instances succeed",
+            f"{counted(len(moved), 'instance')} reset to NOT_RUN; "
+            f"{_they_run(moved)} when {_their(moved)} upstream instances succeed",
         )
 
     return body
@@ -240,7 +256,8 @@ def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor)
         return ActionResult(
             "set success",
             moved,
-            f"{len(moved)} instance(s) set to SUCCESS; their downstream instances may now run",
+            f"{counted(len(moved), 'instance')} set to SUCCESS; "
+            f"{_their(moved)} downstream instances may now run",
         )
 
     return _run(db, actor, "set success", list(ids), body)
@@ -270,7 +287,7 @@ def _halt(
             reason=said,
             values={"retry_at": None, "finished_at": actor.now},
         )
-        message = f"{len(moved)} instance(s) {verb}"
+        message = f"{counted(len(moved), 'instance')} {verb}"
         if running:
             if lease.live_holder(db) is not None:
                 # said on the attempt too: a scheduler that dies before it acts on the
@@ -284,11 +301,17 @@ def _halt(
                     .values(reason=said)
                 )
                 state.signal(conn, workspace_id, kind, running, by=actor.user, now=actor.now)
-                message += f"; {len(running)} running instance(s) are being {verb} by the scheduler"
+                being = "is being" if len(running) == 1 else "are being"
+                message += (
+                    f"; {counted(len(running), 'running instance')} {being} {verb} by the scheduler"
+                )
             else:
                 _halt_orphans(conn, workspace_id, running, target_status, actor, kind)
                 moved += running
-                message += f"; {len(running)} running instance(s) {verb} (no scheduler was running)"
+                message += (
+                    f"; {counted(len(running), 'running instance')} {verb} "
+                    "(no scheduler was running)"
+                )
         state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
         return ActionResult(kind, moved + [i for i in running if i not in moved], message)
 
@@ -365,8 +388,8 @@ def unfreeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) ->
         return ActionResult(
             "unfreeze",
             moved,
-            f"{len(moved)} instance(s) unfrozen; they run "
-            "when their upstream instances succeed and their time has come",
+            f"{counted(len(moved), 'instance')} unfrozen; {_they_run(moved)} when "
+            f"{_their(moved)} upstream instances succeed and {_their(moved)} time has come",
         )
 
     return _run(db, actor, "unfreeze", list(ids), body)
@@ -458,7 +481,7 @@ def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionRe
             "undeploy",
             list(pending),
             f"node {name} undeployed: no new instances; "
-            f"{len(pending)} pending instance(s) will dry-run",
+            f"{counted(len(pending), 'pending instance')} will dry-run",
         )
 
     return _run(db, actor, "undeploy", [name], body)

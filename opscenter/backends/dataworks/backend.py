@@ -70,9 +70,11 @@ from opscenter.domain.records import (
     Relative,
     StatusCounts,
     WorkspaceInfo,
+    counted,
     no_attempt,
     no_baseline,
     not_found,
+    noun,
 )
 from opscenter.domain.runlog import final_words
 from opscenter.store.db import state_home
@@ -107,6 +109,10 @@ RERUN_MODES = {"AllAllowed": "Allowed", "FailureAllowed": "FailureAllowed", "All
 BASELINE_STATUS = {"DANGEROUS": "WARNING", "DANGROUS": "WARNING"}
 POLL_SECONDS = 0.5
 BACKFILL_SCAN_DAYS = 14  # business dates read back when listing backfills
+# what a created backfill's audit detail says before its ids, which list_backfills reads
+# back: "... as workflow instance #7", "... as workflow instances #7, #8", or in audit
+# files written before counts agreed with their nouns, "... as workflow instance(s) #7"
+CREATED_AS = " created in DataWorks as workflow instance"
 POLL_LIMIT = 120
 READ_PREFIXES = ("List", "Get", "TopTen")  # calls that change nothing
 PIPELINE_ENDED = ("Fail", "Termination", "Cancel")
@@ -807,12 +813,14 @@ class DataWorksBackend:
         return [self.get_backfill(i) for i in sorted(ids, reverse=True)[:limit]]
 
     def _audited_backfills(self) -> list[int]:
-        """Ids named by this console's successful backfills ("... instance(s) #7, #8")."""
+        """Ids named by this console's successful backfills: "... as workflow instances
+        #7, #8" or "... as workflow instance #7", and "... as workflow instance(s) #7"
+        as audit files written before the count agreed with its noun still say."""
         entries = self.audit_log(limit=10_000)
         found = [
-            re.findall(r"#(\d+)", e.detail.partition("workflow instance(s)")[2])
+            re.findall(r"#(\d+)", e.detail.rpartition(CREATED_AS)[2])
             for e in entries
-            if e.action == "backfill" and e.outcome == "ok"
+            if e.action == "backfill" and e.outcome == "ok" and CREATED_AS in e.detail
         ]
         return [int(i) for ids in found for i in ids]
 
@@ -1159,7 +1167,9 @@ class DataWorksBackend:
         def call() -> ActionResult:
             self._check_exist(ids)
             done = self._batch(api, verb, ids)
-            return ActionResult(verb, done, f"{len(done)} instance(s): {verb} done by DataWorks")
+            return ActionResult(
+                verb, done, f"{counted(len(done), 'instance')}: {verb} done by DataWorks"
+            )
 
         return self._act(verb, list(ids), call)
 
@@ -1188,7 +1198,8 @@ class DataWorksBackend:
         return ActionResult(
             "rerun downstream",
             done,
-            f"{len(done)} instance(s) rerun in {len(waves)} wave(s) of dependency order",
+            f"{counted(len(done), 'instance')} rerun in {counted(len(waves), 'wave')} "
+            "of dependency order",
         )
 
     def _downstream_waves(self, ids: Sequence[int]) -> list[list[int]]:
@@ -1226,7 +1237,9 @@ class DataWorksBackend:
         self._check_rerun(action, instance_ids)
         waves = self._downstream_waves(instance_ids) if downstream else [list(instance_ids)]
         affected = [i for w in waves for i in w]
-        return ActionResult(action, affected, f"{len(affected)} instance(s) would be rerun")
+        return ActionResult(
+            action, affected, f"{counted(len(affected), 'instance')} would be rerun"
+        )
 
     def baseline_impact(
         self, action: str, instance_ids: Sequence[int], downstream: bool = False
@@ -1362,7 +1375,7 @@ class DataWorksBackend:
         return ActionResult(
             "backfill",
             created,
-            f"backfill {name!r} created in DataWorks as workflow instance(s) "
+            f"backfill {name!r} created in DataWorks as {noun(len(created), 'workflow instance')} "
             f"{', '.join(f'#{i}' for i in created)}",
             extra={"backfill_id": created[0] if created else None},
         )

@@ -49,6 +49,7 @@ from opscenter.domain.records import (
     NodeInfo,
     NotFound,
     not_found,
+    noun,
 )
 
 PROD = "PROD"
@@ -407,7 +408,7 @@ class LegacyBackend(DataWorksBackend):
         return ActionResult(
             "backfill",
             dags,
-            f"backfill {name!r} created in DataWorks as DAG(s) "
+            f"backfill {name!r} created in DataWorks as {noun(len(dags), 'DAG')} "
             f"{', '.join(f'#{d}' for d in dags)} (backfill #{backfill_id})",
             extra={"backfill_id": backfill_id},
         )
