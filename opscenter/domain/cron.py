@@ -293,7 +293,7 @@ class Schedule:
         return f"in {month_words}, every day"
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=32768)  # a 10k-node workspace has thousands of distinct crons
 def parse_cron(expr: str) -> Schedule:
     """Parse and validate a DataWorks cron; raises ``CronError`` naming the bad field."""
     expression = expr.strip()
