@@ -31,8 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from opscenter.project.problems import UNPARSED, yaml_syntax
 from opscenter.verbs import UsageError
+from opscenter.yamlsyntax import UNPARSED, yaml_syntax
 
 API_VERSIONS = ("2024-05-18", "2020-05-18")
 BACKENDS = ("local", "dataworks")

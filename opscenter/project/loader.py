@@ -32,14 +32,9 @@ from opscenter.domain.model import (
 )
 from opscenter.domain.params import problems_in_code, problems_in_value
 from opscenter.project.alert_rules import alert_rules
-from opscenter.project.problems import (
-    UNPARSED,
-    Problem,
-    WorkspaceError,
-    did_you_mean,
-    yaml_syntax,
-)
+from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
 from opscenter.project.reader import Field, Report
+from opscenter.yamlsyntax import UNPARSED, yaml_syntax
 
 WORKSPACE_FILE = "workspace.yaml"
 DEFAULT_GROUP = ResourceGroup("default", 4)

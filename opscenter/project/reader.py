@@ -13,7 +13,8 @@ from typing import TypeVar
 
 import yaml
 
-from opscenter.project.problems import Problem, did_you_mean, line_and_column
+from opscenter.project.problems import Problem, did_you_mean
+from opscenter.yamlsyntax import line_and_column
 
 T = TypeVar("T")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -13,8 +13,8 @@ from pathlib import Path
 import yaml
 from textual.theme import BUILTIN_THEMES, Theme
 
-from opscenter.project.problems import UNPARSED, yaml_syntax
 from opscenter.resources import themes_folder
+from opscenter.yamlsyntax import UNPARSED, yaml_syntax
 
 DEFAULT_THEME = "opscenter-dark"
 ANSI_THEMES = ("ansi-dark", "ansi-light")
