@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from datetime import date
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -335,7 +336,8 @@ class Gateway(QuietServer):
         super().__init__(("127.0.0.1", 0), _Gateway)
         self.upstream = upstream
         self.fault = "none"
-        self.hits = 0
+        self.only: str | None = None  # misbehave for this action alone; the rest pass
+        self.hits = 0  # requests it misbehaved for (with ``only``) or all of them
         self.http = httpx.Client(timeout=30)
         self.release = threading.Event()
 
@@ -361,8 +363,13 @@ class _Gateway(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         gateway: Gateway = self.server  # type: ignore[assignment]
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        gateway.hits += 1
-        fault = gateway.fault
+        action = (
+            self.headers.get("x-acs-action")
+            or parse_qs(urlsplit(self.path).query).get("Action", [""])[0]
+        )
+        chosen = gateway.only is None or action == gateway.only
+        gateway.hits += chosen
+        fault = gateway.fault if chosen else "none"
         if fault in ("none", "late"):
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             answer = gateway.http.request(
@@ -448,6 +455,7 @@ def test_a_misbehaving_dataworks_endpoint_is_named_and_changes_nothing(
         "RerunTaskInstances": lambda: remote.rerun([failed.id]),
     }
     for action, call in calls.items():
+        gateway.only = action  # a rerun reads its targets first; this fault is the rerun's
         before = gateway.hits
         began = time.monotonic()
         with pytest.raises(ActionRefused) as refused:
@@ -462,10 +470,26 @@ def test_a_misbehaving_dataworks_endpoint_is_named_and_changes_nothing(
     assert remote.audit_log(limit=1)[0].outcome == expected
     # the world behind the API went on meanwhile, and the backend recovers with the endpoint
     scene.go(at(6))
-    gateway.fault = "none"
+    gateway.fault, gateway.only = "none", None
     gateway.release.set()
     assert remote.get_instance(scene.instance("v00").id).status is Status.SUCCESS
     assert remote.rerun([failed.id]).affected == [failed.id]
+
+
+def test_an_action_whose_targets_cannot_be_read_is_refused_as_not_sent(
+    gateway: Gateway, remote: DataWorksBackend, scene: World
+) -> None:
+    """A rerun reads its targets first: when that read gets no answer, nothing was sent, so
+    the operator is told it was refused (not that it may have happened)."""
+    failed = scene.instance("failed")
+    gateway.fault, gateway.only = "slow", "ListTaskInstances"
+    with pytest.raises(ActionRefused) as refused:
+        remote.rerun([failed.id])
+    assert refused.value.reason.startswith("DataWorks ListTaskInstances failed: ")
+    assert "may have been done" not in refused.value.reason
+    assert remote.audit_log(limit=1)[0].outcome == "refused"
+    gateway.release.set()
+    assert scene.backend.get_instance(failed.id).status is Status.FAILURE
 
 
 @pytest.mark.parametrize("kind", [DataWorksBackend, LegacyBackend], ids=["2024", "2020"])
@@ -477,6 +501,7 @@ def test_an_action_answered_too_late_may_have_been_done_and_says_so(
     remote = make(remote.client, scene, Path(remote.audit_path).parent, kind=kind)
     failed = scene.instance("failed")
     gateway.fault = "late"
+    gateway.only = "RestartInstance" if kind is LegacyBackend else "RerunTaskInstances"
     with pytest.raises(ActionRefused) as told:
         remote.rerun([failed.id])
     assert "may have been done all the same" in told.value.reason
