@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from opscenter.verbs import UsageError
-from opscenter.yamlsyntax import UNPARSED, yaml_syntax
+from opscenter.yamlsyntax import yaml_syntax
 
 API_VERSIONS = ("2024-05-18", "2020-05-18")
 BACKENDS = ("local", "dataworks")
@@ -164,10 +164,7 @@ def load_config(path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
         ) from None
     except yaml.YAMLError as exc:
         syntax = yaml_syntax(exc, text)
-        raise UsageError(
-            f"{path}:{syntax.line}: not valid YAML at column {syntax.column}: {syntax.words}; "
-            f"{UNPARSED} (hint: {syntax.hint})"
-        ) from None
+        raise UsageError(f"{path}:{syntax.line}:{syntax.column}: {syntax.explained}") from None
     if root is None:
         return {}, {}
     options: dict[str, Any] = {}

@@ -35,6 +35,15 @@ class YamlSyntax:
     words: str
     hint: str
 
+    @property
+    def message(self) -> str:
+        return f"not valid YAML: {self.words}; {UNPARSED}"
+
+    @property
+    def explained(self) -> str:
+        """The message and its hint, for a reader that shows them on one line."""
+        return f"{self.message} (hint: {self.hint})"
+
 
 def yaml_syntax(error: yaml.YAMLError, text: str) -> YamlSyntax:
     """Locate a YAML syntax error in ``text``, keeping PyYAML's words and where the

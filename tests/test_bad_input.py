@@ -371,7 +371,7 @@ def test_a_config_file_that_is_not_yaml_says_where_why_and_what_to_check(tmp_pat
     path = tmp_path / "opscenter" / "config.yaml"
     path.parent.mkdir()
     path.write_text("backend: local\ndataworks:\n  region: cn: shanghai\n", encoding="utf-8")
-    where = f"{path}:3: not valid YAML at column 13: mapping values are not allowed here{UNPARSED} "
+    where = f"{path}:3:13: not valid YAML: mapping values are not allowed here{UNPARSED} "
     with pytest.raises(UsageError) as caught:
         load_config(path)
     assert str(caught.value).startswith(where + YAML_HINT)

@@ -71,7 +71,7 @@ def test_a_workspace_entry_wins_over_the_file_defaults(tmp_path: Path) -> None:
             r":3: dataworks.workspaces.7.region: unknown key; known here: api_version, timezone",
         ),
         ("dataworks: [1, 2]\n", r":1: dataworks: must be a mapping"),
-        ("backend: [local\n", r"config.yaml:\d+: not valid YAML"),
+        ("backend: [local\n", r"config.yaml:\d+:\d+: not valid YAML"),
     ],
 )
 def test_mistakes_name_file_line_and_key(tmp_path: Path, text: str, where: str) -> None:

@@ -79,28 +79,37 @@ def test_a_page_of_text_is_searched_line_by_line_as_one_line_is_checked() -> Non
     ]
 
 
-def test_a_failed_shell_nodes_cause_is_its_stderr_line_above_the_exit_code(tmp_path: Path) -> None:
-    """A real bash run: stderr is merged into the log unmarked, and the first cause found
-    in the whole text (as the console scans a file) is the mkdir line, not the summary."""
-    runner = Executors(tmp_path / "w.duckdb", tmp_path / "landing", now=lambda: STAMP)
+def failed_shell_log(path: Path, now: datetime) -> None:
+    """A real bash run of a shell node that fails as an operator meets it, its log at
+    ``path``: stderr (``mkdir: cannot …``) unmarked between its output and the closing
+    ``failed: exit code``, and ``failed`` in the header, which is no error."""
+    runner = Executors(path.parent / "w.duckdb", path.parent / "landing", now=lambda: now)
     job = Job(
-        instance_id=7,
+        instance_id=1,
         attempt=1,
-        node="ods_orders",
+        node="dq_sales_volume",
         node_type=NodeType.SHELL,
         code="echo preparing the landing folder\nmkdir /proc/opscenter/landing\n",
         parameters={},
-        cyctime=datetime(2026, 11, 20, 2, 10),
+        cyctime=datetime(2026, 11, 20, 0, 50),
         bizdate=date(2026, 11, 19),
         triggered_by="rerun after a failed load",
-        log_path=tmp_path / "attempt-1.log",
+        log_path=path,
         speed=1.0,
     )
+    path.unlink(missing_ok=True)
     try:
         assert runner.start(job).wait().exit_code == 1
     finally:
         runner.close()
-    text = job.log_path.read_text(encoding="utf-8")
+
+
+def test_a_failed_shell_nodes_cause_is_its_stderr_line_above_the_exit_code(tmp_path: Path) -> None:
+    """Stderr is merged into the log unmarked, and the first cause found in the whole text
+    (as the console scans a file) is the mkdir line, not the summary."""
+    log = tmp_path / "attempt-1.log"
+    failed_shell_log(log, STAMP)
+    text = log.read_text(encoding="utf-8")
     first = next(cause_lines(text))
     line = text[first : text.index("\n", first)]
     assert line.startswith("mkdir: cannot create directory") and "/proc/opscenter" in line

@@ -34,7 +34,7 @@ from opscenter.domain.params import problems_in_code, problems_in_value
 from opscenter.project.alert_rules import alert_rules
 from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
 from opscenter.project.reader import Field, Report
-from opscenter.yamlsyntax import UNPARSED, yaml_syntax
+from opscenter.yamlsyntax import yaml_syntax
 
 WORKSPACE_FILE = "workspace.yaml"
 DEFAULT_GROUP = ResourceGroup("default", 4)
@@ -106,9 +106,8 @@ def load_workspace(path: str | Path) -> Workspace:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         syntax = yaml_syntax(exc, text)
-        message = f"not valid YAML: {syntax.words}; {UNPARSED}"
         raise WorkspaceError(
-            [Problem(str(file), syntax.line, syntax.column, "", message, syntax.hint)]
+            [Problem(str(file), syntax.line, syntax.column, "", syntax.message, syntax.hint)]
         ) from None
     if root is None:
         raise WorkspaceError(

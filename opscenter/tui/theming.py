@@ -14,7 +14,7 @@ import yaml
 from textual.theme import BUILTIN_THEMES, Theme
 
 from opscenter.resources import themes_folder
-from opscenter.yamlsyntax import UNPARSED, yaml_syntax
+from opscenter.yamlsyntax import yaml_syntax
 
 DEFAULT_THEME = "opscenter-dark"
 ANSI_THEMES = ("ansi-dark", "ansi-light")
@@ -56,10 +56,8 @@ def load_theme(path: Path) -> Theme:
         raise ValueError(f"cannot read: {exc}") from None
     except yaml.YAMLError as exc:
         syntax = yaml_syntax(exc, text)
-        raise ValueError(
-            f"line {syntax.line}, column {syntax.column}: not valid YAML: {syntax.words}; "
-            f"{UNPARSED} (hint: {syntax.hint})"
-        ) from None
+        where = f"line {syntax.line}, column {syntax.column}"
+        raise ValueError(f"{where}: {syntax.explained}") from None
     if not isinstance(data, dict):
         raise ValueError("a theme is a mapping of name, dark and colours")
     unknown = sorted(set(data) - {"name", "dark", "variables", *_FIELDS})

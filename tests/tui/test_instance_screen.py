@@ -9,9 +9,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
-from opscenter.domain.model import NodeType, Status
+from opscenter.domain.model import Status
 from opscenter.domain.records import InstanceFilter, LogPage
-from opscenter.scheduler.executors import Executors, Job
 from opscenter.scheduler.logfile import read_page
 from opscenter.tui.app import OpsApp
 from opscenter.tui.clipboard import osc52
@@ -25,6 +24,7 @@ from opscenter.tui.widgets.log_view import (
     read_before,
     split_lines,
 )
+from tests.test_runlog import failed_shell_log
 from tests.tui.helpers import press, screen_text, settle
 
 BIZDATE = date(2026, 11, 19)
@@ -133,33 +133,9 @@ async def test_e_puts_the_first_error_line_under_the_cursor(demo_backend):
         assert QUALITY_LINE in view.current.text
 
 
-def failed_shell_log(path: Path) -> None:
-    """A shell node's log as the executor writes it, in place of the attempt's: its stderr
-    (``mkdir: cannot …``) unmarked between its output and the closing ``failed: exit code``."""
-    runner = Executors(path.parent / "w.duckdb", path.parent / "landing", now=lambda: LOG_STAMP)
-    job = Job(
-        instance_id=1,
-        attempt=1,
-        node="dq_sales_volume",
-        node_type=NodeType.SHELL,
-        code="echo preparing the landing folder\nmkdir /proc/opscenter/landing\n",
-        parameters={},
-        cyctime=datetime(2026, 11, 20, 0, 50),
-        bizdate=BIZDATE,
-        triggered_by="rerun after a failed load",  # "failed" in the header is no error
-        log_path=path,
-        speed=1.0,
-    )
-    path.unlink()
-    try:
-        assert runner.start(job).wait().exit_code == 1
-    finally:
-        runner.close()
-
-
 async def test_e_goes_to_the_cause_not_the_closing_exit_code(demo_backend):
     iid = instance_id(demo_backend, "dq_sales_volume")
-    failed_shell_log(Path(demo_backend.attempts(iid)[-1].log_path))
+    failed_shell_log(Path(demo_backend.attempts(iid)[-1].log_path), LOG_STAMP)
     app = OpsApp(demo_backend, start="instances")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_detail(pilot, app, iid)
