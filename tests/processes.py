@@ -16,13 +16,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def run_opscenter(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def run_opscenter(
+    *args: str, env: dict[str, str], cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`opscenter ARGS` as a user runs it, with no terminal to read from."""
     return subprocess.run(
         [sys.executable, "-m", "opscenter", *args],
         capture_output=True,
         text=True,
         env=env,
+        cwd=cwd,
         timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 

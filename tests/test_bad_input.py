@@ -32,7 +32,6 @@ import re
 import shutil
 import string
 import subprocess
-import sys
 import tempfile
 import textwrap
 import uuid
@@ -69,6 +68,7 @@ from opscenter.store.db import open_store
 from opscenter.store.deploy import deploy
 from opscenter.verbs import UsageError
 from tests.harness import DEPLOYED_AT, START, World, at
+from tests.processes import run_opscenter
 from tests.test_dataworks_emulator import ERROR_KEYS, scene, send, server, v3_request
 from tests.test_workspace_loader import MINI
 
@@ -339,15 +339,7 @@ def run_process(*argv: str, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "XDG_STATE_HOME": str(home / "xdg"), "XDG_CONFIG_HOME": str(home)}
     env.pop("OPSCENTER_CONFIG", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    return subprocess.run(
-        [sys.executable, "-m", "opscenter", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=home,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_opscenter(*argv, env=env, cwd=home)
 
 
 def test_a_workspace_that_is_not_yaml_says_where_why_and_what_to_check(tmp_path: Path) -> None:
@@ -683,15 +675,7 @@ def test_bad_command_lines_in_a_real_process_print_no_traceback(cli_world: CliWo
     env = {**os.environ, "XDG_STATE_HOME": str(cli_world.root / "xdg")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     for argv, status, says in cases:
-        done = subprocess.run(
-            [sys.executable, "-m", "opscenter", *argv],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=REPO,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+        done = run_opscenter(*argv, env=env, cwd=REPO)
         assert (done.returncode, "Traceback" in done.stderr) == (status, False), (argv, done)
         assert says in done.stderr, (argv, done.stderr)
 
