@@ -103,8 +103,8 @@ class RowList(OptionList):
         self._texts = [text for _, text, _ in rows] if self.mark_width else []
         self._marked = None
         if not rows:
-            empty = Text(" " * self.mark_width + self.empty, style=self.style("muted"))
-            self.set_options([Option(empty, disabled=True)])
+            nothing = Text(" " * self.mark_width + self.empty, style=self.style("muted"))
+            self.set_options([Option(nothing, disabled=True)])
             return
         prompts = [in_gutter(t, NO_MARK) for t in self._texts] or [t for _, t, _ in rows]
         self.set_options(
