@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, select
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.times import to_store
@@ -22,10 +22,11 @@ from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.resources import demo_workspace
 from opscenter.scheduler import lease, worldclock
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
+from opscenter.store import meta
 from opscenter.store.audit import os_user
 from opscenter.store.db import default_url, open_store, state_home
 from opscenter.store.deploy import DeployReport, deploy
-from opscenter.store.models import Meta, WorkspaceRow
+from opscenter.store.models import WorkspaceRow
 from opscenter.store.tx import writing
 from opscenter.verbs import UsageError
 
@@ -116,15 +117,14 @@ def deploy_bundled(
     key = _BUNDLED + workspace.name
     digest = folder_digest(workspace_file(path).parent)
     with db.connect() as conn:
-        known = conn.scalar(select(Meta.value).where(Meta.key == key))
+        known = meta.read(conn, key)
         deployed = conn.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == workspace.name))
     if known == digest and deployed is not None:
         names = [node.name for node in workspace.nodes]
         return DeployReport(workspace.name, deployed, unchanged=names), db, False
     report, db = deploy_workspace(args, path, clock)
     with writing(db) as conn:
-        conn.execute(delete(Meta).where(Meta.key == key))
-        conn.execute(insert(Meta).values(key=key, value=digest))
+        meta.write(conn, key, digest)
     return report, db, True
 
 

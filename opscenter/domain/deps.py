@@ -19,7 +19,7 @@ Two readings the doc leaves open are fixed here and in docs/workspace-format.md:
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from itertools import starmap
 from typing import NamedTuple
@@ -200,6 +200,15 @@ class DayPlan:
         if my_earlier:
             return self._waits_for(True, other, node, my_earlier[-1])
         return list(earlier[-1:])
+
+    def day_edges(
+        self, depends: Mapping[str, Sequence[Dependency]], nodes: Iterable[str]
+    ) -> Iterator[Edge]:
+        """Every edge into today's instances of ``nodes``; ``depends`` holds every node's
+        dependencies (a node's children are found there)."""
+        children = children_of(depends)
+        for node in nodes:
+            yield from self.edges_for(node, depends[node], children.get(node, ()))
 
     def edges_for(
         self, node: str, depends: Sequence[Dependency], children: Sequence[str] = ()

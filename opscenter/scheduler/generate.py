@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from opscenter.domain.deps import DayPlan, cadence_of, children_of
+from opscenter.domain.deps import DayPlan, cadence_of
 from opscenter.domain.model import (
     Dependency,
     DependencyType,
@@ -243,17 +243,12 @@ def _edge_rows(
     A generator: the 223k edges of a 10k-node day go to the database in chunks
     as they are found instead of being held all at once.
     """
-    children = children_of({item.name: item.depends for item in deployed})
-    for item in deployed:
-        if item.name not in planned:
-            continue
-        for upstream, downstream, cross_cycle in plan.edges_for(
-            item.name, item.depends, children.get(item.name, ())
-        ):
-            up = ids.get((upstream.node, upstream.cyctime))
-            down = ids.get((downstream.node, downstream.cyctime))
-            if up is not None and down is not None:
-                yield up, down, cross_cycle
+    depends = {item.name: item.depends for item in deployed}
+    for upstream, downstream, cross_cycle in plan.day_edges(depends, planned):
+        up = ids.get((upstream.node, upstream.cyctime))
+        down = ids.get((downstream.node, downstream.cyctime))
+        if up is not None and down is not None:
+            yield up, down, cross_cycle
 
 
 def _insert_many(

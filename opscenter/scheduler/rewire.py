@@ -9,10 +9,9 @@ instances keep theirs, since their history happened under them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from itertools import islice
 
 from sqlalchemy import ColumnElement, Connection, Engine, delete, insert, select
 
@@ -22,10 +21,11 @@ from opscenter.domain.deps import (
     Edge,
     backfill_edges,
     cadence_of,
-    children_of,
 )
 from opscenter.domain.model import Dependency, DependencyType, Slot, Status
-from opscenter.store.models import InstanceEdgeRow, InstanceRow, Meta, NodeRow, NodeVersionRow
+from opscenter.store import meta
+from opscenter.store.batches import chunks
+from opscenter.store.models import InstanceEdgeRow, InstanceRow, NodeRow, NodeVersionRow
 from opscenter.store.tx import writing
 
 RULES = "2"  # raise when domain.deps wires any instance differently
@@ -55,15 +55,14 @@ def rewire_not_started(engine: Engine, workspace_id: int) -> Rewired | None:
     """Recompute the edges of not-started instances once per rules version; None if done before."""
     key = f"edge_rules:{workspace_id}"
     with writing(engine) as conn:
-        if conn.scalar(select(Meta.value).where(Meta.key == key)) == RULES:
+        if meta.read(conn, key) == RULES:
             return None
         examined = changed = 0
         for wanted in (_periodic_days(conn, workspace_id), _backfill_runs(conn, workspace_id)):
             for targets, edges, ids in wanted:
                 examined += len(targets)
                 changed += _replace(conn, targets, edges, ids)
-        conn.execute(delete(Meta).where(Meta.key == key))
-        conn.execute(insert(Meta).values(key=key, value=RULES))
+        meta.write(conn, key, RULES)
     return Rewired(examined, changed)
 
 
@@ -91,12 +90,7 @@ def _periodic_days(conn: Connection, workspace_id: int) -> Iterator[_Wanted]:
         )
         cadences = yesterday.cadences | today.cadences
         plan = DayPlan(today.slots, yesterday.slots, cadences)
-        children = children_of(today.depends)
-        edges = [
-            edge
-            for node, depends in today.depends.items()
-            for edge in plan.edges_for(node, depends, children.get(node, ()))
-        ]
+        edges = list(plan.day_edges(today.depends, today.depends))
         yield targets, edges, today.ids | yesterday.ids
 
 
@@ -150,11 +144,11 @@ def _replace(conn: Connection, targets: set[int], edges: list[Edge], ids: dict[S
     query = select(
         InstanceEdgeRow.upstream_id, InstanceEdgeRow.downstream_id, InstanceEdgeRow.cross_cycle
     )
-    for chunk in _chunks(targets):
+    for chunk in chunks(sorted(targets)):
         for up, down, cross in conn.execute(query.where(InstanceEdgeRow.downstream_id.in_(chunk))):
             had[down].add((up, bool(cross)))
     changed = [t for t in targets if wanted[t] != had[t]]
-    for chunk in _chunks(changed):
+    for chunk in chunks(changed):
         conn.execute(delete(InstanceEdgeRow).where(InstanceEdgeRow.downstream_id.in_(chunk)))
     rows = [
         {"upstream_id": up, "downstream_id": down, "cross_cycle": cross}
@@ -164,10 +158,3 @@ def _replace(conn: Connection, targets: set[int], edges: list[Edge], ids: dict[S
     if rows:
         conn.execute(insert(InstanceEdgeRow), rows)
     return len(changed)
-
-
-def _chunks(ids: Iterable[int], size: int = 5000) -> Iterator[list[int]]:
-    """Ids in lists short enough for one IN (SQLite allows some thousands of variables)."""
-    it = iter(sorted(ids))
-    while chunk := list(islice(it, size)):
-        yield chunk
