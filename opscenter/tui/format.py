@@ -6,7 +6,6 @@ import locale
 import os
 import unicodedata
 from datetime import UTC, date, datetime, tzinfo
-from functools import lru_cache
 
 from rich.cells import cell_len
 from rich.segment import Segment
@@ -71,7 +70,6 @@ ASCII_GLYPHS = {
 }
 
 
-@lru_cache(maxsize=4096)
 def ascii_char(char: str) -> str:
     """A glyph, box line or block as ASCII of the same width; letters and digits of any
     script are data (a node's name) and stay as they are."""
@@ -93,8 +91,20 @@ def ascii_char(char: str) -> str:
     return "?" * cell_len(char)
 
 
+class _AsciiTable(dict[int, str]):
+    """``str.translate``'s table for ``ascii_char``: a character is worked out the first
+    time it is drawn, then looked up in C, so a repaint does no Python work per character."""
+
+    def __missing__(self, code: int) -> str:
+        self[code] = shown = ascii_char(chr(code))
+        return shown
+
+
+_ASCII_TABLE = _AsciiTable()
+
+
 def ascii_text(text: str) -> str:
-    return text if text.isascii() else "".join(map(ascii_char, text))
+    return text if text.isascii() else text.translate(_ASCII_TABLE)
 
 
 class AsciiOnly(LineFilter):
