@@ -26,6 +26,7 @@ from opscenter.domain.records import (
 )
 from tests import test_dataworks_emulator as emulated
 from tests.harness import MakeWorld, World, at
+from tests.test_dataworks_emulator import API_VERSIONS, make
 
 KEY_ID, SECRET = emulated.KEY_ID, emulated.SECRET
 scene = emulated.scene  # the emulator test's world and server fixtures, reused
@@ -35,7 +36,7 @@ FACTS = ("id", "node", "node_type", "kind", "bizdate", "cyctime", "cycle", "stat
 FACTS += ("run_number", "owner", "priority", "started_at", "finished_at")
 
 
-@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+@pytest.fixture(**API_VERSIONS)
 def remote(
     request: pytest.FixtureRequest, server: EmulatorServer, scene: World, tmp_path: Path
 ) -> Iterator[DataWorksBackend]:
@@ -43,24 +44,6 @@ def remote(
     on the old DataStudio must read and act the same."""
     with DataWorksClient(Credentials(KEY_ID, SECRET), server.url) as client:
         yield make(client, scene, tmp_path, kind=request.param)
-
-
-def make(
-    client: DataWorksClient,
-    scene: World,
-    tmp_path: Path,
-    kind: type[DataWorksBackend] = DataWorksBackend,
-    **options,  # noqa: ANN003
-) -> DataWorksBackend:
-    return kind(
-        client,
-        scene.workspace_id,
-        clock=scene.clock,
-        user="bob",
-        audit_path=tmp_path / "audit.jsonl",
-        timezone="UTC",
-        **options,
-    )
 
 
 def facts(item: InstanceInfo) -> tuple:

@@ -19,13 +19,11 @@ import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient
-from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import BaselineStatus
 from tests.harness import MakeWorld, World, at
 from tests.test_cli_dataworks import Cli, operator
-from tests.test_dataworks_backend import make
-from tests.test_dataworks_emulator import KEY_ID, SECRET, serving
+from tests.test_dataworks_emulator import API_VERSIONS, KEY_ID, SECRET, make, serving
 
 BIZDATE = date(2025, 10, 31)
 
@@ -64,7 +62,7 @@ def url(scene: World) -> Iterator[str]:
         yield served
 
 
-@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+@pytest.fixture(**API_VERSIONS)
 def remote(
     request: pytest.FixtureRequest, url: str, scene: World, tmp_path: Path
 ) -> Iterator[DataWorksBackend]:

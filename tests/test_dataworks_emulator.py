@@ -26,6 +26,7 @@ from opscenter.backends.dataworks.emulator import (
     Verifier,
     credentials_from,
 )
+from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.backends.local import LocalBackend
 from opscenter.cli import main
 from opscenter.domain.model import Status
@@ -49,20 +50,37 @@ def serving(world: World) -> Iterator[str]:
         httpd.server_close()
 
 
+# A DataWorks test runs over both API versions: a workspace on the new Data Studio and one
+# on the old DataStudio must read and act the same (``@pytest.fixture(**API_VERSIONS)``).
+API_VERSIONS = {"params": [DataWorksBackend, LegacyBackend], "ids": ["2024-05-18", "2020-05-18"]}
+
+
+def make(
+    client: DataWorksClient,
+    world: World,
+    tmp_path: Path,
+    kind: type[DataWorksBackend] = DataWorksBackend,
+    **options,  # noqa: ANN003
+) -> DataWorksBackend:
+    """bob's DataWorks backend (of either API version) for ``world`` through ``client``."""
+    options.setdefault("timezone", "UTC")
+    return kind(
+        client,
+        world.workspace_id,
+        clock=world.clock,
+        user="bob",
+        audit_path=tmp_path / "audit.jsonl",
+        **options,
+    )
+
+
 @contextmanager
 def over_dataworks(
     world: World, kind: type[DataWorksBackend], tmp_path: Path, timezone: str = "UTC"
 ) -> Iterator[DataWorksBackend]:
     """The DataWorks backend (of either API version) over real HTTP to that world."""
     with serving(world) as url, DataWorksClient(Credentials(KEY_ID, SECRET), url) as client:
-        yield kind(
-            client,
-            world.workspace_id,
-            clock=world.clock,
-            user="bob",
-            audit_path=tmp_path / "audit.jsonl",
-            timezone=timezone,
-        )
+        yield make(client, world, tmp_path, kind, timezone=timezone)
 
 
 BIZDATE_MS = int(datetime(2025, 10, 31, tzinfo=UTC).timestamp() * 1000)

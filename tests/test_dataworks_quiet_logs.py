@@ -12,17 +12,16 @@ from pathlib import Path
 import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
-from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused
 from tests.harness import World
-from tests.test_dataworks_emulator import over_dataworks
+from tests.test_dataworks_emulator import API_VERSIONS, over_dataworks
 from tests.test_quiet_logs import DAY, EXPECTED, settled
 
 __all__ = ["settled"]  # the world at 04:00 CST, shared with tests/test_quiet_logs.py
 
 
-@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+@pytest.fixture(**API_VERSIONS)
 def remote(
     request: pytest.FixtureRequest, settled: tuple[World, Path], tmp_path: Path
 ) -> Iterator[tuple[DataWorksBackend, World]]:

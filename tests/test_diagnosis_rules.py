@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
-from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.domain.diagnosis import (
     UNKNOWN,
     DiagnosisFacts,
@@ -25,7 +24,7 @@ from opscenter.domain.diagnosis import (
 from opscenter.domain.model import Status
 from opscenter.domain.records import Diagnosis
 from tests.harness import MakeWorld, World, at
-from tests.test_dataworks_emulator import over_dataworks
+from tests.test_dataworks_emulator import API_VERSIONS, over_dataworks
 
 NOW = datetime(2030, 1, 5, 5, 12)  # naive UTC, as the facts keep moments
 CYCTIME = datetime(2030, 1, 5, 0, 30)
@@ -258,7 +257,7 @@ def scene(world: MakeWorld) -> World:
     return w
 
 
-@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+@pytest.fixture(**API_VERSIONS)
 def remote(
     request: pytest.FixtureRequest, scene: World, tmp_path: Path
 ) -> Iterator[DataWorksBackend]:

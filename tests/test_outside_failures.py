@@ -42,7 +42,7 @@ from tests import test_dataworks_emulator as emulated
 from tests.conftest import write_workspace
 from tests.harness import MakeWorld, World, at
 from tests.test_alerts import QuietServer, closed_port_url, webhook
-from tests.test_dataworks_backend import make
+from tests.test_dataworks_emulator import make
 from tests.tui.helpers import settle
 
 scene = emulated.scene  # the emulator's world (a real engine on a manual clock) and server

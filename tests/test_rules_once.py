@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import Engine as Database
 
 from opscenter.backends.dataworks.backend import DataWorksBackend
-from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.cli import main
 from opscenter.domain.model import Status
 from opscenter.domain.preconditions import descendant_refusal, refusal
@@ -35,7 +34,7 @@ from opscenter.domain.rules import (
 from opscenter.tui import format as fmt
 from opscenter.tui.app import OpsApp
 from tests.harness import MakeWorld, World, at
-from tests.test_dataworks_emulator import over_dataworks
+from tests.test_dataworks_emulator import API_VERSIONS, over_dataworks
 from tests.test_sla import AVERAGES, START, VECTOR
 from tests.test_sla import World as SlaWorld
 from tests.tui.helpers import screen_text, settle, until
@@ -341,7 +340,7 @@ def refusing(world: MakeWorld) -> World:
     return w
 
 
-@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+@pytest.fixture(**API_VERSIONS)
 def remote(
     request: pytest.FixtureRequest, refusing: World, tmp_path: Path
 ) -> Iterator[DataWorksBackend]:

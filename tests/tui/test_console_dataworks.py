@@ -11,10 +11,8 @@ from datetime import date
 
 import pytest
 
-from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient
 from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
-from opscenter.backends.dataworks.legacy import LegacyBackend
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import BackfillRequest, InstanceFilter
@@ -23,7 +21,7 @@ from opscenter.tui.screens.backfill_form import BackfillForm
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.widgets.table import VirtualTable
 from tests import test_dataworks_emulator as emulated
-from tests.test_dataworks_backend import make
+from tests.test_dataworks_emulator import API_VERSIONS, make
 from tests.tui.conftest import FROZEN_AT
 from tests.tui.helpers import press, screen_text, settle
 from tests.tui.test_backfills_screen import open_form, previewed
@@ -57,7 +55,7 @@ async def test_the_instances_screen_lists_and_reruns_over_the_dataworks_api(
 # -- the whole console over both API versions, on the demo --------------------------------
 
 
-@pytest.fixture(params=[DataWorksBackend, LegacyBackend], ids=["2024-05-18", "2020-05-18"])
+@pytest.fixture(**API_VERSIONS)
 def remote_demo(request, demo_backend, tmp_path):
     """The tui demo (frozen at 2026-11-20 09:30 Shanghai) behind the emulator, and the
     console's backend for it over real HTTP: a new Data Studio workspace or an old one."""
