@@ -157,3 +157,13 @@ def test_sparkline_scales_to_the_stated_top_and_leaves_the_future_blank():
     assert sparkline([0, 16], 16, unicode=False, cell=2) == "__##"
     assert sparkline([0, 0], 0) == "▁▁"
     assert hour_axis(24, 1) == "0     6     12    18    "
+
+
+async def test_a_narrow_terminal_still_draws_the_dashboard(demo_backend):
+    """Below about 26 columns a list's row had less room than its fixed parts: the name's
+    pad went negative and the format raised, so the dashboard never drew."""
+    app = OpsApp(demo_backend, start="dashboard")
+    async with app.run_test(size=(20, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.dash is not None
+        app.screen._draw()  # raised ValueError: Sign not allowed in string format specifier

@@ -281,7 +281,8 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
 
     def _needs_row(self, rows: RowList, info: InstanceInfo, room: int, under: int) -> Row:
         assert self.dash is not None
-        width = min(max(len(i.node) for i in self.dash.needs_action), room - 8)
+        # a pad, never negative: a narrow panel leaves room - 8 below zero
+        width = max(0, min(max(len(i.node) for i in self.dash.needs_action), room - 8))
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(*_status_glyph(rows, info))
         head = f" {info.node:<{width}}"
@@ -360,7 +361,8 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         room = self._room(rows, len(slowest))
         core = 2 + names + 1 + runs + 1 + mark + ratio  # glyph, name, run time, ratio
         with_average = core + 5 + averages <= room
-        width = min(names, names + room - core)  # cut a name only where nothing else can go
+        # cut a name only where nothing else can go (and to one cell at least: a format width)
+        width = max(1, min(names, names + room - core))
         lines = []
         for info in slowest:
             text = Text(no_wrap=True, overflow="ellipsis")
