@@ -132,6 +132,11 @@ def reason_lines(reason: str, width: int, lines: int) -> list[str]:
     return wrapped
 
 
+def _height(rows: list[Row]) -> int:
+    """The lines ``rows`` take in a list: a row with a cause beneath takes more than one."""
+    return sum(text.plain.count("\n") + 1 for _, text, _ in rows)
+
+
 def _status_glyph(rows: RowList, info: InstanceInfo) -> tuple[str, Style]:
     return fmt.glyph(info.status, info.dry_run), rows.style(fmt.status_class(info.status))
 
@@ -232,7 +237,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         # left: the counts, then Needs action before Top errors, each list in its box
         left = body - (COUNT_LINES + 2) - 4
         needs = self._needs_rows(dash.needs_action, left - min(len(dash.top_errors), 1))
-        tall = sum(text.plain.count("\n") + 1 for _, text, _ in needs)
+        tall = _height(needs)
         self._fit(["#needs", "#errors"], share(left, [tall or 1, len(dash.top_errors) or 1], 1))
         # right: the baselines (two lines each), then Slowest, then the hourly trend
         right = body - 6 - TREND_LINES
@@ -275,7 +280,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         for under in range(REASON_LINES, -1, -1):
             room = self._room(rows, len(failed) if under == 0 else 0)
             lines = [self._needs_row(rows, info, room, under) for info in failed]
-            if sum(text.plain.count("\n") + 1 for _, text, _ in lines) <= height:
+            if _height(lines) <= height:
                 break
         return lines
 
