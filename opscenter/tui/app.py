@@ -24,6 +24,7 @@ from textual.screen import Screen
 from opscenter.backends.base import Backend
 from opscenter.domain.records import ActionRefused, ActionResult, WorkspaceInfo
 from opscenter.domain.rules import default_bizdate
+from opscenter.domain.times import zone_label
 from opscenter.tui import format as fmt
 from opscenter.tui import theming
 from opscenter.tui.clipboard import osc52
@@ -227,7 +228,7 @@ class OpsApp(App[None]):
     def clock_text(self, moment: datetime, fmt: str = "%H:%M:%S") -> str:
         """A moment (aware) in the workspace zone with the zone's abbreviation: 09:03:12 CST."""
         local = moment.astimezone(self.zone)
-        return f"{local.strftime(fmt)} {local.tzname()}"
+        return f"{local.strftime(fmt)} {zone_label(local)}"
 
     def scheduler_state(self, holder: str = "full") -> str:
         """This console's scheduler (``● lead``, ``… standby``), or, attached to a store

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 from opscenter.backends.local import LocalBackend
@@ -263,3 +263,11 @@ def test_a_user_theme_that_is_not_yaml_says_where_and_gives_a_hint(tmp_path, mon
     said = str(problem)
     assert "broken.yaml: line 2, column" in said and "not valid YAML" in said
     assert "\n" not in said and "hint: quote a value" in said
+
+
+def test_the_clock_labels_a_zone_without_letters_by_its_offset(demo_backend):
+    """As every other time: domain.times.zone_label, never Python's 'UTC+08:00'."""
+    app = OpsApp(demo_backend, start="instances")
+    app.zone = timezone(timedelta(hours=8))
+    moment = datetime(2026, 11, 20, 1, 30, tzinfo=UTC)
+    assert app.clock_text(moment) == "09:30:00 +08"
