@@ -20,9 +20,9 @@ from opscenter.domain.clock import Clock
 from opscenter.domain.times import to_store
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.resources import demo_workspace
-from opscenter.scheduler import lease, worldclock
+from opscenter.scheduler import worldclock
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
-from opscenter.store import meta
+from opscenter.store import lease, meta
 from opscenter.store.audit import os_user
 from opscenter.store.db import default_url, open_store, state_home
 from opscenter.store.deploy import DeployReport, deploy

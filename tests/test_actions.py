@@ -20,7 +20,7 @@ from sqlalchemy import select
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused, ActionResult, AuditEntry, BackfillRequest
-from opscenter.scheduler import lease
+from opscenter.store import lease
 from opscenter.store.db import open_store
 from opscenter.store.models import TransitionRow
 from tests.harness import TODAY, MakeWorld, World, at, process_gone

@@ -29,9 +29,9 @@ from sqlalchemy import Engine, text
 
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import ManualClock
-from opscenter.scheduler import lease
 from opscenter.scheduler.generate import ensure_generated
 from opscenter.scheduler.worldclock import StoreClock
+from opscenter.store import lease
 from opscenter.store.db import open_store
 from opscenter.tui import app as app_module
 from opscenter.tui.app import OpsApp

@@ -47,3 +47,12 @@ def test_the_console_never_reaches_past_the_backend_protocol() -> None:
     }
     assert {m: n for m, n in wrong.items() if n} == {}
     assert any("opscenter.backends.base" in names for names in imports("tui").values())
+
+
+def test_the_store_never_reaches_up_into_the_scheduler() -> None:
+    """The store is the bottom of the house: the lease is a row lock and lives there."""
+    wrong = {
+        module: sorted(n for n in names if n.startswith("opscenter.scheduler"))
+        for module, names in imports("store").items()
+    }
+    assert {m: n for m, n in wrong.items() if n} == {}

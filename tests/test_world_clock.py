@@ -13,8 +13,9 @@ from opscenter.backends.local import LocalBackend
 from opscenter.cli import _parser, main
 from opscenter.console import open_world
 from opscenter.domain.clock import ManualClock
-from opscenter.scheduler import lease, worldclock
+from opscenter.scheduler import worldclock
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
+from opscenter.store import lease
 from opscenter.store.db import open_store
 from opscenter.store.models import AuditRow, InstanceRow, LeaseRow, NodeRow
 from opscenter.verbs import UsageError

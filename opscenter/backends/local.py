@@ -53,12 +53,13 @@ from opscenter.domain.records import (
     not_found,
 )
 from opscenter.domain.times import to_local, to_store
-from opscenter.scheduler import actions, lease
+from opscenter.scheduler import actions
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import quiet_log, read_page, text_page
 from opscenter.scheduler.worldclock import StoreClock
 from opscenter.sla import impact
 from opscenter.sla.monitor import stored_baselines, stored_status
+from opscenter.store import lease
 from opscenter.store.db import LARGEST_ID, storable
 from opscenter.store.models import (
     AlertRow,

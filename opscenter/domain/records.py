@@ -59,6 +59,12 @@ def no_attempt(instance_id: int, attempt: int, runs: int) -> NotFound:
     return NotFound(f"instance #{instance_id} has no attempt {attempt} (it has 1..{runs})")
 
 
+def not_deployed(name: str, hint: str = "run 'opscenter deploy PATH'") -> str:
+    """The words for a workspace the store does not hold, the same from every command:
+    ``hint`` says what to do (or is empty where nothing can be done)."""
+    return f"workspace {name} is not deployed in this store" + (f"; {hint}" if hint else "")
+
+
 @dataclass(frozen=True)
 class WorkspaceInfo:
     name: str

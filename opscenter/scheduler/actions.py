@@ -39,10 +39,10 @@ from opscenter.domain.records import (
     not_found,
 )
 from opscenter.domain.times import to_local
-from opscenter.scheduler import backfill, lease, state
+from opscenter.scheduler import backfill, state
 from opscenter.scheduler.logfile import RunLog
 from opscenter.scheduler.procs import end_attempts
-from opscenter.store import audit
+from opscenter.store import audit, lease
 from opscenter.store.batches import chunks
 from opscenter.store.db import storable
 from opscenter.store.models import (

@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 from sqlalchemy import Engine as Database
 
-from opscenter.scheduler import lease, worldclock
+from opscenter.scheduler import worldclock
 from opscenter.scheduler.engine import Engine
 from opscenter.scheduler.rewire import rewire_not_started
 from opscenter.scheduler.worldclock import ClockPlan
+from opscenter.store import lease
 
 
 def run_scheduler(

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select, update
 
 from opscenter.domain.clock import Clock, RealClock, SimulatedClock
 from opscenter.domain.times import to_store
-from opscenter.scheduler import lease
+from opscenter.store import lease
 from opscenter.store.models import WorldClockRow
 from opscenter.store.tx import writing
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from opscenter.domain.model import Status
 from opscenter.domain.records import StatusCounts
 from opscenter.domain.rules import minutes_text
-from opscenter.scheduler import lease
+from opscenter.store import lease
 from opscenter.store.models import (
     BaselineRow,
     InstanceRow,
