@@ -13,6 +13,7 @@ alerts:
 from __future__ import annotations
 
 import re
+from typing import Literal
 from urllib.parse import urlparse
 
 from opscenter.domain.model import AlertRule, AlertTrigger
@@ -65,16 +66,18 @@ def _rule(item: Field, nodes: set[str], baselines: set[str]) -> AlertRule | None
     if target_key not in fields:
         item.problem(f"a {trigger.value} rule needs '{target_key}'")
         return None
-    targets = []
-    for entry in fields[target_key].items():
+    targets: list[str] = []
+    entries = list(fields[target_key].items())
+    for entry in entries:
         value = entry.identifier()
         if value is not None and value not in known:
             entry.problem(
                 f"{value!r} is not one of the workspace's {target_key}", did_you_mean(value, known)
             )
             return None
-        targets.append(value)
-    if not targets or None in targets:
+        if value is not None:
+            targets.append(value)
+    if not entries or len(targets) != len(entries):
         fields[target_key].problem(f"list at least one of the workspace's {target_key}")
         return None
     at, minutes = "", 0
@@ -138,7 +141,8 @@ def _interval(field: Field) -> int | None:
     return seconds
 
 
-def _window(field: Field) -> tuple[str, str] | None | bool:
+def _window(field: Field) -> tuple[str, str] | Literal[False]:
+    """The quiet window, or False when the field is wrong (its problem is recorded)."""
     value = field.text()
     match = _WINDOW.match(value or "")
     if (

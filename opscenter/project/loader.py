@@ -507,8 +507,16 @@ class _Loader:
             owner = fields["owner"].text(allow_empty=True) if "owner" in fields else ""
             if name in found:
                 fields["name"].problem(f"baseline {name!r} is defined twice")
-            elif None not in (name, kind, priority, margin, times, members, owner):
-                found[name] = Baseline(name, owner, priority, kind, times, margin, members)  # type: ignore[arg-type]
+            elif (
+                name is not None
+                and kind is not None
+                and priority is not None
+                and margin is not None
+                and times is not None
+                and members is not None
+                and owner is not None
+            ):
+                found[name] = Baseline(name, owner, priority, kind, times, margin, members)
         return list(found.values())
 
     def committed(self, field: Field | None, kind: str | None) -> tuple[str, ...] | None:
@@ -520,24 +528,27 @@ class _Loader:
                 "a DAILY baseline has one committed time", "write committed_time: '09:00'"
             )
             return None
-        times = []
+        times: list[str] = []
         for item in items:
             value = item.text()
-            match = _CLOCK_TIME.match(value or "")
-            if value is not None and not (match and int(match[1]) <= 47 and int(match[2]) <= 59):
+            if value is None:
+                continue
+            match = _CLOCK_TIME.match(value)
+            if not (match and int(match[1]) <= 47 and int(match[2]) <= 59):
                 item.problem(
                     f"{value!r} is not a committed time",
                     "hh:mm with hh 00..47 (24..47 = the next day)",
                 )
                 return None
             times.append(value)
-        return tuple(times) if None not in times else None
+        return tuple(times) if len(times) == len(items) else None
 
     def members(self, field: Field | None, nodes: set[str]) -> tuple[str, ...] | None:
         if field is None:
             return None
-        names = []
-        for item in field.items():
+        names: list[str] = []
+        items = list(field.items())
+        for item in items:
             name = item.identifier("node name")
             if name is not None and name not in nodes:
                 item.problem(
@@ -545,11 +556,12 @@ class _Loader:
                     did_you_mean(name, nodes),
                 )
                 return None
-            names.append(name)
-        if not names:
+            if name is not None:
+                names.append(name)
+        if not items:
             field.problem("a baseline protects at least one node")
             return None
-        return tuple(names) if None not in names else None
+        return tuple(names) if len(names) == len(items) else None
 
 
 def _with_root(node: Node, root: str) -> Node:

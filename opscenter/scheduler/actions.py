@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.orm import Session
@@ -56,6 +55,7 @@ from opscenter.store.models import (
     WorkspaceRow,
 )
 from opscenter.store.tx import previewing, writing
+from opscenter.store.workspaces import zone_of
 
 
 @dataclass(frozen=True)
@@ -334,9 +334,7 @@ def _halt_orphans(
         .scalars()
         .all()
     )
-    zone = ZoneInfo(
-        conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
-    )
+    zone = zone_of(conn, workspace_id)
     for attempt in running:
         if attempt.log_path:  # decision 13.10: the log says who stopped it, at the world's time
             RunLog(Path(attempt.log_path), lambda: to_local(actor.now, zone)).line(

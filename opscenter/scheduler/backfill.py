@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -31,8 +30,9 @@ from opscenter.store.models import (
     InstanceRow,
     NodeRow,
     NodeVersionRow,
-    WorkspaceRow,
 )
+from opscenter.store.tx import inserted_id
+from opscenter.store.workspaces import zone_of
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,7 @@ def _deployed(conn: Connection, workspace_id: int) -> dict[str, _Node]:
 
 def plan(conn: Connection, workspace_id: int, request: BackfillRequest) -> BackfillPlan:
     """Check a request against the deployed nodes and work out what it would create."""
-    zone = ZoneInfo(
-        conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
-    )
+    zone = zone_of(conn, workspace_id)
     nodes = {
         name: PlanNode(
             name,
@@ -101,16 +99,18 @@ def create(
         "descending": request.descending,
         "window": [t.strftime("%H:%M") for t in planned.window] if planned.window else None,
     }
-    backfill_id = conn.execute(
-        insert(BackfillRow).values(
-            workspace_id=workspace_id,
-            name=name,
-            created_at=now,
-            created_by=user,
-            options=options,
-            status="RUNNING",
+    backfill_id = inserted_id(
+        conn.execute(
+            insert(BackfillRow).values(
+                workspace_id=workspace_id,
+                name=name,
+                created_at=now,
+                created_by=user,
+                options=options,
+                status="RUNNING",
+            )
         )
-    ).inserted_primary_key[0]
+    )
     conn.execute(
         insert(BackfillRunRow),
         [
@@ -204,10 +204,11 @@ def _start_run(
     """Generate the run's instances and edges; returns the new instance ids."""
     options = backfill.options
     nodes = _deployed(conn, workspace_id)
-    zone = ZoneInfo(
-        conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
-    )
-    window = tuple(time.fromisoformat(t) for t in options["window"]) if options["window"] else None
+    zone = zone_of(conn, workspace_id)
+    window = None
+    if options["window"]:
+        start, end = options["window"]
+        window = (time.fromisoformat(start), time.fromisoformat(end))
     day = run.bizdate + timedelta(days=1)  # $[...] is the selected date + 1 at the node's time
     chosen = [n for n in options["nodes"] if n in nodes]
     dry_nodes = [n for n in options["dry_nodes"] if n in nodes]

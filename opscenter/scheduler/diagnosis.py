@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -32,8 +31,8 @@ from opscenter.store.models import (
     NodeVersionRow,
     ResourceGroupRow,
     TransitionRow,
-    WorkspaceRow,
 )
+from opscenter.store.workspaces import zone_of
 
 
 def _unfinished_upstream(conn: Connection, ids: Sequence[int]) -> dict[int, list[Upstream]]:
@@ -144,9 +143,7 @@ def facts(conn: Connection, instance_id: int, now: datetime) -> DiagnosisFacts:
         slots=slots if slots is not None else UNKNOWN,
         slot_holders=_holders(conn, inst.workspace_id, inst.resource_group) if waiting else (),
         waiting_since=inst.status_at,
-        zone=ZoneInfo(
-            conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == inst.workspace_id))
-        ),
+        zone=zone_of(conn, inst.workspace_id),
     )
 
 

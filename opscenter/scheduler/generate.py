@@ -52,6 +52,7 @@ from opscenter.store.models import (
     NodeRow,
     NodeVersionRow,
     WorkspaceRow,
+    table_of,
 )
 from opscenter.store.tx import writing
 
@@ -162,10 +163,10 @@ def generate_day(
 
         priorities = _effective_priorities(connection, workspace_id, deployed)
         rows = _instance_rows(workspace_id, deployed, planned, priorities, zone, now)
-        instances = _insert_many(connection, InstanceRow.__table__, _INSTANCE_COLUMNS, rows)
+        instances = _insert_many(connection, table_of(InstanceRow), _INSTANCE_COLUMNS, rows)
         ids = _slot_ids(connection, workspace_id, day, names) | yesterday_ids
         edges = _edge_rows(deployed, planned, plan, ids)
-        edge_count = _insert_many(connection, InstanceEdgeRow.__table__, _EDGE_COLUMNS, edges)
+        edge_count = _insert_many(connection, table_of(InstanceEdgeRow), _EDGE_COLUMNS, edges)
         _mark_generated(connection, workspace_id, day, now)
     return Generated(day, instances, edge_count)
 
@@ -265,6 +266,7 @@ def _insert_many(
     """
     compiled = insert(table).compile(dialect=connection.dialect, column_keys=list(columns))
     bind = _binder(table, columns, connection.dialect)
+    to_driver: Callable[[tuple], tuple | dict]
     if compiled.positional:
         if tuple(compiled.positiontup or ()) != columns:
             raise ValueError(f"{table.name}: give {compiled.positiontup}, in that order")
@@ -273,8 +275,10 @@ def _insert_many(
         if set(compiled.binds) != set(columns):
             raise ValueError(f"{table.name}: give {sorted(compiled.binds)}")
 
-        def to_driver(row: tuple) -> dict:
+        def named(row: tuple) -> dict:
             return dict(zip(columns, bind(row), strict=True))
+
+        to_driver = named
 
     count = 0
     rows = iter(rows)
@@ -505,6 +509,8 @@ def ensure_generated(engine: Engine, workspace_id: int, now: datetime) -> list[G
     """
     with Session(engine) as session:
         ws = session.get(WorkspaceRow, workspace_id)
+        if ws is None:
+            raise LookupError(f"no workspace #{workspace_id} in this store")
         zone, deployed_at = ZoneInfo(ws.timezone), ws.deployed_at
         first = (
             session.scalar(

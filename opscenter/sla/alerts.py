@@ -39,7 +39,7 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
-from opscenter.store.tx import writing
+from opscenter.store.tx import inserted_id, writing
 
 
 class _NoTokensInLogs(logging.Filter):
@@ -267,18 +267,20 @@ class AlertMonitor:
         for target, fire in firing.items():
             row = existing.get(target)
             if row is None:
-                alert_id = conn.execute(
-                    insert(AlertRow).values(
-                        workspace_id=self.workspace_id,
-                        rule=rule.name,
-                        target=target,
-                        kind=rule.trigger.value,
-                        message=fire.message,
-                        first_at=now,
-                        sent_count=0,
-                        last_error="",
+                alert_id = inserted_id(
+                    conn.execute(
+                        insert(AlertRow).values(
+                            workspace_id=self.workspace_id,
+                            rule=rule.name,
+                            target=target,
+                            kind=rule.trigger.value,
+                            message=fire.message,
+                            first_at=now,
+                            sent_count=0,
+                            last_error="",
+                        )
                     )
-                ).inserted_primary_key[0]
+                )
                 sent, last_sent, first_at = 0, None, now
             elif row.resolved_at is not None:
                 continue  # recorded once per (rule, target): it does not come back
@@ -290,7 +292,9 @@ class AlertMonitor:
                     row.first_at,
                 )
             due = sent == 0 or (
-                sent < rule.max_sends and now - last_sent >= timedelta(seconds=rule.interval)
+                last_sent is not None
+                and sent < rule.max_sends
+                and now - last_sent >= timedelta(seconds=rule.interval)
             )
             if not due or self._quiet(rule, now):
                 continue

@@ -85,7 +85,9 @@ class DurationHistory:
         self.duck.close()
 
     def last_attempt_id(self) -> int:
-        return self.duck.execute("SELECT coalesce(max(attempt_id), 0) FROM history").fetchone()[0]
+        row = self.duck.execute("SELECT coalesce(max(attempt_id), 0) FROM history").fetchone()
+        assert row is not None  # an aggregate always answers one row
+        return int(row[0])
 
     def add_bulk(self, rows: Iterable[Finished]) -> int:
         """Append many attempts through a CSV file: DuckDB reads it far faster than inserts."""
@@ -156,6 +158,7 @@ def successes_since(db: Engine, workspace_id: int, after_attempt_id: int) -> Ite
         for attempt_id, node_id, started, finished in conn.execution_options(
             yield_per=20_000
         ).execute(query):
+            assert started is not None and finished is not None  # a SUCCESS attempt has both
             yield Finished(attempt_id, node_id, finished, (finished - started).total_seconds())
 
 

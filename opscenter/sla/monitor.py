@@ -31,9 +31,9 @@ from opscenter.store.models import (
     InstanceRow,
     NodeRow,
     NodeVersionRow,
-    WorkspaceRow,
 )
-from opscenter.store.tx import writing
+from opscenter.store.tx import inserted_id, writing
+from opscenter.store.workspaces import zone_of
 
 ACTIVE_DAYS = 2  # business dates looked after: yesterday's and today's
 
@@ -138,9 +138,7 @@ class SlaMonitor:
         self.workspace_id = workspace_id
         self.history = history
         with db.connect() as conn:
-            self.zone = ZoneInfo(
-                conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
-            )
+            self.zone = zone_of(conn, workspace_id)
 
     def update(self, now: datetime) -> list[Change]:
         """Recompute every baseline instance of the active business dates; ``now`` naive UTC.
@@ -228,11 +226,16 @@ class SlaMonitor:
             "updated_at": now,
         }
         if row is None:
-            instance_id = conn.execute(
-                insert(BaselineInstanceRow).values(
-                    baseline_id=plan.baseline_id, bizdate=plan.bizdate, cycle=plan.cycle, **values
+            instance_id = inserted_id(
+                conn.execute(
+                    insert(BaselineInstanceRow).values(
+                        baseline_id=plan.baseline_id,
+                        bizdate=plan.bizdate,
+                        cycle=plan.cycle,
+                        **values,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             before = ""
         else:
             instance_id, before = row.id, row.status
@@ -270,7 +273,7 @@ class SlaMonitor:
         parents: dict[int, list[int]] = {}
         frontier = list(outputs)
         while frontier:
-            rows = []
+            rows: list[Row[int, int]] = []
             for part in chunks(frontier):
                 rows += conn.execute(
                     select(InstanceEdgeRow.downstream_id, InstanceEdgeRow.upstream_id).where(
@@ -377,8 +380,8 @@ class SlaMonitor:
                         )
                     )
         for (instance_id, _kind), event in existing.items():
-            item = by_id.get(instance_id)
-            if item and item.status is Status.SUCCESS and event.status in ("NEW", "FIXING"):
+            found = by_id.get(instance_id)
+            if found and found.status is Status.SUCCESS and event.status in ("NEW", "FIXING"):
                 conn.execute(
                     update(EventRow)
                     .where(EventRow.id == event.id)

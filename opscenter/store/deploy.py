@@ -167,7 +167,7 @@ def _sync_nodes(
     for node in workspace.nodes:
         digest = node_digest(node)
         row = rows.pop(node.name, None)
-        version = current.get(row.current_version_id) if row else None
+        version = current.get(row.current_version_id) if row and row.current_version_id else None
         if row is not None and row.state == "deployed" and version and version.digest == digest:
             report.unchanged.append(node.name)
             continue

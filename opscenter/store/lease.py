@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from opscenter.domain.clock import RealClock
 from opscenter.store.models import LeaseRow
@@ -80,7 +80,7 @@ def try_acquire(db: Engine, holder: str) -> tuple[bool, LeaseInfo]:
         row = conn.execute(select(LeaseRow).where(LeaseRow.name == LEASE)).one_or_none()
         if row is None:
             conn.execute(
-                LeaseRow.__table__.insert().values(
+                insert(LeaseRow).values(
                     name=LEASE, holder=holder, acquired_at=now, heartbeat_at=now
                 )
             )

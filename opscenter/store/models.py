@@ -20,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -31,6 +32,14 @@ SCHEMA_VERSION = 1
 
 class Base(DeclarativeBase):
     pass
+
+
+def table_of(row: type[Base]) -> Table:
+    """The Core table behind an ORM class, typed as one (``__table__`` is typed as any
+    FromClause), for the bulk statements that skip the ORM."""
+    table = row.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class Meta(Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, CursorResult, Engine
 from sqlalchemy.orm import Session
 
 
@@ -42,3 +42,10 @@ def writing_session(engine: Engine) -> Iterator[Session]:
     with writing(engine) as connection, Session(bind=connection) as session:
         yield session
         session.flush()
+
+
+def inserted_id(result: CursorResult) -> int:
+    """The id an INSERT of one row gave it."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
