@@ -21,6 +21,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     BaselineDetail,
     BaselineImpact,
+    BaselineInfo,
     BaselineStatus,
     Dashboard,
     Diagnosis,
@@ -48,6 +49,11 @@ class Backend(Protocol):
     def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]: ...
 
     def get_node(self, name: str) -> NodeInfo: ...
+
+    def get_node_by_id(self, node_id: int) -> NodeInfo:
+        """A node by its id (DataWorks' key for a node), undeployed ones too, as
+        ``get_node``; NotFound for an id that names no node of this workspace."""
+        ...
 
     def list_instances(self, flt: InstanceFilter) -> Page: ...
 
@@ -86,6 +92,11 @@ class Backend(Protocol):
     def list_baselines(self, bizdate: date) -> list[BaselineStatus]: ...
 
     def get_baseline(self, name: str, bizdate: date, cycle: int = 1) -> BaselineDetail: ...
+
+    def list_baseline_definitions(self) -> list[BaselineInfo]:
+        """Every baseline as deployed, by id, enabled or not and whether or not any business
+        date has been predicted yet (``list_baselines`` has only a date's predictions)."""
+        ...
 
     def list_events(self, limit: int = 100, open_only: bool = False) -> list[EventInfo]: ...
 

@@ -74,6 +74,7 @@ class WorkspaceInfo:
     scheduler: str  # who holds the scheduler lease, or "" if none
     speed: float = 1.0  # the world's clock: world seconds per real second (1: real time)
     stopped_at: datetime | None = None  # aware: a simulated world whose scheduler stopped
+    owner: str = ""  # who deployed it (DataWorks: the project's owner)
 
 
 @dataclass(frozen=True)
@@ -327,6 +328,8 @@ class BackfillRunInfo:
     position: int
     status: str
     counts: dict[Status, int]
+    started_at: datetime | None = None  # naive UTC
+    finished_at: datetime | None = None  # naive UTC
 
 
 @dataclass(frozen=True)
@@ -380,6 +383,20 @@ class Blocker:
     def describe(self) -> str:
         """``#66 ods_products_snapshot ✗ FAILURE``"""
         return f"#{self.id} {self.node} {self.status.label}"
+
+
+@dataclass(frozen=True)
+class BaselineInfo:
+    """A baseline as deployed, whatever business dates it has been predicted for."""
+
+    id: int
+    name: str
+    owner: str
+    priority: int
+    type: str  # DAILY | HOURLY
+    margin: int  # minutes: alert time = committed time - margin
+    enabled: bool
+    nodes: tuple[str, ...]  # its output nodes: it protects them and every ancestor
 
 
 @dataclass(frozen=True)
@@ -513,6 +530,7 @@ class EventInfo:
     created_at: datetime
     updated_at: datetime
     updated_by: str
+    cycle: int = 1  # of the baseline instance it endangers (hourly baselines have 24)
 
 
 @dataclass(frozen=True)
