@@ -22,16 +22,14 @@ from typing import Any
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
-from textual.widget import Widget
 
 from opscenter.domain.records import ActionRefused, LogPage
 from opscenter.domain.runlog import cause_lines, error_lines, is_cause, is_error
-from opscenter.tui.widgets.table import moving
+from opscenter.tui.widgets.windowed import Windowed, moving
 
 Reader = Callable[[int, int], LogPage]  # (byte offset, byte limit) -> the page read forward
 
@@ -159,8 +157,15 @@ def _backward(reader: Reader, end: int, limit: int) -> _Window:
     return _Window(split_lines(body, begin), begin, end, page.size)
 
 
-class LogView(Widget, can_focus=True):
-    """One attempt's log: a bounded window over the file, a cursor line, search and follow."""
+class LogView(Windowed, can_focus=True):
+    """One attempt's log: a bounded window over the file, a cursor line, search and follow.
+
+    It reads on within two screens (or 20 lines) of either edge: a page of log lines is
+    short, and follow and search land the cursor anywhere in the window.
+    """
+
+    EDGE_SCREENS = 2
+    EDGE_LINES = 20
 
     BINDINGS = [
         *moving("start of the log", "end of the log"),
@@ -196,8 +201,6 @@ class LogView(Widget, can_focus=True):
         self.top_offset = 0  # byte offset of lines[0]
         self.end_offset = 0  # byte offset after the last line held
         self.file_size = 0  # bytes in the file at the last read
-        self.cursor = 0
-        self.top = 0
         self.x = 0
         self.following = False
         self.note = "no log"  # shown when there is no line: loading, empty, a refusal
@@ -412,8 +415,7 @@ class LogView(Widget, can_focus=True):
         if extra > 0:
             del self.lines[:extra]
             self.top_offset = self.lines[0].offset
-            self.cursor = max(0, self.cursor - extra)
-            self.top = max(0, self.top - extra)
+            self.shift(-extra)
         if self.following and at_end:
             self.move_to(len(self.lines) - 1, fetch=False)
         self.refresh()
@@ -427,27 +429,27 @@ class LogView(Widget, can_focus=True):
         added = len(window.lines)
         self.lines[:0] = window.lines
         self.top_offset = window.top_offset
-        self.cursor += added
-        self.top += added
+        self.shift(added)
         extra = len(self.lines) - self.max_lines
         if extra > 0:
             self.end_offset = self.lines[self.max_lines].offset
             del self.lines[self.max_lines :]
-            self.cursor = min(self.cursor, len(self.lines) - 1)
+            self.cursor = self.clamp(self.cursor)
         self._scroll_to_cursor(center=self._center_next)
         self._center_next = False
         self.refresh()
 
-    def _near_edges(self) -> None:
+    def _near_edges(self, toward: int = 0) -> None:
+        """Read a page above or below when the cursor nears that edge, whichever way it went:
+        a read that lands (search, follow) has no direction."""
         if self._busy is not None or not self.lines or self.reader is None:
             return
-        margin = max(self._visible() * 2, 20)
-        if self.cursor < margin and 0 < self.top_offset != self._dry_top:
+        if self.near_head() and 0 < self.top_offset != self._dry_top:
             end = self.top_offset
             self._run("previous", lambda r: _backward(r, end, self.page_bytes), self._prepend)
         elif (
             not self.following
-            and self.cursor >= len(self.lines) - margin
+            and self.near_tail()
             and self.end_offset < self.file_size
             and self.end_offset != self._dry_end
         ):
@@ -533,38 +535,13 @@ class LogView(Widget, can_focus=True):
 
     # -- moving ------------------------------------------------------------------------------
 
-    def _visible(self) -> int:
-        return max(1, self.size.height)
+    def _count(self) -> int:
+        return len(self.lines)
 
-    def _scroll_to_cursor(self, center: bool = False) -> None:
-        visible = self._visible()
-        if center:
-            self.top = self.cursor - visible // 3
-        elif self.cursor < self.top:
-            self.top = self.cursor
-        elif self.cursor >= self.top + visible:
-            self.top = self.cursor - visible + 1
-        self.top = max(0, min(self.top, max(0, len(self.lines) - visible)))
-
-    def move_to(self, index: int, *, center: bool = False, fetch: bool = True) -> None:
-        if not self.lines:
-            self.refresh()
-            return
-        index = max(0, min(index, len(self.lines) - 1))
-        if self.following and index < self.cursor:
+    def _moved(self, before: int) -> None:
+        if self.following and self.cursor < before:
             self.following = False  # reading back up: stop pulling the view down
-        self.cursor = index
-        self._scroll_to_cursor(center and not self.top <= index < self.top + self._visible())
-        self.refresh()
         self.post_message(self.Changed(self))
-        if fetch:
-            self._near_edges()
-
-    def action_cursor(self, step: int) -> None:
-        self.move_to(self.cursor + step)
-
-    def action_page(self, direction: int) -> None:
-        self.move_to(self.cursor + direction * self._visible())
 
     def action_head(self) -> None:
         if self.top_offset == 0:
@@ -585,18 +562,6 @@ class LogView(Widget, can_focus=True):
         longest = max((cell_len(line.text) for line in self.lines), default=0)
         width = max(1, self.size.width - 1)
         self.x = max(0, min(self.x + direction * STEP_COLUMNS, max(0, longest - width)))
-        self.refresh()
-
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        event.stop()
-        self.move_to(self.cursor + 3)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        event.stop()
-        self.move_to(self.cursor - 3)
-
-    def on_resize(self) -> None:
-        self._scroll_to_cursor()
         self.refresh()
 
     # -- drawing -------------------------------------------------------------------------------

@@ -22,10 +22,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
-from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
 from opscenter.domain.records import Page
+from opscenter.tui.widgets.windowed import Windowed, moving
 
 STATUS_CLASSES = (
     "status--success",
@@ -38,18 +38,6 @@ STATUS_CLASSES = (
     "muted",
     "warn",
 )
-
-
-def moving(first: str, last: str) -> list[Binding]:
-    """The keys that move a cursor through lines: arrows and pages, with vim's aliases."""
-    return [
-        Binding("up,k", "cursor(-1)", "up", show=False),
-        Binding("down,j", "cursor(1)", "down", show=False),
-        Binding("pageup,ctrl+b", "page(-1)", "page up", show=False),
-        Binding("pagedown,ctrl+f", "page(1)", "page down", show=False),
-        Binding("home,g", "head", first, show=False),
-        Binding("end,G", "tail", last, show=False),
-    ]
 
 
 @dataclass(frozen=True)
@@ -138,8 +126,10 @@ class _Fetched:
     page: Page
 
 
-class VirtualTable(Widget, can_focus=True):
+class VirtualTable(Windowed, can_focus=True):
     """Rows of a long list, fetched a page at a time, never all at once."""
+
+    HEADER = 1  # the column titles
 
     BINDINGS = [
         *moving("first", "last"),
@@ -205,8 +195,6 @@ class VirtualTable(Widget, can_focus=True):
         self.source: RowSource | None = None
         self.rows: list[Any] = []
         self.first = 0  # position of rows[0] in the whole result
-        self.cursor = 0  # index into rows
-        self.top = 0  # index into rows of the first visible row
         self.at_head = True
         self.at_tail = True
         self.loaded = False
@@ -285,7 +273,9 @@ class VirtualTable(Widget, can_focus=True):
             return
         if event.state == WorkerState.SUCCESS:
             self._pending = None
-            self._apply(event.worker.result)
+            fetched = event.worker.result
+            assert isinstance(fetched, _Fetched)  # what fetch() returns (the worker is untyped)
+            self._apply(fetched)
         elif event.state in (WorkerState.ERROR, WorkerState.CANCELLED):
             self._pending = None
             if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -312,8 +302,7 @@ class VirtualTable(Widget, can_focus=True):
         elif fetched.kind == "previous":
             before = list(reversed(page.items))
             self.rows = before + self.rows
-            self.cursor += len(before)
-            self.top += len(before)
+            self.shift(len(before))
             self.first = max(0, self.first - len(before))
             self.at_head = not more
             self._trim(front=False)
@@ -325,8 +314,7 @@ class VirtualTable(Widget, can_focus=True):
             if keep is not None:
                 index = next((i for i, row in enumerate(self.rows) if key(row) == keep), None)
                 if index is not None:
-                    self.top += index - self.cursor
-                    self.cursor = index
+                    self.shift(index - self.cursor)
             # keep the selected rows current where they are in view
             for row in self.rows:
                 if key(row) in self.selected:
@@ -335,7 +323,7 @@ class VirtualTable(Widget, can_focus=True):
         self.loaded = True
         flexible = [c for c in self.columns if not c.width]
         self._longest = max((len(c.cell(r)) for r in self.rows for c in flexible), default=0)
-        self.cursor = max(0, min(self.cursor, len(self.rows) - 1))
+        self.cursor = self.clamp(self.cursor)
         self._scroll_to_cursor()
         self.refresh()
         self.post_message(self.Changed(self))
@@ -350,8 +338,7 @@ class VirtualTable(Widget, can_focus=True):
         if front:
             self.rows = self.rows[extra:]
             self.first += extra
-            self.cursor -= extra
-            self.top -= extra
+            self.shift(-extra)
             self.at_head = False
         else:
             self.rows = self.rows[:-extra]
@@ -361,45 +348,22 @@ class VirtualTable(Widget, can_focus=True):
         """Fetch the next page in the direction of travel when the cursor nears that edge."""
         if self.source is None or self._pending is not None or not self.rows:
             return
-        margin = max(self._visible(), 10)
-        if toward > 0 and not self.at_tail and self.cursor >= len(self.rows) - margin:
+        if toward > 0 and not self.at_tail and self.near_tail():
             after = self.source.after(self.rows[-1])
             self._request("next", after, descending=False, limit=self.page_size)
-        elif toward < 0 and not self.at_head and self.cursor < margin:
+        elif toward < 0 and not self.at_head and self.near_head():
             after = self.source.after(self.rows[0])
             self._request("previous", after, descending=True, limit=self.page_size)
 
     # -- moving ----------------------------------------------------------------------
 
-    def _visible(self) -> int:
-        return max(1, self.size.height - 1)
+    def _count(self) -> int:
+        return len(self.rows)
 
-    def _scroll_to_cursor(self) -> None:
-        visible = self._visible()
-        if self.cursor < self.top:
-            self.top = self.cursor
-        elif self.cursor >= self.top + visible:
-            self.top = self.cursor - visible + 1
-        self.top = max(0, min(self.top, max(0, len(self.rows) - visible)))
-
-    def move_to(self, index: int) -> None:
-        if not self.rows:
-            return
-        toward = index - self.cursor
-        index = max(0, min(index, len(self.rows) - 1))
-        if index != self.cursor:
-            self.cursor = index
-            self._scroll_to_cursor()
-            self.refresh()
+    def _moved(self, before: int) -> None:
+        if self.cursor != before:
             self.post_message(self.CursorMoved(self, self.current))
             self.post_message(self.Changed(self))
-        self._near_edges(toward)
-
-    def action_cursor(self, step: int) -> None:
-        self.move_to(self.cursor + step)
-
-    def action_page(self, direction: int) -> None:
-        self.move_to(self.cursor + direction * self._visible())
 
     def action_head(self) -> None:
         if self.at_head:
@@ -433,22 +397,11 @@ class VirtualTable(Widget, can_focus=True):
         if self.current is not None:
             self.post_message(self.Opened(self, self.current))
 
-    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
-        event.stop()
-        self.move_to(self.cursor + 3)
-
-    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
-        event.stop()
-        self.move_to(self.cursor - 3)
-
     def on_click(self, event: events.Click) -> None:
         if event.y >= 1:
             self.move_to(self.top + event.y - 1)
             if event.chain == 2:
                 self.action_open()
-
-    def on_resize(self) -> None:
-        self._scroll_to_cursor()
 
     # -- drawing -----------------------------------------------------------------------
 
