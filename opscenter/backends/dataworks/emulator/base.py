@@ -1,4 +1,8 @@
-"""What every group of operations shares: the backend, the mapper and the lookups."""
+"""What every group of operations shares: the backend, the mapper and the lookups.
+
+The groups read the served workspace through Backend methods only, never its store, so
+what the emulator answers is what any console over that backend would see.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +11,13 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
 
-from sqlalchemy import select
-
 from opscenter.backends.dataworks.emulator.mapping import Mapper
-from opscenter.backends.dataworks.emulator.wire import ApiFailure, Params, invalid
+from opscenter.backends.dataworks.emulator.wire import ApiFailure, Params, invalid, missing
 from opscenter.backends.local import LocalBackend
-from opscenter.domain.records import InstanceFilter, InstanceInfo, NodeFilter, NodeInfo
-from opscenter.store.db import storable
-from opscenter.store.models import NodeRow
+from opscenter.domain.records import InstanceFilter, InstanceInfo, NodeFilter, NodeInfo, NotFound
 
 Operation = Callable[[Params], dict[str, Any]]
+EVERY = 1_000_000  # a list limit no served workspace reaches: the whole list
 
 
 def legacy(data: Any) -> dict[str, Any]:
@@ -41,6 +42,22 @@ def legacy_day(text: str, name: str) -> date | None:
         raise invalid(name, "expected yyyy-MM-dd or yyyy-MM-dd HH:mm:ss") from None
 
 
+def required_day(params: Params, name: str) -> date:
+    """A required 2020 date (``legacy_day``)."""
+    day = legacy_day(params.text(name, required=True), name)
+    if day is None:  # (a required text is never empty)
+        raise missing(name)
+    return day
+
+
+def required_int(params: Params, name: str) -> int:
+    """A required integer, typed as one: ``Params.int`` answers None only when optional."""
+    value = params.int(name, required=True)
+    if value is None:
+        raise missing(name)
+    return value
+
+
 class Group:
     """Operations of one API version over one LocalBackend; ``ACTIONS`` names the methods
     served, each called with the request's Params."""
@@ -59,20 +76,14 @@ class Group:
         return self.backend.list_nodes(NodeFilter())
 
     def _node(self, node_id: int) -> NodeInfo:
-        """A deployed node by id: its name by the primary key, then the one node read."""
-        name = None
-        if storable(node_id):
-            with self.backend.db.connect() as conn:
-                name = conn.scalar(
-                    select(NodeRow.name).where(
-                        NodeRow.id == node_id,
-                        NodeRow.workspace_id == self.backend.workspace_id,
-                        NodeRow.state == "deployed",
-                    )
-                )
-        if name is None:
+        """A deployed node by id."""
+        try:
+            node = self.backend.get_node_by_id(node_id)
+        except NotFound:
+            node = None
+        if node is None or node.state != "deployed":
             raise ApiFailure(400, "InvalidParameter", f"No deployed task with id {node_id}.")
-        return self.backend.get_node(name)
+        return node
 
     def _project(self, params: Params, name: str = "ProjectId") -> None:
         project = params.int(name, required=True)
@@ -92,7 +103,7 @@ class Group:
             flt = dataclasses.replace(flt, after=window.next_after)
 
     def _instance(self, params: Params, name: str = "Id") -> InstanceInfo:
-        return self.backend.get_instance(params.int(name, required=True))  # type: ignore[arg-type]
+        return self.backend.get_instance(required_int(params, name))
 
     def _log(self, instance_id: int, attempt: int | None) -> str:
         chunks: list[str] = []

@@ -3,16 +3,19 @@ business dates are the DAGs GetDag and ListDags read (ids: mapping.dag_id)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from opscenter.backends.dataworks.emulator.base import Group, legacy, legacy_day, prod_env
+from opscenter.backends.dataworks.emulator.base import (
+    Group,
+    legacy,
+    prod_env,
+    required_day,
+    required_int,
+)
 from opscenter.backends.dataworks.emulator.mapping import dag_id, dag_parts
 from opscenter.backends.dataworks.emulator.wire import V2020, Params, invalid
 from opscenter.domain.records import ActionRefused, BackfillInfo, BackfillRequest
-from opscenter.store.models import BackfillRunRow
 
 MAX_CONCURRENT_RUNS = 10  # the local backfill's limit of dates in flight
 WHOLE_DAY = ("00:00:00", "23:59:59")
@@ -35,9 +38,9 @@ class Dags2020(Group):
 
     def GetDag(self, params: Params) -> dict[str, Any]:
         prod_env(params)
-        dag = params.int("DagId", required=True)
+        dag = required_int(params, "DagId")
         try:
-            backfill = self.backend.get_backfill(dag_parts(dag)[0])  # type: ignore[arg-type]
+            backfill = self.backend.get_backfill(dag_parts(dag)[0])
         except (ValueError, ActionRefused):
             raise invalid("DagId", f"no DAG {dag}") from None
         dags = [d for d in self._dags(backfill) if d["DagId"] == dag]
@@ -48,29 +51,21 @@ class Dags2020(Group):
     def ListDags(self, params: Params) -> dict[str, Any]:
         """The DAGs of the backfill ``OpSeq``, by business date; none for an unknown one."""
         prod_env(params)
-        op_seq = params.int("OpSeq", required=True)
+        op_seq = required_int(params, "OpSeq")
         try:
-            backfill = self.backend.get_backfill(op_seq)  # type: ignore[arg-type]
+            backfill = self.backend.get_backfill(op_seq)
         except ActionRefused:
             return legacy({"Dags": []})
         return legacy({"Dags": self._dags(backfill)})
 
     def _dags(self, backfill: BackfillInfo) -> list[dict[str, Any]]:
-        run = BackfillRunRow
-        with self.backend.db.connect() as conn:
-            rows = conn.execute(
-                select(run.bizdate, run.started_at, run.finished_at).where(
-                    run.backfill_id == backfill.id
-                )
-            ).all()
-        times = {day: (started, finished) for day, started, finished in rows}
         runs = sorted(backfill.runs, key=lambda r: r.bizdate)
-        return [self.map.dag(backfill, r, *times[r.bizdate]) for r in runs]
+        return [self.map.dag(backfill, r, r.started_at, r.finished_at) for r in runs]
 
     def _request(self, params: Params) -> BackfillRequest:
         """The local backfill a RunCycleDagNodes call asks for."""
         name = params.text("Name", required=True)
-        root = params.int("RootNodeId", required=True)
+        root = required_int(params, "RootNodeId")
         include = params.id_list("IncludeNodeIds", required=True)
         exclude = params.id_list("ExcludeNodeIds")
         if root not in include:
@@ -80,12 +75,12 @@ class Dags2020(Group):
             unknown = [i for i in ids if i not in names]
             if unknown:
                 raise invalid(key, f"no deployed node with id {unknown[0]}")
-        start = _bizdate(params, "StartBizDate")
-        end = _bizdate(params, "EndBizDate")
+        start = required_day(params, "StartBizDate")
+        end = required_day(params, "EndBizDate")
         if params.json("NodeParams", default={}):
             raise invalid("NodeParams", "the emulator cannot override node parameters")
         return BackfillRequest(
-            node=names[root],  # type: ignore[index]
+            node=names[root],
             start=start,
             end=end,
             include=tuple(names[i] for i in include if i != root),
@@ -94,10 +89,6 @@ class Dags2020(Group):
             window=_window(params),
             name=name,
         )
-
-
-def _bizdate(params: Params, name: str) -> date:
-    return legacy_day(params.text(name, required=True), name)  # type: ignore[return-value]
 
 
 def _parallel(params: Params) -> int:

@@ -7,9 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import select
-
-from opscenter.backends.dataworks.emulator.base import Group, legacy, legacy_day, prod_env
+from opscenter.backends.dataworks.emulator.base import (
+    Group,
+    legacy,
+    legacy_day,
+    prod_env,
+    required_day,
+    required_int,
+)
 from opscenter.backends.dataworks.emulator.mapping import (
     compact,
     dag_parts,
@@ -21,7 +26,6 @@ from opscenter.backends.dataworks.emulator.mapping import (
 from opscenter.backends.dataworks.emulator.wire import V2020, ApiFailure, Params, invalid
 from opscenter.domain.model import DependencyType, Status
 from opscenter.domain.records import ActionResult, InstanceFilter, NodeFilter, NodeInfo
-from opscenter.store.models import BaselineRow
 
 SCHEDULER_TYPES = ("NORMAL", "MANUAL", "PAUSE", "SKIP")
 
@@ -79,7 +83,7 @@ class Ops2020(Group):
 
     def GetNode(self, params: Params) -> dict[str, Any]:
         prod_env(params)
-        node = self._node(params.int("NodeId", required=True))  # type: ignore[arg-type]
+        node = self._node(required_int(params, "NodeId"))
         return legacy(self.map.node_2020(node, self._baselines_of_nodes().get(node.name)))
 
     def GetNodeParents(self, params: Params) -> dict[str, Any]:
@@ -91,7 +95,7 @@ class Ops2020(Group):
     def _relatives(self, params: Params, *, upward: bool) -> dict[str, Any]:
         """Same-cycle relatives (StepType "0") first, then cross-cycle ones ("3")."""
         prod_env(params)
-        node = self._node(params.int("NodeId", required=True))  # type: ignore[arg-type]
+        node = self._node(required_int(params, "NodeId"))
         nodes = {n.name: n for n in self._nodes()}
         found = {
             (up if upward else down, cross)
@@ -107,10 +111,10 @@ class Ops2020(Group):
 
     def GetNodeCode(self, params: Params) -> dict[str, Any]:
         prod_env(params)
-        return legacy(self._node(params.int("NodeId", required=True)).code)  # type: ignore[arg-type]
+        return legacy(self._node(required_int(params, "NodeId")).code)
 
     def UpdateNodeRunMode(self, params: Params) -> dict[str, Any]:
-        node = self._node(params.int("NodeId", required=True))  # type: ignore[arg-type]
+        node = self._node(required_int(params, "NodeId"))
         mode = params.int("SchedulerType", required=True)
         if mode == 2:
             self.backend.freeze_node(node.name)
@@ -123,19 +127,14 @@ class Ops2020(Group):
     def OfflineNode(self, params: Params) -> dict[str, Any]:
         """Undeploy at once; ``Success`` is the string ``"true"``, as in the SDK's model."""
         self._project(params)
-        node = self._node(params.int("NodeId", required=True))  # type: ignore[arg-type]
+        node = self._node(required_int(params, "NodeId"))
         self.backend.undeploy(node.name)
         return {"Success": "true", "HttpStatusCode": 200}
 
     def _baselines_of_nodes(self) -> dict[str, int]:
         """Node name -> the baseline (lowest id) that protects it."""
-        with self.backend.db.connect() as conn:
-            rows = conn.execute(
-                select(BaselineRow.id, BaselineRow.nodes)
-                .where(BaselineRow.workspace_id == self.map.project_id)
-                .order_by(BaselineRow.id.desc())
-            ).all()
-        return {name: baseline_id for baseline_id, names in rows for name in names}
+        baselines = reversed(self.backend.list_baseline_definitions())  # the lowest id last
+        return {name: b.id for b in baselines for name in b.nodes}
 
     # -- instances ----------------------------------------------------------------------------
 
@@ -144,7 +143,9 @@ class Ops2020(Group):
         self._project(params)
         number, size = params.paging()
         status = params.text("Status")
-        statuses = (Status.NOT_RUN, Status.FROZEN) if status == "NOT_RUN" else ()
+        statuses: tuple[Status, ...] = (
+            (Status.NOT_RUN, Status.FROZEN) if status == "NOT_RUN" else ()
+        )
         if status and not statuses:
             statuses = (_enum(Status, status, "Status"),)
         node_id = params.int("NodeId")
@@ -223,8 +224,7 @@ class Ops2020(Group):
 
     def GetInstanceStatusCount(self, params: Params) -> dict[str, Any]:
         self._project(params)
-        bizdate = legacy_day(params.text("BizDate", required=True), "BizDate")
-        counts = self.backend.status_counts(bizdate).counts  # type: ignore[arg-type]
+        counts = self.backend.status_counts(required_day(params, "BizDate")).counts
         return {
             "Success": True,
             "HttpStatusCode": 200,

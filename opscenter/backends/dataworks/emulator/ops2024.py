@@ -3,15 +3,15 @@ actions, backfill as SupplementData workflow instances, and the workspace."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select
-
-from opscenter.backends.dataworks.emulator.base import Group
+from opscenter.backends.dataworks.emulator.base import Group, required_int
 from opscenter.backends.dataworks.emulator.mapping import (
     PERIODIC_WORKFLOW_ID,
     STATUS_2024,
@@ -39,7 +39,6 @@ from opscenter.domain.records import (
     InstanceInfo,
     NodeFilter,
 )
-from opscenter.store.models import WorkspaceRow
 
 STUDIO_SCENES = ("DataworksProject", "DataworksManualWorkflow", "DataworksManualTask")
 RECURRENCES = ("Normal", "Pause", "Skip")
@@ -104,12 +103,12 @@ class Ops2024(Group):
         return {"PagingInfo": paged(tasks, number, size, "Tasks")}
 
     def GetTask(self, params: Params) -> dict[str, Any]:
-        node = self._node(params.int("Id", required=True))  # type: ignore[arg-type]
+        node = self._node(required_int(params, "Id"))
         ids = {n.name: n.id for n in self.backend.list_nodes(NodeFilter(include_undeployed=True))}
         return {"Task": self.map.task_detail(node, ids)}
 
     def _neighbour_tasks(self, params: Params, key: str, upward: bool) -> dict[str, Any]:
-        node = self._node(params.int("Id", required=True))  # type: ignore[arg-type]
+        node = self._node(required_int(params, "Id"))
         number, size = params.paging()
         by_name = {n.name: n for n in self._nodes()}
         names = node.upstreams if upward else node.downstreams
@@ -127,10 +126,10 @@ class Ops2024(Group):
         return self._neighbour_tasks(params, "DownstreamTasks", upward=False)
 
     def UpdateTask(self, params: Params) -> dict[str, Any]:
-        task_id = params.int("Id", required=True)
+        task_id = required_int(params, "Id")
         fields = {k: v for k, v in params.values.items() if k in _UPDATABLE_TASK_FIELDS}
         fields["Trigger"] = params.json("Trigger", default={})
-        self._set_recurrence(task_id, fields)  # type: ignore[arg-type]
+        self._set_recurrence(task_id, fields)
         return {"Success": True}
 
     def BatchUpdateTasks(self, params: Params) -> dict[str, Any]:
@@ -140,7 +139,7 @@ class Ops2024(Group):
         ):
             raise invalid("Tasks", "expected a JSON array of objects with an Id")
         info = {
-            str(t["Id"]): self._outcome(lambda t=t: self._set_recurrence(int(t["Id"]), t))
+            str(t["Id"]): self._outcome(partial(self._set_recurrence, int(t["Id"]), t))
             for t in tasks
         }
         return {"SuccessInfo": info}
@@ -192,8 +191,8 @@ class Ops2024(Group):
         self._project(params)
         number, size = params.paging(max_size=500)
         ids = set(params.ids("Ids"))
-        if params.int("Id") is not None:
-            ids.add(params.int("Id"))  # type: ignore[arg-type]
+        if (one := params.int("Id")) is not None:
+            ids.add(one)
         flt, keep = self._instance_filter(params, ids)
         items = [self.map.task_instance(i) for i in self._all_instances(flt) if keep(i)]
         items = _sorted(items, params.text("SortBy", default="Id Desc"), "SortBy", _TIME_SORTS)
@@ -208,8 +207,8 @@ class Ops2024(Group):
         kind = _kind(params.text("WorkflowInstanceType"))
         statuses = _statuses_2024(params.text("Status"))
         task_ids = set(params.ids("TaskIds"))
-        if params.int("TaskId") is not None:
-            task_ids.add(params.int("TaskId"))  # type: ignore[arg-type]
+        if (task_id := params.int("TaskId")) is not None:
+            task_ids.add(task_id)
         flt = InstanceFilter(
             bizdate=self.map.bizdate_of(bizdate_ms) if bizdate_ms is not None else None,
             statuses=statuses,
@@ -269,7 +268,7 @@ class Ops2024(Group):
     def _batch(self, params: Params, act: Callable[[list[int]], ActionResult]) -> dict[str, Any]:
         """One action per id, so a refusal is that id's failure and the rest still happen."""
         ids = params.ids("Ids", required=True)
-        return {"SuccessInfo": {str(i): self._outcome(lambda i=i: act([i])) for i in ids}}
+        return {"SuccessInfo": {str(i): self._outcome(partial(act, [i])) for i in ids}}
 
     @staticmethod
     def _outcome(act: Callable[[], ActionResult]) -> dict[str, Any]:
@@ -343,22 +342,22 @@ class Ops2024(Group):
         parallel = properties.get("Parallelism", 1)
         if not isinstance(parallel, int) or isinstance(parallel, bool):
             raise invalid("DefaultRunProperties", "Parallelism must be an integer")
-        common = {
-            "node": names[roots[0]],
-            "downstream": mode == "AllDownstream",
-            "include": tuple(
+        ranges, window = _periods(periods)
+        first = BackfillRequest(
+            node=names[roots[0]],
+            start=ranges[0][0],
+            end=ranges[0][1],
+            downstream=mode == "AllDownstream",
+            include=tuple(
                 names[i] for i in _id_list(properties, "IncludeTaskIds") if i != roots[0]
             ),
-            "exclude": tuple(names[i] for i in _id_list(properties, "ExcludeTaskIds")),
-            "parallel": parallel,
-            "descending": properties.get("Order") == "Desc",
-            "name": name,
-        }
-        ranges, window = _periods(periods)
-        return [
-            BackfillRequest(start=start, end=end, window=window, **common)  # type: ignore[arg-type]
-            for start, end in ranges
-        ]
+            exclude=tuple(names[i] for i in _id_list(properties, "ExcludeTaskIds")),
+            parallel=parallel,
+            descending=properties.get("Order") == "Desc",
+            window=window,
+            name=name,
+        )
+        return [dataclasses.replace(first, start=start, end=end) for start, end in ranges]
 
     def GetCreateWorkflowInstancesResult(self, params: Params) -> dict[str, Any]:
         operation_id = params.text("OperationId", required=True)
@@ -371,7 +370,7 @@ class Ops2024(Group):
     def ListWorkflowInstances(self, params: Params) -> dict[str, Any]:
         self._project(params)
         number, size = params.paging()
-        bizdate = self.map.bizdate_of(params.int("BizDate", required=True))  # type: ignore[arg-type]
+        bizdate = self.map.bizdate_of(required_int(params, "BizDate"))
         kind, ids = params.text("Type"), set(params.ids("Ids"))
         name = params.text("Name")
         rows = [
@@ -386,7 +385,7 @@ class Ops2024(Group):
         return {"PagingInfo": paged(rows, number, size, "WorkflowInstances")}
 
     def GetWorkflowInstance(self, params: Params) -> dict[str, Any]:
-        backfill = self.backend.get_backfill(params.int("Id", required=True))  # type: ignore[arg-type]
+        backfill = self.backend.get_backfill(required_int(params, "Id"))
         return {"WorkflowInstance": self.map.workflow_instance(backfill)}
 
     def StopWorkflowInstances(self, params: Params) -> dict[str, Any]:
@@ -407,16 +406,12 @@ class Ops2024(Group):
     def GetProject(self, params: Params) -> dict[str, Any]:
         """The served workspace; it has no development environment (``ProjectEnv`` Prod)."""
         self._project(params, "Id")
-        with self.backend.db.connect() as conn:
-            owner = conn.scalar(
-                select(WorkspaceRow.deployed_by).where(WorkspaceRow.id == self.map.project_id)
-            )
-        name = self.backend.workspace().name
+        workspace = self.backend.workspace()
         project = {
             "Id": self.map.project_id,
-            "Name": name,
-            "DisplayName": name,
-            "Owner": owner,
+            "Name": workspace.name,
+            "DisplayName": workspace.name,
+            "Owner": workspace.owner,
             "Status": "Available",
             "DevEnvironmentEnabled": False,
         }

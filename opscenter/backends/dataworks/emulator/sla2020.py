@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from opscenter.backends.dataworks.emulator.auth import ISO_UTC
-from opscenter.backends.dataworks.emulator.base import Group, legacy
+from opscenter.backends.dataworks.emulator.base import EVERY, Group, legacy, required_int
 from opscenter.backends.dataworks.emulator.mapping import compact, ms, paged
 from opscenter.backends.dataworks.emulator.wire import V2020, Params, invalid
-from opscenter.domain.records import InstanceInfo
-from opscenter.store.models import AlertRow, BaselineInstanceRow, BaselineRow, EventRow
+from opscenter.domain.records import AlertInfo, BaselineDetail, InstanceInfo
 
 
 class Sla2020(Group):
@@ -30,35 +27,23 @@ class Sla2020(Group):
     )
 
     def _baseline_ids(self) -> dict[str, int]:
-        with self.backend.db.connect() as conn:
-            rows = conn.execute(
-                select(BaselineRow.name, BaselineRow.id).where(
-                    BaselineRow.workspace_id == self.backend.workspace_id
-                )
-            ).all()
-        return dict(rows)  # type: ignore[arg-type]
+        return {b.name: b.id for b in self.backend.list_baseline_definitions()}
 
     def ListBaselines(self, params: Params) -> dict[str, Any]:
         self._project(params)
         number, size = params.paging()
-        with self.backend.db.connect() as conn:
-            rows = conn.execute(
-                select(BaselineRow)
-                .where(BaselineRow.workspace_id == self.backend.workspace_id)
-                .order_by(BaselineRow.id)
-            ).all()
         baselines = [
             {
-                "BaselineId": r.id,
-                "BaselineName": r.name,
-                "BaselineType": r.type.upper(),
-                "Owner": r.owner,
-                "Priority": r.priority,
-                "Enabled": r.enabled,
+                "BaselineId": b.id,
+                "BaselineName": b.name,
+                "BaselineType": b.type.upper(),
+                "Owner": b.owner,
+                "Priority": b.priority,
+                "Enabled": b.enabled,
                 "AlertEnabled": True,
-                "AlertMarginThreshold": r.margin,
+                "AlertMarginThreshold": b.margin,
             }
-            for r in rows
+            for b in self.backend.list_baseline_definitions()
         ]
         return legacy(paged(baselines, number, size, "Baselines"))
 
@@ -83,13 +68,13 @@ class Sla2020(Group):
             return moment.date()
         return moment.astimezone(self.map.zone).date()
 
-    def _baseline(self, params: Params) -> tuple[int, Any]:
-        baseline_id = params.int("BaselineId", required=True)
+    def _baseline(self, params: Params) -> tuple[int, BaselineDetail]:
+        baseline_id = required_int(params, "BaselineId")
         names = {v: k for k, v in self._baseline_ids().items()}
         if baseline_id not in names:
             raise invalid("BaselineId", f"no baseline {baseline_id}")
-        cycle = params.int("InGroupId", required=True)
-        detail = self.backend.get_baseline(names[baseline_id], self._baseline_day(params), cycle)  # type: ignore[arg-type]
+        cycle = required_int(params, "InGroupId")
+        detail = self.backend.get_baseline(names[baseline_id], self._baseline_day(params), cycle)
         return baseline_id, detail
 
     def GetBaselineStatus(self, params: Params) -> dict[str, Any]:
@@ -166,7 +151,7 @@ class Sla2020(Group):
         if node_id is not None and instance_id is not None:
             raise invalid("InstanceId", "give NodeId or InstanceId, not both")
         owner = params.text("Owner")
-        events = self.backend.list_events(limit=1_000_000)
+        events = self.backend.list_events(limit=EVERY)
         instances = {e.instance_id: self.backend.get_instance(e.instance_id) for e in events}
         topics = [
             compact(
@@ -195,29 +180,23 @@ class Sla2020(Group):
     def GetTopicInfluence(self, params: Params) -> dict[str, Any]:
         """The baseline (business date and cycle) the event endangers."""
         topic_id = params.int("TopicId", required=True)
-        with self.backend.db.connect() as conn:
-            row = conn.execute(
-                select(BaselineRow.id, BaselineRow.name, BaselineInstanceRow.bizdate)
-                .add_columns(BaselineInstanceRow.cycle)
-                .join(EventRow, EventRow.baseline_id == BaselineRow.id)
-                .join(BaselineInstanceRow, BaselineInstanceRow.id == EventRow.baseline_instance_id)
-                .where(EventRow.id == topic_id, BaselineRow.workspace_id == self.map.project_id)
-            ).one_or_none()
-        if row is None:
+        event = next((e for e in self.backend.list_events(limit=EVERY) if e.id == topic_id), None)
+        if event is None:
             raise invalid("TopicId", f"no topic {topic_id}")
+        baseline_id = self._baseline_ids()[event.baseline]
         found = [
             b
-            for b in self.backend.list_baselines(row.bizdate)
-            if b.name == row.name and b.cycle == row.cycle
+            for b in self.backend.list_baselines(event.bizdate)
+            if b.name == event.baseline and b.cycle == event.cycle
         ]
         influence: dict[str, Any] = {
-            "BaselineId": row.id,
-            "BaselineName": row.name,
-            "Bizdate": self.map.bizdate_ms(row.bizdate),
-            "InGroupId": row.cycle,
+            "BaselineId": baseline_id,
+            "BaselineName": event.baseline,
+            "Bizdate": self.map.bizdate_ms(event.bizdate),
+            "InGroupId": event.cycle,
         }
         if found:
-            status = self.map.baseline_status(found[0], row.id)
+            status = self.map.baseline_status(found[0], baseline_id)
             influence.update(compact({"Buffer": status.get("Buffer"), "Status": status["Status"]}))
         return legacy({"Influences": [influence]})
 
@@ -226,30 +205,26 @@ class Sla2020(Group):
         number, size = params.paging()
         begin, end = self._window(params)
         user = params.text("AlertUser")
-        with self.backend.db.connect() as conn:
-            rows = conn.execute(
-                select(AlertRow)
-                .where(AlertRow.workspace_id == self.map.project_id)
-                .order_by(AlertRow.id.desc())
-            ).all()
         messages = [
-            self._alert_message(r) for r in rows if begin <= (r.last_sent_at or r.first_at) <= end
+            self._alert_message(a)
+            for a in self.backend.list_alerts(limit=EVERY)
+            if begin <= (a.last_sent_at or a.first_at) <= end
         ]
         if user:
             messages = [m for m in messages if m["AlertUser"] == user]
         return legacy(paged(messages, number, size, "AlertMessages"))
 
-    def _alert_message(self, row: Any) -> dict[str, Any]:
-        kind, _, rest = row.target.partition(":")
+    def _alert_message(self, alert: AlertInfo) -> dict[str, Any]:
+        kind, _, rest = alert.target.partition(":")
         message: dict[str, Any] = {
-            "AlertId": str(row.id),
-            "AlertTime": ms(row.last_sent_at or row.first_at),
+            "AlertId": str(alert.id),
+            "AlertTime": ms(alert.last_sent_at or alert.first_at),
             "AlertUser": self.backend.user,
             "AlertMethod": "MAIL",
-            "AlertMessageStatus": "SEND_FAIL" if row.last_error else "SEND_SUCCESS",
+            "AlertMessageStatus": "SEND_FAIL" if alert.last_error else "SEND_SUCCESS",
             "Source": "REMIND_ALERT",
-            "Content": row.message,
-            "RemindName": row.rule,
+            "Content": alert.message,
+            "RemindName": alert.rule,
             "Nodes": [],
             "Instances": [],
             "Topics": [],
