@@ -27,6 +27,7 @@ from opscenter.domain.rules import default_bizdate
 from opscenter.domain.times import zone_label
 from opscenter.tui import format as fmt
 from opscenter.tui import theming
+from opscenter.tui.actions import registry
 from opscenter.tui.clipboard import osc52
 from opscenter.tui.commands import OpsCommands, go_to_instance, go_to_node
 from opscenter.tui.screens.base import OpsScreen, typed_into_field
@@ -34,23 +35,6 @@ from opscenter.tui.screens.confirm import ConfirmScreen, Impact
 from opscenter.tui.screens.help import HelpScreen
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.chrome import TABS, WorldLine
-
-# Actions that change the world: hidden in read-only, always behind a confirm.
-DANGEROUS = frozenset(
-    {
-        "rerun",
-        "rerun_downstream",
-        "set_success",
-        "stop",
-        "freeze",
-        "unfreeze",
-        "freeze_node",
-        "unfreeze_node",
-        "backfill",
-        "undeploy",
-        "handle_event",
-    }
-)
 
 COMMANDS = {
     "dash": "dashboard",
@@ -270,7 +254,7 @@ class OpsApp(App[None]):
             binding = active.binding
             if not binding.show or not binding.description or binding.id in ("help", "quit"):
                 continue
-            if self.readonly and binding.action.split("(")[0] in DANGEROUS:
+            if registry.withheld(binding.action, self.readonly):
                 continue
             shown.setdefault(
                 binding.action, f"{self.get_key_display(binding)} {binding.description}"
@@ -343,9 +327,12 @@ class OpsApp(App[None]):
 
     def _check_terminal(self) -> None:
         """An SSH drop leaves no terminal: leave instead of spinning (dolphie's watchdog)."""
+        stdin = sys.__stdin__
         try:
-            alive = os.isatty(sys.__stdin__.fileno()) and os.ttyname(sys.__stdin__.fileno())
-        except (OSError, ValueError, AttributeError):
+            alive = (
+                stdin is not None and os.isatty(stdin.fileno()) and bool(os.ttyname(stdin.fileno()))
+            )
+        except (OSError, ValueError):
             alive = False
         if not alive:
             self.exit()
@@ -353,7 +340,7 @@ class OpsApp(App[None]):
     # -- global keys ------------------------------------------------------------------------
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.screen, self.readonly, DANGEROUS))
+        self.push_screen(HelpScreen(self.screen, self.readonly))
 
     async def action_switch_mode(self, mode: str) -> None:
         """A number key: that screen as it first shows, from anywhere. What was opened on
@@ -363,9 +350,9 @@ class OpsApp(App[None]):
         while len(self.screen_stack) > 1:
             await self.pop_screen()
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
         if len(self.screen_stack) > 1:
-            self.pop_screen()
+            await self.pop_screen()
 
     def action_pick_bizdate(self) -> None:
         def chosen(answer: str | None) -> None:
@@ -455,14 +442,17 @@ class OpsApp(App[None]):
 
     async def show_instances(self, *, node: str = "", backfill_id: int | None = None) -> None:
         """Drill down to the Instances screen: one node's, or one backfill's."""
+        from opscenter.tui.screens.instances import InstancesScreen
+
         await self.switch_mode("instances")
         while len(self.screen_stack) > 1:
             self.pop_screen()
         screen = self.screen_stack[0]
+        assert isinstance(screen, InstancesScreen)
         if backfill_id is not None:
-            screen.show_backfill(backfill_id)  # type: ignore[attr-defined]
+            screen.show_backfill(backfill_id)
         else:
-            screen.show_node(node)  # type: ignore[attr-defined]
+            screen.show_node(node)
 
     def open_baseline(self, name: str, cycle: int = 1) -> None:
         from opscenter.tui.screens.baselines import BaselineScreen
@@ -473,36 +463,23 @@ class OpsApp(App[None]):
 
     def act(
         self,
-        action: str,
         title: str,
         summary: str,
         targets: Sequence[str],
         call: Callable[[Backend], ActionResult],
         *,
-        ids: Sequence[int | str],
         notes: Sequence[str] = (),
         impact: Impact | None = None,
         done: Callable[[ActionResult], None] | None = None,
     ) -> None:
-        """Confirm with the exact targets, then call the backend off the UI thread.
-
-        ``targets`` are the confirm's lines; ``ids`` the same targets as the backend names
-        them in its audit (instance ids, a node name), for a refusal made here."""
-        if self.refused_read_only(action, title, ids):
-            return
+        """Confirm with the exact targets (``targets`` are the confirm's lines), then call the
+        backend off the UI thread. Read-only never gets here: ``registry.perform`` refuses."""
 
         def confirmed(yes: bool | None) -> None:
             if yes:
                 self._perform(call, done)
 
         self.push_screen(ConfirmScreen(title, summary, targets, notes, impact), confirmed)
-
-    def refused_read_only(self, action: str, title: str, ids: Sequence[int | str]) -> bool:
-        """A read-only console refuses what changes the world, says so and audits it."""
-        if not (self.readonly and action in DANGEROUS):
-            return False
-        self.refuse(action, ids, f"{title} is not available: opscenter runs read-only (--readonly)")
-        return True
 
     def refuse(
         self,

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from textual.app import App
 from textual.binding import Binding
@@ -26,10 +26,9 @@ from textual.screen import Screen
 from opscenter.domain.records import ActionRefused, NodeInfo
 from opscenter.tui import format as fmt
 from opscenter.tui import theming
+from opscenter.tui.actions import registry
+from opscenter.tui.console import Console, OnConsole
 from opscenter.tui.widgets.chrome import TABS
-
-if TYPE_CHECKING:
-    from opscenter.tui.app import OpsApp
 
 SCREEN_NAMES = {
     "dashboard": "Dashboard",
@@ -52,19 +51,21 @@ SKIPPED_ACTIONS = frozenset(
 )
 
 
-def go_to_node(app: OpsApp, name: str) -> None:
+def go_to_node(console: Console, name: str) -> None:
     """``:node NAME``: the node's screen once the backend knows the name."""
-    _go_to(app, lambda: app.backend.get_node(name), lambda: app.open_node(name))
+    _go_to(console, lambda: console.backend.get_node(name), lambda: console.open_node(name))
 
 
-def go_to_instance(app: OpsApp, instance_id: int) -> None:
+def go_to_instance(console: Console, instance_id: int) -> None:
     """``:instance N``: the instance's screen once the backend knows the number."""
     _go_to(
-        app, lambda: app.backend.get_instance(instance_id), lambda: app.open_instance(instance_id)
+        console,
+        lambda: console.backend.get_instance(instance_id),
+        lambda: console.open_instance(instance_id),
     )
 
 
-def _go_to(app: OpsApp, ask: Callable[[], object], go: Callable[[], None]) -> None:
+def _go_to(console: Console, ask: Callable[[], object], go: Callable[[], None]) -> None:
     """Ask in a thread, then go. A refusal ("no node 'nosuch' in workspace shop") is said
     and the console stays where it was: the backend answered, so the header stays fresh
     (a screen opened on a name that is not there would wait on "loading…" and call the
@@ -74,23 +75,23 @@ def _go_to(app: OpsApp, ask: Callable[[], object], go: Callable[[], None]) -> No
         try:
             ask()
         except ActionRefused as refused:
-            app.call_from_thread(_refused, app, refused.reason)
+            console.call_from_thread(_refused, console, refused.reason)
             return
         except Exception as exc:  # the backend did not answer: stale, as any read says
-            app.call_from_thread(app.backend_failed, exc)
+            console.call_from_thread(console.backend_failed, exc)
             return
-        app.call_from_thread(_found, app, go)
+        console.call_from_thread(_found, console, go)
 
-    app.run_worker(work, thread=True, group="go-to", exit_on_error=False)
-
-
-def _refused(app: OpsApp, reason: str) -> None:
-    app.backend_answered()
-    app.notify(reason, severity="error")
+    console.run_worker(work, thread=True, group="go-to", exit_on_error=False)
 
 
-def _found(app: OpsApp, go: Callable[[], None]) -> None:
-    app.backend_answered()
+def _refused(console: Console, reason: str) -> None:
+    console.backend_answered()
+    console.notify(reason, severity="error")
+
+
+def _found(console: Console, go: Callable[[], None]) -> None:
+    console.backend_answered()
     go()
 
 
@@ -111,22 +112,18 @@ def highlight(matcher: Matcher, candidate: str) -> Content:
     return content
 
 
-class OpsCommands(Provider):
+class OpsCommands(OnConsole, Provider):
     """Go to a screen, node or instance; run this screen's actions; pick a date or a theme."""
 
     nodes: list[NodeInfo]
     themes: list[str]
 
-    @property
-    def ops(self) -> OpsApp:
-        return cast("OpsApp", self.app)
-
     async def startup(self) -> None:
         try:
-            self.nodes = await asyncio.to_thread(self.ops.backend.list_nodes)
+            self.nodes = await asyncio.to_thread(self.console.backend.list_nodes)
         except Exception as exc:  # the palette still works without the nodes
             self.nodes = []
-            self.ops.notify(f"node names unavailable: {exc}", severity="warning")
+            self.console.notify(f"node names unavailable: {exc}", severity="warning")
         self.themes = await asyncio.to_thread(theming.theme_names)
 
     # -- what the palette offers ------------------------------------------------------------
@@ -135,14 +132,12 @@ class OpsCommands(Provider):
         for key, mode, _title in TABS:
             yield Command(
                 f"Go to {SCREEN_NAMES[mode]}",
-                partial(self.ops.action_switch_mode, mode),
+                partial(self.console.action_switch_mode, mode),
                 f"key {key}",
             )
 
     def action_commands(self) -> Iterator[Command]:
         """The calling screen's bindings (and the app's), each run where it is bound."""
-        from opscenter.tui.app import DANGEROUS
-
         seen: set[str] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
@@ -154,7 +149,7 @@ class OpsCommands(Provider):
                 or binding.system
                 or name in SKIPPED_ACTIONS
                 or binding.action in seen
-                or (self.ops.readonly and name in DANGEROUS)
+                or registry.withheld(binding.action, self.console.readonly)
             ):
                 continue
             seen.add(binding.action)
@@ -166,20 +161,20 @@ class OpsCommands(Provider):
             )
 
     def bizdate_commands(self) -> Iterator[Command]:
-        today = self.ops.local_now().date()
-        for word, day in (("yesterday", self.ops.default_bizdate()), ("today", today)):
+        today = self.console.local_now().date()
+        for word, day in (("yesterday", self.console.default_bizdate()), ("today", today)):
             yield Command(
                 f"Business date: {word}",
-                partial(self.ops.set_bizdate, day),
+                partial(self.console.set_bizdate, day),
                 day.isoformat(),
             )
-        yield Command("Business date: pick", self.ops.action_pick_bizdate, "yyyy-mm-dd or any")
+        yield Command("Business date: pick", self.console.action_pick_bizdate, "yyyy-mm-dd or any")
 
     def node_commands(self) -> Iterator[Command]:
         for node in self.nodes:
             yield Command(
                 f"Go to node {node.name}",
-                partial(self.ops.open_node, node.name),
+                partial(self.console.open_node, node.name),
                 escape(f"{node.type} · {node.owner} · {node.schedule}"),
             )
 
@@ -197,14 +192,14 @@ class OpsCommands(Provider):
     async def instance_hit(self, instance_id: int) -> Hit | None:
         """'Go to instance #N' when N exists, with its node and status to be sure."""
         try:
-            info = await asyncio.to_thread(self.ops.backend.get_instance, instance_id)
+            info = await asyncio.to_thread(self.console.backend.get_instance, instance_id)
         except Exception:  # no such instance (or no backend): nothing to offer
             return None
         text = f"Go to instance #{instance_id}"
         return Hit(
             1.0,
             Content(text),
-            partial(self.ops.open_instance, instance_id),
+            partial(self.console.open_instance, instance_id),
             text=text,
             help=escape(f"{info.node} · {fmt.cyctime(info.cyctime)} · {fmt.instance_status(info)}"),
         )

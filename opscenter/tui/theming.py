@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from textual.theme import BUILTIN_THEMES, Theme
@@ -66,7 +67,7 @@ def load_theme(path: Path) -> Theme:
     name = data.get("name") or path.stem
     if "primary" not in data:
         raise ValueError("field 'primary' is required (a colour such as '#4ea1ff')")
-    colours = {k: str(data[k]) for k in _FIELDS if k in data}
+    colours: dict[str, Any] = {k: str(data[k]) for k in _FIELDS if k in data}
     try:
         theme = Theme(
             name=str(name),

@@ -17,9 +17,10 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from opscenter.domain.model import EVENT_MOVES
-from opscenter.domain.preconditions import event_refusal
 from opscenter.domain.records import AlertInfo, EventInfo
 from opscenter.tui import format as fmt
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import OpsScreen
 from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
 
@@ -34,25 +35,11 @@ EVENT_LOOK = {
     "RECOVER": ("✓", "+", "status--success"),
     "IGNORE": ("–", "-", "muted"),
 }
-# m / v / i: the status each key moves an event to, and what the confirm calls it
-MOVES = {
-    "FIXING": ("Mark event fixing", "will be marked FIXING: someone is on it"),
-    "RECOVER": ("Mark event recovered", "will be marked RECOVER: the problem is gone"),
-    "IGNORE": ("Ignore event", "will be marked IGNORE: nothing to do"),
-}
 
 
 def event_status(event: EventInfo) -> str:
     glyph, ascii_glyph, _ = EVENT_LOOK.get(event.status, ("?", "?", ""))
     return f"{glyph if fmt.UNICODE else ascii_glyph} {event.status}"
-
-
-def event_label(event: EventInfo) -> str:
-    """How the confirm names an event: enough to be sure it is the right one."""
-    return (
-        f"#{event.id} {event.kind} {event.node} · baseline {event.baseline} "
-        f"{event.bizdate.isoformat()} ({event.status})"
-    )
 
 
 def alert_state(alert: AlertInfo) -> str:
@@ -95,27 +82,7 @@ def alert_columns(zone: Any) -> list[Column]:
 class AlertsScreen(OpsScreen):
     MODE = "alerts"
     BINDINGS = [
-        Binding(
-            "m",
-            "handle_event('FIXING')",
-            "fixing",
-            id="event-fixing",
-            tooltip="mark the event FIXING: someone is on it",
-        ),
-        Binding(
-            "v",
-            "handle_event('RECOVER')",
-            "recovered",
-            id="event-recover",
-            tooltip="mark the event RECOVER: the problem is gone",
-        ),
-        Binding(
-            "i",
-            "handle_event('IGNORE')",
-            "ignore",
-            id="event-ignore",
-            tooltip="mark the event IGNORE: nothing to do",
-        ),
+        *keys(Target.EVENT),
         Binding("o", "toggle_open", "open only", id="open-only", tooltip="open events or all"),
         Binding("tab", "switch_pane", "pane", id="pane", tooltip="events or alerts"),
     ]
@@ -131,7 +98,7 @@ class AlertsScreen(OpsScreen):
         self.alerts: list[AlertInfo] = []
 
     def body(self) -> ComposeResult:
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         yield Static(id="events-title", classes="pane-title")
         yield VirtualTable(
             event_columns(zone), empty="no baseline event", selectable=False, id="events"
@@ -157,7 +124,7 @@ class AlertsScreen(OpsScreen):
     # -- reading ------------------------------------------------------------------------
 
     def load(self) -> None:
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         open_only = self.open_only
         self.read(
             lambda: (backend.list_events(EVENT_LIMIT, open_only), backend.list_alerts(ALERT_LIMIT)),
@@ -173,13 +140,14 @@ class AlertsScreen(OpsScreen):
 
     def _fill(self, table: VirtualTable, items: list[Any]) -> None:
         """New rows, same cursor row: the table re-reads its window from the new list."""
-        if table.source is None:
+        source = table.source
+        if isinstance(source, WholeList):
+            source.replace(items)
+            self._redraw(table)
+        else:
             source = WholeList(lambda item: -item.id)  # newest first
             source.replace(items)
             table.set_source(source)
-        else:
-            table.source.replace(items)  # type: ignore[attr-defined]
-            self._redraw(table)
 
     def _redraw(self, table: VirtualTable) -> None:
         if not table.refresh_rows():  # a page is being read: redraw once it landed
@@ -209,7 +177,7 @@ class AlertsScreen(OpsScreen):
     @on(VirtualTable.Changed)
     def show_detail(self) -> None:
         """The row under the cursor of the pane in use, in full (the columns cut it)."""
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         line = Text(no_wrap=False, overflow="ellipsis")
         if self.alerts_table.has_focus:
             alert = self.alerts_table.current
@@ -249,30 +217,14 @@ class AlertsScreen(OpsScreen):
     def _open(self, event: VirtualTable.Opened) -> None:
         """An event opens its instance; an alert opens the instance it is about, if one."""
         if event.table is self.events_table:
-            self.app.open_instance(event.row.instance_id)  # type: ignore[attr-defined]
+            self.console.open_instance(event.row.instance_id)
             return
         kind, _, rest = event.row.target.partition(":")
         if kind == "instance" and rest.isdigit():
-            self.app.open_instance(int(rest))  # type: ignore[attr-defined]
+            self.console.open_instance(int(rest))
         else:
             self.notify(f"this alert is about {event.row.target}: nothing to open here")
 
-    def action_handle_event(self, status: str) -> None:
-        app = self.app
+    def event_target(self) -> EventInfo | None:
         event: EventInfo | None = self.events_table.current
-        if event is None:
-            app.refuse("handle_event", [], "no event under the cursor")  # type: ignore[attr-defined]
-            return
-        refusal = event_refusal(event.id, event.status, status)
-        if refusal:
-            app.refuse("handle_event", [event.id, status], refusal)  # type: ignore[attr-defined]
-            return
-        title, happens = MOVES[status]
-        self.app.act(  # type: ignore[attr-defined]
-            "handle_event",
-            title,
-            f"1 event {happens}",
-            [event_label(event)],
-            lambda backend: backend.handle_event(event.id, status),
-            ids=[event.id, status],
-        )
+        return event

@@ -193,7 +193,7 @@ class AuditScreen(TableScreen):
         self.rows: AuditRows | None = None
 
     def body(self) -> ComposeResult:
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         yield Static(id="chips")
         yield Input(placeholder="/ search action, user, targets, detail", id="search")
         yield AuditTable(
@@ -229,7 +229,7 @@ class AuditScreen(TableScreen):
     def refilter(self) -> None:
         if self.rows is not None:
             self.rows.retired = True
-        self.rows = AuditRows(self.app.backend, self.text, OUTCOMES[self.outcome])  # type: ignore[attr-defined]
+        self.rows = AuditRows(self.console.backend, self.text, OUTCOMES[self.outcome])
         self.table.set_source(self.rows)
         self.show_chips()
 
@@ -258,7 +258,7 @@ class AuditScreen(TableScreen):
 
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
-        self.app.push_screen(AuditEntryScreen(event.row, self.app.zone))  # type: ignore[attr-defined]
+        self.app.push_screen(AuditEntryScreen(event.row, self.console.zone))
 
     # -- search and filters -------------------------------------------------------------------
 

@@ -34,10 +34,10 @@ from opscenter.domain.records import (
     NodeInfo,
     counted,
 )
+from opscenter.tui.console import OnConsole
 
 if TYPE_CHECKING:
     from opscenter.backends.base import Backend
-    from opscenter.tui.app import OpsApp
 
 DEBOUNCE = 0.2  # seconds of quiet typing before the preview asks the backend
 MANY_PER_DAY = ("hour", "minute")
@@ -47,13 +47,6 @@ def _notes(preview: ActionResult) -> list[str]:
     """What the backend's preview says beyond the count the form shows itself: its message
     is the plan's count, then '; '-separated notes (dry-run and frozen nodes)."""
     return preview.message.split("; ")[1:]
-
-
-def open_backfill_form(app: OpsApp, node: str) -> None:
-    """The form for ``node``; read-only says why at once instead of a form that cannot submit."""
-    if app.refused_read_only("backfill", "Backfill", [node] if node else []):
-        return
-    app.push_screen(BackfillForm(node, app.day_in_view()))
 
 
 @dataclass(frozen=True)
@@ -111,7 +104,7 @@ class Field(Input):
 class Toggle(Static, can_focus=True):
     """``[x] label``: a yes/no field whose state is a character, readable without colour."""
 
-    BINDINGS = [Binding("space,enter", "toggle", "toggle", show=False)]
+    BINDINGS = [Binding("space,enter", "flip", "toggle", show=False)]
     value: reactive[bool] = reactive(False)
 
     class Changed(Message):
@@ -129,7 +122,7 @@ class Toggle(Static, can_focus=True):
     def watch_value(self) -> None:
         self.post_message(self.Changed(self))
 
-    def action_toggle(self) -> None:
+    def action_flip(self) -> None:
         self.value = not self.value
 
 
@@ -137,7 +130,7 @@ class Picks(OptionList):
     """Downstream nodes to keep (``[x]``) or leave out (``[ ]``): space or enter toggles."""
 
     BINDINGS = [
-        Binding("space", "toggle", "keep/leave out", show=False),
+        Binding("space", "flip", "keep/leave out", show=False),
         Binding("j", "cursor_down", "down", show=False),
         Binding("k", "cursor_up", "up", show=False),
     ]
@@ -163,7 +156,7 @@ class Picks(OptionList):
         if self.highlighted is None and self.option_count:
             self.highlighted = 0
 
-    def action_toggle(self) -> None:
+    def action_flip(self) -> None:
         if self.highlighted is None:
             return
         name = self.get_option_at_index(self.highlighted).id
@@ -174,10 +167,10 @@ class Picks(OptionList):
 
     def _on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-        self.action_toggle()
+        self.action_flip()
 
 
-class BackfillForm(ModalScreen[None]):
+class BackfillForm(OnConsole, ModalScreen[None]):
     BINDINGS = [
         Binding("escape", "cancel", "cancel", id="cancel"),
         Binding("ctrl+s", "create", "create", id="create"),
@@ -258,7 +251,7 @@ class BackfillForm(ModalScreen[None]):
         self.query_one("#backfill-form").border_title = Text(f"Backfill {self.node}")
         self.query_one("#below", Picks).display = False
         self.query_one("#start", Input).focus()
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         self.run_worker(lambda: self._read_below(backend), thread=True, exit_on_error=False)
 
     def _read_below(self, backend: Backend) -> None:
@@ -313,12 +306,15 @@ class BackfillForm(ModalScreen[None]):
         parallel = self._value("#parallel")
         if not parallel.isdigit():
             return None, "parallel: how many dates run at a time (a whole number)"
-        window = None
+        window: tuple[str, str] | None = None
         if not self.query_one("#window-from", Input).disabled:
             ends = (self._value("#window-from"), self._value("#window-to"))
             if any(ends):
                 try:
-                    window = tuple(f"{time.fromisoformat(e):%H:%M}" for e in ends)
+                    window = (
+                        f"{time.fromisoformat(ends[0]):%H:%M}",
+                        f"{time.fromisoformat(ends[1]):%H:%M}",
+                    )
                 except ValueError:
                     return None, "window: write both ends as HH:MM (e.g. 08:00 - 10:00)"
         downstream = self.query_one("#downstream", Toggle).value and bool(self.below.nodes)
@@ -334,7 +330,7 @@ class BackfillForm(ModalScreen[None]):
             exclude=exclude,
             parallel=int(parallel),
             descending=self.query_one("#descending", Toggle).value,
-            window=window,  # type: ignore[arg-type]
+            window=window,
             name=self._value("#name"),
         )
         return request, ""
@@ -378,7 +374,7 @@ class BackfillForm(ModalScreen[None]):
             self._say(Text(problem, style="bold"))
             return
         asked = self._asked
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         sources = self.below.sources
 
         def work() -> None:
@@ -428,25 +424,27 @@ class BackfillForm(ModalScreen[None]):
     def action_create(self) -> None:
         """Ask the backend once more, then confirm with the exact nodes and dates."""
         request, problem = self.request()
-        app: OpsApp = self.app  # type: ignore[assignment]
+        console = self.console
         if request is None:
             self._say(Text(problem, style="bold"))
-            app.refuse("backfill", [self.node], problem)
+            console.refuse("backfill", [self.node], problem)
             return
         targets = [request.node, f"{request.start}..{request.end}"]  # as the backend audits
         sources = self.below.sources
 
         def work() -> None:
             try:
-                result = _preview(app.backend, request, sources)
+                result = _preview(console.backend, request, sources)
             except ActionRefused as refused:  # a preview audits nothing: the refusal is ours
-                app.call_from_thread(self._say, Text(f"✗ refused: {refused.reason}", style="bold"))
-                app.call_from_thread(app.refuse, "backfill", targets, refused.reason)
+                console.call_from_thread(
+                    self._say, Text(f"✗ refused: {refused.reason}", style="bold")
+                )
+                console.call_from_thread(console.refuse, "backfill", targets, refused.reason)
                 return
             except Exception as exc:
-                app.call_from_thread(app.backend_failed, exc)
+                console.call_from_thread(console.backend_failed, exc)
                 return
-            app.call_from_thread(self._confirm, request, result)
+            console.call_from_thread(self._confirm, request, result)
 
         self.run_worker(work, thread=True, group="preview", exit_on_error=False)
 
@@ -469,13 +467,14 @@ class BackfillForm(ModalScreen[None]):
         notes = _notes(result)
         if request.name:
             notes.append(f"named {request.name!r}")
-        self.app.act(  # type: ignore[attr-defined]
-            "backfill",
+        self.console.act(
             "Backfill",
             summary,
             [nodes[0], *(f"↓ {n}" for n in nodes[1:])],
             lambda backend: backend.backfill(request),
-            ids=[request.node, f"{request.start}..{request.end}"],
             notes=notes,
-            done=lambda _result: self.dismiss(None),
+            done=self._created,
         )
+
+    def _created(self, _result: ActionResult) -> None:
+        self.dismiss(None)

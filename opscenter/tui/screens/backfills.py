@@ -18,11 +18,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from opscenter.domain.model import Status
-from opscenter.domain.records import BackfillInfo, BackfillRunInfo, NodeFilter
+from opscenter.domain.records import BackfillInfo, BackfillRunInfo
 from opscenter.tui import format as fmt
-from opscenter.tui.screens.backfill_form import open_backfill_form
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import TableScreen
-from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
 
 LISTED = 200  # backfills read, newest first
@@ -105,7 +105,7 @@ class BackfillsScreen(TableScreen):
     MODE = "backfills"
     BINDINGS = [
         Binding("enter", "noop", "instances", id="open"),
-        Binding("B", "new_backfill", "new backfill", id="backfill"),
+        *keys(Target.BACKFILLS),
         Binding("tab", "app.focus_next", "pane", id="pane"),
     ]
     DEFAULT_CSS = """
@@ -115,7 +115,7 @@ class BackfillsScreen(TableScreen):
     def body(self) -> ComposeResult:
         yield Static(id="chips")
         yield VirtualTable(
-            backfill_columns(self.app.zone),  # type: ignore[attr-defined]
+            backfill_columns(self.console.zone),
             empty="no backfill yet: B starts one (or B on a node of the Nodes screen)",
             selectable=False,
             id="backfills",
@@ -124,7 +124,7 @@ class BackfillsScreen(TableScreen):
             yield Static(id="runs-text")
 
     def on_mount(self) -> None:
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         runs = self.query_one("#runs")
         runs.border_title = "Runs per business date"
         runs.styles.height = "1fr"  # the global .panel is as tall as its content
@@ -170,37 +170,7 @@ class BackfillsScreen(TableScreen):
     @on(VirtualTable.Opened)
     async def _open(self, event: VirtualTable.Opened) -> None:
         """Drill down: this backfill's instances, every date, on the Instances screen."""
-        await self.app.show_instances(backfill_id=event.row.id)  # type: ignore[attr-defined]
+        await self.console.show_instances(backfill_id=event.row.id)
 
     def action_noop(self) -> None:
         """enter acts in the table; this binding only names it in the hints."""
-
-    def action_new_backfill(self) -> None:
-        """Ask which node first (checked against the deployed nodes), then the form."""
-        app = self.app
-        backend = app.backend  # type: ignore[attr-defined]
-        if app.readonly:  # type: ignore[attr-defined]
-            open_backfill_form(app, "")  # type: ignore[arg-type]
-            return
-
-        def ask(names: list[str]) -> None:
-            known = set(names)
-
-            def check(answer: str) -> str | None:
-                if answer in known:
-                    return None
-                near = [n for n in names if answer and answer.lower() in n.lower()][:6]
-                return f"no deployed node {answer!r}" + (
-                    f"; did you mean {', '.join(near)}?" if near else ""
-                )
-
-            def chosen(answer: str | None) -> None:
-                if answer:
-                    open_backfill_form(app, answer)  # type: ignore[arg-type]
-
-            app.push_screen(
-                PromptScreen("Backfill which node?", "a deployed node's exact name", check=check),
-                chosen,
-            )
-
-        self.read(lambda: [n.name for n in backend.list_nodes(NodeFilter())], ask)

@@ -18,6 +18,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, Static
 
+from opscenter.domain.records import ActionResult, EventInfo, InstanceInfo, NodeInfo
+from opscenter.tui.actions import events, registry
+from opscenter.tui.console import OnConsole
 from opscenter.tui.widgets.chrome import KeyHints, TabLine, WorldLine
 from opscenter.tui.widgets.table import VirtualTable
 
@@ -32,8 +35,9 @@ def typed_into_field(screen: Screen, text: str) -> bool:
     return False
 
 
-class OpsScreen(Screen):
-    """A screen with the header, the tabs, a body and the key hints."""
+class OpsScreen(OnConsole, Screen):
+    """A screen with the header, the tabs, a body and the key hints; what it points at for
+    the console actions it binds (``registry.keys``), and how it runs them (``do``)."""
 
     MODE = ""
 
@@ -52,6 +56,29 @@ class OpsScreen(Screen):
 
     def body(self) -> ComposeResult:
         yield from ()
+
+    # -- the console actions ----------------------------------------------------------------
+
+    async def action_do(self, action_id: str) -> None:
+        """Every console action's binding: ``do('rerun')``."""
+        running = registry.perform(self.console, self, action_id)
+        if running is not None:
+            await running
+
+    def instance_targets(self) -> list[InstanceInfo]:
+        return []
+
+    def node_target(self) -> NodeInfo | None:
+        return None
+
+    def event_target(self) -> EventInfo | None:
+        return None
+
+    def event_words(self, event: EventInfo, status: str) -> tuple[str, str]:
+        return events.listed_words(event, status)
+
+    def acted(self, result: ActionResult) -> None:
+        """After an action succeeded (a list clears its selection)."""
 
     # -- the refresh loop -----------------------------------------------------------------
 
@@ -92,13 +119,13 @@ class OpsScreen(Screen):
     def loaded(self) -> None:
         self._loading = False
         self._failures = 0
-        self.app.backend_answered()  # type: ignore[attr-defined]
+        self.console.backend_answered()
         self._settled()
 
     def failed(self, error: BaseException) -> None:
         self._loading = False
         self._failures += 1
-        self.app.backend_failed(error)  # type: ignore[attr-defined]
+        self.console.backend_failed(error)
         self._settled()
 
     def _settled(self) -> None:
@@ -111,7 +138,7 @@ class OpsScreen(Screen):
     def _arm(self) -> None:
         if self._timer is not None:
             self._timer.stop()
-        delay = self.app.refresh_seconds * min(2**self._failures, 15)  # type: ignore[attr-defined]
+        delay = self.console.refresh_seconds * min(2**self._failures, 15)
         self._timer = self.set_timer(delay, self._tick)
 
     def _tick(self) -> None:

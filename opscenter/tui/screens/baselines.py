@@ -31,6 +31,8 @@ from opscenter.domain.records import (
 from opscenter.domain.rules import minutes_text
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import actions_on, keys
 from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.widgets.gantt import gantt
 from opscenter.tui.widgets.rowlist import RowList
@@ -112,7 +114,7 @@ class BaselinesScreen(TableScreen):
         yield Static(id="baseline-detail")
 
     def columns(self) -> list[Column]:
-        local = self.app.zone  # type: ignore[attr-defined]
+        local = self.console.zone
         return [
             Column(
                 "STATUS", 9, lambda b: baseline_word(b.status), lambda b: baseline_class(b.status)
@@ -131,16 +133,16 @@ class BaselinesScreen(TableScreen):
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.table.set_source(baseline_rows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
+        self.table.set_source(baseline_rows(self.console.backend, self.console.day_in_view()))
 
     def bizdate_changed(self) -> None:
         if self.is_mounted:
-            self.table.set_source(baseline_rows(self.app.backend, self.app.day_in_view()))  # type: ignore[attr-defined]
+            self.table.set_source(baseline_rows(self.console.backend, self.console.day_in_view()))
 
     @on(VirtualTable.Changed)
     def _show_chips(self) -> None:
         table = self.table
-        left = f" Baselines  bizdate {self.app.day_in_view()}"
+        left = f" Baselines  bizdate {self.console.day_in_view()}"
         right = f"{table.position}/{table.total}"
         self.show_heading(left, right)
         self._describe()
@@ -152,7 +154,7 @@ class BaselinesScreen(TableScreen):
         b: BaselineStatus | None = self.table.current
         text = Text(no_wrap=True, overflow="ellipsis")
         if b is not None:
-            zone = self.app.zone  # type: ignore[attr-defined]
+            zone = self.console.zone
             if b.blocked:
                 when = blocked_text(b, zone)
             elif b.finished and b.predicted_finish is not None:
@@ -174,19 +176,13 @@ class BaselinesScreen(TableScreen):
 
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
-        self.app.open_baseline(event.row.name, event.row.cycle)  # type: ignore[attr-defined]
+        self.console.open_baseline(event.row.name, event.row.cycle)
 
     def action_noop(self) -> None:
         """Enter acts in the table; this binding only names it in the hints."""
 
 
 # -- one baseline --------------------------------------------------------------------------
-
-EVENT_TITLES = {  # the status an event goes to -> the confirm's title
-    "FIXING": "Mark event fixing",
-    "RECOVER": "Mark event recovered",
-    "IGNORE": "Ignore event",
-}
 
 
 class BaselineScreen(OpsScreen):
@@ -195,9 +191,7 @@ class BaselineScreen(OpsScreen):
     MODE = "baselines"
     BINDINGS = [
         Binding("enter", "open", "open instance", id="open"),
-        Binding("m", "handle_event('FIXING')", "fixing", id="event-fixing"),
-        Binding("v", "handle_event('RECOVER')", "recovered", id="event-recovered"),
-        Binding("i", "handle_event('IGNORE')", "ignore", id="event-ignore"),
+        *keys(Target.EVENT),
         Binding("tab", "app.focus_next", "pane", id="next-pane"),
         Binding("escape", "app.back", "back", id="back"),
     ]
@@ -243,16 +237,17 @@ class BaselineScreen(OpsScreen):
     def on_mount(self) -> None:
         self.query_one("#keypath", RowList).focus()
         events = self.query_one("#events-panel")
-        if not self.app.readonly:  # type: ignore[attr-defined]
-            events.border_title = "Events · m fixing  v recovered  i ignore"
+        if not self.console.readonly:
+            moves = "  ".join(f"{a.key} {a.hint}" for a in actions_on(Target.EVENT))
+            events.border_title = f"Events · {moves}"
 
     def bizdate_changed(self) -> None:
         self.detail = None
         super().bizdate_changed()
 
     def load(self) -> None:
-        backend = self.app.backend  # type: ignore[attr-defined]
-        bizdate = self.app.day_in_view()
+        backend = self.console.backend
+        bizdate = self.console.day_in_view()
 
         def call() -> tuple[BaselineDetail | ActionRefused, datetime]:
             now = to_store(backend.now())
@@ -281,7 +276,7 @@ class BaselineScreen(OpsScreen):
 
     def _head_missing(self, reason: str) -> None:
         self.query_one("#baseline-head", Static).update(
-            Text(f"{self.baseline} · bizdate {self.app.day_in_view()}", no_wrap=True)
+            Text(f"{self.baseline} · bizdate {self.console.day_in_view()}", no_wrap=True)
         )
         self.query_one("#baseline-state", Static).update(Text(reason, no_wrap=True))
         self.query_one("#keypath", RowList).show([])
@@ -292,7 +287,7 @@ class BaselineScreen(OpsScreen):
     def _draw(self) -> None:
         assert self.detail is not None and self.now is not None
         b = self.detail.status
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         self.query_one("#baseline-head", Static).update(
             Text(self._head(b), no_wrap=True, overflow="ellipsis")
         )
@@ -316,7 +311,7 @@ class BaselineScreen(OpsScreen):
     def _head(self, b: BaselineStatus) -> str:
         """The promise's facts in one line: where they do not fit (80 columns), the labels
         are shortened before any fact is cut."""
-        committed = fmt.local(b.committed_at, self.app.zone)  # type: ignore[attr-defined]
+        committed = fmt.local(b.committed_at, self.console.zone)
         margin = minutes_text(int((b.committed_at - b.alert_at).total_seconds() // 60))
         name = b.name + (f" · cycle {b.cycle}" if b.cycle > 1 else "")
         wide = (
@@ -335,7 +330,7 @@ class BaselineScreen(OpsScreen):
         assert self.detail is not None and self.now is not None
         b = self.detail.status
         steps = self.detail.key_path
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         panel = self.query_one("#keypath-panel", Vertical)
         width = max(30, (panel.content_size.width or self.size.width - 4) - 1)
         drawn = gantt(
@@ -363,7 +358,7 @@ class BaselineScreen(OpsScreen):
 
     def _draw_events(self) -> None:
         assert self.detail is not None
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         events = self.query_one("#events", RowList)
         rows: list[tuple[int, Text, EventInfo]] = []
         for e in self.detail.events:
@@ -387,23 +382,19 @@ class BaselineScreen(OpsScreen):
     def action_open(self) -> None:
         focused = self.focused
         if isinstance(focused, RowList) and focused.id == "events" and focused.current:
-            self.app.open_instance(focused.current.instance_id)  # type: ignore[attr-defined]
+            self.console.open_instance(focused.current.instance_id)
             return
         step = self.query_one("#keypath", RowList).current
         if step is not None:
-            self.app.open_instance(step.instance.id)  # type: ignore[attr-defined]
+            self.console.open_instance(step.instance.id)
 
-    def action_handle_event(self, status: str) -> None:
+    def event_target(self) -> EventInfo | None:
         event: EventInfo | None = self.query_one("#events", RowList).current
-        if event is None:
-            self.app.refuse("handle_event", [], "no event under the cursor")  # type: ignore[attr-defined]
-            return
-        event_id = event.id
-        self.app.act(  # type: ignore[attr-defined]
-            "handle_event",
-            EVENT_TITLES[status],
+        return event
+
+    def event_words(self, event: EventInfo, status: str) -> tuple[str, str]:
+        """This screen is the event's baseline: the confirm names its move and its message."""
+        return (
             f"1 event of baseline {event.baseline} will go from {event.status} to {status}:",
-            [f"#{event.id} {event.kind} {event.node}: {event.message}"],
-            lambda backend: backend.handle_event(event_id, status),
-            ids=[event_id, status],
+            f"#{event.id} {event.kind} {event.node}: {event.message}",
         )

@@ -35,7 +35,8 @@ from opscenter.domain.records import (
 from opscenter.domain.rules import duration_text, is_slow
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
-from opscenter.tui import instance_actions
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import OpsScreen
 from opscenter.tui.screens.baselines import (
     baseline_class,
@@ -147,11 +148,10 @@ def _panel(title: str, child: RowList, panel_id: str) -> Vertical:
     return panel
 
 
-class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
+class DashboardScreen(OpsScreen):
     MODE = "dashboard"
     BINDINGS = [
-        Binding("r", "rerun", "rerun", id="rerun"),
-        Binding("R", "rerun_downstream", "rerun+down", id="rerun-down"),
+        *keys(Target.INSTANCES, "rerun", "rerun_downstream"),
         Binding("tab", "app.focus_next", "next panel", id="next-panel"),
         Binding("shift+tab", "app.focus_previous", "previous panel", show=False, id="prev-panel"),
     ]
@@ -206,7 +206,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
             self._draw()
 
     def day(self) -> date:
-        return self.app.day_in_view()
+        return self.console.day_in_view()
 
     def style(self, name: str) -> Style:
         """A status colour from the shared list styles (the glyph and word carry it anyway)."""
@@ -215,7 +215,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
     # -- reading ----------------------------------------------------------------------
 
     def load(self) -> None:
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         day = self.day()
         self.read(lambda: backend.dashboard(day), self._show)
 
@@ -248,7 +248,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         self._draw_baselines(dash.baselines)
         self._draw_slowest(dash.slowest, now_utc)
         trend = self.query_one("#trend", Static)
-        hour = dash.now.astimezone(self.app.zone).hour  # type: ignore[attr-defined]
+        hour = dash.now.astimezone(self.console.zone).hour
         trend.update(
             trend_lines(
                 dash.succeeded_per_hour,
@@ -321,7 +321,7 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
 
     def _draw_baselines(self, baselines: list[BaselineStatus]) -> None:
         rows = self.query_one("#baselines", RowList)
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         ordered = sorted(baselines, key=lambda b: (RISK.get(b.status, 0), -b.priority, b.name))
         names = [b.name + (f"/{b.cycle}" if b.cycle > 1 else "") for b in ordered]
         width = min(max(map(len, names), default=0), 18)
@@ -394,11 +394,11 @@ class DashboardScreen(instance_actions.InstanceActions, OpsScreen):
         if record is None:
             return
         if lists.id in ("needs", "slowest"):
-            self.app.open_instance(record.id)  # type: ignore[attr-defined]
+            self.console.open_instance(record.id)
         elif lists.id == "baselines":
-            self.app.open_baseline(record.name, record.cycle)  # type: ignore[attr-defined]
+            self.console.open_baseline(record.name, record.cycle)
         elif lists.id == "errors":
-            self.app.open_node(record.node)  # type: ignore[attr-defined]
+            self.console.open_node(record.node)
 
     def instance_targets(self) -> list[InstanceInfo]:
         """The instance under the cursor of the focused instance list, else of Needs action."""

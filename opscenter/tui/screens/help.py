@@ -10,15 +10,16 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from opscenter.tui.actions import registry
+
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "close", "close")]
 
-    def __init__(self, behind: Screen, readonly: bool, dangerous: frozenset[str]) -> None:
+    def __init__(self, behind: Screen, readonly: bool) -> None:
         super().__init__()
         self.behind = behind
         self.readonly = readonly
-        self.dangerous = dangerous
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
@@ -47,7 +48,7 @@ class HelpScreen(ModalScreen[None]):
             words.setdefault(binding.action, does)
         for action, shown in keys.items():
             does = words[action]
-            if self.readonly and action.split("(")[0] in self.dangerous:
+            if registry.withheld(action, self.readonly):
                 does += " (unavailable: read-only)"
             table.add_row(Text(",".join(dict.fromkeys(shown)), style="bold"), Text(does))
         return table

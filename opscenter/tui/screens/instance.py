@@ -39,7 +39,8 @@ from opscenter.domain.records import (
 from opscenter.domain.rules import duration_text, is_slow, run_time_text
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
-from opscenter.tui import instance_actions
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import OpsScreen, typed_into_field
 from opscenter.tui.widgets.log_view import LogView
 
@@ -106,7 +107,7 @@ class RelativesTree(Tree[_Item]):
             self.move_cursor(node.parent)
 
 
-class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
+class InstanceScreen(OpsScreen):
     MODE = "instances"
     BINDINGS = [
         Binding("tab", "app.focus_next", "pane", id="pane"),
@@ -125,7 +126,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
             "n and N then go through every error line",
         ),
         Binding("F", "follow", "follow", id="follow"),
-        *instance_actions.BINDINGS,
+        *keys(Target.INSTANCES),
         Binding("n", "next_match", "next match", show=False, id="next-match"),
         Binding("N", "previous_match", "previous match", show=False, id="previous-match"),
         Binding("a", "details", "attempts+params", show=False, id="details"),
@@ -182,7 +183,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         yield Static(id="why")
 
     def on_mount(self) -> None:
-        tree = self.tree
+        tree = self.relatives_tree
         tree.show_root = False
         tree.auto_expand = False
         tree.guide_depth = 2
@@ -193,7 +194,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.log_view.focus()
 
     @property
-    def tree(self) -> RelativesTree:
+    def relatives_tree(self) -> RelativesTree:
         return self.query_one("#relatives", RelativesTree)
 
     @property
@@ -203,7 +204,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     # -- reading -----------------------------------------------------------------------------
 
     def load(self) -> None:
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         instance_id = self.instance_id
         wanted = [(direction, instance_id) for direction, _ in DIRECTIONS] + self._expanded()
         need_node = self.node is None
@@ -231,7 +232,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
 
     def _expanded(self) -> list[tuple[str, int]]:
         found: list[tuple[str, int]] = []
-        stack = list(self.tree.root.children)
+        stack = list(self.relatives_tree.root.children)
         while stack and len(found) < MAX_REFRESHED:
             node = stack.pop(0)
             if not node.is_expanded:
@@ -283,7 +284,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         if info.set_success:
             third.append("set to success by an operator")
         if info.retry_at is not None:
-            third.append(f"auto rerun at {fmt.local(info.retry_at, self.app.zone)}")  # type: ignore[attr-defined]
+            third.append(f"auto rerun at {fmt.local(info.retry_at, self.console.zone)}")
         params = self._parameters()
         if params:
             third.append(" ".join(f"{name}={value}" for name, _, value in params))
@@ -362,7 +363,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self._show_log_title()
 
     def _attempt_text(self, attempt: AttemptInfo) -> str:
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         parts = [
             f"att {attempt.number} {fmt.status_word(attempt.status)}",
             attempt.triggered_by,
@@ -396,7 +397,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         log until it starts."""
         quiet = info.status is Status.SUCCESS
         if quiet and not self.quiet:
-            backend = self.app.backend  # type: ignore[attr-defined]
+            backend = self.console.backend
             instance_id = self.instance_id
 
             def reader(offset: int, limit: int) -> LogPage:
@@ -417,7 +418,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     def _open_log(self) -> None:
         self.quiet = False
         attempt = self._attempt()
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         instance_id, number = self.instance_id, attempt.number
 
         def reader(offset: int, limit: int) -> LogPage:
@@ -491,12 +492,12 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         self.query_one("#log-search", Input).display = False
         self.log_view.focus()
 
-    def action_escape(self) -> None:
+    async def action_escape(self) -> None:
         """esc leaves the search first, and only then goes back."""
         if self.query_one("#log-search", Input).has_focus:
             self._leave_search()
         else:
-            self.app.action_back()  # type: ignore[attr-defined]
+            await self.console.action_back()
 
     def action_first_error(self) -> None:
         self.log_view.first_error()
@@ -516,7 +517,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         if line is None:
             self.app.notify("no log line under the cursor", severity="warning")
             return
-        self.app.copy(line.text, "the log line")  # type: ignore[attr-defined]
+        self.console.copy(line.text, "the log line")
 
     def action_pager(self) -> None:
         """The whole log in $PAGER (a local log file only; the console waits meanwhile)."""
@@ -537,7 +538,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     # -- the relatives tree ------------------------------------------------------------------
 
     def _show_relatives(self, found: dict[tuple[str, int], list[Relative]]) -> None:
-        for section in self.tree.root.children:
+        for section in self.relatives_tree.root.children:
             assert section.data is not None
             direction = section.data.direction
             mine = found.get((direction, self.instance_id), [])
@@ -586,7 +587,7 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         if cross_cycle:
             text.append(" ↺" if fmt.UNICODE else " ~")
         if info.finished_at is not None:
-            text.append(f" {fmt.local(info.finished_at, self.app.zone)}", style="dim")  # type: ignore[attr-defined]
+            text.append(f" {fmt.local(info.finished_at, self.console.zone)}", style="dim")
         return text
 
     @on(Tree.NodeExpanded, "#relatives")
@@ -595,13 +596,13 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
         if item is None or item.info is None:
             return
         node, direction, instance_id = event.node, item.direction, item.info.id
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
 
         def fetch() -> None:
             try:
                 relatives = backend.relatives(instance_id, direction, 1)
             except Exception as exc:  # a failed read leaves the level closed and says why
-                self.app.call_from_thread(self.app.backend_failed, exc)  # type: ignore[attr-defined]
+                self.app.call_from_thread(self.console.backend_failed, exc)
                 return
             self.app.call_from_thread(self._opened_level, node, relatives)
 
@@ -617,11 +618,9 @@ class InstanceScreen(instance_actions.InstanceActions, OpsScreen):
     def _open_relative(self, event: Tree.NodeSelected[_Item]) -> None:
         item = event.node.data
         if item is not None and item.info is not None:
-            self.app.open_instance(item.info.id)  # type: ignore[attr-defined]
+            self.console.open_instance(item.info.id)
         else:
             event.node.toggle()
-
-    # -- actions -----------------------------------------------------------------------------
 
     def instance_targets(self) -> list[InstanceInfo]:
         return [self.info] if self.info is not None else []

@@ -20,7 +20,8 @@ from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import ActionResult, InstanceFilter, InstanceInfo, Page
 from opscenter.domain.times import to_store
 from opscenter.tui import format as fmt
-from opscenter.tui import instance_actions
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.table import Column, VirtualTable
@@ -77,10 +78,10 @@ def instance_columns(now_utc: Any) -> list[Column]:
     ]
 
 
-class InstancesScreen(instance_actions.InstanceActions, TableScreen):
+class InstancesScreen(TableScreen):
     MODE = "instances"
     BINDINGS = [
-        *instance_actions.BINDINGS,
+        *keys(Target.INSTANCES),
         Binding("slash", "search", "search", id="search", priority=True),
         Binding("t", "next_status", "status", show=False, id="status-filter"),
         Binding("i", "next_kind", "kind", show=False, id="kind-filter"),
@@ -103,14 +104,14 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
         yield Static(id="chips")
         yield Input(placeholder="/ search node names", id="search")
         yield VirtualTable(
-            instance_columns(lambda: to_store(self.app.backend.now())),  # type: ignore[attr-defined]
+            instance_columns(lambda: to_store(self.console.backend.now())),
             empty="no instance matches these filters (c clears them)",
             id="instances",
         )
 
     def on_mount(self) -> None:
         self.table.focus()
-        self.table.set_source(InstanceRows(self.app.backend, self.filter()))  # type: ignore[attr-defined]
+        self.table.set_source(InstanceRows(self.console.backend, self.filter()))
 
     @property
     def table(self) -> VirtualTable:
@@ -118,7 +119,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
 
     def filter(self) -> InstanceFilter:
         return InstanceFilter(
-            bizdate=self.app.bizdate,  # type: ignore[attr-defined]
+            bizdate=self.console.bizdate,
             statuses=STATUS_CHOICES[self.status_choice][1],
             owner=self.owner,
             node=self.node,
@@ -129,7 +130,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
         )
 
     def refilter(self) -> None:
-        self.table.set_source(InstanceRows(self.app.backend, self.filter()))  # type: ignore[attr-defined]
+        self.table.set_source(InstanceRows(self.console.backend, self.filter()))
         self.show_chips()
 
     def bizdate_changed(self) -> None:
@@ -141,7 +142,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
     @on(VirtualTable.Changed)
     def show_chips(self) -> None:
         table = self.table
-        bizdate = self.app.bizdate  # type: ignore[attr-defined]
+        bizdate = self.console.bizdate
         kind = KIND_CHOICES[self.kind_choice]
         chips = [
             "Instances",
@@ -163,7 +164,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
 
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
-        self.app.open_instance(event.row.id)  # type: ignore[attr-defined]
+        self.console.open_instance(event.row.id)
 
     # -- search and filters -------------------------------------------------------------------
 
@@ -206,7 +207,7 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
         """Drill-down from the Backfills screen: that backfill's instances, every date."""
         self.action_clear_filters()
         self.backfill_id = backfill_id
-        self.app.set_bizdate(None)  # type: ignore[attr-defined]
+        self.console.set_bizdate(None)
 
     # -- actions ----------------------------------------------------------------------------
 
@@ -218,4 +219,4 @@ class InstancesScreen(instance_actions.InstanceActions, TableScreen):
 
     def action_copy(self) -> None:
         if self.table.current is not None:
-            self.app.copy(str(self.table.current.id), f"#{self.table.current.id}")  # type: ignore[attr-defined]
+            self.console.copy(str(self.table.current.id), f"#{self.table.current.id}")

@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on
@@ -28,14 +27,11 @@ from opscenter.domain.model import CycleType
 from opscenter.domain.records import NodeFilter, NodeInfo
 from opscenter.domain.rules import duration_text, minutes_text
 from opscenter.tui import format as fmt
-from opscenter.tui.app import DANGEROUS
-from opscenter.tui.screens.backfill_form import open_backfill_form
+from opscenter.tui.actions.base import Target
+from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
 from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
-
-if TYPE_CHECKING:
-    from opscenter.tui.app import OpsApp
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -143,110 +139,14 @@ def chips_line(title: str, chips: Sequence[Chip], right: str, width: int) -> Tex
         shown.remove(unset[-1])
 
 
-# -- node actions, shared by the list and the detail ------------------------------------------
-
-
-def freeze_node(app: OpsApp, name: str, frozen: bool) -> None:
-    if frozen:
-        summary = (
-            "This node will be frozen: its instances generated from now on (the next day "
-            "onward) are FROZEN and do not run, and their downstream waits; instances "
-            "already generated still run."
-        )
-    else:
-        summary = (
-            "This node will be unfrozen: instances generated from now on run normally; "
-            "instances already FROZEN stay frozen until unfrozen one by one."
-        )
-    app.act(
-        "freeze_node" if frozen else "unfreeze_node",
-        "Freeze node" if frozen else "Unfreeze node",
-        summary,
-        [name],
-        (lambda b: b.freeze_node(name)) if frozen else (lambda b: b.unfreeze_node(name)),
-        ids=[name],
-    )
-
-
-def undeploy_node(app: OpsApp, info: NodeInfo) -> None:
-    """Say what undeploy does, and what the backend will refuse, before `y` is asked for."""
-    notes = []
-    if info.name == f"{app.info.name}_root":
-        notes.append("This is the workspace root: the backend refuses to undeploy it.")
-    if info.downstreams:
-        notes.append(
-            f"Deployed nodes depend on it ({', '.join(info.downstreams)}): the backend "
-            "refuses until they are undeployed first."
-        )
-    app.act(
-        "undeploy",
-        "Undeploy node",
-        "This node will be undeployed: no new instances are generated for it, and its "
-        "unfinished instances dry-run (succeed without running).",
-        [info.name],
-        lambda b: b.undeploy(info.name),
-        ids=[info.name],
-        notes=notes,
-    )
-
-
-# in the order the hints show them (as many as fit)
-NODE_ACTIONS = [
-    Binding("f", "freeze_node", "freeze", id="freeze-node"),
-    Binding("B", "backfill", "backfill", id="backfill"),
-    Binding("i", "instances", "instances", id="node-instances"),
-    Binding("u", "unfreeze_node", "unfreeze", id="unfreeze-node"),
-    Binding("D", "undeploy", "undeploy", id="undeploy"),
-]
-
-
-class NodeActions:
-    """The keys every node screen shares; ``acted_on`` is the node they act on."""
-
-    app: OpsApp
-
-    def acted_on(self) -> NodeInfo | None:
-        raise NotImplementedError
-
-    def _target(self, action: str) -> NodeInfo | None:
-        """The node to act on; with none, an action is refused (and audited), a look is not."""
-        info = self.acted_on()
-        if info is None:
-            if action in DANGEROUS:
-                self.app.refuse(action, [], "no node under the cursor")
-            else:
-                self.app.notify("no node under the cursor", severity="warning")
-        return info
-
-    def action_freeze_node(self) -> None:
-        if info := self._target("freeze_node"):
-            freeze_node(self.app, info.name, True)
-
-    def action_unfreeze_node(self) -> None:
-        if info := self._target("unfreeze_node"):
-            freeze_node(self.app, info.name, False)
-
-    def action_backfill(self) -> None:
-        if info := self._target("backfill"):
-            open_backfill_form(self.app, info.name)
-
-    def action_undeploy(self) -> None:
-        if info := self._target("undeploy"):
-            undeploy_node(self.app, info)
-
-    async def action_instances(self) -> None:
-        if info := self._target("instances"):
-            await self.app.show_instances(node=info.name)  # type: ignore[attr-defined]
-
-
 # -- the list ---------------------------------------------------------------------------------
 
 
-class NodesScreen(NodeActions, TableScreen):
+class NodesScreen(TableScreen):
     MODE = "nodes"
     BINDINGS = [
         Binding("enter", "noop", "open", id="open"),
-        *NODE_ACTIONS,
+        *keys(Target.NODE),
         Binding("slash", "search", "search", id="search", priority=True),
         Binding("o", "pick_owner", "owner", show=False, id="owner-filter"),
         Binding("t", "next('type')", "type", show=False, id="type-filter"),
@@ -285,7 +185,7 @@ class NodesScreen(NodeActions, TableScreen):
     def table(self) -> VirtualTable:
         return self.query_one("#nodes", VirtualTable)
 
-    def acted_on(self) -> NodeInfo | None:
+    def node_target(self) -> NodeInfo | None:
         return self.table.current
 
     def filter(self) -> NodeFilter:
@@ -303,7 +203,7 @@ class NodesScreen(NodeActions, TableScreen):
         )
 
     def refilter(self) -> None:
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         flt = self.filter()
         frozen_only = self.chosen.get("mode") == "frozen"
 
@@ -325,7 +225,7 @@ class NodesScreen(NodeActions, TableScreen):
             self._refresh_rows()
 
     def _read_known(self) -> list[NodeInfo]:
-        backend = self.app.backend  # type: ignore[attr-defined]
+        backend = self.console.backend
         return backend.list_nodes(NodeFilter(include_undeployed=True))
 
     def _remember(self, nodes: list[NodeInfo]) -> None:
@@ -369,7 +269,7 @@ class NodesScreen(NodeActions, TableScreen):
 
     @on(VirtualTable.Opened)
     def _open(self, event: VirtualTable.Opened) -> None:
-        self.app.open_node(event.row.name)  # type: ignore[attr-defined]
+        self.console.open_node(event.row.name)
 
     def action_noop(self) -> None:
         """enter acts in the table; this binding only names it in the hints."""
@@ -438,7 +338,7 @@ class NodesScreen(NodeActions, TableScreen):
 
     def action_copy(self) -> None:
         if self.table.current is not None:
-            self.app.copy(self.table.current.name, self.table.current.name)  # type: ignore[attr-defined]
+            self.console.copy(self.table.current.name, self.table.current.name)
 
 
 # -- one node ---------------------------------------------------------------------------------
@@ -479,14 +379,14 @@ CROSS_CYCLE_WORDS = {
 }
 
 
-class NodeScreen(NodeActions, OpsScreen):
+class NodeScreen(OpsScreen):
     """A node: schedule in words and cron, the next fire times, relatives, properties, code."""
 
     MODE = "nodes"
     BINDINGS = [
         Binding("enter", "noop", "open node", id="open-node"),
         Binding("tab", "app.focus_next", "pane", id="pane"),
-        *NODE_ACTIONS,
+        *keys(Target.NODE),
         Binding("y", "copy", "copy name", show=False, id="copy"),
         Binding("escape", "app.back", "back", id="back"),
     ]
@@ -521,12 +421,11 @@ class NodeScreen(NodeActions, OpsScreen):
             widget.styles.height = "1fr"  # the global .panel is as tall as its content
         self.query_one(Relatives).focus()
 
-    def acted_on(self) -> NodeInfo | None:
+    def node_target(self) -> NodeInfo | None:
         return self.view.info if self.view else None
 
     def load(self) -> None:
-        app = self.app
-        backend = app.backend  # type: ignore[attr-defined]
+        backend, zone = self.console.backend, self.console.zone
         name = self.node_name
 
         def read() -> NodeView:
@@ -534,7 +433,7 @@ class NodeScreen(NodeActions, OpsScreen):
             upcoming: tuple[datetime, ...] = ()
             if info.state == "deployed":
                 cron = parse_cron(info.cron)
-                upcoming = tuple(cron.next_fire_times(backend.now(), NEXT_FIRES, app.zone))  # type: ignore[attr-defined]
+                upcoming = tuple(cron.next_fire_times(backend.now(), NEXT_FIRES, zone))
             return NodeView(info, upcoming)
 
         self.read(read, self._show)
@@ -585,7 +484,7 @@ class NodeScreen(NodeActions, OpsScreen):
             relatives.highlighted = keep
 
     def _properties(self, info: NodeInfo) -> Text:
-        zone = self.app.zone  # type: ignore[attr-defined]
+        zone = self.console.zone
         timeout = minutes_text(info.timeout) if info.timeout else "none"
         effective = (
             f"{info.start_date or 'always'} → {info.end_date or 'open'}"
@@ -624,10 +523,10 @@ class NodeScreen(NodeActions, OpsScreen):
     @on(OptionList.OptionSelected, "#relatives")
     def _open(self, event: OptionList.OptionSelected) -> None:
         if event.option.id:
-            self.app.open_node(event.option.id)  # type: ignore[attr-defined]
+            self.console.open_node(event.option.id)
 
     def action_noop(self) -> None:
         """enter acts in the list of relatives; this binding only names it in the hints."""
 
     def action_copy(self) -> None:
-        self.app.copy(self.node_name, self.node_name)  # type: ignore[attr-defined]
+        self.console.copy(self.node_name, self.node_name)

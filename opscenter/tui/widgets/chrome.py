@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from opscenter.tui.console import OnConsole
+
 TABS = (
     ("1", "dashboard", "Dash"),
     ("2", "nodes", "Nodes"),
@@ -16,7 +18,7 @@ TABS = (
 )
 
 
-class WorldLine(Static):
+class WorldLine(OnConsole, Static):
     """Workspace, backend, read-only, business date, clock and scheduler state."""
 
     DEFAULT_CSS = "WorldLine { height: 1; }"
@@ -29,7 +31,7 @@ class WorldLine(Static):
         self.update_line()
 
     def update_line(self) -> None:
-        self.update(self.app.world_line(self.size.width))  # type: ignore[attr-defined]
+        self.update(self.console.world_line(self.size.width))
 
 
 class TabLine(Static):
@@ -51,7 +53,7 @@ class TabLine(Static):
         self.update(text)
 
 
-class KeyHints(Static):
+class KeyHints(OnConsole, Static):
     """The keys that act here, from the screen's own bindings (read-only drops the actions)."""
 
     DEFAULT_CSS = "KeyHints { height: 1; dock: bottom; }"
@@ -64,4 +66,4 @@ class KeyHints(Static):
 
     def update_hints(self) -> None:
         width = self.size.width or self.app.size.width
-        self.update(self.app.key_hints(self.screen, width))  # type: ignore[attr-defined]
+        self.update(self.console.key_hints(self.screen, width))
