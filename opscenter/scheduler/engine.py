@@ -8,7 +8,9 @@ by other processes (the CLI, a second console) within a fraction of a second.
 
 One engine per database dispatches (see lease.py); every state change is a
 conditional write in one transaction, so concurrent actions never lose an
-update and a crash never leaves a half-made transition.
+update and a crash never leaves a half-made transition. What the store records when an
+attempt starts and ends is lifecycle.py's, recovery after a crash is recovery.py's, and the
+engine's own records (an attempt in flight, a timer, a turn) are bookkeeping.py's.
 """
 
 from __future__ import annotations
@@ -16,36 +18,35 @@ from __future__ import annotations
 import collections
 import heapq
 import itertools
-import os
 import queue
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
 from sqlalchemy import Engine as Database
+from sqlalchemy import func, select
 
 from opscenter.domain.clock import Clock
-from opscenter.domain.model import NodeType, RerunMode, Status
+from opscenter.domain.model import NodeType, Status
 from opscenter.domain.params import ParamError, resolve, substitute
 from opscenter.domain.times import to_store
-from opscenter.scheduler import backfill, state
-from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
+from opscenter.scheduler import backfill, lifecycle, state
+from opscenter.scheduler.attempt import Job, Outcome
+from opscenter.scheduler.bookkeeping import Running, Timer, Turn, open_turn
+from opscenter.scheduler.executors import Executors
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
-from opscenter.scheduler.procs import end_attempts, process_start_time
+from opscenter.scheduler.lifecycle import READY_FROM, READY_VALUES, StartRow
+from opscenter.scheduler.procs import process_start_time
+from opscenter.scheduler.recovery import recover
 from opscenter.sla.history import Finished
 from opscenter.sla.service import SlaService
 from opscenter.store.models import (
-    AttemptRow,
     InstanceRow,
-    NodeRow,
     NodeVersionRow,
     ResourceGroupRow,
     SignalRow,
@@ -53,78 +54,8 @@ from opscenter.store.models import (
 )
 from opscenter.store.tx import writing
 
-READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
-READY_VALUES = [s.value for s in READY_FROM]
-_CURRENT = NodeVersionRow.__table__.alias("current_version")  # the code an attempt runs
-_HOST = os.uname().nodename
 EVALUATE_BATCH = 5000
 NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
-
-
-@dataclass
-class _Running:
-    instance_id: int
-    number: int
-    group: str
-    node_id: int = 0
-    attempt_id: int = 0
-    backfill_run: int | None = None
-    started_at: datetime | None = None
-    execution: Execution | None = None
-    kill: str = ""  # "" | stop | freeze | timeout
-    killed_by: str = ""
-    timeout_reason: str = ""
-    kill_reason: str = ""
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def attach(self, execution: Execution) -> None:
-        """The worker thread started the process: a kill asked for meanwhile happens now."""
-        with self.lock:
-            self.execution = execution
-            pending = self.kill_reason
-        if pending:
-            execution.kill(pending)
-
-    def request_kill(self, kind: str, by: str, reason: str) -> None:
-        """Stop, freeze or time out; if the process is not started yet, it is killed on start."""
-        with self.lock:
-            if self.kill:
-                return
-            self.kill, self.killed_by, self.kill_reason = kind, by, reason
-            execution = self.execution
-        if execution is not None:
-            execution.kill(reason)
-
-
-class _Turn:
-    """One write transaction for a whole scheduler turn (completions, readiness, starts),
-    opened only if the turn has something to write: one commit per turn, not per step."""
-
-    def __init__(self, db: Database, stack: ExitStack) -> None:
-        self._db = db
-        self._stack = stack
-        self._conn: Connection | None = None
-
-    def conn(self) -> Connection:
-        if self._conn is None:
-            self._conn = self._stack.enter_context(writing(self._db))
-        return self._conn
-
-
-@contextmanager
-def _turn(db: Database) -> Iterator[_Turn]:
-    """Commits when the turn ends, rolls back if it raises."""
-    with ExitStack() as stack:
-        yield _Turn(db, stack)
-
-
-@dataclass(order=True)
-class _Timer:
-    when: datetime
-    seq: int
-    kind: str = field(compare=False)  # due | retry | timeout | generate
-    instance_id: int = field(compare=False, default=0)
-    number: int = field(compare=False, default=0)
 
 
 class Engine:
@@ -164,12 +95,12 @@ class Engine:
         self.sla = SlaService(db, workspace_id, Path(ws.warehouse).parent)
         self._events: queue.Queue[tuple[int, int, Outcome]] = queue.Queue()  # attempts that ended
         self._pool = ThreadPoolExecutor(max_workers=max(4, sum(self.slots.values()) + 2))
-        self._running: dict[int, _Running] = {}
+        self._running: dict[int, Running] = {}
         self._busy: Counter[str] = Counter()
         self._waiting: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
         self._queued: set[int] = set()  # ids in _waiting (entries of others are skipped)
         self._newly_queued: set[int] = set()  # to be shown WAIT_RESOURCE if no slot now
-        self._timers: list[_Timer] = []
+        self._timers: list[Timer] = []
         self._seq = itertools.count()
         self._candidates: set[int] = set()
         self._pids: collections.deque[tuple[int, int, int, int | None]] = collections.deque()
@@ -181,7 +112,10 @@ class Engine:
 
     def start(self) -> None:
         """Recover from a previous run, make sure today exists, and load what is pending."""
-        self.recover()
+        for when, instance_id in recover(
+            self.db, self.workspace_id, self.executors.landing, self._now(), by=self.name
+        ):
+            self._timer(when, "retry", instance_id)
         ensure_generated(self.db, self.workspace_id, self._now())
         self._schedule_generation()
         self._rescan()
@@ -192,7 +126,7 @@ class Engine:
         for running in list(self._running.values()):
             running.request_kill("stop", "scheduler shutdown", "stopped: scheduler shut down")
         self._pool.shutdown(wait=True, cancel_futures=False)
-        with _turn(self.db) as turn:
+        with open_turn(self.db) as turn:
             self._drain_events(turn)
         self.executors.close()
         self.sla.close(self._now())
@@ -254,7 +188,7 @@ class Engine:
         if poll_signals or time.monotonic() - self._last_poll >= self.signal_poll:
             self._poll_signals()
         self._fire_timers()
-        with _turn(self.db) as turn:
+        with open_turn(self.db) as turn:
             self._drain_events(turn)
             while self._candidates:
                 self.sla.touch()
@@ -274,62 +208,9 @@ class Engine:
         return naive.replace(tzinfo=UTC)
 
     def _timer(self, when: datetime, kind: str, instance_id: int = 0, number: int = 0) -> None:
-        heapq.heappush(self._timers, _Timer(when, next(self._seq), kind, instance_id, number))
+        heapq.heappush(self._timers, Timer(when, next(self._seq), kind, instance_id, number))
 
     # -- recovery and scans -----------------------------------------------------
-
-    def recover(self) -> None:
-        """Attempts left RUNNING by a scheduler that died become FAILURE and follow their
-        retry policy; a process of theirs that is still alive is ended first, so no
-        attempt ever runs twice at once. A stop or freeze an operator asked for, which
-        the dead scheduler had not carried out yet, is carried out instead."""
-        now = self._now()
-        with writing(self.db) as conn:
-            lost = conn.execute(
-                select(
-                    AttemptRow.id,
-                    AttemptRow.instance_id,
-                    AttemptRow.number,
-                    AttemptRow.pid,
-                    AttemptRow.pid_start,
-                    AttemptRow.reason,
-                )
-                .join(InstanceRow, InstanceRow.id == AttemptRow.instance_id)
-                .where(
-                    InstanceRow.workspace_id == self.workspace_id,
-                    AttemptRow.status == Status.RUNNING.value,
-                )
-            ).all()
-            end_attempts(lost, self.executors.landing)
-            for attempt in lost:
-                asked = state.asked_to_halt(attempt.reason or "")
-                reason = attempt.reason if asked else "lost: scheduler restarted"
-                conn.execute(
-                    update(AttemptRow)
-                    .where(AttemptRow.id == attempt.id)
-                    .values(status=Status.FAILURE.value, finished_at=now, reason=reason)
-                )
-                if asked and asked[0] == "freeze":
-                    state.move(
-                        conn,
-                        [attempt.instance_id],
-                        Status.FROZEN,
-                        allowed_from=[Status.RUNNING],
-                        now=now,
-                        by=asked[1],
-                        reason=reason,
-                        values={"finished_at": now},
-                    )
-                else:
-                    self._fail(
-                        conn,
-                        attempt.instance_id,
-                        attempt.number,
-                        now,
-                        reason,
-                        by=asked[1] if asked else self.name,
-                        retry=not asked,
-                    )
 
     def _rescan(self) -> None:
         """Load everything pending from the store: candidates, waits, retries."""
@@ -420,7 +301,7 @@ class Engine:
         when, _day = next_generation_at(self._now(), self.zone)
         self._timer(when, "generate")
 
-    def _generate_next(self, timer: _Timer) -> None:
+    def _generate_next(self, timer: Timer) -> None:
         _when, day = next_generation_at(timer.when - timedelta(seconds=1), self.zone)
         generate_day(self.db, self.workspace_id, day, now=self._now())
         self._schedule_generation()
@@ -428,7 +309,7 @@ class Engine:
 
     # -- readiness ----------------------------------------------------------------
 
-    def _evaluate(self, turn: _Turn) -> None:
+    def _evaluate(self, turn: Turn) -> None:
         """Evaluate up to EVALUATE_BATCH candidates: a whole day at start would hold every
         row in memory at once, and one long write transaction would block the readers."""
         ids = sorted(self._candidates)[:EVALUATE_BATCH]
@@ -506,7 +387,7 @@ class Engine:
 
     # -- dispatch -----------------------------------------------------------------
 
-    def _dispatch(self, turn: _Turn) -> list:
+    def _dispatch(self, turn: Turn) -> list[tuple[StartRow, int]]:
         """Pick what may start now; returns (row, attempt id) pairs to launch after commit."""
         starts: list[int] = []
         now = self._now()
@@ -529,95 +410,17 @@ class Engine:
                 allowed_from=[Status.NOT_RUN, Status.WAIT_TIME],
                 now=now,
             )
-        return self._start(turn.conn(), starts) if starts else []
-
-    def _start(self, conn, ids: list[int]) -> list:  # noqa: ANN001
-        """The bookkeeping of a batch of attempts, in the turn's transaction; returns the
-        (row, attempt id) pairs to launch. Per-instance overhead bounds a scheduler's
-        hand-off, so nothing here is done one row at a time."""
-        now = self._now()
-        rows = conn.execute(
-            select(
-                InstanceRow.id,
-                InstanceRow.node_id,
-                InstanceRow.run_number,
-                InstanceRow.trigger_note,
-                InstanceRow.resource_group,
-                InstanceRow.cyctime,
-                InstanceRow.bizdate,
-                InstanceRow.backfill_run_id,
-                NodeRow.name,
-                NodeVersionRow.type,
-                NodeVersionRow.parameters,
-                NodeVersionRow.timeout,
-                _CURRENT.c.code,
-            )
-            .join(NodeRow, NodeRow.id == InstanceRow.node_id)
-            .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-            .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
-            .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
-        ).all()
-        # an upstream may have been reset while it queued; just-evaluated ones are fresh
-        stale = [r.id for r in rows if r.id not in self._fresh]
-        stuck = state.blocked(conn, stale) if stale else set()
-        state.move(
-            conn,
-            sorted(stuck),
-            Status.NOT_RUN,
-            allowed_from=READY_FROM,
-            now=now,
-            reason="upstream not successful",
-        )
-        moved = set(
-            state.move(
-                conn,
-                [r.id for r in rows if r.id not in stuck],
-                Status.RUNNING,
-                allowed_from=READY_FROM,
-                now=now,
-                values={
-                    "run_number": InstanceRow.run_number + 1,
-                    "started_at": now,
-                    "finished_at": None,
-                    "retry_at": None,
-                    "trigger_note": "",
-                },
-            )
-        )
-        rows = [r for r in rows if r.id in moved]
-        if not rows:
+        if not starts:
             return []
-        attempt_ids = dict(
-            conn.execute(
-                insert(AttemptRow).returning(
-                    AttemptRow.instance_id, AttemptRow.id, sort_by_parameter_order=True
-                ),
-                [
-                    {
-                        "instance_id": r.id,
-                        "number": r.run_number + 1,
-                        "status": Status.RUNNING.value,
-                        "triggered_by": r.trigger_note or self.name,
-                        "started_at": now,
-                        "host": _HOST,
-                        "log_path": str(self._log_path(r)),
-                        "reason": "",
-                    }
-                    for r in rows
-                ],
-            ).all()
+        return lifecycle.begin(
+            turn.conn(), starts, self._fresh, self._now(), by=self.name, logs=self.logs
         )
-        return [(row, attempt_ids[row.id]) for row in rows]
 
-    def _log_path(self, row) -> Path:  # noqa: ANN001 - a row of _start's query
-        number = row.run_number + 1
-        return self.logs / row.bizdate.strftime("%Y%m%d") / row.name / f"{row.id}.{number}.log"
-
-    def _launch(self, row, now: datetime, attempt_id: int) -> None:  # noqa: ANN001
+    def _launch(self, row: StartRow, now: datetime, attempt_id: int) -> None:
         """Register the attempt and hand its process to a worker thread: forking from several
         threads at once is faster, and the scheduler goes on while processes start."""
         number = row.run_number + 1
-        running = _Running(
+        running = Running(
             row.id,
             number,
             row.resource_group,
@@ -660,7 +463,7 @@ class Engine:
             cyctime=row.cyctime,
             bizdate=row.bizdate,
             triggered_by=row.trigger_note or self.name,
-            log_path=self._log_path(row),
+            log_path=lifecycle.log_path(self.logs, row),
             speed=self.clock.speed,
         )
         if row.timeout:
@@ -668,7 +471,7 @@ class Engine:
             self._timer(now + timedelta(minutes=row.timeout), "timeout", row.id, number)
         self._pool.submit(self._execute, running, job)
 
-    def _execute(self, running: _Running, job: Job) -> None:
+    def _execute(self, running: Running, job: Job) -> None:
         """On a worker thread: start the process, report its pid, wait for its end."""
         try:
             execution = self.executors.start(job)
@@ -684,7 +487,7 @@ class Engine:
 
     # -- completion -----------------------------------------------------------------
 
-    def _drain_events(self, turn: _Turn) -> None:
+    def _drain_events(self, turn: Turn) -> None:
         finished: list[tuple[int, int, Outcome]] = []
         while True:
             try:
@@ -699,18 +502,10 @@ class Engine:
             return
         now = self._now()
         succeeded: list[int] = []
-        ended: list[_Running] = []
+        ended: list[Running] = []
         conn = turn.conn()
-        if pids:  # recovery ends a dead scheduler's processes by these
-            conn.execute(
-                update(AttemptRow)
-                .where(
-                    AttemptRow.instance_id == bindparam("i"),
-                    AttemptRow.number == bindparam("n"),
-                )
-                .values(pid=bindparam("pid"), pid_start=bindparam("start")),
-                pids,
-            )
+        if pids:
+            lifecycle.record_pids(conn, pids)
         for instance_id, number, outcome in finished:
             running = self._running.get(instance_id)
             if running is None or running.number != number:
@@ -718,51 +513,15 @@ class Engine:
             del self._running[instance_id]
             ended.append(running)
             self._busy[running.group] -= 1
-            conn.execute(
-                update(AttemptRow)
-                .where(
-                    AttemptRow.instance_id == instance_id,
-                    AttemptRow.number == number,
-                    AttemptRow.status == Status.RUNNING.value,
-                )
-                .values(
-                    status=Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
-                    finished_at=now,
-                    exit_code=outcome.exit_code,
-                    reason=outcome.reason,
-                )
+            lifecycle.record_end(conn, instance_id, number, outcome, now)
+            if outcome.success:
+                succeeded += lifecycle.succeed(conn, instance_id, now)
+                continue
+            retry_at = lifecycle.end_failed(
+                conn, instance_id, now, outcome.reason, halted=running.halted(), by=self.name
             )
-            if outcome.success:  # it finished before a stop or freeze could take effect
-                succeeded += state.move(
-                    conn,
-                    [instance_id],
-                    Status.SUCCESS,
-                    allowed_from=[Status.RUNNING],
-                    now=now,
-                    values={"finished_at": now},
-                )
-            elif running.kill == "freeze":
-                state.move(
-                    conn,
-                    [instance_id],
-                    Status.FROZEN,
-                    allowed_from=[Status.RUNNING],
-                    now=now,
-                    by=running.killed_by,
-                    reason=outcome.reason,
-                    values={"finished_at": now},
-                )
-            else:
-                by = running.killed_by if running.kill == "stop" else self.name
-                self._fail(
-                    conn,
-                    instance_id,
-                    number,
-                    now,
-                    outcome.reason,
-                    by=by,
-                    retry=running.kill != "stop",
-                )
+            if retry_at is not None:
+                self._timer(retry_at, "retry", instance_id)
         if succeeded:
             self._candidates.update(state.downstream_of(conn, succeeded))
         runs = {r.backfill_run for r in ended if r.backfill_run is not None}
@@ -775,52 +534,6 @@ class Engine:
                 if r.instance_id in succeeded and r.started_at is not None
             ]
         )
-
-    def _fail(
-        self,
-        conn,
-        instance_id: int,
-        number: int,
-        now: datetime,
-        reason: str,
-        *,  # noqa: ANN001
-        by: str = "scheduler",
-        retry: bool,
-    ) -> None:
-        """RUNNING -> FAILURE; schedules an auto rerun if the node has one left."""
-        row = conn.execute(
-            select(
-                InstanceRow.auto_reruns,
-                NodeVersionRow.rerun_times,
-                NodeVersionRow.rerun_interval,
-                NodeVersionRow.rerun_mode,
-            )
-            .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-            .where(InstanceRow.id == instance_id)
-        ).one()
-        again = (
-            retry and row.rerun_mode != RerunMode.DENIED.value and row.auto_reruns < row.rerun_times
-        )
-        values: dict = {"finished_at": now}
-        if again:
-            retry_at = now + timedelta(seconds=row.rerun_interval)
-            values |= {
-                "retry_at": retry_at,
-                "auto_reruns": row.auto_reruns + 1,
-                "trigger_note": f"auto rerun {row.auto_reruns + 1}/{row.rerun_times}",
-            }
-        moved = state.move(
-            conn,
-            [instance_id],
-            Status.FAILURE,
-            allowed_from=[Status.RUNNING],
-            now=now,
-            by=by,
-            reason=reason,
-            values=values,
-        )
-        if moved and again:
-            self._timer(values["retry_at"], "retry", instance_id)
 
     # -- backfills -----------------------------------------------------------------
 

@@ -1,0 +1,230 @@
+"""An attempt's beginning and end as the store records them.
+
+Begun: ready instances go RUNNING with their attempt rows, in one batch, since
+per-instance overhead bounds a scheduler's hand-off. Ended: the attempt row gets its
+outcome and the instance goes SUCCESS, FROZEN (an operator froze it while it ran) or
+FAILURE, with an automatic rerun scheduled if its node has one left. These are pure
+store transitions in the caller's transaction, shared by the engine and its recovery
+after a crash; what runs in memory stays the engine's.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
+
+from opscenter.domain.model import RerunMode, Status
+from opscenter.scheduler import state
+from opscenter.scheduler.attempt import Outcome
+from opscenter.store.models import AttemptRow, InstanceRow, NodeRow, NodeVersionRow
+
+READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
+READY_VALUES = [s.value for s in READY_FROM]
+_CURRENT = NodeVersionRow.__table__.alias("current_version")  # the code an attempt runs
+_HOST = os.uname().nodename
+# a row of begin()'s query: what the engine needs to launch the attempt
+StartRow = Row[*tuple[Any, ...]]
+
+
+def begin(
+    conn: Connection, ids: list[int], fresh: set[int], now: datetime, *, by: str, logs: Path
+) -> list[tuple[StartRow, int]]:
+    """Start attempts of those of ``ids`` still ready, in the caller's transaction; returns
+    the (row, attempt id) pairs to launch. An instance not in ``fresh`` (just found ready)
+    may have had an upstream reset while it queued: it is checked again."""
+    rows = conn.execute(
+        select(
+            InstanceRow.id,
+            InstanceRow.node_id,
+            InstanceRow.run_number,
+            InstanceRow.trigger_note,
+            InstanceRow.resource_group,
+            InstanceRow.cyctime,
+            InstanceRow.bizdate,
+            InstanceRow.backfill_run_id,
+            NodeRow.name,
+            NodeVersionRow.type,
+            NodeVersionRow.parameters,
+            NodeVersionRow.timeout,
+            _CURRENT.c.code,
+        )
+        .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+        .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+        .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
+        .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
+    ).all()
+    stale = [r.id for r in rows if r.id not in fresh]
+    stuck = state.blocked(conn, stale) if stale else set()
+    state.move(
+        conn,
+        sorted(stuck),
+        Status.NOT_RUN,
+        allowed_from=READY_FROM,
+        now=now,
+        reason="upstream not successful",
+    )
+    moved = set(
+        state.move(
+            conn,
+            [r.id for r in rows if r.id not in stuck],
+            Status.RUNNING,
+            allowed_from=READY_FROM,
+            now=now,
+            values={
+                "run_number": InstanceRow.run_number + 1,
+                "started_at": now,
+                "finished_at": None,
+                "retry_at": None,
+                "trigger_note": "",
+            },
+        )
+    )
+    started = [r for r in rows if r.id in moved]
+    if not started:
+        return []
+    attempt_ids = dict(
+        conn.execute(
+            insert(AttemptRow).returning(
+                AttemptRow.instance_id, AttemptRow.id, sort_by_parameter_order=True
+            ),
+            [
+                {
+                    "instance_id": r.id,
+                    "number": r.run_number + 1,
+                    "status": Status.RUNNING.value,
+                    "triggered_by": r.trigger_note or by,
+                    "started_at": now,
+                    "host": _HOST,
+                    "log_path": str(log_path(logs, r)),
+                    "reason": "",
+                }
+                for r in started
+            ],
+        ).all()
+    )
+    return [(row, attempt_ids[row.id]) for row in started]
+
+
+def log_path(logs: Path, row: StartRow) -> Path:
+    """Where the attempt ``begin`` starts for ``row`` (a row of its query) writes its log."""
+    number = row.run_number + 1
+    return logs / row.bizdate.strftime("%Y%m%d") / row.name / f"{row.id}.{number}.log"
+
+
+def record_pids(conn: Connection, pids: Sequence[dict[str, Any]]) -> None:
+    """The process (``pid`` and its ``start`` time) of attempt ``n`` of instance ``i``:
+    recovery ends a dead scheduler's processes by these."""
+    conn.execute(
+        update(AttemptRow)
+        .where(AttemptRow.instance_id == bindparam("i"), AttemptRow.number == bindparam("n"))
+        .values(pid=bindparam("pid"), pid_start=bindparam("start")),
+        pids,
+    )
+
+
+def record_end(
+    conn: Connection, instance_id: int, number: int, outcome: Outcome, now: datetime
+) -> None:
+    """The RUNNING attempt's row gets its outcome."""
+    conn.execute(
+        update(AttemptRow)
+        .where(
+            AttemptRow.instance_id == instance_id,
+            AttemptRow.number == number,
+            AttemptRow.status == Status.RUNNING.value,
+        )
+        .values(
+            status=Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
+            finished_at=now,
+            exit_code=outcome.exit_code,
+            reason=outcome.reason,
+        )
+    )
+
+
+def succeed(conn: Connection, instance_id: int, now: datetime) -> list[int]:
+    """RUNNING -> SUCCESS (it finished before a stop or freeze could take effect)."""
+    return state.move(
+        conn,
+        [instance_id],
+        Status.SUCCESS,
+        allowed_from=[Status.RUNNING],
+        now=now,
+        values={"finished_at": now},
+    )
+
+
+def end_failed(
+    conn: Connection,
+    instance_id: int,
+    now: datetime,
+    reason: str,
+    *,
+    halted: tuple[str, str] | None,
+    by: str,
+) -> datetime | None:
+    """A RUNNING instance whose attempt failed: FROZEN if an operator froze it, else FAILURE
+    (by the operator who stopped it, with no automatic rerun; else by ``by``, with one if
+    its node has one left). Returns when that rerun is due, if one was scheduled."""
+    if halted is not None and halted[0] == "freeze":
+        state.move(
+            conn,
+            [instance_id],
+            Status.FROZEN,
+            allowed_from=[Status.RUNNING],
+            now=now,
+            by=halted[1],
+            reason=reason,
+            values={"finished_at": now},
+        )
+        return None
+    return _fail(
+        conn,
+        instance_id,
+        now,
+        reason,
+        by=halted[1] if halted else by,
+        retry=halted is None,
+    )
+
+
+def _fail(
+    conn: Connection, instance_id: int, now: datetime, reason: str, *, by: str, retry: bool
+) -> datetime | None:
+    """RUNNING -> FAILURE; schedules an auto rerun if the node has one left."""
+    row = conn.execute(
+        select(
+            InstanceRow.auto_reruns,
+            NodeVersionRow.rerun_times,
+            NodeVersionRow.rerun_interval,
+            NodeVersionRow.rerun_mode,
+        )
+        .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+        .where(InstanceRow.id == instance_id)
+    ).one()
+    again = retry and row.rerun_mode != RerunMode.DENIED.value and row.auto_reruns < row.rerun_times
+    values: dict[str, Any] = {"finished_at": now}
+    retry_at = None
+    if again:
+        retry_at = now + timedelta(seconds=row.rerun_interval)
+        values |= {
+            "retry_at": retry_at,
+            "auto_reruns": row.auto_reruns + 1,
+            "trigger_note": f"auto rerun {row.auto_reruns + 1}/{row.rerun_times}",
+        }
+    moved = state.move(
+        conn,
+        [instance_id],
+        Status.FAILURE,
+        allowed_from=[Status.RUNNING],
+        now=now,
+        by=by,
+        reason=reason,
+        values=values,
+    )
+    return retry_at if moved else None
