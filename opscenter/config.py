@@ -2,8 +2,9 @@
 
 ``$OPSCENTER_CONFIG``, else ``$XDG_CONFIG_HOME/opscenter/config.yaml`` (``~/.config``);
 ``--config PATH`` names another. Options given on the command line win over the file.
-A mistake names the file, line and key with a hint, and never echoes a value that might
-be a secret: access keys belong in the environment or an Alibaba Cloud CLI profile.
+It is read with the workspace loader's located reader: every mistake at once, each naming
+the file, line, key and a hint, a key given twice refused, and never a value echoed that
+might be a secret: access keys belong in the environment or an Alibaba Cloud CLI profile.
 
     backend: dataworks            # local (default) | dataworks
     theme: ansi-dark
@@ -21,8 +22,6 @@ be a secret: access keys belong in the environment or an Alibaba Cloud CLI profi
 
 from __future__ import annotations
 
-import argparse
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,19 +30,23 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from opscenter.verbs import UsageError
-from opscenter.yamlsyntax import yaml_syntax
+from opscenter.errors import UsageError
+from opscenter.project.problems import did_you_mean
+from opscenter.project.reader import Field, Report, compose
 
 API_VERSIONS = ("2024-05-18", "2020-05-18")
 BACKENDS = ("local", "dataworks")
 SECRET_WORDS = ("secret", "access_key", "token", "password")
+_CREDENTIALS = (
+    "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or name a profile "
+    "of ~/.aliyun/config.json with `profile`"
+)
 
 
-def config_path(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("OPSCENTER_CONFIG"):
-        return Path(env["OPSCENTER_CONFIG"]).expanduser()
-    home = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+def config_path(environ: Mapping[str, str]) -> Path:
+    if environ.get("OPSCENTER_CONFIG"):
+        return Path(environ["OPSCENTER_CONFIG"]).expanduser()
+    home = Path(environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return home / "opscenter" / "config.yaml"
 
 
@@ -88,7 +91,7 @@ def _zone(value: Any) -> str:
         ZoneInfo(_text(value))
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError("an IANA time zone such as Asia/Shanghai") from None
-    return value
+    return str(value)
 
 
 TOP = {
@@ -104,116 +107,101 @@ DATAWORKS = {
     "api_version": _Key("api_version", _one_of(API_VERSIONS), "2024-05-18 or 2020-05-18"),
     "timezone": _Key("timezone", _zone, "e.g. Asia/Shanghai"),
 }
-PER_WORKSPACE = ("api_version", "timezone")
+PER_WORKSPACE = {name: DATAWORKS[name] for name in ("api_version", "timezone")}
 
 
-class _Reader:
-    """Values with the line each came from, so a mistake can be located."""
+def _scalar(node: yaml.Node) -> Any:
+    """A scalar as YAML types it (true, 12, text): the checks below judge that value."""
+    return yaml.safe_load(yaml.serialize(node))
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
 
-    def fail(self, node: yaml.Node | None, key: str, problem: str) -> UsageError:
-        line = f":{node.start_mark.line + 1}" if node is not None else ""
-        return UsageError(f"{self.path}{line}: {key}: {problem}")
+def _checked(field: Field, spec: _Key) -> tuple[bool, Any]:
+    """(whether the value is good, the value); a bad one is reported at the value."""
+    if not isinstance(field.node, yaml.ScalarNode):
+        field.problem("must be a single value", spec.hint)
+        return False, None
+    try:
+        return True, spec.check(_scalar(field.node))
+    except ValueError as problem:
+        field.problem(f"must be {problem}", spec.hint)
+        return False, None
 
-    def mapping(self, node: yaml.Node, key: str) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, key, "must be a mapping of keys to values")
-        return node.value  # type: ignore[return-value]
 
-    def value(self, node: yaml.Node, key: str, spec: _Key) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
-            raise self.fail(node, key, f"must be a single value ({spec.hint})")
+def _section(
+    field: Field, known: dict[str, _Key], sections: tuple[str, ...] = ()
+) -> tuple[dict[str, Any], dict[str, Field]]:
+    """(option -> value, nested section -> its field) of one mapping: a credential or an
+    unknown key is reported at the key, a wrong value at the value, and reading goes on."""
+    found: dict[str, Any] = {}
+    nested: dict[str, Field] = {}
+    for key, value in field.entries():
+        name = str(key.node.value)
+        if any(word in name.lower() for word in SECRET_WORDS):
+            key.problem("credentials are not read from this file", _CREDENTIALS)
+        elif name in sections:
+            nested[name] = value
+        elif name not in known:
+            key.problem("unknown key", did_you_mean(name, [*known, *sections]))
+        else:
+            good, checked = _checked(value, known[name])
+            if good:
+                found[known[name].option] = checked
+    return found, nested
+
+
+def _workspaces(field: Field) -> dict[int, dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for key, value in field.entries():
         try:
-            return spec.check(yaml.safe_load(yaml.serialize(node)))
-        except ValueError as problem:
-            raise self.fail(node, key, f"must be {problem} ({spec.hint})") from None
-
-    def section(self, node: yaml.Node, prefix: str, known: dict[str, _Key]) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for key_node, value_node in self.mapping(node, prefix or "config"):
-            key = f"{prefix}{key_node.value}"
-            if any(word in str(key_node.value).lower() for word in SECRET_WORDS):
-                raise self.fail(
-                    key_node,
-                    key,
-                    "credentials are not read from this file: set ALIBABA_CLOUD_ACCESS_KEY_ID "
-                    "and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or name a profile of "
-                    "~/.aliyun/config.json with `profile`",
-                )
-            if key_node.value not in known:
-                raise self.fail(
-                    key_node, key, f"unknown key; known here: {', '.join(sorted(known))}"
-                )
-            found[known[key_node.value].option] = self.value(value_node, key, known[key_node.value])
-        return found
+            workspace_id = _workspace_id(_scalar(key.node))
+        except ValueError:
+            key.problem("must be a workspace id (a whole number)")
+            continue
+        found[workspace_id], _ = _section(value, PER_WORKSPACE)
+    return found
 
 
 def load_config(path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
-    """(console option -> value, workspace id -> its own api_version / timezone)."""
-    reader = _Reader(path)
+    """(console option -> value, workspace id -> its own api_version / timezone); every
+    problem in the file is reported together, one a line."""
     try:
         text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text)
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
         raise UsageError(
             f"{path}: not UTF-8 text (byte {exc.start}); save the config file as UTF-8"
         ) from None
-    except yaml.YAMLError as exc:
-        syntax = yaml_syntax(exc, text)
-        raise UsageError(f"{path}:{syntax.line}:{syntax.column}: {syntax.explained}") from None
-    if root is None:
-        return {}, {}
+    report = Report(str(path))
+    root = compose(text, report)
     options: dict[str, Any] = {}
     per_workspace: dict[int, dict[str, Any]] = {}
-    for key_node, value_node in reader.mapping(root, "config"):
-        if key_node.value != "dataworks":
-            options |= reader.section(_single(key_node, value_node), "", TOP)
-            continue
-        pairs = reader.mapping(value_node, "dataworks")
-        plain = [(k, v) for k, v in pairs if k.value != "workspaces"]
-        options |= reader.section(yaml.MappingNode(value_node.tag, plain), "dataworks.", DATAWORKS)
-        for key, node in pairs:
-            if key.value == "workspaces":
-                per_workspace = _workspaces(reader, node)
+    if root is not None:
+        options, sections = _section(Field(root, "", report), TOP, ("dataworks",))
+        if "dataworks" in sections:
+            remote, inner = _section(sections["dataworks"], DATAWORKS, ("workspaces",))
+            options |= remote
+            if "workspaces" in inner:
+                per_workspace = _workspaces(inner["workspaces"])
+    if report.problems:
+        found = sorted(report.problems, key=lambda p: (p.line, p.column))
+        raise UsageError("\n".join(map(str, found)))
     return options, per_workspace
 
 
-def _single(key: yaml.Node, value: yaml.Node) -> yaml.MappingNode:
-    return yaml.MappingNode("tag:yaml.org,2002:map", [(key, value)])
-
-
-def _workspaces(reader: _Reader, node: yaml.Node) -> dict[int, dict[str, Any]]:
-    known = {name: DATAWORKS[name] for name in PER_WORKSPACE}
-    found: dict[int, dict[str, Any]] = {}
-    for key_node, value_node in reader.mapping(node, "dataworks.workspaces"):
-        key = f"dataworks.workspaces.{key_node.value}"
-        try:
-            workspace_id = _workspace_id(yaml.safe_load(yaml.serialize(key_node)))
-        except ValueError:
-            raise reader.fail(key_node, key, "must be a workspace id (a whole number)") from None
-        found[workspace_id] = reader.section(value_node, f"{key}.", known)
-    return found
-
-
-def apply_config(args: argparse.Namespace) -> None:
-    """Fill the console options the command line left out from the config file, if any;
-    a workspace's own entry wins over the file's defaults. A file named with --config or
-    $OPSCENTER_CONFIG must exist; the default one may be absent.
-    """
-    named = getattr(args, "config", None)
-    path = Path(named).expanduser() if named else config_path()
+def from_file(
+    given: Mapping[str, Any], named: str | None, environ: Mapping[str, str]
+) -> dict[str, Any]:
+    """The options the command line (``given``) left out, from the config file if there is
+    one; a workspace's own entry wins over the file's defaults. A file named with --config
+    or $OPSCENTER_CONFIG must exist; the default one may be absent."""
+    path = Path(named).expanduser() if named else config_path(environ)
     if not path.exists():
-        if named or os.environ.get("OPSCENTER_CONFIG"):
+        if named or environ.get("OPSCENTER_CONFIG"):
             raise UsageError(f"no config file {path}")
-        return
-    given = set(vars(args))
+        return {}
     options, per_workspace = load_config(path)
-    chosen = getattr(args, "workspace_id", options.get("workspace_id"))
-    options |= per_workspace.get(chosen, {})
-    for option, value in options.items():
-        if option not in given:
-            setattr(args, option, value)
+    chosen = given["workspace_id"] if "workspace_id" in given else options.get("workspace_id")
+    if chosen is not None:
+        options |= per_workspace.get(chosen, {})
+    return {option: value for option, value in options.items() if option not in given}

@@ -8,7 +8,7 @@ A demo opened again resumes its simulated day where the last one stopped.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -17,16 +17,17 @@ from sqlalchemy import Engine as Database
 
 from opscenter import world
 from opscenter.backends.local import LocalBackend
-from opscenter.config import apply_config
 from opscenter.domain.clock import Clock
+from opscenter.domain.records import not_deployed
 from opscenter.domain.times import wall_to_store
+from opscenter.errors import UsageError
+from opscenter.options import Options
 from opscenter.project.loader import load_workspace
 from opscenter.remote import open_dataworks
 from opscenter.scheduler.daemon import SchedulerThread
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
 from opscenter.store import summary
 from opscenter.store.audit import os_user
-from opscenter.verbs import UsageError
 
 DEMO_SPEED = 120.0
 
@@ -49,36 +50,35 @@ class ConsoleWorld:
     notice: str = ""  # said once the console is open (the demo was redeployed)
 
 
-def open_world(args: argparse.Namespace, wall: Clock) -> ConsoleWorld:
+def open_world(options: Options, wall: Clock) -> ConsoleWorld:
     """The workspace deployed (unless attaching or read-only) and the plan of the clock its
     scheduler will run: the world's own, which another process's scheduler may hold."""
-    attach = getattr(args, "no_scheduler", False) or getattr(args, "readonly", False)
-    if attach and (getattr(args, "speed", None) or getattr(args, "start", None)):
+    attach = options.attaches
+    if attach and (options.speed or options.start):
         raise UsageError(
             "a console that runs no scheduler (--no-scheduler, --readonly) reads the world's "
             "clock from the store: --speed/--start belong to the scheduler that holds the lease"
         )
-    name, folder = world.workspace_arg(args)
-    name, db = world.open_named(args)
+    name, folder = world.workspace_arg(options)
+    name, db = world.open_named(options)
     known = summary.workspace_id(db, name)
     if (attach or folder is None) and known is None:
-        raise UsageError(
-            f"workspace {name} is not deployed in this store; run 'opscenter deploy PATH'"
-        )
+        raise UsageError(not_deployed(name))
     if attach:
         assert known is not None
         return ConsoleWorld(name, db, known, None)
-    demo = world.is_demo(args)
+    demo = options.is_demo
     if folder is not None:
         zone = ZoneInfo(load_workspace(folder).timezone)
     else:
         assert known is not None
         zone = ZoneInfo(summary.workspace_timezone(db, known))
-    if demo and getattr(args, "start", None) and not getattr(args, "speed", None):
-        args.speed = DEMO_SPEED  # the demo's day is simulated, from wherever it starts
+    if demo and options.start and not options.speed:
+        # the demo's day is simulated, from wherever it starts
+        options = dataclasses.replace(options, speed=DEMO_SPEED)
     last = summary.last_activity(db, known) if demo and known is not None else None
     plan = world.clock_plan(
-        args,
+        options,
         db,
         wall,
         zone,
@@ -92,30 +92,28 @@ def open_world(args: argparse.Namespace, wall: Clock) -> ConsoleWorld:
         assert known is not None
         return ConsoleWorld(name, db, known, plan)
     if not demo:
-        report, db = world.deploy_workspace(args, folder, clock)
+        report, db = world.deploy_workspace(options, folder, clock)
         return ConsoleWorld(name, db, report.workspace_id, plan)
-    bundled, db, redeployed = world.deploy_bundled(args, folder, clock)
+    bundled, db, redeployed = world.deploy_bundled(options, folder, clock)
     notice = ""
     if redeployed and known is not None:
         notice = f"the demo was redeployed: its bundled files changed ({bundled.summary})"
     return ConsoleWorld(name, db, bundled.workspace_id, plan, notice)
 
 
-def run_console(args: argparse.Namespace, clock: Clock) -> int:
+def run_console(options: Options, clock: Clock) -> int:
     from opscenter.tui import theming
 
-    apply_config(args)
-
-    theme = getattr(args, "theme", None)
+    theme = options.theme
     if theme and theme not in theming.theme_names():
         raise UsageError(f"no theme {theme!r}; known: {', '.join(theming.theme_names())}")
-    if getattr(args, "backend", "local") == "dataworks":
+    if options.wants_dataworks:
         from opscenter.tui.app import OpsApp
 
-        remote = OpsApp(open_dataworks(args, clock), theme=theme, watch_terminal=True)
+        remote = OpsApp(open_dataworks(options, clock), theme=theme, watch_terminal=True)
         remote.run()
         return remote.return_code or 0
-    opened = open_world(args, clock)
+    opened = open_world(options, clock)
     scheduler = None
     if opened.plan is not None:
         scheduler = SchedulerThread(opened.db, opened.workspace_id, opened.plan)
@@ -126,7 +124,7 @@ def run_console(args: argparse.Namespace, clock: Clock) -> int:
         opened.name,
         StoreClock(opened.db, clock),
         user=os_user(),
-        readonly=getattr(args, "readonly", False),
+        readonly=options.readonly,
         source="tui",
     )
     from opscenter.tui.app import OpsApp

@@ -7,7 +7,6 @@ missing to reach DataWorks is a usage error naming the option.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -15,24 +14,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.records import ActionRefused
+from opscenter.errors import UsageError
+from opscenter.options import Options
 from opscenter.store.audit import os_user
-from opscenter.verbs import UsageError
 
 if TYPE_CHECKING:
     from opscenter.backends.dataworks.backend import DataWorksBackend
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"  # DataWorks regions in China run on UTC+8
-LOCAL_OPTIONS = {"workspace": "--workspace", "db": "--db"}
 
 
-def wants_dataworks(args: argparse.Namespace) -> bool:
-    return getattr(args, "backend", "local") == "dataworks"
-
-
-def refuse_local_options(args: argparse.Namespace) -> None:
+def refuse_local_options(options: Options) -> None:
     """``--workspace`` and ``--db`` name a local world: with DataWorks they would be
     silently ignored, so a command that has both is refused rather than guessed at."""
-    given = [flag for name, flag in LOCAL_OPTIONS.items() if name in vars(args)]
+    local = (("--workspace", options.workspace), ("--db", options.db))
+    given = [flag for flag, value in local if value is not None]
     if given:
         raise UsageError(
             f"{' and '.join(given)} name a local workspace, but this command goes to "
@@ -40,7 +36,7 @@ def refuse_local_options(args: argparse.Namespace) -> None:
         )
 
 
-def open_dataworks(args: argparse.Namespace, clock: Clock) -> DataWorksBackend:
+def open_dataworks(options: Options, clock: Clock) -> DataWorksBackend:
     """A DataWorks workspace's OpenAPI behind the Backend protocol: no scheduler of ours runs.
 
     ``--api-version 2020-05-18`` (or the workspace's entry in the config file) serves a
@@ -56,13 +52,13 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> DataWorksBackend:
     )
     from opscenter.backends.dataworks.legacy import LegacyBackend
 
-    refuse_local_options(args)
-    workspace_id = getattr(args, "workspace_id", None)
-    region = getattr(args, "region", None)
-    endpoint = getattr(args, "endpoint", None) or (region and region_endpoint(region))
+    refuse_local_options(options)
+    workspace_id = options.workspace_id
+    region = options.region
+    endpoint = options.endpoint or (region and region_endpoint(region))
     if workspace_id is None or not endpoint:
         raise UsageError("--backend dataworks needs --workspace-id and --region (or --endpoint)")
-    timezone = getattr(args, "timezone", None) or DEFAULT_TIMEZONE
+    timezone = options.timezone or DEFAULT_TIMEZONE
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -70,16 +66,16 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> DataWorksBackend:
             f"--timezone {timezone!r} is not a time zone (an IANA name such as Asia/Shanghai)"
         ) from None
     try:
-        credentials = load_credentials(getattr(args, "profile", None))
+        credentials = load_credentials(options.profile)
     except DataWorksError as exc:
         raise UsageError(str(exc)) from None
-    legacy = getattr(args, "api_version", None) == V2020
+    legacy = options.api_version == V2020
     backend = (LegacyBackend if legacy else DataWorksBackend)(
         DataWorksClient(credentials, endpoint),
         workspace_id,
         clock=clock,
         user=os_user(),
-        readonly=getattr(args, "readonly", False),
+        readonly=options.readonly,
         timezone=timezone,
     )
     try:
@@ -93,9 +89,9 @@ def open_dataworks(args: argparse.Namespace, clock: Clock) -> DataWorksBackend:
 
 
 @contextmanager
-def dataworks(args: argparse.Namespace, clock: Clock) -> Iterator[DataWorksBackend]:
+def dataworks(options: Options, clock: Clock) -> Iterator[DataWorksBackend]:
     """``open_dataworks`` for one command: its connections closed when the command ends."""
-    backend = open_dataworks(args, clock)
+    backend = open_dataworks(options, clock)
     try:
         yield backend
     finally:

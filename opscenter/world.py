@@ -8,7 +8,6 @@ only the default store (no ``--db``) gets the bundled demo.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,8 @@ from sqlalchemy import Engine, select
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.times import to_store
+from opscenter.errors import UsageError
+from opscenter.options import Options
 from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.resources import demo_workspace
 from opscenter.scheduler import worldclock
@@ -28,37 +29,33 @@ from opscenter.store.db import default_url, open_store, state_home
 from opscenter.store.deploy import DeployReport, deploy
 from opscenter.store.models import WorkspaceRow
 from opscenter.store.tx import writing
-from opscenter.verbs import UsageError
 
 _BUNDLED = "bundled_digest:"
 
 
-def store_for(args: argparse.Namespace, workspace: str) -> tuple[str, Path]:
+def store_for(options: Options, workspace: str) -> tuple[str, Path]:
     """The database URL and the data folder (warehouse, landing, logs) beside it."""
-    url = getattr(args, "db", None) or default_url(workspace)
+    url = options.db or default_url(workspace)
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
         return url, Path(url.removeprefix("sqlite:///")).expanduser().parent
     return url, state_home() / workspace
 
 
-def is_demo(args: argparse.Namespace) -> bool:
-    """No workspace and no store named: the bundled demo in its default store."""
-    return getattr(args, "workspace", None) is None and getattr(args, "db", None) is None
-
-
-def workspace_arg(args: argparse.Namespace) -> tuple[str, Path | None]:
+def workspace_arg(options: Options) -> tuple[str, Path | None]:
     """(workspace name, its folder if known): --workspace is a folder or a deployed name;
     without it, the one workspace of the --db store, or the demo in the default store."""
-    given = getattr(args, "workspace", None)
+    given = options.workspace
     if given:
         path = Path(given)
         if path.exists():
             return load_workspace(path).name, path
-        return str(given), None
-    if is_demo(args):
+        return given, None
+    if options.is_demo:
         path = demo_workspace()
         return load_workspace(path).name, path
-    url = args.db
+    url = options.db
+    if url is None:  # --workspace was given, but empty
+        raise UsageError("--workspace names a workspace folder or a deployed workspace")
     names = deployed_names(open_store(url))
     if len(names) == 1:
         return names[0], None
@@ -79,17 +76,15 @@ def deployed_names(db: Engine) -> list[str]:
         return list(conn.scalars(select(WorkspaceRow.name).order_by(WorkspaceRow.name)))
 
 
-def open_named(args: argparse.Namespace) -> tuple[str, Engine]:
-    name, _folder = workspace_arg(args)
-    url, _ = store_for(args, name)
+def open_named(options: Options) -> tuple[str, Engine]:
+    name, _folder = workspace_arg(options)
+    url, _ = store_for(options, name)
     return name, open_store(url)
 
 
-def deploy_workspace(
-    args: argparse.Namespace, path: Path, clock: Clock
-) -> tuple[DeployReport, Engine]:
+def deploy_workspace(options: Options, path: Path, clock: Clock) -> tuple[DeployReport, Engine]:
     workspace = load_workspace(path)
-    url, data_dir = store_for(args, workspace.name)
+    url, data_dir = store_for(options, workspace.name)
     db = open_store(url)
     now = to_store(clock.now())
     report = deploy(
@@ -106,13 +101,11 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def deploy_bundled(
-    args: argparse.Namespace, path: Path, clock: Clock
-) -> tuple[DeployReport, Engine, bool]:
+def deploy_bundled(options: Options, path: Path, clock: Clock) -> tuple[DeployReport, Engine, bool]:
     """The demo is deployed when its store lacks it or its files changed (a new opscenter),
     never over an operator's undeploy or freeze otherwise. The flag: it was deployed now."""
     workspace = load_workspace(path)
-    url, _ = store_for(args, workspace.name)
+    url, _ = store_for(options, workspace.name)
     db = open_store(url)
     key = _BUNDLED + workspace.name
     digest = folder_digest(workspace_file(path).parent)
@@ -122,7 +115,7 @@ def deploy_bundled(
     if known == digest and deployed is not None:
         names = [node.name for node in workspace.nodes]
         return DeployReport(workspace.name, deployed, unchanged=names), db, False
-    report, db = deploy_workspace(args, path, clock)
+    report, db = deploy_workspace(options, path, clock)
     with writing(db) as conn:
         meta.write(conn, key, digest)
     return report, db, True
@@ -132,7 +125,7 @@ def deploy_bundled(
 
 
 def clock_plan(
-    args: argparse.Namespace,
+    options: Options,
     db: Engine,
     wall: Clock,
     zone: ZoneInfo,
@@ -143,10 +136,9 @@ def clock_plan(
     """The clock a scheduler started by this command runs. ``--speed``/``--start`` set the
     world's clock, which belongs to the scheduler holding the lease: given while another
     scheduler holds it, they are refused with the reason."""
-    speed = getattr(args, "speed", None)
-    start = getattr(args, "start", None)
+    start = options.start
     plan = ClockPlan(
-        speed=speed,
+        speed=options.speed,
         start=start.replace(tzinfo=zone) if start else None,
         first_speed=first_speed,
         first_start=first_start,

@@ -30,7 +30,11 @@ def test_no_arguments_deploys_the_demo_and_summarises_today(tmp_path):
     assert "32 added" in out
     assert "generated 46 instances" in out
     assert "○ NOT_RUN" in out and "✓ SUCCESS" in out  # glyph and word
-    assert "exec_dashboard" in out and "committed 09:00" in out
+    # the status report, over the local backend: the world, its clock, nodes and what is due
+    assert "shop · local · now " in out and "(Asia/Shanghai)" in out
+    assert "Scheduler: not running" in out and "Clock: real time" in out
+    assert "Nodes · 32 deployed (4 python, 2 quality, 3 shell, 18 sql, 5 virtual)" in out
+    assert "Due next · cyctimes in CST" in out and "○ NOT_RUN       shop_root" in out
     assert (tmp_path / "opscenter" / "shop" / "state.db").exists()
 
 

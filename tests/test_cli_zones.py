@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine as Database
 
-from opscenter import verbs
+from opscenter.verbs import output
 from opscenter.cli import main
 from opscenter.domain import records
 from opscenter.domain.clock import ManualClock
@@ -371,7 +371,7 @@ def test_a_stored_moment_and_a_cyctime_render_with_their_zone_label() -> None:
 
 
 def test_every_datetime_field_of_a_record_has_its_convention_in_the_table() -> None:
-    """A new datetime field in records.py must say (in verbs.TIME_FIELDS) how it is kept."""
+    """A new datetime field in records.py must say (in output.TIME_FIELDS) how it is kept."""
     aware = {"stopped_at", "now"}  # aware already: they carry their zone
     for record in vars(records).values():
         if not (isinstance(record, type) and is_dataclass(record)):
@@ -379,7 +379,7 @@ def test_every_datetime_field_of_a_record_has_its_convention_in_the_table() -> N
         hints = get_type_hints(record, vars(records))
         for f in fields(record):
             if holds_datetime(hints[f.name]) and f.name not in aware:
-                assert f.name in verbs.TIME_FIELDS, f"{record.__name__}.{f.name}"
+                assert f.name in output.TIME_FIELDS, f"{record.__name__}.{f.name}"
 
 
 def holds_datetime(hint: Any) -> bool:
@@ -388,4 +388,4 @@ def holds_datetime(hint: Any) -> bool:
 
 
 def test_a_business_date_is_a_plain_date_in_json() -> None:
-    assert verbs.to_json({"bizdate": date(2030, 1, 4)}) == {"bizdate": "2030-01-04"}
+    assert output.to_json({"bizdate": date(2030, 1, 4)}) == {"bizdate": "2030-01-04"}

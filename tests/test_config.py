@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from opscenter.config import apply_config, config_path
-from opscenter.verbs import UsageError
+from opscenter.config import config_path
+from opscenter.errors import UsageError
+from opscenter.options import Options, gather
 from tests import test_dataworks_emulator as emulated
 
 scene = emulated.scene  # a world served by the emulator on 127.0.0.1
@@ -34,10 +36,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def applied(path: Path, **given: object) -> argparse.Namespace:
-    args = argparse.Namespace(config=str(path), **given)
-    apply_config(args)
-    return args
+def applied(path: Path, **given: object) -> Options:
+    """The Options of a command line that gave ``given`` and ``--config PATH``."""
+    return gather(argparse.Namespace(config=str(path), **given), os.environ)
 
 
 def test_the_file_fills_what_the_command_line_left_out(tmp_path: Path) -> None:
@@ -59,18 +60,21 @@ def test_a_workspace_entry_wins_over_the_file_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "where"),
     [
-        ("backend: remote\n", r"config.yaml:1: backend: must be one of local, dataworks"),
-        ("dataworks:\n  region: x\n  workspace_id: abc\n", r":3: dataworks.workspace_id: must be"),
-        ("dataworks:\n  api_version: 2019\n", r":2: dataworks.api_version: must be one of"),
-        ("dataworks:\n  timezone: Mars/Base\n", r":2: dataworks.timezone: must be an IANA"),
-        ("readonly: maybe\n", r":1: readonly: must be true or false"),
-        ("colour: red\n", r":1: colour: unknown key; known here: backend, readonly, theme"),
-        ("dataworks:\n  workspaces:\n    abc: {}\n", r":3: dataworks.workspaces.abc: must be a"),
+        ("backend: remote\n", r"config.yaml:1:10: backend: must be one of local, dataworks"),
+        ("dataworks:\n  region: x\n  workspace_id: abc\n", r":3:17: dataworks.workspace_id: must"),
+        ("dataworks:\n  api_version: 2019\n", r":2:16: dataworks.api_version: must be one of"),
+        ("dataworks:\n  timezone: Mars/Base\n", r":2:13: dataworks.timezone: must be an IANA"),
+        ("readonly: maybe\n", r":1:11: readonly: must be true or false"),
+        (
+            "colour: red\n",
+            r":1:1: colour: unknown key \(hint: expected one of: backend, dataworks,",
+        ),
+        ("dataworks:\n  workspaces:\n    abc: {}\n", r":3:5: dataworks.workspaces.abc: must be a"),
         (
             "dataworks:\n  workspaces:\n    7: {region: x}\n",
-            r":3: dataworks.workspaces.7.region: unknown key; known here: api_version, timezone",
+            r":3:9: dataworks.workspaces.7.region: unknown key \(hint: expected one of: api_version,",
         ),
-        ("dataworks: [1, 2]\n", r":1: dataworks: must be a mapping"),
+        ("dataworks: [1, 2]\n", r":1:12: dataworks: expected a mapping"),
         ("backend: [local\n", r"config.yaml:\d+:\d+: not valid YAML"),
     ],
 )
@@ -84,7 +88,7 @@ def test_credentials_are_refused_without_echoing_them(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as refused:
         applied(path)
     message = str(refused.value)
-    assert ":2: dataworks.access_key_secret: credentials are not read from this file" in message
+    assert ":2:3: dataworks.access_key_secret: credentials are not read from this file" in message
     assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" in message and "s3cr3t-VALUE" not in message
 
 
@@ -93,21 +97,36 @@ def test_the_default_file_may_be_absent_but_a_named_one_must_exist(
 ) -> None:
     monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    assert config_path() == tmp_path / "opscenter" / "config.yaml"
-    args = argparse.Namespace()
-    apply_config(args)
-    assert vars(args) == {}
+    assert config_path(os.environ) == tmp_path / "opscenter" / "config.yaml"
+    assert gather(argparse.Namespace(), os.environ) == Options()
     with pytest.raises(UsageError, match="no config file"):
         applied(tmp_path / "missing.yaml")
     monkeypatch.setenv("OPSCENTER_CONFIG", str(tmp_path / "elsewhere.yaml"))
     with pytest.raises(UsageError, match="no config file .*elsewhere.yaml"):
-        apply_config(argparse.Namespace())
+        gather(argparse.Namespace(), os.environ)
 
 
 def test_an_empty_file_changes_nothing(tmp_path: Path) -> None:
-    assert vars(applied(write(tmp_path, "# nothing yet\n"))) == {
-        "config": str(tmp_path / "config.yaml")
-    }
+    assert applied(write(tmp_path, "# nothing yet\n")) == Options()
+
+
+def test_every_mistake_in_the_file_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "backend: remote\ndataworks:\n  region: x\n  workspace_id: abc\n")
+    with pytest.raises(UsageError) as refused:
+        applied(path)
+    assert str(refused.value).splitlines() == [
+        f"{path}:1:10: backend: must be one of local, dataworks (hint: local or dataworks)",
+        f"{path}:4:17: dataworks.workspace_id: must be a positive whole number "
+        "(hint: the DataWorks workspace id)",
+    ]
+
+
+def test_a_key_given_twice_is_refused_at_its_second_line(tmp_path: Path) -> None:
+    """Not the last one silently winning: which was meant is the operator's to say."""
+    path = write(tmp_path, "theme: ansi-dark\ndataworks:\n  region: a\n  region: b\n")
+    with pytest.raises(UsageError) as refused:
+        applied(path)
+    assert str(refused.value) == f"{path}:4:3: dataworks.region: duplicate key 'region'"
 
 
 def test_the_config_file_opens_a_legacy_workspace_over_the_emulator(

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select, text, update
 
 from opscenter.backends.local import LocalBackend
-from opscenter.cli import _parser, main
+from opscenter.cli import main
 from opscenter.console import open_world
 from opscenter.domain.clock import ManualClock
 from opscenter.scheduler import worldclock
@@ -18,8 +18,9 @@ from opscenter.scheduler.worldclock import ClockPlan, StoreClock
 from opscenter.store import lease
 from opscenter.store.db import open_store
 from opscenter.store.models import AuditRow, InstanceRow, LeaseRow, NodeRow
-from opscenter.verbs import UsageError
+from opscenter.errors import UsageError
 from tests.conftest import write_workspace
+from tests.test_console_world import options_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REAL_NOW = datetime(2026, 12, 6, 2, 0, tzinfo=UTC)  # the machine's day: 2026-12-06
@@ -125,7 +126,7 @@ def test_speed_or_start_is_refused_while_another_scheduler_holds_the_lease(
     said = capsys.readouterr().err
     assert "the world's clock belongs to its scheduler" in said
     assert "2030-01-05 00:00 CST ×600" in said
-    args = _parser().parse_args(["--db", url, "--no-scheduler", "--start", "2030-01-01 00:00"])
+    args = options_of("--db", url, "--no-scheduler", "--start", "2030-01-01 00:00")
     with pytest.raises(UsageError, match="reads the world's clock from the store"):
         open_world(args, wall)
 
@@ -169,17 +170,17 @@ def test_the_demo_keeps_an_operators_undeploy_and_is_redeployed_only_when_its_fi
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path))
     wall = ManualClock(REAL_NOW)
-    first = open_world(_parser().parse_args([]), wall)
+    first = open_world(options_of(), wall)
     backend = LocalBackend(first.db, "shop", ManualClock(REAL_NOW), user="t")
     backend.freeze_node("ads_exec_dashboard")
     backend.undeploy("ads_inventory_alerts")
-    again = open_world(_parser().parse_args([]), wall)
+    again = open_world(options_of(), wall)
     assert again.notice == ""
     assert backend.get_node("ads_inventory_alerts").state == "undeployed"
     assert backend.get_node("ads_exec_dashboard").frozen
     with first.db.begin() as conn:  # as if a new opscenter shipped other demo files
         conn.execute(text("UPDATE meta SET value = 'older' WHERE key = 'bundled_digest:shop'"))
-    third = open_world(_parser().parse_args([]), wall)
+    third = open_world(options_of(), wall)
     assert third.notice.startswith("the demo was redeployed: its bundled files changed")
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import TypeVar
 
 import yaml
 
 from opscenter.project.problems import Problem, did_you_mean
-from opscenter.yamlsyntax import line_and_column
+from opscenter.yamlsyntax import line_and_column, yaml_syntax
 
 T = TypeVar("T")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -38,6 +39,18 @@ class Report:
         ``text``, so an editor opens that file at that line."""
         line, column = line_and_column(text, start)
         self.problems.append(Problem(file, line, column, field, message, hint))
+
+
+def compose(text: str, report: Report) -> yaml.Node | None:
+    """The YAML tree of a file's ``text``; a file that does not parse is one problem,
+    located where PyYAML stopped (nothing after it can be read), and None."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        syntax = yaml_syntax(exc, text)
+        problem = Problem(report.file, syntax.line, syntax.column, "", syntax.message, syntax.hint)
+        report.problems.append(problem)
+        return None
 
 
 class Field:
@@ -78,7 +91,7 @@ class Field:
         return isinstance(self.node, yaml.ScalarNode) and self.node.tag.endswith(":null")
 
     def mapping(
-        self, allowed: set[str], required: set[str] = frozenset()
+        self, allowed: AbstractSet[str], required: AbstractSet[str] = frozenset()
     ) -> dict[str, Field] | None:
         """The mapping's fields; unknown, duplicate and missing keys are problems."""
         if not isinstance(self.node, yaml.MappingNode):
@@ -119,6 +132,13 @@ class Field:
 
     def pairs(self) -> Iterator[tuple[str, Field]]:
         """Key/value pairs of a free-form mapping (parameters)."""
+        for key, value in self.entries():
+            yield str(key.node.value), value
+
+    def entries(self) -> Iterator[tuple[Field, Field]]:
+        """Key and value fields of a free-form mapping: a problem about a key (unknown,
+        refused) is located at the key, one about its value at the value. Not a mapping,
+        a key that is not a name and a key given twice are problems; null is empty."""
         if self.is_null:
             return
         if not isinstance(self.node, yaml.MappingNode):
@@ -130,10 +150,11 @@ class Field:
                 continue
             key = str(key_node.value)
             if key in seen:
-                self.report.add(key_node, f"{self.path}.{key}", f"duplicate key {key!r}")
+                where = f"{self.path}.{key}".lstrip(".")
+                self.report.add(key_node, where, f"duplicate key {key!r}")
                 continue
             seen.add(key)
-            yield key, self._child(value_node, f".{key}")
+            yield self._child(key_node, f".{key}"), self._child(value_node, f".{key}")
 
     def text(self, *, allow_empty: bool = False) -> str | None:
         if not isinstance(self.node, yaml.ScalarNode) or self.is_null:
