@@ -61,12 +61,12 @@ from opscenter.domain.params import (
     resolve,
     substitute,
 )
+from opscenter.errors import UsageError
 from opscenter.project.loader import load_workspace
 from opscenter.project.problems import WorkspaceError
 from opscenter.scheduler.engine import Engine
 from opscenter.store.db import open_store
 from opscenter.store.deploy import deploy
-from opscenter.errors import UsageError
 from tests.harness import DEPLOYED_AT, START, World, at
 from tests.processes import run_opscenter
 from tests.test_dataworks_emulator import ERROR_KEYS, scene, send, server, v3_request

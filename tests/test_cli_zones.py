@@ -21,12 +21,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine as Database
 
-from opscenter.verbs import output
 from opscenter.cli import main
 from opscenter.domain import records
 from opscenter.domain.clock import ManualClock
 from opscenter.domain.model import Status
 from opscenter.domain.times import show_moment, show_wall, wall_instant, zone_label
+from opscenter.verbs import output
 from tests.conftest import deploy_folder, write_workspace
 from tests.harness import World
 

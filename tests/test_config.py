@@ -72,7 +72,7 @@ def test_a_workspace_entry_wins_over_the_file_defaults(tmp_path: Path) -> None:
         ("dataworks:\n  workspaces:\n    abc: {}\n", r":3:5: dataworks.workspaces.abc: must be a"),
         (
             "dataworks:\n  workspaces:\n    7: {region: x}\n",
-            r":3:9: dataworks.workspaces.7.region: unknown key \(hint: expected one of: api_version,",
+            r":3:9: dataworks.workspaces.7.region: unknown key \(hint: expected one of: api_",
         ),
         ("dataworks: [1, 2]\n", r":1:12: dataworks: expected a mapping"),
         ("backend: [local\n", r"config.yaml:\d+:\d+: not valid YAML"),

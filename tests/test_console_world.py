@@ -13,10 +13,10 @@ from opscenter.cli import _parser
 from opscenter.console import DEMO_SPEED, demo_start, open_world
 from opscenter.domain.clock import ManualClock
 from opscenter.domain.records import InstanceFilter
-from opscenter.scheduler import worldclock
-from opscenter.scheduler.generate import generate_day
 from opscenter.errors import UsageError
 from opscenter.options import Options, gather
+from opscenter.scheduler import worldclock
+from opscenter.scheduler.generate import generate_day
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REAL_NOW = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai

@@ -13,12 +13,12 @@ from opscenter.backends.local import LocalBackend
 from opscenter.cli import main
 from opscenter.console import open_world
 from opscenter.domain.clock import ManualClock
+from opscenter.errors import UsageError
 from opscenter.scheduler import worldclock
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
 from opscenter.store import lease
 from opscenter.store.db import open_store
 from opscenter.store.models import AuditRow, InstanceRow, LeaseRow, NodeRow
-from opscenter.errors import UsageError
 from tests.conftest import write_workspace
 from tests.test_console_world import options_of
 
