@@ -1,11 +1,14 @@
 """opscenter as separate processes, as an operator runs it: a headless scheduler, CLI verbs,
-and the console in a real terminal (a pty at 80x24)."""
+and the console in a real terminal (a pty at 80x24); and what a test asks of a process: is
+it alive, and ending its process group as kill -9 would."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -31,25 +34,62 @@ def run_opscenter(
     )
 
 
-@contextmanager
-def scheduler_process(args: Sequence[str], log: Path, env: dict[str, str]) -> Iterator:
-    """`opscenter scheduler ARGS`, once it holds the lease; SIGTERM when the block ends."""
-    with log.open("w") as out:
-        process = subprocess.Popen(
+def start_scheduler(
+    args: Sequence[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`opscenter scheduler ARGS` in a process group of its own (so `kill_group` ends it and
+    nothing else), its output appended to ``log``. It returns at once: see `wait_for_words`."""
+    with log.open("a") as out:
+        return subprocess.Popen(
             [sys.executable, "-m", "opscenter", "scheduler", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
+            start_new_session=True,
         )
+
+
+def wait_for_words(
+    log: Path, words: str, seconds: float, process: subprocess.Popen | None = None
+) -> None:
+    """Until ``log`` says ``words``; fails after ``seconds``, or once ``process`` has ended."""
+    deadline = time.monotonic() + seconds
+    while words not in (said := log.read_text() if log.exists() else ""):
+        assert process is None or process.poll() is None, f"ended before {words!r}:\n{said}"
+        assert time.monotonic() < deadline, f"never said {words!r}:\n{said[-3000:]}"
+        time.sleep(0.1)
+
+
+@contextmanager
+def scheduler_process(args: Sequence[str], log: Path, env: dict[str, str]) -> Iterator:
+    """`opscenter scheduler ARGS`, once it holds the lease; SIGTERM when the block ends."""
+    process = start_scheduler(args, log, env)
     try:
-        deadline = time.monotonic() + 60
-        while "holds the lease" not in log.read_text():
-            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
+        wait_for_words(log, "holds the lease", 60, process)
         yield process
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """kill -9 the process's group (it leads one: `start_scheduler`), and reap it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def alive(pid: int, started: int | None = None) -> bool:
+    """Process ``pid`` runs (or is stopped): a zombie waiting for its reaper is dead to an
+    operator. Given ``started`` (its start time in clock ticks since boot, as an attempt
+    records it), it must be that same process, not a later one that was given the pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0] not in ("Z", "X") and (started is None or int(fields[19]) == started)
 
 
 def read_until(fd: int, wanted: list[bytes], seconds: float) -> bytes:

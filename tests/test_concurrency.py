@@ -37,6 +37,7 @@ from opscenter.tui import app as app_module
 from opscenter.tui.app import OpsApp
 from tests import store_checks
 from tests.conftest import deploy_folder, write_workspace
+from tests.processes import start_scheduler, wait_for_words
 from tests.tui.helpers import press, settle
 
 pytestmark = pytest.mark.slow
@@ -204,19 +205,13 @@ async def test_a_scheduler_two_consoles_and_a_cli_loop_share_one_store_for_a_day
     folder = busy_workspace(tmp_path / "ws")
     url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
     log = tmp_path / "scheduler.log"
-    with log.open("w") as handle:
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder)]
-            + ["--db", url, "--speed", f"{SPEED:g}", "--start", START.isoformat(sep=" ")],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    scheduler = start_scheduler(
+        ["--workspace", str(folder), "--db", url]
+        + ["--speed", f"{SPEED:g}", "--start", START.isoformat(sep=" ")],
+        log,
+    )
     try:
-        deadline = time.monotonic() + 30
-        while "holds the lease" not in log.read_text():
-            assert scheduler.poll() is None and time.monotonic() < deadline, log.read_text()
-            await asyncio.sleep(0.1)
+        wait_for_words(log, "holds the lease", 30, scheduler)  # before any console runs
         # the consoles read the world's clock the scheduler published with the lease
         db = open_store(url)
         clock = StoreClock(db)

@@ -15,7 +15,6 @@ audit row, or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
@@ -33,11 +32,11 @@ from sqlalchemy import Engine, text
 
 from opscenter.scheduler import state
 from opscenter.scheduler.generate import ensure_generated
-from opscenter.scheduler.procs import process_start_time
 from opscenter.store.audit import os_user
 from opscenter.store.db import open_store
 from tests import store_checks
 from tests.conftest import deploy_folder, write_workspace
+from tests.processes import alive, kill_group, start_scheduler
 
 pytestmark = pytest.mark.slow
 
@@ -137,27 +136,11 @@ def busy_day(folder: Path) -> Path:
     return write_workspace(folder, "\n".join(lines) + "\n")
 
 
-def start_scheduler(folder: Path, url: str, log: Path, at: datetime) -> subprocess.Popen:
-    with log.open("a") as handle:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "opscenter",
-                "scheduler",
-                "--workspace",
-                str(folder),
-                "--db",
-                url,
-                "--speed",
-                f"{SPEED:g}",
-                "--start",
-                at.isoformat(sep=" ", timespec="seconds"),
-            ],
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+def scheduler_at(folder: Path, url: str, log: Path, at: datetime) -> subprocess.Popen:
+    """A scheduler whose simulated clock starts at ``at``."""
+    start = at.isoformat(sep=" ", timespec="seconds")
+    args = ["--workspace", str(folder), "--db", url, "--speed", f"{SPEED:g}", "--start", start]
+    return start_scheduler(args, log)
 
 
 def verb(folder: Path, url: str, *args: str) -> subprocess.Popen:
@@ -167,17 +150,6 @@ def verb(folder: Path, url: str, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
-
-
-def kill_group(proc: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=10)
-
-
-def alive(pid: int, started: int | None) -> bool:
-    now = process_start_time(pid)
-    return now is not None and (started is None or now == started)
 
 
 def ours(landing: Path) -> list[int]:
@@ -191,7 +163,7 @@ def ours(landing: Path) -> list[int]:
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
-        if wanted in environ.split(b"\0") and process_start_time(int(entry.name)) is not None:
+        if wanted in environ.split(b"\0") and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
@@ -306,7 +278,7 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
     for round_ in range(KILLS):
         before = newest_attempt(db)
         spawned = time.monotonic()
-        proc = start_scheduler(folder, url, log, clock)
+        proc = scheduler_at(folder, url, log, clock)
         starts += 1
         lifetime = rng.uniform(0.3, 3.8)  # from before its imports to well into its day
         act_at = rng.uniform(0.0, lifetime)
@@ -341,7 +313,7 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
     with db.connect() as conn:
         landing = Path(conn.execute(text("SELECT landing FROM workspaces")).scalar()).resolve()
     # the last start: the clock jumps past the day's end; everything must settle
-    proc = start_scheduler(folder, url, log, max(clock, datetime(2025, 11, 2, 0, 10)))
+    proc = scheduler_at(folder, url, log, max(clock, datetime(2025, 11, 2, 0, 10)))
     starts += 1
     try:
         deadline = time.monotonic() + 60
@@ -447,7 +419,7 @@ def test_a_stop_or_freeze_the_scheduler_accepted_survives_its_crash(tmp_path: Pa
     )
     url = f"sqlite:///{tmp_path / 'state.db'}"
     log = tmp_path / "scheduler.log"
-    proc = start_scheduler(folder, url, log, START)
+    proc = scheduler_at(folder, url, log, START)
     db = None
     try:
         deadline = time.monotonic() + 30
@@ -476,7 +448,7 @@ def test_a_stop_or_freeze_the_scheduler_accepted_survives_its_crash(tmp_path: Pa
     finally:
         if proc.poll() is None:
             kill_group(proc)
-    proc = start_scheduler(folder, url, log, START + timedelta(minutes=5))
+    proc = scheduler_at(folder, url, log, START + timedelta(minutes=5))
     try:
         deadline = time.monotonic() + 30
         while running_attempts(db):
@@ -531,7 +503,7 @@ def test_a_process_whose_pid_was_never_recorded_is_still_ended(tmp_path: Path) -
     )
     url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
     log = tmp_path / "scheduler.log"
-    proc = start_scheduler(folder, url, log, START)
+    proc = scheduler_at(folder, url, log, START)
     db = None
     try:
         deadline = time.monotonic() + 30
@@ -553,7 +525,7 @@ def test_a_process_whose_pid_was_never_recorded_is_still_ended(tmp_path: Path) -
         landing = Path(conn.execute(text("SELECT landing FROM workspaces")).scalar()).resolve()
     out, err = verb(folder, url, "stop", str(ids["by_stop"])).communicate(timeout=60)
     assert "no scheduler was running" in out, err
-    proc = start_scheduler(folder, url, log, START + timedelta(minutes=1))
+    proc = scheduler_at(folder, url, log, START + timedelta(minutes=1))
     try:
         deadline = time.monotonic() + 30
         while True:  # the lost attempt is retried at once (interval 0)

@@ -14,8 +14,6 @@ Business dates chosen for what the demo's deterministic data does on them:
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -34,6 +32,7 @@ from opscenter.scheduler.engine import Engine
 from opscenter.store.db import open_store
 from opscenter.store.models import WorkspaceRow
 from tests.conftest import deploy_folder
+from tests.processes import start_scheduler
 
 pytestmark = pytest.mark.slow
 
@@ -222,12 +221,11 @@ def test_the_scheduler_command_runs_the_demo_on_a_fast_clock(tmp_path):
     """`opscenter scheduler --speed N` as a user runs it: a simulated morning in seconds."""
     url = f"sqlite:///{tmp_path / 'state.db'}"
     log = tmp_path / "scheduler.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "opscenter", "scheduler", "--db", url, "--speed", "3600",
-             "--start", "2026-11-18 00:00", "--workspace", str(demo_workspace())],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc = start_scheduler(
+        ["--db", url, "--speed", "3600", "--start", "2026-11-18 00:00"]
+        + ["--workspace", str(demo_workspace())],
+        log,
+    )
     try:
         db = None
         deadline = time.monotonic() + 150  # generous: a loaded machine runs the clock slower

@@ -23,6 +23,7 @@ from opscenter.domain.model import NodeType
 from opscenter.domain.params import substitute
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.logfile import read_page, tail_offset
+from tests.processes import alive
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
 STAMP = datetime(2025, 11, 1, 8, 15, 42, tzinfo=ZoneInfo("Asia/Shanghai"))  # the world's time
@@ -83,15 +84,6 @@ def eventually(check: Callable[[], bool], timeout: float = 2.0) -> bool:
             return True
         time.sleep(0.01)
     return check()
-
-
-def alive(pid: int) -> bool:
-    """Running (or stopped) — a zombie waiting for its reaper is dead to an operator."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return text[text.rfind(")") + 2] not in "ZX"
 
 
 def wait_in_thread(execution: Execution) -> tuple[threading.Thread, list[Outcome]]:

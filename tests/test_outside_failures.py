@@ -41,6 +41,7 @@ from opscenter.tui.app import OpsApp
 from tests import test_dataworks_emulator as emulated
 from tests.conftest import write_workspace
 from tests.harness import MakeWorld, World, at
+from tests.processes import start_scheduler
 from tests.test_alerts import QuietServer, closed_port_url, webhook
 from tests.test_dataworks_emulator import make
 from tests.tui.helpers import settle
@@ -254,25 +255,22 @@ def test_a_run_history_locked_by_another_process_does_not_stop_the_scheduler(
         text=True,
     )
     assert holder.stdout.readline().strip() == "holding"
-    scheduler = subprocess.Popen(
-        [sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder), "--db", url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    log = tmp_path / "scheduler.log"
+    scheduler = start_scheduler(["--workspace", str(folder), "--db", url], log)
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert scheduler.poll() is None, scheduler.stdout.read()
+            assert scheduler.poll() is None, log.read_text()
             assert time.monotonic() < deadline
             if succeeded(tmp_path / "state" / "state.db", "job"):
                 break
             time.sleep(0.1)
     finally:
         scheduler.send_signal(signal.SIGTERM)
-        said = scheduler.communicate(timeout=30)[0]
+        scheduler.wait(timeout=30)
         holder.stdin.close()
         holder.wait(timeout=10)
+    said = log.read_text()
     assert scheduler.returncode == 0 and "Traceback" not in said, said
     assert f"run history {history} is unavailable (IO Error: Could not set lock" in said
     assert f"(PID {holder.pid})" in said and "keeping it in memory" in said

@@ -8,7 +8,6 @@ Real `opscenter scheduler` processes on one SQLite file, real shell nodes.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from opscenter.scheduler.procs import process_start_time
 from tests.conftest import write_workspace
+from tests.processes import kill_group, start_scheduler, wait_for_words
 
 pytestmark = pytest.mark.slow
 
@@ -48,23 +47,6 @@ def busy_workspace(folder: Path) -> Path:
     return write_workspace(folder, "\n".join(lines) + "\n")
 
 
-def start_scheduler(folder: Path, url: str, log: Path) -> subprocess.Popen:
-    handle = log.open("a")
-    return subprocess.Popen(
-        [sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder), "--db", url],
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def wait_for(log: Path, words: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while words not in (log.read_text() if log.exists() else ""):
-        assert time.monotonic() < deadline, f"never saw {words!r} in the scheduler's output"
-        time.sleep(0.1)
-
-
 def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "opscenter", *args, "--workspace", str(folder), "--db", url],
@@ -74,28 +56,19 @@ def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def alive(pid: int, started: int | None) -> bool:
-    return process_start_time(pid) is not None and process_start_time(pid) == started
-
-
 def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path):
     folder = busy_workspace(tmp_path / "ws")
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    first = start_scheduler(folder, url, tmp_path / "first.log")
-    wait_for(tmp_path / "first.log", "holds the lease")  # then the second can only wait
-    second = start_scheduler(folder, url, tmp_path / "second.log")
+    args = ["--workspace", str(folder), "--db", url]
+    first = start_scheduler(args, tmp_path / "first.log")
+    wait_for_words(tmp_path / "first.log", "holds the lease", 30, first)  # the second waits
+    second = start_scheduler(args, tmp_path / "second.log")
     try:
-        deadline = time.monotonic() + 20
-        while "standby" not in (tmp_path / "second.log").read_text():
-            assert time.monotonic() < deadline, "the second scheduler never said it is standby"
-            time.sleep(0.2)
+        wait_for_words(tmp_path / "second.log", "standby", 20, second)
         said = (tmp_path / "second.log").read_text()
         assert "held by" in said and "since" in said
-        os.killpg(first.pid, signal.SIGKILL)  # the holder dies: its heartbeat goes stale
-        deadline = time.monotonic() + 40
-        while "holds the lease" not in (tmp_path / "second.log").read_text():
-            assert time.monotonic() < deadline, "standby did not take over a stale lease"
-            time.sleep(0.5)
+        kill_group(first)  # the holder dies: its heartbeat goes stale
+        wait_for_words(tmp_path / "second.log", "holds the lease", 40, second)  # took it over
     finally:
         for proc in (first, second):
             if proc.poll() is None:
@@ -115,9 +88,9 @@ def test_actions_from_the_cli_reach_a_running_scheduler(tmp_path):
         """,
     )
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    proc = start_scheduler(folder, url, tmp_path / "sched.log")
+    proc = start_scheduler(["--workspace", str(folder), "--db", url], tmp_path / "sched.log")
     try:
-        wait_for(tmp_path / "sched.log", "holds the lease")
+        wait_for_words(tmp_path / "sched.log", "holds the lease", 30, proc)
 
         def instance(node: str) -> dict:
             out = verb(url, folder, "instances", "--all-dates", "--node", node, "--json")
