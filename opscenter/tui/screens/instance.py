@@ -24,7 +24,6 @@ from textual.app import ComposeResult, SuspendNotSupported
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Static, Tree
-from textual.widgets.tree import TreeNode
 
 from opscenter.domain.model import Status
 from opscenter.domain.records import (
@@ -34,7 +33,6 @@ from opscenter.domain.records import (
     InstanceInfo,
     LogPage,
     NodeInfo,
-    Relative,
 )
 from opscenter.domain.rules import duration_text, is_slow, run_time_text
 from opscenter.domain.times import to_store
@@ -43,9 +41,7 @@ from opscenter.tui.actions.base import Target
 from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import OpsScreen, typed_into_field
 from opscenter.tui.widgets.log_view import LogView
-
-MAX_CHILDREN = 100  # relatives listed under one tree node
-MAX_REFRESHED = 30  # expanded tree nodes re-read on each refresh
+from opscenter.tui.widgets.relatives import DIRECTIONS, Item, Levels, RelativesTree
 
 # How each diagnosis check reads in the one-line summary (passed, not passed).
 CHECK_WORDS = {
@@ -55,7 +51,6 @@ CHECK_WORDS = {
     "resource": ("slot", "slot"),
     "execution": ("run", "run"),
 }
-DIRECTIONS = (("up", "Upstream"), ("down", "Downstream"))
 NO_ATTEMPT = "no attempt yet: the log appears when it starts"
 
 
@@ -64,47 +59,10 @@ class _Snapshot:
     info: InstanceInfo
     attempts: list[AttemptInfo]
     diagnosis: Diagnosis
-    relatives: dict[tuple[str, int], list[Relative]]  # (direction, instance id) -> one level
+    relatives: Levels
     node: NodeInfo | None
     now_utc: datetime
     parameters: dict[str, str] | None  # read once: an instance's parameters are fixed
-
-
-@dataclass
-class _Item:
-    """A tree node's data: a direction section, or an instance on that side."""
-
-    direction: str
-    info: InstanceInfo | None = None
-    cross_cycle: bool = False
-
-
-class RelativesTree(Tree[_Item]):
-    """Upstream and downstream instances, one level at a time (space or l opens a level)."""
-
-    BINDINGS = [
-        Binding("down,j", "cursor_down", "down", show=False),
-        Binding("up,k", "cursor_up", "up", show=False),
-        Binding("home,g", "scroll_home", "first", show=False),
-        Binding("end,G", "scroll_end", "last", show=False),
-        Binding("right,l", "expand", "open a level", show=False),
-        Binding("left,h", "collapse", "close a level", show=False),
-        Binding("enter", "select_cursor", "open instance", show=False),
-    ]
-
-    def action_expand(self) -> None:
-        node = self.cursor_node
-        if node is not None and node.allow_expand and not node.is_expanded:
-            node.expand()
-
-    def action_collapse(self) -> None:
-        node = self.cursor_node
-        if node is None:
-            return
-        if node.is_expanded:
-            node.collapse()
-        elif node.parent is not None and node.parent is not self.root:
-            self.move_cursor(node.parent)
 
 
 class InstanceScreen(OpsScreen):
@@ -176,19 +134,13 @@ class InstanceScreen(OpsScreen):
         yield Static(id="details", classes="panel")
         with Horizontal(id="panes"):
             with Vertical(id="tree-pane", classes="pane"):
-                yield RelativesTree(Text("relatives"), id="relatives")
+                yield RelativesTree(self.console.zone, id="relatives")
             with Vertical(id="log-pane", classes="pane"):
                 yield LogView(id="log")
                 yield Input(placeholder="search the log; enter finds, esc leaves", id="log-search")
         yield Static(id="why")
 
     def on_mount(self) -> None:
-        tree = self.relatives_tree
-        tree.show_root = False
-        tree.auto_expand = False
-        tree.guide_depth = 2
-        for direction, title in DIRECTIONS:
-            tree.root.add(Text(title, style="bold"), _Item(direction), expand=True)
         self.query_one("#tree-pane").border_title = "Upstream / Downstream"
         self.query_one("#log-pane").border_title = "Log"
         self.log_view.focus()
@@ -206,7 +158,9 @@ class InstanceScreen(OpsScreen):
     def load(self) -> None:
         backend = self.console.backend
         instance_id = self.instance_id
-        wanted = [(direction, instance_id) for direction, _ in DIRECTIONS] + self._expanded()
+        wanted = [
+            (direction, instance_id) for direction, _ in DIRECTIONS
+        ] + self.relatives_tree.expanded()
         need_node = self.node is None
         need_params = self.parameters is None
 
@@ -230,18 +184,6 @@ class InstanceScreen(OpsScreen):
 
         self.read(fetch, self._show)
 
-    def _expanded(self) -> list[tuple[str, int]]:
-        found: list[tuple[str, int]] = []
-        stack = list(self.relatives_tree.root.children)
-        while stack and len(found) < MAX_REFRESHED:
-            node = stack.pop(0)
-            if not node.is_expanded:
-                continue
-            if node.data is not None and node.data.info is not None:
-                found.append((node.data.direction, node.data.info.id))
-            stack.extend(node.children)
-        return found
-
     def _show(self, snap: _Snapshot) -> None:
         was_latest = not self.attempts or self.shown == self.attempts[-1].number
         self.info, self.attempts, self.now_utc = snap.info, snap.attempts, snap.now_utc
@@ -251,7 +193,7 @@ class InstanceScreen(OpsScreen):
             self.node = snap.node
         self._show_head()
         self._show_why(snap.diagnosis)
-        self._show_relatives(snap.relatives)
+        self.relatives_tree.show(self.instance_id, snap.relatives)
         numbers = [a.number for a in self.attempts]
         if not numbers:
             self.shown = None
@@ -537,61 +479,8 @@ class InstanceScreen(OpsScreen):
 
     # -- the relatives tree ------------------------------------------------------------------
 
-    def _show_relatives(self, found: dict[tuple[str, int], list[Relative]]) -> None:
-        for section in self.relatives_tree.root.children:
-            assert section.data is not None
-            direction = section.data.direction
-            mine = found.get((direction, self.instance_id), [])
-            title = dict(DIRECTIONS)[direction]
-            section.set_label(Text(f"{title} ({len(mine)})", style="bold"))
-            self._fill(section, mine, found)
-
-    def _fill(
-        self,
-        parent: TreeNode[_Item],
-        relatives: list[Relative],
-        found: dict[tuple[str, int], list[Relative]],
-    ) -> None:
-        """Update ``parent``'s children in place (labels change, the cursor stays)."""
-        assert parent.data is not None
-        direction = parent.data.direction
-        existing = {
-            child.data.info.id: child
-            for child in parent.children
-            if child.data is not None and child.data.info is not None
-        }
-        keep = set()
-        for relative in relatives[:MAX_CHILDREN]:
-            info = relative.instance
-            keep.add(info.id)
-            child = existing.get(info.id)
-            label = self._tree_label(info, relative.cross_cycle)
-            if child is None:
-                child = parent.add(label, _Item(direction, info, relative.cross_cycle))
-            else:
-                child.data = _Item(direction, info, relative.cross_cycle)
-                child.set_label(label)
-            below = found.get((direction, info.id))
-            if below is not None:
-                self._fill(child, below, found)
-        for child in list(parent.children):
-            gone = child.data is None or child.data.info is None or child.data.info.id not in keep
-            if gone:
-                child.remove()
-        hidden = len(relatives) - MAX_CHILDREN
-        if hidden > 0:
-            parent.add_leaf(Text(f"… {hidden} more", style="italic"), _Item(direction))
-
-    def _tree_label(self, info: InstanceInfo, cross_cycle: bool) -> Text:
-        text = Text(f"{fmt.glyph(info.status, info.dry_run)} {info.node}")
-        if cross_cycle:
-            text.append(" ↺" if fmt.UNICODE else " ~")
-        if info.finished_at is not None:
-            text.append(f" {fmt.local(info.finished_at, self.console.zone)}", style="dim")
-        return text
-
     @on(Tree.NodeExpanded, "#relatives")
-    def _expanded_node(self, event: Tree.NodeExpanded[_Item]) -> None:
+    def _expanded_node(self, event: Tree.NodeExpanded[Item]) -> None:
         item = event.node.data
         if item is None or item.info is None:
             return
@@ -604,18 +493,12 @@ class InstanceScreen(OpsScreen):
             except Exception as exc:  # a failed read leaves the level closed and says why
                 self.app.call_from_thread(self.console.backend_failed, exc)
                 return
-            self.app.call_from_thread(self._opened_level, node, relatives)
+            self.app.call_from_thread(self.relatives_tree.opened, node, relatives)
 
         self.run_worker(fetch, thread=True, group="tree", exit_on_error=False)
 
-    def _opened_level(self, node: TreeNode[_Item], relatives: list[Relative]) -> None:
-        assert node.data is not None and node.data.info is not None
-        self._fill(node, relatives, {})
-        if not relatives:
-            node.allow_expand = False  # its marker goes: nothing further that way
-
     @on(Tree.NodeSelected, "#relatives")
-    def _open_relative(self, event: Tree.NodeSelected[_Item]) -> None:
+    def _open_relative(self, event: Tree.NodeSelected[Item]) -> None:
         item = event.node.data
         if item is not None and item.info is not None:
             self.console.open_instance(item.info.id)
