@@ -180,8 +180,8 @@ class EmulatorServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
+        host, port = self.server_address[:2]  # an AF_INET server: host is a str
+        return f"http://{host!s}:{port}"
 
 
 def credentials_from(

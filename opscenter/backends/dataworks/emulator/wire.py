@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,7 +101,7 @@ class Params:
             raise invalid(name, f"{value!r} is not a boolean")
         return value == "true"
 
-    def json(self, name: str, *, required: bool = False, default: Any = None) -> Any:
+    def json(self, name: str, *, required: builtins.bool = False, default: Any = None) -> Any:
         value = self.text(name, required=required)
         if not value:
             return default
@@ -109,7 +110,7 @@ class Params:
         except ValueError:
             raise invalid(name, "it is not valid JSON") from None
 
-    def ids(self, name: str, *, required: bool = False) -> list[int]:
+    def ids(self, name: str, *, required: builtins.bool = False) -> list[builtins.int]:
         """A JSON array of integer ids (the 2024 batch operations' ``Ids``)."""
         value = self.json(name, required=required, default=[])
         if not isinstance(value, list) or not all(is_id(v) for v in value):
@@ -118,7 +119,7 @@ class Params:
             raise missing(name)
         return [int(v) for v in value]
 
-    def id_list(self, name: str, *, required: bool = False) -> list[int]:
+    def id_list(self, name: str, *, required: builtins.bool = False) -> list[builtins.int]:
         """Comma-separated integer ids (the 2020 lists, e.g. ``IncludeNodeIds=1,2,3``)."""
         parts = [p.strip() for p in self.text(name, required=required).split(",") if p.strip()]
         if not all(is_id(p) for p in parts):
@@ -127,7 +128,9 @@ class Params:
             raise missing(name)
         return [int(p) for p in parts]
 
-    def paging(self, default_size: int = 10, max_size: int = 100) -> tuple[int, int]:
+    def paging(
+        self, default_size: builtins.int = 10, max_size: builtins.int = 100
+    ) -> tuple[builtins.int, builtins.int]:
         number = self.int("PageNumber", default=1) or 1
         size = self.int("PageSize", default=default_size) or default_size
         if number < 1:
