@@ -25,7 +25,8 @@ Mapping decisions where the local world and DataWorks differ:
   ``TriggerRecurrence`` ``Pause`` (2020: ``TaskType`` ``PAUSE``), as DataWorks shows a
   suspended instance; a dry-run one is ``Success`` with ``Skip`` (2020 ``SKIP``).
   A status filter ``NotRun`` therefore matches frozen instances too.
-- ``TaskType`` uses DataWorks' codes (``TASK_TYPES``); an unknown local type is upper-cased.
+- ``TaskType`` uses DataWorks' codes (``vocabulary.TASK_TYPES``); an unknown local type is
+  upper-cased.
 - Times: 2024 answers in epoch milliseconds; ``Bizdate`` is 00:00 of the business date in
   the workspace's zone. 2020 instance times are milliseconds too, baseline business dates
   UTC ISO strings. A 2020 baseline ``Bizdate`` of ``yyyy-MM-ddT00:00:00Z`` is read as that

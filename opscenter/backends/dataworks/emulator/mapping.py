@@ -1,4 +1,5 @@
-"""Our records in DataWorks' field names, enumerations, ids and time formats."""
+"""Our records in DataWorks' field names, enumerations, ids and time formats (the words
+themselves are the client's too: ..vocabulary)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,22 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from opscenter.backends.dataworks.emulator.wire import invalid
+from opscenter.backends.dataworks.vocabulary import (
+    BACKFILL_STATUSES,
+    BASELINE_STATUSES,
+    DAG_STATUSES,
+    DAG_TYPES,
+    KINDS,
+    PERIODIC_WORKFLOW_ID,
+    PROD_2024,
+    REPEAT_MODES,
+    RERUN_MODES,
+    SCHEDULER_TYPES,
+    STATUSES,
+    STATUSES_2020,
+    STEP_TYPES,
+    TASK_TYPES,
+)
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
@@ -19,45 +36,19 @@ from opscenter.domain.records import (
 )
 from opscenter.domain.times import wall_to_store
 
-PERIODIC_WORKFLOW_ID = 1
 STUDIO_ID_BASE = 7_000_000_000  # Data Studio node id = this + the task (node) id
 DAG_ID_BASE = 100_000_000  # 2020 DAG id = backfill id * this + the business date as yyyymmdd
-TASK_TYPES = {
-    "sql": "ODPS_SQL",
-    "shell": "DIDE_SHELL",
-    "python": "PYTHON",
-    "virtual": "VIRTUAL",
-    "quality": "DATA_QUALITY",
-}
-STATUS_2024 = {
-    Status.NOT_RUN: "NotRun",
-    Status.WAIT_TIME: "WaitTime",
-    Status.WAIT_RESOURCE: "WaitResource",
-    Status.RUNNING: "Running",
-    Status.FAILURE: "Failure",
-    Status.SUCCESS: "Success",
-    Status.FROZEN: "NotRun",
-}
-RERUN_MODES = {"Allowed": "AllAllowed", "FailureAllowed": "FailureAllowed", "Denied": "AllDenied"}
-WORKFLOW_TYPES = {
-    InstanceKind.PERIODIC: "Normal",
-    InstanceKind.BACKFILL: "SupplementData",
-    InstanceKind.MANUAL: "Manual",
-}
-BACKFILL_STATUS = {"RUNNING": "Running", "SUCCESS": "Success", "FAILURE": "Failure"}
-RUN_MODES_2020 = {"FailureAllowed": 0, "Allowed": 1, "Denied": 2}  # RepeatMode
-DAG_STATUS = {
-    "WAITING": "CREATED",
-    "RUNNING": "RUNNING",
-    "FAILURE": "FAILURE",
-    "SUCCESS": "SUCCESS",
-}
+STATUS_2024 = STATUSES.words  # every status's word; NotRun is both NOT_RUN and FROZEN
+WORKFLOW_TYPES = KINDS.words
 
 
 def ms(moment: datetime | None) -> int | None:
-    """A naive UTC moment (the store's convention) as epoch milliseconds."""
-    if moment is None:
-        return None
+    """A naive UTC moment (the store's convention) as epoch milliseconds; None stays None."""
+    return None if moment is None else epoch_ms(moment)
+
+
+def epoch_ms(moment: datetime) -> int:
+    """A naive UTC moment as epoch milliseconds."""
     return int(moment.replace(tzinfo=UTC).timestamp() * 1000)
 
 
@@ -103,7 +94,7 @@ class Mapper:
 
     def wall_ms(self, wall: datetime) -> int:
         """A naive wall-clock time of the workspace (a cyctime) as epoch milliseconds."""
-        return ms(wall_to_store(wall, self.zone))  # type: ignore[return-value]
+        return epoch_ms(wall_to_store(wall, self.zone))
 
     def bizdate_ms(self, day: date) -> int:
         return self.wall_ms(datetime.combine(day, datetime.min.time()))
@@ -137,7 +128,7 @@ class Mapper:
                 "WorkflowInstanceId": item.backfill_id,
                 "WorkflowInstanceType": WORKFLOW_TYPES[item.kind],
                 "ProjectId": self.project_id,
-                "ProjectEnv": "Prod",
+                "ProjectEnv": PROD_2024,
                 "RuntimeResource": {"ResourceGroupId": item.resource_group},
             }
         )
@@ -150,11 +141,11 @@ class Mapper:
             "Owner": node.owner,
             "Description": node.description,
             "ProjectId": self.project_id,
-            "ProjectEnv": "Prod",
+            "ProjectEnv": PROD_2024,
             "WorkflowId": PERIODIC_WORKFLOW_ID,
             "Priority": node.priority,
             "InstanceMode": node.instance_mode,
-            "RerunMode": RERUN_MODES.get(node.rerun_mode, node.rerun_mode),
+            "RerunMode": RERUN_MODES.word(node.rerun_mode, node.rerun_mode),
             "RerunTimes": node.rerun_times,
             "RerunInterval": node.rerun_interval * 1000,
             "Timeout": node.timeout * 60 if node.timeout else 0,
@@ -189,16 +180,14 @@ class Mapper:
         }
 
     def instance_2020(self, item: InstanceInfo) -> dict[str, Any]:
-        task_type_2020 = instance_recurrence(item).upper()  # 2020's TaskType words
+        recurrence = instance_recurrence(item)
         return compact(
             {
                 "InstanceId": item.id,
                 "NodeId": item.node_id,
                 "NodeName": item.node,
-                "Status": Status.NOT_RUN.value
-                if item.status is Status.FROZEN
-                else item.status.value,
-                "TaskType": task_type_2020,
+                "Status": STATUSES_2020.words[item.status],
+                "TaskType": SCHEDULER_TYPES.word(recurrence, recurrence.upper()),
                 "Bizdate": self.bizdate_ms(item.bizdate),
                 "CycTime": self.wall_ms(item.cyctime),
                 "BeginRunningTime": ms(item.started_at),
@@ -206,7 +195,11 @@ class Mapper:
                 "Owner": item.owner,
                 "PeriodNumber": item.cycle,
                 "Priority": item.priority,
-                "DagType": "SUPPLY_DATA" if item.kind is InstanceKind.BACKFILL else "DAILY",
+                "DagType": DAG_TYPES.words[
+                    InstanceKind.BACKFILL
+                    if item.kind is InstanceKind.BACKFILL
+                    else InstanceKind.PERIODIC  # a manual run's DAG is a daily one here
+                ],
                 "DagId": dag_id(item.backfill_id, item.bizdate) if item.backfill_id else None,
                 "TaskRerunTime": max(0, item.max_attempts - item.run_number),
             }
@@ -219,13 +212,13 @@ class Mapper:
                 "Id": backfill.id,
                 "Name": backfill.name,
                 "Type": "SupplementData",
-                "Status": BACKFILL_STATUS.get(backfill.status, backfill.status.title()),
+                "Status": BACKFILL_STATUSES.word(backfill.status, backfill.status.title()),
                 "BizDate": self.bizdate_ms(first) if first else None,
                 "WorkflowId": PERIODIC_WORKFLOW_ID,
                 "Owner": backfill.created_by,
                 "CreateTime": ms(backfill.created_at),
                 "ProjectId": self.project_id,
-                "EnvType": "Prod",
+                "EnvType": PROD_2024,
             }
         )
 
@@ -283,7 +276,7 @@ class Mapper:
                 "BaselineId": baseline_id,
                 "ParamValues": parameter_text(node.parameters),
                 "Repeatability": node.rerun_mode != "Denied",
-                "RepeatMode": RUN_MODES_2020.get(node.rerun_mode),
+                "RepeatMode": REPEAT_MODES.words.get(node.rerun_mode),
                 "RepeatInterval": node.rerun_interval * 1000,
                 "ResGroupIdentifier": node.resource_group,
                 "CreateTime": ms(node.deployed_at),
@@ -303,7 +296,7 @@ class Mapper:
                 "CronExpress": node.cron,
                 "SchedulerType": scheduler_type(node),
                 "BaselineId": baseline_id,
-                "StepType": "3" if cross else "0",
+                "StepType": STEP_TYPES.words[cross],
             }
         )
 
@@ -320,7 +313,7 @@ class Mapper:
                 "DagId": dag_id(backfill.id, run.bizdate),
                 "Name": backfill.name,
                 "Type": "SUPPLY_DATA",
-                "Status": DAG_STATUS.get(run.status, run.status),
+                "Status": DAG_STATUSES.word(run.status, run.status),
                 "Bizdate": self.bizdate_ms(run.bizdate),
                 "Gmtdate": self.bizdate_ms(run.bizdate + timedelta(days=1)),
                 "OpSeq": backfill.id,
@@ -341,7 +334,7 @@ class Mapper:
                 "InGroupId": item.cycle,
                 "Owner": item.owner,
                 "Priority": item.priority,
-                "Status": "DANGEROUS" if item.status == "WARNING" else item.status,
+                "Status": BASELINE_STATUSES.word(item.status, item.status),
                 "FinishStatus": "FINISH" if item.finished else "UNFINISH",
                 "FinishTime": ms(item.predicted_finish) if item.finished else None,
                 "SlaTime": ms(item.committed_at),
@@ -360,7 +353,7 @@ def instance_recurrence(item: InstanceInfo) -> str:
 
 
 def task_type(local: str) -> str:
-    return TASK_TYPES.get(local, local.upper())
+    return TASK_TYPES.word(local, local.upper())
 
 
 def node_recurrence(node: NodeInfo) -> str:
@@ -370,7 +363,7 @@ def node_recurrence(node: NodeInfo) -> str:
 
 def scheduler_type(node: NodeInfo) -> str:
     """The 2020 name of the node's run mode: NORMAL, PAUSE (frozen) or SKIP (dry-run)."""
-    return {"Pause": "PAUSE", "Skip": "SKIP"}.get(node_recurrence(node), "NORMAL")
+    return SCHEDULER_TYPES.word(node_recurrence(node), "NORMAL")
 
 
 def variables(node: NodeInfo) -> list[dict[str, str]]:
