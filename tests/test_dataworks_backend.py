@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from opscenter.backends.dataworks.api2024 import audited_backfills
 from opscenter.backends.dataworks.backend import DataWorksBackend
 from opscenter.backends.dataworks.client import Credentials, DataWorksClient
 from opscenter.backends.dataworks.emulator import Emulator, EmulatorServer, Verifier
@@ -307,7 +308,9 @@ def test_backfills_named_in_an_older_audit_file_are_still_found(
         for outcome, detail in older
     ]
     remote.audit_path.write_text("\n".join(lines) + "\n" + newest)
-    assert sorted(remote._audited_backfills()) == sorted([7, 8, 9, 10, 12, created])
+    assert sorted(audited_backfills(remote.audit_log(limit=10_000))) == sorted(
+        [7, 8, 9, 10, 12, created]
+    )
 
 
 @pytest.mark.parametrize(
