@@ -36,6 +36,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     BaselineDetail,
     BaselineImpact,
+    BaselineInfo,
     BaselineStatus,
     Dashboard,
     Diagnosis,
@@ -127,6 +128,9 @@ class DataWorksBackend:
     def get_node(self, name: str) -> NodeInfo:
         return self._reads.get_node(name)
 
+    def get_node_by_id(self, node_id: int) -> NodeInfo:
+        return self._reads.get_node_by_id(node_id)
+
     def list_instances(self, flt: InstanceFilter) -> Page:
         return self._reads.list_instances(flt)
 
@@ -171,6 +175,9 @@ class DataWorksBackend:
 
     def audit_log(self, limit: int = 100, before_id: int | None = None) -> list[AuditEntry]:
         return self._audit.entries(limit, before_id)
+
+    def list_baseline_definitions(self) -> list[BaselineInfo]:
+        return self._sla.list_baseline_definitions()
 
     def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
         return self._sla.list_baselines(bizdate)

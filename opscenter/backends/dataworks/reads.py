@@ -115,6 +115,13 @@ class Reads:
         downstreams = sorted(child["Name"] for _, child in self.api.downstream_tasks(found[0]))
         return NodeInfo(**{**node.__dict__, "downstreams": tuple(downstreams)})
 
+    def get_node_by_id(self, node_id: int) -> NodeInfo:
+        """The deployed task with that id (DataWorks lists no undeployed task)."""
+        task = self.api.tasks.all(refresh=True).get(node_id)
+        if task is None:
+            raise not_found("node", [node_id], self.site.name)
+        return self.get_node(task["Name"])
+
     # -- instances ------------------------------------------------------------------------
 
     def list_instances(self, flt: InstanceFilter) -> Page:

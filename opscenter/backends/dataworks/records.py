@@ -25,6 +25,7 @@ from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
     AlertInfo,
     AttemptInfo,
+    BaselineInfo,
     BaselineStatus,
     EventInfo,
     InstanceInfo,
@@ -252,6 +253,26 @@ def attempt(instance_id: int, number: int, row: dict[str, Any]) -> AttemptInfo:
         reason=row.get("ErrorMessage", ""),
         log_path="",
         pid=None,
+    )
+
+
+def _flag(value: Any) -> bool:
+    """A 2020 boolean, which may come as a string ("true")."""
+    return value is True or str(value).lower() == "true"
+
+
+def baseline_definition(row: dict[str, Any], names: dict[int, str]) -> BaselineInfo:
+    """A 2020 GetBaseline answer: the baseline as deployed; its ``NodeIds`` named by the
+    workspace's tasks (an id no task has is shown as ``#id``)."""
+    return BaselineInfo(
+        id=int(row["BaselineId"]),
+        name=row["BaselineName"],
+        owner=row.get("Owner", ""),
+        priority=int(row.get("Priority") or 1),
+        type=str(row.get("BaselineType", "")).upper(),
+        margin=int(row.get("AlertMarginThreshold") or 0),
+        enabled=_flag(row.get("Enabled")),
+        nodes=tuple(names.get(int(i), f"#{i}") for i in row.get("NodeIds") or ()),
     )
 
 

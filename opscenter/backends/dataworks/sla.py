@@ -14,6 +14,7 @@ from opscenter.domain.model import Status
 from opscenter.domain.records import (
     AlertInfo,
     BaselineDetail,
+    BaselineInfo,
     BaselineStatus,
     Blocker,
     EventInfo,
@@ -71,6 +72,18 @@ class Sla:
         rows = self.calls.pages_2020("ListAlertMessages", "AlertMessages", self._scan_window())
         rows = sorted(rows, key=lambda r: int(r["AlertId"]), reverse=True)[:limit]
         return [records.alert(r, self.site.zone) for r in rows]
+
+    def list_baseline_definitions(self) -> list[BaselineInfo]:
+        """ListBaselines, then GetBaseline for each (only it names the protected nodes)."""
+        project = {"ProjectId": self.site.project_id}
+        names = {task_id: task["Name"] for task_id, task in self.api.tasks.all().items()}
+        found = []
+        for row in self.calls.pages_2020("ListBaselines", "Baselines", project):
+            key = {"BaselineId": row["BaselineId"], **project}
+            found.append(
+                records.baseline_definition(self.calls.legacy("GetBaseline", key)["Data"], names)
+            )
+        return sorted(found, key=lambda b: b.id)
 
     def list_baselines(self, bizdate: date) -> list[BaselineStatus]:
         """ListBaselineStatuses; an unfinished baseline's status and key path are read too
