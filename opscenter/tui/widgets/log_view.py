@@ -7,16 +7,13 @@ attempt opens at its end, where the error is. Follow reads from the last offset 
 half second, the next read armed only once the last has landed, and jumps to the end
 rather than replay a backlog (k9s's drift). Search looks in the window first, then
 scans the file in bounded pages (``SCAN_BYTES`` each) in a worker, holding one at a time.
-
-Lines carry their byte offsets, counted from the decoded text: exact for UTF-8 logs;
-where a log holds undecodable bytes a page seam may skip or repeat part of a line.
+How a page becomes lines, and the scan itself, are log_pages'; this is the window on them.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from rich.cells import cell_len
@@ -27,134 +24,43 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.timer import Timer
 
-from opscenter.domain.records import ActionRefused, LogPage
-from opscenter.domain.runlog import cause_lines, error_lines, is_cause, is_error
+from opscenter.domain.records import ActionRefused
+from opscenter.tui.widgets.log_pages import (
+    CAUSES,
+    ERRORS,
+    MAX_LINE_CHARS,
+    LogLine,
+    Reader,
+    Reporting,
+    Stretch,
+    Wanted,
+    clean,
+    read_backward,
+    read_before,
+    read_forward,
+    read_tail,
+    scan_file,
+    searched,
+    split_lines,
+)
 from opscenter.tui.widgets.windowed import Windowed, moving
 
-Reader = Callable[[int, int], LogPage]  # (byte offset, byte limit) -> the page read forward
+# the line rules live in log_pages; what callers and tests know as the log view's stays here
+__all__ = [
+    "MAX_LINE_CHARS",
+    "MAX_LINES",
+    "LogLine",
+    "LogView",
+    "clean",
+    "read_before",
+    "split_lines",
+]
 
 PAGE_BYTES = 64 * 1024  # one fetch while scrolling
-SCAN_BYTES = 4 << 20  # one fetch while searching the file (4 MiB: ~1 s per 100 MB here)
 MAX_LINES = 4000  # lines held at most; the far end of the window is dropped
-MAX_LINE_CHARS = 2000  # a longer line is cut (`o` shows it whole in $PAGER)
 FOLLOW_SECONDS = 0.5
 BACKLOG_PAGES = 4  # a follower further behind than this jumps to the end
 STEP_COLUMNS = 8
-
-
-_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@dataclass(frozen=True, slots=True)
-class LogLine:
-    offset: int  # where the line starts in the file
-    text: str  # as shown: escapes removed, controls as ^X, cut at MAX_LINE_CHARS
-    error: bool
-
-
-def clean(raw: str) -> str:
-    """A line safe to draw: no terminal escapes (a log must not drive the terminal)."""
-    text = raw[: MAX_LINE_CHARS * 2].rstrip("\r")
-    if "\x1b" in text:
-        text = _ESCAPE.sub("", text)
-    if "\t" in text:
-        text = text.expandtabs(4)
-    text = _CONTROL.sub(lambda m: "^" + chr(ord(m.group()) ^ 0x40), text)
-    if len(text) > MAX_LINE_CHARS or len(raw) > MAX_LINE_CHARS * 2:
-        text = text[: MAX_LINE_CHARS - 1] + "…"
-    return text
-
-
-def _bytes(text: str) -> int:
-    return len(text) if text.isascii() else len(text.encode("utf-8"))
-
-
-def split_lines(text: str, offset: int) -> list[LogLine]:
-    """The lines of a page read forward from byte ``offset`` (pages end after a newline)."""
-    pieces = text.split("\n")
-    if pieces and pieces[-1] == "":
-        pieces.pop()
-    lines = []
-    at = offset
-    for raw in pieces:
-        shown = clean(raw)
-        lines.append(LogLine(at, shown, is_error(shown)))
-        at += _bytes(raw) + 1
-    return lines
-
-
-def read_before(reader: Reader, end: int, limit: int) -> tuple[str, int, LogPage]:
-    """Complete lines ending at byte ``end`` (read backwards): their text and first offset.
-
-    The page is read forward from ``end - limit`` and its first, partial line dropped.
-    A line longer than the page comes back as its tail alone, so reading still advances.
-    """
-    start = max(0, end - limit)
-    page = reader(start, end - start)
-    text = page.text
-    if start == 0:
-        return text, 0, page
-    cut = text.find("\n") + 1
-    if page.next_offset > end or not 0 < cut < len(text):
-        return text, start, page
-    body = text[cut:]
-    return body, page.next_offset - _bytes(body), page
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What ``/``, ``e`` and ``n`` look for: a test of one line (for the lines held), where
-    the matching lines of a page of text start (for the file, scanned in pages), and what to
-    mark inside a matching line."""
-
-    label: str
-    matches: Callable[[str], bool]
-    starts: Callable[[str], Iterator[int]]
-    marks: re.Pattern[str] | None = None
-
-
-def searched(pattern: re.Pattern[str], label: str) -> Wanted:
-    """A typed search: the lines holding ``pattern``, each match marked."""
-
-    def starts(text: str) -> Iterator[int]:
-        for match in pattern.finditer(text):
-            yield text.rfind("\n", 0, match.start()) + 1
-
-    return Wanted(label, lambda line: pattern.search(line) is not None, starts, pattern)
-
-
-# The error rules are domain.runlog's: `e` lands on the first cause, `n` walks every error.
-ERRORS = Wanted("errors", is_error, lambda text: (start for start, _ in error_lines(text)))
-CAUSES = Wanted("errors", is_cause, cause_lines)
-
-
-@dataclass
-class _Window:
-    """What a read puts on screen: lines, where they start and end, and the file's size."""
-
-    lines: list[LogLine]
-    top_offset: int
-    end_offset: int
-    size: int
-
-
-def _tail(reader: Reader, limit: int) -> _Window:
-    head = reader(0, limit)
-    if head.at_end:
-        return _Window(split_lines(head.text, 0), 0, head.next_offset, head.size)
-    body, begin, page = read_before(reader, head.size, limit)
-    return _Window(split_lines(body, begin), begin, max(page.next_offset, begin), page.size)
-
-
-def _forward(reader: Reader, offset: int, limit: int) -> _Window:
-    page = reader(offset, limit)
-    return _Window(split_lines(page.text, offset), offset, page.next_offset, page.size)
-
-
-def _backward(reader: Reader, end: int, limit: int) -> _Window:
-    body, begin, page = read_before(reader, end, limit)
-    return _Window(split_lines(body, begin), begin, end, page.size)
 
 
 class LogView(Windowed, can_focus=True):
@@ -372,18 +278,18 @@ class LogView(Windowed, can_focus=True):
             self.note = reason if isinstance(error, ActionRefused) else f"log unreadable: {reason}"
             self.refresh()
 
-    def _read_tail(self, reader: Reader) -> _Window:
-        return _tail(reader, self.page_bytes)
+    def _read_tail(self, reader: Reader) -> Stretch:
+        return read_tail(reader, self.page_bytes)
 
-    def _replace_at_end(self, window: _Window) -> None:
+    def _replace_at_end(self, window: Stretch) -> None:
         self._take(window, keep_end=True)
         self.move_to(len(self.lines) - 1, fetch=False)
 
-    def _replace_at_top(self, window: _Window) -> None:
+    def _replace_at_top(self, window: Stretch) -> None:
         self._take(window, keep_end=False)
         self.move_to(0, fetch=False)
 
-    def _take(self, window: _Window, *, keep_end: bool) -> None:
+    def _take(self, window: Stretch, *, keep_end: bool) -> None:
         self.lines = window.lines
         self._dry_top = self._dry_end = -1
         self.top_offset, self.end_offset, self.file_size = (
@@ -401,7 +307,7 @@ class LogView(Windowed, can_focus=True):
             self.end_offset = self.lines[self.max_lines].offset
             del self.lines[self.max_lines :]
 
-    def _append(self, window: _Window) -> None:
+    def _append(self, window: Stretch) -> None:
         self.file_size = max(self.file_size, window.size)
         if window.top_offset != self.end_offset:
             return  # the window moved meanwhile
@@ -420,7 +326,7 @@ class LogView(Windowed, can_focus=True):
             self.move_to(len(self.lines) - 1, fetch=False)
         self.refresh()
 
-    def _prepend(self, window: _Window) -> None:
+    def _prepend(self, window: Stretch) -> None:
         if window.end_offset != self.top_offset:
             return
         if not window.lines:
@@ -446,7 +352,7 @@ class LogView(Windowed, can_focus=True):
             return
         if self.near_head() and 0 < self.top_offset != self._dry_top:
             end = self.top_offset
-            self._run("previous", lambda r: _backward(r, end, self.page_bytes), self._prepend)
+            self._run("previous", lambda r: read_backward(r, end, self.page_bytes), self._prepend)
         elif (
             not self.following
             and self.near_tail()
@@ -454,7 +360,7 @@ class LogView(Windowed, can_focus=True):
             and self.end_offset != self._dry_end
         ):
             start = self.end_offset
-            self._run("next", lambda r: _forward(r, start, self.page_bytes), self._append)
+            self._run("next", lambda r: read_forward(r, start, self.page_bytes), self._append)
 
     # -- follow ------------------------------------------------------------------------------
 
@@ -473,13 +379,13 @@ class LogView(Windowed, can_focus=True):
             return  # _landed re-arms the timer
         start = self.end_offset
 
-        def work(reader: Reader) -> _Window:
+        def work(reader: Reader) -> Stretch:
             page = reader(start, self.page_bytes)
             if page.size - page.next_offset > BACKLOG_PAGES * self.page_bytes:
-                return _tail(reader, self.page_bytes)
-            return _Window(split_lines(page.text, start), start, page.next_offset, page.size)
+                return read_tail(reader, self.page_bytes)
+            return Stretch(split_lines(page.text, start), start, page.next_offset, page.size)
 
-        def apply(window: _Window) -> None:
+        def apply(window: Stretch) -> None:
             if window.top_offset == start:
                 self._append(window)
             else:
@@ -509,13 +415,13 @@ class LogView(Windowed, can_focus=True):
         def report(share: float) -> None:
             self.app.call_from_thread(self._progress, share)
 
-        def work(reader: Reader) -> _Window | None:
-            found = _scan_file(_Reporting(reader, report), wanted, offset, forward, alive)
+        def work(reader: Reader) -> Stretch | None:
+            found = scan_file(Reporting(reader, report), wanted, offset, forward, alive)
             if found is None or not alive():
                 return None
-            return _forward(reader, found, self.page_bytes)
+            return read_forward(reader, found, self.page_bytes)
 
-        def apply(window: _Window | None) -> None:
+        def apply(window: Stretch | None) -> None:
             if window is None or not window.lines:
                 (otherwise or self._not_found)()
                 return
@@ -549,7 +455,10 @@ class LogView(Windowed, can_focus=True):
         else:
             self.following = False
             self._run(
-                "head", lambda r: _forward(r, 0, self.page_bytes), self._replace_at_top, queue=True
+                "head",
+                lambda r: read_forward(r, 0, self.page_bytes),
+                self._replace_at_top,
+                queue=True,
             )
 
     def action_tail(self) -> None:
@@ -605,55 +514,6 @@ class LogView(Windowed, can_focus=True):
             at = match.end()
         segments.append(Segment(text[at:], style))
         return segments
-
-
-class _Reporting:
-    """A reader that reports how far into the file it has read (for "searching 40%")."""
-
-    def __init__(self, reader: Reader, report: Callable[[float], None]) -> None:
-        self.reader = reader
-        self.report = report
-
-    def __call__(self, offset: int, limit: int) -> LogPage:
-        page = self.reader(offset, limit)
-        if page.size:
-            self.report(page.next_offset / page.size)
-        return page
-
-
-def _scan_file(
-    reader: Reader,
-    wanted: Wanted,
-    offset: int,
-    forward: bool,
-    alive: Callable[[], bool],
-) -> int | None:
-    """The byte offset of the first matching line from ``offset`` on (or the last before it).
-
-    One page of ``SCAN_BYTES`` at a time; ``alive`` turning false (another log shown) stops it.
-    """
-    if forward:
-        while alive():
-            page = reader(offset, SCAN_BYTES)
-            line_start = next(wanted.starts(page.text), None) if page.text else None
-            if line_start is not None:
-                return offset + _bytes(page.text[:line_start])
-            if page.next_offset <= offset:
-                return None
-            offset = page.next_offset
-        return None
-    end = offset
-    while end > 0 and alive():
-        body, begin, _page = read_before(reader, end, SCAN_BYTES)
-        line_start = None
-        for line_start in wanted.starts(body):  # noqa: B007 (the last line is wanted)
-            pass
-        if line_start is not None:
-            return begin + _bytes(body[:line_start])
-        if begin >= end:
-            return None
-        end = begin
-    return None
 
 
 def _human(size: int) -> str:
