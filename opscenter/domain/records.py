@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Generic, TypeVar
 
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.rules import minutes_text
@@ -215,11 +216,18 @@ class InstanceFilter:
     limit: int = 100
 
 
+Item = TypeVar("Item")
+Key = TypeVar("Key")
+
+
 @dataclass(frozen=True)
-class Page:
-    items: list
+class Page(Generic[Item, Key]):
+    """One page of a listing and the key that fetches the next: an instance listing's key
+    is its (cyctime, id) keyset (``InstanceFilter.after``), the audit list's an entry id."""
+
+    items: list[Item]
     total: int  # rows matching the filter
-    next_after: tuple[datetime, int] | None  # pass as InstanceFilter.after for the next page
+    next_after: Key | None  # None: this is the last page
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from opscenter.backends.dataworks.emulator.auth import ISO_UTC
 from opscenter.backends.dataworks.emulator.base import EVERY, Group, legacy, required_int
 from opscenter.backends.dataworks.emulator.mapping import compact, ms, paged
 from opscenter.backends.dataworks.emulator.wire import V2020, Params, invalid
-from opscenter.domain.records import AlertInfo, BaselineDetail, InstanceInfo
+from opscenter.domain.records import AlertInfo, BaselineDetail, BaselineInfo, InstanceInfo
 
 
 class Sla2020(Group):
@@ -18,6 +18,7 @@ class Sla2020(Group):
     VERSION = V2020
     ACTIONS = (
         "ListBaselines",
+        "GetBaseline",
         "ListBaselineStatuses",
         "GetBaselineStatus",
         "GetBaselineKeyPath",
@@ -29,23 +30,35 @@ class Sla2020(Group):
     def _baseline_ids(self) -> dict[str, int]:
         return {b.name: b.id for b in self.backend.list_baseline_definitions()}
 
+    @staticmethod
+    def _definition(b: BaselineInfo) -> dict[str, Any]:
+        return {
+            "BaselineId": b.id,
+            "BaselineName": b.name,
+            "BaselineType": b.type.upper(),
+            "Owner": b.owner,
+            "Priority": b.priority,
+            "Enabled": b.enabled,
+            "AlertEnabled": True,
+            "AlertMarginThreshold": b.margin,
+        }
+
     def ListBaselines(self, params: Params) -> dict[str, Any]:
         self._project(params)
         number, size = params.paging()
-        baselines = [
-            {
-                "BaselineId": b.id,
-                "BaselineName": b.name,
-                "BaselineType": b.type.upper(),
-                "Owner": b.owner,
-                "Priority": b.priority,
-                "Enabled": b.enabled,
-                "AlertEnabled": True,
-                "AlertMarginThreshold": b.margin,
-            }
-            for b in self.backend.list_baseline_definitions()
-        ]
+        baselines = [self._definition(b) for b in self.backend.list_baseline_definitions()]
         return legacy(paged(baselines, number, size, "Baselines"))
+
+    def GetBaseline(self, params: Params) -> dict[str, Any]:
+        """One baseline as ListBaselines gives it, with the ids of the nodes it protects."""
+        self._project(params)
+        wanted = required_int(params, "BaselineId")
+        found = [b for b in self.backend.list_baseline_definitions() if b.id == wanted]
+        if not found:
+            raise invalid("BaselineId", f"no baseline has id {wanted}")
+        ids = {n.name: n.id for n in self.backend.list_nodes()}
+        nodes = [ids[name] for name in found[0].nodes if name in ids]
+        return legacy(self._definition(found[0]) | {"NodeIds": nodes})
 
     def ListBaselineStatuses(self, params: Params) -> dict[str, Any]:
         number, size = params.paging()
