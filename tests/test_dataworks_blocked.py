@@ -140,3 +140,19 @@ def test_the_cli_says_blocked_by_over_dataworks(
     assert read["patient"]["blocked_by"] == []
     shown = cli.text("baseline", "nightly", "--bizdate", "2025-10-31")
     assert f"blocked by #{extract.id} extract ✗ FAILURE (WARNING)" in shown
+
+
+def test_baseline_definitions_and_nodes_by_id_read_the_same_over_dataworks(
+    remote: DataWorksBackend, scene: World
+) -> None:
+    """What the emulator is served by is what a DataWorks console reads: the deployed
+    baselines with the nodes they protect, and a node found by its id."""
+    assert [(b.name, b.nodes, b.margin, b.enabled) for b in remote.list_baseline_definitions()] == [
+        ("nightly", ("report",), 30, True),
+        ("patient", ("flaky_report",), 30, True),
+        ("paused", ("summary",), 30, True),
+    ]
+    assert remote.list_baseline_definitions() == scene.backend.list_baseline_definitions()
+    report = scene.backend.get_node("report")
+    found = remote.get_node_by_id(report.id)
+    assert (found.name, found.upstreams) == ("report", ("extract",))
