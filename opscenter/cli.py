@@ -153,16 +153,21 @@ class _Console:
 
 @dataclass(frozen=True)
 class _Piped:
-    """``opscenter`` piped or redirected: the summary (a console needs a screen)."""
+    """``opscenter`` piped or redirected: the summary of the world the console would open
+    (a console needs a screen), over DataWorks too, never the local demo instead."""
 
-    over_backend: ClassVar[bool] = False
+    over_backend: ClassVar[bool] = True
 
     def __call__(self, args: argparse.Namespace, options: Options, clock: Clock) -> int:
         print(
             "(not a terminal: printing the summary; run opscenter in a terminal for the console)",
             file=sys.stderr,
         )
-        return _summary(args, options, clock)
+        if not options.wants_dataworks:
+            return _summary(args, options, clock)
+        with remote.dataworks(options, clock) as backend:
+            print(status.report(backend, None, utc=options.utc, as_json=False))
+        return 0
 
 
 # -- handlers -------------------------------------------------------------------------

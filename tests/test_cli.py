@@ -35,6 +35,9 @@ def test_no_arguments_deploys_the_demo_and_summarises_today(tmp_path):
     assert "Scheduler: not running" in out and "Clock: real time" in out
     assert "Nodes · 32 deployed (4 python, 2 quality, 3 shell, 18 sql, 5 virtual)" in out
     assert "Due next · cyctimes in CST" in out and "○ NOT_RUN       shop_root" in out
+    # no scheduler has predicted the day yet: the baselines are still listed, as promises
+    assert "Baselines not predicted yet for bizdate " in out
+    assert "exec_dashboard     priority 8  committed 09:00  margin 30m  · not predicted" in out
     assert (tmp_path / "opscenter" / "shop" / "state.db").exists()
 
 

@@ -320,3 +320,17 @@ def test_a_command_that_only_works_locally_refuses_the_dataworks_backend(
     keys = ["--access-key-id", "k", "--access-key-secret", "s", "--port", "0"]
     assert main(["--backend", "dataworks", "emulate", *keys]) == 2
     assert "works on a local workspace" in capsys.readouterr().err
+
+
+def test_opscenter_piped_over_dataworks_summarises_that_workspace_not_the_demo(
+    cli: Cli,
+) -> None:
+    """Piped, `opscenter --backend dataworks` prints what its console would show first:
+    the DataWorks workspace's status, never a local demo deployed instead."""
+    code, out, err = cli.run()
+    assert code == 0, err
+    assert "not a terminal" in err
+    assert "ws · dataworks" in out and "Scheduler: DataWorks" in out
+    assert "morning" in out and "committed 06:00" in out
+    assert "shop" not in out
+    assert not [f for f in cli.local_files() if "state.db" in f]

@@ -405,6 +405,7 @@ class BaselineInfo:
     margin: int  # minutes: alert time = committed time - margin
     enabled: bool
     nodes: tuple[str, ...]  # its output nodes: it protects them and every ancestor
+    committed: tuple[str, ...] = ()  # hh:mm per cycle in the workspace zone (24..47: next day)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from opscenter.backends.base import Backend
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import BaselineStatus, InstanceFilter
 from opscenter.domain.rules import minutes_text
-from opscenter.domain.times import TimeView, to_local
+from opscenter.domain.times import TimeView, to_local, zone_label
 from opscenter.options import Options
 from opscenter.verbs.output import BASELINE_GLYPH, yesterday
 
@@ -54,6 +54,20 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
         clock += f"; scheduler stopped at {view.moment(info.stopped_at)}"
     listed = backend.list_baselines(bizdate)
     found = _baseline_summary(listed, ZoneInfo("UTC") if view.zone is UTC else zone)
+    predicted = {b["name"] for b in found}
+    # a baseline no scheduler has predicted for this date yet is still a promise
+    unpredicted = [
+        {
+            "name": b.name,
+            "priority": b.priority,
+            "committed": ", ".join(b.committed),
+            "margin": b.margin,
+            "nodes": list(b.nodes),
+            "status": None,
+        }
+        for b in backend.list_baseline_definitions()
+        if b.enabled and b.name not in predicted
+    ]
     data = {
         "workspace": info.name,
         "backend": info.backend,
@@ -67,7 +81,7 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
         "dry_run": tally.dry_run,
         "nodes_by_type": types,
         "frozen_nodes": frozen,
-        "baselines": found,
+        "baselines": found + unpredicted,
         "upcoming": [
             {
                 "node": i.node,
@@ -96,13 +110,15 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
             committed = view.moments_label(b.committed_at for b in listed)
             lines += ["", f"Baselines · committed times in {committed}"]
         for b in found:
-            lines.append(
-                f"  {b['name']:<18} priority {b['priority']}  committed {b['committed']}  "
-                f"margin {minutes_text(b['margin'])}  "
-                f"{BASELINE_GLYPH.get(b['status'], '?')} {b['status']}"
-            )
-            if b["nodes"]:
-                lines.append(f"  {'':<18} protects {', '.join(b['nodes'])}")
+            lines += _baseline_lines(b, f"{BASELINE_GLYPH.get(b['status'], '?')} {b['status']}")
+        if unpredicted:
+            lines += [
+                "",
+                f"Baselines not predicted yet for bizdate {bizdate} · committed times in "
+                f"{zone_label(backend.now().astimezone(zone))}",
+            ]
+        for b in unpredicted:
+            lines += _baseline_lines(b, "· not predicted")
         if due:
             lines += ["", f"Due next · cyctimes in {view.walls_label(i.cyctime for i in due)}"]
         for item in due:
@@ -112,6 +128,16 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
         return "\n".join(lines)
 
     return json.dumps(data, indent=2) if as_json else text()
+
+
+def _baseline_lines(b: dict[str, Any], verdict: str) -> list[str]:
+    lines = [
+        f"  {b['name']:<18} priority {b['priority']}  committed {b['committed']}  "
+        f"margin {minutes_text(b['margin'])}  {verdict}"
+    ]
+    if b["nodes"]:
+        lines.append(f"  {'':<18} protects {', '.join(b['nodes'])}")
+    return lines
 
 
 def _baseline_summary(found: list[BaselineStatus], zone: ZoneInfo) -> list[dict[str, Any]]:

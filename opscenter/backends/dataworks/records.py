@@ -273,6 +273,10 @@ def baseline_definition(row: dict[str, Any], names: dict[int, str]) -> BaselineI
         margin=int(row.get("AlertMarginThreshold") or 0),
         enabled=_flag(row.get("Enabled")),
         nodes=tuple(names.get(int(i), f"#{i}") for i in row.get("NodeIds") or ()),
+        committed=tuple(
+            str(s["Time"])
+            for s in sorted(row.get("OverTimeSettings") or (), key=lambda s: int(s["Cycle"]))
+        ),
     )
 
 

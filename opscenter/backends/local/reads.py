@@ -406,7 +406,17 @@ def key_path(
 
 def baseline_definitions(conn: Connection, workspace_id: int) -> list[BaselineInfo]:
     return [
-        BaselineInfo(r.id, r.name, r.owner, r.priority, r.type, r.margin, r.enabled, tuple(r.nodes))
+        BaselineInfo(
+            r.id,
+            r.name,
+            r.owner,
+            r.priority,
+            r.type,
+            r.margin,
+            r.enabled,
+            tuple(r.nodes),
+            tuple(r.committed_times),
+        )
         for r in conn.execute(
             select(BaselineRow)
             .where(BaselineRow.workspace_id == workspace_id)

@@ -41,6 +41,9 @@ class Sla2020(Group):
             "Enabled": b.enabled,
             "AlertEnabled": True,
             "AlertMarginThreshold": b.margin,
+            "OverTimeSettings": [
+                {"Cycle": cycle, "Time": hhmm} for cycle, hhmm in enumerate(b.committed, start=1)
+            ],
         }
 
     def ListBaselines(self, params: Params) -> dict[str, Any]:
