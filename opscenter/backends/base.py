@@ -134,6 +134,60 @@ class Backend(Protocol):
 
     def undeploy(self, node: str) -> ActionResult: ...
 
+    # -- emergency operations and runs on demand (spec 6.1, 6.5) -----------------------
+    # Each is audited with ``comment``; with ``preview`` it changes nothing, is not audited,
+    # and answers what it would do (or raises the refusal it would raise).
+
+    def remove_upstream(
+        self,
+        instance_id: int,
+        upstream_ids: Sequence[int] | None = None,
+        comment: str = "",
+        *,
+        preview: bool = False,
+    ) -> ActionResult:
+        """Emergency: drop upstream dependencies of this one instance (default: every
+        upstream instance not SUCCESS), from NOT_RUN, WAIT_TIME, WAIT_RESOURCE or FAILURE.
+        The node and other instances are untouched; the removal is kept with who, when and
+        why, and the instance runs when its remaining conditions hold. ``affected``: the
+        upstream instance ids removed."""
+        ...
+
+    def update_instances(
+        self,
+        instance_ids: Sequence[int],
+        *,
+        priority: int | None = None,
+        resource_group: str | None = None,
+        comment: str = "",
+        preview: bool = False,
+    ) -> ActionResult:
+        """Emergency: change the priority (1, 3, 5, 7, 8) or resource group of instances not
+        finished; dispatch order and slots follow at once."""
+        ...
+
+    def test_run(
+        self, node: str, bizdate: date, *, comment: str = "", preview: bool = False
+    ) -> ActionResult:
+        """One test instance (kind TEST) of an auto-triggered node for ``bizdate``: that
+        date's parameters, no upstream waited for, no downstream, no custom alert rules.
+        ``affected``: the new instance's id."""
+        ...
+
+    def run_manual(
+        self,
+        workflow: str,
+        bizdate: date,
+        nodes: Sequence[str] = (),
+        *,
+        comment: str = "",
+        preview: bool = False,
+    ) -> ActionResult:
+        """Run a manually triggered workflow for ``bizdate``: every node of it in dependency
+        order, or only ``nodes`` of it (with the dependencies among them). Instances are of
+        kind MANUAL. ``affected``: the new instance ids."""
+        ...
+
     def handle_event(self, event_id: int, status: str) -> ActionResult:
         """Event lifecycle: NEW -> FIXING -> RECOVER, or IGNORE."""
         ...

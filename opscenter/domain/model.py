@@ -103,7 +103,8 @@ DRY_RUN_GLYPH = ("↷", "-")
 class InstanceKind(StrEnum):
     PERIODIC = "periodic"
     BACKFILL = "backfill"
-    MANUAL = "manual"
+    MANUAL = "manual"  # a run of a manually triggered node or workflow (spec 6.5)
+    TEST = "test"  # a test run of an auto-triggered node: no upstream wait, no downstream
 
 
 @dataclass(frozen=True)

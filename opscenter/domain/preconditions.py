@@ -24,6 +24,11 @@ UNFREEZE_FROM = (Status.FROZEN,)
 # the rerun (stop it first) and a frozen one stays as it is.
 RESET_BELOW_FROM = (*RERUN_FROM, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 KEPT_BELOW = (Status.FROZEN,)
+# Emergency operations (spec 6.1): remove upstream dependencies of one instance; change
+# the priority or resource group of instances not finished (DataWorks' priorities).
+REMOVE_UPSTREAM_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.FAILURE)
+UPDATE_FROM = tuple(s for s in Status if not s.finished)
+INSTANCE_PRIORITIES = (1, 3, 5, 7, 8)
 
 ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
     "rerun": RERUN_FROM,
@@ -32,6 +37,8 @@ ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
     "stop": STOP_FROM,
     "freeze": FREEZE_FROM,
     "unfreeze": UNFREEZE_FROM,
+    "remove upstream": REMOVE_UPSTREAM_FROM,
+    "update": UPDATE_FROM,
 }
 
 
@@ -79,7 +86,16 @@ def refusal(action: str, status: Status, rerun_mode: str = RerunMode.ALLOWED.val
         return f"is {status.value}; only a FAILURE can be set to success"
     if action == "unfreeze":
         return f"is {status.value}, not FROZEN"
+    if action == "update":
+        return f"is {status.value}: a finished instance keeps its priority and resource group"
     return f"is {status.value}; {action.split()[0]} needs {_words(allowed)}"
+
+
+def priority_refusal(priority: int) -> str | None:
+    """Why DataWorks would not take this instance priority (None: it would)."""
+    if priority in INSTANCE_PRIORITIES:
+        return None
+    return f"priority {priority} is not one DataWorks accepts: one of 1, 3, 5, 7, 8"
 
 
 def read_only_refusal(action: str) -> str:
