@@ -347,6 +347,12 @@ def test_show_lists_the_attempts_and_who_triggered_them(cli: Operator) -> None:
 
     assert cli.not_found("show", "999") == "no instance #999 in workspace ws"
 
+    # a virtual node succeeds without an attempt: it never reads "not run yet"
+    root = cli.w.instance("ws_root")
+    assert cli.ok("show", str(root.id)).out.splitlines()[1].startswith(
+        "✓ SUCCESS · no attempt · group default"
+    )
+
 
 def test_why_names_the_deepest_blocker_and_a_time_not_yet_come(cli: Operator) -> None:
     w = cli.w
