@@ -186,6 +186,8 @@ class InstanceInfo:
     @property
     def attempt_words(self) -> str:
         """``attempt 2 of 3``; ``attempt 4 (past the 3 automatic: an operator reran it)``."""
+        if self.run_number == 0 and self.status.finished:
+            return "no attempt"  # a virtual or dry-run node, or set to success unrun
         if self.run_number == 0:
             return f"not run yet (up to {counted(self.max_attempts, 'automatic attempt')})"
         if self.past_automatic:
