@@ -6,17 +6,21 @@ of the downstream is sent here wave by wave, since no API reruns downstream (spe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from opscenter.backends.dataworks import records
 from opscenter.backends.dataworks.api import Api
 from opscenter.backends.dataworks.audit import AuditFile
 from opscenter.backends.dataworks.calls import OutcomeUnknown
 from opscenter.backends.dataworks.reads import Reads
+from opscenter.backends.dataworks.vocabulary import MANUAL_TRIGGER
+from opscenter.domain.model import Status
 from opscenter.domain.preconditions import (
     KEPT_BELOW,
     ActionTarget,
     check_action,
     check_below,
+    priority_refusal,
     read_only_refusal,
 )
 from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo, counted
@@ -32,25 +36,51 @@ class Actions:
         self.readonly = readonly
 
     def act(
-        self, action: str, targets: Sequence[int | str], call: Callable[[], ActionResult]
+        self,
+        action: str,
+        targets: Sequence[int | str],
+        call: Callable[[], ActionResult],
+        comment: str = "",
     ) -> ActionResult:
-        """Refuse read-only, run, and audit the outcome (ok or refused) either way."""
+        """Refuse read-only, run, and audit the outcome (ok or refused) either way, with
+        the operator's comment."""
+        said = f" (comment: {comment})" if comment else ""
         try:
             if self.readonly:
                 raise ActionRefused(read_only_refusal(action))
             result = call()
         except ActionRefused as refused:
             outcome = "unknown" if isinstance(refused, OutcomeUnknown) else "refused"
-            self.audit.write(action, targets, outcome, refused.reason)
+            self.audit.write(action, targets, outcome, refused.reason + said)
             raise
-        self.audit.write(action, targets, "ok", result.message)
+        self.audit.write(action, targets, "ok", result.message + said)
         return result
+
+    def _act_or_preview(
+        self,
+        action: str,
+        targets: Sequence[int | str],
+        call: Callable[[], ActionResult],
+        comment: str,
+        preview: bool,
+    ) -> ActionResult:
+        """A preview only reads (the call sends nothing then) and is not audited; under
+        read-only it answers the refusal the act would meet, as the local backend does."""
+        if not preview:
+            return self.act(action, targets, call, comment)
+        if self.readonly:
+            raise ActionRefused(read_only_refusal(action))
+        return call()
 
     # -- instances ------------------------------------------------------------------------
 
     def _batch(self, verb: str, ids: Sequence[int]) -> list[int]:
-        """Sent, and each id's outcome checked: a refusal names every id that failed."""
-        outcome = self.api.send(verb, ids)
+        """Sent, and each id's outcome checked."""
+        return self._done(verb, ids, self.api.send(verb, ids))
+
+    @staticmethod
+    def _done(verb: str, ids: Sequence[int], outcome: dict[int, str | None]) -> list[int]:
+        """The ids done; a refusal names every id that failed (and the ones done)."""
         done = [i for i in ids if outcome[i] is None]
         failed = [f"#{i}: {outcome[i]}" for i in ids if outcome[i] is not None]
         if failed:
@@ -149,6 +179,141 @@ class Actions:
     def _check_rerun(self, action: str, ids: Sequence[int]) -> None:
         """The domain's rerun preconditions on the instances as DataWorks reports them."""
         check_action(action, [self._target(self.api.instance(i)) for i in ids])
+
+    # -- emergency operations (spec 6.1) --------------------------------------------------
+
+    def remove_upstream(
+        self, instance_id: int, upstream_ids: Sequence[int] | None, comment: str, preview: bool
+    ) -> ActionResult:
+        """The instance's status checked, the upstream instances chosen (by default every
+        one not SUCCESS) among its upstream as DataWorks lists it, then removed."""
+
+        def call() -> ActionResult:
+            item = self.api.instance(instance_id)
+            check_action("remove upstream", [self._target(item)])
+            upstream = {u.id: u for _, u in self.api.neighbours(instance_id, "up")}
+            this = f"#{instance_id} {item.node}"
+            if upstream_ids is None:
+                chosen = sorted(i for i, u in upstream.items() if u.status is not Status.SUCCESS)
+                if not chosen:
+                    raise ActionRefused(
+                        f"{this}: no upstream instance waited for; nothing to remove"
+                    )
+            else:
+                chosen = list(dict.fromkeys(upstream_ids))
+                if not chosen:
+                    raise ActionRefused(f"{this}: no upstream instance given")
+                strangers = [i for i in chosen if i not in upstream]
+                if strangers:
+                    named = ", ".join(f"#{i}" for i in strangers)
+                    raise ActionRefused(f"{this}: {named} not an upstream instance of it")
+            self.api.remove_dependencies(instance_id, chosen, comment, preview=preview)
+            names = ", ".join(f"{upstream[i].node} #{i}" for i in chosen)
+            done = "would be removed" if preview else "removed by DataWorks"
+            return ActionResult(
+                "remove upstream",
+                chosen,
+                f"{counted(len(chosen), 'upstream')} of {this} {done} ({names})",
+            )
+
+        return self._act_or_preview("remove upstream", [instance_id], call, comment, preview)
+
+    def update_instances(
+        self,
+        instance_ids: Sequence[int],
+        priority: int | None,
+        resource_group: str | None,
+        comment: str,
+        preview: bool,
+    ) -> ActionResult:
+        """Priorities DataWorks takes, every instance not finished, then one batch."""
+
+        def call() -> ActionResult:
+            if priority is None and not resource_group:
+                raise ActionRefused("nothing to change: give a priority or a resource group")
+            if priority is not None and (why := priority_refusal(priority)):
+                raise ActionRefused(why)
+            self.api.check_exist(instance_ids)
+            check_action("update", [self._target(self.api.instance(i)) for i in instance_ids])
+            outcome = self.api.update_instances(
+                instance_ids, priority, resource_group, comment, preview=preview
+            )
+            done = self._done("update", instance_ids, outcome)
+            changes = " and ".join(
+                part
+                for part in (
+                    f"priority {priority}" if priority is not None else "",
+                    f"resource group {resource_group}" if resource_group else "",
+                )
+                if part
+            )
+            said = "would be set" if preview else "set by DataWorks"
+            return ActionResult(
+                "update",
+                done,
+                f"{counted(len(done), 'instance')}: {changes} {said}",
+            )
+
+        return self._act_or_preview("update instances", list(instance_ids), call, comment, preview)
+
+    # -- runs on demand (spec 6.5) --------------------------------------------------------
+
+    def test_run(self, node: str, bizdate: date, comment: str, preview: bool) -> ActionResult:
+        """One test instance of an auto-triggered node."""
+
+        def call() -> ActionResult:
+            task_id = self.reads.get_node(node).id
+            if (self.api.tasks.get(task_id).get("Trigger") or {}).get("Type") == MANUAL_TRIGGER:
+                raise ActionRefused(
+                    f"node {node} is manually triggered and has no schedule to test: "
+                    f"run its workflow for {bizdate} instead (a manual run)"
+                )
+            what = f"test instance of {node} for business date {bizdate}"
+            if preview:
+                return ActionResult(
+                    "test run preview", [], f"would create {what}", {"instances": 1}
+                )
+            ids = self.api.test_run(task_id, bizdate, comment)
+            shown = ", ".join(f"#{i}" for i in ids)
+            return ActionResult("test run", ids, f"{what} created in DataWorks: {shown}")
+
+        return self._act_or_preview("test run", [node, bizdate.isoformat()], call, comment, preview)
+
+    def run_manual(
+        self, workflow: str, bizdate: date, nodes: Sequence[str], comment: str, preview: bool
+    ) -> ActionResult:
+        """A manually triggered workflow, or the chosen nodes of it, run for ``bizdate``."""
+
+        def call() -> ActionResult:
+            flow = self.api.manual_workflow(workflow)
+            stray = [n for n in nodes if n not in flow.nodes]
+            if stray:
+                raise ActionRefused(
+                    f"not in manual workflow {workflow}: {', '.join(stray)} "
+                    f"(its nodes: {', '.join(sorted(flow.nodes))})"
+                )
+            chosen = [n for n in sorted(flow.nodes) if not nodes or n in nodes]
+            what = f"manual run of workflow {workflow} for business date {bizdate}"
+            if preview:
+                return ActionResult(
+                    "run manual preview",
+                    [],
+                    f"would create {what}: {counted(len(chosen), 'instance')} "
+                    f"({', '.join(chosen)})",
+                    {"instances": len(chosen)},
+                )
+            ids = self.api.run_manual(
+                flow, bizdate, [flow.nodes[n] for n in chosen if nodes], comment
+            )
+            return ActionResult(
+                "run manual",
+                ids,
+                f"{what} created in DataWorks: {counted(len(ids), 'instance')} "
+                f"{', '.join(f'#{i}' for i in ids)} ({', '.join(chosen)})",
+            )
+
+        targets = [workflow, *nodes, bizdate.isoformat()]
+        return self._act_or_preview("run manual", targets, call, comment, preview)
 
     # -- nodes ----------------------------------------------------------------------------
 

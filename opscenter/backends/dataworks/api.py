@@ -54,6 +54,16 @@ class InstanceQuery:
     descending: bool = False
 
 
+@dataclass(frozen=True)
+class ManualWorkflow:
+    """A manually triggered workflow: its id (2024's WorkflowId; None in 2020, which calls
+    it by name) and its nodes, name -> task id."""
+
+    id: int | None
+    name: str
+    nodes: dict[str, int]
+
+
 class Api(Protocol):
     """One API version's operations, in our records."""
 
@@ -110,3 +120,41 @@ class Api(Protocol):
         ...
 
     def backfill(self, backfill_id: int) -> BackfillInfo: ...
+
+    # -- emergency operations and runs on demand (spec 6.1, 6.5) ------------------------
+
+    def remove_dependencies(
+        self, instance_id: int, upstream_ids: Sequence[int], comment: str, *, preview: bool
+    ) -> None:
+        """Drop these upstream instances of one instance (sent unless ``preview``); a
+        version without the operation refuses, preview or not."""
+        ...
+
+    def update_instances(
+        self,
+        ids: Sequence[int],
+        priority: int | None,
+        resource_group: str | None,
+        comment: str,
+        *,
+        preview: bool,
+    ) -> dict[int, str | None]:
+        """Change priority or resource group (sent unless ``preview``): id -> None when
+        done (or would be), else DataWorks' message; a version without it refuses."""
+        ...
+
+    def test_run(self, task_id: int, bizdate: date, comment: str) -> list[int]:
+        """One test instance of the task for ``bizdate``: its id (a list, as DataWorks
+        answers)."""
+        ...
+
+    def manual_workflow(self, name: str) -> ManualWorkflow:
+        """The manually triggered workflow so named; NotFound if there is none."""
+        ...
+
+    def run_manual(
+        self, workflow: ManualWorkflow, bizdate: date, task_ids: Sequence[int], comment: str
+    ) -> list[int]:
+        """Run the workflow (only ``task_ids`` of it when given) for ``bizdate``: the new
+        instances' ids."""
+        ...

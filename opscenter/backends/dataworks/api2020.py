@@ -21,6 +21,12 @@ and the approximations are named:
   list holds the ones this console created (its audit). Dates always run ascending.
 - ListInstances pages up to 100 pages of 100 and sorts only by id, so rows are read
   whole and ordered here by cyctime.
+- Removing an instance's upstream dependencies and changing an instance's priority or
+  resource group have no 2020 operation (RemoveTaskInstanceDependencies and
+  UpdateTaskInstances are 2024's only): refused with that reason. A test run is a
+  RunSmokeTest DAG, a manual run a RunManualDagNodes DAG of the workflow (a business flow
+  of manually triggered nodes, ``BizName``); neither takes a comment, which the local
+  audit keeps.
 """
 
 from __future__ import annotations
@@ -31,9 +37,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from opscenter.backends.dataworks import records
-from opscenter.backends.dataworks.api import InstanceQuery, Site
+from opscenter.backends.dataworks.api import InstanceQuery, ManualWorkflow, Site
 from opscenter.backends.dataworks.backfills import run_status, walk_down
-from opscenter.backends.dataworks.calls import V2020, Calls, OutcomeUnknown, missing_as
+from opscenter.backends.dataworks.calls import (
+    V2020,
+    Calls,
+    OutcomeUnknown,
+    missing_as,
+    unavailable,
+)
 from opscenter.backends.dataworks.tasks import TaskMap
 from opscenter.backends.dataworks.vocabulary import (
     DAG_STATUSES,
@@ -306,6 +318,74 @@ class Api2020:
         if str(answer.get("Success")).lower() != "true":
             raise ActionRefused(f"DataWorks did not undeploy {node}: OfflineNode answered false")
         return ActionResult("undeploy", [task_id], f"node {node} undeployed in DataWorks")
+
+    # -- emergency operations and runs on demand --------------------------------------------
+
+    def remove_dependencies(
+        self, instance_id: int, upstream_ids: Sequence[int], comment: str, *, preview: bool
+    ) -> None:
+        raise unavailable(
+            "removing upstream dependencies on a 2020-05-18 workspace",
+            "RemoveTaskInstanceDependencies, which only API 2024-05-18 has",
+        )
+
+    def update_instances(
+        self,
+        ids: Sequence[int],
+        priority: int | None,
+        resource_group: str | None,
+        comment: str,
+        *,
+        preview: bool,
+    ) -> dict[int, str | None]:
+        raise unavailable(
+            "changing an instance's priority or resource group on a 2020-05-18 workspace",
+            "UpdateTaskInstances, which only API 2024-05-18 has",
+        )
+
+    def test_run(self, task_id: int, bizdate: date, comment: str) -> list[int]:
+        """RunSmokeTest: a DAG whose instance ListInstances finds."""
+        name = self.tasks.get(task_id).get("Name", task_id)
+        dag = self._call(
+            "RunSmokeTest",
+            {
+                "Name": f"test run {name} {bizdate}",
+                "NodeId": task_id,
+                "Bizdate": f"{bizdate.isoformat()} 00:00:00",
+                "ProjectEnv": PROD_2020,
+            },
+        )["Data"]
+        query = {"ProjectId": self.site.project_id, "ProjectEnv": PROD_2020, "DagId": dag}
+        return sorted(int(r["InstanceId"]) for r in self._list_instances(query))
+
+    def manual_workflow(self, name: str) -> ManualWorkflow:
+        """The manually triggered nodes of the business flow ``name`` (ListNodes)."""
+        params = {
+            "ProjectId": self.site.project_id,
+            "ProjectEnv": PROD_2020,
+            "BizName": name,
+            "SchedulerType": "MANUAL",
+        }
+        nodes = self.calls.pages_2020("ListNodes", "Nodes", params)
+        if not nodes:
+            raise not_found("manual workflow", [name], self.site.name)
+        return ManualWorkflow(None, name, {n["NodeName"]: int(n["NodeId"]) for n in nodes})
+
+    def run_manual(
+        self, workflow: ManualWorkflow, bizdate: date, task_ids: Sequence[int], comment: str
+    ) -> list[int]:
+        """RunManualDagNodes (the workspace and workflow by name), then the DAG's instances
+        (ListManualDagInstances)."""
+        key = {"ProjectName": self.project_name(), "ProjectEnv": PROD_2020}
+        params = {
+            **key,
+            "FlowName": workflow.name,
+            "BizDate": f"{bizdate.isoformat()} 00:00:00",
+            "IncludeNodeIds": ",".join(str(i) for i in task_ids) or None,
+        }
+        dag = self._call("RunManualDagNodes", params)["DagId"]
+        rows = self._call("ListManualDagInstances", {**key, "DagId": dag}).get("Instances") or []
+        return sorted(int(r["InstanceId"]) for r in rows)
 
     # -- backfills ------------------------------------------------------------------------
 

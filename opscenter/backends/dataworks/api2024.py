@@ -10,13 +10,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from opscenter.backends.dataworks import pipelines, records
-from opscenter.backends.dataworks.api import InstanceQuery, Site
+from opscenter.backends.dataworks.api import InstanceQuery, ManualWorkflow, Site
 from opscenter.backends.dataworks.backfills import run_status
 from opscenter.backends.dataworks.calls import missing_as
 from opscenter.backends.dataworks.tasks import TaskMap
 from opscenter.backends.dataworks.vocabulary import (
     BACKFILL_STATUSES,
     KINDS,
+    MANUAL_TRIGGER,
+    MANUAL_WORKFLOW,
     PERIODIC_WORKFLOW_ID,
     PROD_2024,
     STATUSES,
@@ -62,6 +64,17 @@ def audited_backfills(entries: list[AuditEntry]) -> list[int]:
         if e.action == "backfill" and e.outcome == "ok" and CREATED_AS in e.detail
     ]
     return [int(i) for ids in found for i in ids]
+
+
+def _outcomes(answer: dict[str, Any], ids: Sequence[int]) -> dict[int, str | None]:
+    """A batch answer's ``SuccessInfo``: id -> None when done, else DataWorks' message."""
+    info = answer["SuccessInfo"] or {}  # none: malformed
+    return {
+        i: None
+        if (info.get(str(i)) or {}).get("Success")
+        else (info.get(str(i)) or {}).get("Message") or "no result for this id"
+        for i in ids
+    }
 
 
 class Api2024:
@@ -171,13 +184,7 @@ class Api2024:
     def send(self, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
         """One batch call."""
         params = {"Ids": list(ids), "Comment": f"{verb} by {self.site.user}"}
-        info = self.calls.call(ACTIONS[verb], params)["SuccessInfo"] or {}  # none: malformed
-        return {
-            i: None
-            if (info.get(str(i)) or {}).get("Success")
-            else (info.get(str(i)) or {}).get("Message") or "no result for this id"
-            for i in ids
-        }
+        return _outcomes(self.calls.call(ACTIONS[verb], params), ids)
 
     def set_recurrence(self, task_id: int, recurrence: str) -> None:
         """UpdateTask with the full trigger read from GetTask (spec 3.1: merge is unverified)."""
@@ -228,7 +235,7 @@ class Api2024:
                 "DefaultRunProperties": properties,
             },
         )["OperationId"]
-        result = self._poll_creation(operation)
+        result = self._poll_creation(operation, "backfill")
         created = [int(i) for i in result.get("WorkflowInstanceIds") or []]
         return ActionResult(
             "backfill",
@@ -238,7 +245,7 @@ class Api2024:
             extra={"backfill_id": created[0] if created else None},
         )
 
-    def _poll_creation(self, operation: str) -> dict[str, Any]:
+    def _poll_creation(self, operation: str, what: str) -> dict[str, Any]:
         for _ in range(POLL_LIMIT):
             result = self.calls.get("GetCreateWorkflowInstancesResult", {"OperationId": operation})[
                 "Result"
@@ -247,13 +254,124 @@ class Api2024:
                 return result
             if result.get("Status") == "CreateFailure":
                 raise ActionRefused(
-                    f"DataWorks could not create the backfill: {result.get('FailureMessage', '')}"
+                    f"DataWorks could not create the {what}: {result.get('FailureMessage', '')}"
                 )
             time.sleep(POLL_SECONDS)
         waited = timedelta(seconds=POLL_LIMIT * POLL_SECONDS)
         raise ActionRefused(
-            f"DataWorks is still creating backfill operation {operation} after {waited}"
+            f"DataWorks is still creating {what} operation {operation} after {waited}"
         )
+
+    # -- emergency operations and runs on demand --------------------------------------------
+
+    def remove_dependencies(
+        self, instance_id: int, upstream_ids: Sequence[int], comment: str, *, preview: bool
+    ) -> None:
+        """RemoveTaskInstanceDependencies; its ``Success`` false is a refusal."""
+        if preview:
+            return
+        params = {"Id": instance_id, "UpstreamTaskInstanceIds": list(upstream_ids)}
+        answer = self.calls.call("RemoveTaskInstanceDependencies", params | {"Comment": comment})
+        if not answer.get("Success"):
+            raise ActionRefused("DataWorks RemoveTaskInstanceDependencies answered no success")
+
+    def update_instances(
+        self,
+        ids: Sequence[int],
+        priority: int | None,
+        resource_group: str | None,
+        comment: str,
+        *,
+        preview: bool,
+    ) -> dict[int, str | None]:
+        """UpdateTaskInstances, one batch call with each id's outcome in ``SuccessInfo``."""
+        if preview:
+            return dict.fromkeys(ids)
+        change: dict[str, Any] = {}
+        if priority is not None:
+            change["Priority"] = priority
+        if resource_group:
+            change["RuntimeResource"] = resource_group
+        params = {"TaskInstances": [{"Id": i, **change} for i in ids], "Comment": comment}
+        return _outcomes(self.calls.call("UpdateTaskInstances", params), ids)
+
+    def test_run(self, task_id: int, bizdate: date, comment: str) -> list[int]:
+        """CreateWorkflowInstances (SmokeTest) of the periodic workflow, polled, then its
+        task instance listed."""
+        return self._run(
+            "test run",
+            InstanceKind.TEST,
+            bizdate,
+            {
+                "Name": f"test run {self.tasks.get(task_id).get('Name', task_id)} {bizdate}",
+                "Type": KINDS.words[InstanceKind.TEST],
+                "WorkflowId": PERIODIC_WORKFLOW_ID,
+                "DefaultRunProperties": {"RootTaskIds": [task_id]},
+                "Comment": comment,
+            },
+        )
+
+    def manual_workflow(self, name: str) -> ManualWorkflow:
+        """ListWorkflows (TriggerType Manual; its Name is fuzzy), then GetWorkflow's tasks."""
+        params = {
+            "ProjectId": self.site.project_id,
+            "EnvType": PROD_2024,
+            "TriggerType": MANUAL_TRIGGER,
+            "Name": name,
+        }
+        found = [
+            w for w in self.calls.pages("ListWorkflows", "Workflows", params) if w["Name"] == name
+        ]
+        if not found:
+            raise not_found("manual workflow", [name], self.site.name)
+        workflow_id = int(found[0]["Id"])
+        detail = self.calls.get("GetWorkflow", {"Id": workflow_id, "EnvType": PROD_2024})[
+            "Workflow"
+        ]
+        tasks = {t["Name"]: int(t["Id"]) for t in detail.get("Tasks") or []}
+        return ManualWorkflow(workflow_id, name, tasks)
+
+    def run_manual(
+        self, workflow: ManualWorkflow, bizdate: date, task_ids: Sequence[int], comment: str
+    ) -> list[int]:
+        """CreateWorkflowInstances: ManualWorkflow for the whole workflow, Manual for the
+        chosen tasks of it; polled, then its task instances listed."""
+        params: dict[str, Any] = {
+            "Name": f"manual run {workflow.name} {bizdate}",
+            "WorkflowId": workflow.id,
+            "Comment": comment,
+        }
+        if task_ids:
+            params |= {
+                "Type": KINDS.words[InstanceKind.MANUAL],
+                "DefaultRunProperties": {"IncludeTaskIds": list(task_ids)},
+            }
+        else:
+            params["Type"] = MANUAL_WORKFLOW
+        return self._run("manual run", InstanceKind.MANUAL, bizdate, params)
+
+    def _run(
+        self, what: str, kind: InstanceKind, bizdate: date, params: dict[str, Any]
+    ) -> list[int]:
+        """One business date's workflow run created and polled: its task instances' ids."""
+        day = bizdate.isoformat()
+        operation = self.calls.call(
+            "CreateWorkflowInstances",
+            {
+                "ProjectId": self.site.project_id,
+                "EnvType": PROD_2024,
+                "Periods": {"BizDates": [{"StartBizDate": day, "EndBizDate": day}]},
+                **params,
+            },
+        )["OperationId"]
+        result = self._poll_creation(operation, what)
+        return [
+            item.id
+            for run in result.get("WorkflowInstanceIds") or []
+            for item, _ in self.instances(
+                InstanceQuery(bizdate=bizdate, kind=kind, backfill_id=int(run))
+            )
+        ]
 
     def backfill_ids(self, audited: list[AuditEntry]) -> set[int]:
         """ListWorkflowInstances needs a BizDate, so the SupplementData runs of the last

@@ -234,6 +234,45 @@ class DataWorksBackend:
     def undeploy(self, node: str) -> ActionResult:
         return self._actions.undeploy(node)
 
+    def remove_upstream(
+        self,
+        instance_id: int,
+        upstream_ids: Sequence[int] | None = None,
+        comment: str = "",
+        *,
+        preview: bool = False,
+    ) -> ActionResult:
+        return self._actions.remove_upstream(instance_id, upstream_ids, comment, preview)
+
+    def update_instances(
+        self,
+        instance_ids: Sequence[int],
+        *,
+        priority: int | None = None,
+        resource_group: str | None = None,
+        comment: str = "",
+        preview: bool = False,
+    ) -> ActionResult:
+        return self._actions.update_instances(
+            instance_ids, priority, resource_group, comment, preview
+        )
+
+    def test_run(
+        self, node: str, bizdate: date, *, comment: str = "", preview: bool = False
+    ) -> ActionResult:
+        return self._actions.test_run(node, bizdate, comment, preview)
+
+    def run_manual(
+        self,
+        workflow: str,
+        bizdate: date,
+        nodes: Sequence[str] = (),
+        *,
+        comment: str = "",
+        preview: bool = False,
+    ) -> ActionResult:
+        return self._actions.run_manual(workflow, bizdate, nodes, comment, preview)
+
     def handle_event(self, event_id: int, status: str) -> ActionResult:
         def refuse() -> ActionResult:
             raise unavailable("handling events", "an event-status API (the OpenAPI has none)")

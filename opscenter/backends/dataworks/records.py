@@ -13,6 +13,7 @@ from opscenter.backends.dataworks.vocabulary import (
     BASELINE_STATUSES,
     DAG_TYPES,
     KINDS,
+    MANUAL_TRIGGER,
     REPEAT_MODES,
     RERUN_MODES,
     SCHEDULER_TYPES,
@@ -173,6 +174,7 @@ def task_of_2020(node: dict[str, Any]) -> dict[str, Any]:
         "Priority": node.get("Priority") or 1,
         "RuntimeResource": {"ResourceGroupId": node.get("ResGroupIdentifier", "")},
         "Trigger": {
+            "Type": MANUAL_TRIGGER if node.get("SchedulerType") == "MANUAL" else "Scheduler",
             "Cron": node.get("CronExpress", ""),
             "Recurrence": SCHEDULER_TYPES.value(node.get("SchedulerType", ""), "Normal"),
         },

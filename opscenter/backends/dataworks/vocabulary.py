@@ -63,20 +63,26 @@ STATUSES_2020: Words[str, Status] = Words(  # 2020 Status: our spelling; FROZEN 
     {status.value: status for status in Status if status is not Status.FROZEN},
     also={Status.FROZEN: Status.NOT_RUN.value},
 )
-KINDS: Words[str, InstanceKind] = Words(  # 2024 WorkflowInstanceType
+KINDS: Words[str, InstanceKind] = Words(  # 2024 WorkflowInstanceType, a workflow run's Type
     {
         "Normal": InstanceKind.PERIODIC,
         "SupplementData": InstanceKind.BACKFILL,
         "Manual": InstanceKind.MANUAL,
-    }
+        "SmokeTest": InstanceKind.TEST,
+    },
+    aliases={"ManualWorkflow": InstanceKind.MANUAL, "ManualFlow": InstanceKind.MANUAL},
 )
+MANUAL_WORKFLOW = "ManualWorkflow"  # CreateWorkflowInstances' Type for a whole manual workflow
 DAG_TYPES: Words[str, InstanceKind] = Words(  # 2020 DagType
     {
         "DAILY": InstanceKind.PERIODIC,
         "SUPPLY_DATA": InstanceKind.BACKFILL,
-        "MANUAL": InstanceKind.MANUAL,
-    }
+        "MANUAL_FLOW": InstanceKind.MANUAL,
+        "SMOKE_TEST": InstanceKind.TEST,
+    },
+    aliases={"MANUAL": InstanceKind.MANUAL},
 )
+MANUAL_TRIGGER = "Manual"  # Trigger.Type (2024) of a manually triggered node or workflow
 RERUN_MODES: Words[str, str] = Words(  # 2024 RerunMode; ours are FlowSpec's
     {"AllAllowed": "Allowed", "FailureAllowed": "FailureAllowed", "AllDenied": "Denied"}
 )
