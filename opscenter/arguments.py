@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Protocol
 
@@ -17,6 +17,7 @@ from opscenter import __version__
 from opscenter.config import API_VERSIONS, BACKENDS
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import Status
+from opscenter.domain.preconditions import INSTANCE_PRIORITIES
 from opscenter.options import Options
 from opscenter.store.db import LARGEST_ID
 from opscenter.verbs.reading import INSTANCE_KINDS
@@ -173,6 +174,8 @@ def parser(handlers: Mapping[str, Command]) -> argparse.ArgumentParser:
         sub.add_argument("--node", metavar="NAME")
         _json_option(sub)
 
+    _emergency(command)
+
     backfill = command("backfill", "backfill a node over business dates")
     backfill.add_argument("node")
     backfill.add_argument(
@@ -253,6 +256,68 @@ def parser(handlers: Mapping[str, Command]) -> argparse.ArgumentParser:
         help="its secret (or $OPSCENTER_EMULATOR_ACCESS_KEY_SECRET)",
     )
     return parser
+
+
+def _emergency(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """The emergency operations on instances and the runs on demand (spec 6.1, 6.5): each
+    audited with ``--comment``, each previewed with ``--preview``."""
+    unblock = command(
+        "unblock",
+        "emergency: remove upstream dependencies of an instance (default: every upstream "
+        "instance not SUCCESS), so it runs without them",
+    )
+    unblock.add_argument("id", type=_id, metavar="ID")
+    unblock.add_argument(
+        "--upstream", type=_ids, metavar="ID,...", help="only these upstream instances"
+    )
+    _acting_options(
+        unblock,
+        "say which upstreams it would remove and what that does to the baselines; do nothing",
+    )
+
+    priority = command(
+        "priority", "emergency: change the priority of instances not finished (1, 3, 5, 7, 8)"
+    )
+    priority.add_argument("ids", type=_id, nargs="+", metavar="ID")
+    priority.add_argument("priority", type=_priority, metavar="N", help="1, 3, 5, 7 or 8")
+    _acting_options(priority, "say what it would change; do nothing")
+
+    move = command("move", "emergency: move instances not finished to another resource group")
+    move.add_argument("ids", type=_id, nargs="+", metavar="ID")
+    move.add_argument("--group", required=True, metavar="G", help="the resource group")
+    _acting_options(move, "say what it would change; do nothing")
+
+    test_run = command(
+        "test-run",
+        "run an auto-triggered node once for a business date (a test instance: no upstream "
+        "waited for, no downstream)",
+    )
+    test_run.add_argument("node", metavar="NODE")
+    test_run.add_argument("--bizdate", type=_date, required=True, help="yyyy-mm-dd")
+    _acting_options(test_run, "say what it would run; do nothing")
+
+    run = command(
+        "run",
+        "run a manually triggered workflow for a business date (its nodes in dependency "
+        "order, or only --node ones)",
+    )
+    run.add_argument("workflow", metavar="WORKFLOW")
+    run.add_argument("--bizdate", type=_date, required=True, help="yyyy-mm-dd")
+    run.add_argument(
+        "--node",
+        dest="nodes",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this node of the workflow (repeat for more)",
+    )
+    _acting_options(run, "say what it would run; do nothing")
+
+
+def _acting_options(parser: argparse.ArgumentParser, preview: str) -> None:
+    parser.add_argument("--comment", default="", metavar="TEXT", help="why (audited)")
+    parser.add_argument("--preview", action="store_true", help=preview)
+    _json_option(parser)
 
 
 def _world_options(parser: argparse.ArgumentParser) -> None:
@@ -411,6 +476,20 @@ def _id(text: str) -> int:
     if abs(number) > LARGEST_ID:
         raise argparse.ArgumentTypeError(f"{text!r} is too large for an id")
     return number
+
+
+def _ids(text: str) -> list[int]:
+    """Ids, comma-separated."""
+    return [_id(part.strip()) for part in text.split(",")]
+
+
+def _priority(text: str) -> int:
+    if text.strip() not in {str(p) for p in INSTANCE_PRIORITIES}:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a priority DataWorks accepts "
+            f"({', '.join(map(str, INSTANCE_PRIORITIES))})"
+        )
+    return int(text)
 
 
 def _speed(text: str) -> float:

@@ -42,7 +42,7 @@ from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store import summary
 from opscenter.store.audit import os_user
 from opscenter.store.db import StoreError, open_store
-from opscenter.verbs import acting, backfills, baselines, reading, status
+from opscenter.verbs import acting, backfills, baselines, emergency, reading, status
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
@@ -305,6 +305,11 @@ _VERBS: dict[str, Verb] = {
     "unfreeze": acting.unfreeze,
     "undeploy": acting.undeploy,
     "event": acting.event,
+    "unblock": emergency.unblock,
+    "priority": emergency.priority,
+    "move": emergency.move,
+    "test-run": emergency.test_run,
+    "run": emergency.run,
     "backfill": backfills.backfill,
     "backfills": backfills.backfills,
     "baselines": baselines.baselines,

@@ -8,6 +8,7 @@ never when piped or redirected: a script or a file gets every character.
 A verb is ``verb(backend, args, options)``: its own arguments (ids, names, ``--json``) on
 ``args``, the world's options (``--utc``) on ``options``. By job: ``reading`` (nodes,
 instances, logs, why, audit), ``acting`` (rerun, set success, stop, freeze, undeploy,
-events), ``backfills``, ``baselines`` (baselines, events, alerts), ``status`` (the
-summary); ``output`` is how all of them print.
+events), ``emergency`` (unblock, priority, move, test-run, run), ``backfills``,
+``baselines`` (baselines, events, alerts), ``status`` (the summary); ``output`` is how
+all of them print.
 """
