@@ -254,7 +254,7 @@ class Actions:
                 f"{counted(len(done), 'instance')}: {changes} {said}",
             )
 
-        return self._act_or_preview("update instances", list(instance_ids), call, comment, preview)
+        return self._act_or_preview("update", list(instance_ids), call, comment, preview)
 
     # -- runs on demand (spec 6.5) --------------------------------------------------------
 

@@ -33,6 +33,7 @@ from opscenter.domain.records import (
     NodeInfo,
     StatusCounts,
 )
+from opscenter.store.deploy import MANUAL_CYCLE
 
 
 def moment(millis: Any) -> datetime | None:
@@ -190,7 +191,8 @@ def node(task: dict[str, Any], names: dict[int, str] | None = None) -> NodeInfo:
     """A task summary (or its detail, with dependencies named via ``names``)."""
     trigger = task.get("Trigger") or {}
     cron = trigger.get("Cron", "")
-    schedule = parse_cron(cron)
+    manual = trigger.get("Type") == MANUAL_TRIGGER  # never scheduled: it has no cron
+    schedule = None if manual else parse_cron(cron)
     names = names or {}
     depends = task.get("Dependencies") or []
     upstreams = [
@@ -219,8 +221,8 @@ def node(task: dict[str, Any], names: dict[int, str] | None = None) -> NodeInfo:
         priority=int(task.get("Priority") or 1),
         resource_group=(task.get("RuntimeResource") or {}).get("ResourceGroupId", ""),
         cron=cron,
-        cycle_type=schedule.cycle_type.value,
-        schedule=schedule.describe(),
+        cycle_type=schedule.cycle_type.value if schedule else MANUAL_CYCLE,
+        schedule=schedule.describe() if schedule else "manually triggered",
         start_date=day(trigger.get("StartTime")),
         end_date=day(trigger.get("EndTime")),
         recurrence=trigger.get("Recurrence", "Normal"),
@@ -239,6 +241,7 @@ def node(task: dict[str, Any], names: dict[int, str] | None = None) -> NodeInfo:
         state="deployed",
         version=0,
         deployed_at=moment(task.get("ModifyTime")) or datetime.min,
+        trigger=MANUAL_TRIGGER if manual else "Scheduler",
     )
 
 

@@ -77,8 +77,9 @@ Mapping decisions where the local world and DataWorks differ:
 - 2020 nodes: ``SchedulerType`` ``NORMAL``, ``PAUSE`` (frozen) or ``SKIP`` (run mode
   Skip); ``RepeatMode`` 0/1/2 from the rerun mode FailureAllowed/Allowed/Denied;
   ``RepeatInterval`` in ms; ``ParamValues`` ``k=v`` pairs joined by spaces; ``BaselineId``
-  the lowest-id baseline listing the node. No node is in a business flow, so a ``BizName``
-  filter matches none. ``GetNodeParents``/``GetNodeChildren`` give same-cycle relatives
+  the lowest-id baseline listing the node. Only a manually triggered node (``SchedulerType``
+  ``MANUAL``) is in a business flow: its manual workflow, which ``BizName`` matches.
+  ``GetNodeParents``/``GetNodeChildren`` give same-cycle relatives
   (``StepType`` "0") then cross-cycle ones ("3"): a self-dependent node is its own
   parent and child, and a node depending on its children's previous cycle has each child
   as a cross-cycle parent. ``OfflineNode`` undeploys at once; its ``Success`` is the
@@ -87,6 +88,23 @@ Mapping decisions where the local world and DataWorks differ:
   other ``IncludeNodeIds`` included and ``ExcludeNodeIds`` excluded; ``Parallelism``
   false runs one date at a time, true runs ``ConcurrentRuns`` (2-10) dates at once, or
   10 (the local maximum) without it; ``BizBeginTime``/``BizEndTime`` other than
+- Emergency operations (2024 only, as in DataWorks): ``RemoveTaskInstanceDependencies``
+  and ``UpdateTaskInstances`` call the LocalBackend's remove_upstream and
+  update_instances with the ``Comment``; ``UpdateTaskInstances`` answers per id in
+  ``SuccessInfo``, ``RuntimeResource`` being a resource group name, ``DataSource`` refused.
+- Test and manual runs: ``CreateWorkflowInstances`` ``Type`` ``SmokeTest`` (``WorkflowId``
+  1, one ``RootTaskIds`` entry), ``ManualWorkflow`` (a whole manual workflow) or ``Manual``
+  (its ``IncludeTaskIds``), for one business date; 2020 ``RunSmokeTest`` and
+  ``RunManualDagNodes`` (``ProjectName`` the workspace name, one ``BizDate``; a date range,
+  exclusions and parameters are refused). A run's workflow instance id (2024) or DagId
+  (2020) is its lowest instance id, kept in memory like pipeline runs (after a restart an
+  instance is its own run); ``ListTaskInstances`` with that ``WorkflowInstanceId`` and
+  ``WorkflowInstanceType`` ``SmokeTest``/``Manual``, ``ListInstances`` with that ``DagId``
+  and ``ListManualDagInstances`` list its instances, of ``DagType`` ``SMOKE_TEST`` and
+  ``MANUAL_FLOW``. Manual workflows are the local ``workflow`` names of manually triggered
+  nodes, ``Id`` 8000000000 + the CRC-32 of the name: ``ListWorkflows`` (``TriggerType``
+  Manual; no other workflow is listed) and ``GetWorkflow`` (with its ``Tasks``); a manual
+  task's ``Trigger.Type`` is ``Manual`` and its ``WorkflowId`` that id.
   00:00:00/23:59:59 are the hourly nodes' window; ``NodeParams`` is refused (no override
   locally); alert settings and ``StartFutureInstanceImmediately`` are ignored (future
   dates wait for their time). Each business date is one ``SUPPLY_DATA`` DAG:

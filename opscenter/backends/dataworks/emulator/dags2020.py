@@ -1,5 +1,8 @@
-"""2020-05-18 backfill (spec 4.5): RunCycleDagNodes makes one local backfill, whose
-business dates are the DAGs GetDag and ListDags read (ids: mapping.dag_id)."""
+"""2020-05-18 DAG runs (spec 4.5): RunCycleDagNodes makes one local backfill, whose
+business dates are the DAGs GetDag and ListDags read (ids: mapping.dag_id); RunSmokeTest
+and RunManualDagNodes make a test run and a manual run, each one DAG whose id is its
+lowest instance id (mapping.Mapper.record_run), listed by ListInstances or
+ListManualDagInstances."""
 
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from opscenter.backends.dataworks.emulator.base import (
     required_int,
 )
 from opscenter.backends.dataworks.emulator.mapping import dag_id, dag_parts
-from opscenter.backends.dataworks.emulator.wire import V2020, Params, invalid
-from opscenter.domain.records import ActionRefused, BackfillInfo, BackfillRequest
+from opscenter.backends.dataworks.emulator.wire import V2020, ApiFailure, Params, invalid
+from opscenter.backends.dataworks.vocabulary import MANUAL_TRIGGER
+from opscenter.domain.records import ActionRefused, BackfillInfo, BackfillRequest, NodeFilter
 
 MAX_CONCURRENT_RUNS = 10  # the local backfill's limit of dates in flight
 WHOLE_DAY = ("00:00:00", "23:59:59")
@@ -25,7 +29,14 @@ class Dags2020(Group):
     """Backfill as SUPPLY_DATA DAGs: one per business date, grouped by ``OpSeq``."""
 
     VERSION = V2020
-    ACTIONS = ("RunCycleDagNodes", "GetDag", "ListDags")
+    ACTIONS = (
+        "RunCycleDagNodes",
+        "GetDag",
+        "ListDags",
+        "RunSmokeTest",
+        "RunManualDagNodes",
+        "ListManualDagInstances",
+    )
 
     def RunCycleDagNodes(self, params: Params) -> dict[str, Any]:
         """One local backfill; ``Data`` is its DAG ids in business-date order."""
@@ -57,6 +68,61 @@ class Dags2020(Group):
         except ActionRefused:
             return legacy({"Dags": []})
         return legacy({"Dags": self._dags(backfill)})
+
+    def RunSmokeTest(self, params: Params) -> dict[str, Any]:
+        """A test run of the node for ``Bizdate``; ``Data`` is its DAG id."""
+        prod_env(params)
+        params.text("Name", required=True)
+        node = self._node(required_int(params, "NodeId"))
+        if params.json("NodeParams", default={}):
+            raise invalid("NodeParams", "the emulator cannot override node parameters")
+        created = self.backend.test_run(node.name, required_day(params, "Bizdate")).affected
+        return legacy(self.map.record_run(created))
+
+    def RunManualDagNodes(self, params: Params) -> dict[str, Any]:
+        """A manual run of the workflow ``FlowName`` (only ``IncludeNodeIds`` of it when
+        given) for one ``BizDate``; a date range, exclusions and parameters are refused."""
+        prod_env(params)
+        self._project_name(params)
+        workflow = params.text("FlowName", required=True)
+        for name in ("StartBizDate", "EndBizDate", "ExcludeNodeIds"):
+            if params.text(name):
+                raise invalid(name, "the emulator runs one BizDate of the chosen nodes")
+        for name in ("NodeParameters", "DagParameters"):
+            if params.json(name, default={}):
+                raise invalid(name, "the emulator cannot override parameters")
+        names = {
+            n.id: n.name
+            for n in self.backend.list_nodes(NodeFilter(trigger=MANUAL_TRIGGER))
+            if n.workflow == workflow
+        }
+        include = params.id_list("IncludeNodeIds")
+        stray = [i for i in include if i not in names]
+        if stray:
+            raise invalid("IncludeNodeIds", f"node {stray[0]} is not in flow {workflow}")
+        bizdate = required_day(params, "BizDate")
+        chosen = [names[i] for i in include]
+        created = self.backend.run_manual(workflow, bizdate, chosen).affected
+        return {"DagId": self.map.record_run(created)}
+
+    def ListManualDagInstances(self, params: Params) -> dict[str, Any]:
+        """The instances of a manual run's DAG (in the SDK's shape: ``BizDate``)."""
+        prod_env(params)
+        self._project_name(params)
+        dag = required_int(params, "DagId")
+        rows = []
+        for instance_id in self.map.run_members(dag):
+            row = self.map.instance_2020(self.backend.get_instance(instance_id))
+            row["BizDate"] = row.pop("Bizdate")
+            rows.append(row)
+        return {"Instances": rows}
+
+    def _project_name(self, params: Params) -> None:
+        name = params.text("ProjectName", required=True)
+        if name != self.backend.workspace().name:
+            raise ApiFailure(
+                403, "Forbidden.Access", f"No access to project {name}: it is not served here."
+            )
 
     def _dags(self, backfill: BackfillInfo) -> list[dict[str, Any]]:
         runs = sorted(backfill.runs, key=lambda r: r.bizdate)

@@ -3,7 +3,8 @@ themselves are the client's too: ..vocabulary)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import zlib
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,6 +16,7 @@ from opscenter.backends.dataworks.vocabulary import (
     DAG_STATUSES,
     DAG_TYPES,
     KINDS,
+    MANUAL_TRIGGER,
     PERIODIC_WORKFLOW_ID,
     PROD_2024,
     REPEAT_MODES,
@@ -38,6 +40,7 @@ from opscenter.domain.times import wall_to_store
 
 STUDIO_ID_BASE = 7_000_000_000  # Data Studio node id = this + the task (node) id
 DAG_ID_BASE = 100_000_000  # 2020 DAG id = backfill id * this + the business date as yyyymmdd
+WORKFLOW_ID_BASE = 8_000_000_000  # a manual workflow's id = this + the CRC-32 of its name
 STATUS_2024 = STATUSES.words  # every status's word; NotRun is both NOT_RUN and FROZEN
 WORKFLOW_TYPES = KINDS.words
 
@@ -74,6 +77,11 @@ def dag_id(backfill_id: int, bizdate: date) -> int:
     return backfill_id * DAG_ID_BASE + int(bizdate.strftime("%Y%m%d"))
 
 
+def workflow_id(name: str) -> int:
+    """A manual workflow's id, from its name (the local world gives workflows no id)."""
+    return WORKFLOW_ID_BASE + zlib.crc32(name.encode())
+
+
 def dag_parts(dag: int) -> tuple[int, date]:
     """(backfill id, business date) of a DAG id; ValueError if it cannot be one."""
     backfill_id, day = divmod(dag, DAG_ID_BASE)
@@ -91,6 +99,25 @@ class Mapper:
     def __init__(self, backend: LocalBackend) -> None:
         self.zone = ZoneInfo(backend.workspace().timezone)
         self.project_id = backend.workspace_id
+        self._runs: dict[int, int] = {}  # test or manual instance id -> its run's id
+
+    def record_run(self, instance_ids: Sequence[int]) -> int:
+        """A test or manual run made here: its id (the workflow instance id in 2024, the
+        DagId in 2020) is its lowest instance id."""
+        run = min(instance_ids)
+        self._runs.update(dict.fromkeys(instance_ids, run))
+        return run
+
+    def run_of(self, item: InstanceInfo) -> int | None:
+        """The run a test or manual instance belongs to: its own id if it was not made
+        here (by the console on the store, or before a restart)."""
+        if item.kind not in (InstanceKind.TEST, InstanceKind.MANUAL):
+            return None
+        return self._runs.get(item.id, item.id)
+
+    def run_members(self, run: int) -> list[int]:
+        """The instance ids of a run made here; just ``run`` for any other id."""
+        return sorted(i for i, r in self._runs.items() if r == run) or [run]
 
     def wall_ms(self, wall: datetime) -> int:
         """A naive wall-clock time of the workspace (a cyctime) as epoch milliseconds."""
@@ -124,8 +151,8 @@ class Mapper:
                 "PeriodNumber": item.cycle,
                 "Owner": item.owner,
                 "Priority": item.priority,
-                "WorkflowId": PERIODIC_WORKFLOW_ID,
-                "WorkflowInstanceId": item.backfill_id,
+                "WorkflowId": None if item.kind is InstanceKind.MANUAL else PERIODIC_WORKFLOW_ID,
+                "WorkflowInstanceId": item.backfill_id or self.run_of(item),
                 "WorkflowInstanceType": WORKFLOW_TYPES[item.kind],
                 "ProjectId": self.project_id,
                 "ProjectEnv": PROD_2024,
@@ -142,7 +169,7 @@ class Mapper:
             "Description": node.description,
             "ProjectId": self.project_id,
             "ProjectEnv": PROD_2024,
-            "WorkflowId": PERIODIC_WORKFLOW_ID,
+            "WorkflowId": workflow_id(node.workflow) if node.workflow else PERIODIC_WORKFLOW_ID,
             "Priority": node.priority,
             "InstanceMode": node.instance_mode,
             "RerunMode": RERUN_MODES.word(node.rerun_mode, node.rerun_mode),
@@ -151,7 +178,7 @@ class Mapper:
             "Timeout": node.timeout * 60 if node.timeout else 0,
             "Trigger": compact(
                 {
-                    "Type": "Scheduler",
+                    "Type": node.trigger,
                     "Cron": node.cron,
                     "Recurrence": node_recurrence(node),
                     "StartTime": day_text(node.start_date),
@@ -195,12 +222,10 @@ class Mapper:
                 "Owner": item.owner,
                 "PeriodNumber": item.cycle,
                 "Priority": item.priority,
-                "DagType": DAG_TYPES.words[
-                    InstanceKind.BACKFILL
-                    if item.kind is InstanceKind.BACKFILL
-                    else InstanceKind.PERIODIC  # a manual run's DAG is a daily one here
-                ],
-                "DagId": dag_id(item.backfill_id, item.bizdate) if item.backfill_id else None,
+                "DagType": DAG_TYPES.words[item.kind],
+                "DagId": dag_id(item.backfill_id, item.bizdate)
+                if item.backfill_id
+                else self.run_of(item),
                 "TaskRerunTime": max(0, item.max_attempts - item.run_number),
             }
         )
@@ -234,7 +259,7 @@ class Mapper:
             "Recurrence": node_recurrence(node),
             "Trigger": compact(
                 {
-                    "Type": "Scheduler",
+                    "Type": node.trigger,
                     "Cron": node.cron,
                     "StartTime": day_text(node.start_date),
                     "EndTime": day_text(node.end_date),
@@ -362,7 +387,10 @@ def node_recurrence(node: NodeInfo) -> str:
 
 
 def scheduler_type(node: NodeInfo) -> str:
-    """The 2020 name of the node's run mode: NORMAL, PAUSE (frozen) or SKIP (dry-run)."""
+    """The 2020 name of the node's run mode: MANUAL (manually triggered), else NORMAL,
+    PAUSE (frozen) or SKIP (dry-run)."""
+    if node.trigger == MANUAL_TRIGGER:
+        return "MANUAL"
     return SCHEDULER_TYPES.word(node_recurrence(node), "NORMAL")
 
 

@@ -16,6 +16,7 @@ from opscenter.backends.dataworks.emulator.base import (
     required_int,
 )
 from opscenter.backends.dataworks.emulator.mapping import (
+    DAG_ID_BASE,
     compact,
     dag_parts,
     ms,
@@ -25,7 +26,14 @@ from opscenter.backends.dataworks.emulator.mapping import (
 )
 from opscenter.backends.dataworks.emulator.wire import V2020, ApiFailure, Params, invalid
 from opscenter.domain.model import DependencyType, Status
-from opscenter.domain.records import ActionResult, InstanceFilter, NodeFilter, NodeInfo
+from opscenter.domain.records import (
+    ActionResult,
+    InstanceFilter,
+    InstanceInfo,
+    NodeFilter,
+    NodeInfo,
+    NotFound,
+)
 
 SCHEDULER_TYPES = ("NORMAL", "MANUAL", "PAUSE", "SKIP")
 
@@ -59,8 +67,9 @@ class Ops2020(Group):
     # -- nodes --------------------------------------------------------------------------------
 
     def ListNodes(self, params: Params) -> dict[str, Any]:
-        """Deployed nodes by id. No node belongs to a business flow, so ``BizName`` matches
-        none; ``NodeName`` is a substring, as in Operation Center's search box."""
+        """Deployed nodes by id. Only a manually triggered node belongs to a business flow
+        (its manual workflow, ``BizName``); ``NodeName`` is a substring, as in Operation
+        Center's search box."""
         self._project(params)
         prod_env(params)
         number, size = params.paging()
@@ -69,11 +78,11 @@ class Ops2020(Group):
         if kind and kind not in SCHEDULER_TYPES:
             raise invalid("SchedulerType", f"{kind!r} is not one of {', '.join(SCHEDULER_TYPES)}")
         baselines = self._baselines_of_nodes()
-        in_flow = params.text("BizName") != ""
+        flow = params.text("BizName")
         nodes = [
             self.map.node_2020(n, baselines.get(n.name))
             for n in sorted(self._nodes(), key=lambda n: n.id)
-            if not in_flow
+            if (not flow or n.workflow == flow)
             and (not name or name in n.name.lower())
             and (not owner or n.owner == owner)
             and (not program or task_type(n.type) == program)
@@ -155,6 +164,9 @@ class Ops2020(Group):
         if dag is not None:
             try:
                 backfill_id, dag_day = dag_parts(dag)
+        if dag is not None and dag < DAG_ID_BASE:  # a test or manual run's DAG
+            rows = [self.map.instance_2020(i) for i in self._run_instances(dag)]
+            return legacy(paged(rows, number, size, "Instances"))
             except ValueError as exc:
                 raise invalid("DagId", str(exc)) from None
             if bizdate not in (None, dag_day):
@@ -178,6 +190,18 @@ class Ops2020(Group):
 
     def GetInstance(self, params: Params) -> dict[str, Any]:
         return legacy(self.map.instance_2020(self._instance(params, "InstanceId")))
+
+    def _run_instances(self, dag: int) -> list[InstanceInfo]:
+        """The instances of a test or manual run's DAG (see mapping.Mapper.record_run)."""
+        found = []
+        for instance_id in self.map.run_members(dag):
+            try:
+                item = self.backend.get_instance(instance_id)
+            except NotFound:
+                continue
+            if self.map.run_of(item) == dag:
+                found.append(item)
+        return found
 
     def GetInstanceLog(self, params: Params) -> dict[str, Any]:
         item = self._instance(params, "InstanceId")

@@ -20,6 +20,7 @@ from opscenter.backends.dataworks.emulator.mapping import (
     node_recurrence,
     paged,
     parameter_text,
+    workflow_id,
 )
 from opscenter.backends.dataworks.emulator.wire import (
     V2024,
@@ -28,6 +29,7 @@ from opscenter.backends.dataworks.emulator.wire import (
     invalid,
     is_id,
 )
+from opscenter.backends.dataworks.vocabulary import MANUAL_TRIGGER, MANUAL_WORKFLOW, PROD_2024
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.preconditions import STOP_FROM
@@ -38,6 +40,7 @@ from opscenter.domain.records import (
     InstanceFilter,
     InstanceInfo,
     NodeFilter,
+    NodeInfo,
 )
 
 STUDIO_SCENES = ("DataworksProject", "DataworksManualWorkflow", "DataworksManualTask")
@@ -66,11 +69,15 @@ class Ops2024(Group):
         "StopTaskInstances",
         "SuspendTaskInstances",
         "ResumeTaskInstances",
+        "RemoveTaskInstanceDependencies",
+        "UpdateTaskInstances",
         "CreateWorkflowInstances",
         "GetCreateWorkflowInstancesResult",
         "ListWorkflowInstances",
         "GetWorkflowInstance",
         "StopWorkflowInstances",
+        "ListWorkflows",
+        "GetWorkflow",
         "GetProject",
     )
 
@@ -211,10 +218,13 @@ class Ops2024(Group):
             task_ids.add(task_id)
         flt = InstanceFilter(
             bizdate=self.map.bizdate_of(bizdate_ms) if bizdate_ms is not None else None,
+        run = kind in (InstanceKind.TEST, InstanceKind.MANUAL) and workflow_instance is not None
+        if run and workflow_instance is not None:  # a test or manual run: its instances
+            ids |= set(self.map.run_members(workflow_instance))
             statuses=statuses,
             owner=params.text("Owner"),
             kind=kind,
-            backfill_id=workflow_instance,
+            backfill_id=None if run else workflow_instance,
             text=params.text("TaskName"),
             limit=500,
         )
@@ -296,13 +306,50 @@ class Ops2024(Group):
     def ResumeTaskInstances(self, params: Params) -> dict[str, Any]:
         return self._batch(params, self.backend.unfreeze)
 
-    # -- workflow instances and backfill ----------------------------------------------------
+    # -- emergency operations ---------------------------------------------------------------
+
+    def RemoveTaskInstanceDependencies(self, params: Params) -> dict[str, Any]:
+        """The chosen upstream instances (none given: every one not SUCCESS) removed."""
+        instance_id = required_int(params, "Id")
+        upstream = params.ids("UpstreamTaskInstanceIds") or None
+        self.backend.remove_upstream(instance_id, upstream, params.text("Comment"))
+        return {"Success": True}
+
+    def UpdateTaskInstances(self, params: Params) -> dict[str, Any]:
+        """Each instance's change on its own, so a refusal is that id's failure."""
+        changes = params.json("TaskInstances", required=True)
+        if not isinstance(changes, list) or not all(
+            isinstance(c, dict) and is_id(c.get("Id")) for c in changes
+        ):
+            raise invalid("TaskInstances", "expected a JSON array of objects with an Id")
+        for change in changes:
+            if not isinstance(change.get("Priority", 1), int) or change.get("DataSource"):
+                raise invalid("TaskInstances", "Priority is an integer; DataSource is not kept")
+        comment = params.text("Comment")
+        info = {
+            str(c["Id"]): self._outcome(
+                partial(
+                    self.backend.update_instances,
+                    [int(c["Id"])],
+                    priority=c.get("Priority"),
+                    resource_group=c.get("RuntimeResource") or None,
+                    comment=comment,
+                )
+            )
+            for c in changes
+        }
+        return {"SuccessInfo": info}
+
+    # -- workflow instances, backfill, test and manual runs ---------------------------------
 
     def CreateWorkflowInstances(self, params: Params) -> dict[str, Any]:
         self._project(params)
         name = params.text("Name", required=True)
-        if params.text("Type", required=True) != "SupplementData":
-            raise invalid("Type", "the emulator creates SupplementData (backfill) runs only")
+        kind = params.text("Type", required=True)
+        if kind in RUNS:
+            return self._start(partial(RUNS[kind], self, params))
+        if kind != "SupplementData":
+            raise invalid("Type", f"{kind!r} is not one of SupplementData, {', '.join(RUNS)}")
         if params.int("WorkflowId", required=True) != PERIODIC_WORKFLOW_ID:
             raise invalid("WorkflowId", "backfill runs use WorkflowId 1 (periodic tasks)")
         requests = self._backfill_requests(
@@ -312,11 +359,65 @@ class Ops2024(Group):
         )
         operation_id = uuid.uuid4().hex
         with self._lock:
-            self._operations[operation_id] = self._create_backfills(requests)
+        return self._start(partial(self._create_backfills, requests))
+
+    def _start(self, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """An operation created at once: Created or CreateFailure when first polled."""
+            self._operations[operation_id] = result
+        result = create()
         return {"OperationId": operation_id}
 
     def _create_backfills(self, requests: list[BackfillRequest]) -> dict[str, Any]:
         created: list[int] = []
+    def _test_run(self, params: Params) -> dict[str, Any]:
+        """SmokeTest: one root task of the periodic workflow, one business date."""
+        if params.int("WorkflowId", required=True) != PERIODIC_WORKFLOW_ID:
+            raise invalid("WorkflowId", "a test run is of a periodic task: WorkflowId 1")
+        properties = params.json("DefaultRunProperties", required=True)
+        roots = _id_list(properties if isinstance(properties, dict) else {}, "RootTaskIds")
+        if len(roots) != 1:
+            raise invalid("DefaultRunProperties", "a test run has exactly one RootTaskIds entry")
+        node = self._node(roots[0])
+        bizdate = _one_date(params.json("Periods", required=True))
+        return self._created(
+            lambda: self.backend.test_run(node.name, bizdate, comment=params.text("Comment"))
+        )
+
+    def _manual_run(self, params: Params) -> dict[str, Any]:
+        """ManualWorkflow: the whole manual workflow; Manual: its ``IncludeTaskIds``."""
+        wanted = params.int("WorkflowId", required=True)
+        nodes = [n for n in self._manual_nodes() if workflow_id(n.workflow) == wanted]
+        if not nodes:
+            raise invalid("WorkflowId", f"no manual workflow with id {wanted}")
+        workflow = nodes[0].workflow
+        names = {n.id: n.name for n in nodes}
+        chosen: list[str] = []
+        if params.text("Type") != MANUAL_WORKFLOW:
+            properties = params.json("DefaultRunProperties", required=True)
+            include = _id_list(properties if isinstance(properties, dict) else {}, "IncludeTaskIds")
+            stray = [i for i in include if i not in names]
+            if not include or stray:
+                why = f"task {stray[0]} is not in it" if stray else "none given"
+                raise invalid("DefaultRunProperties", f"IncludeTaskIds of {workflow}: {why}")
+            chosen = [names[i] for i in include]
+        bizdate = _one_date(params.json("Periods", required=True))
+        return self._created(
+            lambda: self.backend.run_manual(
+                workflow, bizdate, chosen, comment=params.text("Comment")
+            )
+        )
+
+    def _created(self, run: Callable[[], ActionResult]) -> dict[str, Any]:
+        """A test or manual run as an operation's result: one workflow instance."""
+        try:
+            created = run().affected
+        except ActionRefused as refused:
+            return {"Status": "CreateFailure", "FailureMessage": refused.reason}
+        return {"Status": "Created", "WorkflowInstanceIds": [self.map.record_run(created)]}
+
+    def _manual_nodes(self) -> list[NodeInfo]:
+        return self.backend.list_nodes(NodeFilter(trigger=MANUAL_TRIGGER))
+
         try:
             for request in requests:
                 created.append(self.backend.backfill(request).extra["backfill_id"])
@@ -403,6 +504,46 @@ class Ops2024(Group):
 
     # -- the workspace ------------------------------------------------------------------------
 
+    # -- manual workflows -------------------------------------------------------------------
+
+    def ListWorkflows(self, params: Params) -> dict[str, Any]:
+        """The manual workflows (the local world has no other kind of workflow to list)."""
+        self._project(params)
+        number, size = params.paging()
+        trigger, name, ids = params.text("TriggerType"), params.text("Name"), params.ids("Ids")
+        rows = [
+            self._workflow(workflow, nodes)
+            for workflow, nodes in sorted(self._workflows().items())
+            if trigger in ("", MANUAL_TRIGGER)
+            and (not name or name.lower() in workflow.lower())
+            and (not ids or workflow_id(workflow) in ids)
+        ]
+        return {"PagingInfo": paged(rows, number, size, "Workflows")}
+
+    def GetWorkflow(self, params: Params) -> dict[str, Any]:
+        wanted = required_int(params, "Id")
+        for workflow, nodes in self._workflows().items():
+            if workflow_id(workflow) == wanted:
+                tasks = [self.map.task(n) for n in nodes]
+                return {"Workflow": {**self._workflow(workflow, nodes), "Tasks": tasks}}
+        raise ApiFailure(400, "InvalidParameter", f"No workflow with id {wanted}.")
+
+    def _workflows(self) -> dict[str, list[NodeInfo]]:
+        found: dict[str, list[NodeInfo]] = {}
+        for node in sorted(self._manual_nodes(), key=lambda n: n.id):
+            found.setdefault(node.workflow, []).append(node)
+        return found
+
+    def _workflow(self, name: str, nodes: list[NodeInfo]) -> dict[str, Any]:
+        return {
+            "Id": workflow_id(name),
+            "Name": name,
+            "Owner": nodes[0].owner,
+            "EnvType": PROD_2024,
+            "Trigger": {"Type": MANUAL_TRIGGER},
+            "Description": "",
+        }
+
     def GetProject(self, params: Params) -> dict[str, Any]:
         """The served workspace; it has no development environment (``ProjectEnv`` Prod)."""
         self._project(params, "Id")
@@ -480,6 +621,21 @@ def _kind(text: str) -> InstanceKind | None:
 
 def _id_list(properties: Mapping[str, Any], key: str) -> list[int]:
     value = properties.get(key) or []
+RUNS: dict[str, Callable[[Ops2024, Params], dict[str, Any]]] = {
+    "SmokeTest": Ops2024._test_run,
+    "Manual": Ops2024._manual_run,
+    MANUAL_WORKFLOW: Ops2024._manual_run,
+}
+
+
+def _one_date(periods: Any) -> date:
+    """The one business date of a test or manual run's ``Periods``."""
+    ranges, _window = _periods(periods)
+    if len(ranges) != 1 or ranges[0][0] != ranges[0][1]:
+        raise invalid("Periods", "a test or manual run is for one business date")
+    return ranges[0][0]
+
+
     if not isinstance(value, list) or not all(is_id(v) for v in value):
         raise invalid("DefaultRunProperties", f"{key} must be an array of task ids")
     return [int(v) for v in value]
