@@ -84,10 +84,6 @@ Mapping decisions where the local world and DataWorks differ:
   parent and child, and a node depending on its children's previous cycle has each child
   as a cross-cycle parent. ``OfflineNode`` undeploys at once; its ``Success`` is the
   string ``"true"``.
-- 2020 backfill: ``RunCycleDagNodes`` makes one local backfill of ``RootNodeId`` with the
-  other ``IncludeNodeIds`` included and ``ExcludeNodeIds`` excluded; ``Parallelism``
-  false runs one date at a time, true runs ``ConcurrentRuns`` (2-10) dates at once, or
-  10 (the local maximum) without it; ``BizBeginTime``/``BizEndTime`` other than
 - Emergency operations (2024 only, as in DataWorks): ``RemoveTaskInstanceDependencies``
   and ``UpdateTaskInstances`` call the LocalBackend's remove_upstream and
   update_instances with the ``Comment``; ``UpdateTaskInstances`` answers per id in
@@ -105,6 +101,10 @@ Mapping decisions where the local world and DataWorks differ:
   nodes, ``Id`` 8000000000 + the CRC-32 of the name: ``ListWorkflows`` (``TriggerType``
   Manual; no other workflow is listed) and ``GetWorkflow`` (with its ``Tasks``); a manual
   task's ``Trigger.Type`` is ``Manual`` and its ``WorkflowId`` that id.
+- 2020 backfill: ``RunCycleDagNodes`` makes one local backfill of ``RootNodeId`` with the
+  other ``IncludeNodeIds`` included and ``ExcludeNodeIds`` excluded; ``Parallelism``
+  false runs one date at a time, true runs ``ConcurrentRuns`` (2-10) dates at once, or
+  10 (the local maximum) without it; ``BizBeginTime``/``BizEndTime`` other than
   00:00:00/23:59:59 are the hourly nodes' window; ``NodeParams`` is refused (no override
   locally); alert settings and ``StartFutureInstanceImmediately`` are ignored (future
   dates wait for their time). Each business date is one ``SUPPLY_DATA`` DAG:

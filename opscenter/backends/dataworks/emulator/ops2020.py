@@ -161,12 +161,12 @@ class Ops2020(Group):
         bizdate = legacy_day(params.text("Bizdate"), "Bizdate")
         backfill_id = None
         dag = params.int("DagId")
-        if dag is not None:
-            try:
-                backfill_id, dag_day = dag_parts(dag)
         if dag is not None and dag < DAG_ID_BASE:  # a test or manual run's DAG
             rows = [self.map.instance_2020(i) for i in self._run_instances(dag)]
             return legacy(paged(rows, number, size, "Instances"))
+        if dag is not None:
+            try:
+                backfill_id, dag_day = dag_parts(dag)
             except ValueError as exc:
                 raise invalid("DagId", str(exc)) from None
             if bizdate not in (None, dag_day):
@@ -188,9 +188,6 @@ class Ops2020(Group):
         items.sort(key=lambda i: i["InstanceId"], reverse=True)
         return legacy(paged(items, number, size, "Instances"))
 
-    def GetInstance(self, params: Params) -> dict[str, Any]:
-        return legacy(self.map.instance_2020(self._instance(params, "InstanceId")))
-
     def _run_instances(self, dag: int) -> list[InstanceInfo]:
         """The instances of a test or manual run's DAG (see mapping.Mapper.record_run)."""
         found = []
@@ -202,6 +199,9 @@ class Ops2020(Group):
             if self.map.run_of(item) == dag:
                 found.append(item)
         return found
+
+    def GetInstance(self, params: Params) -> dict[str, Any]:
+        return legacy(self.map.instance_2020(self._instance(params, "InstanceId")))
 
     def GetInstanceLog(self, params: Params) -> dict[str, Any]:
         item = self._instance(params, "InstanceId")

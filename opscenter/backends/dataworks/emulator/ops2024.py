@@ -216,11 +216,11 @@ class Ops2024(Group):
         task_ids = set(params.ids("TaskIds"))
         if (task_id := params.int("TaskId")) is not None:
             task_ids.add(task_id)
-        flt = InstanceFilter(
-            bizdate=self.map.bizdate_of(bizdate_ms) if bizdate_ms is not None else None,
         run = kind in (InstanceKind.TEST, InstanceKind.MANUAL) and workflow_instance is not None
         if run and workflow_instance is not None:  # a test or manual run: its instances
             ids |= set(self.map.run_members(workflow_instance))
+        flt = InstanceFilter(
+            bizdate=self.map.bizdate_of(bizdate_ms) if bizdate_ms is not None else None,
             statuses=statuses,
             owner=params.text("Owner"),
             kind=kind,
@@ -357,18 +357,16 @@ class Ops2024(Group):
             params.json("Periods", required=True),
             params.json("DefaultRunProperties", required=True),
         )
-        operation_id = uuid.uuid4().hex
-        with self._lock:
         return self._start(partial(self._create_backfills, requests))
 
     def _start(self, create: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         """An operation created at once: Created or CreateFailure when first polled."""
-            self._operations[operation_id] = result
+        operation_id = uuid.uuid4().hex
         result = create()
+        with self._lock:
+            self._operations[operation_id] = result
         return {"OperationId": operation_id}
 
-    def _create_backfills(self, requests: list[BackfillRequest]) -> dict[str, Any]:
-        created: list[int] = []
     def _test_run(self, params: Params) -> dict[str, Any]:
         """SmokeTest: one root task of the periodic workflow, one business date."""
         if params.int("WorkflowId", required=True) != PERIODIC_WORKFLOW_ID:
@@ -418,6 +416,8 @@ class Ops2024(Group):
     def _manual_nodes(self) -> list[NodeInfo]:
         return self.backend.list_nodes(NodeFilter(trigger=MANUAL_TRIGGER))
 
+    def _create_backfills(self, requests: list[BackfillRequest]) -> dict[str, Any]:
+        created: list[int] = []
         try:
             for request in requests:
                 created.append(self.backend.backfill(request).extra["backfill_id"])
@@ -502,8 +502,6 @@ class Ops2024(Group):
             return ActionResult("stop", [], f"backfill #{ids[0]} has nothing left to stop")
         return self.backend.stop(open_ids)
 
-    # -- the workspace ------------------------------------------------------------------------
-
     # -- manual workflows -------------------------------------------------------------------
 
     def ListWorkflows(self, params: Params) -> dict[str, Any]:
@@ -543,6 +541,8 @@ class Ops2024(Group):
             "Trigger": {"Type": MANUAL_TRIGGER},
             "Description": "",
         }
+
+    # -- the workspace ------------------------------------------------------------------------
 
     def GetProject(self, params: Params) -> dict[str, Any]:
         """The served workspace; it has no development environment (``ProjectEnv`` Prod)."""
@@ -619,8 +619,6 @@ def _kind(text: str) -> InstanceKind | None:
     raise invalid("WorkflowInstanceType", f"{text!r} is not a workflow instance type")
 
 
-def _id_list(properties: Mapping[str, Any], key: str) -> list[int]:
-    value = properties.get(key) or []
 RUNS: dict[str, Callable[[Ops2024, Params], dict[str, Any]]] = {
     "SmokeTest": Ops2024._test_run,
     "Manual": Ops2024._manual_run,
@@ -636,6 +634,8 @@ def _one_date(periods: Any) -> date:
     return ranges[0][0]
 
 
+def _id_list(properties: Mapping[str, Any], key: str) -> list[int]:
+    value = properties.get(key) or []
     if not isinstance(value, list) or not all(is_id(v) for v in value):
         raise invalid("DefaultRunProperties", f"{key} must be an array of task ids")
     return [int(v) for v in value]
