@@ -20,7 +20,7 @@ from datetime import UTC, datetime, tzinfo
 from enum import Enum
 
 from opscenter.domain.model import RerunMode, Status
-from opscenter.domain.records import Diagnosis, DiagnosisStep, counted, noun
+from opscenter.domain.records import Diagnosis, DiagnosisStep, Removal, counted, noun
 from opscenter.domain.rules import duration_text
 from opscenter.domain.times import show_moment
 
@@ -57,6 +57,21 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class RemovedUpstream:
+    """An upstream instance whose dependency an operator removed: no longer waited for."""
+
+    id: int
+    node: str
+    removal: Removal
+
+
+def removed_by(removal: Removal, zone: tzinfo) -> str:
+    """``removed by bob at 11-01 02:10 CST``: the words of a removed dependency, for the
+    diagnosis and the DAG alike."""
+    return f"removed by {removal.by} at {show_moment(removal.at, zone, '%m-%d %H:%M')}"
+
+
+@dataclass(frozen=True)
 class Holder:
     """An instance holding one of a resource group's slots."""
 
@@ -90,6 +105,7 @@ class DiagnosisFacts:
     now: datetime  # naive UTC: the world's now
     resource_group: str
     upstream: Mapping[int, Sequence[Upstream]] = field(default_factory=dict)
+    removed: Sequence[RemovedUpstream] = ()  # its upstream dependencies an operator removed
     dry_run: bool = False
     dry_run_reason: str = ""  # "not a run day", "dry-run node", or "" when not known
     set_success: bool | Unknown = False  # set to success by an operator
@@ -190,8 +206,12 @@ def _frozen(f: DiagnosisFacts) -> DiagnosisStep:
 
 def _upstream(f: DiagnosisFacts) -> DiagnosisStep:
     direct, deepest = blockers(f)
+    removed = "".join(
+        f"; upstream {r.node} #{r.id} {removed_by(r.removal, f.zone)}" for r in f.removed
+    )
     if not direct:
-        return DiagnosisStep("upstream", True, "every upstream instance succeeded")
+        every = "every remaining" if f.removed else "every"
+        return DiagnosisStep("upstream", True, f"{every} upstream instance succeeded{removed}")
     named = deepest or direct
     names = "; ".join(b.label() for b in named[:SHOWN])
     more = f" and {len(named) - SHOWN} more" if len(named) > SHOWN else ""
@@ -199,7 +219,7 @@ def _upstream(f: DiagnosisFacts) -> DiagnosisStep:
         "upstream",
         False,
         f"waiting for {counted(len(direct), 'upstream instance')}; "
-        f"the deepest {noun(len(named), 'blocker')}: {names}{more}",
+        f"the deepest {noun(len(named), 'blocker')}: {names}{more}{removed}",
         tuple(b.id for b in named),
     )
 

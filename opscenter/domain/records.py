@@ -261,6 +261,15 @@ class LogPage:
 
 
 @dataclass(frozen=True)
+class Removal:
+    """An upstream dependency an operator removed from an instance (spec 6.1, emergency)."""
+
+    by: str
+    at: datetime  # naive UTC
+    comment: str = ""
+
+
+@dataclass(frozen=True)
 class Relative:
     """An upstream or downstream instance, with its level (1 = direct)."""
 
@@ -268,6 +277,7 @@ class Relative:
     instance: InstanceInfo
     via: int  # the instance id it hangs from (for drawing a tree)
     cross_cycle: bool
+    removed: Removal | None = None  # the edge was removed: drawn dashed, no longer waited for
 
 
 @dataclass(frozen=True)

@@ -17,18 +17,20 @@ from opscenter.domain.diagnosis import (
     DiagnosisFacts,
     Freeze,
     Holder,
+    RemovedUpstream,
     Upstream,
     walk_upstream,
 )
 from opscenter.domain.diagnosis import diagnose as decide
 from opscenter.domain.model import Recurrence, Status
-from opscenter.domain.records import Diagnosis
+from opscenter.domain.records import Diagnosis, Removal
 from opscenter.store.models import (
     AttemptRow,
     InstanceEdgeRow,
     InstanceRow,
     NodeRow,
     NodeVersionRow,
+    RemovedEdgeRow,
     ResourceGroupRow,
     TransitionRow,
 )
@@ -56,6 +58,27 @@ def _unfinished_upstream(conn: Connection, ids: Sequence[int]) -> dict[int, list
             Upstream(r.id, r.name, Status(r.status), r.cyctime, bool(r.cross_cycle))
         )
     return found
+
+
+def _removed(conn: Connection, instance_id: int) -> list[RemovedUpstream]:
+    """The upstream dependencies an operator removed from the instance, in the order removed."""
+    rows = conn.execute(
+        select(
+            RemovedEdgeRow.upstream_id,
+            NodeRow.name,
+            RemovedEdgeRow.removed_by,
+            RemovedEdgeRow.removed_at,
+            RemovedEdgeRow.comment,
+        )
+        .join(InstanceRow, InstanceRow.id == RemovedEdgeRow.upstream_id)
+        .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+        .where(RemovedEdgeRow.downstream_id == instance_id)
+        .order_by(RemovedEdgeRow.removed_at, RemovedEdgeRow.upstream_id)
+    ).all()
+    return [
+        RemovedUpstream(r.upstream_id, r.name, Removal(r.removed_by, r.removed_at, r.comment))
+        for r in rows
+    ]
 
 
 def _freeze(conn: Connection, instance_id: int) -> Freeze | None:
@@ -129,6 +152,7 @@ def facts(conn: Connection, instance_id: int, now: datetime) -> DiagnosisFacts:
         now=now,
         resource_group=inst.resource_group,
         upstream=walk_upstream(instance_id, lambda ids: _unfinished_upstream(conn, ids)),
+        removed=_removed(conn, instance_id),
         dry_run=inst.dry_run,
         dry_run_reason=inst.dry_run_reason,
         set_success=inst.set_success,

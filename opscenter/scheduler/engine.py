@@ -98,7 +98,9 @@ class Engine:
         self._running: dict[int, Running] = {}
         self._busy: Counter[str] = Counter()
         self._waiting: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
-        self._queued: set[int] = set()  # ids in _waiting (entries of others are skipped)
+        # id -> (group, entry) it waits as in _waiting: other entries are stale (an action
+        # took it out of the queue, or changed its priority or resource group) and skipped
+        self._queued: dict[int, tuple[str, tuple[int, datetime, int]]] = {}
         self._newly_queued: set[int] = set()  # to be shown WAIT_RESOURCE if no slot now
         self._timers: list[Timer] = []
         self._seq = itertools.count()
@@ -265,7 +267,8 @@ class Engine:
 
     def _unqueue(self, ids: Iterable[int]) -> None:
         """Instances an action changed leave the resource queues; evaluation re-adds them."""
-        self._queued.difference_update(ids)
+        for instance_id in ids:
+            self._queued.pop(instance_id, None)
 
     # -- timers -----------------------------------------------------------------
 
@@ -357,7 +360,7 @@ class Engine:
             now=now,
             reason="upstream not successful",
         )
-        self._queued.difference_update(back)
+        self._unqueue(back)
         state.move(conn, waiting, Status.WAIT_TIME, allowed_from=[Status.NOT_RUN], now=now)
         done = []
         for ids_, reason in ((dry, "dry-run: succeeds without running"), (instant, "")):
@@ -379,8 +382,8 @@ class Engine:
         self._fresh.update(r.id for r in queued)
         for row in queued:
             if row.id not in self._queued and row.id not in self._running:
-                self._queued.add(row.id)
                 entry = (-row.priority, row.due_at, row.id)
+                self._queued[row.id] = (row.resource_group, entry)
                 heapq.heappush(self._waiting[row.resource_group], entry)
                 if row.status != Status.WAIT_RESOURCE.value:
                     self._newly_queued.add(row.id)
@@ -394,13 +397,14 @@ class Engine:
         for group, heap in self._waiting.items():
             free = self.slots.get(group, 1) - self._busy[group]
             while heap and free > 0:
-                _prio, _due, instance_id = heapq.heappop(heap)
-                if instance_id not in self._queued:
-                    continue  # an action took it out of the queue
-                self._queued.discard(instance_id)
+                entry = heapq.heappop(heap)
+                instance_id = entry[2]
+                if self._queued.get(instance_id) != (group, entry):
+                    continue  # an action took it out of the queue, or queued it anew
+                del self._queued[instance_id]
                 starts.append(instance_id)
                 free -= 1
-        queued = sorted(self._newly_queued & self._queued)
+        queued = sorted(self._newly_queued & self._queued.keys())
         self._newly_queued.clear()
         if queued:
             state.move(

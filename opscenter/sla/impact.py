@@ -10,7 +10,7 @@ written; averages come from the node statistics the scheduler publishes.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select
@@ -29,7 +29,7 @@ from opscenter.store.models import (
     NodeStatsRow,
 )
 
-ACTIONS = ("rerun", "set_success", "stop", "freeze", "unfreeze")
+ACTIONS = ("rerun", "set_success", "stop", "freeze", "unfreeze", "remove_upstream")
 
 
 class StoredAverages:
@@ -49,8 +49,15 @@ class StoredAverages:
         return timedelta(seconds=mean) if mean is not None else default
 
 
-def applied(item: Protected, action: str, now: datetime) -> Protected:
-    """The instance as the action leaves it (a refused action is refused later, on `y`)."""
+def applied(
+    item: Protected, action: str, now: datetime, status_of: Mapping[int, Status] | None = None
+) -> Protected:
+    """The instance as the action leaves it (a refused action is refused later, on `y`).
+    ``status_of``: the protected instances' statuses, for a removal of the upstreams not
+    SUCCESS (the default choice; a failed instance stays failed, so stays blocking)."""
+    if action == "remove_upstream":
+        kept = tuple(u for u in item.upstream if (status_of or {}).get(u) is Status.SUCCESS)
+        return dataclasses.replace(item, upstream=kept)
     if action == "rerun":
         return dataclasses.replace(item, status=Status.NOT_RUN, started_at=None, finished_at=None)
     if action == "set_success":
@@ -93,7 +100,10 @@ def impacts(
             protected = monitor.protected(conn, row.nodes, row.bizdate, cycle)
             if not touched.intersection(p.id for p in protected):
                 continue
-            after = [applied(p, action, now) if p.id in touched else p for p in protected]
+            status_of = {p.id: p.status for p in protected}
+            after = [
+                applied(p, action, now, status_of) if p.id in touched else p for p in protected
+            ]
             status = stored_status(row)
             found.append(
                 BaselineImpact(_predicted(status, protected, now), _predicted(status, after, now))

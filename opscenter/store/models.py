@@ -413,3 +413,26 @@ class WorldClockRow(Base):
     holder: Mapped[str] = mapped_column(String(256))
     running: Mapped[bool] = mapped_column(Boolean)
     seen_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC, wall
+
+
+class RemovedEdgeRow(Base):
+    """An upstream dependency an operator removed from one instance (spec 6.1, emergency).
+
+    The edge leaves ``instance_edges``, so readiness, prediction and reruns downstream no
+    longer follow it, and is kept here with who removed it, when and why: the DAG draws it,
+    the diagnosis names it, and a rewire of the instance's edges leaves it out. A table of
+    its own, so ``create_all`` adds it to an existing store.
+    """
+
+    __tablename__ = "removed_dependencies"
+    __table_args__ = (Index("ix_removed_upstream", "upstream_id"),)
+    upstream_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    downstream_id: Mapped[int] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True
+    )
+    cross_cycle: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed_by: Mapped[str] = mapped_column(String(128))
+    removed_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    comment: Mapped[str] = mapped_column(Text, default="")

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from opscenter.backends.local import instances, reads
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import NodeType, Status
+from opscenter.domain.preconditions import read_only_refusal
 from opscenter.domain.records import (
     ActionRefused,
     ActionResult,
@@ -49,7 +50,7 @@ from opscenter.domain.records import (
     not_found,
 )
 from opscenter.domain.times import to_local, to_store
-from opscenter.scheduler import actions
+from opscenter.scheduler import actions, emergency
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import quiet_log, read_page, text_page
 from opscenter.scheduler.worldclock import StoreClock
@@ -440,6 +441,72 @@ class LocalBackend:
     def undeploy(self, node: str) -> ActionResult:
         return self._act(
             "undeploy", [node], lambda a: actions.undeploy(self.db, self.workspace_id, node, a)
+        )
+
+    # -- emergency operations (spec 6.1) --------------------------------------------
+
+    def _emergency(
+        self,
+        action: str,
+        targets: Sequence[int],
+        call: Callable[[actions.Actor], ActionResult],
+        *,
+        preview: bool,
+    ) -> ActionResult:
+        """A preview answers what the act would: under read-only, its refusal (unaudited,
+        as a preview changes and records nothing)."""
+        if preview:
+            if self.readonly:
+                raise ActionRefused(read_only_refusal(action))
+            return call(actions.Actor(self.user, self._now(), self.source))
+        return self._act(action, targets, call)
+
+    def remove_upstream(
+        self,
+        instance_id: int,
+        upstream_ids: Sequence[int] | None = None,
+        comment: str = "",
+        *,
+        preview: bool = False,
+    ) -> ActionResult:
+        return self._emergency(
+            emergency.REMOVE_UPSTREAM,
+            [instance_id],
+            lambda a: emergency.remove_upstream(
+                self.db,
+                self.workspace_id,
+                instance_id,
+                upstream_ids,
+                a,
+                comment=comment,
+                preview=preview,
+            ),
+            preview=preview,
+        )
+
+    def update_instances(
+        self,
+        instance_ids: Sequence[int],
+        *,
+        priority: int | None = None,
+        resource_group: str | None = None,
+        comment: str = "",
+        preview: bool = False,
+    ) -> ActionResult:
+        return self._emergency(
+            emergency.UPDATE,
+            instance_ids,
+            lambda a: emergency.update_instances(
+                self.db,
+                self.workspace_id,
+                instance_ids,
+                a,
+                priority=priority,
+                resource_group=resource_group,
+                comment=comment,
+                preview=preview,
+            ),
+            preview=preview,
         )
 
     def record_refusal(self, action: str, targets: Sequence[int | str], reason: str) -> None:

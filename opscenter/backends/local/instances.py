@@ -17,7 +17,14 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, and_, func, or_, 
 
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.params import resolve
-from opscenter.domain.records import AttemptInfo, InstanceFilter, InstanceInfo, Page, Relative
+from opscenter.domain.records import (
+    AttemptInfo,
+    InstanceFilter,
+    InstanceInfo,
+    Page,
+    Relative,
+    Removal,
+)
 from opscenter.store.db import LARGEST_ID, storable
 from opscenter.store.models import (
     AttemptRow,
@@ -27,6 +34,7 @@ from opscenter.store.models import (
     NodeRow,
     NodeStatsRow,
     NodeVersionRow,
+    RemovedEdgeRow,
     WorkspaceRow,
 )
 
@@ -263,26 +271,53 @@ def cron(conn: Connection, instance_id: int) -> str:
 
 
 def relatives(conn: Connection, instance_id: int, direction: str, levels: int) -> list[Relative]:
-    """Instances ``levels`` edges up or down, breadth first, each once at its nearest level."""
+    """Instances ``levels`` edges up or down, breadth first, each once at its nearest level;
+    an edge an operator removed is there too, with its removal (the DAG draws it dashed)."""
+    edges, removed = InstanceEdgeRow, RemovedEdgeRow
+    down = direction == "down"
     near, far = (
-        (InstanceEdgeRow.upstream_id, InstanceEdgeRow.downstream_id)
-        if direction == "down"
-        else (InstanceEdgeRow.downstream_id, InstanceEdgeRow.upstream_id)
+        (edges.upstream_id, edges.downstream_id)
+        if down
+        else (edges.downstream_id, edges.upstream_id)
     )
-    found: list[tuple[int, int, int, bool]] = []
+    gone_near, gone_far = (
+        (removed.upstream_id, removed.downstream_id)
+        if down
+        else (removed.downstream_id, removed.upstream_id)
+    )
+    found: list[tuple[int, int, int, bool, Removal | None]] = []
     seen = {instance_id}
     frontier = [instance_id]
     for level in range(1, levels + 1):
         if not frontier:
             break
-        rows = conn.execute(
-            select(near, far, InstanceEdgeRow.cross_cycle).where(near.in_(frontier))
-        ).all()
+        rows: list[tuple[int, int, bool, Removal | None]] = [
+            (via, other, cross, None)
+            for via, other, cross in conn.execute(
+                select(near, far, edges.cross_cycle).where(near.in_(frontier))
+            )
+        ]
+        rows += [
+            (r.via, r.other, r.cross_cycle, Removal(r.removed_by, r.removed_at, r.comment))
+            for r in conn.execute(
+                select(
+                    gone_near.label("via"),
+                    gone_far.label("other"),
+                    removed.cross_cycle,
+                    removed.removed_by,
+                    removed.removed_at,
+                    removed.comment,
+                ).where(gone_near.in_(frontier))
+            )
+        ]
         frontier = []
-        for via, other, cross in rows:
+        for via, other, cross, removal in rows:
             if other not in seen:
                 seen.add(other)
                 frontier.append(other)
-                found.append((level, other, via, cross))
+                found.append((level, other, via, cross, removal))
     infos = by_id(conn, [f[1] for f in found])
-    return [Relative(level, infos[other], via, cross) for level, other, via, cross in found]
+    return [
+        Relative(level, infos[other], via, cross, removal)
+        for level, other, via, cross, removal in found
+    ]

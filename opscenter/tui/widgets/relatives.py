@@ -14,7 +14,8 @@ from textual.binding import Binding
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from opscenter.domain.records import InstanceInfo, Relative
+from opscenter.domain.diagnosis import removed_by
+from opscenter.domain.records import InstanceInfo, Relative, Removal
 from opscenter.tui import format as fmt
 
 MAX_CHILDREN = 100  # relatives listed under one tree node
@@ -115,7 +116,7 @@ class RelativesTree(Tree[Item]):
             info = relative.instance
             keep.add(info.id)
             child = existing.get(info.id)
-            label = self._label(info, relative.cross_cycle)
+            label = self._label(info, relative.cross_cycle, relative.removed)
             if child is None:
                 child = parent.add(label, Item(direction, info, relative.cross_cycle))
             else:
@@ -132,10 +133,13 @@ class RelativesTree(Tree[Item]):
         if hidden > 0:
             parent.add_leaf(Text(f"… {hidden} more", style="italic"), Item(direction))
 
-    def _label(self, info: InstanceInfo, cross_cycle: bool) -> Text:
+    def _label(self, info: InstanceInfo, cross_cycle: bool, removed: Removal | None) -> Text:
         text = Text(f"{fmt.glyph(info.status, info.dry_run)} {info.node}")
         if cross_cycle:
             text.append(" ↺" if fmt.UNICODE else " ~")
+        if removed is not None:  # a dashed edge, said in words too: readable without colour
+            dash = "┄" if fmt.UNICODE else "--"
+            text.append(f" {dash} {removed_by(removed, self.zone)}", style="dim italic")
         if info.finished_at is not None:
             text.append(f" {fmt.local(info.finished_at, self.zone)}", style="dim")
         return text
