@@ -27,13 +27,13 @@ def test_no_arguments_deploys_the_demo_and_summarises_today(tmp_path):
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "workspace shop" in out
-    assert "32 added" in out
+    assert "33 added" in out
     assert "generated 46 instances" in out
     assert "○ NOT_RUN" in out and "✓ SUCCESS" in out  # glyph and word
     # the status report, over the local backend: the world, its clock, nodes and what is due
     assert "shop · local · now " in out and "(Asia/Shanghai)" in out
     assert "Scheduler: not running" in out and "Clock: real time" in out
-    assert "Nodes · 32 deployed (4 python, 2 quality, 3 shell, 18 sql, 5 virtual)" in out
+    assert "Nodes · 33 deployed (4 python, 2 quality, 4 shell, 18 sql, 5 virtual)" in out
     assert "Due next · cyctimes in CST" in out and "○ NOT_RUN       shop_root" in out
     # no scheduler has predicted the day yet: the baselines are still listed, as promises
     assert "Baselines not predicted yet for bizdate " in out
@@ -45,7 +45,7 @@ def test_running_it_again_redeploys_nothing_and_generates_nothing(tmp_path):
     run_opscenter(state=str(tmp_path))
     again = run_opscenter(state=str(tmp_path))
     assert again.returncode == 0, again.stderr
-    assert "0 added, 0 changed, 0 removed, 32 unchanged" in again.stdout
+    assert "0 added, 0 changed, 0 removed, 33 unchanged" in again.stdout
     assert "today's instances (" in again.stdout and "were already generated" in again.stdout
     assert "generated 0 instances" not in again.stdout and "generated 46" not in again.stdout
 

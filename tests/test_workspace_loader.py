@@ -23,6 +23,7 @@ from opscenter.domain.model import (
     Recurrence,
     RerunMode,
     ResourceGroup,
+    TriggerType,
     Workspace,
 )
 from opscenter.project.loader import load_workspace
@@ -148,10 +149,14 @@ def demo() -> Workspace:
     return load_workspace(DEMO)
 
 
-def test_demo_is_workspace_shop_with_31_nodes_plus_its_root(demo: Workspace) -> None:
+def test_demo_is_workspace_shop_with_32_nodes_plus_its_root(demo: Workspace) -> None:
     assert demo.name == "shop"
     assert demo.timezone == "Asia/Shanghai"
-    assert len(demo.nodes) == 31 + 1
+    assert len(demo.nodes) == 32 + 1
+    manual = [n for n in demo.nodes if n.trigger is TriggerType.MANUAL]
+    assert [(n.name, n.workflow, n.cron) for n in manual] == [
+        ("adhoc_export_orders", "adhoc_export_orders", "")
+    ]
     root = next(n for n in demo.nodes if n.name == "shop_root")
     assert demo.root_name == "shop_root"
     assert root.type is NodeType.VIRTUAL
@@ -192,7 +197,8 @@ def test_every_demo_node_without_a_same_cycle_upstream_hangs_off_shop_root(
     declared = yaml.safe_load((DEMO / "workspace.yaml").read_text())["nodes"]
     for entry in declared:
         plain = [d for d in entry.get("depends", []) if isinstance(d, str)]
-        expected = tuple(plain) if plain else ("shop_root",)
+        manual = entry["trigger"].get("type") == "Manual"  # hangs off nothing
+        expected = tuple(plain) if plain or manual else ("shop_root",)
         assert nodes[entry["name"]].upstreams == expected, entry["name"]
 
 
@@ -239,7 +245,7 @@ def test_validate_the_demo_prints_a_one_line_summary(capsys: pytest.CaptureFixtu
     lines = out.strip().splitlines()
     assert len(lines) == 1
     assert "shop" in lines[0]
-    assert "31 nodes" in lines[0]
+    assert "32 nodes" in lines[0]
 
 
 def test_validate_accepts_the_workspace_yaml_itself(capsys: pytest.CaptureFixture[str]) -> None:
@@ -380,6 +386,49 @@ class Mistake:
 
 
 ONE_MISTAKE = [
+    pytest.param(
+        Mistake(
+            'trigger: {cron: "00 30 00 * * ?"}',
+            'trigger: {type: Manual, cron: "00 30 00 * * ?"}',
+            at="type: Manual",
+            field="nodes[0].trigger.cron",
+            words=("a Manual trigger has no cron",),
+            hint=("remove it",),
+        ),
+        id="manual trigger with a cron",
+    ),
+    pytest.param(
+        Mistake(
+            'trigger: {cron: "00 30 00 * * ?"}',
+            "trigger: {type: Manual}",
+            at="depends: [load]",
+            field="nodes[1].depends[0]",
+            words=("auto triggered node 'report'", "manually triggered 'load'", "never run"),
+        ),
+        id="scheduled node on a manual one",
+    ),
+    pytest.param(
+        Mistake(
+            'trigger: {cron: "00 00 01 * * ?"}',
+            "trigger: {type: Manual}",
+            at="depends: [load]",
+            field="nodes[1].depends[0]",
+            words=("manually triggered node 'report'", "on auto triggered 'load'"),
+            hint=("manual nodes only",),
+        ),
+        id="manual node on a scheduled one",
+    ),
+    pytest.param(
+        Mistake(
+            "    code: echo done\n",
+            "    code: echo done\n    workflow: exports\n",
+            at="workflow: exports",
+            field="nodes[1].workflow",
+            words=("only a manually triggered node",),
+            hint=("type: Manual",),
+        ),
+        id="workflow on a scheduled node",
+    ),
     pytest.param(
         Mistake(
             "baselines:",

@@ -39,6 +39,13 @@ class RerunMode(StrEnum):
     DENIED = "Denied"
 
 
+class TriggerType(StrEnum):
+    """How a node's instances come about (FlowSpec ``trigger.type``)."""
+
+    SCHEDULER = "Scheduler"  # auto triggered: generated from the cron
+    MANUAL = "Manual"  # never scheduled: an operator runs it (spec 6.5)
+
+
 class DependencyType(StrEnum):
     NORMAL = "Normal"
     CROSS_CYCLE_SELF = "CrossCycleDependsOnSelf"
@@ -127,7 +134,7 @@ class ResourceGroup:
 
 @dataclass(frozen=True)
 class Node:
-    """An auto-triggered node as deployed (one version of it)."""
+    """A node as deployed (one version of it): auto triggered, or manually triggered."""
 
     name: str
     type: NodeType
@@ -148,6 +155,8 @@ class Node:
     depends: tuple[Dependency, ...] = ()
     code: str = ""
     code_file: str = ""  # path relative to the workspace folder, for display only
+    trigger: TriggerType = TriggerType.SCHEDULER  # a Manual node has no cron ("")
+    workflow: str = ""  # the manual workflow a Manual node belongs to
 
     @property
     def upstreams(self) -> tuple[str, ...]:

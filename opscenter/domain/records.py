@@ -108,6 +108,8 @@ class NodeInfo:
     state: str  # deployed | undeployed
     version: int
     deployed_at: datetime
+    trigger: str = "Scheduler"  # or "Manual": deployed, never scheduled (spec 6.5)
+    workflow: str = ""  # the manual workflow of a Manual node
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ class NodeFilter:
     resource_group: str = ""
     recurrence: str = ""
     include_undeployed: bool = False
+    trigger: str = ""  # "Manual" lists the manually triggered nodes and their workflows
 
 
 @dataclass(frozen=True)

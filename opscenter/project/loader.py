@@ -27,6 +27,7 @@ from opscenter.domain.model import (
     Recurrence,
     RerunMode,
     ResourceGroup,
+    TriggerType,
     Workspace,
     root_node_name,
 )
@@ -61,8 +62,9 @@ _NODE_KEYS = {
     "depends",
     "code",
     "file",
+    "workflow",
 }
-_TRIGGER_KEYS = {"cron", "start_time", "end_time", "timezone"}
+_TRIGGER_KEYS = {"type", "cron", "start_time", "end_time", "timezone"}
 _BASELINE_KEYS = {"name", "owner", "priority", "type", "committed_time", "margin", "nodes"}
 _DURATION = re.compile(r"^(\d+)\s*([smh]?)$")
 # Environment variables that make the node's interpreter run or load code before the script.
@@ -250,6 +252,13 @@ class _Loader:
             else None
         )
         trigger = self.trigger(fields["trigger"]) if "trigger" in fields else None
+        manual = trigger is not None and trigger[0] is TriggerType.MANUAL
+        workflow = fields["workflow"].identifier("workflow name") if "workflow" in fields else ""
+        if "workflow" in fields and trigger is not None and not manual:
+            fields["workflow"].problem(
+                "only a manually triggered node belongs to a manual workflow",
+                "add 'type: Manual' to its trigger (and remove the cron), or remove 'workflow'",
+            )
         values: dict[str, object] = {}
         optional_choices = {
             "recurrence": Recurrence,
@@ -274,11 +283,17 @@ class _Loader:
         params.setdefault("bizdate", "$bizdate")  # DataWorks pre-fills bizdate=$bizdate
         depends = self.depends(fields["depends"]) if "depends" in fields else ()
         code, code_file = self.code(fields, kind, params)
-        if name is None or kind is None or trigger is None or None in values.values():
+        if (
+            name is None
+            or kind is None
+            or trigger is None
+            or workflow is None
+            or None in values.values()
+        ):
             group = values.get("resource_group", DEFAULT_GROUP.name)
             self.unbuilt.append((depends, group, item))  # type: ignore[arg-type]
             return None
-        cron, start, end = trigger
+        trigger_type, cron, start, end = trigger
         return Node(
             name=name,
             type=kind,
@@ -289,12 +304,31 @@ class _Loader:
             depends=depends,
             code=code,
             code_file=code_file,
+            trigger=trigger_type,
+            # DataWorks keeps a manual node in a manual workflow: its own unless named
+            workflow=(workflow or name) if manual else "",
             **values,  # type: ignore[arg-type]
         )
 
-    def trigger(self, field: Field) -> tuple[str, date | None, date | None] | None:
-        fields = field.mapping(_TRIGGER_KEYS, required={"cron"})
-        if fields is None or "cron" not in fields:
+    def trigger(self, field: Field) -> tuple[TriggerType, str, date | None, date | None] | None:
+        fields = field.mapping(_TRIGGER_KEYS)
+        if fields is None:
+            return None
+        types = [t.value for t in TriggerType]
+        kind = fields["type"].choice(TriggerType, types) if "type" in fields else None
+        if "type" in fields and kind is None:
+            return None
+        if kind is TriggerType.MANUAL:
+            for key in ("cron", "start_time", "end_time"):
+                if key in fields:
+                    fields[key].problem(
+                        f"a Manual trigger has no {key}: the node is never scheduled",
+                        "remove it to run the node by hand, or remove 'type: Manual'",
+                    )
+                    return None
+            return TriggerType.MANUAL, "", None, None
+        if "cron" not in fields:
+            field.problem("missing required key 'cron'", "or write type: Manual to run it by hand")
             return None
         cron = fields["cron"].text()
         if cron is not None:
@@ -316,7 +350,7 @@ class _Loader:
                     f"per-node time zones are not supported (workspace: {self.timezone})",
                     "set workspace.timezone, or remove this key",
                 )
-        return (cron, start, end) if cron is not None else None
+        return (TriggerType.SCHEDULER, cron, start, end) if cron is not None else None
 
     def day(self, field: Field) -> date | None:
         value = field.text()
@@ -463,8 +497,9 @@ class _Loader:
                     f"resource group {group!r} is not defined",
                     did_you_mean(group, groups),
                 )
+        _check_triggers(by_name, root)
         for node, _item in by_name.values():
-            if not node.upstreams:
+            if not node.upstreams and node.trigger is TriggerType.SCHEDULER:
                 node = _with_root(node, root)
             nodes.append(node)
         parents = {n.name: [u for u in n.upstreams if u in names] for n in nodes}
@@ -562,6 +597,43 @@ class _Loader:
             field.problem("a baseline protects at least one node")
             return None
         return tuple(names) if len(names) == len(items) else None
+
+
+def _check_triggers(by_name: dict[str, tuple[Node, Field]], root: str) -> None:
+    """Edges between auto and manual nodes could never be honoured: a scheduled node
+    waiting for a manual one would never run, and a manual workflow (as in DataWorks)
+    holds manual nodes only, run together, so a manual node waits only within it."""
+    for node, item in by_name.values():
+        for dep in node.depends:
+            upstream = by_name.get(dep.node, (None, None))[0]
+            manual = node.trigger is TriggerType.MANUAL
+            if not manual and upstream is not None and upstream.trigger is TriggerType.MANUAL:
+                _entry(item, "depends", dep.node).problem(
+                    f"auto triggered node {node.name!r} depends on manually triggered "
+                    f"{dep.node!r}, which is never scheduled: it would never run",
+                    f"remove the dependency, or make {node.name} Manual too",
+                )
+            elif manual and dep.type is not DependencyType.NORMAL:
+                _entry(item, "depends", dep.node or None).problem(
+                    f"a manually triggered node has no previous cycle ({dep.type.value})",
+                    "depend on manual nodes of its workflow by name only",
+                )
+            elif manual and dep.node not in by_name and dep.node != root:
+                continue  # an unknown upstream, reported as such
+            elif manual and (upstream is None or upstream.workflow != node.workflow):
+                other = upstream.workflow if upstream is not None else ""
+                _entry(item, "depends", dep.node).problem(
+                    f"manually triggered node {node.name!r} (workflow {node.workflow!r}) depends "
+                    + (
+                        f"on {dep.node!r} of workflow {other!r}"
+                        if other
+                        else f"on auto triggered {dep.node!r}"
+                    )
+                    + ": a manual workflow waits only for its own manual nodes",
+                    f"put both in one workflow (workflow: {other}), or remove the dependency"
+                    if other
+                    else "remove the dependency: a manual workflow holds manual nodes only",
+                )
 
 
 def _with_root(node: Node, root: str) -> Node:

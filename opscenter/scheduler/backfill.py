@@ -20,7 +20,7 @@ from opscenter.domain import backfill_plan
 from opscenter.domain.backfill_plan import BackfillPlan, PlanNode
 from opscenter.domain.deps import Cadence, backfill_edges, cadence_of
 from opscenter.domain.model import Dependency, DependencyType, Recurrence, Slot, Status
-from opscenter.domain.records import BackfillRequest
+from opscenter.domain.records import ActionRefused, BackfillRequest
 from opscenter.domain.slots import day_slots
 from opscenter.domain.times import wall_to_store
 from opscenter.store.models import (
@@ -71,6 +71,13 @@ def _deployed(conn: Connection, workspace_id: int) -> dict[str, _Node]:
 def plan(conn: Connection, workspace_id: int, request: BackfillRequest) -> BackfillPlan:
     """Check a request against the deployed nodes and work out what it would create."""
     zone = zone_of(conn, workspace_id)
+    deployed = _deployed(conn, workspace_id)
+    asked = deployed.get(request.node)
+    if asked is not None and asked.version.workflow is not None:
+        raise ActionRefused(
+            f"node {request.node} is manually triggered and has no schedule to backfill: "
+            f"run its workflow {asked.version.workflow} for each business date instead"
+        )
     nodes = {
         name: PlanNode(
             name,
@@ -78,7 +85,7 @@ def plan(conn: Connection, workspace_id: int, request: BackfillRequest) -> Backf
             tuple(node.normal_upstreams),
             node.frozen or node.version.recurrence == Recurrence.PAUSE.value,
         )
-        for name, node in _deployed(conn, workspace_id).items()
+        for name, node in deployed.items()
     }
     return backfill_plan.plan(nodes, zone, request)
 

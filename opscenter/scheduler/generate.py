@@ -3,7 +3,8 @@
 Every deployed node gets its instances for the day with their instance edges,
 in one transaction. Weekly/monthly/yearly nodes get a dry-run instance on
 days they do not run, Skip nodes dry-run, Pause (or frozen) nodes are
-generated FROZEN, and nothing is generated outside a node's effective dates.
+generated FROZEN, and nothing is generated outside a node's effective dates nor
+for a manually triggered node (an operator runs those: scheduler/ondemand.py).
 Generating a day twice creates nothing new: a node that already has instances
 that day keeps them.
 """
@@ -335,6 +336,7 @@ _VERSION_COLUMNS = (
     NodeVersionRow.resource_group,
     NodeVersionRow.owner,
     NodeVersionRow.depends,
+    NodeVersionRow.workflow,
 )
 
 
@@ -359,6 +361,8 @@ def _deployed_nodes(
         if not eligible:
             continue
         version = eligible[-1]
+        if version.workflow is not None:
+            continue  # manually triggered: deployed, never scheduled (spec 6.5)
         expired_until = None
         immediate = version.instance_mode == InstanceMode.IMMEDIATELY.value
         if immediate and version.deployed_at >= cutoff and len(eligible) == 1:

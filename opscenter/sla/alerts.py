@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
-from opscenter.domain.model import AlertRule, AlertTrigger
+from opscenter.domain.model import AlertRule, AlertTrigger, InstanceKind
 from opscenter.domain.times import show_moment, show_wall, to_local
 from opscenter.sla.monitor import committed_moment
 from opscenter.store.models import (
@@ -223,7 +223,8 @@ class AlertMonitor:
             .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
             .where(
                 InstanceRow.workspace_id == self.workspace_id,
-                InstanceRow.kind == "periodic",  # custom rules watch auto triggered instances only
+                # spec 7.5: auto triggered instances only, never test, manual or backfill ones
+                InstanceRow.kind == InstanceKind.PERIODIC.value,
                 NodeRow.name.in_(rule.nodes),
                 InstanceRow.bizdate.in_(self._bizdates(now)),
             )

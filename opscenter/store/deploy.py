@@ -18,7 +18,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.model import Node, Workspace
+from opscenter.domain.model import Node, TriggerType, Workspace
 from opscenter.store import audit
 from opscenter.store.models import (
     BaselineRow,
@@ -51,9 +51,18 @@ class DeployReport:
         )
 
 
+MANUAL_CYCLE = "manual"  # the cycle type of a manually triggered node, which has no cron
+
+
 def node_digest(node: Node) -> str:
-    """A stable fingerprint of everything that defines a node."""
-    payload = json.dumps(asdict(node), sort_keys=True, default=str)
+    """A stable fingerprint of everything that defines a node.
+
+    The trigger fields count only for a manual node, so an auto triggered node deployed
+    before they existed keeps its digest (a redeploy does not call it changed)."""
+    fields = asdict(node)
+    if node.trigger is TriggerType.SCHEDULER:
+        del fields["trigger"], fields["workflow"]
+    payload = json.dumps(fields, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -193,6 +202,7 @@ def _sync_nodes(
 def _version_row(
     node: Node, node_id: int, number: int, digest: str, now: datetime, user: str
 ) -> NodeVersionRow:
+    manual = node.trigger is TriggerType.MANUAL
     return NodeVersionRow(
         node_id=node_id,
         version=number,
@@ -205,7 +215,7 @@ def _version_row(
         priority=node.priority,
         resource_group=node.resource_group,
         cron=node.cron,
-        cycle_type=parse_cron(node.cron).cycle_type.value,
+        cycle_type=MANUAL_CYCLE if manual else parse_cron(node.cron).cycle_type.value,
         start_date=node.start_date,
         end_date=node.end_date,
         recurrence=node.recurrence.value,
@@ -218,6 +228,7 @@ def _version_row(
         depends=[[d.type.value, d.node] for d in node.depends],
         code=node.code,
         code_file=node.code_file,
+        workflow=node.workflow if manual else None,
     )
 
 

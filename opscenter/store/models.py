@@ -121,6 +121,9 @@ class NodeVersionRow(Base):
     depends: Mapped[list] = mapped_column(JSON)  # [[type, node], ...]
     code: Mapped[str] = mapped_column(Text, default="")
     code_file: Mapped[str] = mapped_column(Text, default="")
+    # the manual workflow of a manually triggered node (cron ""), None for an auto triggered
+    # one; nullable, so db.open_store adds it to an older store in place
+    workflow: Mapped[str | None] = mapped_column(String(256))
 
 
 class InstanceRow(Base):

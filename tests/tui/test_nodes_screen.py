@@ -1,6 +1,7 @@
 """The Auto-triggered nodes screens, driven by keys over a copy of the demo at 09:30.
 
-The demo deploys 31 nodes and the workspace root (shop_root); business date
+The demo deploys 32 nodes (one manually triggered) and the workspace root (shop_root);
+business date
 2026-11-19 with the clock frozen at 2026-11-20 09:30 Shanghai.
 """
 
@@ -42,9 +43,9 @@ async def test_the_list_shows_every_deployed_node_with_its_schedule(demo_backend
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert isinstance(app.screen, NodesScreen)
-        assert app.screen.table.total == 32  # 31 nodes and shop_root
+        assert app.screen.table.total == 33  # 32 nodes and shop_root
         text = screen_text(pilot)
-        assert "1/32" in text
+        assert "1/33" in text
         assert "ads_weekly_report      sql     week Mon 02:30 alice    1 warehouse Normal" in text
         assert "ads_monthly_close      sql     month 1 03:30  finance" in text
         await press(pilot, "G")
@@ -86,7 +87,7 @@ async def test_filter_chips_narrow_the_list_and_c_clears_them(demo_backend) -> N
         assert "prio 5" in screen_text(pilot)
         assert nodes_shown(app) == ["ads_exec_dashboard", "sales_daily"]
         await press(pilot, "c")
-        assert app.screen.table.total == 32
+        assert app.screen.table.total == 33
 
 
 async def test_a_daily_node_in_detail(demo_backend) -> None:

@@ -50,7 +50,7 @@ from opscenter.domain.records import (
     not_found,
 )
 from opscenter.domain.times import to_local, to_store
-from opscenter.scheduler import actions, emergency
+from opscenter.scheduler import actions, emergency, ondemand
 from opscenter.scheduler.diagnosis import diagnose
 from opscenter.scheduler.logfile import quiet_log, read_page, text_page
 from opscenter.scheduler.worldclock import StoreClock
@@ -430,6 +430,60 @@ class LocalBackend:
             targets,
             lambda a: actions.create_backfill(self.db, self.workspace_id, request, a),
         )
+
+    # -- runs on demand (spec 6.5) ---------------------------------------------------
+
+    def test_run(
+        self, node: str, bizdate: date, *, comment: str = "", preview: bool = False
+    ) -> ActionResult:
+        return self._on_demand(
+            "test run",
+            [node, bizdate.isoformat()],
+            lambda a: ondemand.test_run(
+                self.db, self.workspace_id, node, bizdate, a, comment=comment, preview=preview
+            ),
+            preview=preview,
+        )
+
+    def run_manual(
+        self,
+        workflow: str,
+        bizdate: date,
+        nodes: Sequence[str] = (),
+        *,
+        comment: str = "",
+        preview: bool = False,
+    ) -> ActionResult:
+        return self._on_demand(
+            "run manual",
+            [workflow, *nodes, bizdate.isoformat()],
+            lambda a: ondemand.run_manual(
+                self.db,
+                self.workspace_id,
+                workflow,
+                bizdate,
+                nodes,
+                a,
+                comment=comment,
+                preview=preview,
+            ),
+            preview=preview,
+        )
+
+    def _on_demand(
+        self,
+        action: str,
+        targets: Sequence[int | str],
+        call: Callable[[actions.Actor], ActionResult],
+        *,
+        preview: bool,
+    ) -> ActionResult:
+        """A preview changes and records nothing, so read-only refuses it unaudited."""
+        if not preview:
+            return self._act(action, targets, call)
+        if self.readonly:
+            raise ActionRefused(read_only_refusal(action))
+        return call(actions.Actor(self.user, self._now(), self.source))
 
     def handle_event(self, event_id: int, status: str) -> ActionResult:
         return self._act(

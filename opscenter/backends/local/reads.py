@@ -80,6 +80,11 @@ def node_conditions(flt: NodeFilter) -> list[ColumnElement[bool]] | None:
         if not storable(flt.priority):
             return None
         conditions.append(NodeVersionRow.priority == flt.priority)
+    if flt.trigger:  # a manual node is one with a workflow
+        manual = flt.trigger == "Manual"
+        conditions.append(
+            NodeVersionRow.workflow.is_not(None) if manual else NodeVersionRow.workflow.is_(None)
+        )
     return conditions
 
 
@@ -151,7 +156,7 @@ def _node_info(row: Row[Any], downstreams: list[str]) -> NodeInfo:
         resource_group=row.resource_group,
         cron=row.cron,
         cycle_type=row.cycle_type,
-        schedule=_schedule_words(row.cron),
+        schedule="manually triggered" if row.workflow is not None else _schedule_words(row.cron),
         start_date=row.start_date,
         end_date=row.end_date,
         recurrence=row.recurrence,
@@ -170,6 +175,8 @@ def _node_info(row: Row[Any], downstreams: list[str]) -> NodeInfo:
         state=row.state,
         version=row.version,
         deployed_at=row.deployed_at,
+        trigger="Scheduler" if row.workflow is None else "Manual",
+        workflow=row.workflow or "",
     )
 
 
