@@ -64,7 +64,8 @@ def nodes(backend: Backend, args: argparse.Namespace, options: Options) -> int:
 def node(backend: Backend, args: argparse.Namespace, options: Options) -> int:
     info = backend.get_node(args.name)
     zone = ZoneInfo(backend.workspace().timezone)
-    upcoming = parse_cron(info.cron).next_fire_times(backend.now(), 5, zone)
+    manual = info.trigger == "Manual"  # deployed, never scheduled: no next fire time
+    upcoming = [] if manual else parse_cron(info.cron).next_fire_times(backend.now(), 5, zone)
     view = TimeView.of(zone, options.utc)
 
     def text() -> str:
@@ -72,8 +73,14 @@ def node(backend: Backend, args: argparse.Namespace, options: Options) -> int:
             f"{info.name} · {info.type} · owner {info.owner or '-'} · priority {info.priority} · "
             f"group {info.resource_group} · version {info.version} of "
             f"{view.moment(info.deployed_at)} · {info.state}",
-            f"schedule: {info.schedule}  (cron {info.cron})",
-            "next: " + ", ".join(view.moment(t, "%m-%d %H:%M") for t in upcoming),
+            f"schedule: {info.schedule}"
+            + (f" · workflow {info.workflow}" if manual else f"  (cron {info.cron})"),
+            "next: "
+            + (
+                f"when an operator runs it ('opscenter run {info.workflow} --bizdate D')"
+                if manual
+                else ", ".join(view.moment(t, "%m-%d %H:%M") for t in upcoming)
+            ),
             f"run mode {info.recurrence} · instances {info.instance_mode} · "
             f"rerun {info.rerun_mode} "
             f"· auto rerun {info.rerun_times}x every {duration_text(info.rerun_interval)} "
