@@ -40,7 +40,7 @@ def _done(
 def _previewed(result: ActionResult, would: str, **extra: object) -> ActionResult:
     return dataclasses.replace(
         result,
-        action=f"{result.action} preview",
+        action=f"{result.action.removesuffix(' preview')} preview",  # said once, either way
         message=f"{would}; nothing was done",
         extra={**result.extra, **extra},
     )
@@ -101,8 +101,9 @@ def run(backend: Backend, args: argparse.Namespace, options: Options) -> int:
     result = backend.run_manual(
         args.workflow, args.bizdate, args.nodes, comment=args.comment, preview=args.preview
     )
+    created = result.extra.get("instances", len(result.affected))  # a preview keeps no ids
     would = (
-        f"{counted(len(result.affected), 'manual instance')} of workflow {args.workflow} "
+        f"{counted(created, 'manual instance')} of workflow {args.workflow} "
         f"would run for business date {args.bizdate}"
     )
     return _done(args, result, would)

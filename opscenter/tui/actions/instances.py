@@ -1,5 +1,6 @@
 """Handlers of the actions on instances (rerun, rerun with downstream, set success, stop,
-freeze, unfreeze), wherever instances are listed or shown.
+freeze, unfreeze, and the emergency operations: remove upstream dependencies, change
+priority or resource group), wherever instances are listed or shown.
 
 Each one names its exact targets in the confirm and what it does to the baselines they
 feed. A rerun with downstream asks the backend first what it would reset (it runs the
@@ -12,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from opscenter.backends.base import Backend
+from opscenter.domain.model import Status
+from opscenter.domain.preconditions import INSTANCE_PRIORITIES
 from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo, counted
 from opscenter.tui import format as fmt
 from opscenter.tui.actions.base import Aim, Handler
 from opscenter.tui.console import Console
+from opscenter.tui.screens.action_form import ActionForm, Answer, Ask, Choice, answered
 from opscenter.tui.screens.confirm import Impact
 
 PREVIEW_LIMIT = 500  # descendants named one by one in a confirm
@@ -107,3 +111,146 @@ def rerun_downstream(aim: Aim) -> None:
         )
 
     console.run_worker(preview, thread=True, group="action", exit_on_error=False)
+
+
+# -- emergency operations (spec 6.1): a form, then the confirm --------------------------
+
+COMMENT = Ask("comment", "Comment (why; audited)")
+
+
+def commented(answer: Answer) -> list[str]:
+    """The confirm's note of the operator's comment, as the backend will audit it."""
+    comment = answer.values["comment"]
+    return [f"Comment: {comment}" if comment else "No comment given."]
+
+
+def remove_upstream(aim: Aim) -> None:
+    """Ask the backend first (it refuses a status the removal does not apply to), then list
+    the upstream instances, the ones not SUCCESS chosen, then confirm with the baselines."""
+    console = aim.console
+    if len(aim.targets) != 1:
+        aim.refuse("remove upstream acts on one instance at a time: select one")
+        return
+    target: InstanceInfo = aim.targets[0]
+
+    def read() -> None:
+        try:
+            console.backend.remove_upstream(target.id, preview=True)
+            ups = [
+                r.instance
+                for r in console.backend.relatives(target.id, "up")
+                if r.level == 1 and r.removed is None  # one removed before is waited for no more
+            ]
+        except ActionRefused as refused:  # a preview audits nothing: the refusal is ours
+            console.call_from_thread(aim.refuse, refused.reason, severity="error")
+            return
+        except Exception as exc:
+            console.call_from_thread(console.backend_failed, exc)
+            return
+        console.call_from_thread(ask, ups)
+
+    def ask(ups: list[InstanceInfo]) -> None:
+        choices = [
+            Choice(
+                str(u.id),
+                f"{fmt.instance_status(u, short=True)} {_named(u)}",
+                u.status is not Status.SUCCESS,
+            )
+            for u in ups
+        ]
+        console.push_screen(
+            ActionForm(
+                aim.action.title,
+                f"{label(target)} waits for these upstream instances; it will run without "
+                "the chosen ones ([x]):",
+                [COMMENT],
+                choices,
+                empty="choose at least one upstream instance (space)",
+            ),
+            answered(lambda answer: confirm(answer, {u.id: u for u in ups})),
+        )
+
+    def confirm(answer: Answer, ups: dict[int, InstanceInfo]) -> None:
+        chosen = [int(key) for key in answer.chosen]
+        comment = answer.values["comment"]
+        console.act(
+            aim.action.title,
+            f"This instance will no longer wait for {counted(len(chosen), 'upstream instance')} "
+            "(this instance only; the node and its other instances keep their dependencies):",
+            [label(target), *(f"✂ {label(ups[i])}" for i in chosen)],
+            lambda backend: backend.remove_upstream(target.id, chosen, comment),
+            notes=commented(answer),
+            impact=impact(console, "remove_upstream", [target.id]),
+            done=aim.screen.acted,
+        )
+
+    console.run_worker(read, thread=True, group="action", exit_on_error=False)
+
+
+def _named(info: InstanceInfo) -> str:
+    return f"{info.node} {fmt.cyctime(info.cyctime)} #{info.id}"
+
+
+def _priority(text: str) -> str | None:
+    accepted = ", ".join(map(str, INSTANCE_PRIORITIES))
+    return None if text in {str(p) for p in INSTANCE_PRIORITIES} else f"one of {accepted}"
+
+
+def set_priority(aim: Aim) -> None:
+    ids, first = _ids(aim), aim.targets[0]
+
+    def confirm(answer: Answer) -> None:
+        priority, comment = int(answer.values["priority"]), answer.values["comment"]
+        aim.console.act(
+            aim.action.title,
+            f"{counted(len(ids), 'instance')} will run at priority {priority} "
+            "(the dispatch order follows at once):",
+            [f"{label(t)} priority {t.priority}" for t in aim.targets],
+            lambda backend: backend.update_instances(ids, priority=priority, comment=comment),
+            notes=commented(answer),
+            done=aim.screen.acted,
+        )
+
+    aim.console.push_screen(
+        ActionForm(
+            aim.action.title,
+            f"{counted(len(ids), 'instance')}: {_named(first)}"
+            + (f" and {len(ids) - 1} more" if len(ids) > 1 else ""),
+            [Ask("priority", "Priority (1, 3, 5, 7, 8)", str(first.priority), _priority), COMMENT],
+        ),
+        answered(confirm),
+    )
+
+
+def move_group(aim: Aim) -> None:
+    ids, first = _ids(aim), aim.targets[0]
+
+    def confirm(answer: Answer) -> None:
+        group, comment = answer.values["group"], answer.values["comment"]
+        aim.console.act(
+            aim.action.title,
+            f"{counted(len(ids), 'instance')} will run in resource group {group} "
+            "(its slots apply at once):",
+            [f"{label(t)} in {t.resource_group}" for t in aim.targets],
+            lambda backend: backend.update_instances(ids, resource_group=group, comment=comment),
+            notes=commented(answer),
+            done=aim.screen.acted,
+        )
+
+    aim.console.push_screen(
+        ActionForm(
+            aim.action.title,
+            f"{counted(len(ids), 'instance')}: {_named(first)}"
+            + (f" and {len(ids) - 1} more" if len(ids) > 1 else ""),
+            [
+                Ask(
+                    "group",
+                    "Resource group",
+                    first.resource_group,
+                    lambda text: None if text else "name a resource group",
+                ),
+                COMMENT,
+            ],
+        ),
+        answered(confirm),
+    )
