@@ -186,3 +186,19 @@ async def test_run_workflow_on_a_manual_node_and_not_on_a_scheduled_one(w: World
         assert "Workflow adhoc will run for business date" in text and "1 node of it" in text
         await press(pilot, "y")
     assert of_kind(w, InstanceKind.MANUAL) == ["export"]
+
+
+async def test_a_manual_nodes_own_screen_says_how_it_runs_and_runs_its_workflow(w: World) -> None:
+    """A manual node has no cron: its screen says it runs when an operator runs it (not a
+    stale console), and W from there runs its workflow."""
+    app = OpsApp(w.backend, start="nodes")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.open_node("export")
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert app.stale_since is None
+        assert "manually triggered · workflow adhoc" in text
+        assert "next: when an operator runs it (W runs its workflow)" in text
+        await press(pilot, "W")
+        assert isinstance(app.screen, ActionForm)
