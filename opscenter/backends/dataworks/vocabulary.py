@@ -95,9 +95,9 @@ SCHEDULER_TYPES: Words[str, str] = Words(  # 2020 SchedulerType / instance TaskT
 NODE_RUN_MODES: Words[int, str] = Words(  # UpdateNodeRunMode's SchedulerType: recurrence
     {0: "Normal", 2: "Pause"}
 )
-BASELINE_STATUSES: Words[str, str] = Words(
-    {"DANGEROUS": "WARNING"},
-    aliases={"DANGROUS": "WARNING"},  # as some DataWorks answers spell it
+BASELINE_STATUSES: Words[str, str] = Words(  # SAFE, ERROR and OVER are ours as they are
+    {"DANGROUS": "WARNING"},  # DataWorks' docs and SDK spell a warning baseline so
+    aliases={"DANGEROUS": "WARNING"},  # read too: the word as it would be spelt
 )
 BACKFILL_STATUSES: Words[str, str] = Words(  # 2024 workflow instance Status
     {"Running": "RUNNING", "Success": "SUCCESS", "Failure": "FAILURE"}

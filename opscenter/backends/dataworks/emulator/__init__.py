@@ -43,12 +43,16 @@ Mapping decisions where the local world and DataWorks differ:
   message; an id or name that is not there (NotFound) is HTTP 404 ``ResourceNotFound``; in
   the batch operations either is the id's ``SuccessInfo`` entry instead.
 - ``UpdateTask``/``BatchUpdateTasks`` change only ``Trigger.Recurrence`` (Pause freezes the
-  node, Normal unfreezes it); any other field is ``InvalidParameter``.
+  node, Normal unfreezes it); any other field is ``InvalidParameter``, except the empty
+  ``Tags`` the official SDK sends with every task.
 - Baseline events are 2020 topics (``TopicId`` the event id, ``TopicName`` its message);
   ``GetTopicInfluence`` names the one baseline run the event belongs to. A fired alert is
-  one ``ListAlertMessages`` entry (``AlertId`` the alert id as a string, ``RemindName`` its
-  rule, ``AlertTime`` its last send or first firing, ``Source`` ``REMIND_ALERT``); its
-  send count and resolution have no field.
+  one ``ListAlertMessages`` entry (``AlertId`` the alert id, ``RemindName`` its rule,
+  ``AlertTime`` its last send or first firing, ``Source`` ``REMIND_ALERT``); its send
+  count and resolution have no field. A warning baseline is ``DANGROUS``, as DataWorks
+  spells it. ``ListBaselines`` and ``ListAlertMessages`` send their paging numbers as
+  strings, and ``GetNode`` its ``Repeatability`` as ``"true"``/``"false"`` (ListNodes: a
+  bool), as the SDK's models declare them.
 - Data Studio nodes (2024 ``ListNodes``): every local node is one, ``Id`` the string
   ``str(7000000000 + node id)`` - deliberately unequal to the task id, as in DataWorks -
   and ``TaskId`` the node id. Undeployed nodes are listed too (Data Studio keeps the

@@ -192,9 +192,10 @@ class Mapper:
         }
 
     def task_detail(self, node: NodeInfo, ids: Mapping[str, int]) -> dict[str, Any]:
-        upstreams = [{"Type": "Normal", "UpstreamTaskId": ids[n]} for n in node.upstreams]
+        # UpstreamTaskId is a string in GetTask (the SDK's model), unlike Task.Id elsewhere
+        upstreams = [{"Type": "Normal", "UpstreamTaskId": str(ids[n])} for n in node.upstreams]
         cross = [
-            compact({"Type": kind, "UpstreamTaskId": ids.get(name)})
+            compact({"Type": kind, "UpstreamTaskId": _text(ids.get(name))})
             for kind, name in node.cross_cycle
         ]
         return {
@@ -410,6 +411,10 @@ def buffer(item: BaselineStatus) -> int | None:
     if item.predicted_finish is None:
         return None
     return int((item.committed_at - item.predicted_finish).total_seconds())
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
 
 
 def paged(items: list, number: int, size: int, key: str) -> dict[str, Any]:

@@ -93,7 +93,10 @@ class Ops2020(Group):
     def GetNode(self, params: Params) -> dict[str, Any]:
         prod_env(params)
         node = self._node(required_int(params, "NodeId"))
-        return legacy(self.map.node_2020(node, self._baselines_of_nodes().get(node.name)))
+        data = self.map.node_2020(node, self._baselines_of_nodes().get(node.name))
+        # GetNode's Repeatability is the string "true"/"false" (ListNodes': a bool)
+        data["Repeatability"] = str(data["Repeatability"]).lower()
+        return legacy(data)
 
     def GetNodeParents(self, params: Params) -> dict[str, Any]:
         return self._relatives(params, upward=True)

@@ -152,8 +152,10 @@ class Ops2024(Group):
         return {"SuccessInfo": info}
 
     def _set_recurrence(self, task_id: int, fields: Mapping[str, Any]) -> ActionResult:
-        """Only ``Trigger.Recurrence`` can change here: Pause freezes, Normal unfreezes."""
-        others = sorted(set(fields) - {"Id", "EnvType", "Trigger"})
+        """Only ``Trigger.Recurrence`` can change here: Pause freezes, Normal unfreezes. An
+        empty ``Tags`` changes nothing (the official SDK sends one with every task)."""
+        unchanged = {"Id", "EnvType", "Trigger"} | ({"Tags"} if fields.get("Tags") == [] else set())
+        others = sorted(set(fields) - unchanged)
         trigger = fields.get("Trigger") or {}
         if others or not isinstance(trigger, dict) or set(trigger) - _KEPT_TRIGGER_FIELDS:
             raise invalid("Trigger", "the emulator only changes Trigger.Recurrence")

@@ -12,6 +12,13 @@ from opscenter.backends.dataworks.emulator.wire import V2020, Params, invalid
 from opscenter.domain.records import AlertInfo, BaselineDetail, BaselineInfo, InstanceInfo
 
 
+def paged_text(items: list, number: int, size: int, key: str) -> dict[str, Any]:
+    """``paged`` with the paging numbers as strings, as ListBaselines and ListAlertMessages
+    send them (the docs and the SDK's models)."""
+    page = paged(items, number, size, key)
+    return page | {name: str(page[name]) for name in ("PageNumber", "PageSize", "TotalCount")}
+
+
 class Sla2020(Group):
     """Baselines and their statuses, baseline events as topics, and fired alerts."""
 
@@ -50,7 +57,7 @@ class Sla2020(Group):
         self._project(params)
         number, size = params.paging()
         baselines = [self._definition(b) for b in self.backend.list_baseline_definitions()]
-        return legacy(paged(baselines, number, size, "Baselines"))
+        return legacy(paged_text(baselines, number, size, "Baselines"))
 
     def GetBaseline(self, params: Params) -> dict[str, Any]:
         """One baseline as ListBaselines gives it, with the ids of the nodes it protects."""
@@ -119,8 +126,12 @@ class Sla2020(Group):
     def GetBaselineKeyPath(self, params: Params) -> dict[str, Any]:
         _, detail = self._baseline(params)
         steps = [
-            {
-                **self._brief(step.instance),
+            {  # a step's status and finish are its Runs' (the SDK's model has no others)
+                **{
+                    k: v
+                    for k, v in self._brief(step.instance).items()
+                    if k not in ("Status", "FinishTime")
+                },
                 "Bizdate": self.map.bizdate_ms(step.instance.bizdate),
                 "InGroupId": detail.status.cycle,
                 "Runs": [
@@ -228,12 +239,12 @@ class Sla2020(Group):
         ]
         if user:
             messages = [m for m in messages if m["AlertUser"] == user]
-        return legacy(paged(messages, number, size, "AlertMessages"))
+        return legacy(paged_text(messages, number, size, "AlertMessages"))
 
     def _alert_message(self, alert: AlertInfo) -> dict[str, Any]:
         kind, _, rest = alert.target.partition(":")
         message: dict[str, Any] = {
-            "AlertId": str(alert.id),
+            "AlertId": alert.id,
             "AlertTime": ms(alert.last_sent_at or alert.first_at),
             "AlertUser": self.backend.user,
             "AlertMethod": "MAIL",
