@@ -349,8 +349,10 @@ def test_show_lists_the_attempts_and_who_triggered_them(cli: Operator) -> None:
 
     # a virtual node succeeds without an attempt: it never reads "not run yet"
     root = cli.w.instance("ws_root")
-    assert cli.ok("show", str(root.id)).out.splitlines()[1].startswith(
-        "✓ SUCCESS · no attempt · group default"
+    assert (
+        cli.ok("show", str(root.id))
+        .out.splitlines()[1]
+        .startswith("✓ SUCCESS · no attempt · group default")
     )
 
 

@@ -459,9 +459,9 @@ def test_topic_and_alert_wire_shapes(sla_remote: tuple[DataWorksBackend, World])
     )["Data"]
     [influence] = data["Influences"]
     assert influence["BaselineName"] == "morning" and influence["InGroupId"] == 1
-    assert influence["Status"] in ("SAFE", "DANGEROUS", "ERROR", "OVER")
+    assert influence["Status"] in ("SAFE", "DANGROUS", "ERROR", "OVER")
     [message] = remote.client.call("ListAlertMessages", window, version="2020-05-18")["Data"][
         "AlertMessages"
     ]
-    assert message["RemindName"] == "failed_job" and isinstance(message["AlertId"], str)
+    assert message["RemindName"] == "failed_job" and isinstance(message["AlertId"], int)
     assert message["Instances"][0]["InstanceId"] == failed.id

@@ -133,7 +133,7 @@ def test_get_node_fields(client: DataWorksClient, scene: World) -> None:
     assert (extract["SchedulerType"], extract["Priority"]) == ("NORMAL", 3)
     assert (extract["RepeatMode"], extract["Repeatability"], extract["RepeatInterval"]) == (
         0,
-        True,
+        "true",
         90_000,
     )
     assert "day=${yyyymmdd}" in extract["ParamValues"].split(" ")
@@ -141,7 +141,7 @@ def test_get_node_fields(client: DataWorksClient, scene: World) -> None:
     assert isinstance(extract["ResGroupIdentifier"], str)
 
     report = call(client, "GetNode", {"NodeId": node_id(scene, "report"), **PROD})["Data"]
-    assert (report["RepeatMode"], report["Repeatability"]) == (2, False)
+    assert (report["RepeatMode"], report["Repeatability"]) == (2, "false")
     baselines = call(client, "ListBaselines", {"ProjectId": scene.workspace_id, "PageNumber": 1})[
         "Data"
     ]["Baselines"]
