@@ -60,6 +60,11 @@ def no_attempt(instance_id: int, attempt: int, runs: int) -> NotFound:
     return NotFound(f"instance #{instance_id} has no attempt {attempt} (it has 1..{runs})")
 
 
+def with_comment(text: str, comment: str) -> str:
+    """An action's audited words with the operator's comment, the same over every backend."""
+    return f"{text} (comment: {comment})" if comment else text
+
+
 def not_deployed(name: str, hint: str = "run 'opscenter deploy PATH'") -> str:
     """The words for a workspace the store does not hold, the same from every command:
     ``hint`` says what to do (or is empty where nothing can be done)."""

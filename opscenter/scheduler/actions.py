@@ -36,6 +36,7 @@ from opscenter.domain.records import (
     BackfillRequest,
     counted,
     not_found,
+    with_comment,
 )
 from opscenter.domain.times import to_local
 from opscenter.scheduler import backfill, state
@@ -76,14 +77,22 @@ class _Target:
     backfill: bool
 
 
-def _run(
+def run_audited(
     db: Engine,
     actor: Actor,
     action: str,
     targets: Sequence[int | str],
     body: Callable[[Connection], ActionResult],
+    *,
+    comment: str = "",
+    preview: bool = False,
 ) -> ActionResult:
-    """Do ``body`` in one transaction with its audit record; audit a refusal on its own."""
+    """Do ``body`` in one transaction with its audit record (the operator's comment in its
+    detail); audit a refusal on its own. A preview does ``body`` in a transaction that is
+    rolled back: exactly what it would do, refusals included, kept and audited nowhere."""
+    if preview:
+        with previewing(db) as conn:
+            return body(conn)
 
     def audited(conn: Connection, outcome: str, detail: str) -> None:
         audit.record(
@@ -93,7 +102,7 @@ def _run(
             action=action,
             targets=list(targets),
             outcome=outcome,
-            detail=detail,
+            detail=with_comment(detail, comment),
             source=actor.source,
         )
 
@@ -114,10 +123,10 @@ def refuse_readonly(db: Engine, actor: Actor, action: str, targets: Sequence[int
     def body(_conn: Connection) -> ActionResult:
         raise ActionRefused(read_only_refusal(action))
 
-    _run(db, actor, action, targets, body)
+    run_audited(db, actor, action, targets, body)
 
 
-def _targets(conn: Connection, workspace_id: int, ids: Sequence[int]) -> list[_Target]:
+def targets_of(conn: Connection, workspace_id: int, ids: Sequence[int]) -> list[_Target]:
     if not ids:
         raise ActionRefused("no instance given")
     rows = conn.execute(
@@ -176,7 +185,9 @@ def rerun(
     db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor, *, downstream: bool = False
 ) -> ActionResult:
     action = "rerun downstream" if downstream else "rerun"
-    return _run(db, actor, action, list(ids), _rerun_body(workspace_id, ids, actor, downstream))
+    return run_audited(
+        db, actor, action, list(ids), _rerun_body(workspace_id, ids, actor, downstream)
+    )
 
 
 def preview_rerun(
@@ -193,12 +204,12 @@ def _rerun_body(
     action = "rerun downstream" if downstream else "rerun"
 
     def body(conn: Connection) -> ActionResult:
-        targets = _targets(conn, workspace_id, ids)
+        targets = targets_of(conn, workspace_id, ids)
         check_action(action, targets)
         reset = [t.id for t in targets]
         if downstream:
             descendants = _same_cycle_descendants(conn, reset)
-            below = _targets(conn, workspace_id, descendants) if descendants else []
+            below = targets_of(conn, workspace_id, descendants) if descendants else []
             below = [t for t in below if t.status not in KEPT_BELOW]
             check_below(below)
             reset += [t.id for t in below]
@@ -231,7 +242,7 @@ def _rerun_body(
 
 def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
     def body(conn: Connection) -> ActionResult:
-        targets = _targets(conn, workspace_id, ids)
+        targets = targets_of(conn, workspace_id, ids)
         check_action("set success", targets)
         moved = state.move(
             conn,
@@ -260,7 +271,7 @@ def set_success(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor)
             f"{_their(moved)} downstream instances may now run",
         )
 
-    return _run(db, actor, "set success", list(ids), body)
+    return run_audited(db, actor, "set success", list(ids), body)
 
 
 def _halt(
@@ -273,7 +284,7 @@ def _halt(
     said = state.halt_reason(kind, actor.user)
 
     def body(conn: Connection) -> ActionResult:
-        targets = _targets(conn, workspace_id, ids)
+        targets = targets_of(conn, workspace_id, ids)
         check_action(kind, targets)
         waiting = [t.id for t in targets if t.status is not Status.RUNNING]
         running = [t.id for t in targets if t.status is Status.RUNNING]
@@ -315,7 +326,7 @@ def _halt(
         state.signal(conn, workspace_id, "evaluate", moved, by=actor.user, now=actor.now)
         return ActionResult(kind, moved + [i for i in running if i not in moved], message)
 
-    return _run(db, actor, kind, list(ids), body)
+    return run_audited(db, actor, kind, list(ids), body)
 
 
 def _halt_orphans(
@@ -370,7 +381,7 @@ def freeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> A
 
 def unfreeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) -> ActionResult:
     def body(conn: Connection) -> ActionResult:
-        targets = _targets(conn, workspace_id, ids)
+        targets = targets_of(conn, workspace_id, ids)
         check_action("unfreeze", targets)
         moved = state.move(
             conn,
@@ -390,7 +401,7 @@ def unfreeze(db: Engine, workspace_id: int, ids: Sequence[int], actor: Actor) ->
             f"{_their(moved)} upstream instances succeed and {_their(moved)} time has come",
         )
 
-    return _run(db, actor, "unfreeze", list(ids), body)
+    return run_audited(db, actor, "unfreeze", list(ids), body)
 
 
 def _node(conn: Connection, workspace_id: int, name: str) -> tuple[NodeRow, NodeVersionRow]:
@@ -432,7 +443,7 @@ def set_node_frozen(
         )
         return ActionResult(action, [], f"node {name} {'frozen' if frozen else 'unfrozen'}: {when}")
 
-    return _run(db, actor, action, [name], body)
+    return run_audited(db, actor, action, [name], body)
 
 
 def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionResult:
@@ -482,7 +493,7 @@ def undeploy(db: Engine, workspace_id: int, name: str, actor: Actor) -> ActionRe
             f"{counted(len(pending), 'pending instance')} will dry-run",
         )
 
-    return _run(db, actor, "undeploy", [name], body)
+    return run_audited(db, actor, "undeploy", [name], body)
 
 
 def handle_event(
@@ -511,7 +522,7 @@ def handle_event(
         )
         return ActionResult("handle event", [], f"event #{event_id}: {row.status} -> {status}")
 
-    return _run(db, actor, "handle event", [event_id, status], body)
+    return run_audited(db, actor, "handle event", [event_id, status], body)
 
 
 def _workspace_name(conn: Connection, workspace_id: int) -> str:
@@ -538,7 +549,7 @@ def create_backfill(
         )
 
     targets = [request.node, f"{request.start}..{request.end}"]
-    return _run(db, actor, "backfill", targets, body)
+    return run_audited(db, actor, "backfill", targets, body)
 
 
 def preview_backfill(db: Engine, workspace_id: int, request: BackfillRequest) -> ActionResult:

@@ -9,7 +9,7 @@ preview runs the same body and rolls it back: what it answers is what would be d
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
@@ -21,8 +21,7 @@ from opscenter.domain.preconditions import (
 )
 from opscenter.domain.records import ActionRefused, ActionResult, counted
 from opscenter.scheduler import state
-from opscenter.scheduler.actions import Actor, _targets
-from opscenter.store import audit
+from opscenter.scheduler.actions import Actor, run_audited, targets_of
 from opscenter.store.models import (
     InstanceEdgeRow,
     InstanceRow,
@@ -30,55 +29,9 @@ from opscenter.store.models import (
     RemovedEdgeRow,
     ResourceGroupRow,
 )
-from opscenter.store.tx import previewing, writing
 
 REMOVE_UPSTREAM = "remove upstream"
 UPDATE = "update"
-
-Body = Callable[[Connection], ActionResult]
-
-
-def _with_comment(text: str, comment: str) -> str:
-    return f"{text} (comment: {comment})" if comment else text
-
-
-def _do(
-    db: Engine,
-    actor: Actor,
-    action: str,
-    targets: Sequence[int],
-    comment: str,
-    body: Body,
-    *,
-    preview: bool,
-) -> ActionResult:
-    """``body`` in one transaction with its audit row (the comment in its detail); a
-    refusal audited on its own; a preview rolled back and audited nowhere."""
-    if preview:
-        with previewing(db) as conn:
-            return body(conn)
-
-    def audited(conn: Connection, outcome: str, detail: str) -> None:
-        audit.record(
-            conn,
-            at=actor.now,
-            user=actor.user,
-            action=action,
-            targets=list(targets),
-            outcome=outcome,
-            detail=_with_comment(detail, comment),
-            source=actor.source,
-        )
-
-    try:
-        with writing(db) as conn:
-            result = body(conn)
-            audited(conn, "ok", result.message)
-            return result
-    except ActionRefused as refused:
-        with writing(db) as conn:
-            audited(conn, "refused", refused.reason)
-        raise
 
 
 def remove_upstream(
@@ -96,7 +49,7 @@ def remove_upstream(
     why; ``affected``: the upstream instance ids removed."""
 
     def body(conn: Connection) -> ActionResult:
-        [target] = _targets(conn, workspace_id, [instance_id])
+        [target] = targets_of(conn, workspace_id, [instance_id])
         check_action(REMOVE_UPSTREAM, [target])
         upstream = {
             r.id: r
@@ -155,7 +108,9 @@ def remove_upstream(
             f"{counted(len(chosen), 'upstream')} of {this} removed ({names}); {then}",
         )
 
-    return _do(db, actor, REMOVE_UPSTREAM, [instance_id], comment, body, preview=preview)
+    return run_audited(
+        db, actor, REMOVE_UPSTREAM, [instance_id], body, comment=comment, preview=preview
+    )
 
 
 def update_instances(
@@ -190,7 +145,7 @@ def update_instances(
                     f"resource group {resource_group!r} is not one the workspace declares: "
                     f"{', '.join(known)}"
                 )
-        targets = _targets(conn, workspace_id, ids)
+        targets = targets_of(conn, workspace_id, ids)
         check_action(UPDATE, targets)
         values: dict[str, int | str] = {}
         said: list[str] = []
@@ -224,4 +179,4 @@ def update_instances(
             f"the scheduler dispatches by it from its next turn{kept}",
         )
 
-    return _do(db, actor, UPDATE, list(ids), comment, body, preview=preview)
+    return run_audited(db, actor, UPDATE, list(ids), body, comment=comment, preview=preview)

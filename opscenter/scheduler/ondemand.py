@@ -28,7 +28,7 @@ from opscenter.store.models import (
     NodeVersionRow,
     WorkspaceRow,
 )
-from opscenter.store.tx import inserted_id, previewing
+from opscenter.store.tx import inserted_id
 from opscenter.store.workspaces import zone_of
 
 _NOTE_LENGTH = 256  # InstanceRow.trigger_note
@@ -158,27 +158,21 @@ def _perform(
     comment: str,
     preview: bool,
 ) -> ActionResult:
-    """The action audited with its comment in its transaction; or, for a preview, done in
-    one that is rolled back: exactly what it would create, refusals included, with nothing
-    kept or audited."""
-    if not preview:
+    """The action audited with its comment; a preview says what it would create."""
+    if preview:
+        would = actions.run_audited(db, actor, action, targets, body, preview=True)
+        return ActionResult(
+            f"{action} preview",
+            [],
+            f"would create {would.message}",
+            extra={"instances": len(would.affected)},
+        )
 
-        def commented(conn: Connection) -> ActionResult:
-            result = body(conn)
-            message = f"created {result.message}"
-            return replace(
-                result, message=f"{message} (comment: {comment})" if comment else message
-            )
-
-        return actions._run(db, actor, action, targets, commented)
-    with previewing(db) as conn:
+    def created(conn: Connection) -> ActionResult:
         result = body(conn)
-    return ActionResult(
-        f"{action} preview",
-        [],
-        f"would create {result.message}",
-        extra={"instances": len(result.affected)},
-    )
+        return replace(result, message=f"created {result.message}")
+
+    return actions.run_audited(db, actor, action, targets, created, comment=comment)
 
 
 def _deployed(conn: Connection, workspace_id: int, name: str) -> tuple[NodeRow, NodeVersionRow]:

@@ -23,7 +23,13 @@ from opscenter.domain.preconditions import (
     priority_refusal,
     read_only_refusal,
 )
-from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo, counted
+from opscenter.domain.records import (
+    ActionRefused,
+    ActionResult,
+    InstanceInfo,
+    counted,
+    with_comment,
+)
 
 
 class Actions:
@@ -44,16 +50,15 @@ class Actions:
     ) -> ActionResult:
         """Refuse read-only, run, and audit the outcome (ok or refused) either way, with
         the operator's comment."""
-        said = f" (comment: {comment})" if comment else ""
         try:
             if self.readonly:
                 raise ActionRefused(read_only_refusal(action))
             result = call()
         except ActionRefused as refused:
             outcome = "unknown" if isinstance(refused, OutcomeUnknown) else "refused"
-            self.audit.write(action, targets, outcome, refused.reason + said)
+            self.audit.write(action, targets, outcome, with_comment(refused.reason, comment))
             raise
-        self.audit.write(action, targets, "ok", result.message + said)
+        self.audit.write(action, targets, "ok", with_comment(result.message, comment))
         return result
 
     def _act_or_preview(
