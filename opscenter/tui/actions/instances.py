@@ -196,17 +196,24 @@ def _priority(text: str) -> str | None:
     return None if text in {str(p) for p in INSTANCE_PRIORITIES} else f"one of {accepted}"
 
 
-def set_priority(aim: Aim) -> None:
+def _update(
+    aim: Aim,
+    ask: Ask,
+    summary: Callable[[str], str],
+    line: Callable[[InstanceInfo], str],
+    call: Callable[[Backend, list[int], str, str], ActionResult],
+) -> None:
+    """Ask one new value (and a comment) for the instances aimed at, then confirm with each
+    target's current value and change them with ``call(backend, ids, value, comment)``."""
     ids, first = _ids(aim), aim.targets[0]
 
     def confirm(answer: Answer) -> None:
-        priority, comment = int(answer.values["priority"]), answer.values["comment"]
+        value, comment = answer.values[ask.name], answer.values["comment"]
         aim.console.act(
             aim.action.title,
-            f"{counted(len(ids), 'instance')} will run at priority {priority} "
-            "(the dispatch order follows at once):",
-            [f"{label(t)} priority {t.priority}" for t in aim.targets],
-            lambda backend: backend.update_instances(ids, priority=priority, comment=comment),
+            summary(value),
+            [line(t) for t in aim.targets],
+            lambda backend: call(backend, ids, value, comment),
             notes=commented(answer),
             done=aim.screen.acted,
         )
@@ -216,41 +223,42 @@ def set_priority(aim: Aim) -> None:
             aim.action.title,
             f"{counted(len(ids), 'instance')}: {_named(first)}"
             + (f" and {len(ids) - 1} more" if len(ids) > 1 else ""),
-            [Ask("priority", "Priority (1, 3, 5, 7, 8)", str(first.priority), _priority), COMMENT],
+            [ask, COMMENT],
         ),
         answered(confirm),
     )
 
 
-def move_group(aim: Aim) -> None:
-    ids, first = _ids(aim), aim.targets[0]
-
-    def confirm(answer: Answer) -> None:
-        group, comment = answer.values["group"], answer.values["comment"]
-        aim.console.act(
-            aim.action.title,
-            f"{counted(len(ids), 'instance')} will run in resource group {group} "
-            "(its slots apply at once):",
-            [f"{label(t)} in {t.resource_group}" for t in aim.targets],
-            lambda backend: backend.update_instances(ids, resource_group=group, comment=comment),
-            notes=commented(answer),
-            done=aim.screen.acted,
-        )
-
-    aim.console.push_screen(
-        ActionForm(
-            aim.action.title,
-            f"{counted(len(ids), 'instance')}: {_named(first)}"
-            + (f" and {len(ids) - 1} more" if len(ids) > 1 else ""),
-            [
-                Ask(
-                    "group",
-                    "Resource group",
-                    first.resource_group,
-                    lambda text: None if text else "name a resource group",
-                ),
-                COMMENT,
-            ],
+def set_priority(aim: Aim) -> None:
+    _update(
+        aim,
+        Ask("priority", "Priority (1, 3, 5, 7, 8)", str(aim.targets[0].priority), _priority),
+        lambda value: (
+            f"{counted(len(aim.targets), 'instance')} will run at priority {value} "
+            "(the dispatch order follows at once):"
         ),
-        answered(confirm),
+        lambda t: f"{label(t)} priority {t.priority}",
+        lambda backend, ids, value, comment: backend.update_instances(
+            ids, priority=int(value), comment=comment
+        ),
+    )
+
+
+def move_group(aim: Aim) -> None:
+    _update(
+        aim,
+        Ask(
+            "group",
+            "Resource group",
+            aim.targets[0].resource_group,
+            lambda text: None if text else "name a resource group",
+        ),
+        lambda value: (
+            f"{counted(len(aim.targets), 'instance')} will run in resource group "
+            f"{value} (its slots apply at once):"
+        ),
+        lambda t: f"{label(t)} in {t.resource_group}",
+        lambda backend, ids, value, comment: backend.update_instances(
+            ids, resource_group=value, comment=comment
+        ),
     )
