@@ -202,3 +202,16 @@ async def test_a_manual_nodes_own_screen_says_how_it_runs_and_runs_its_workflow(
         assert "next: when an operator runs it (W runs its workflow)" in text
         await press(pilot, "W")
         assert isinstance(app.screen, ActionForm)
+
+
+async def test_a_removed_upstream_is_drawn_dashed_and_named_in_the_why(w: World) -> None:
+    """After an emergency removal the instance screen still shows the upstream, marked as
+    removed (readable without colour), and the why no longer counts it."""
+    stage = w.instance("stage")
+    w.backend.remove_upstream(stage.id, comment="source down")
+    app = OpsApp(w.backend, start="instances")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await on_instance(pilot, app, w, "stage")
+        text = screen_text(pilot)
+        assert "✗ broken ┄ removed by al" in text  # cut at the tree's width
+        assert "✓ upstream" in text  # the removed one no longer holds it back
