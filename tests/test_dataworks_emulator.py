@@ -538,9 +538,9 @@ def test_legacy_topics_and_alert_messages_need_a_window(client: DataWorksClient)
             action, {**window, "PageNumber": 1, "PageSize": 10}, version="2020-05-18"
         )
         paging = (1, 10, 0) if key == "Topics" else ("1", "10", "0")  # as the SDK declares
-        assert answer["Data"] == dict(zip(("PageNumber", "PageSize", "TotalCount"), paging)) | {
-            key: []
-        }
+        assert answer["Data"] == dict(
+            zip(("PageNumber", "PageSize", "TotalCount"), paging, strict=True)
+        ) | {key: []}
         error = api_error(
             lambda action=action: client.call(
                 action, {"EndTime": window["EndTime"]}, version="2020-05-18"
