@@ -17,7 +17,7 @@ from opscenter import __version__
 from opscenter.config import API_VERSIONS, BACKENDS
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import Status
-from opscenter.domain.preconditions import INSTANCE_PRIORITIES
+from opscenter.domain.preconditions import PRIORITIES
 from opscenter.options import Options
 from opscenter.store.db import LARGEST_ID
 from opscenter.verbs.reading import INSTANCE_KINDS
@@ -484,10 +484,10 @@ def _ids(text: str) -> list[int]:
 
 
 def _priority(text: str) -> int:
-    if text.strip() not in {str(p) for p in INSTANCE_PRIORITIES}:
+    if text.strip() not in {str(p) for p in PRIORITIES}:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a priority DataWorks accepts "
-            f"({', '.join(map(str, INSTANCE_PRIORITIES))})"
+            f"({', '.join(map(str, PRIORITIES))})"
         )
     return int(text)
 

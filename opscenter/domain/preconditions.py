@@ -28,7 +28,7 @@ KEPT_BELOW = (Status.FROZEN,)
 # the priority or resource group of instances not finished (DataWorks' priorities).
 REMOVE_UPSTREAM_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE, Status.FAILURE)
 UPDATE_FROM = tuple(s for s in Status if not s.finished)
-INSTANCE_PRIORITIES = (1, 3, 5, 7, 8)
+PRIORITIES = (1, 3, 5, 7, 8)  # DataWorks' priorities: of instances, nodes and baselines
 
 ALLOWED_FROM: dict[str, tuple[Status, ...]] = {
     "rerun": RERUN_FROM,
@@ -93,7 +93,7 @@ def refusal(action: str, status: Status, rerun_mode: str = RerunMode.ALLOWED.val
 
 def priority_refusal(priority: int) -> str | None:
     """Why DataWorks would not take this instance priority (None: it would)."""
-    if priority in INSTANCE_PRIORITIES:
+    if priority in PRIORITIES:
         return None
     return f"priority {priority} is not one DataWorks accepts: one of 1, 3, 5, 7, 8"
 

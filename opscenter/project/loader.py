@@ -18,7 +18,6 @@ import yaml
 from opscenter.domain import dag
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.model import (
-    Baseline,
     Dependency,
     DependencyType,
     InstanceMode,
@@ -33,6 +32,7 @@ from opscenter.domain.model import (
 )
 from opscenter.domain.params import problems_in_code, problems_in_value
 from opscenter.project.alert_rules import alert_rules
+from opscenter.project.baselines import baseline_rules
 from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
 from opscenter.project.reader import Field, Report
 from opscenter.yamlsyntax import yaml_syntax
@@ -41,7 +41,6 @@ WORKSPACE_FILE = "workspace.yaml"
 DEFAULT_GROUP = ResourceGroup("default", 4)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ROOT_CRON = "00 00 00 * * ?"
-BASELINE_PRIORITIES = (1, 3, 5, 7, 8)
 _TOP_KEYS = {"workspace", "resource_groups", "nodes", "baselines", "alerts"}
 _WORKSPACE_KEYS = {"name", "timezone", "warehouse", "landing", "parameters"}
 _NODE_KEYS = {
@@ -65,12 +64,10 @@ _NODE_KEYS = {
     "workflow",
 }
 _TRIGGER_KEYS = {"type", "cron", "start_time", "end_time", "timezone"}
-_BASELINE_KEYS = {"name", "owner", "priority", "type", "committed_time", "margin", "nodes"}
 _DURATION = re.compile(r"^(\d+)\s*([smh]?)$")
 # Environment variables that make the node's interpreter run or load code before the script.
 _STARTUP_VARIABLES = {"BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "PROMPT_COMMAND"}
 _STARTUP_PREFIXES = ("LD_", "PYTHON", "BASH_FUNC_")
-_CLOCK_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 
 
 def workspace_file(path: str | Path) -> Path:
@@ -146,7 +143,7 @@ class _Loader:
         name, params, warehouse, landing = header or ("", {}, "", "")
         nodes = self.check_graph(located, name, {g.name for g in groups} | self.group_names)
         names = {n.name for n in nodes} | self.node_names
-        baselines = self.baselines(fields.get("baselines"), names)
+        baselines = baseline_rules(fields.get("baselines"), names, self.baseline_names)
         baseline_names = {b.name for b in baselines} | self.baseline_names
         alerts = alert_rules(fields.get("alerts"), names, baseline_names)
         if header is None:
@@ -512,91 +509,6 @@ class _Loader:
                 "a node cannot wait for itself in the same cycle; use CrossCycleDependsOnSelf",
             )
         return nodes
-
-    def baselines(self, field: Field | None, nodes: set[str]) -> list[Baseline]:
-        found: dict[str, Baseline] = {}
-        for item in field.items() if field else ():
-            fields = item.mapping(_BASELINE_KEYS, required={"name", "committed_time", "nodes"})
-            if fields is None or "name" not in fields:
-                continue
-            name = fields["name"].identifier("baseline name")
-            if name:
-                self.baseline_names.add(name)
-            kind = (
-                fields["type"].choice(str.upper, ["DAILY", "HOURLY"])
-                if "type" in fields
-                else "DAILY"
-            )
-            if kind not in ("DAILY", "HOURLY"):
-                fields["type"].problem(f"{kind!r} is not a baseline type", "DAILY or HOURLY")
-                kind = None
-            priority = fields["priority"].integer(1, 8) if "priority" in fields else 1
-            if priority is not None and priority not in BASELINE_PRIORITIES:
-                fields["priority"].problem(
-                    f"baseline priority {priority} is not allowed", "one of 1, 3, 5, 7, 8"
-                )
-                priority = None
-            margin = fields["margin"].integer(0, 24 * 60) if "margin" in fields else 30
-            times = self.committed(fields.get("committed_time"), kind)
-            members = self.members(fields.get("nodes"), nodes)
-            owner = fields["owner"].text(allow_empty=True) if "owner" in fields else ""
-            if name in found:
-                fields["name"].problem(f"baseline {name!r} is defined twice")
-            elif (
-                name is not None
-                and kind is not None
-                and priority is not None
-                and margin is not None
-                and times is not None
-                and members is not None
-                and owner is not None
-            ):
-                found[name] = Baseline(name, owner, priority, kind, times, margin, members)
-        return list(found.values())
-
-    def committed(self, field: Field | None, kind: str | None) -> tuple[str, ...] | None:
-        if field is None:
-            return None
-        items = list(field.items()) if isinstance(field.node, yaml.SequenceNode) else [field]
-        if kind == "DAILY" and len(items) != 1:
-            field.problem(
-                "a DAILY baseline has one committed time", "write committed_time: '09:00'"
-            )
-            return None
-        times: list[str] = []
-        for item in items:
-            value = item.text()
-            if value is None:
-                continue
-            match = _CLOCK_TIME.match(value)
-            if not (match and int(match[1]) <= 47 and int(match[2]) <= 59):
-                item.problem(
-                    f"{value!r} is not a committed time",
-                    "hh:mm with hh 00..47 (24..47 = the next day)",
-                )
-                return None
-            times.append(value)
-        return tuple(times) if len(times) == len(items) else None
-
-    def members(self, field: Field | None, nodes: set[str]) -> tuple[str, ...] | None:
-        if field is None:
-            return None
-        names: list[str] = []
-        items = list(field.items())
-        for item in items:
-            name = item.identifier("node name")
-            if name is not None and name not in nodes:
-                item.problem(
-                    f"baseline node {name!r} is not a node of this workspace",
-                    did_you_mean(name, nodes),
-                )
-                return None
-            if name is not None:
-                names.append(name)
-        if not items:
-            field.problem("a baseline protects at least one node")
-            return None
-        return tuple(names) if len(names) == len(items) else None
 
 
 def _check_triggers(by_name: dict[str, tuple[Node, Field]], root: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from opscenter.backends.base import Backend
 from opscenter.domain.model import Status
-from opscenter.domain.preconditions import INSTANCE_PRIORITIES
+from opscenter.domain.preconditions import PRIORITIES
 from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo, counted
 from opscenter.tui import format as fmt
 from opscenter.tui.actions.base import Aim, Handler
@@ -192,8 +192,8 @@ def _named(info: InstanceInfo) -> str:
 
 
 def _priority(text: str) -> str | None:
-    accepted = ", ".join(map(str, INSTANCE_PRIORITIES))
-    return None if text in {str(p) for p in INSTANCE_PRIORITIES} else f"one of {accepted}"
+    accepted = ", ".join(map(str, PRIORITIES))
+    return None if text in {str(p) for p in PRIORITIES} else f"one of {accepted}"
 
 
 def _update(
