@@ -19,7 +19,7 @@ import sys
 import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -30,7 +30,8 @@ from alibabacloud_dataworks_public20240518.client import Client as Client2024
 from alibabacloud_tea_openapi.utils_models import Config
 from darabonba.model import DaraModel
 
-from opscenter.domain.model import Status
+from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.records import InstanceInfo
 from tests.harness import MakeWorld, World, at
 from tests.test_dataworks_emulator import KEY_ID, SECRET, serving
 
@@ -61,11 +62,16 @@ SDK = {V2024: (Client2024, m24), V2020: (Client2020, m20)}
 PROD = "PROD"
 
 WORKSPACE = """
+    resource_groups: [{name: spare, slots: 1}]
     nodes:
       - {name: ok, type: shell, code: "echo fine", trigger: {cron: "00 30 00 * * ?"}}
       - {name: failed, type: shell, code: "echo ERROR: disk full; exit 1",
          trigger: {cron: "00 30 00 * * ?"}}
       - {name: blocked, type: virtual, depends: [failed], trigger: {cron: "00 30 00 * * ?"}}
+      - {name: extract, type: shell, code: 'echo "extract of $bizdate"',
+         trigger: {type: Manual}, workflow: export}
+      - {name: publish, type: virtual, depends: [extract], trigger: {type: Manual},
+         workflow: export}
       - {name: later, type: virtual, depends: [ok], trigger: {cron: "00 00 05 * * ?"}}
       - {name: leaf, type: virtual, trigger: {cron: "00 00 07 * * ?"}}
     baselines:
@@ -76,6 +82,7 @@ WORKSPACE = """
 """
 BIZDATE = datetime(2025, 10, 31, tzinfo=UTC)
 BIZDATE_MS = int(BIZDATE.timestamp() * 1000)
+RUN_DAY = date(2025, 10, 20)  # the business date of the test and manual runs
 WINDOW = {"begin_time": "2025-10-30T00:00:00Z", "end_time": "2025-11-02T00:00:00Z"}
 
 
@@ -224,6 +231,12 @@ class Scene:
     def call(self, version: str, action: str, **request: Any) -> Any:
         client = self.v24 if version == V2024 else self.v20
         return client.call(version, action, **request)
+
+    def settled(self, ids: list[int]) -> dict[str, InstanceInfo]:
+        """The instances once all have finished, by node name."""
+        get = self.world.backend.get_instance
+        self.world.wait_for(lambda: all(get(i).status.finished for i in ids))
+        return {get(i).node: get(i) for i in ids}
 
 
 @pytest.fixture
@@ -416,6 +429,144 @@ def _backfill(s: Scene) -> None:
     assert stopped.success_info[str(run)].success is True
 
 
+@case(CASES_2024, "RemoveTaskInstanceDependencies")
+def _remove_upstream(s: Scene) -> None:
+    blocked, failed = s.instance("blocked"), s.instance("failed")
+    body = s.call(
+        V2024,
+        "RemoveTaskInstanceDependencies",
+        id=blocked,
+        upstream_task_instance_ids=[failed],
+        comment="source is down",
+    )
+    assert body.success is True
+    up = s.call(V2024, "ListUpstreamTaskInstances", id=blocked).paging_info
+    assert up.upstream_task_instances == []  # the dependency is gone, not listed as removed
+    down = s.call(V2024, "ListDownstreamTaskInstances", id=failed).paging_info
+    assert down.downstream_task_instances == []
+    s.world.idle()
+    assert s.world.status("blocked") is Status.SUCCESS  # no longer waits on failed
+    assert s.world.status("failed") is Status.FAILURE
+    served = s.world.backend.audit_log(limit=1)[0]
+    assert served.action == "remove upstream" and "comment: source is down" in served.detail
+
+
+@case(CASES_2024, "UpdateTaskInstances")
+def _update_instances(s: Scene) -> None:
+    later, ok = s.instance("later"), s.instance("ok")
+    change = m24.UpdateTaskInstancesRequestTaskInstances
+    body = s.call(
+        V2024,
+        "UpdateTaskInstances",
+        task_instances=[
+            change(id=later, priority=8, runtime_resource="spare"),
+            change(id=ok, priority=8),
+        ],
+        comment="rush",
+    )
+    assert body.success_info[str(later)].success is True
+    refused = body.success_info[str(ok)]  # a finished instance keeps its priority
+    assert refused.success is False and "keeps its priority" in refused.message
+    changed = s.world.backend.get_instance(later)
+    assert (changed.priority, changed.resource_group) == (8, "spare")
+    assert s.world.backend.get_instance(ok).priority != 8
+    detail = s.call(V2024, "GetTaskInstance", id=later).task_instance
+    assert detail.priority == 8 and detail.runtime_resource.resource_group_id == "spare"
+
+
+def _one_day(day: date) -> m24.CreateWorkflowInstancesRequestPeriods:
+    text = day.isoformat()
+    return m24.CreateWorkflowInstancesRequestPeriods(
+        biz_dates=[
+            m24.CreateWorkflowInstancesRequestPeriodsBizDates(
+                start_biz_date=text, end_biz_date=text
+            )
+        ]
+    )
+
+
+def _created_run(s: Scene, kind: str, workflow: int, **properties: Any) -> list[int]:
+    """CreateWorkflowInstances of ``kind`` for RUN_DAY, its result polled (one workflow
+    instance), and that workflow instance's task instances (ListTaskInstances)."""
+    created = s.call(
+        V2024,
+        "CreateWorkflowInstances",
+        name=f"{kind} run",
+        project_id=s.project,
+        env_type="Prod",
+        type=kind,
+        workflow_id=workflow,
+        periods=_one_day(RUN_DAY),
+        default_run_properties=m24.CreateWorkflowInstancesRequestDefaultRunProperties(**properties)
+        if properties
+        else None,
+        comment=f"{kind} by hand",
+    )
+    result = s.call(
+        V2024, "GetCreateWorkflowInstancesResult", operation_id=created.operation_id
+    ).result
+    assert (result.status, result.failure_message) == ("Created", None)
+    [run] = result.workflow_instance_ids
+    listed = s.call(
+        V2024,
+        "ListTaskInstances",
+        project_id=s.project,
+        workflow_instance_id=run,
+        workflow_instance_type="Manual" if kind == "ManualWorkflow" else kind,
+    ).paging_info.task_instances
+    assert all(t.workflow_instance_id == run for t in listed)
+    return [t.id for t in listed]
+
+
+@case(CASES_2024, "CreateWorkflowInstances SmokeTest", "GetCreateWorkflowInstancesResult")
+def _test_run(s: Scene) -> None:
+    [test] = _created_run(s, "SmokeTest", 1, root_task_ids=[s.node("ok")])
+    run = s.settled([test])["ok"]
+    assert (run.kind, run.bizdate, run.status) == (InstanceKind.TEST, RUN_DAY, Status.SUCCESS)
+    detail = s.call(V2024, "GetTaskInstance", id=test).task_instance
+    assert (detail.task_id, detail.workflow_instance_type) == (s.node("ok"), "SmokeTest")
+    assert s.world.status("blocked") is Status.NOT_RUN  # a test run has no downstream
+
+
+@case(CASES_2024, "ListWorkflows", "GetWorkflow")
+def _manual_workflows(s: Scene) -> None:
+    [export] = s.call(
+        V2024, "ListWorkflows", project_id=s.project, env_type="Prod", trigger_type="Manual"
+    ).paging_info.workflows
+    assert (export.name, export.trigger.type, export.env_type) == ("export", "Manual", "Prod")
+    workflow = s.call(V2024, "GetWorkflow", id=export.id, env_type="Prod").workflow
+    assert (workflow.id, workflow.name) == (export.id, "export")
+    assert [(t.name, t.id, t.workflow_id) for t in workflow.tasks] == [
+        ("extract", s.node("extract"), export.id),
+        ("publish", s.node("publish"), export.id),
+    ]
+    task = s.call(V2024, "GetTask", id=s.node("extract")).task
+    assert (task.trigger.type, task.workflow_id) == ("Manual", export.id)
+
+
+@case(
+    CASES_2024,
+    "CreateWorkflowInstances ManualWorkflow Manual",
+    "GetCreateWorkflowInstancesResult",
+)
+def _manual_runs(s: Scene) -> None:
+    [export] = s.call(
+        V2024, "ListWorkflows", project_id=s.project, trigger_type="Manual"
+    ).paging_info.workflows
+    whole = s.settled(_created_run(s, "ManualWorkflow", export.id))
+    assert set(whole) == {"extract", "publish"}
+    for run in whole.values():
+        assert (run.kind, run.bizdate, run.status) == (
+            InstanceKind.MANUAL,
+            RUN_DAY,
+            Status.SUCCESS,
+        )
+    assert whole["extract"].finished_at <= whole["publish"].started_at  # dependency order
+    assert "extract of 20251020" in s.world.backend.read_log(whole["extract"].id).text
+    chosen = _created_run(s, "Manual", export.id, include_task_ids=[s.node("extract")])
+    assert {n: i.kind for n, i in s.settled(chosen).items()} == {"extract": InstanceKind.MANUAL}
+
+
 @case(CASES_2024, "GetProject")
 def _get_project_2024(s: Scene) -> None:
     project = s.call(V2024, "GetProject", id=s.project).project
@@ -573,6 +724,64 @@ def _backfill_2020(s: Scene) -> None:
     assert (dag.dag_id, dag.type, dag.name) == (dags[0], "SUPPLY_DATA", "redo ok")
     listed = s.call(V2020, "ListDags", op_seq=dag.op_seq, project_env=PROD).data
     assert sorted(d.dag_id for d in listed.dags) == sorted(dags)
+
+
+@case(CASES_2020, "RunSmokeTest")
+def _test_run_2020(s: Scene) -> None:
+    dag = s.call(
+        V2020,
+        "RunSmokeTest",
+        name="try the fix",
+        node_id=s.node("ok"),
+        bizdate=f"{RUN_DAY} 00:00:00",
+        project_env=PROD,
+    ).data
+    assert isinstance(dag, int)
+    [instance] = s.call(
+        V2020,
+        "ListInstances",
+        project_id=s.project,
+        project_env=PROD,
+        bizdate=f"{RUN_DAY} 00:00:00",
+        dag_id=dag,
+    ).data.instances
+    assert (instance.node_id, instance.dag_id, instance.dag_type) == (
+        s.node("ok"),
+        dag,
+        "SMOKE_TEST",
+    )
+    run = s.settled([instance.instance_id])["ok"]
+    assert (run.kind, run.bizdate, run.status) == (InstanceKind.TEST, RUN_DAY, Status.SUCCESS)
+
+
+@case(CASES_2020, "RunManualDagNodes", "ListManualDagInstances")
+def _manual_runs_2020(s: Scene) -> None:
+    key = {"project_name": "ws", "project_env": PROD}
+
+    def run(**nodes: Any) -> dict[str, InstanceInfo]:
+        dag = s.call(
+            V2020,
+            "RunManualDagNodes",
+            flow_name="export",
+            biz_date=f"{RUN_DAY} 00:00:00",
+            **nodes,
+            **key,
+        ).dag_id
+        assert isinstance(dag, int)
+        rows = s.call(V2020, "ListManualDagInstances", dag_id=str(dag), **key).instances
+        assert [(r.dag_id, r.dag_type) for r in rows] == [(dag, "MANUAL_FLOW")] * len(rows)
+        by_name = s.settled([r.instance_id for r in rows])
+        assert {r.node_name: r.node_id for r in rows} == {n: s.node(n) for n in by_name}
+        return by_name
+
+    whole = run()
+    assert set(whole) == {"extract", "publish"}
+    assert all(
+        (i.kind, i.bizdate, i.status) == (InstanceKind.MANUAL, RUN_DAY, Status.SUCCESS)
+        for i in whole.values()
+    )
+    chosen = run(include_node_ids=str(s.node("extract")))
+    assert {n: i.kind for n, i in chosen.items()} == {"extract": InstanceKind.MANUAL}
 
 
 @case(CASES_2020, "GetProject")

@@ -92,6 +92,7 @@ Mapping decisions where the local world and DataWorks differ:
   and ``UpdateTaskInstances`` call the LocalBackend's remove_upstream and
   update_instances with the ``Comment``; ``UpdateTaskInstances`` answers per id in
   ``SuccessInfo``, ``RuntimeResource`` being a resource group name, ``DataSource`` refused.
+  A removed dependency is no longer listed by ``List{Up,Down}streamTaskInstances``.
 - Test and manual runs: ``CreateWorkflowInstances`` ``Type`` ``SmokeTest`` (``WorkflowId``
   1, one ``RootTaskIds`` entry), ``ManualWorkflow`` (a whole manual workflow) or ``Manual``
   (its ``IncludeTaskIds``), for one business date; 2020 ``RunSmokeTest`` and
@@ -103,8 +104,9 @@ Mapping decisions where the local world and DataWorks differ:
   and ``ListManualDagInstances`` list its instances, of ``DagType`` ``SMOKE_TEST`` and
   ``MANUAL_FLOW``. Manual workflows are the local ``workflow`` names of manually triggered
   nodes, ``Id`` 8000000000 + the CRC-32 of the name: ``ListWorkflows`` (``TriggerType``
-  Manual; no other workflow is listed) and ``GetWorkflow`` (with its ``Tasks``); a manual
-  task's ``Trigger.Type`` is ``Manual`` and its ``WorkflowId`` that id.
+  Manual; no other workflow is listed) and ``GetWorkflow`` (with its ``Tasks``, in the
+  shape of that model: ``TriggerRecurrence``, no ``Trigger``); a manual task's
+  ``Trigger.Type`` is ``Manual`` and its ``WorkflowId`` that id.
 - 2020 backfill: ``RunCycleDagNodes`` makes one local backfill of ``RootNodeId`` with the
   other ``IncludeNodeIds`` included and ``ExcludeNodeIds`` excluded; ``Parallelism``
   false runs one date at a time, true runs ``ConcurrentRuns`` (2-10) dates at once, or

@@ -21,6 +21,21 @@ from opscenter.backends.dataworks.emulator.wire import V2020, ApiFailure, Params
 from opscenter.backends.dataworks.vocabulary import MANUAL_TRIGGER
 from opscenter.domain.records import ActionRefused, BackfillInfo, BackfillRequest, NodeFilter
 
+# The fields of ListManualDagInstances' Instances[] (the SDK's model) that an instance row
+# has: no Owner, PeriodNumber, Priority or TaskRerunTime as ListInstances gives.
+_MANUAL_DAG_INSTANCE_FIELDS = {
+    "InstanceId",
+    "NodeId",
+    "NodeName",
+    "Status",
+    "TaskType",
+    "BizDate",
+    "CycTime",
+    "BeginRunningTime",
+    "FinishTime",
+    "DagType",
+    "DagId",
+}
 MAX_CONCURRENT_RUNS = 10  # the local backfill's limit of dates in flight
 WHOLE_DAY = ("00:00:00", "23:59:59")
 
@@ -114,7 +129,7 @@ class Dags2020(Group):
         for instance_id in self.map.run_members(dag):
             row = self.map.instance_2020(self.backend.get_instance(instance_id))
             row["BizDate"] = row.pop("Bizdate")
-            rows.append(row)
+            rows.append({k: v for k, v in row.items() if k in _MANUAL_DAG_INSTANCE_FIELDS})
         return {"Instances": rows}
 
     def _project_name(self, params: Params) -> None:

@@ -268,6 +268,7 @@ class Ops2024(Group):
                 "TaskInstance": self.map.task_instance(r.instance),
             }
             for r in self.backend.relatives(item.id, direction, levels=1)
+            if r.removed is None  # a removed dependency is no longer one DataWorks lists
         ]
         return {"PagingInfo": paged(rows, number, size, key)}
 
@@ -524,9 +525,16 @@ class Ops2024(Group):
         wanted = required_int(params, "Id")
         for workflow, nodes in self._workflows().items():
             if workflow_id(workflow) == wanted:
-                tasks = [self.map.task(n) for n in nodes]
+                tasks = [self._workflow_task(n) for n in nodes]
                 return {"Workflow": {**self._workflow(workflow, nodes), "Tasks": tasks}}
         raise ApiFailure(400, "InvalidParameter", f"No workflow with id {wanted}.")
+
+    def _workflow_task(self, node: NodeInfo) -> dict[str, Any]:
+        """A task as GetWorkflow's ``Tasks`` has it: its recurrence as ``TriggerRecurrence``
+        (no ``Trigger``), ``EnvType``, and none of GetTask's other fields."""
+        task = self.map.task(node)
+        kept = {k: v for k, v in task.items() if k in _WORKFLOW_TASK_FIELDS}
+        return {**kept, "EnvType": PROD_2024, "TriggerRecurrence": task["Trigger"]["Recurrence"]}
 
     def _workflows(self) -> dict[str, list[NodeInfo]]:
         found: dict[str, list[NodeInfo]] = {}
@@ -579,6 +587,24 @@ _UPDATABLE_TASK_FIELDS = {
     "Outputs",
     "Tags",
     "Description",
+}
+# The fields of GetWorkflow's Workflow.Tasks[] (the SDK's model) that a task row has.
+_WORKFLOW_TASK_FIELDS = {
+    "Id",
+    "Name",
+    "Type",
+    "Owner",
+    "Description",
+    "ProjectId",
+    "WorkflowId",
+    "Priority",
+    "RerunMode",
+    "RerunTimes",
+    "RerunInterval",
+    "Timeout",
+    "RuntimeResource",
+    "CreateTime",
+    "ModifyTime",
 }
 # A client sends the full trigger read from GetTask (spec 3.1); only Recurrence may differ.
 _KEPT_TRIGGER_FIELDS = {"Type", "Cron", "CycleType", "Recurrence", "StartTime", "EndTime"}
