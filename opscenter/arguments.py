@@ -486,8 +486,7 @@ def _ids(text: str) -> list[int]:
 def _priority(text: str) -> int:
     if text.strip() not in {str(p) for p in PRIORITIES}:
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a priority DataWorks accepts "
-            f"({', '.join(map(str, PRIORITIES))})"
+            f"{text!r} is not a priority DataWorks accepts ({', '.join(map(str, PRIORITIES))})"
         )
     return int(text)
 
