@@ -9,12 +9,21 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any, ClassVar
 
 from opscenter.backends.dataworks.emulator.mapping import Mapper
 from opscenter.backends.dataworks.emulator.wire import ApiFailure, Params, invalid, missing
 from opscenter.backends.local import LocalBackend
-from opscenter.domain.records import InstanceFilter, InstanceInfo, NodeFilter, NodeInfo, NotFound
+from opscenter.domain.records import (
+    ActionRefused,
+    ActionResult,
+    InstanceFilter,
+    InstanceInfo,
+    NodeFilter,
+    NodeInfo,
+    NotFound,
+)
 
 Operation = Callable[[Params], dict[str, Any]]
 EVERY = 1_000_000  # a list limit no served workspace reaches: the whole list
@@ -114,3 +123,18 @@ class Group:
             if chunk.at_end or chunk.next_offset == offset:
                 return "".join(chunks)
             offset = chunk.next_offset
+
+    def _batch(self, params: Params, act: Callable[[list[int]], ActionResult]) -> dict[str, Any]:
+        """One action per id, so a refusal is that id's failure and the rest still happen."""
+        ids = params.ids("Ids", required=True)
+        return {"SuccessInfo": {str(i): self._outcome(partial(act, [i])) for i in ids}}
+
+    @staticmethod
+    def _outcome(act: Callable[[], ActionResult]) -> dict[str, Any]:
+        try:
+            result = act()
+        except ActionRefused as refused:
+            return {"Success": False, "Message": refused.reason}
+        except ApiFailure as failure:
+            return {"Success": False, "Message": failure.message}
+        return {"Success": True, "Message": result.message}

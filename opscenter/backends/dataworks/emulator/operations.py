@@ -9,9 +9,10 @@ from opscenter.backends.dataworks.emulator.ops2020 import Ops2020
 from opscenter.backends.dataworks.emulator.ops2024 import Ops2024
 from opscenter.backends.dataworks.emulator.pipelines import Pipelines
 from opscenter.backends.dataworks.emulator.sla2020 import Sla2020
+from opscenter.backends.dataworks.emulator.workflows2024 import Workflows2024
 from opscenter.backends.local import LocalBackend
 
-GROUPS = (Ops2024, Pipelines, Ops2020, Dags2020, Sla2020)
+GROUPS = (Ops2024, Workflows2024, Pipelines, Ops2020, Dags2020, Sla2020)
 
 
 class Operations:
