@@ -145,11 +145,12 @@ def _replace(conn: Connection, targets: set[int], edges: list[Edge], ids: dict[S
     removed: set[tuple[int, int]] = set()
     for chunk in chunks(sorted(targets)):
         removed.update(
-            conn.execute(
+            (up, down)
+            for up, down in conn.execute(
                 select(RemovedEdgeRow.upstream_id, RemovedEdgeRow.downstream_id).where(
                     RemovedEdgeRow.downstream_id.in_(chunk)
                 )
-            ).tuples()
+            )
         )
     wanted: dict[int, set[tuple[int, bool]]] = {t: set() for t in targets}
     for edge in edges:

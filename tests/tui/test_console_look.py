@@ -72,7 +72,7 @@ async def test_without_colour_the_focused_panel_and_row_are_marked_and_named(
         assert text.count("▸") == 1 and marked_in(pilot).startswith("Top errors")
         assert "Top errors" in reversed_texts(pilot)
         await press(pilot, "2")  # a list screen draws without colour too
-        assert "> ads_dashboard_publish" in screen_text(pilot)
+        assert "> adhoc_export_orders" in screen_text(pilot)
 
 
 async def test_a_number_key_goes_to_the_top_of_its_screen_from_a_detail(demo_backend):
