@@ -93,8 +93,8 @@ BOUNDED = {
 # -- workspace YAML ---------------------------------------------------------------------
 
 from opscenter.project.alert_rules import _KEYS as ALERT_KEYS  # noqa: E402
+from opscenter.project.baselines import _BASELINE_KEYS  # noqa: E402
 from opscenter.project.loader import (  # noqa: E402
-    _BASELINE_KEYS,
     _NODE_KEYS,
     _TOP_KEYS,
     _TRIGGER_KEYS,
