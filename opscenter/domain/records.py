@@ -83,7 +83,9 @@ class WorkspaceInfo:
     owner: str = ""  # who deployed it (DataWorks: the project's owner)
 
 
-@dataclass(frozen=True)
+# slots: a 10,000-node list is held by the console, and past about 30 fields an instance
+# no longer shares its attribute keys (each NodeInfo would carry a dict of its own)
+@dataclass(frozen=True, slots=True)
 class NodeInfo:
     id: int
     name: str

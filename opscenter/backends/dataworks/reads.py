@@ -4,6 +4,7 @@ facts the domain's diagnosis needs. Whatever the API version, through its ``Api`
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, date
@@ -113,7 +114,7 @@ class Reads:
         detail = self.api.task_detail(int(found[0]["Id"]))
         node = records.node(detail, {i: t["Name"] for i, t in tasks.items()})
         downstreams = sorted(child["Name"] for _, child in self.api.downstream_tasks(found[0]))
-        return NodeInfo(**{**node.__dict__, "downstreams": tuple(downstreams)})
+        return dataclasses.replace(node, downstreams=tuple(downstreams))
 
     def get_node_by_id(self, node_id: int) -> NodeInfo:
         """The deployed task with that id (DataWorks lists no undeployed task)."""
