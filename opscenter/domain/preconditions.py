@@ -8,7 +8,7 @@ operations with the local actions), so an operator reads the same refusal over b
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -96,6 +96,27 @@ def priority_refusal(priority: int) -> str | None:
     if priority in PRIORITIES:
         return None
     return f"priority {priority} is not one DataWorks accepts: one of 1, 3, 5, 7, 8"
+
+
+def upstreams_to_remove(
+    this: str, upstream: Mapping[int, Status], chosen: Sequence[int] | None
+) -> list[int]:
+    """Spec 6.1: which upstream instances a removal takes from the instance named ``this``
+    (``#12 report``), given its upstream instances' statuses: the ones ``chosen``, each of
+    which must be one of them, or by default every one not SUCCESS."""
+    if chosen is None:
+        found = sorted(i for i, status in upstream.items() if status is not Status.SUCCESS)
+        if not found:
+            raise ActionRefused(f"{this}: no upstream instance waited for; nothing to remove")
+        return found
+    found = list(dict.fromkeys(chosen))
+    if not found:
+        raise ActionRefused(f"{this}: no upstream instance given")
+    strangers = [i for i in found if i not in upstream]
+    if strangers:
+        named = ", ".join(f"#{i}" for i in strangers)
+        raise ActionRefused(f"{this}: {named} not an upstream instance of it")
+    return found
 
 
 def read_only_refusal(action: str) -> str:

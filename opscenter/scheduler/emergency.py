@@ -18,6 +18,7 @@ from opscenter.domain.preconditions import (
     UPDATE_FROM,
     check_action,
     priority_refusal,
+    upstreams_to_remove,
 )
 from opscenter.domain.records import ActionRefused, ActionResult, counted
 from opscenter.scheduler import state
@@ -63,18 +64,11 @@ def remove_upstream(
             )
         }
         this = f"#{instance_id} {target.node}"
-        if upstream_ids is None:
-            chosen = sorted(i for i, r in upstream.items() if r.status != Status.SUCCESS.value)
-            if not chosen:
-                raise ActionRefused(f"{this}: no upstream instance waited for; nothing to remove")
-        else:
-            chosen = list(dict.fromkeys(upstream_ids))
-            if not chosen:
-                raise ActionRefused(f"{this}: no upstream instance given")
-            strangers = [i for i in chosen if i not in upstream]
-            if strangers:
-                named = ", ".join(f"#{i}" for i in strangers)
-                raise ActionRefused(f"{this}: {named} not an upstream instance of it")
+        chosen = upstreams_to_remove(
+            this,
+            {i: Status(r.status) for i, r in upstream.items()},
+            upstream_ids,
+        )
         conn.execute(
             delete(InstanceEdgeRow).where(
                 InstanceEdgeRow.downstream_id == instance_id,

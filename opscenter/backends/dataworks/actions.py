@@ -14,7 +14,6 @@ from opscenter.backends.dataworks.audit import AuditFile
 from opscenter.backends.dataworks.calls import OutcomeUnknown
 from opscenter.backends.dataworks.reads import Reads
 from opscenter.backends.dataworks.vocabulary import MANUAL_TRIGGER
-from opscenter.domain.model import Status
 from opscenter.domain.preconditions import (
     KEPT_BELOW,
     ActionTarget,
@@ -22,6 +21,7 @@ from opscenter.domain.preconditions import (
     check_below,
     priority_refusal,
     read_only_refusal,
+    upstreams_to_remove,
 )
 from opscenter.domain.records import (
     ActionRefused,
@@ -198,20 +198,11 @@ class Actions:
             check_action("remove upstream", [self._target(item)])
             upstream = {u.id: u for _, u in self.api.neighbours(instance_id, "up")}
             this = f"#{instance_id} {item.node}"
-            if upstream_ids is None:
-                chosen = sorted(i for i, u in upstream.items() if u.status is not Status.SUCCESS)
-                if not chosen:
-                    raise ActionRefused(
-                        f"{this}: no upstream instance waited for; nothing to remove"
-                    )
-            else:
-                chosen = list(dict.fromkeys(upstream_ids))
-                if not chosen:
-                    raise ActionRefused(f"{this}: no upstream instance given")
-                strangers = [i for i in chosen if i not in upstream]
-                if strangers:
-                    named = ", ".join(f"#{i}" for i in strangers)
-                    raise ActionRefused(f"{this}: {named} not an upstream instance of it")
+            chosen = upstreams_to_remove(
+                this,
+                {i: u.status for i, u in upstream.items()},
+                upstream_ids,
+            )
             self.api.remove_dependencies(instance_id, chosen, comment, preview=preview)
             names = ", ".join(f"{upstream[i].node} #{i}" for i in chosen)
             done = "would be removed" if preview else "removed by DataWorks"
