@@ -100,7 +100,10 @@ async def test_a_daily_node_in_detail(demo_backend) -> None:
         text = screen_text(pilot)
         assert "daily at 00:30 · cron 00 30 00 * * ?" in text
         # the next five fire times after 2026-11-20 09:30, in Shanghai wall time
-        assert "next 11-21 00:30 · 11-22 00:30 · 11-23 00:30 · 11-24 00:30 · 11-25 00:30" in text
+        assert (
+            "next (CST) 11-21 00:30 · 11-22 00:30 · 11-23 00:30 · 11-24 00:30 · 11-25 00:30" in text
+        )
+        assert "deployed   2026-11-19 00:00 CST" in text  # every time says its zone
         assert "↑ upstream" in text and "dwd_start" in text and "ods_orders_hourly" in text
         assert "↓ downstream" in text and "dq_sales_volume" in text
         assert "rerun      Allowed" in text

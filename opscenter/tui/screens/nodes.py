@@ -26,6 +26,7 @@ from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.model import CycleType
 from opscenter.domain.records import NodeFilter, NodeInfo
 from opscenter.domain.rules import duration_text, minutes_text
+from opscenter.domain.times import TimeView, show_moment
 from opscenter.tui import format as fmt
 from opscenter.tui.actions.base import Target
 from opscenter.tui.actions.registry import keys
@@ -463,7 +464,8 @@ class NodeScreen(OpsScreen):
             return text
         text.append(f" · cron {info.cron} · {info.cycle_type} cycle\n")
         if view.upcoming:
-            text.append("next " + " · ".join(f"{t:%m-%d %H:%M}" for t in view.upcoming))
+            label = TimeView.of(self.console.zone).moments_label(view.upcoming)
+            text.append(f"next ({label}) " + " · ".join(f"{t:%m-%d %H:%M}" for t in view.upcoming))
         else:
             text.append("next: none (undeployed: no new instances)")
         return text
@@ -510,7 +512,7 @@ class NodeScreen(OpsScreen):
             ("timeout", timeout),
             ("effective", effective),
             ("version", f"{info.version} · {info.state}"),
-            ("deployed", fmt.local(info.deployed_at, zone, "%Y-%m-%d %H:%M")),
+            ("deployed", show_moment(info.deployed_at, zone)),
         ):
             text.append(f"{label:<11}", style="bold")
             text.append(f"{value}\n")
