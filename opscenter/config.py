@@ -32,10 +32,12 @@ import yaml
 
 from opscenter.errors import UsageError
 from opscenter.project.problems import did_you_mean
-from opscenter.project.reader import Field, Report, compose
+from opscenter.project.reader import MB, Field, FileRefused, Report, compose, read_text_file
 
 API_VERSIONS = ("2024-05-18", "2020-05-18")
 BACKENDS = ("local", "dataworks")
+# A config file holds a few options per workspace: a megabyte is thousands of workspaces.
+MAX_CONFIG = 1 * MB
 SECRET_WORDS = ("secret", "access_key", "token", "password")
 _CREDENTIALS = (
     "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or name a profile "
@@ -165,7 +167,9 @@ def load_config(path: Path) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
     """(console option -> value, workspace id -> its own api_version / timezone); every
     problem in the file is reported together, one a line."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path, MAX_CONFIG)
+    except FileRefused as exc:
+        raise UsageError(f"cannot read config file {path}: {exc}") from None
     except OSError as exc:
         raise UsageError(f"cannot read config file {path}: {exc.strerror}") from None
     except UnicodeDecodeError as exc:

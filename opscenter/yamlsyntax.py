@@ -15,6 +15,13 @@ _YAML_HINT = (
     "or a backtick, e.g. description: 'ratio: high'; indent with spaces, never tabs, "
     "the same amount for every key of one mapping"
 )
+# Lists and mappings inside each other: a workspace needs six levels, a config file four.
+# PyYAML composes a tree by recursion, and hundreds of levels end it in a RecursionError.
+MAX_DEPTH = 100
+_DEPTH_HINT = (
+    f"opscenter reads at most {MAX_DEPTH} lists and mappings inside each other, "
+    "and a workspace needs fewer than ten: look for brackets opened and never closed"
+)
 _CHARACTER_HINT = (
     "remove the character, or write it as an escape such as \\x00 inside double quotes"
 )
@@ -24,6 +31,36 @@ def line_and_column(text: str, index: int) -> tuple[int, int]:
     """1-based line and column of ``text[index]``."""
     line_start = text.rfind("\n", 0, index) + 1
     return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+class NestedTooDeeply(yaml.composer.ComposerError):
+    """A list or mapping more than ``MAX_DEPTH`` levels down, where it begins."""
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing to compose more than ``MAX_DEPTH`` levels."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH and self.check_event(yaml.CollectionStartEvent):
+                mark = self.peek_event().start_mark
+                raise NestedTooDeeply(
+                    None, None, f"nested too deeply (more than {MAX_DEPTH} levels)", mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def compose(text: str) -> yaml.Node | None:
+    """The YAML tree of ``text`` (None when empty), as ``yaml.compose`` with the safe loader,
+    but raising `NestedTooDeeply`, a YAMLError, rather than a RecursionError."""
+    return yaml.compose(text, Loader=_BoundedLoader)
 
 
 @dataclass(frozen=True)
@@ -59,4 +96,5 @@ def yaml_syntax(error: yaml.YAMLError, text: str) -> YamlSyntax:
     context, start = getattr(error, "context", None), getattr(error, "context_mark", None)
     if context and start:
         words += f" ({context} at line {start.line + 1}, column {start.column + 1})"
-    return YamlSyntax(line, column, words, _YAML_HINT)
+    hint = _DEPTH_HINT if isinstance(error, NestedTooDeeply) else _YAML_HINT
+    return YamlSyntax(line, column, words, hint)

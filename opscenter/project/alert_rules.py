@@ -120,7 +120,7 @@ def _clock(field: Field | None, item: Field) -> str | None:
         item.problem("an UnFinished rule needs 'at': hh:mm (hh 00..47)")
         return None
     value = field.text()
-    match = _CLOCK.match(value or "")
+    match = _CLOCK.fullmatch(value or "")
     if value is not None and not (match and int(match[1]) <= 47 and int(match[2]) <= 59):
         field.problem(f"{value!r} is not a time", "hh:mm with hh 00..47 (24..47 = the next day)")
         return None
@@ -144,7 +144,7 @@ def _interval(field: Field) -> int | None:
 def _window(field: Field) -> tuple[str, str] | Literal[False]:
     """The quiet window, or False when the field is wrong (its problem is recorded)."""
     value = field.text()
-    match = _WINDOW.match(value or "")
+    match = _WINDOW.fullmatch(value or "")
     if (
         not match
         or int(match[1]) > 23

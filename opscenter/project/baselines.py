@@ -70,7 +70,7 @@ def _committed(field: Field | None, kind: str | None) -> tuple[str, ...] | None:
         value = item.text()
         if value is None:
             continue
-        match = _CLOCK_TIME.match(value)
+        match = _CLOCK_TIME.fullmatch(value)
         if not (match and int(match[1]) <= 47 and int(match[2]) <= 59):
             item.problem(
                 f"{value!r} is not a committed time",

@@ -34,10 +34,14 @@ from opscenter.domain.params import problems_in_code, problems_in_value
 from opscenter.project.alert_rules import alert_rules
 from opscenter.project.baselines import baseline_rules
 from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
-from opscenter.project.reader import Field, Report
-from opscenter.yamlsyntax import yaml_syntax
+from opscenter.project.reader import MAX_NAME, MB, Field, FileRefused, Report, read_text_file
+from opscenter.yamlsyntax import compose, yaml_syntax
 
 WORKSPACE_FILE = "workspace.yaml"
+# A 10,000-node workspace is about 3 MB of YAML; past 16 MB it is no workspace a person
+# wrote, and composing it would take minutes and gigabytes.
+MAX_FILE = 16 * MB
+_PARAMETER = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
 DEFAULT_GROUP = ResourceGroup("default", 4)
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ROOT_CRON = "00 00 00 * * ?"
@@ -85,7 +89,10 @@ def load_workspace(path: str | Path) -> Workspace:
     file = workspace_file(path)
     report = Report(str(file))
     try:
-        text = file.read_text(encoding="utf-8")
+        text = read_text_file(file, MAX_FILE)
+    except FileRefused as exc:
+        hint = f"a workspace is a folder with a {WORKSPACE_FILE}, or that file itself"
+        raise WorkspaceError([Problem(str(file), 1, 1, "", str(exc), hint)]) from None
     except FileNotFoundError:
         raise WorkspaceError(
             [
@@ -102,7 +109,7 @@ def load_workspace(path: str | Path) -> Workspace:
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkspaceError([Problem(str(file), 1, 1, "", f"cannot read: {exc}")]) from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
     except yaml.YAMLError as exc:
         syntax = yaml_syntax(exc, text)
         raise WorkspaceError(
@@ -208,9 +215,15 @@ class _Loader:
         params: dict[str, str] = {}
         for name, value_field in field.pairs():
             value = value_field.text()
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", name):
+            if not _PARAMETER.fullmatch(name):
                 value_field.problem(
                     f"parameter name {name!r} is not valid", "use letters, digits and underscores"
+                )
+                continue
+            if len(name) > MAX_NAME:
+                value_field.problem(
+                    f"parameter name is too long ({len(name)} characters)",
+                    f"at most {MAX_NAME} characters",
                 )
                 continue
             if name in _STARTUP_VARIABLES or name.startswith(_STARTUP_PREFIXES):
@@ -427,7 +440,10 @@ class _Loader:
             code_file = source.text() or ""
             code_path = self.folder / code_file
             try:
-                code = code_path.read_text(encoding="utf-8") if code_file else ""
+                code = read_text_file(code_path, MAX_FILE) if code_file else ""
+            except FileRefused as exc:
+                source.problem(f"code file {code_file!r}: {exc}", "name a script file")
+                return "", code_file
             except (OSError, UnicodeDecodeError):
                 source.problem(
                     f"code file {code_file!r} not found", f"paths are relative to {self.folder}"

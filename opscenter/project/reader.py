@@ -7,18 +7,55 @@ path, and reading goes on after a problem so all of them are reported at once.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from collections.abc import Set as AbstractSet
+from pathlib import Path
 from typing import TypeVar
 
 import yaml
 
 from opscenter.project.problems import Problem, did_you_mean
+from opscenter.yamlsyntax import compose as compose_yaml
 from opscenter.yamlsyntax import line_and_column, yaml_syntax
 
 T = TypeVar("T")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# DataWorks accepts node names of up to 128 characters; every name here keeps to that.
+MAX_NAME = 128
+MB = 1024 * 1024
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+class FileRefused(ValueError):
+    """A path that is no regular file, or a file larger than its reader accepts."""
+
+
+def read_text_file(path: Path, limit: int) -> str:
+    """The UTF-8 text of the regular file ``path``, newlines as ``Path.read_text`` gives
+    them. A device, FIFO or directory (which may never end, or block) and a file of more
+    than ``limit`` bytes are refused unread: `FileRefused`. OSError and UnicodeDecodeError
+    as reading raises them."""
+    # O_NONBLOCK: opening a FIFO with no writer returns at once instead of waiting for one
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
+            raise FileRefused(f"not a regular file: {path} is {kind}")
+        # read no more than the limit: the file may have grown since fstat
+        data = b"" if info.st_size > limit else file.read(limit + 1)
+    if info.st_size > limit or len(data) > limit:
+        raise FileRefused(f"file too large: {path} has more than the {limit // MB} MB limit")
+    return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
 
 
 class Report:
@@ -45,7 +82,7 @@ def compose(text: str, report: Report) -> yaml.Node | None:
     """The YAML tree of a file's ``text``; a file that does not parse is one problem,
     located where PyYAML stopped (nothing after it can be read), and None."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return compose_yaml(text)
     except yaml.YAMLError as exc:
         syntax = yaml_syntax(exc, text)
         problem = Problem(report.file, syntax.line, syntax.column, "", syntax.message, syntax.hint)
@@ -102,7 +139,7 @@ class Field:
             if not self._scalar_key(key_node):
                 continue
             key = str(key_node.value)
-            where = f"{self.path}.{key}" if self.path else key
+            where = f"{self.path}{_step(key)}".lstrip(".")
             if key not in allowed:
                 self.report.add(key_node, where, f"unknown key {key!r}", did_you_mean(key, allowed))
             elif key in fields:
@@ -150,11 +187,11 @@ class Field:
                 continue
             key = str(key_node.value)
             if key in seen:
-                where = f"{self.path}.{key}".lstrip(".")
+                where = f"{self.path}{_step(key)}".lstrip(".")
                 self.report.add(key_node, where, f"duplicate key {key!r}")
                 continue
             seen.add(key)
-            yield self._child(key_node, f".{key}"), self._child(value_node, f".{key}")
+            yield self._child(key_node, _step(key)), self._child(value_node, _step(key))
 
     def text(self, *, allow_empty: bool = False) -> str | None:
         if not isinstance(self.node, yaml.ScalarNode) or self.is_null:
@@ -168,10 +205,16 @@ class Field:
 
     def identifier(self, what: str = "name") -> str | None:
         value = self.text()
-        if value is not None and not IDENTIFIER.match(value):
+        if value is not None and not IDENTIFIER.fullmatch(value):
             self.problem(
                 f"{what} {value!r} is not valid",
                 "use letters, digits and underscores, not starting with a digit",
+            )
+            return None
+        if value is not None and len(value) > MAX_NAME:
+            self.problem(
+                f"{what} is too long ({len(value)} characters)",
+                f"at most {MAX_NAME} characters, as DataWorks allows",
             )
             return None
         return value
@@ -199,6 +242,12 @@ class Field:
         except ValueError:
             self.problem(f"{value!r} is not a valid value", did_you_mean(value, names))
             return None
+
+
+def _step(key: str) -> str:
+    """The field path's step to ``key``: quoted when it holds a newline or another character
+    that would not show as itself in a one-line problem."""
+    return f".{key}" if key.isprintable() else f"[{key!r}]"
 
 
 def _kind(node: yaml.Node) -> str:
