@@ -8,8 +8,11 @@ ACS3-HMAC-SHA256 signatures verified (V2 HMAC-SHA1 when a ``Signature`` paramete
 present), clock skew over 15 minutes and reused nonces refused, and every answer -
 success or error - carrying a ``RequestId``. Errors use the gateway's shape (spec 2.6);
 an unexpected exception becomes ``InternalError.System`` with its traceback logged here
-only. Behind it sits one LocalBackend, so every action is checked and audited there
-(source ``emulator``).
+only. Bad input is never a 5xx: a non-ASCII signature does not match, and a JSON
+parameter nested more than 32 deep is ``InvalidParameter``. Connections are served by a
+bounded worker pool (listen backlog 128); one silent past its read timeout is closed, and a
+client that goes away is logged without a traceback. Behind it sits one LocalBackend, so
+every action is checked and audited there (source ``emulator``).
 
 Modules: ``wire`` (parameters, error shapes), ``auth`` (signatures), ``gateway`` (HTTP,
 dispatch, ``serve``), ``mapping`` (records -> wire fields and ids), ``operations`` (the

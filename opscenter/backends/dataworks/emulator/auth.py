@@ -54,7 +54,7 @@ class Verifier:
             request.method, "/", request.query, signed, request.body
         )
         to_sign = signer.string_to_sign(canonical)
-        if not hmac.compare_digest(signer.signature(secret, to_sign), given.lower()):
+        if not _same(signer.signature(secret, to_sign), given.lower()):
             raise _mismatch(to_sign)
         self._check_fresh(request.headers["x-acs-date"], "x-acs-date")
         self._use_nonce(request.headers["x-acs-signature-nonce"])
@@ -93,7 +93,7 @@ class Verifier:
             f"{request.method}&{signer.percent_encode('/')}&{signer.percent_encode(canonical)}"
         )
         digest = hmac.new(f"{secret}&".encode(), to_sign.encode(), hashlib.sha1).digest()
-        if not hmac.compare_digest(base64.b64encode(digest).decode(), params["Signature"]):
+        if not _same(base64.b64encode(digest).decode(), params["Signature"]):
             raise _mismatch(to_sign)
         self._check_fresh(params["Timestamp"], "Timestamp")
         self._use_nonce(params["SignatureNonce"])
@@ -132,6 +132,12 @@ class Verifier:
                     400, "SignatureNonceUsed", "Specified signature nonce was used already."
                 )
             self._nonces[nonce] = now
+
+
+def _same(expected: str, given: str) -> bool:
+    """A constant-time comparison that also takes a non-ASCII signature (as bytes: on
+    strings ``compare_digest`` raises TypeError) - it simply does not match."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
 
 
 def _mismatch(to_sign: str) -> ApiFailure:

@@ -3,13 +3,17 @@ answer - success or error - sent in the gateway's shape (spec 2.6, 7)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
+import socket
+import sys
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,6 +35,9 @@ from opscenter.domain.records import ActionRefused, NotFound
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
+BACKLOG = 128  # connections the kernel may queue before they are accepted
+READ_TIMEOUT = 15.0  # seconds a connection may stay silent (idle or mid-request)
+WORKERS = 32  # connections served at once; more wait their turn in the pool's queue
 ENV_KEY_ID = "OPSCENTER_EMULATOR_ACCESS_KEY_ID"
 ENV_KEY_SECRET = "OPSCENTER_EMULATOR_ACCESS_KEY_SECRET"
 FORM = "application/x-www-form-urlencoded"
@@ -103,6 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
     server: EmulatorServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout)  # idle or mid-request
+
     def do_GET(self) -> None:
         self._serve()
 
@@ -148,7 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
         if not length.isdigit() or int(length) > MAX_BODY:
             self.close_connection = True
             raise ApiFailure(400, "InvalidParameter", f"Bad Content-Length {length!r}.")
-        return self.rfile.read(int(length))
+        body = self.rfile.read(int(length))
+        if len(body) < int(length):
+            raise ConnectionAbortedError("the client closed the connection mid-body")
+        return body
 
     def _headers(self) -> dict[str, str]:
         merged: dict[str, list[str]] = {}
@@ -162,6 +176,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("content-type", "application/json;charset=utf-8")
         self.send_header("content-length", str(len(data)))
         self.send_header("x-acs-request-id", str(answer.get("RequestId", "")))
+        if self.server.crowded():  # free this worker for a connection that is waiting
+            self.send_header("connection", "close")
         self.end_headers()
         self.wfile.write(data)
 
@@ -169,14 +185,75 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
 
-class EmulatorServer(ThreadingHTTPServer):
-    """A threading HTTP server that hands every request to one Emulator."""
+class EmulatorServer(HTTPServer):
+    """An HTTP server that hands every request to one Emulator.
 
-    daemon_threads = True
+    Connections are served by a bounded pool of worker threads (``workers``); one silent
+    for ``read_timeout`` seconds, idle or mid-request, is closed, and while connections
+    wait for a worker each answer closes its keep-alive connection. A client that goes
+    away is logged without a traceback.
+    """
 
-    def __init__(self, address: tuple[str, int], emulator: Emulator) -> None:
+    request_queue_size = BACKLOG
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        emulator: Emulator,
+        *,
+        read_timeout: float = READ_TIMEOUT,
+        workers: int = WORKERS,
+    ) -> None:
         super().__init__(address, _Handler)
         self.emulator = emulator
+        self.read_timeout = read_timeout
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="emulator")
+        self._lock = threading.Lock()
+        self._waiting = 0  # accepted connections no worker has taken yet
+        self._open: set[socket.socket] = set()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._waiting += 1
+            self._open.add(request)
+        self._pool.submit(self._work, request, client_address)
+
+    def _work(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            self._waiting -= 1
+        try:
+            self.finish_request(request, client_address)
+        except Exception:
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def crowded(self) -> bool:
+        """Whether accepted connections are waiting for a worker."""
+        with self._lock:
+            return self._waiting > 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, (ConnectionError, TimeoutError)):
+            log.info("%s: the connection ended: %s", client_address, error)
+        else:
+            log.exception("%s: the connection failed", client_address)
+
+    def server_close(self) -> None:
+        """Stop listening and end open connections, so no worker outlives the server."""
+        super().server_close()
+        with self._lock:
+            still_open = list(self._open)
+        for request in still_open:
+            with contextlib.suppress(OSError):  # it may have just ended by itself
+                request.shutdown(socket.SHUT_RDWR)
+        self._pool.shutdown(wait=False)
 
     @property
     def url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,11 @@ from opscenter.store.db import LARGEST_ID, storable  # a larger id names nothing
 
 V2024 = "2024-05-18"
 V2020 = "2020-05-18"
+
+# No DataWorks parameter nests deeper than a few levels; a deeper one is refused before
+# json.loads (and the code after it) can recurse into it.
+MAX_JSON_DEPTH = 32
+_JSON_SPECIAL = re.compile(r'[\[\]{}"\\]')
 
 
 class ApiFailure(Exception):
@@ -66,6 +72,31 @@ def is_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LARGEST_ID
 
 
+def json_depth(text: str) -> int:
+    """How deeply the arrays and objects of a JSON text nest (brackets inside strings do
+    not count); linear, with no recursion."""
+    depth = deepest = 0
+    in_string = False
+    escaped = -1  # the position a backslash escapes
+    for special in _JSON_SPECIAL.finditer(text):
+        at, char = special.start(), special.group()
+        if at == escaped:
+            continue
+        if in_string:
+            if char == "\\":
+                escaped = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 class Params:
     """The merged query and form parameters, read with the types each operation expects."""
 
@@ -105,9 +136,11 @@ class Params:
         value = self.text(name, required=required)
         if not value:
             return default
+        if json_depth(value) > MAX_JSON_DEPTH:
+            raise invalid(name, f"it is nested more than {MAX_JSON_DEPTH} levels deep")
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise invalid(name, "it is not valid JSON") from None
 
     def ids(self, name: str, *, required: builtins.bool = False) -> list[builtins.int]:
