@@ -5,6 +5,7 @@ hint. Below every layer that reads YAML, the console's themes included."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
 
@@ -61,6 +62,11 @@ def compose(text: str) -> yaml.Node | None:
     """The YAML tree of ``text`` (None when empty), as ``yaml.compose`` with the safe loader,
     but raising `NestedTooDeeply`, a YAMLError, rather than a RecursionError."""
     return yaml.compose(text, Loader=_BoundedLoader)
+
+
+def load(text: str) -> Any:
+    """Plain data from ``text``, as ``yaml.safe_load``, nesting bounded as in `compose`."""
+    return yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 - a SafeLoader subclass
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from textual.theme import BUILTIN_THEMES, Theme
 
+from opscenter import yamlsyntax
 from opscenter.resources import themes_folder
 from opscenter.yamlsyntax import yaml_syntax
 
@@ -52,7 +53,7 @@ def load_theme(path: Path) -> Theme:
     """One YAML theme; ValueError names the field that is wrong."""
     try:
         text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
+        data = yamlsyntax.load(text)
     except (OSError, UnicodeDecodeError) as exc:
         raise ValueError(f"cannot read: {exc}") from None
     except yaml.YAMLError as exc:

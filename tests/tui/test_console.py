@@ -265,6 +265,18 @@ def test_a_user_theme_that_is_not_yaml_says_where_and_gives_a_hint(tmp_path, mon
     assert "\n" not in said and "hint: quote a value" in said
 
 
+def test_a_user_theme_nested_too_deeply_is_named_and_skipped(tmp_path, monkeypatch):
+    """A theme file is read like a workspace: 100,000 levels of nesting is a located
+    problem and the theme is skipped, not a RecursionError that stops the console."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    folder = tmp_path / "opscenter" / "themes"
+    folder.mkdir(parents=True)
+    (folder / "deep.yaml").write_text("name: deep\nprimary: " + "[" * 100_000 + "]" * 100_000)
+    _themes, problems = theming.available_themes()
+    [problem] = problems
+    assert "deep.yaml: line 2, column" in str(problem) and "nested too deeply" in str(problem)
+
+
 def test_the_clock_labels_a_zone_without_letters_by_its_offset(demo_backend):
     """As every other time: domain.times.zone_label, never Python's 'UTC+08:00'."""
     app = OpsApp(demo_backend, start="instances")
