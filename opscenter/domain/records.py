@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Generic, TypeVar
 
-from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.model import InstanceKind, Status, TriggerType
 from opscenter.domain.rules import minutes_text
 
 
@@ -115,8 +115,13 @@ class NodeInfo:
     state: str  # deployed | undeployed
     version: int
     deployed_at: datetime
-    trigger: str = "Scheduler"  # or "Manual": deployed, never scheduled (spec 6.5)
+    trigger: str = TriggerType.SCHEDULER  # or Manual: deployed, never scheduled (spec 6.5)
     workflow: str = ""  # the manual workflow of a Manual node
+
+    @property
+    def manual(self) -> bool:
+        """Manually triggered: it has no cron and runs only when an operator runs it."""
+        return self.trigger == TriggerType.MANUAL
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ class NodeFilter:
     resource_group: str = ""
     recurrence: str = ""
     include_undeployed: bool = False
-    trigger: str = ""  # "Manual" lists the manually triggered nodes and their workflows
+    trigger: str = ""  # TriggerType.MANUAL lists the manually triggered nodes
 
 
 @dataclass(frozen=True)
