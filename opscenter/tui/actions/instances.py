@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from opscenter.backends.base import Backend
 from opscenter.domain.model import Status
-from opscenter.domain.preconditions import PRIORITIES
+from opscenter.domain.preconditions import PRIORITIES, priority_refusal
 from opscenter.domain.records import ActionRefused, ActionResult, InstanceInfo, counted
 from opscenter.tui import format as fmt
 from opscenter.tui.actions.base import Aim, Handler
@@ -192,8 +192,10 @@ def _named(info: InstanceInfo) -> str:
 
 
 def _priority(text: str) -> str | None:
-    accepted = ", ".join(map(str, PRIORITIES))
-    return None if text in {str(p) for p in PRIORITIES} else f"one of {accepted}"
+    """The form's check: the domain's refusal, as the command line gives it."""
+    if text.isdecimal():
+        return priority_refusal(int(text))
+    return f"{text or 'nothing'} is not a priority: one of {', '.join(map(str, PRIORITIES))}"
 
 
 def _update(
