@@ -110,14 +110,9 @@ def run_workflow(aim: Aim) -> None:
         return
     workflow = info.workflow
 
-    def read() -> None:
-        try:
-            found = console.backend.list_nodes(NodeFilter(trigger="Manual"))
-        except Exception as exc:
-            console.call_from_thread(console.backend_failed, exc)
-            return
-        members = [n.name for n in found if n.workflow == workflow]
-        console.call_from_thread(ask, members)
+    def read() -> list[str]:
+        found = console.backend.list_nodes(NodeFilter(trigger="Manual"))
+        return [n.name for n in found if n.workflow == workflow]
 
     def ask(members: list[str]) -> None:
         console.push_screen(
@@ -145,4 +140,4 @@ def run_workflow(aim: Aim) -> None:
             notes=commented(answer),
         )
 
-    console.run_worker(read, thread=True, group="action", exit_on_error=False)
+    aim.screen.read(read, ask)  # off the UI thread, as every screen reads
