@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.records import AuditEntry
+from opscenter.domain.times import to_store
 from opscenter.store.files import make_private_dirs, open_for_append
 
 
@@ -25,7 +26,7 @@ class AuditFile:
 
     def write(self, action: str, targets: Sequence[int | str], outcome: str, detail: str) -> None:
         entry = {
-            "at": self.clock.now().astimezone(UTC).replace(tzinfo=None).isoformat(),
+            "at": to_store(self.clock.now()).isoformat(),
             "user": self.user,
             "action": action,
             "targets": list(targets),
