@@ -436,7 +436,7 @@ class LocalBackend:
     def test_run(
         self, node: str, bizdate: date, *, comment: str = "", preview: bool = False
     ) -> ActionResult:
-        return self._on_demand(
+        return self._act_or_preview(
             "test run",
             [node, bizdate.isoformat()],
             lambda a: ondemand.test_run(
@@ -454,7 +454,7 @@ class LocalBackend:
         comment: str = "",
         preview: bool = False,
     ) -> ActionResult:
-        return self._on_demand(
+        return self._act_or_preview(
             "run manual",
             [workflow, *nodes, bizdate.isoformat()],
             lambda a: ondemand.run_manual(
@@ -470,7 +470,7 @@ class LocalBackend:
             preview=preview,
         )
 
-    def _on_demand(
+    def _act_or_preview(
         self,
         action: str,
         targets: Sequence[int | str],
@@ -478,7 +478,8 @@ class LocalBackend:
         *,
         preview: bool,
     ) -> ActionResult:
-        """A preview changes and records nothing, so read-only refuses it unaudited."""
+        """A preview answers what the act would: under read-only, its refusal (unaudited,
+        as a preview changes and records nothing)."""
         if not preview:
             return self._act(action, targets, call)
         if self.readonly:
@@ -499,22 +500,6 @@ class LocalBackend:
 
     # -- emergency operations (spec 6.1) --------------------------------------------
 
-    def _emergency(
-        self,
-        action: str,
-        targets: Sequence[int],
-        call: Callable[[actions.Actor], ActionResult],
-        *,
-        preview: bool,
-    ) -> ActionResult:
-        """A preview answers what the act would: under read-only, its refusal (unaudited,
-        as a preview changes and records nothing)."""
-        if preview:
-            if self.readonly:
-                raise ActionRefused(read_only_refusal(action))
-            return call(actions.Actor(self.user, self._now(), self.source))
-        return self._act(action, targets, call)
-
     def remove_upstream(
         self,
         instance_id: int,
@@ -523,7 +508,7 @@ class LocalBackend:
         *,
         preview: bool = False,
     ) -> ActionResult:
-        return self._emergency(
+        return self._act_or_preview(
             emergency.REMOVE_UPSTREAM,
             [instance_id],
             lambda a: emergency.remove_upstream(
@@ -547,7 +532,7 @@ class LocalBackend:
         comment: str = "",
         preview: bool = False,
     ) -> ActionResult:
-        return self._emergency(
+        return self._act_or_preview(
             emergency.UPDATE,
             instance_ids,
             lambda a: emergency.update_instances(
