@@ -221,7 +221,7 @@ def _summary(_args: argparse.Namespace, options: Options, clock: Clock) -> int:
             hint = f"a read-only summary deploys nothing; {hint}"
         raise UsageError(not_deployed(name, hint))
     if not options.readonly:
-        zone = ZoneInfo(summary.workspace_timezone(db, workspace_id))
+        zone = summary.workspace_zone(db, workspace_id)
         generated_days = ensure_generated(db, workspace_id, to_store(now.now()))
         for generated in generated_days:
             print(
@@ -267,7 +267,7 @@ def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int
         zone = ZoneInfo(load_workspace(folder).timezone)
     else:
         assert known is not None
-        zone = ZoneInfo(summary.workspace_timezone(db, known))
+        zone = summary.workspace_zone(db, known)
     plan = world.clock_plan(options, db, clock, zone)
     # the deploy happens at the world's moment, or the next nightly generation would find
     # every node deployed "in the future"

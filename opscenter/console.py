@@ -72,7 +72,7 @@ def open_world(options: Options, wall: Clock) -> ConsoleWorld:
         zone = ZoneInfo(load_workspace(folder).timezone)
     else:
         assert known is not None
-        zone = ZoneInfo(summary.workspace_timezone(db, known))
+        zone = summary.workspace_zone(db, known)
     if demo and options.start and not options.speed:
         # the demo's day is simulated, from wherever it starts
         options = dataclasses.replace(options, speed=DEMO_SPEED)

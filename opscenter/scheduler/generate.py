@@ -56,6 +56,7 @@ from opscenter.store.models import (
     table_of,
 )
 from opscenter.store.tx import writing
+from opscenter.store.workspaces import zone_of
 
 CHUNK = 5000  # rows per INSERT batch
 GENERATION_TIME = time(23, 30)  # nightly generation of the next day (decision 13.1)
@@ -146,7 +147,7 @@ def generate_day(
     a new installation is alive at once.
     """
     with writing(engine) as connection:
-        zone = _workspace_zone(connection, workspace_id)
+        zone = zone_of(connection, workspace_id)
         deployed = _deployed_nodes(connection, workspace_id, day, zone, bootstrap=bootstrap)
         names = {item.node_id: item.name for item in deployed}
         existing, _ = _existing_slots(connection, workspace_id, day, names)
@@ -170,15 +171,6 @@ def generate_day(
         edge_count = _insert_many(connection, table_of(InstanceEdgeRow), _EDGE_COLUMNS, edges)
         _mark_generated(connection, workspace_id, day, now)
     return Generated(day, instances, edge_count)
-
-
-def _workspace_zone(connection: Connection, workspace_id: int) -> ZoneInfo:
-    timezone = connection.scalar(
-        select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id)
-    )
-    if timezone is None:
-        raise LookupError(f"no workspace with id {workspace_id}")
-    return ZoneInfo(timezone)
 
 
 def _crosses_cycles(deployed: list[_Deployed], planned: dict[str, list]) -> bool:

@@ -6,6 +6,7 @@ spec 3.1). The summary itself is the ``status`` verb, over any backend.
 from __future__ import annotations
 
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from opscenter.domain.model import Status
 from opscenter.domain.records import StatusCounts
 from opscenter.store.models import InstanceRow, TransitionRow, WorkspaceRow
+from opscenter.store.workspaces import zone_of
 
 
 def workspace_id(engine: Engine, name: str) -> int | None:
@@ -20,13 +22,10 @@ def workspace_id(engine: Engine, name: str) -> int | None:
         return session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == name))
 
 
-def workspace_timezone(engine: Engine, workspace_id: int) -> str:
-    """The deployed workspace's zone; an id that is not in the store is a bug."""
+def workspace_zone(engine: Engine, workspace_id: int) -> ZoneInfo:
+    """The deployed workspace's zone (``zone_of``, on a connection of its own)."""
     with engine.connect() as conn:
-        zone = conn.scalar(select(WorkspaceRow.timezone).where(WorkspaceRow.id == workspace_id))
-    if zone is None:
-        raise LookupError(f"no workspace #{workspace_id} in this store")
-    return zone
+        return zone_of(conn, workspace_id)
 
 
 def last_activity(engine: Engine, workspace_id: int) -> datetime | None:
