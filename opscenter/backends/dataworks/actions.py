@@ -229,8 +229,8 @@ class Actions:
                 raise ActionRefused("nothing to change: give a priority or a resource group")
             if priority is not None and (why := priority_refusal(priority)):
                 raise ActionRefused(why)
-            self.api.check_exist(instance_ids)
-            check_action("update", [self._target(self.api.instance(i)) for i in instance_ids])
+            found = self.api.existing(instance_ids)  # one batch where DataWorks has one
+            check_action("update", [self._target(found[i]) for i in instance_ids])
             outcome = self.api.update_instances(
                 instance_ids, priority, resource_group, comment, preview=preview
             )

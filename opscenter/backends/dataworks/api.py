@@ -101,6 +101,11 @@ class Api(Protocol):
         """NotFound naming every id that is no instance of the workspace."""
         ...
 
+    def existing(self, ids: Sequence[int]) -> dict[int, InstanceInfo]:
+        """Every id's instance, read in as few calls as the version allows; NotFound naming
+        every id that is no instance of the workspace, as ``check_exist``."""
+        ...
+
     def send(self, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
         """An instance action (rerun, set success, stop, freeze, unfreeze): id -> None when
         done, else DataWorks' message for it."""

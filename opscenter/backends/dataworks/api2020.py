@@ -290,6 +290,11 @@ class Api2020:
         if missing:
             raise not_found("instance", missing, self.site.name)
 
+    def existing(self, ids: Sequence[int]) -> dict[int, InstanceInfo]:
+        """2020 has no list by ids: one GetInstance (and its history) each."""
+        self.check_exist(ids)
+        return {i: self.instance(i) for i in dict.fromkeys(ids)}
+
     def send(self, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
         """One call per instance: 2020 has no batch operations."""
         outcome: dict[int, str | None] = {}

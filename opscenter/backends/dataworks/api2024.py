@@ -175,11 +175,16 @@ class Api2024:
 
     def check_exist(self, ids: Sequence[int]) -> None:
         """One ListTaskInstances by ids."""
+        self.existing(ids)
+
+    def existing(self, ids: Sequence[int]) -> dict[int, InstanceInfo]:
+        """One ListTaskInstances by ids."""
         params = {"ProjectId": self.site.project_id, "ProjectEnv": PROD_2024, "Ids": list(ids)}
-        found = {info.id for info, _ in self._rows(params)}
+        found = {info.id: info for info, _ in self._rows(params)}
         missing = [i for i in dict.fromkeys(ids) if i not in found]
         if missing:
             raise not_found("instance", missing, self.site.name)
+        return found
 
     def send(self, verb: str, ids: Sequence[int]) -> dict[int, str | None]:
         """One batch call."""
