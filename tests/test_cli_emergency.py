@@ -7,6 +7,7 @@ what it would do and changes nothing; read-only refuses it (exit 3), as every ac
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -98,8 +99,9 @@ def test_unblock_preview_names_the_upstreams_and_the_baseline_and_changes_nothin
         "nothing was done"
     )
     assert lines[1] == f"  upstream instances: {broken.id}"
-    assert lines[2].startswith(f"    #{broken.id} broken ")
-    assert lines[2].endswith("✗ FAILURE")
+    assert re.fullmatch(
+        rf"    #{broken.id} broken \d\d-\d\d \d\d:\d\d [A-Z+\-\d/]+ ✗ FAILURE", lines[2]
+    )
     assert lines[3].startswith("  Baseline morning: ")
     assert upstream_ids(w, "stage") == {broken.id}
 

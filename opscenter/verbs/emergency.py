@@ -69,10 +69,9 @@ def unblock(backend: Backend, args: argparse.Namespace, options: Options) -> int
 
 
 def _upstream(backend: Backend, instance_id: int, view: TimeView) -> str:
-    """``#66 ods_products_snapshot 11-20 01:00 ✗ FAILURE``."""
+    """``#66 ods_products_snapshot 11-20 01:00 CST ✗ FAILURE``: the cyctime with its zone."""
     info = backend.get_instance(instance_id)
-    cyctime = f"{view.wall_instant(info.cyctime):%m-%d %H:%M}"
-    return f"#{info.id} {info.node} {cyctime} {info.status_label}"
+    return f"#{info.id} {info.node} {view.wall(info.cyctime, '%m-%d %H:%M')} {info.status_label}"
 
 
 def priority(backend: Backend, args: argparse.Namespace, options: Options) -> int:
