@@ -55,6 +55,7 @@ def test_a_test_run_has_its_dates_parameters_and_waits_for_nothing(world: MakeWo
     assert w.status("load") is Status.FAILURE  # report's upstream failed today
     result = w.backend.test_run("report", date(2025, 10, 21), comment="try the fix")
     [instance_id] = result.affected
+    assert "(cyctime 2025-10-22 02:00 UTC)" in result.message  # a cyctime says its zone
     w.idle()
     settled(w, [instance_id])
     test = w.backend.get_instance(instance_id)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from opscenter.domain.model import DependencyType, InstanceKind, Recurrence, Status
 from opscenter.domain.records import ActionRefused, ActionResult, counted, not_found
 from opscenter.domain.slots import day_slots
+from opscenter.domain.times import show_wall
 from opscenter.scheduler import actions, state
 from opscenter.store.models import (
     InstanceEdgeRow,
@@ -78,7 +79,7 @@ def test_run(
             "test run",
             [instance_id],
             f"a test instance of {node} for business date {bizdate} "
-            f"(cyctime {cyctime:%Y-%m-%d %H:%M}): it runs now, waits for no upstream, "
+            f"(cyctime {show_wall(cyctime, zone)}): it runs now, waits for no upstream, "
             "and nothing waits for it",
         )
 
