@@ -95,7 +95,7 @@ def priority_refusal(priority: int) -> str | None:
     """Why DataWorks would not take this instance priority (None: it would)."""
     if priority in PRIORITIES:
         return None
-    return f"priority {priority} is not one DataWorks accepts: one of 1, 3, 5, 7, 8"
+    return f"priority {priority} is not one DataWorks accepts: one of {', '.join(map(str, PRIORITIES))}"
 
 
 def upstreams_to_remove(
