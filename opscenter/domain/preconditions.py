@@ -95,7 +95,8 @@ def priority_refusal(priority: int) -> str | None:
     """Why DataWorks would not take this instance priority (None: it would)."""
     if priority in PRIORITIES:
         return None
-    return f"priority {priority} is not one DataWorks accepts: one of {', '.join(map(str, PRIORITIES))}"
+    accepted = ", ".join(map(str, PRIORITIES))
+    return f"priority {priority} is not one DataWorks accepts: one of {accepted}"
 
 
 def upstreams_to_remove(
