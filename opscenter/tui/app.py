@@ -203,7 +203,7 @@ class OpsApp(App[None]):
                 clock += f" sim×{self.info.speed:g}"
             parts.append(clock)
         if self.stale_since is not None:
-            parts.append(f"stale since {self.stale_since:%H:%M:%S}")
+            parts.append(f"stale since {self.clock_text(self.stale_since)}")  # zoned, as the clock
         elif stopped is None:
             holder = "" if terse >= 6 else "host" if terse >= 4 else "full"
             parts.append(f"sched {self.scheduler_state(holder)}")
