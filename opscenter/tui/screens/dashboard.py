@@ -277,17 +277,20 @@ class DashboardScreen(OpsScreen):
         opening its cause beneath, in as many lines (up to REASON_LINES) as ``height``
         holds for every failure; beside it where none is spare. Never the name is cut."""
         rows = self.query_one("#needs", RowList)
+        longest = max((len(i.node) for i in failed), default=0)
         for under in range(REASON_LINES, -1, -1):
             room = self._room(rows, len(failed) if under == 0 else 0)
-            lines = [self._needs_row(rows, info, room, under) for info in failed]
+            # a pad, never negative: a narrow panel leaves room - 8 below zero
+            width = max(0, min(longest, room - 8))
+            lines = [self._needs_row(rows, info, room, width, under) for info in failed]
             if _height(lines) <= height:
                 break
         return lines
 
-    def _needs_row(self, rows: RowList, info: InstanceInfo, room: int, under: int) -> Row:
+    def _needs_row(
+        self, rows: RowList, info: InstanceInfo, room: int, width: int, under: int
+    ) -> Row:
         assert self.dash is not None
-        # a pad, never negative: a narrow panel leaves room - 8 below zero
-        width = max(0, min(max(len(i.node) for i in self.dash.needs_action), room - 8))
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(*_status_glyph(rows, info))
         head = f" {info.node:<{width}}"
