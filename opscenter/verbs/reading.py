@@ -64,7 +64,7 @@ def nodes(backend: Backend, args: argparse.Namespace, options: Options) -> int:
 def node(backend: Backend, args: argparse.Namespace, options: Options) -> int:
     info = backend.get_node(args.name)
     zone = ZoneInfo(backend.workspace().timezone)
-    manual = info.trigger == "Manual"  # deployed, never scheduled: no next fire time
+    manual = info.manual  # deployed, never scheduled: no next fire time
     upcoming = [] if manual else parse_cron(info.cron).next_fire_times(backend.now(), 5, zone)
     view = TimeView.of(zone, options.utc)
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Row, String, cast, func, selec
 
 from opscenter.backends.local import instances
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.model import DependencyType, InstanceKind, Status
+from opscenter.domain.model import DependencyType, InstanceKind, Status, TriggerType
 from opscenter.domain.records import (
     AlertInfo,
     AuditEntry,
@@ -81,7 +81,7 @@ def node_conditions(flt: NodeFilter) -> list[ColumnElement[bool]] | None:
             return None
         conditions.append(NodeVersionRow.priority == flt.priority)
     if flt.trigger:  # a manual node is one with a workflow
-        manual = flt.trigger == "Manual"
+        manual = flt.trigger == TriggerType.MANUAL
         conditions.append(
             NodeVersionRow.workflow.is_not(None) if manual else NodeVersionRow.workflow.is_(None)
         )
@@ -175,7 +175,7 @@ def _node_info(row: Row[Any], downstreams: list[str]) -> NodeInfo:
         state=row.state,
         version=row.version,
         deployed_at=row.deployed_at,
-        trigger="Scheduler" if row.workflow is None else "Manual",
+        trigger=TriggerType.SCHEDULER if row.workflow is None else TriggerType.MANUAL,
         workflow=row.workflow or "",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from opscenter.domain.model import TriggerType
 from opscenter.domain.records import NodeFilter, NodeInfo, counted
 from opscenter.tui.actions.base import Aim
 from opscenter.tui.actions.instances import COMMENT, commented
@@ -102,7 +103,7 @@ def run_workflow(aim: Aim) -> None:
     """A manual node's workflow: its nodes listed, every one chosen; the confirm names the
     ones that will run (all of them: the whole workflow, in dependency order)."""
     info, console = _node(aim), aim.console
-    if info.trigger != "Manual":
+    if not info.manual:
         aim.refuse(
             f"{info.name} is auto-triggered (the scheduler runs it): only a manually "
             "triggered node's workflow runs on demand; a test run (T) runs this node once"
@@ -111,7 +112,7 @@ def run_workflow(aim: Aim) -> None:
     workflow = info.workflow
 
     def read() -> list[str]:
-        found = console.backend.list_nodes(NodeFilter(trigger="Manual"))
+        found = console.backend.list_nodes(NodeFilter(trigger=TriggerType.MANUAL))
         return [n.name for n in found if n.workflow == workflow]
 
     def ask(members: list[str]) -> None:

@@ -51,7 +51,7 @@ def _span(values: tuple[int, ...]) -> str:
 
 def short_schedule(info: NodeInfo) -> str:
     """The cycle and its times in a column's width: ``day 00:30``, ``hour :05 00-07``."""
-    if info.trigger == "Manual":
+    if info.manual:
         return "manual"
     try:
         cron = parse_cron(info.cron)
@@ -434,7 +434,7 @@ class NodeScreen(OpsScreen):
         def read() -> NodeView:
             info = backend.get_node(name)
             upcoming: tuple[datetime, ...] = ()
-            if info.state == "deployed" and info.trigger != "Manual":
+            if info.state == "deployed" and not info.manual:
                 cron = parse_cron(info.cron)
                 upcoming = tuple(cron.next_fire_times(backend.now(), NEXT_FIRES, zone))
             return NodeView(info, upcoming)
@@ -458,7 +458,7 @@ class NodeScreen(OpsScreen):
         text.append(f" · {info.type} · {run_mode(info)} · owner {info.owner or '-'}")
         text.append(f" · prio {info.priority} · group {info.resource_group}\n")
         text.append(info.schedule, style="bold")
-        if info.trigger == "Manual":
+        if info.manual:
             text.append(f" · workflow {info.workflow}\n")
             text.append("next: when an operator runs it (W runs its workflow)")
             return text
