@@ -561,6 +561,59 @@ def test_a_hanging_webhook_never_slows_the_check(tmp_path: Path, store: Database
         assert failed.backend.list_alerts()[0].last_error == ""
 
 
+@contextmanager
+def trickling_webhook(every: float) -> Iterator[tuple[str, list[float]]]:
+    """A server that answers each post's headers at once, then one body byte every ``every``
+    seconds for as long as the client listens: every read is quick, the post never ends."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[float] = []
+    done = threading.Event()
+
+    def trickle(conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                while not done.wait(every):
+                    conn.sendall(b".")
+            except OSError:
+                return  # the client gave up on it
+
+    def serve() -> None:
+        while not done.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(time.monotonic())
+            threading.Thread(target=trickle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook", accepted
+    finally:
+        done.set()
+        listener.close()
+
+
+def test_a_trickling_webhook_is_cut_at_the_total_deadline_retried_and_recorded(
+    tmp_path: Path, store: Database
+) -> None:
+    with trickling_webhook(every=0.2) as (url, accepted):
+        failed = failed_instance(store, tmp_path / "ws", url)
+        notifier = Notifier(store, timeout=1.0, retries=2, backoff=0.01)
+        begin = time.monotonic()
+        failed.monitor(notifier).check(utc(1, 0))
+        notifier.flush(timeout=20)
+        took = time.monotonic() - begin
+        notifier.close()
+    # two posts of one second each, not the server's never-ending body
+    assert len(accepted) == 2
+    assert took < 6
+    [alert] = failed.backend.list_alerts()
+    assert alert.last_error == "webhook did not answer within 1 s in all (attempt 2)"
+
+
 def test_the_scheduler_keeps_working_while_a_webhook_hangs(world: Callable[..., World]) -> None:
     with webhook(hang=True) as hook:
         w = world(

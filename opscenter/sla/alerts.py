@@ -4,8 +4,9 @@ Each alert is recorded once per (rule, target) — an instance, or a baseline
 instance — and re-sent every ``interval`` while its condition holds, at most
 ``max`` times, never during quiet hours. The store is always a channel (the
 console lists alerts); a webhook is optional and is posted from a thread of its
-own, with a timeout and retries, so a dead webhook never slows the scheduler.
-Its failures are recorded on the alert.
+own, each post bounded in total time (not per read: a server trickling one byte at a
+time would otherwise hold a post for ever) and retried with backoff, so a dead webhook
+never slows the scheduler. Its failures are recorded on the alert.
 
 Webhook body (JSON, POST):
     {"alert_id": 12, "rule": "dashboard_late", "trigger": "BaselineWarning",
@@ -15,6 +16,7 @@ Webhook body (JSON, POST):
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
@@ -69,7 +71,8 @@ class Firing:
 
 
 class Notifier:
-    """Posts webhooks on its own thread: bounded time per post, retries with backoff."""
+    """Posts webhooks on its own thread: at most ``timeout`` seconds in all per post (connect,
+    headers and body together), ``retries`` posts with doubling backoff between them."""
 
     def __init__(
         self,
@@ -86,7 +89,9 @@ class Notifier:
         self.backoff = backoff
         self.sleep = sleep
         self._queue: queue.Queue[tuple[int, str, dict] | None] = queue.Queue(maxsize=10_000)
-        self._thread = threading.Thread(target=self._run, name="webhook-notifier", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._run()), name="webhook-notifier", daemon=True
+        )
         self._thread.start()
 
     def send(self, alert_id: int, url: str, payload: dict) -> None:
@@ -110,30 +115,38 @@ class Notifier:
             return
         self._thread.join(timeout=grace)
 
-    def _run(self) -> None:
-        with httpx.Client(timeout=self.timeout) as client:
+    async def _run(self) -> None:
+        # the event loop is only a way to cancel a post mid-read when its time is up
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
             while True:
-                item = self._queue.get()
+                item = await asyncio.to_thread(self._queue.get)
                 try:
                     if item is None:
                         return
-                    self._post(client, *item)
+                    await self._post(client, *item)
                 finally:
                     self._queue.task_done()
 
-    def _post(self, client: httpx.Client, alert_id: int, url: str, payload: dict) -> None:
+    async def _post(
+        self, client: httpx.AsyncClient, alert_id: int, url: str, payload: dict
+    ) -> None:
         error = ""
         for attempt in range(1, self.retries + 1):
             try:
-                response = client.post(url, json=payload)
+                async with asyncio.timeout(self.timeout):
+                    response = await client.post(url, json=payload)
                 if response.status_code < 300:
                     self._record(alert_id, "")
                     return
                 error = f"webhook answered HTTP {response.status_code} (attempt {attempt})"
+            except TimeoutError:
+                error = (
+                    f"webhook did not answer within {self.timeout:g} s in all (attempt {attempt})"
+                )
             except httpx.HTTPError as exc:
                 error = f"webhook failed: {type(exc).__name__}: {exc} (attempt {attempt})"
             if attempt < self.retries:
-                self.sleep(self.backoff * 2 ** (attempt - 1))
+                await asyncio.to_thread(self.sleep, self.backoff * 2 ** (attempt - 1))
         self._record(alert_id, error)
 
     def _record(self, alert_id: int, error: str) -> None:
