@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import OperationalError
 
-from opscenter import __version__, remote, world
+from opscenter import __version__, remote, secrets, world
 from opscenter.arguments import Command, parser
 from opscenter.backends.base import Backend
 from opscenter.backends.local import LocalBackend
@@ -49,7 +49,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     args = _parser().parse_args(argv)
     handler: Command = args.handler or (_CONSOLE if _in_terminal() else _PIPED)
     try:
+        secrets.receive()
         options = gather(args, os.environ, with_config=handler.over_backend)
+        if argv is None and (kept := _shielded(handler, options)) is not None:
+            secrets.shield(kept)  # this process is the command: it may start itself again
         return handler(args, options, clock or RealClock())
     except WorkspaceError as exc:
         print(exc, file=sys.stderr)
@@ -85,6 +88,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def _in_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _shielded(handler: Command, options: Options) -> frozenset[str] | None:
+    """The operator secrets kept by a command that runs nodes (the scheduler, the console
+    running one) or holds the emulator's key; None for any other, which need not start
+    again (see ``opscenter.secrets``)."""
+    if handler is _CONSOLE:
+        return None if options.wants_dataworks or options.attaches else frozenset()
+    if isinstance(handler, _LocalOnly) and handler.name == "scheduler":
+        return frozenset()
+    if isinstance(handler, _LocalOnly) and handler.name == "emulate":
+        from opscenter.backends.dataworks.emulator.gateway import ENV_KEYS
+
+        return ENV_KEYS
+    return None
 
 
 # -- the world: workspace, store, backend --------------------------------------------
@@ -243,7 +261,7 @@ def _emulate(args: argparse.Namespace, options: Options, clock: Clock) -> int:
     from opscenter.backends.dataworks import emulator
 
     try:
-        keys = emulator.credentials_from(args.access_key_id, args.access_key_secret, os.environ)
+        keys = emulator.credentials_from(args.access_key_id, args.access_key_secret)
         emulator.serve(_backend(options, clock, source="emulator"), keys, args.host, args.port)
     except (ValueError, OSError) as exc:
         raise UsageError(str(exc)) from None

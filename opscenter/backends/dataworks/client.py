@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -22,6 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from opscenter import secrets
 from opscenter.backends.dataworks import signer
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def load_credentials(
     config_path: Path | None = None,
 ) -> Credentials:
     """Environment variables first (as the SDKs do), then the Alibaba Cloud CLI profile."""
-    env = os.environ if environ is None else environ
+    env = secrets.environment() if environ is None else environ
     path = (config_path or CLI_CONFIG).expanduser()
     if profile is None and (env.get(ENV_KEY_ID) or env.get(ENV_KEY_SECRET)):
         return _from_env(env)

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from opscenter import secrets
 from opscenter.backends.dataworks.client import NOT_FOUND
 from opscenter.backends.dataworks.emulator.auth import Verifier
 from opscenter.backends.dataworks.emulator.operations import Operations
@@ -40,6 +41,7 @@ READ_TIMEOUT = 15.0  # seconds a connection may stay silent (idle or mid-request
 WORKERS = 32  # connections served at once; more wait their turn in the pool's queue
 ENV_KEY_ID = "OPSCENTER_EMULATOR_ACCESS_KEY_ID"
 ENV_KEY_SECRET = "OPSCENTER_EMULATOR_ACCESS_KEY_SECRET"
+ENV_KEYS = frozenset({ENV_KEY_ID, ENV_KEY_SECRET})  # what `emulate` keeps (opscenter.secrets)
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -262,11 +264,13 @@ class EmulatorServer(HTTPServer):
 
 
 def credentials_from(
-    key_id: str | None, secret: str | None, environ: Mapping[str, str]
+    key_id: str | None, secret: str | None, environ: Mapping[str, str] | None = None
 ) -> dict[str, str]:
-    """The access key the emulator accepts: options first, then the environment."""
-    key_id = key_id or environ.get(ENV_KEY_ID)
-    secret = secret or environ.get(ENV_KEY_SECRET)
+    """The access key the emulator accepts: options first, then the environment (by
+    default as ``opscenter.secrets`` holds it, out of this process's own environment)."""
+    env = secrets.environment() if environ is None else environ
+    key_id = key_id or env.get(ENV_KEY_ID)
+    secret = secret or env.get(ENV_KEY_SECRET)
     if not key_id or not secret:
         raise ValueError(
             "the emulator needs an access key to verify signatures: pass --access-key-id and "

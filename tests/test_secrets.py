@@ -1,0 +1,223 @@
+"""The operator's credentials are out of reach of node code (issue 18, must-have 2).
+
+A node is the workspace author's code, run as the operator's user: it can read
+/proc/<pid>/environ of its scheduler (or of any process of that user), which shows the
+environment the process was started with whatever Python later removed from os.environ.
+So a scheduler, a console running one, and the emulator, started with access keys in
+their environment, must not hold them where a node looks: real processes, real nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from opscenter.backends.dataworks.client import ApiError, Credentials, DataWorksClient
+from opscenter.scheduler.processes import OPERATOR_SECRETS
+from tests.conftest import write_workspace
+from tests.processes import console_in_a_terminal, run_opscenter, scheduler_process
+
+KEY_ID = "LTAI5tSecretsTestKey"
+START = "2030-01-05 00:29:40"  # ten simulated seconds before the nodes' 00:30
+SPEED = "30"
+DEADLINE = 60.0
+
+# Every ancestor of the node (its scheduler first), as node code could read it: each one's
+# environment and command line, into the landing folder and the attempt's log.
+WALK = """\
+seen="$OPSCENTER_LANDING/seen.txt"
+tr '\\0' '\\n' < /proc/$PPID/environ
+pid=$PPID
+while [ "$pid" -gt 1 ]; do
+  echo "pid $pid" >> "$seen"
+  tr '\\0' '\\n' < /proc/$pid/environ >> "$seen" 2>&1
+  tr '\\0' ' ' < /proc/$pid/cmdline >> "$seen" 2>&1
+  echo >> "$seen"
+  pid=$(awk '/^PPid:/ {print $2}' /proc/$pid/status)
+done
+echo walked >> "$seen"
+"""
+
+# The scheduler's whole memory, searched for the marker (spelt backwards here, so that
+# this code, which the scheduler holds too, does not hold it).
+SCAN = """\
+import os
+
+wanted = {backwards!r}[::-1].encode()
+parent, chunk, found, scanned = os.getppid(), 1 << 20, 0, 0
+try:
+    with open(f"/proc/{{parent}}/maps") as maps, open(f"/proc/{{parent}}/mem", "rb", 0) as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            start, end = (int(x, 16) for x in span.split("-"))
+            for at in range(start, end, chunk) if perms.startswith("r") else ():
+                try:
+                    mem.seek(at)
+                    data = mem.read(min(chunk + len(wanted), end - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                scanned += len(data)
+                found += data.count(wanted)
+    result = f"scanned {{scanned}} found {{found}}"
+except OSError as error:
+    result = f"unreadable {{error.strerror}}"
+with open(os.path.join(os.environ["OPSCENTER_LANDING"], "memory.txt"), "w") as out:
+    out.write(result)
+"""
+
+
+def workspace(folder: Path, marker: str) -> Path:
+    return write_workspace(
+        folder,
+        """
+        workspace: {name: keys, timezone: UTC}
+        nodes:
+          - {name: walk, type: shell, file: walk.sh, trigger: {cron: "00 30 00 * * ?"}}
+          - {name: scan, type: python, file: scan.py, trigger: {cron: "00 30 00 * * ?"}}
+        """,
+        {"walk.sh": WALK, "scan.py": SCAN.format(backwards=marker[::-1])},
+    )
+
+
+def operator_environment(tmp_path: Path, marker: str) -> dict[str, str]:
+    """The test's environment with no real credentials, and every operator secret set to
+    ``marker`` (the key ids too: they are credentials as well)."""
+    env = {k: v for k, v in os.environ.items() if k not in OPERATOR_SECRETS}
+    return {
+        **env,
+        **dict.fromkeys(OPERATOR_SECRETS, marker),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "OPSCENTER_HARMLESS_MARKER": "visible-marker",
+    }
+
+
+def read_back(tmp_path: Path, until: Callable[[], None] = lambda: None) -> tuple[str, str, str]:
+    """(the ancestors' walk, the memory scan, the walk's log) once both nodes are done."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        until()
+        seen = next(tmp_path.rglob("seen.txt"), None)
+        memory = next(tmp_path.rglob("memory.txt"), None)
+        if seen and memory and "walked" in seen.read_text():
+            logs = [p.read_text(errors="replace") for p in tmp_path.rglob("*.log")]
+            return seen.read_text(errors="replace"), memory.read_text(), "\n".join(logs)
+        assert time.monotonic() < deadline, "the nodes never finished"
+        time.sleep(0.2)
+
+
+def assert_unseen(marker: str, walked: str, memory: str, logs: str, runner: int) -> None:
+    assert f"pid {runner}\n" in walked  # the walk went through the process running the nodes
+    assert "OPSCENTER_HARMLESS_MARKER=visible-marker" in walked  # and read its environment
+    assert "visible-marker" in logs  # the node's own output reached its log
+    assert marker not in walked + logs
+    assert memory.startswith(("scanned", "unreadable")), memory
+    assert " found 0" in memory or memory.startswith("unreadable"), memory
+
+
+def test_a_node_cannot_read_its_schedulers_credentials(tmp_path: Path) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    folder = workspace(tmp_path / "ws", marker)
+    env = operator_environment(tmp_path, marker)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    args = ["--workspace", str(folder), "--db", url, "--speed", SPEED, "--start", START]
+    log = tmp_path / "scheduler.log"
+    with scheduler_process(args, log, env) as scheduler:
+        walked, memory, logs = read_back(tmp_path)
+        assert_unseen(marker, walked, memory, logs, scheduler.pid)
+    assert "Traceback" not in log.read_text()
+
+
+def test_a_node_cannot_read_the_credentials_of_a_console_running_its_scheduler(
+    tmp_path: Path,
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    folder = workspace(tmp_path / "ws", marker)
+    env = operator_environment(tmp_path, marker)
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    args = ["--workspace", str(folder), "--db", url, "--speed", SPEED, "--start", START]
+    with console_in_a_terminal(args, env) as (terminal, console):
+        assert isinstance(console, subprocess.Popen)
+
+        def alive_and_drained() -> None:
+            assert console.poll() is None, "the console ended"
+            drain(terminal)
+
+        walked, memory, logs = read_back(tmp_path, alive_and_drained)
+        assert_unseen(marker, walked, memory, logs, console.pid)
+        os.write(terminal, b"q")
+        deadline = time.monotonic() + DEADLINE
+        while console.poll() is None:
+            assert time.monotonic() < deadline, "q did not close the console"
+            select.select([terminal], [], [], 0.2)
+            drain(terminal)
+        assert console.returncode == 0
+
+
+def drain(terminal: int) -> None:
+    """Read what the console drew: one whose screen nobody reads would block on writing."""
+    while select.select([terminal], [], [], 0)[0]:
+        try:
+            os.read(terminal, 65536)
+        except OSError:  # the console closed its side
+            return
+
+
+def test_the_emulators_key_is_not_in_its_environment_and_still_verifies(
+    tmp_path: Path,
+) -> None:
+    marker = f"marker-{uuid.uuid4().hex}"
+    folder = workspace(tmp_path / "ws", marker)
+    env = operator_environment(tmp_path, marker) | {
+        "OPSCENTER_EMULATOR_ACCESS_KEY_ID": KEY_ID,
+        "OPSCENTER_EMULATOR_ACCESS_KEY_SECRET": marker,
+    }
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    deployed = run_opscenter("deploy", str(folder), "--db", url, "--json", env=env)
+    assert deployed.returncode == 0, deployed.stderr
+    project = json.loads(deployed.stdout)["workspace_id"]
+    log = tmp_path / "emulator.log"
+    with log.open("w") as out:
+        emulator = subprocess.Popen(
+            [sys.executable, "-m", "opscenter", "emulate", "--workspace", str(folder)]
+            + ["--db", url, "--port", "0"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        endpoint = serving_at(log, emulator)
+        # what any process of the operator's user (a node among them) can read of it
+        seen = Path(f"/proc/{emulator.pid}/environ").read_bytes()
+        seen += Path(f"/proc/{emulator.pid}/cmdline").read_bytes()
+        assert b"PATH=" in seen and marker.encode() not in seen and KEY_ID.encode() not in seen
+        with DataWorksClient(Credentials(KEY_ID, marker), endpoint) as client:
+            answer = client.call("GetProject", {"Id": project})
+        assert answer["Project"]["Name"] == "keys"
+        wrong = Credentials(KEY_ID, "not-the-secret")
+        with DataWorksClient(wrong, endpoint) as client, pytest.raises(ApiError) as refused:
+            client.call("GetProject", {"Id": project})
+        assert refused.value.code == "SignatureDoesNotMatch"
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+    assert marker not in log.read_text()
+
+
+def serving_at(log: Path, process: subprocess.Popen) -> str:
+    """The URL the emulator said it serves on."""
+    deadline = time.monotonic() + DEADLINE
+    while " on http://" not in (said := log.read_text()):
+        assert process.poll() is None, f"the emulator ended:\n{said}"
+        assert time.monotonic() < deadline, f"the emulator never served:\n{said}"
+        time.sleep(0.1)
+    return said.split(" on ", 1)[1].split()[0]
