@@ -253,7 +253,9 @@ def parser(handlers: Mapping[str, Command]) -> argparse.ArgumentParser:
     )
     emulate.add_argument(
         "--access-key-secret",
-        help="its secret (or $OPSCENTER_EMULATOR_ACCESS_KEY_SECRET)",
+        help="its secret; better in $OPSCENTER_EMULATOR_ACCESS_KEY_SECRET: ps shows every "
+        "command line to every user (until the emulator starts without it) and the shell's "
+        "history keeps it",
     )
     return parser
 

@@ -90,18 +90,18 @@ def _in_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-def _shielded(handler: Command, options: Options) -> frozenset[str] | None:
-    """The operator secrets kept by a command that runs nodes (the scheduler, the console
-    running one) or holds the emulator's key; None for any other, which need not start
-    again (see ``opscenter.secrets``)."""
+def _shielded(handler: Command, options: Options) -> secrets.Kept | None:
+    """What a command that runs nodes (the scheduler, the console running one) or holds
+    the emulator's key keeps of the operator's secrets; None for any other, which need not
+    start again (see ``opscenter.secrets``)."""
     if handler is _CONSOLE:
-        return None if options.wants_dataworks or options.attaches else frozenset()
+        return None if options.wants_dataworks or options.attaches else secrets.Kept()
     if isinstance(handler, _LocalOnly) and handler.name == "scheduler":
-        return frozenset()
+        return secrets.Kept()
     if isinstance(handler, _LocalOnly) and handler.name == "emulate":
-        from opscenter.backends.dataworks.emulator.gateway import ENV_KEYS
+        from opscenter.backends.dataworks.emulator.gateway import KEPT
 
-        return ENV_KEYS
+        return KEPT
     return None
 
 

@@ -5,7 +5,8 @@ read ``/proc/<pid>/environ`` of any other of that user: it shows the environment
 was started with, whatever Python later removed from ``os.environ``. So a command that runs
 nodes (the scheduler, a console running one) or holds the emulator's key starts itself
 again (``execve``, same pid, same arguments) without any operator secret in its
-environment. The few it needs cross the exec through an inherited pipe that the new
+environment, nor on its command line (``/proc/<pid>/cmdline``, which ``ps`` shows to
+every user). The few it needs cross the exec through an inherited pipe that the new
 process reads and closes before doing anything else, and they then live only here: read
 credentials through :func:`environment`, never ``os.environ``. The new process is also
 marked non-dumpable, so its memory and ``/proc`` entries are closed to other processes
@@ -18,7 +19,8 @@ import ctypes
 import json
 import os
 import sys
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from opscenter.errors import UsageError
 from opscenter.scheduler.processes import OPERATOR_SECRETS
@@ -27,6 +29,16 @@ HANDOVER = "OPSCENTER_SECRETS_FD"  # the pipe's descriptor, from the exec to the
 PR_SET_DUMPABLE = 4  # <linux/prctl.h>
 
 _handed: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class Kept:
+    """What a command that runs nodes or serves a key keeps of the operator's secrets:
+    the variables handed over to it, and its options whose values are secrets (taken off
+    the command line and handed over as the variable each names)."""
+
+    variables: frozenset[str] = frozenset()
+    options: Mapping[str, str] = field(default_factory=dict)
 
 
 def receive() -> None:
@@ -55,21 +67,47 @@ def environment() -> Mapping[str, str]:
     return {**os.environ, **_handed}
 
 
-def shield(keep: Collection[str]) -> None:
+def shield(kept: Kept) -> None:
     """For a command that runs nodes or serves a key, before it opens anything: if its
-    environment holds operator secrets, start again without them, handing over only those
-    in ``keep``; once without them, close this process to others of the same user."""
+    environment or command line holds operator secrets, start again without them, handing
+    over only those it keeps; once without them, close this process to others of the same
+    user."""
+    arguments, given = _without_options(sys.argv[1:], kept.options)
     held = {name: os.environ[name] for name in OPERATOR_SECRETS if name in os.environ}
-    if not held:
+    if not held and not given:
         _undumpable()
         return
     env = {name: value for name, value in os.environ.items() if name not in OPERATOR_SECRETS}
-    handed = {name: value for name, value in held.items() if name in keep}
+    handed = {name: value for name, value in held.items() if name in kept.variables} | given
     if handed:
         env[HANDOVER] = str(_pipe_holding(json.dumps(handed).encode()))
+    interpreter = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]  # python -m opscenter
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, sys.orig_argv, env)
+    os.execve(sys.executable, [*interpreter, *arguments], env)
+
+
+def _without_options(
+    arguments: list[str], options: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """``arguments`` without the ``options`` (``--name VALUE``, ``--name=VALUE``, or an
+    abbreviation, as argparse, which has already accepted them, reads them), and the values
+    they gave by the variable each option names; the last one given wins, as in argparse."""
+    left: list[str] = []
+    given: dict[str, str] = {}
+    rest = iter(arguments)
+    for token in rest:
+        if token == "--":  # what follows is positional
+            left += [token, *rest]
+            break
+        name, equals, value = token.partition("=")
+        long = name.startswith("--") and len(name) > 2
+        option = next((o for o in options if long and o.startswith(name)), None)
+        if option is None:
+            left.append(token)
+        else:
+            given[options[option]] = value if equals else next(rest, "")
+    return left, given
 
 
 def _pipe_holding(data: bytes) -> int:

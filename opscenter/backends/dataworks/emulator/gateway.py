@@ -41,7 +41,10 @@ READ_TIMEOUT = 15.0  # seconds a connection may stay silent (idle or mid-request
 WORKERS = 32  # connections served at once; more wait their turn in the pool's queue
 ENV_KEY_ID = "OPSCENTER_EMULATOR_ACCESS_KEY_ID"
 ENV_KEY_SECRET = "OPSCENTER_EMULATOR_ACCESS_KEY_SECRET"
-ENV_KEYS = frozenset({ENV_KEY_ID, ENV_KEY_SECRET})  # what `emulate` keeps (opscenter.secrets)
+# what `emulate` keeps, out of its environment and command line (opscenter.secrets)
+KEPT = secrets.Kept(
+    frozenset({ENV_KEY_ID, ENV_KEY_SECRET}), {"--access-key-secret": ENV_KEY_SECRET}
+)
 FORM = "application/x-www-form-urlencoded"
 
 
