@@ -17,6 +17,9 @@ from opscenter.scheduler.engine import Engine
 from opscenter.scheduler.rewire import rewire_not_started
 from opscenter.scheduler.worldclock import ClockPlan
 from opscenter.store import lease
+from opscenter.store.identity import StoreChanged, StoreFiles, store_files
+
+WATCH_EVERY = 0.25  # seconds between looks at the store's files: a change is seen at once
 
 
 def run_scheduler(
@@ -33,8 +36,55 @@ def run_scheduler(
 
     The world's clock is taken with the lease (``plan``: a simulated world resumes where
     it stood) and published in the store, for every other process on it to read.
+    Raises StoreChanged once the store's files are deleted or replaced under it, after
+    it stopped dispatching and ended its attempts' processes: it would otherwise go on in
+    a world no one else sees, beside a scheduler started on the new store at that path.
     """
-    holder = holder or lease.new_holder_name()
+    watch = _StoreWatch(db, stop, say)
+    try:
+        _run(db, workspace_id, plan, stop, say, holder or lease.new_holder_name(), on_state, watch)
+    finally:  # the store's change is the reason, whatever its old files did meanwhile
+        if watch.reason:
+            raise StoreChanged(
+                f"{watch.reason} while this scheduler ran on it; "
+                "it stopped and ended its running attempts"
+            )
+
+
+class _StoreWatch:
+    """Looks at the store's files every WATCH_EVERY seconds; once they changed, it says so,
+    keeps the reason and sets ``stop``. A store that is not a SQLite file is not watched."""
+
+    def __init__(self, db: Database, stop: threading.Event, say: Callable[[str], None]) -> None:
+        self.reason: str | None = None
+        self._stop = stop
+        self._say = say
+        files = store_files(db)
+        if files is not None:
+            threading.Thread(
+                target=self._look, args=(files,), name="store-watch", daemon=True
+            ).start()
+
+    def _look(self, files: StoreFiles) -> None:
+        while not self._stop.wait(WATCH_EVERY):
+            reason = files.changed()
+            if reason:
+                self.reason = reason
+                self._say(f"{reason}: stopping, ending the running attempts")
+                self._stop.set()
+                return
+
+
+def _run(
+    db: Database,
+    workspace_id: int,
+    plan: ClockPlan,
+    stop: threading.Event,
+    say: Callable[[str], None],
+    holder: str,
+    on_state: Callable[[str], None],
+    watch: _StoreWatch,
+) -> None:
     waiting_said = False
     while not stop.is_set():
         ours, info = lease.try_acquire(db, holder)
@@ -93,8 +143,9 @@ def run_scheduler(
         engine.start()
         engine.serve(stop)
     finally:
-        engine.close()
-        if not lost.is_set():
+        engine.close(watch.reason or "scheduler shut down")
+        # nothing to hand back: the lease is another's, or the store is not this one any more
+        if not lost.is_set() and not watch.reason:
             worldclock.publish(db, holder, clock, plan.wall, running=False)
             lease.release(db, holder)
         on_state("stopped")

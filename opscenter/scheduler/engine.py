@@ -124,14 +124,19 @@ class Engine:
         self._advance_backfills()  # backfills created or unblocked while no scheduler ran
         self.sla.start(self._now())
 
-    def close(self) -> None:
+    def close(self, why: str = "scheduler shut down") -> None:
+        """End what runs (``why`` goes to its run logs), wait for its processes to end and
+        record how; the warehouse and the run history are let go of even when the store
+        can no longer be written (its files were deleted or replaced)."""
         for running in list(self._running.values()):
-            running.request_kill("stop", "scheduler shutdown", "stopped: scheduler shut down")
+            running.request_kill("stop", "scheduler shutdown", f"stopped: {why}")
         self._pool.shutdown(wait=True, cancel_futures=False)
-        with open_turn(self.db) as turn:
-            self._drain_events(turn)
-        self.executors.close()
-        self.sla.close(self._now())
+        try:
+            with open_turn(self.db) as turn:
+                self._drain_events(turn)
+        finally:
+            self.executors.close()
+            self.sla.close(self._now())
 
     def wake(self) -> None:
         """Ask serve() to look at signals now (an action was done in this process)."""
