@@ -1,28 +1,27 @@
-"""Shell and Python attempts: starting the subprocess, and ending its process group.
+"""Shell and Python attempts: starting the subprocess, and ending its whole process tree.
 
-Each attempt is a process in its own process group, so stop and timeout can take down
-everything a script started, and so can the end of a script that left background
-processes behind. Its scheduling parameters arrive as data (positional arguments and
-environment variables), never spliced into code; it exchanges data with SQL nodes
-through files in the landing folder. This module is the one home of ending an
-attempt's processes while the scheduler runs (see :mod:`opscenter.scheduler.procs` for
-those a dead scheduler left behind).
+Each attempt is a process in its own process group and session, and the scheduler is the
+child subreaper of what it leaves behind, so stop and timeout can take down everything a
+script started, and so can the end of a script that left background processes behind,
+even those that left its session or were double-forked away (see
+:mod:`opscenter.scheduler.procs`, the one place processes are ended). Its scheduling
+parameters arrive as data (positional arguments and environment variables), never spliced
+into code; it exchanges data with SQL nodes through files in the landing folder, which it
+writes owner-only (umask 077).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from opscenter.domain.model import NodeType
-from opscenter.scheduler import logfile
+from opscenter.scheduler import logfile, procs
 from opscenter.scheduler.attempt import (
     AlreadyOver,
     Execution,
@@ -32,9 +31,10 @@ from opscenter.scheduler.attempt import (
     os_reason,
 )
 from opscenter.scheduler.logfile import RunLog
+from opscenter.scheduler.procs import KILL_GRACE as KILL_GRACE
 from opscenter.store.files import FILE_MODE, open_for_append
 
-KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL
+NODE_UMASK = 0o077  # what a node writes in the landing folder is its owner's alone
 # The operator's own credentials, as opscenter reads them: a node's code is the workspace
 # author's, and must not see them (an ``env`` in a script would print them to its log).
 OPERATOR_SECRETS = frozenset(
@@ -49,18 +49,20 @@ OPERATOR_SECRETS = frozenset(
 
 
 def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Execution:
-    """Write the node's code beside its log and start it in a new process group, in the
-    landing folder, its output appended to the log; returns at once."""
+    """Write the node's code beside its log and start it in a new process group and session,
+    in the landing folder, its output appended to the log; returns at once."""
+    folder = str(landing.resolve())
     env = {
         **{k: v for k, v in os.environ.items() if k not in OPERATOR_SECRETS},
-        "OPSCENTER_LANDING": str(landing.resolve()),
+        **job.parameters,
+        # the tag its whole tree is found by: after the parameters, so none can hide it
+        "OPSCENTER_LANDING": folder,
         "OPSCENTER_ATTEMPT": str(job.attempt),
         "OPSCENTER_INSTANCE_ID": str(job.instance_id),
         "OPSCENTER_NODE": job.node,
         "OPSCENTER_BIZDATE": f"{job.bizdate:%Y%m%d}",
         "OPSCENTER_CYCTIME": f"{job.cyctime:%Y%m%d%H%M%S}",
         "OPSCENTER_SPEED": f"{job.speed:g}",
-        **job.parameters,
     }
     if job.node_type is NodeType.SHELL:
         interpreter = shutil.which("bash", path=env.get("PATH"))
@@ -82,6 +84,7 @@ def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Executi
         return _failed_to_start(log, f"cannot write script {script}: {os_reason(error)}")
     log.line(f"starting {job.node_type} node: {' '.join(command)} {script.name}")
     body_start = log.size()
+    procs.become_subreaper()  # before the first attempt starts: its orphans come back here
     try:
         process = subprocess.Popen(
             [*command, str(script), *job.parameters.values()],
@@ -92,12 +95,24 @@ def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Executi
             stderr=subprocess.STDOUT,
             start_new_session=True,
             close_fds=True,
+            umask=NODE_UMASK,
         )
     except (OSError, ValueError) as error:
         return _failed_to_start(log, f"cannot start {job.node_type} node: {os_reason(error)}")
     finally:
         os.close(output)
-    return _ProcessExecution(process, log, body_start, grace)
+    with _leaders_lock:
+        _leaders.add(process.pid)
+    tree = procs.Tree((folder, job.instance_id, job.attempt), process.pid)
+    return _ProcessExecution(process, log, body_start, grace, tree)
+
+
+# The first processes of the attempts running now: children of this process that a Popen
+# waits for. Another child is most likely an orphan an attempt left (this process is their
+# subreaper), or one just forked that is not registered yet: then an ending attempt looks
+# for strays once in vain.
+_leaders: set[int] = set()
+_leaders_lock = threading.Lock()
 
 
 def _failed_to_start(log: RunLog, reason: str) -> Execution:
@@ -106,13 +121,19 @@ def _failed_to_start(log: RunLog, reason: str) -> Execution:
 
 
 class _ProcessExecution:
-    """A shell or python attempt: the process group led by ``pid``."""
+    """A shell or python attempt: the process tree that ``pid`` began."""
 
     def __init__(
-        self, process: subprocess.Popen[bytes], log: RunLog, body_start: int, grace: float
+        self,
+        process: subprocess.Popen[bytes],
+        log: RunLog,
+        body_start: int,
+        grace: float,
+        tree: procs.Tree,
     ) -> None:
         self.pid: int | None = process.pid
         self._process = process
+        self._tree = tree
         self._log = log
         self._body_start = body_start
         self._grace = grace
@@ -120,6 +141,7 @@ class _ProcessExecution:
         self._lock = threading.Lock()
         self._kill_reason: str | None = None
         self._killer: threading.Thread | None = None
+        self._hurry = threading.Event()
         self._done = False
         self._outcome: Outcome | None = None
         self._wait_lock = threading.Lock()
@@ -132,6 +154,8 @@ class _ProcessExecution:
 
     def _finish(self) -> Outcome:
         code = self._process.wait()
+        with _leaders_lock:
+            _leaders.discard(self._process.pid)
         with self._lock:
             self._done = True
             reason, killer = self._kill_reason, self._killer
@@ -139,12 +163,10 @@ class _ProcessExecution:
         if reason is not None:
             if killer is not None:
                 killer.join()
-            self._log.line(f"process group ended ({_describe_code(code)}) after {elapsed:.1f} s")
+            self._log.line(f"process tree ended ({_describe_code(code)}) after {elapsed:.1f} s")
             return Outcome(False, code, reason)
         last = "" if code == 0 else logfile.last_line(self._log.path, self._body_start)
-        if _group_alive(self._process.pid):
-            self._log.line("stopping background processes the script left running")
-            _end_group(self._process.pid, self._grace)
+        self._end_strays()
         if code == 0:
             self._log.line(f"finished: exit code 0 after {elapsed:.1f} s")
             return Outcome(True, 0, "")
@@ -152,26 +174,59 @@ class _ProcessExecution:
         reason = _describe_code(code)
         return Outcome(False, code, f"{reason}: {last}" if last else reason)
 
+    def _end_strays(self) -> None:
+        """End what the script left running, wherever it went."""
+        if not _may_have_strays(self._process.pid):
+            return
+        strays = procs.live_members([self._tree])
+        if strays:
+            self._log.line(
+                "stopping background processes the script left running: "
+                + " ".join(map(str, strays))
+            )
+        procs.end_trees([self._tree], self._grace, owned=(self._process.pid,))
+
     def kill(self, reason: str) -> None:
         with self._lock:
             if self._done or (self._kill_reason is None and self._process.poll() is not None):
                 return  # it ended on its own first: its own exit code stands
             if self._kill_reason is not None:
-                _signal_group(self._process.pid, signal.SIGKILL)  # asked twice: no more grace
+                self._hurry.set()  # asked twice: no more grace
                 return
             self._kill_reason = reason
             self._log.line(f"killed: {reason}")
-            _signal_group(self._process.pid, signal.SIGTERM)
             self._killer = threading.Thread(
-                target=self._escalate, name=f"kill-{self.pid}", daemon=True
+                target=self._end_tree, name=f"kill-{self.pid}", daemon=True
             )
             self._killer.start()
 
-    def _escalate(self) -> None:
-        if not _await_group_end(self._process.pid, self._grace, self._process):
+    def _end_tree(self) -> None:
+        procs.end_trees(
+            [self._tree],
+            self._grace,
+            owned=(self._process.pid,),
+            escalating=self._escalating,
+            hurry=self._hurry,
+        )
+
+    def _escalating(self) -> None:
+        if self._hurry.is_set():
+            self._log.line("asked again: sending SIGKILL")
+        else:
             self._log.line(f"still running {self._grace:g} s after SIGTERM: sending SIGKILL")
-            _signal_group(self._process.pid, signal.SIGKILL)
-            _await_group_end(self._process.pid, self._grace, self._process)
+
+
+def _may_have_strays(leader: int) -> bool:
+    """Whether the attempt whose first process (``leader``) has been reaped may have left
+    processes running. As their subreaper, this process has adopted every orphan of the
+    attempt, so none left means no child but the other attempts' first processes and an
+    empty group; without a subreaper, or a list of children, it cannot tell."""
+    children = procs.own_children() if procs.is_subreaper() else None
+    if children is None:
+        return True
+    with _leaders_lock:
+        others = children - _leaders
+    return bool(others) or procs.group_alive(leader)
 
 
 def _describe_code(code: int) -> str:
@@ -182,53 +237,3 @@ def _describe_code(code: int) -> str:
             name = f"signal {-code}"
         return f"terminated by {name}"
     return f"exit code {code}"
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
-
-
-def _end_group(pgid: int, grace: float) -> None:
-    _signal_group(pgid, signal.SIGTERM)
-    if not _await_group_end(pgid, grace):
-        _signal_group(pgid, signal.SIGKILL)
-        _await_group_end(pgid, grace)
-
-
-def _await_group_end(
-    pgid: int, timeout: float, process: subprocess.Popen[bytes] | None = None
-) -> bool:
-    deadline = time.monotonic() + timeout
-    while True:
-        if process is not None:
-            process.poll()  # reap the leader if no one is waiting on it yet
-        if not _group_alive(pgid):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group still runs; zombies waiting for a reaper do not count."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
-            return True
-    return False
