@@ -1,20 +1,28 @@
-"""Opening the state store: where it lives, SQLite settings, and the schema version."""
+"""Opening the state store: where it lives, SQLite settings, read-only stores, and bringing
+its schema to this opscenter's (``schema``)."""
 
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import sqlite3
+import stat
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, select
+from sqlalchemy import URL, Engine, NullPool, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
-from sqlalchemy.orm import Session
 
+from opscenter.store import schema
+from opscenter.store.audit import os_user
 from opscenter.store.files import FILE_MODE, make_private_dirs
-from opscenter.store.models import SCHEMA_VERSION, Base, Meta
+from opscenter.store.schema import SchemaError
 
 BUSY_TIMEOUT_MS = 10_000
+_UNWRITABLE = "opscenter_unwritable"  # an engine's execution option: why it is read-only
 _WORKSPACE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -67,79 +75,110 @@ def _sqlite_begin(connection) -> None:  # noqa: ANN001 - SQLAlchemy Connection
     connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def open_store(url: str) -> Engine:
-    """Open (creating if new) the store at ``url`` and check its schema version.
+def _say(text: str) -> None:
+    print(f"opscenter: {text}", file=sys.stderr)
 
-    SQLite files and their folder are created owner-only: the store holds who
-    did what, and logs may hold data.
+
+def open_store(url: str, *, say: Callable[[str], None] = _say) -> Engine:
+    """Open the store at ``url``: created at the newest schema revision if new, upgraded in
+    place if older (after a copy; ``say`` tells what was done, on stderr unless given).
+
+    SQLite files and their folder are created owner-only: the store holds who did what,
+    and logs may hold data. A store this process cannot write (its file, or the folder
+    where SQLite makes its -wal and -shm files) is opened read-only: reads work, and
+    ``unwritable`` says why nothing can be written.
     """
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise StoreError(f"{url!r} is not a database URL (hint: sqlite:///path/state.db)") from None
-    is_sqlite = parsed.get_backend_name() == "sqlite"
-    if is_sqlite and parsed.database and parsed.database != ":memory:":
-        path = Path(parsed.database).expanduser()
+    path: Path | None = None
+    reason: str | None = None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(str(parsed.database)).expanduser()
         try:
             make_private_dirs(path.parent)
             if not path.exists():
                 path.touch(mode=FILE_MODE)
         except OSError as exc:
             raise StoreError(f"cannot create {path}: {exc.strerror or exc}") from None
+        reason = _why_unwritable(path)
+    where = parsed.render_as_string(hide_password=True)
     try:
-        engine = create_engine(
-            parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000} if is_sqlite else {}
-        )
+        engine = _engine(parsed, path, reason)
     except Exception as exc:  # a missing driver, a bad option
-        raise StoreError(
-            f"cannot open {parsed.render_as_string(hide_password=True)}: {exc}"
-        ) from None
-    if is_sqlite:
-        event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        raise StoreError(f"cannot open {where}: {exc}") from None
     try:
-        _check_or_create_schema(engine)
+        done = schema.bring_to_head(engine, where, path, reason)
+    except SchemaError as exc:
+        engine.dispose()
+        raise StoreError(str(exc)) from None
     except (OperationalError, DatabaseError) as exc:
         engine.dispose()
-        where = parsed.render_as_string(hide_password=True)
         raise StoreError(f"cannot use the database {where}: {exc.orig}") from None
+    if done:
+        say(done)
     return engine
 
 
-def _check_or_create_schema(engine: Engine) -> None:
-    tables = set(inspect(engine).get_table_names())
-    if not tables:
-        Base.metadata.create_all(engine)
-        with Session(engine) as session, session.begin():
-            session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-        return
-    if "meta" not in tables:
-        raise StoreError(
-            f"{engine.url.render_as_string(hide_password=True)} is not an opscenter database "
-            "(it has tables but no schema version); point --db at another file"
-        )
-    with Session(engine) as session:
-        found = session.scalar(select(Meta.value).where(Meta.key == "schema_version"))
-    if found != str(SCHEMA_VERSION):
-        raise StoreError(
-            f"the database {engine.url.render_as_string(hide_password=True)} has schema version "
-            f"{found}, this opscenter uses version {SCHEMA_VERSION}; "
-            "use a matching opscenter or start a new state file with --db"
-        )
-    Base.metadata.create_all(engine)  # tables added within this version
-    _add_new_columns(engine)
+def unwritable(engine: Engine) -> str | None:
+    """Why the store cannot be written by this process (it was opened read-only), or None."""
+    return engine.get_execution_options().get(_UNWRITABLE)
 
 
-def _add_new_columns(engine: Engine) -> None:
-    """Nullable columns added within this version (the audit's wall time) are added to an
-    older store in place, so an upgrade keeps its state."""
-    found = inspect(engine)
-    with engine.begin() as conn:
-        for table in Base.metadata.sorted_tables:
-            have = {column["name"] for column in found.get_columns(table.name)}
-            for column in table.columns:
-                if column.name not in have and column.nullable:
-                    kind = column.type.compile(dialect=engine.dialect)
-                    conn.exec_driver_sql(
-                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
-                    )
+def _engine(parsed: URL, path: Path | None, reason: str | None) -> Engine:
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed)
+    if path is not None and reason is not None:
+        # no pool: each connection chooses how to read afresh (see _read_only)
+        engine = create_engine(parsed, creator=lambda: _read_only(path), poolclass=NullPool)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine.execution_options(**{_UNWRITABLE: reason})
+    engine = create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _why_unwritable(path: Path) -> str | None:
+    """Why this process cannot write the SQLite store at ``path``, or None if it can: its
+    file, or its folder (where SQLite makes the -wal and -shm files), is not writable."""
+    if not os.access(path, os.W_OK):
+        what, item = "its file", path
+    elif not os.access(path.parent, os.W_OK | os.X_OK):
+        what, item = f"its folder {path.parent}", path.parent
+    else:
+        return None
+    if os.statvfs(item).f_flag & os.ST_RDONLY:
+        cause = "is on a read-only file system"
+    else:
+        info = item.stat()
+        cause = f"has mode {stat.S_IMODE(info.st_mode):04o} and owner {_owner(info.st_uid)}"
+    return f"the store {path} is read-only for {os_user()}: {what} {cause}"
+
+
+def _owner(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a store this process cannot write. SQLite reads a WAL
+    store read-only (``mode=ro``) when its -wal and -shm files exist (a writer has it open,
+    or left them) or can be made beside it. Where neither holds (closed cleanly, in a
+    folder this process cannot write), the store has no WAL, so its file holds everything:
+    it is read as ``immutable``, without the locks SQLite could not take there. A writer
+    that opens it later makes a -wal, and the next connection then reads with mode=ro."""
+    wal = path.with_name(path.name + "-wal")
+    writable_folder = os.access(path.parent, os.W_OK | os.X_OK)
+    mode = "mode=ro" if wal.exists() or writable_folder else "immutable=1"
+    connection = sqlite3.connect(
+        f"{path.absolute().as_uri()}?{mode}",
+        uri=True,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=False,
+    )
+    connection.isolation_level = None  # transactions are begun by _sqlite_begin
+    return connection

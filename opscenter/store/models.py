@@ -28,6 +28,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SCHEMA_VERSION = 1
+"""What ``meta`` says of every store made before migrations and of the baseline revision:
+opscenter before migrations opens a store of this version only. The schema's revision is
+Alembic's (``alembic_version``, see store/migrations): change the models with a migration."""
 
 
 class Base(DeclarativeBase):
@@ -122,7 +125,7 @@ class NodeVersionRow(Base):
     code: Mapped[str] = mapped_column(Text, default="")
     code_file: Mapped[str] = mapped_column(Text, default="")
     # the manual workflow of a manually triggered node (cron ""), None for an auto triggered
-    # one; nullable, so db.open_store adds it to an older store in place
+    # one; a store of version 1 made before it gains it in the baseline migration
     workflow: Mapped[str | None] = mapped_column(String(256))
 
 
@@ -423,8 +426,7 @@ class RemovedEdgeRow(Base):
 
     The edge leaves ``instance_edges``, so readiness, prediction and reruns downstream no
     longer follow it, and is kept here with who removed it, when and why: the DAG draws it,
-    the diagnosis names it, and a rewire of the instance's edges leaves it out. A table of
-    its own, so ``create_all`` adds it to an existing store.
+    the diagnosis names it, and a rewire of the instance's edges leaves it out.
     """
 
     __tablename__ = "removed_dependencies"
