@@ -4,7 +4,10 @@ A node is the workspace author's code, run as the operator's user: it can read
 /proc/<pid>/environ of its scheduler (or of any process of that user), which shows the
 environment the process was started with whatever Python later removed from os.environ.
 So a scheduler, a console running one, and the emulator, started with access keys in
-their environment, must not hold them where a node looks: real processes, real nodes.
+their environment (or, for the emulator, on its command line, which every user sees),
+must not hold them where a node looks; and to an unprivileged operator's nodes the
+process running them is closed altogether (root still reads everything, and finds no
+credential there either). Real processes, real nodes.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -24,12 +28,15 @@ import pytest
 from opscenter.backends.dataworks.client import ApiError, Credentials, DataWorksClient
 from opscenter.scheduler.processes import OPERATOR_SECRETS
 from tests.conftest import write_workspace
-from tests.processes import console_in_a_terminal, run_opscenter, scheduler_process
+from tests.processes import console_in_a_terminal, run_opscenter
 
 KEY_ID = "LTAI5tSecretsTestKey"
 START = "2030-01-05 00:29:40"  # ten simulated seconds before the nodes' 00:30
 SPEED = "30"
 DEADLINE = 60.0
+# root without capabilities: as any unprivileged user, it may read only the /proc entries
+# of its own user's processes that are not closed to it
+UNPRIVILEGED = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--ambient-caps=-all"]
 
 # Every ancestor of the node (its scheduler first), as node code could read it: each one's
 # environment and command line, into the landing folder and the attempt's log.
@@ -39,8 +46,8 @@ tr '\\0' '\\n' < /proc/$PPID/environ
 pid=$PPID
 while [ "$pid" -gt 1 ]; do
   echo "pid $pid" >> "$seen"
-  tr '\\0' '\\n' < /proc/$pid/environ >> "$seen" 2>&1
-  tr '\\0' ' ' < /proc/$pid/cmdline >> "$seen" 2>&1
+  { tr '\\0' '\\n' < /proc/$pid/environ; } >> "$seen" 2>&1
+  { tr '\\0' ' ' < /proc/$pid/cmdline; } >> "$seen" 2>&1
   echo >> "$seen"
   pid=$(awk '/^PPid:/ {print $2}' /proc/$pid/status)
 done
@@ -100,11 +107,12 @@ def operator_environment(tmp_path: Path, marker: str) -> dict[str, str]:
     }
 
 
-def read_back(tmp_path: Path, until: Callable[[], None] = lambda: None) -> tuple[str, str, str]:
-    """(the ancestors' walk, the memory scan, the walk's log) once both nodes are done."""
+def read_back(tmp_path: Path, meanwhile: Callable[[], None] = lambda: None) -> tuple[str, str, str]:
+    """(the ancestors' walk, the memory scan, every log) once both nodes are done;
+    ``meanwhile`` runs at each look (to check on the process, or read its screen)."""
     deadline = time.monotonic() + DEADLINE
     while True:
-        until()
+        meanwhile()
         seen = next(tmp_path.rglob("seen.txt"), None)
         memory = next(tmp_path.rglob("memory.txt"), None)
         if seen and memory and "walked" in seen.read_text():
@@ -114,26 +122,57 @@ def read_back(tmp_path: Path, until: Callable[[], None] = lambda: None) -> tuple
         time.sleep(0.2)
 
 
-def assert_unseen(marker: str, walked: str, memory: str, logs: str, runner: int) -> None:
-    assert f"pid {runner}\n" in walked  # the walk went through the process running the nodes
-    assert "OPSCENTER_HARMLESS_MARKER=visible-marker" in walked  # and read its environment
-    assert "visible-marker" in logs  # the node's own output reached its log
+def assert_unseen(
+    marker: str, walked: str, memory: str, logs: str, runner: int, privileged: bool
+) -> None:
+    """The walk went through the process running the nodes, and no credential is in what
+    it read or in that process's memory: a privileged node (root) reads it all, any other
+    nothing, the process being closed to the rest of its user's processes."""
+    assert f"pid {runner}\n" in walked
     assert marker not in walked + logs
-    assert memory.startswith(("scanned", "unreadable")), memory
-    assert " found 0" in memory or memory.startswith("unreadable"), memory
+    there = walked.split(f"pid {runner}\n", 1)[1].splitlines()[0]
+    if privileged:
+        assert "OPSCENTER_HARMLESS_MARKER=visible-marker" in walked
+        assert memory.startswith("scanned ") and memory.endswith(" found 0"), memory
+        assert not memory.startswith("scanned 0 ")
+    else:
+        assert "Permission denied" in there, there
+        assert memory.startswith("unreadable"), memory
 
 
-def test_a_node_cannot_read_its_schedulers_credentials(tmp_path: Path) -> None:
+@pytest.mark.parametrize("privileged", [True, False], ids=["as-root", "unprivileged"])
+def test_a_node_cannot_read_its_schedulers_credentials(tmp_path: Path, privileged: bool) -> None:
+    """Run as root a node sees all of its scheduler, which holds no credential; run by an
+    unprivileged operator (root without capabilities is one too) it sees nothing of it."""
+    root = os.geteuid() == 0
+    if privileged != root and not (root and shutil.which("setpriv")):
+        pytest.skip("this user cannot run the scheduler that way")
+    as_user = [] if privileged or not root else UNPRIVILEGED
     marker = f"marker-{uuid.uuid4().hex}"
     folder = workspace(tmp_path / "ws", marker)
     env = operator_environment(tmp_path, marker)
     url = f"sqlite:///{tmp_path / 'state.db'}"
-    args = ["--workspace", str(folder), "--db", url, "--speed", SPEED, "--start", START]
     log = tmp_path / "scheduler.log"
-    with scheduler_process(args, log, env) as scheduler:
-        walked, memory, logs = read_back(tmp_path)
-        assert_unseen(marker, walked, memory, logs, scheduler.pid)
-    assert "Traceback" not in log.read_text()
+    with log.open("w") as out:
+        scheduler = subprocess.Popen(
+            [*as_user, sys.executable, "-m", "opscenter", "scheduler", "--workspace", str(folder)]
+            + ["--db", url, "--speed", SPEED, "--start", START],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        walked, memory, logs = read_back(tmp_path, lambda: alive(scheduler, log))
+        assert_unseen(marker, walked, memory, logs, scheduler.pid, privileged)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=30)
+    assert "Traceback" not in log.read_text() and marker not in log.read_text()
+
+
+def alive(process: subprocess.Popen, log: Path) -> None:
+    assert process.poll() is None, f"it ended:\n{log.read_text()[-3000:]}"
 
 
 def test_a_node_cannot_read_the_credentials_of_a_console_running_its_scheduler(
@@ -152,7 +191,7 @@ def test_a_node_cannot_read_the_credentials_of_a_console_running_its_scheduler(
             drain(terminal)
 
         walked, memory, logs = read_back(tmp_path, alive_and_drained)
-        assert_unseen(marker, walked, memory, logs, console.pid)
+        assert_unseen(marker, walked, memory, logs, console.pid, os.geteuid() == 0)
         os.write(terminal, b"q")
         deadline = time.monotonic() + DEADLINE
         while console.poll() is None:
