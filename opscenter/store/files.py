@@ -12,6 +12,7 @@ import duckdb
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+PRIVATE_UMASK = 0o077
 
 
 def make_private_dirs(folder: Path) -> None:
@@ -36,11 +37,16 @@ def open_for_append(path: Path) -> int:
 
 
 def connect_duckdb(path: Path, **options: Any) -> duckdb.DuckDBPyConnection:
-    """DuckDB creates its file by the umask: a new one is made owner-only at once."""
+    """DuckDB creates its file, and its .wal at the first write after each checkpoint, by
+    the umask: the process keeps an owner-only one from here on (see ``keep_files_private``)."""
     make_private_dirs(path.parent)
-    new = not path.exists()
-    connection = duckdb.connect(str(path), **options)
-    if new:
-        with contextlib.suppress(OSError):
-            path.chmod(FILE_MODE)
-    return connection
+    keep_files_private()
+    return duckdb.connect(str(path), **options)
+
+
+def keep_files_private() -> None:
+    """Add 077 to this process's umask, for good. DuckDB makes its files on whichever thread
+    writes, whenever it writes, as long as a connection lives: a umask set only around the
+    connect would miss the .wal, and one restored later would race with those writes. What
+    else the process makes is owner-only by choice already; this never loosens a umask."""
+    os.umask(os.umask(PRIVATE_UMASK) | PRIVATE_UMASK)
