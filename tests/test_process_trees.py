@@ -9,6 +9,7 @@ processes carry a ``sleep`` of a duration no other test uses, so they can be tol
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -95,10 +96,8 @@ def markers() -> Iterator[list[int]]:
     yield used
     for seconds in used:
         for pid in sleeping(seconds):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 # -- one attempt, run directly ---------------------------------------------------------------
@@ -176,6 +175,25 @@ def test_stop_ends_a_grandchild_in_a_session_of_its_own(
     outcome = execution.wait()
     assert outcome.reason == "stopped by alice"
     assert sleeping(3004) == []
+    assert holders([attempt.log_path]) == []
+
+
+def test_stop_ends_a_child_that_left_both_the_session_and_the_environment(
+    tmp_path: Path, executors: Executors, markers: list[int]
+) -> None:
+    markers += [3016, 3017]
+    script = """\
+setsid env -i sleep 3016 &
+until [ "$(tr -d '\\0' < /proc/$!/cmdline)" = sleep3016 ]; do sleep 0.01; done
+echo ready
+sleep 3017
+"""  # found through its parent, the script, which still runs when it is stopped
+    attempt = job(tmp_path, NodeType.SHELL, script)
+    execution = executors.start(attempt)
+    assert eventually(lambda: "ready" in attempt.log_path.read_text(), 20)
+    execution.kill("stopped by alice")
+    assert execution.wait().reason == "stopped by alice"
+    assert sleeping(3016) == [] and sleeping(3017) == []
     assert holders([attempt.log_path]) == []
 
 
