@@ -124,7 +124,8 @@ def end_trees(
     """End every process of these trees: SIGTERM, then SIGKILL to what still runs ``grace``
     seconds later (at once once ``hurry`` is set; ``escalating`` hears it first). What is
     started meanwhile is signalled too. Orphans this process adopted are reaped, except
-    ``owned`` (pids a Popen of ours waits for). Returns how many processes were signalled."""
+    ``owned`` (pids a Popen of ours waits for). Returns how many processes (or, without
+    /proc, groups) were signalled."""
     tags = _wants_tags(trees)
     signalled: dict[int, tuple[int, int]] = {}  # pid -> (its start time, the last signal)
     for signum in (signal.SIGTERM, signal.SIGKILL):
@@ -139,7 +140,13 @@ def end_trees(
                         os.kill(process.pid, signum)
                     signalled[process.pid] = (process.start, signum)
             _reap(found, members, signalled, owned)
-            if not live:
+            groups = [] if found else _groups_left(trees)  # nothing found: there is no /proc
+            for pgid in groups:
+                if signalled.get(-pgid) != (0, signum):
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.killpg(pgid, signum)
+                    signalled[-pgid] = (0, signum)  # a group, as kill(2) names one
+            if not live and not groups:
                 return len(signalled)
             if time.monotonic() >= deadline or (signum == signal.SIGTERM and _set(hurry)):
                 break
@@ -147,6 +154,11 @@ def end_trees(
         if signum == signal.SIGTERM and escalating is not None:
             escalating()
     return len(signalled)
+
+
+def _groups_left(trees: Sequence[Tree]) -> list[int]:
+    """Where processes cannot be listed, the trees' groups that still have a process."""
+    return [tree.leader for tree in trees if tree.leader and group_alive(tree.leader)]
 
 
 def end_attempts(attempts: Sequence[Any], landing: Path | str | None) -> None:
