@@ -81,10 +81,12 @@ def shield(kept: Kept) -> None:
     handed = {name: value for name, value in held.items() if name in kept.variables} | given
     if handed:
         env[HANDOVER] = str(_pipe_holding(json.dumps(handed).encode()))
-    interpreter = sys.orig_argv[: len(sys.orig_argv) - len(sys.argv) + 1]  # python -m opscenter
+    # `-m opscenter`, or the `opscenter` script, with the interpreter's options; its path
+    # as argv[0] too, or a bare `python` there would be looked up again on PATH
+    how = sys.orig_argv[1 : len(sys.orig_argv) - len(sys.argv) + 1]
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execve(sys.executable, [*interpreter, *arguments], env)
+    os.execve(sys.executable, [sys.executable, *how, *arguments], env)
 
 
 def _without_options(
