@@ -18,9 +18,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 from opscenter.scheduler.daemon import SchedulerThread
 from opscenter.scheduler.worldclock import ClockPlan
+from opscenter.store.db import open_store
+from opscenter.store.identity import StoreChanged, store_files
 from tests.conftest import deploy_folder, write_workspace
 from tests.processes import alive, start_scheduler, wait_for_words
 
@@ -123,7 +126,7 @@ def test_a_deleted_store_stops_the_scheduler_and_ends_its_attempts(scene: Scene)
 
     said = (scene.tmp / "first.log").read_text()
     assert code != 0, said
-    assert f"the store {scene.db} was deleted" in said
+    assert f"the store {scene.db} was deleted or moved away" in said
     until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
     assert not scene.db.exists(), "the scheduler made a new store at the deleted one's path"
 
@@ -161,7 +164,7 @@ def test_a_deleted_wal_or_shm_alone_splits_the_store_and_stops_the_scheduler(
 
     said = (scene.tmp / "first.log").read_text()
     assert code != 0, said
-    assert f"the store's {named} {scene.db}{suffix} was deleted" in said
+    assert f"the store's {named} {scene.db}{suffix} was deleted or moved away" in said
     until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
 
 
@@ -184,12 +187,12 @@ def test_a_second_scheduler_on_the_new_store_never_runs_alongside_the_old(scene:
 
 
 def test_the_console_shows_its_scheduler_failed_when_the_store_is_deleted(
-    scene: Scene, store
+    scene: Scene, store: Engine
 ) -> None:
-    deploy_folder(store, scene.folder)
-    scene.db = Path(store.url.database)
+    deployed = deploy_folder(store, scene.folder)
+    scene.db = Path(str(store.url.database))
     scene.landing = scene.db.parent / "data" / "landing"
-    thread = SchedulerThread(store, 1, ClockPlan())
+    thread = SchedulerThread(store, deployed.workspace_id, ClockPlan())
     thread.start()
     try:
         thread.wait_started()
@@ -199,8 +202,29 @@ def test_the_console_shows_its_scheduler_failed_when_the_store_is_deleted(
         scene.remove_store()
         until(lambda: thread.state == "failed", NOTICE, f"state {thread.state}")
 
-        assert thread.describe().startswith(f"✗ failed: the store {scene.db} was deleted")
+        assert thread.describe().startswith(
+            f"✗ failed: the store {scene.db} was deleted or moved away"
+        )
         until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
         assert not scene.db.exists()
     finally:
         thread.stop()
+
+
+def test_a_watched_store_is_not_made_anew_at_its_deleted_path(tmp_path: Path) -> None:
+    """SQLite creates a missing database file on connect: a scheduler needing one more
+    connection after `rm state.db*` would have made an empty store for others to find."""
+    path = tmp_path / "state.db"
+    db = open_store(f"sqlite:///{path}")
+    assert store_files(db) is not None
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink()
+    db.dispose()  # the pool's open connections closed: the next one is new
+
+    with pytest.raises(StoreChanged, match=f"the store {path} was deleted or moved away"):
+        db.connect()
+    assert not path.exists()
+
+
+def test_only_sqlite_files_have_an_identity_to_watch(tmp_path: Path) -> None:
+    assert store_files(open_store("sqlite:///:memory:")) is None

@@ -30,9 +30,11 @@ class StoreChanged(StoreError):
 
 
 def _identity(path: Path) -> Identity | None:
+    """The file at ``path``, or None if there is none; OSError if that cannot be told now
+    (its folder was made unsearchable)."""
     try:
         found = os.stat(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     return found.st_dev, found.st_ino
 
@@ -46,13 +48,20 @@ class StoreFiles:
 
     def __post_init__(self) -> None:
         for suffix in ("", *_SIDE_FILES):
-            self.seen[suffix] = _identity(Path(f"{self.path}{suffix}"))
+            try:
+                self.seen[suffix] = _identity(Path(f"{self.path}{suffix}"))
+            except OSError:
+                self.seen[suffix] = None
 
     def changed(self) -> str | None:
         """What happened to a file of the store since it was seen, or None. A side file
-        first seen now (SQLite made it) is adopted as the store's."""
+        first seen now (SQLite made it) is adopted as the store's; a file that cannot be
+        looked at now is taken as unchanged."""
         for suffix, before in self.seen.items():
-            now = _identity(Path(f"{self.path}{suffix}"))
+            try:
+                now = _identity(Path(f"{self.path}{suffix}"))
+            except OSError:
+                continue
             if before is None:
                 self.seen[suffix] = now
                 continue
@@ -61,7 +70,8 @@ class StoreFiles:
             what = f"the store {self.path}"
             if suffix:
                 what = f"the store's {_SIDE_FILES[suffix]} {self.path}{suffix}"
-            return f"{what} was {'deleted' if now is None else 'replaced by another file'}"
+            became = "deleted or moved away" if now is None else "replaced by another file"
+            return f"{what} was {became}"
         return None
 
 
