@@ -219,14 +219,15 @@ class _ProcessExecution:
 def _may_have_strays(leader: int) -> bool:
     """Whether the attempt whose first process (``leader``) has been reaped may have left
     processes running. As their subreaper, this process has adopted every orphan of the
-    attempt, so none left means no child but the other attempts' first processes and an
-    empty group; without a subreaper, or a list of children, it cannot tell."""
+    attempt: with no child but the other attempts' first processes (and ended children of
+    no attempt's group), and an empty group, there are none. Without a subreaper, or a list
+    of children, it cannot tell."""
     children = procs.own_children() if procs.is_subreaper() else None
     if children is None:
         return True
     with _leaders_lock:
         others = children - _leaders
-    return bool(others) or procs.group_alive(leader)
+    return procs.group_alive(leader) or any(procs.may_be_of(pid, leader) for pid in others)
 
 
 def _describe_code(code: int) -> str:

@@ -96,6 +96,16 @@ def own_children() -> set[int] | None:
     return found
 
 
+def may_be_of(pid: int, leader: int) -> bool:
+    """Whether this process may belong to the tree ``leader`` began: if it runs, it may;
+    if it has ended, it does if it was in that group or session (an ended orphan that had
+    left them cannot be told from another's child any more)."""
+    process = _read(pid, tags=False)
+    if process is None:
+        return False
+    return not process.zombie or leader in (process.pgid, process.sid)
+
+
 def group_alive(pgid: int) -> bool:
     """Whether any process (zombies too) is still in the group."""
     try:
