@@ -91,12 +91,14 @@ def _in_terminal() -> bool:
 
 
 def _shielded(handler: Command, options: Options) -> secrets.Kept | None:
-    """What a command that runs nodes (the scheduler, the console running one) or holds
-    the emulator's key keeps of the operator's secrets; None for any other, which need not
-    start again (see ``opscenter.secrets``)."""
-    if handler is _CONSOLE:
-        return None if options.wants_dataworks or options.attaches else secrets.Kept()
-    if isinstance(handler, _LocalOnly) and handler.name == "scheduler":
+    """What a command that runs nodes (the scheduler, the console running one), holds the
+    emulator's key or lives long (any console) keeps of the operator's secrets; None for
+    any other, which need not start again (see ``opscenter.secrets``)."""
+    if handler is _CONSOLE and options.wants_dataworks:
+        from opscenter.backends.dataworks.client import KEPT as DATAWORKS
+
+        return DATAWORKS
+    if handler is _CONSOLE or (isinstance(handler, _LocalOnly) and handler.name == "scheduler"):
         return secrets.Kept()
     if isinstance(handler, _LocalOnly) and handler.name == "emulate":
         from opscenter.backends.dataworks.emulator.gateway import KEPT

@@ -2,15 +2,17 @@
 
 A node is the workspace author's code run as the operator's user, and such a process may
 read ``/proc/<pid>/environ`` of any other of that user: it shows the environment a process
-was started with, whatever Python later removed from ``os.environ``. So a command that runs
-nodes (the scheduler, a console running one) or holds the emulator's key starts itself
-again (``execve``, same pid, same arguments) without any operator secret in its
-environment, nor on its command line (``/proc/<pid>/cmdline``, which ``ps`` shows to
-every user). The few it needs cross the exec through an inherited pipe that the new
-process reads and closes before doing anything else, and they then live only here: read
-credentials through :func:`environment`, never ``os.environ``. The new process is also
-marked non-dumpable, so its memory and ``/proc`` entries are closed to other processes
-of the same user; root can read them all the same, which nothing here prevents.
+was started with, whatever Python later removed from ``os.environ``. So a command that
+runs nodes (the scheduler, a console running one), holds the emulator's key, or lives for
+hours (any console, which over DataWorks holds its credentials) starts itself again
+(``execve``, same pid, same arguments) without any operator secret in its environment,
+nor on its command line (``/proc/<pid>/cmdline``, which ``ps`` shows to every user). The
+few it needs cross the exec through an inherited pipe that the new process reads and
+closes before doing anything else, and they then live only here: read credentials
+through :func:`environment`, never ``os.environ``. The new process is also marked
+non-dumpable, so its memory and ``/proc`` entries are closed to other processes of the
+same user; root can read them all the same, which nothing here prevents. Commands that
+end in a moment (the verbs) are left as they are: starting again would only slow them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import stat
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,9 +36,9 @@ _handed: dict[str, str] = {}
 
 @dataclass(frozen=True)
 class Kept:
-    """What a command that runs nodes or serves a key keeps of the operator's secrets:
-    the variables handed over to it, and its options whose values are secrets (taken off
-    the command line and handed over as the variable each names)."""
+    """What such a command keeps of the operator's secrets: the variables handed over to
+    it, and its options whose values are secrets (taken off the command line and handed
+    over as the variable each names)."""
 
     variables: frozenset[str] = frozenset()
     options: Mapping[str, str] = field(default_factory=dict)
@@ -47,9 +50,9 @@ def receive() -> None:
     if number is None:
         return
     refused = UsageError(f"{HANDOVER} is opscenter's own hand-over of credentials; unset it")
-    if not number.isdigit():
-        raise refused
     try:
+        if not stat.S_ISFIFO(os.fstat(int(number)).st_mode):  # never wait on a terminal
+            raise refused
         with os.fdopen(int(number), "rb") as pipe:
             handed = json.loads(pipe.read())
     except (OSError, ValueError):
@@ -68,10 +71,9 @@ def environment() -> Mapping[str, str]:
 
 
 def shield(kept: Kept) -> None:
-    """For a command that runs nodes or serves a key, before it opens anything: if its
-    environment or command line holds operator secrets, start again without them, handing
-    over only those it keeps; once without them, close this process to others of the same
-    user."""
+    """For such a command, before it opens anything: if its environment or command line
+    holds operator secrets, start again without them, handing over only those it keeps;
+    once without them, close this process to others of the same user."""
     arguments, given = _without_options(sys.argv[1:], kept.options)
     held = {name: os.environ[name] for name in OPERATOR_SECRETS if name in os.environ}
     if not held and not given:

@@ -12,6 +12,7 @@ credential there either). Real processes, real nodes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -25,10 +26,14 @@ from pathlib import Path
 
 import pytest
 
+from opscenter import secrets
 from opscenter.backends.dataworks.client import ApiError, Credentials, DataWorksClient
+from opscenter.cli import main
 from opscenter.scheduler.processes import OPERATOR_SECRETS
+from tests import test_dataworks_emulator as emulated
 from tests.conftest import write_workspace
-from tests.processes import console_in_a_terminal, run_opscenter
+from tests.harness import MakeWorld, at
+from tests.processes import console_in_a_terminal, read_until, run_opscenter
 
 KEY_ID = "LTAI5tSecretsTestKey"
 START = "2030-01-05 00:29:40"  # ten simulated seconds before the nodes' 00:30
@@ -270,3 +275,54 @@ def serving_at(log: Path, process: subprocess.Popen) -> str:
         assert time.monotonic() < deadline, f"the emulator never served:\n{said}"
         time.sleep(0.1)
     return said.split(" on ", 1)[1].split()[0]
+
+
+def test_a_console_over_dataworks_keeps_its_credentials_out_of_its_environment(
+    world: MakeWorld, tmp_path: Path
+) -> None:
+    """A console lives for hours beside the operator's schedulers: over DataWorks it signs
+    with the access key it was started with, which no other process can read of it."""
+    scene = world(emulated.WORKSPACE).start()
+    scene.go(at(2))
+    plain = {k: v for k, v in os.environ.items() if k not in OPERATOR_SECRETS}
+    env = plain | {
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emulated.KEY_ID,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulated.SECRET,
+    }
+    with emulated.serving(scene) as url:
+        args = ["--backend", "dataworks", "--endpoint", url, "--timezone", "UTC"]
+        args += ["--workspace-id", str(scene.workspace_id)]
+        with console_in_a_terminal(args, env) as (terminal, console):
+            assert isinstance(console, subprocess.Popen)
+            # the workspace's name, which the console could only read with a good signature
+            screen = read_until(terminal, [b"ws \xc2\xb7 dataworks"], DEADLINE)
+            assert b"ws \xc2\xb7 dataworks" in screen, screen[-2000:]
+            seen = Path(f"/proc/{console.pid}/environ").read_bytes()
+            seen += Path(f"/proc/{console.pid}/cmdline").read_bytes()
+            assert b"PATH=" in seen and b"dataworks" in seen  # both were read
+            assert emulated.SECRET.encode() not in seen and emulated.KEY_ID.encode() not in seen
+            os.write(terminal, b"q")
+            deadline = time.monotonic() + DEADLINE
+            while console.poll() is None:
+                assert time.monotonic() < deadline, "q did not close the console"
+                select.select([terminal], [], [], 0.2)
+                drain(terminal)
+            assert console.returncode == 0
+
+
+@pytest.mark.parametrize("value", ["x", "-1", "99999", "terminal"])
+def test_a_stray_handover_variable_is_refused_with_a_reason(
+    value: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """OPSCENTER_SECRETS_FD is opscenter's own, between a process and itself started again:
+    one set by hand is refused, never read: not even waited on, naming a terminal."""
+    master, terminal = os.openpty()
+    try:
+        monkeypatch.setenv(secrets.HANDOVER, str(terminal) if value == "terminal" else value)
+        assert main(["status", "--workspace", "nowhere"]) == 2
+    finally:
+        os.close(master)
+        with contextlib.suppress(OSError):  # had it been read, it would be closed already
+            os.close(terminal)
+    assert "OPSCENTER_SECRETS_FD is opscenter's own" in capsys.readouterr().err

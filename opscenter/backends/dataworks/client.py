@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 ENV_KEY_ID = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 ENV_KEY_SECRET = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
 ENV_SECURITY_TOKEN = "ALIBABA_CLOUD_SECURITY_TOKEN"
+# what a console over DataWorks keeps, out of its environment (opscenter.secrets)
+KEPT = secrets.Kept(frozenset({ENV_KEY_ID, ENV_KEY_SECRET, ENV_SECURITY_TOKEN}))
 CLI_CONFIG = Path("~/.aliyun/config.json")
 FORM = "application/x-www-form-urlencoded"
 # A 5xx that is a standing condition, not a hiccup: retrying only burns quota.
