@@ -25,7 +25,7 @@ from opscenter.scheduler import worldclock
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
 from opscenter.store import lease, meta
 from opscenter.store.audit import os_user
-from opscenter.store.db import default_url, open_store, state_home
+from opscenter.store.db import StoreError, default_url, open_store, state_home, unwritable
 from opscenter.store.deploy import DeployReport, deploy
 from opscenter.store.models import WorkspaceRow
 from opscenter.store.tx import writing
@@ -82,10 +82,19 @@ def open_named(options: Options) -> tuple[str, Engine]:
     return name, open_store(url)
 
 
+def writable(db: Engine, writer: str) -> Engine:
+    """``db``, if this process can write it; else refused with the reason (the store was
+    opened read-only), before ``writer`` fails on its first write."""
+    reason = unwritable(db)
+    if reason is not None:
+        raise StoreError(f"{reason}; {writer} writes to it")
+    return db
+
+
 def deploy_workspace(options: Options, path: Path, clock: Clock) -> tuple[DeployReport, Engine]:
     workspace = load_workspace(path)
     url, data_dir = store_for(options, workspace.name)
-    db = open_store(url)
+    db = writable(open_store(url), "a deploy")
     now = to_store(clock.now())
     report = deploy(
         db, workspace, workspace_file(path).parent, data_dir=data_dir, now=now, user=os_user()
@@ -135,7 +144,9 @@ def clock_plan(
 ) -> ClockPlan:
     """The clock a scheduler started by this command runs. ``--speed``/``--start`` set the
     world's clock, which belongs to the scheduler holding the lease: given while another
-    scheduler holds it, they are refused with the reason."""
+    scheduler holds it, they are refused with the reason. A scheduler writes: a store this
+    process cannot write is refused here, for the scheduler verb and the console alike."""
+    writable(db, "a scheduler (read it without one: a reading verb, or --no-scheduler)")
     start = options.start
     plan = ClockPlan(
         speed=options.speed,

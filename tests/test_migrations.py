@@ -76,10 +76,11 @@ def old_store(tmp_path: Path) -> Path:
     return store_from(Path(__file__).parent / "fixtures" / "store-0001.db", tmp_path / "state")
 
 
-def test_every_fixture_holds_rows_in_every_table_it_means_to_keep() -> None:
+def test_every_fixture_holds_rows_in_every_table_it_means_to_keep(tmp_path: Path) -> None:
     assert FIXTURES, "no store fixture"
     for fixture in FIXTURES:
-        empty = {table for table, (_, found) in rows(fixture).items() if not found}
+        copy = store_from(fixture, tmp_path / fixture.stem)  # a reader leaves a -shm behind
+        empty = {table for table, (_, found) in rows(copy).items() if not found}
         assert empty <= {"scheduler_lease", "world_clock"}, f"{fixture.name}: {empty}"
 
 

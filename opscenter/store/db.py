@@ -143,25 +143,30 @@ def _engine(parsed: URL, path: Path | None, reason: str | None) -> Engine:
 def _why_unwritable(path: Path) -> str | None:
     """Why this process cannot write the SQLite store at ``path``, or None if it can: its
     file, or its folder (where SQLite makes the -wal and -shm files), is not writable."""
-    if not os.access(path, os.W_OK):
-        what, item = "its file", path
-    elif not os.access(path.parent, os.W_OK | os.X_OK):
-        what, item = f"its folder {path.parent}", path.parent
-    else:
+    blocked = [
+        (what, item)
+        for what, item, need in (
+            ("its file", path, os.W_OK),
+            (f"its folder {path.parent}", path.parent, os.W_OK | os.X_OK),
+        )
+        if not os.access(item, need)
+    ]
+    if not blocked:
         return None
-    if os.statvfs(item).f_flag & os.ST_RDONLY:
-        cause = "is on a read-only file system"
+    if os.statvfs(path.parent).f_flag & os.ST_RDONLY:
+        cause = "it is on a read-only file system"
     else:
-        info = item.stat()
-        cause = f"has mode {stat.S_IMODE(info.st_mode):04o} and owner {_owner(info.st_uid)}"
-    return f"the store {path} is read-only for {os_user()}: {what} {cause}"
+        cause = " and ".join(f"{what} {_permission(item)}" for what, item in blocked)
+    return f"the store {path} is read-only for {os_user()}: {cause}"
 
 
-def _owner(uid: int) -> str:
+def _permission(item: Path) -> str:
+    info = item.stat()
     try:
-        return pwd.getpwuid(uid).pw_name
+        owner = pwd.getpwuid(info.st_uid).pw_name
     except KeyError:
-        return f"uid:{uid}"
+        owner = f"uid:{info.st_uid}"
+    return f"has mode {stat.S_IMODE(info.st_mode):04o} (owner {owner})"
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

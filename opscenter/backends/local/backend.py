@@ -3,7 +3,8 @@
 A thin implementation: reads are the windowed queries of ``instances`` and ``reads``, each
 over one connection; actions go through scheduler.actions, which check preconditions,
 write state and audit in one transaction, and signal the scheduler. ``readonly`` is
-enforced here, below every screen and verb.
+enforced here, below every screen and verb, and so is a store this process cannot write
+(opened read-only by ``open_store``): every action is refused with the reason.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from opscenter.scheduler.logfile import quiet_log, read_page, text_page
 from opscenter.scheduler.worldclock import StoreClock
 from opscenter.sla import impact
 from opscenter.store import lease
+from opscenter.store.db import unwritable
 from opscenter.store.models import WorkspaceRow
 from opscenter.store.summary import status_counts
 
@@ -87,6 +89,7 @@ class LocalBackend:
         self.clock = clock
         self.user = user
         self.readonly = readonly
+        self.unwritable = unwritable(db)  # why the store cannot be written here, or None
         self.source = source
         self.on_change = on_change
         with db.connect() as conn:
@@ -111,7 +114,7 @@ class LocalBackend:
             self._workspace_name,
             self._timezone,
             "local",
-            self.readonly,
+            self.readonly or self.unwritable is not None,
             holder.holder if holder else "",
             speed=self.clock.speed,
             stopped_at=stopped,
@@ -344,6 +347,7 @@ class LocalBackend:
         targets: Sequence[int | str],
         call: Callable[[actions.Actor], ActionResult],
     ) -> ActionResult:
+        self._refuse_if_unwritable(action)
         actor = actions.Actor(self.user, self._now(), self.source)
         if self.readonly:
             actions.refuse_readonly(self.db, actor, action, targets)
@@ -362,7 +366,17 @@ class LocalBackend:
             ),
         )
 
+    def _refuse_if_unwritable(self, action: str) -> None:
+        """A store this process cannot write refuses every action (and preview, which takes
+        the write lock), unaudited: the audit is in that store."""
+        if self.unwritable is not None:
+            raise ActionRefused(
+                f"{action} is not available: {self.unwritable}; this refusal is not in the "
+                "audit, which is in that store"
+            )
+
     def preview_rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult:
+        self._refuse_if_unwritable("rerun downstream" if downstream else "rerun")
         actor = actions.Actor(self.user, self._now(), self.source)
         return actions.preview_rerun(
             self.db, self.workspace_id, instance_ids, actor, downstream=downstream
@@ -482,6 +496,7 @@ class LocalBackend:
         as a preview changes and records nothing)."""
         if not preview:
             return self._act(action, targets, call)
+        self._refuse_if_unwritable(action)
         if self.readonly:
             raise ActionRefused(read_only_refusal(action))
         return call(actions.Actor(self.user, self._now(), self.source))
@@ -549,10 +564,13 @@ class LocalBackend:
         )
 
     def record_refusal(self, action: str, targets: Sequence[int | str], reason: str) -> None:
-        """A refusal the console made itself, audited as ``actions`` audits its own."""
+        """A refusal the console made itself, audited as ``actions`` audits its own, except
+        in a store this process cannot write, where nothing can be recorded."""
         from opscenter.store import audit
         from opscenter.store.tx import writing
 
+        if self.unwritable is not None:
+            return
         with writing(self.db) as conn:
             audit.record(
                 conn,
