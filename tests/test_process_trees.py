@@ -303,10 +303,16 @@ def test_stop_and_freeze_end_the_whole_tree(
 def test_a_timeout_ends_the_whole_tree(tmp_path: Path, markers: list[int]) -> None:
     markers += [3010, 3011]
     scene = Scene(tmp_path, 3010, 3011, extra="timeout: 1")
-    scheduler = scene.start("--speed", "30")  # the minute's timeout comes in 2 s
+    scheduler = scene.start("--speed", "20")  # the minute's timeout comes in 3 s
     try:
-        scene.wait_running()
-        scene.wait_status("FAILURE")
+        assert eventually(lambda: bool(sleeping(3010)), 30), "the orphan never started"
+
+        def failed() -> bool:  # too soon to be sure to see it RUNNING on a busy machine
+            ids = [int(str(i["id"])) for i in scene.instances() if i["status"] == "FAILURE"]
+            scene.id = ids[0] if ids else 0
+            return bool(ids)
+
+        assert eventually(failed, 30), scene.instances()
         why = verb(scene.url, scene.folder, "why", str(scene.id))
         assert "timed out after 1 minutes" in why.stdout, why.stdout
         scene.assert_tree_ended()
