@@ -150,8 +150,10 @@ def test_a_node_cannot_read_its_schedulers_credentials(tmp_path: Path, privilege
     """Run as root a node sees all of its scheduler, which holds no credential; run by an
     unprivileged operator (root without capabilities is one too) it sees nothing of it."""
     root = os.geteuid() == 0
-    if privileged != root and not (root and shutil.which("setpriv")):
-        pytest.skip("this user cannot run the scheduler that way")
+    if privileged and not root:
+        pytest.skip("only root is privileged here")
+    if not privileged and root and not shutil.which("setpriv"):
+        pytest.skip("setpriv is needed to give up root's capabilities")
     as_user = [] if privileged or not root else UNPRIVILEGED
     marker = f"marker-{uuid.uuid4().hex}"
     folder = workspace(tmp_path / "ws", marker)
@@ -197,13 +199,18 @@ def test_a_node_cannot_read_the_credentials_of_a_console_running_its_scheduler(
 
         walked, memory, logs = read_back(tmp_path, alive_and_drained)
         assert_unseen(marker, walked, memory, logs, console.pid, os.geteuid() == 0)
-        os.write(terminal, b"q")
-        deadline = time.monotonic() + DEADLINE
-        while console.poll() is None:
-            assert time.monotonic() < deadline, "q did not close the console"
-            select.select([terminal], [], [], 0.2)
-            drain(terminal)
-        assert console.returncode == 0
+        quit_console(terminal, console)
+
+
+def quit_console(terminal: int, console: subprocess.Popen) -> None:
+    """`q`, and the console ends well, its screen read meanwhile."""
+    os.write(terminal, b"q")
+    deadline = time.monotonic() + DEADLINE
+    while console.poll() is None:
+        assert time.monotonic() < deadline, "q did not close the console"
+        select.select([terminal], [], [], 0.2)
+        drain(terminal)
+    assert console.returncode == 0
 
 
 def drain(terminal: int) -> None:
@@ -302,13 +309,7 @@ def test_a_console_over_dataworks_keeps_its_credentials_out_of_its_environment(
             seen += Path(f"/proc/{console.pid}/cmdline").read_bytes()
             assert b"PATH=" in seen and b"dataworks" in seen  # both were read
             assert emulated.SECRET.encode() not in seen and emulated.KEY_ID.encode() not in seen
-            os.write(terminal, b"q")
-            deadline = time.monotonic() + DEADLINE
-            while console.poll() is None:
-                assert time.monotonic() < deadline, "q did not close the console"
-                select.select([terminal], [], [], 0.2)
-                drain(terminal)
-            assert console.returncode == 0
+            quit_console(terminal, console)
 
 
 @pytest.mark.parametrize("value", ["x", "-1", "99999", "terminal"])
