@@ -185,3 +185,12 @@ def test_an_older_store_it_cannot_write_is_refused_not_upgraded(store: Path) -> 
     assert "so it cannot be upgraded here" in done.stderr
     assert store.read_bytes() == content
     assert [p.name for p in store.parent.iterdir()] == ["state.db"]
+
+
+def test_an_empty_file_it_cannot_write_is_not_made_a_store(store: Path) -> None:
+    store.write_bytes(b"")
+    lock(store.parent)
+    done = as_nobody("status", *db(store))
+    assert done.returncode == 2, done.stderr
+    assert "is empty, and no store can be made in it: the store" in done.stderr
+    assert "Traceback" not in done.stderr

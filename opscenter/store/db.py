@@ -178,7 +178,7 @@ def _read_only(path: Path) -> sqlite3.Connection:
     that opens it later makes a -wal, and the next connection then reads with mode=ro."""
     wal = path.with_name(path.name + "-wal")
     writable_folder = os.access(path.parent, os.W_OK | os.X_OK)
-    mode = "mode=ro" if wal.exists() or writable_folder else "immutable=1"
+    mode = "mode=ro" if wal.exists() or writable_folder else "mode=ro&immutable=1"
     connection = sqlite3.connect(
         f"{path.absolute().as_uri()}?{mode}",
         uri=True,

@@ -44,6 +44,8 @@ def bring_to_head(engine: Engine, where: str, path: Path | None, unwritable: str
         found = _found(conn, where)
     if found.revision == migrations.head():
         return ""
+    if unwritable and found.empty:
+        raise SchemaError(f"{where} is empty, and no store can be made in it: {unwritable}")
     if unwritable:
         raise SchemaError(
             f"{where} is at {found.name} and this opscenter needs revision "
