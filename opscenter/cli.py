@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 from zoneinfo import ZoneInfo
@@ -41,7 +41,7 @@ from opscenter.scheduler.generate import ensure_generated
 from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store import summary
 from opscenter.store.audit import os_user
-from opscenter.store.db import StoreError, open_store
+from opscenter.store.db import StoreError, open_store, unwritable
 from opscenter.verbs import acting, backfills, baselines, emergency, reading, status
 
 
@@ -228,6 +228,10 @@ def _summary(_args: argparse.Namespace, options: Options, clock: Clock) -> int:
     now = StoreClock(db, clock)  # the world's clock, whoever's scheduler runs it
     print(f"opscenter {__version__} · workspace {name}")
     print(f"state: {url}")
+    cannot_write = unwritable(db)
+    if cannot_write:
+        print(f"read-only: {cannot_write}; summarising what is there")
+        options = replace(options, readonly=True)
     if folder is not None and not options.readonly:
         if options.is_demo:
             report, db, _ = world.deploy_bundled(options, folder, now)

@@ -128,6 +128,19 @@ def test_the_reading_verbs_read_it(store: Path) -> None:
     assert "deploy" in as_nobody("audit", *db(store)).stdout
 
 
+def test_the_summary_says_it_reads_and_generates_nothing(store: Path) -> None:
+    """`opscenter summary` (what a piped `opscenter` prints) would deploy and generate today:
+    on a store it cannot write, it summarises what is there and says why it wrote nothing."""
+    lock(store.parent)
+    workspace = store.parent.parent / "ws"
+    done = as_nobody("summary", "--workspace", str(workspace), *db(store))
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert f"read-only: the store {store} is read-only for nobody" in done.stdout
+    assert "Nodes · 3 deployed (3 virtual)" in done.stdout
+    assert "generated" not in done.stdout
+
+
 def test_an_action_is_refused_with_the_reason_and_says_it_is_not_audited(store: Path) -> None:
     lock(store.parent)
     rows = audit_rows(store)

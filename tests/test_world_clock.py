@@ -210,9 +210,11 @@ def test_readonly_summary_and_scheduler_write_nothing(tmp_path, capsys, monkeypa
 
 
 def test_an_older_store_gains_the_audit_wall_time_and_keeps_its_rows(tmp_path) -> None:
+    """A store made before the audit's wall time and before migrations (no alembic_version)."""
     url = f"sqlite:///{tmp_path / 'state.db'}"
     db = open_store(url)
     with db.begin() as conn:
+        conn.execute(text("DROP TABLE alembic_version"))
         conn.execute(text("ALTER TABLE audit DROP COLUMN wall_at"))
         conn.execute(
             text(
