@@ -154,7 +154,7 @@ def test_an_action_is_refused_with_the_reason_and_says_it_is_not_audited(store: 
         f"its file has mode 0444 (owner root) and its folder {store.parent} has mode 0555 "
         "(owner root)"
     ) in refusal
-    assert "not in the audit" in refusal
+    assert "this refusal is not in the audit, in that store" in refusal
     assert audit_rows(store) == rows
 
 

@@ -120,10 +120,14 @@ def upstreams_to_remove(
     return found
 
 
-def read_only_refusal(action: str) -> str:
-    """Why nothing is done under ``--readonly``: said once, as ``refused: <this>`` on the
-    command line and under the console's "refused" title (never "rerun refused" again)."""
-    return f"{action} is not available: opscenter runs read-only (--readonly)"
+RUNS_READ_ONLY = "opscenter runs read-only (--readonly)"
+
+
+def read_only_refusal(action: str, why: str = "") -> str:
+    """Why nothing is done in a read-only world (``why``: a store this process cannot write;
+    by default ``--readonly``): said once, as ``refused: <this>`` on the command line and
+    under the console's "refused" title (never "rerun refused" again)."""
+    return f"{action} is not available: {why or RUNS_READ_ONLY}"
 
 
 _CLOSED = {"RECOVER": "recovered", "IGNORE": "ignored"}

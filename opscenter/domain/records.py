@@ -81,6 +81,7 @@ class WorkspaceInfo:
     speed: float = 1.0  # the world's clock: world seconds per real second (1: real time)
     stopped_at: datetime | None = None  # aware: a simulated world whose scheduler stopped
     owner: str = ""  # who deployed it (DataWorks: the project's owner)
+    readonly_why: str = ""  # why it is read-only other than --readonly (a store not writable)
 
 
 # slots: a 10,000-node list is held by the console, and past about 30 fields an instance

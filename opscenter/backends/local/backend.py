@@ -119,6 +119,7 @@ class LocalBackend:
             speed=self.clock.speed,
             stopped_at=stopped,
             owner=self._owner,
+            readonly_why=self.unwritable or "",
         )
 
     def now(self) -> datetime:
@@ -371,8 +372,9 @@ class LocalBackend:
         the write lock), unaudited: the audit is in that store."""
         if self.unwritable is not None:
             raise ActionRefused(
-                f"{action} is not available: {self.unwritable}; this refusal is not in the "
-                "audit, which is in that store"
+                read_only_refusal(
+                    action, f"{self.unwritable}; this refusal is not in the audit, in that store"
+                )
             )
 
     def preview_rerun(self, instance_ids: Sequence[int], downstream: bool = False) -> ActionResult:

@@ -15,12 +15,11 @@ from typing import Any
 from textual.actions import parse
 from textual.binding import Binding
 
+from opscenter.domain.preconditions import read_only_refusal
 from opscenter.domain.records import NodeInfo
 from opscenter.tui.actions import backfills, events, instances, nodes
 from opscenter.tui.actions.base import Aim, ConsoleAction, Pointing, Target
 from opscenter.tui.console import Console
-
-READ_ONLY = "{title} is not available: opscenter runs read-only (--readonly)"
 
 
 def _event(key: str, status: str, hint: str, title: str) -> ConsoleAction:
@@ -194,6 +193,8 @@ def perform(console: Console, screen: Pointing, action_id: str) -> Awaitable[Non
         return None
     ids = [_ident(t) for t in found] + ([action.argument] if action.argument else [])
     if action.withheld(console.readonly):
-        console.refuse(action.audited, ids, READ_ONLY.format(title=action.title))
+        console.refuse(
+            action.audited, ids, read_only_refusal(action.title, console.info.readonly_why)
+        )
         return None
     return action.handler(Aim(console, screen, action, found, ids))
