@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +23,16 @@ def _no_personal_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -
     """Every verb reads the config file: a developer's own must not steer the tests."""
     monkeypatch.delenv("OPSCENTER_CONFIG", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(autouse=True)
+def _umask_per_test() -> Iterator[None]:
+    """Opening a DuckDB file makes the process umask owner-only for good (its .wal comes
+    back at each write): each test starts from the umask the run began with."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield
+    os.umask(before)
 
 
 def write_workspace(folder: Path, yaml_text: str, files: dict[str, str] | None = None) -> Path:
