@@ -23,8 +23,9 @@ from bench.adversarial import concurrency, faults, fuzz, kills
 from bench.adversarial.sandbox import REPO, Sandbox
 
 SECTIONS = ("kills", "concurrency", "fuzz", "faults")
-FULL = {"kills": 50, "minutes": 3.0, "fuzz": 300}
-QUICK = {"kills": 8, "minutes": 0.5, "fuzz": 25}
+FULL = {"kills": 50, "fuzz": 300}
+QUICK = {"kills": 8, "fuzz": 25}
+MINUTES = {"full": 3.0, "quick": 0.5}
 
 
 def floors() -> dict[str, object]:
@@ -62,9 +63,10 @@ def main() -> int:
     if unknown:
         parser.error(f"no section {', '.join(unknown)}; the sections are {', '.join(SECTIONS)}")
     sizes = QUICK if args.quick else FULL
+    minutes = MINUTES["quick" if args.quick else "full"]
     runs: dict[str, Callable[[Sandbox], dict[str, object]]] = {
         "kills": lambda box: kills.run(box, args.kills or sizes["kills"]),
-        "concurrency": lambda box: concurrency.run(box, args.minutes or sizes["minutes"]),
+        "concurrency": lambda box: concurrency.run(box, args.minutes or minutes),
         "fuzz": lambda box: fuzz.run(box, args.inputs or sizes["fuzz"]),
         "faults": faults.run,
     }
@@ -82,6 +84,7 @@ def main() -> int:
             except Exception as error:  # a section that breaks is a figure, not the end
                 results[name] = {"did not finish": f"{type(error).__name__}: {error}"}
             results[name]["section seconds"] = round(time.monotonic() - section_began, 1)
+            print("\n".join(block(name, results[name])), flush=True)
     except KeyboardInterrupt:
         print("\ninterrupted: cleaning up", flush=True)
         return 130
@@ -91,20 +94,26 @@ def main() -> int:
     return 0
 
 
+def block(name: str, figures: dict[str, object]) -> list[str]:
+    """A section's figures, aligned; lists (violations, verdicts) one item a line."""
+    lines = [f"\n[{name}]"]
+    width = max((len(k) for k, v in figures.items() if not isinstance(v, list)), default=0)
+    for key, value in figures.items():
+        if isinstance(value, list):
+            lines.append(f"  {key} ({len(value)}):")
+            lines += [f"    - {item}" for item in value[:40]]
+            if len(value) > 40:
+                lines.append(f"    ... and {len(value) - 40} more")
+        else:
+            lines.append(f"  {key.ljust(width)}  {value}")
+    return lines
+
+
 def summary(machine: dict[str, object], results: dict[str, dict[str, object]], took: float) -> str:
     lines = ["", "=" * 72, "Adversarial run: summary", "=" * 72]
     lines += [f"  {key}: {value}" for key, value in machine.items()]
     for name, figures in results.items():
-        lines.append(f"\n[{name}]")
-        width = max((len(k) for k, v in figures.items() if not isinstance(v, list)), default=0)
-        for key, value in figures.items():
-            if isinstance(value, list):
-                lines.append(f"  {key} ({len(value)}):")
-                lines += [f"    - {item}" for item in value[:40]]
-                if len(value) > 40:
-                    lines.append(f"    ... and {len(value) - 40} more")
-            else:
-                lines.append(f"  {key.ljust(width)}  {value}")
+        lines += block(name, figures)
     lines.append(f"\nwall time: {took / 60:.1f} min")
     return "\n".join(lines)
 

@@ -173,12 +173,14 @@ def cli_loop(
         read = list(rng.choice(READS))
         if read[0] in ("show", "why", "logs"):
             ids = _pick(store, "SELECT id FROM instances", rng, 1)
+            if not ids:
+                continue
             read += map(str, ids)
         ran = box.run([*read, *where], timeout=120)
         tally.heard("cli", ran.out + ran.err)
         with tally.lock:
             tally.reads += 1
-            if ran.code not in (0, 4):
+            if ran.code not in (0, 3, 4):  # 3: e.g. no log yet; 4: not found
                 tally.odd.append(f"{' '.join(read)}: exit {ran.code}: {ran.err.strip()[-200:]}")
 
 
@@ -200,7 +202,7 @@ def run(box: Sandbox, minutes: float) -> dict[str, object]:
     began = time.monotonic()
     until = began + minutes * 60
     loops = [
-        threading.Thread(target=cli_loop, args=(box, where, store, tally, seed, until))
+        threading.Thread(target=cli_loop, args=(box, where, store, tally, seed, until), daemon=True)
         for seed in (1, 2)
     ]
     for loop in loops:

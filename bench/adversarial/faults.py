@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from bench.adversarial import invariants, workspaces
 from bench.adversarial.sandbox import (
@@ -52,7 +53,7 @@ print("parent done")
 class Scene:
     """One fault's workspace, store and scheduler."""
 
-    def __init__(self, box: Sandbox, name: str, nodes: list[dict], **extra: object) -> None:
+    def __init__(self, box: Sandbox, name: str, nodes: list[dict], **extra: Any) -> None:
         self.box = box
         self.base = box.folder(f"faults/{name}")
         self.folder = workspaces.write(self.base / "ws", name.replace("-", "_"), nodes, **extra)
@@ -534,6 +535,8 @@ def stop_a_tree(box: Sandbox) -> Verdict:
 def outside_writer(box: Sandbox) -> Verdict:
     scene = Scene(box, "outside-writer", sleepers("a", code="sleep 1"))
     scene.start()
+    scene.reaches("a", ("RUNNING", "SUCCESS"), 30)
+    found = scene.instance("a")
     holder = box.spawn(
         [
             sys.executable,
@@ -546,7 +549,6 @@ def outside_writer(box: Sandbox) -> Verdict:
     )
     wait_for(lambda: "holding" in said(scene.base / "holder.log"), 20)
     read = box.run(["status", *scene.where], timeout=60)
-    found = scene.instance("a")
     act = box.run(["freeze", str(found[0] if found else 1), *scene.where], timeout=60)
     holder.wait(timeout=30)
     box.started.remove(holder)
@@ -616,7 +618,7 @@ FAULTS: list[tuple[str, Callable[[Sandbox], Verdict]]] = [
 
 
 def run(box: Sandbox) -> dict[str, object]:
-    print(f"\n== faults: {len(FAULTS)} outside faults", flush=True)
+    print(f"\n== faults: {len(FAULTS)} outside faults ($SANDBOX: {box.root})", flush=True)
     verdicts = []
     tried = handled = 0
     for name, fault in FAULTS:
@@ -625,6 +627,7 @@ def run(box: Sandbox) -> dict[str, object]:
             ok, why = fault(box)
         except Exception as error:  # the staging broke: say so, count it as not handled
             ok, why = False, f"the bench could not stage it: {type(error).__name__}: {error}"[:200]
+        why = " ".join(why.replace(str(box.root), "$SANDBOX").split())
         word = "skipped" if ok is None else ("handled" if ok else "NOT handled")
         line = f"{word:11}  {name}: {why} ({time.monotonic() - began:.0f} s)"
         print(f"  {line}", flush=True)

@@ -474,11 +474,12 @@ def emulator_actions() -> tuple[list[tuple[str, str]], list[str]]:
         sla2020,
         workflows2024,
     )
+    from opscenter.backends.dataworks.emulator.base import Group
 
     actions, names = [], set()
     for module in (ops2024, ops2020, dags2020, pipelines, sla2020, workflows2024):
         for _name, cls in inspect.getmembers(module, inspect.isclass):
-            if "ACTIONS" in cls.__dict__:
+            if issubclass(cls, Group) and "ACTIONS" in cls.__dict__:
                 actions += [(cls.VERSION, a) for a in cls.ACTIONS]
     for path in Path(package.__file__).parent.glob("*.py"):
         names |= set(re.findall(r'"([A-Z][A-Za-z]{1,40})"', path.read_text()))

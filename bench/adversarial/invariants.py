@@ -107,7 +107,8 @@ def status_follows_last_attempt(conn: sqlite3.Connection) -> list[str]:
 def transitions_chain(conn: sqlite3.Connection) -> list[str]:
     """Every status change starts from the status before it (a lost update breaks that),
     and the last one is the instance's status."""
-    found, last = [], {}
+    found: list[str] = []
+    last: dict[int, str] = {}
     for instance_id, was, to in _rows(
         conn,
         "SELECT instance_id, from_status, to_status FROM instance_transitions "

@@ -50,6 +50,7 @@ class Sandbox:
         self.root = Path(tempfile.mkdtemp(prefix="opscenter-adversarial-"))
         self.started: list[subprocess.Popen] = []
         self.mounts: list[Path] = []
+        self.closed = False  # set first thing by close(): nothing new starts after it
         self._mark = f"XDG_CONFIG_HOME={self.root / 'config'}".encode()
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -74,6 +75,7 @@ class Sandbox:
         self, argv: list[str], log: Path, env: dict[str, str] | None = None
     ) -> subprocess.Popen:
         """``argv`` in a session of its own, output appended to ``log``; ended at close."""
+        self._open()
         with log.open("a") as out:
             process = subprocess.Popen(
                 argv,
@@ -99,6 +101,7 @@ class Sandbox:
         opscenter: bool = True,
     ) -> Ran:
         """Run to the end (or kill its group after ``timeout``: code None)."""
+        self._open()
         full = [sys.executable, "-m", "opscenter", *argv] if opscenter else argv
         began = time.monotonic()
         process = subprocess.Popen(
@@ -123,6 +126,10 @@ class Sandbox:
         text = (out or b"").decode(errors="replace"), (err or b"").decode(errors="replace")
         return Ran(full, code, text[0], text[1], time.monotonic() - began)
 
+    def _open(self) -> None:
+        if self.closed:
+            raise RuntimeError("the sandbox is closed: nothing new starts")
+
     def ours(self) -> list[int]:
         """Live processes whose environment names this sandbox."""
         found = []
@@ -138,6 +145,7 @@ class Sandbox:
 
     def close(self) -> None:
         """End every process started here, undo mounts and modes, remove the folder."""
+        self.closed = True
         for process in self.started:
             kill_group(process)
         for _ in range(3):  # what escaped into sessions of its own, by pid

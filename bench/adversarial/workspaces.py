@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import Any
 
 DAILY = "00 00 00 * * ?"
 HOURLY = "00 00 00-23/1 * * ?"
@@ -47,7 +48,7 @@ def layered(folder: Path, seed: int, layers: int = 4, width: int = 6) -> Path:
     layer above; every node spawns a small process tree (0.3-0.9 s) and holds its instance's
     lock, and has three automatic reruns, so an attempt lost to a kill seldom halts a date."""
     rng = random.Random(seed)
-    retries = {"rerun_times": 3, "rerun_interval": 1, "resource_group": "work"}
+    retries: dict[str, Any] = {"rerun_times": 3, "rerun_interval": 1, "resource_group": "work"}
     nodes = [node("src", GUARD + SPAWNING.format(a=5, b=3), **retries)]
     above = ["src"]
     for layer in range(layers):
