@@ -185,7 +185,10 @@ def cli_loop(
 
 
 def run(box: Sandbox, minutes: float) -> dict[str, object]:
-    print(f"\n== concurrency: {minutes:g} minutes, a scheduler, two consoles, two CLI loops")
+    print(
+        f"\n== concurrency: {minutes:g} minutes, a scheduler, two consoles, two CLI loops",
+        flush=True,
+    )
     base = box.folder("concurrency")
     folder = workspaces.busy_day(base / "ws")
     store = base / "state" / "state.db"

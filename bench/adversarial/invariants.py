@@ -190,6 +190,7 @@ class Ledger:
 
     def __init__(self) -> None:
         self.runs = 0
+        self.snapshots = 0
         self.violations: list[str] = []
 
     def add(self, when: str, found: list[str]) -> None:
@@ -201,6 +202,7 @@ class Ledger:
                 print(f"    VIOLATION {line}", flush=True)
 
     def static(self, store: Path, when: str) -> None:
+        self.snapshots += 1
         with closing(connect(store)) as conn:
             conn.execute("BEGIN")  # one snapshot for every check, while writers go on
             for name, check in STATIC:

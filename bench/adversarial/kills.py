@@ -154,7 +154,8 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
     operator = Operator(box, folder, url, store)
     scheduler_args = ["scheduler", "--workspace", str(folder), "--db", url]
     began = time.monotonic()
-    mid_rerun = early = 0
+    mid: Counter[str] = Counter()  # kills while a CLI rerun was under way, by action
+    early = 0
     for k in range(kills):
         before = _scalar(store, "SELECT coalesce(max(id), 0) FROM attempts")
         start_at = len(said(log))
@@ -170,7 +171,8 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
             if rng.random() < 0.4:
                 time.sleep(rng.uniform(0, lifetime))
                 action = operator.start(rng)
-                mid_rerun += action is not None
+                if action is not None:
+                    mid[action[1]] += 1
                 time.sleep(rng.uniform(0, 0.6))  # the CLI is still starting or acting
             else:
                 time.sleep(lifetime)
@@ -191,7 +193,10 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
                 + ["--parallel", "5", "--workspace", str(folder), "--db", url]
             )
         if (k + 1) % 10 == 0:
-            print(f"  {k + 1} kills, {ledger.runs} checks, {len(ledger.violations)} violations")
+            print(
+                f"  {k + 1} kills, {ledger.runs} checks, {len(ledger.violations)} violations",
+                flush=True,
+            )
     killing = time.monotonic() - began
     # the last scheduler: it recovers, works everything off, and stops on SIGTERM
     before = _scalar(store, "SELECT coalesce(max(id), 0) FROM attempts")
@@ -223,11 +228,12 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
     return {
         "kills": kills,
         "kills during start/recovery": early,
-        "kills mid rerun --downstream": mid_rerun,
+        "kills mid rerun --downstream / mid rerun": f"{mid['rerun downstream']} / {mid['rerun']}",
         "backfill instances": instances,
         "attempts (lost to kills)": f"{attempts} ({lost})",
         "CLI actions answered / odd": f"{len(operator.told)} / {len(operator.odd)}",
         "settled at the end": "yes" if settled else f"no ({busy(store)} left)",
+        "store snapshots checked": ledger.snapshots,
         "invariant checks run": ledger.runs,
         "invariant violations": len(ledger.violations),
         "half-applied actions": sum(
@@ -268,6 +274,7 @@ def _settle_recovery(
         time.sleep(2)
         again = set(invariants.live_problems(store, landing, before))
         found = [f for f in found if f in again]
+    ledger.snapshots += 1
     ledger.add(when, found)
 
 
