@@ -5,7 +5,9 @@ process of its own (their peak-RSS and first-import figures are per process), by
 importing the bench and calling its ``run(parts)``; the figures it returns come back as
 JSON, not scraped from its output. Each bench's progress is printed as it goes, then one
 table: figure, value, goal, met?, headed by the machine (CPU model, cores, RAM, Python,
-SQLite and DuckDB versions, load averages at the start).
+SQLite and DuckDB versions, load averages at the start) and the floors of the run
+(bench/floors.py: ``python -c pass``, ``bash -c true``), measured once and handed to every
+bench, whose goals are ratios to them.
 
     python bench/run_all.py                      # all three, every part (several minutes)
     python bench/run_all.py sla tui              # only these benches
@@ -30,6 +32,7 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+import floors
 from figures import grid, met_word
 
 HERE = Path(__file__).resolve().parent
@@ -150,6 +153,9 @@ def main() -> int:
         return 0
     chosen = selection(args.benches)
     header = machine()  # the load average before anything runs
+    found = floors.measure()
+    floors.hand_down(found)
+    header.append(("floors of this run", found.describe()))
     sections = [(name, *run_bench(name, parts)) for name, parts in chosen]
     print("\n" + render(header, table(sections)))
     return 1 if any(failed for _name, _figures, failed in sections) else 0
