@@ -29,6 +29,7 @@ from opscenter.domain.records import (
     InstanceFilter,
     InstanceInfo,
     LogPage,
+    NodeChoices,
     NodeFilter,
     NodeInfo,
     Page,
@@ -47,6 +48,15 @@ class Backend(Protocol):
         ...
 
     def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]: ...
+
+    def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
+        """One window of the filtered nodes by name (``flt.after``, ``flt.limit``) and how
+        many match: a list of 10,000 nodes costs a page, not the whole list."""
+        ...
+
+    def node_choices(self) -> NodeChoices:
+        """The owners, types, cycles, priorities and groups the workspace's nodes have."""
+        ...
 
     def get_node(self, name: str) -> NodeInfo: ...
 

@@ -6,7 +6,7 @@ that a screen never needs a second query per row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Generic, TypeVar
@@ -136,6 +136,70 @@ class NodeFilter:
     recurrence: str = ""
     include_undeployed: bool = False
     trigger: str = ""  # TriggerType.MANUAL lists the manually triggered nodes
+    frozen: bool = False  # only nodes frozen in Operation Center or paused (run mode Pause)
+    # the window of a page (``Backend.node_page``; ``list_nodes`` answers every match):
+    # nodes ordered by name, after the name ``after`` (before it, descending)
+    after: str | None = None
+    including: bool = False  # the page starts at ``after`` itself (a window read again)
+    descending: bool = False
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class NodeChoices:
+    """The values a workspace's nodes (undeployed too) have, for the filters to offer."""
+
+    owners: tuple[str, ...]
+    types: tuple[str, ...]
+    cycle_types: tuple[str, ...]
+    priorities: tuple[int, ...]
+    resource_groups: tuple[str, ...]
+
+
+def node_choices(nodes: Iterable[NodeInfo]) -> NodeChoices:
+    """The choices among nodes already read (a backend that lists them whole)."""
+    listed = list(nodes)
+    return NodeChoices(
+        owners=tuple(sorted({n.owner for n in listed})),
+        types=tuple(sorted({n.type for n in listed})),
+        cycle_types=tuple(sorted({n.cycle_type for n in listed})),
+        priorities=tuple(sorted({n.priority for n in listed})),
+        resource_groups=tuple(sorted({n.resource_group for n in listed})),
+    )
+
+
+def node_matches(flt: NodeFilter, node: NodeInfo) -> bool:
+    """The filter applied to a node already read (a backend that cannot ask for it)."""
+    return (
+        (not flt.text or flt.text.lower() in node.name.lower())
+        and (not flt.owner or node.owner == flt.owner)
+        and (not flt.type or node.type == flt.type)
+        and (not flt.cycle_type or node.cycle_type == flt.cycle_type)
+        and (flt.priority is None or node.priority == flt.priority)
+        and (not flt.resource_group or node.resource_group == flt.resource_group)
+        and (not flt.recurrence or node.recurrence == flt.recurrence)
+        and (not flt.frozen or node.frozen)
+        and (not flt.trigger or node.trigger == flt.trigger)
+        and (flt.include_undeployed or node.state == "deployed")
+    )
+
+
+def node_page(flt: NodeFilter, nodes: Iterable[NodeInfo]) -> Page[NodeInfo, str]:
+    """The page ``flt`` asks for, cut from nodes already read and filtered (any order)."""
+    ordered = sorted(nodes, key=lambda n: n.name, reverse=flt.descending)
+    total = len(ordered)
+    if flt.after is not None:
+        after = flt.after
+
+        def past(name: str) -> bool:
+            if flt.including and name == after:
+                return True
+            return name < after if flt.descending else name > after
+
+        ordered = [n for n in ordered if past(n.name)]
+    items = ordered[: max(0, flt.limit)]
+    more = len(ordered) > len(items)
+    return Page(items, total, items[-1].name if more and items else None)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from opscenter.domain.records import (
     InstanceFilter,
     InstanceInfo,
     LogPage,
+    NodeChoices,
     NodeFilter,
     NodeInfo,
     Page,
@@ -135,6 +136,14 @@ class LocalBackend:
             return reads.nodes(
                 conn, self.workspace_id, include_undeployed=flt.include_undeployed, where=where
             )
+
+    def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
+        with self.db.connect() as conn:
+            return reads.node_page(conn, self.workspace_id, flt)
+
+    def node_choices(self) -> NodeChoices:
+        with self.db.connect() as conn:
+            return reads.node_choices(conn, self.workspace_id)
 
     def get_node(self, name: str) -> NodeInfo:
         with self.db.connect() as conn:

@@ -16,7 +16,18 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Connection, Row, String, cast, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    String,
+    cast,
+    func,
+    or_,
+    select,
+    true,
+)
 
 from opscenter.backends.local import instances
 from opscenter.domain.cron import parse_cron
@@ -31,9 +42,11 @@ from opscenter.domain.records import (
     Dashboard,
     EventInfo,
     KeyPathStep,
+    NodeChoices,
     NodeErrors,
     NodeFilter,
     NodeInfo,
+    Page,
     StatusCounts,
 )
 from opscenter.domain.times import to_store
@@ -80,12 +93,33 @@ def node_conditions(flt: NodeFilter) -> list[ColumnElement[bool]] | None:
         if not storable(flt.priority):
             return None
         conditions.append(NodeVersionRow.priority == flt.priority)
+    if flt.frozen:
+        conditions.append(or_(NodeRow.frozen.is_(True), NodeVersionRow.recurrence == "Pause"))
     if flt.trigger:  # a manual node is one with a workflow
         manual = flt.trigger == TriggerType.MANUAL
         conditions.append(
             NodeVersionRow.workflow.is_not(None) if manual else NodeVersionRow.workflow.is_(None)
         )
     return conditions
+
+
+def _node_query(workspace_id: int, where: Sequence[ColumnElement[bool]]) -> Select[Any]:
+    """Nodes with their current version, as plain rows (no ORM objects)."""
+    return (
+        select(
+            NodeRow.id.label("node_id"),
+            NodeRow.name,
+            NodeRow.frozen,
+            NodeRow.state,
+            *(c for c in NodeVersionRow.__table__.c if c.name not in ("id", "node_id")),
+        )
+        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+        .where(NodeRow.workspace_id == workspace_id, *where)
+    )
+
+
+def _state(include_undeployed: bool) -> list[ColumnElement[bool]]:
+    return [] if include_undeployed else [NodeRow.state == "deployed"]
 
 
 def nodes(
@@ -96,25 +130,14 @@ def nodes(
     name: str | None = None,
     where: Sequence[ColumnElement[bool]] = (),
 ) -> list[NodeInfo]:
-    """Nodes with their current version, as plain rows (no ORM objects: a list of
-    10,000 is read every refresh); downstream names come from every deployed node's
-    dependencies, read as that one column rather than as whole versions."""
-    query = (
-        select(
-            NodeRow.id.label("node_id"),
-            NodeRow.name,
-            NodeRow.frozen,
-            NodeRow.state,
-            *(c for c in NodeVersionRow.__table__.c if c.name not in ("id", "node_id")),
-        )
-        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-        .where(NodeRow.workspace_id == workspace_id, *where)
-        .order_by(NodeRow.name)
-    )
+    """Every matching node; downstream names come from every deployed node's dependencies,
+    read as that one column rather than as whole versions."""
+    conditions = [*where, *_state(include_undeployed)]
     if name is not None:
-        query = query.where(NodeRow.name == name)
-    if not include_undeployed:
-        query = query.where(NodeRow.state == "deployed")
+        conditions.append(NodeRow.name == name)
+    rows = conn.execute(_node_query(workspace_id, conditions).order_by(NodeRow.name)).all()
+    if not rows:
+        return []
     edge_query = (
         select(NodeRow.name, NodeVersionRow.depends)
         .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
@@ -124,15 +147,104 @@ def nodes(
         edge_query = edge_query.where(
             cast(NodeVersionRow.depends, String).contains(json.dumps(name), autoescape=True)
         )
-    rows = conn.execute(query).all()
-    edges = conn.execute(edge_query).all() if rows else []
+    children = _children(conn.execute(edge_query).all(), None)
+    return [_node_info(r, children.get(r.name, [])) for r in rows]
+
+
+def _children(edges: Sequence[Row[Any]], upstreams: set[str] | None) -> dict[str, list[str]]:
+    """Downstream names by upstream (of ``upstreams`` only, unless None) from (child, depends)."""
     children: dict[str, list[str]] = {}
     normal = DependencyType.NORMAL.value
     for child, depends in edges:
         for kind, upstream in depends:
-            if kind == normal:
+            if kind == normal and (upstreams is None or upstream in upstreams):
                 children.setdefault(upstream, []).append(child)
-    return [_node_info(r, children.get(r.name, [])) for r in rows]
+    return children
+
+
+def _downstreams(conn: Connection, workspace_id: int, names: list[str]) -> dict[str, list[str]]:
+    """The deployed nodes that depend on each of ``names``: SQLite walks the dependency
+    lists itself (json_each), so a page's downstreams cost no decoding of 10,000 of them."""
+    deployed = (NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
+    if conn.dialect.name != "sqlite":
+        edges = conn.execute(
+            select(NodeRow.name, NodeVersionRow.depends)
+            .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+            .where(*deployed)
+        ).all()
+        return _children(edges, set(names))
+    each = func.json_each(NodeVersionRow.depends).table_valued("value").alias("dependency")
+    upstream = func.json_extract(each.c.value, "$[1]")
+    query = (
+        select(upstream, NodeRow.name)
+        .select_from(NodeRow)
+        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+        .join(each, true())
+        .where(
+            *deployed,
+            func.json_extract(each.c.value, "$[0]") == DependencyType.NORMAL.value,
+            upstream.in_(names),
+        )
+    )
+    children: dict[str, list[str]] = {}
+    for parent, child in conn.execute(query):
+        children.setdefault(parent, []).append(child)
+    return children
+
+
+def node_page(conn: Connection, workspace_id: int, flt: NodeFilter) -> Page[NodeInfo, str]:
+    """One window of the filtered nodes ordered by name, and how many match."""
+    where = node_conditions(flt)
+    if where is None:
+        return Page([], 0, None)
+    conditions = [*where, *_state(flt.include_undeployed)]
+    window = list(conditions)
+    if flt.after is not None:
+        if flt.descending:
+            window.append(NodeRow.name <= flt.after if flt.including else NodeRow.name < flt.after)
+        else:
+            window.append(NodeRow.name >= flt.after if flt.including else NodeRow.name > flt.after)
+    order = NodeRow.name.desc() if flt.descending else NodeRow.name
+    size = instances.limit(max(0, flt.limit))
+    rows = conn.execute(_node_query(workspace_id, window).order_by(order).limit(size + 1)).all()
+    more = len(rows) > size
+    rows = rows[:size]
+    children = _downstreams(conn, workspace_id, [r.name for r in rows]) if rows else {}
+    items = [_node_info(r, children.get(r.name, [])) for r in rows]
+    whole = flt.after is None and not more  # the page is every match: no count needed
+    total = len(items) if whole else _node_count(conn, workspace_id, conditions)
+    return Page(items, total, items[-1].name if more and items else None)
+
+
+def _node_count(conn: Connection, workspace_id: int, where: list[ColumnElement[bool]]) -> int:
+    query = (
+        select(func.count())
+        .select_from(NodeRow)
+        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+        .where(NodeRow.workspace_id == workspace_id, *where)
+    )
+    return conn.scalar(query) or 0
+
+
+def node_choices(conn: Connection, workspace_id: int) -> NodeChoices:
+    """Each filter's values among the workspace's nodes, undeployed too: a few DISTINCTs."""
+
+    def distinct(column: Any) -> list[Any]:
+        query = (
+            select(column)
+            .distinct()
+            .join(NodeRow, NodeRow.current_version_id == NodeVersionRow.id)
+            .where(NodeRow.workspace_id == workspace_id)
+        )
+        return sorted(v for v in conn.scalars(query) if v is not None)
+
+    return NodeChoices(
+        owners=tuple(distinct(NodeVersionRow.owner)),
+        types=tuple(distinct(NodeVersionRow.type)),
+        cycle_types=tuple(distinct(NodeVersionRow.cycle_type)),
+        priorities=tuple(distinct(NodeVersionRow.priority)),
+        resource_groups=tuple(distinct(NodeVersionRow.resource_group)),
+    )
 
 
 def node_name(conn: Connection, workspace_id: int, node_id: int) -> str | None:
