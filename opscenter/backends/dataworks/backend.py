@@ -44,6 +44,7 @@ from opscenter.domain.records import (
     InstanceFilter,
     InstanceInfo,
     LogPage,
+    NodeChoices,
     NodeFilter,
     NodeInfo,
     Page,
@@ -124,6 +125,12 @@ class DataWorksBackend:
 
     def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]:
         return self._reads.list_nodes(flt)
+
+    def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
+        return self._reads.node_page(flt)
+
+    def node_choices(self) -> NodeChoices:
+        return self._reads.node_choices()
 
     def get_node(self, name: str) -> NodeInfo:
         return self._reads.get_node(name)

@@ -14,6 +14,7 @@ from opscenter.backends.dataworks.api import Api, InstanceQuery, Site
 from opscenter.backends.dataworks.api2020 import history
 from opscenter.backends.dataworks.logcache import LogCache
 from opscenter.domain import diagnosis
+from opscenter.domain import records as domain_records
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import (
     ActionRefused,
@@ -22,12 +23,14 @@ from opscenter.domain.records import (
     InstanceFilter,
     InstanceInfo,
     LogPage,
+    NodeChoices,
     NodeFilter,
     NodeInfo,
     Page,
     Relative,
     StatusCounts,
     no_attempt,
+    node_matches,
     not_found,
 )
 from opscenter.domain.runlog import final_words
@@ -105,6 +108,16 @@ class Reads:
             ),
             key=lambda n: n.name,
         )
+
+    def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
+        """A window by name. ListTasks pages in no order we can key, so the task list is
+        read whole (paged by the API) for a first page and kept for the pages after it."""
+        tasks = self.api.tasks.all(refresh=flt.after is None)
+        nodes = (records.node(t) for t in tasks.values())
+        return domain_records.node_page(flt, (n for n in nodes if node_matches(flt, n)))
+
+    def node_choices(self) -> NodeChoices:
+        return domain_records.node_choices(records.node(t) for t in self.api.tasks.all().values())
 
     def get_node(self, name: str) -> NodeInfo:
         tasks = self.api.tasks.all(refresh=True)
