@@ -166,7 +166,7 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
         else:
             if _took_lease(log, start_at):
                 _settle_recovery(store, before, ledger, landing, f"recovery {k + 1}")
-            lifetime = rng.uniform(0.1, 3.0)
+            lifetime = rng.uniform(0.1, 5.0)
             action = None
             if rng.random() < 0.4:
                 time.sleep(rng.uniform(0, lifetime))
@@ -223,13 +223,19 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
     ]
     ledger.add("audit", audit_gaps)
     instances = _scalar(store, "SELECT COUNT(*) FROM instances WHERE kind = 'backfill'")
+    succeeded = _scalar(
+        store, "SELECT COUNT(*) FROM instances WHERE kind = 'backfill' AND status = 'SUCCESS'"
+    )
+    dates = _scalar(store, "SELECT COUNT(*) FROM backfill_runs")
+    halted = _scalar(store, "SELECT COUNT(*) FROM backfill_runs WHERE status = 'FAILURE'")
     attempts = _scalar(store, "SELECT COUNT(*) FROM attempts")
     lost = _scalar(store, "SELECT COUNT(*) FROM attempts WHERE reason LIKE 'lost%'")
     return {
         "kills": kills,
         "kills during start/recovery": early,
         "kills mid rerun --downstream / mid rerun": f"{mid['rerun downstream']} / {mid['rerun']}",
-        "backfill instances": instances,
+        "backfill instances planned / made / SUCCESS": f"{planned} / {instances} / {succeeded}",
+        "backfill dates (failed, halting the rest)": f"{dates} ({halted})",
         "attempts (lost to kills)": f"{attempts} ({lost})",
         "CLI actions answered / odd": f"{len(operator.told)} / {len(operator.odd)}",
         "settled at the end": "yes" if settled else f"no ({busy(store)} left)",

@@ -46,9 +46,10 @@ def node(name: str, code: str = "", *, type_: str = "shell", cron: str = DAILY, 
 def layered(folder: Path, seed: int, layers: int = 4, width: int = 6) -> Path:
     """``src`` and ``layers`` x ``width`` shell nodes below it, each with 1-2 upstreams in the
     layer above; every node spawns a small process tree (0.3-0.9 s) and holds its instance's
-    lock, and has three automatic reruns, so an attempt lost to a kill seldom halts a date."""
+    lock, and has ten automatic reruns (the most there are): an attempt lost to a kill counts
+    against them, and a date that fails halts its backfill."""
     rng = random.Random(seed)
-    retries: dict[str, Any] = {"rerun_times": 3, "rerun_interval": 1, "resource_group": "work"}
+    retries: dict[str, Any] = {"rerun_times": 10, "rerun_interval": 1, "resource_group": "work"}
     nodes = [node("src", GUARD + SPAWNING.format(a=5, b=3), **retries)]
     above = ["src"]
     for layer in range(layers):
