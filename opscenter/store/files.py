@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+if TYPE_CHECKING:
+    import duckdb
 
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -39,6 +40,8 @@ def open_for_append(path: Path) -> int:
 def connect_duckdb(path: Path, **options: Any) -> duckdb.DuckDBPyConnection:
     """DuckDB creates its file, and its .wal at the first write after each checkpoint, by
     the umask: the process keeps an owner-only one from here on (see ``keep_files_private``)."""
+    import duckdb  # only where a warehouse or run history is opened, not for every log
+
     make_private_dirs(path.parent)
     keep_files_private()
     return duckdb.connect(str(path), **options)
