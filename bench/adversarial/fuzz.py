@@ -228,7 +228,9 @@ class Surface:
         self.saved: list[str] = []
         self.answers: Counter[str] = Counter()  # exit codes, or HTTP statuses
 
-    def judge(self, ran: Ran, documented: set[int], what: str) -> None:
+    def judge(
+        self, ran: Ran, documented: set[int], what: str | bytes, name: str = "input.txt"
+    ) -> None:
         self.inputs += 1
         self.answers["hung" if ran.code is None else str(ran.code)] += 1
         failed = []
@@ -242,14 +244,17 @@ class Surface:
             self.undocumented += 1
             failed.append(f"exit {ran.code}")
         if failed:
-            self.keep(what, f"{', '.join(failed)}\n$ {' '.join(ran.argv)}\n{ran.err[-3000:]}")
+            self.keep(what, f"{', '.join(failed)}\n$ {' '.join(ran.argv)}\n{ran.err[-3000:]}", name)
 
-    def keep(self, what: str, why: str) -> None:
+    def keep(self, what: str | bytes, why: str, name: str = "input.txt") -> None:
+        """Save a failing input as ``name`` (workspace.yaml: the folder can be validated as
+        it is) beside why it failed."""
         if len(self.saved) >= KEEP:
             return
         folder = self._kept() / f"{self.name}-{len(self.saved) + 1}"
         folder.mkdir(parents=True)
-        (folder / "input.txt").write_text(what, encoding="utf-8", errors="replace")
+        data = what if isinstance(what, bytes) else what.encode("utf-8", errors="replace")
+        (folder / name).write_bytes(data)
         (folder / "why.txt").write_text(why, encoding="utf-8", errors="replace")
         self.saved.append(str(folder))
 
@@ -659,7 +664,7 @@ def run(box: Sandbox, n: int) -> dict[str, object]:
         data = yaml_input(rng)
         (where / "workspace.yaml").write_bytes(data)
         ran = box.run(["validate", str(where)], timeout=HANG)
-        surfaces["YAML"].judge(ran, {0, 1, 2}, data.decode(errors="replace"))
+        surfaces["YAML"].judge(ran, {0, 1, 2}, data, "workspace.yaml")
 
     def one_parameter(i: int) -> None:
         rng = random.Random(f"{SEED}-param-{i}")
@@ -668,11 +673,11 @@ def run(box: Sandbox, n: int) -> dict[str, object]:
         text = parameters_input(rng)
         (where / "workspace.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
         ran = box.run(["validate", str(where)], timeout=HANG)
-        surfaces["parameters"].judge(ran, {0, 1, 2}, text)
+        surfaces["parameters"].judge(ran, {0, 1, 2}, text, "workspace.yaml")
         if ran.code == 0:  # valid: deploy and generate today, which renders every expression
             db = f"sqlite:///{where / 'state.db'}"
             ran = box.run(["summary", "--workspace", str(where), "--db", db], timeout=HANG)
-            surfaces["parameters"].judge(ran, {0, 1, 2}, text)
+            surfaces["parameters"].judge(ran, {0, 1, 2}, text, "workspace.yaml")
             surfaces["parameters"].inputs -= 1  # one input, two commands
 
     def one_cli(i: int) -> None:
