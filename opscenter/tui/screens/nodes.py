@@ -1,7 +1,8 @@
 """2 Auto-triggered nodes: the deployed pipeline, filtered and searched; one node in detail.
 
-A workspace has hundreds to a few thousand nodes, so the backend returns the
-filtered list whole and the table pages it (``WholeList``). Filters are chips
+The list is a keyset-paged window by name (``VirtualTable`` over ``node_page``): a
+workspace of 10,000 nodes costs a page of rows, and the filters are the backend's
+query. The chips' choices are read after the list has shown. Filters are chips
 whose key letter is underlined; ``/`` searches names as you type. The node
 actions (freeze, unfreeze, backfill, undeploy) are the same on the list and the
 detail, and ``i`` shows the node's instances on the Instances screen.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from rich.text import Text
@@ -22,9 +23,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from opscenter.backends.base import Backend
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.model import CycleType
-from opscenter.domain.records import NodeFilter, NodeInfo
+from opscenter.domain.records import NodeChoices, NodeFilter, NodeInfo, Page
 from opscenter.domain.rules import duration_text, minutes_text
 from opscenter.domain.times import TimeView, show_moment
 from opscenter.tui import format as fmt
@@ -32,7 +34,7 @@ from opscenter.tui.actions.base import Target
 from opscenter.tui.actions.registry import keys
 from opscenter.tui.screens.base import OpsScreen, TableScreen
 from opscenter.tui.screens.prompt import PromptScreen
-from opscenter.tui.widgets.table import Column, VirtualTable, WholeList
+from opscenter.tui.widgets.table import Column, VirtualTable
 
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -145,6 +147,29 @@ def chips_line(title: str, chips: Sequence[Chip], right: str, width: int) -> Tex
 # -- the list ---------------------------------------------------------------------------------
 
 
+class NodeRows:
+    """Nodes through the Backend, a keyset page by name at a time."""
+
+    def __init__(self, backend: Backend, flt: NodeFilter) -> None:
+        self.backend = backend
+        self.flt = flt
+
+    def fetch(self, after: tuple[str, bool] | None, descending: bool, limit: int) -> Page:
+        name, including = after if after is not None else (None, False)
+        return self.backend.node_page(
+            replace(self.flt, after=name, including=including, descending=descending, limit=limit)
+        )
+
+    def key(self, row: NodeInfo) -> str:
+        return row.name
+
+    def after(self, row: NodeInfo) -> tuple[str, bool]:
+        return (row.name, False)
+
+    def just_before(self, row: NodeInfo) -> tuple[str, bool]:
+        return (row.name, True)  # the page starts with the row itself
+
+
 class NodesScreen(TableScreen):
     MODE = "nodes"
     BINDINGS = [
@@ -167,7 +192,7 @@ class NodesScreen(TableScreen):
         self.owner = ""
         self.chosen: dict[str, str] = {}  # type, cycle, priority, group, mode -> value
         self.undeployed = False
-        self.known: list[NodeInfo] = []  # every node, for the choices the chips step through
+        self.known: NodeChoices | None = None  # the values the chips step through
         self._known_at: float | None = None  # when (monotonic) they were read
 
     def body(self) -> ComposeResult:
@@ -203,54 +228,45 @@ class NodesScreen(TableScreen):
             resource_group=self.chosen.get("group", ""),
             recurrence=mode if mode in ("Normal", "Skip", "Pause") else "",
             include_undeployed=self.undeployed,
+            frozen=mode == "frozen",
         )
 
     def refilter(self) -> None:
-        backend = self.console.backend
-        flt = self.filter()
-        frozen_only = self.chosen.get("mode") == "frozen"
-
-        def read() -> list[NodeInfo]:
-            found = sorted(backend.list_nodes(flt), key=lambda n: n.name)
-            return [n for n in found if n.frozen] if frozen_only else found
-
-        self.table.set_source(WholeList(lambda n: n.name, read))
+        self.table.set_source(NodeRows(self.console.backend, self.filter()))
         self.show_chips()
 
     def load(self) -> None:
-        """The list each refresh; every node (for the chips' choices) at most every
-        KNOWN_SECONDS, and only once the list has shown: at 10,000 nodes each whole read
-        costs half a second, and the list is what the operator came for."""
+        """The list's window each refresh; the chips' choices at most every KNOWN_SECONDS,
+        and only once the list has shown: the list is what the operator came for."""
         stale = self._known_at is None or time.monotonic() - self._known_at >= KNOWN_SECONDS
         if stale and self.table.loaded:
             self.read(self._read_known, self._known)
         else:
             self._refresh_rows()
 
-    def _read_known(self) -> list[NodeInfo]:
-        backend = self.console.backend
-        return backend.list_nodes(NodeFilter(include_undeployed=True))
+    def _read_known(self) -> NodeChoices:
+        return self.console.backend.node_choices()
 
-    def _remember(self, nodes: list[NodeInfo]) -> None:
-        self.known, self._known_at = nodes, time.monotonic()
+    def _remember(self, choices: NodeChoices) -> None:
+        self.known, self._known_at = choices, time.monotonic()
 
-    def _known(self, nodes: list[NodeInfo]) -> None:
-        self._remember(nodes)
+    def _known(self, choices: NodeChoices) -> None:
+        self._remember(choices)
         self._refresh_rows()
 
     def _refresh_rows(self) -> None:
         if not self.table.refresh_rows():
             self.loaded()
 
-    def with_known(self, then: Callable[[], None]) -> None:
+    def with_known(self, then: Callable[[NodeChoices], None]) -> None:
         """``then`` once the choices are known (a chip key may come before the first read)."""
-        if self._known_at is not None:
-            then()
+        if self.known is not None:
+            then(self.known)
             return
 
-        def got(nodes: list[NodeInfo]) -> None:
-            self._remember(nodes)
-            then()
+        def got(choices: NodeChoices) -> None:
+            self._remember(choices)
+            then(choices)
 
         self.read(self._read_known, got)
 
@@ -279,28 +295,23 @@ class NodesScreen(TableScreen):
 
     # -- search and filters -------------------------------------------------------------------
 
-    def choices(self, chip: str) -> list[str]:
+    @staticmethod
+    def choices(known: NodeChoices, chip: str) -> list[str]:
         """What a chip steps through: the values the workspace's nodes have."""
-        values: dict[str, Callable[[NodeInfo], str]] = {
-            "type": lambda n: n.type,
-            "cycle": lambda n: n.cycle_type,
-            "priority": lambda n: str(n.priority),
-            "group": lambda n: n.resource_group,
-        }
         if chip == "mode":
             return list(MODE_CHOICES)
-        found = {values[chip](n) for n in self.known}
         if chip == "cycle":
-            return ["any", *(c.value for c in CycleType if c.value in found)]
+            return ["any", *(c.value for c in CycleType if c.value in known.cycle_types)]
         if chip == "priority":
-            return ["any", *sorted(found, key=int, reverse=True)]
-        return ["any", *sorted(found)]
+            return ["any", *(str(p) for p in sorted(known.priorities, reverse=True))]
+        found = known.types if chip == "type" else known.resource_groups
+        return ["any", *found]
 
     def action_next(self, chip: str) -> None:
-        self.with_known(lambda: self._step(chip))
+        self.with_known(lambda known: self._step(known, chip))
 
-    def _step(self, chip: str) -> None:
-        options = self.choices(chip)
+    def _step(self, known: NodeChoices, chip: str) -> None:
+        options = self.choices(known, chip)
         now = self.chosen.get(chip, "any")
         following = options[(options.index(now) + 1) % len(options)] if now in options else "any"
         if following == "any":
@@ -312,8 +323,8 @@ class NodesScreen(TableScreen):
     def action_pick_owner(self) -> None:
         self.with_known(self._pick_owner)
 
-    def _pick_owner(self) -> None:
-        owners = sorted({n.owner for n in self.known})
+    def _pick_owner(self, known: NodeChoices) -> None:
+        owners = list(known.owners)
 
         def check(answer: str) -> str | None:
             if answer and owners and answer not in owners:
