@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.model import Node, TriggerType, Workspace
+from opscenter.domain.model import Dependency, Node, TriggerType, Workspace
 from opscenter.store import audit
 from opscenter.store.models import (
     BaselineRow,
@@ -28,6 +29,7 @@ from opscenter.store.models import (
     ResourceGroupRow,
     SignalRow,
     WorkspaceRow,
+    table_of,
 )
 from opscenter.store.tx import writing_session
 
@@ -54,16 +56,25 @@ class DeployReport:
 MANUAL_CYCLE = "manual"  # the cycle type of a manually triggered node, which has no cron
 
 
+_NODE_FIELDS = tuple(f.name for f in fields(Node))
+_DEPENDENCY_FIELDS = tuple(f.name for f in fields(Dependency))
+
+
 def node_digest(node: Node) -> str:
     """A stable fingerprint of everything that defines a node.
 
-    The trigger fields count only for a manual node, so an auto triggered node deployed
-    before they existed keeps its digest (a redeploy does not call it changed)."""
-    fields = asdict(node)
+    The payload is what ``json.dumps(asdict(node))`` gave when stores were first deployed
+    (a redeploy must not call their nodes changed), built without asdict's deep copies,
+    which cost most of a 10,000-node redeploy. The trigger fields count only for a manual
+    node, so an auto triggered node deployed before they existed keeps its digest."""
+    payload = {name: getattr(node, name) for name in _NODE_FIELDS}
+    payload["depends"] = [
+        {name: getattr(dep, name) for name in _DEPENDENCY_FIELDS} for dep in node.depends
+    ]
     if node.trigger is TriggerType.SCHEDULER:
-        del fields["trigger"], fields["workflow"]
-    payload = json.dumps(fields, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+        del payload["trigger"], payload["workflow"]
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def deploy(
@@ -161,75 +172,114 @@ def _sync_nodes(
     user: str,
     report: DeployReport,
 ) -> None:
-    rows = {
-        n.name: n
-        for n in session.scalars(select(NodeRow).where(NodeRow.workspace_id == workspace_id))
-    }
-    current = {
-        v.id: v
-        for v in session.scalars(
-            select(NodeVersionRow).where(
-                NodeVersionRow.id.in_([r.current_version_id for r in rows.values()])
+    """Compare each node's digest with its current version's, read in one query, and write
+    what changed in a few bulk statements: a redeploy of 10,000 nodes with one changed
+    writes one version row and one node row, and no statement is sent per node."""
+    conn = session.connection()
+    nodes, versions = table_of(NodeRow), table_of(NodeVersionRow)
+    current = versions.alias("current_version")
+    known = {
+        row.name: row
+        for row in conn.execute(
+            select(
+                nodes.c.id,
+                nodes.c.name,
+                nodes.c.state,
+                current.c.version,
+                current.c.digest,
             )
+            .outerjoin(current, current.c.id == nodes.c.current_version_id)
+            .where(nodes.c.workspace_id == workspace_id)
         )
     }
+    fresh: list[tuple[Node, str]] = []  # (node, digest) of nodes the store does not have
+    changed: list[tuple[Node, str, int, int]] = []  # ... with node id and version number
     for node in workspace.nodes:
         digest = node_digest(node)
-        row = rows.pop(node.name, None)
-        version = current.get(row.current_version_id) if row and row.current_version_id else None
-        if row is not None and row.state == "deployed" and version and version.digest == digest:
-            report.unchanged.append(node.name)
-            continue
+        row = known.pop(node.name, None)
         if row is None:
-            row = NodeRow(workspace_id=workspace_id, name=node.name, created_at=now)
-            session.add(row)
-            session.flush()
+            fresh.append((node, digest))
             report.added.append(node.name)
+        elif row.state == "deployed" and row.digest == digest:
+            report.unchanged.append(node.name)
         else:
+            changed.append((node, digest, row.id, (row.version or 0) + 1))
             report.changed.append(node.name)
-        number = version.version + 1 if version else 1
-        new = _version_row(node, row.id, number, digest, now, user)
-        session.add(new)
-        session.flush()
-        row.current_version_id = new.id
-        row.state, row.undeployed_at = "deployed", None
-    for row in rows.values():
-        if row.state == "deployed":
-            row.state, row.undeployed_at = "undeployed", now
-            report.removed.append(row.name)
+    if fresh:
+        conn.execute(
+            insert(nodes),
+            [
+                {"workspace_id": workspace_id, "name": node.name, "created_at": now}
+                for node, _ in fresh
+            ],
+        )
+        ids = dict(
+            conn.execute(
+                select(nodes.c.name, nodes.c.id).where(nodes.c.workspace_id == workspace_id)
+            ).all()
+        )
+        changed += [(node, digest, ids[node.name], 1) for node, digest in fresh]
+    if changed:
+        conn.execute(
+            insert(versions),
+            [
+                _version_values(node, digest, node_id, number, now, user)
+                for node, digest, node_id, number in changed
+            ],
+        )
+        made = (
+            select(versions.c.id)
+            .where(versions.c.node_id == nodes.c.id, versions.c.version == bindparam("number"))
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(nodes)
+            .where(nodes.c.id == bindparam("node_id"))
+            .values(current_version_id=made, state="deployed", undeployed_at=None),
+            [{"node_id": node_id, "number": number} for _, _, node_id, number in changed],
+        )
+    gone = [row for row in known.values() if row.state == "deployed"]
+    if gone:
+        conn.execute(
+            update(nodes)
+            .where(nodes.c.id.in_([row.id for row in gone]))
+            .values(state="undeployed", undeployed_at=now)
+        )
+        report.removed += [row.name for row in gone]
 
 
-def _version_row(
-    node: Node, node_id: int, number: int, digest: str, now: datetime, user: str
-) -> NodeVersionRow:
+def _version_values(
+    node: Node, digest: str, node_id: int, number: int, now: datetime, user: str
+) -> dict[str, Any]:
+    """The columns of ``node``'s version row ``number``."""
     manual = node.trigger is TriggerType.MANUAL
-    return NodeVersionRow(
-        node_id=node_id,
-        version=number,
-        digest=digest,
-        deployed_at=now,
-        deployed_by=user,
-        type=node.type.value,
-        owner=node.owner,
-        description=node.description,
-        priority=node.priority,
-        resource_group=node.resource_group,
-        cron=node.cron,
-        cycle_type=MANUAL_CYCLE if manual else parse_cron(node.cron).cycle_type.value,
-        start_date=node.start_date,
-        end_date=node.end_date,
-        recurrence=node.recurrence.value,
-        instance_mode=node.instance_mode.value,
-        rerun_mode=node.rerun_mode.value,
-        rerun_times=node.rerun_times,
-        rerun_interval=node.rerun_interval,
-        timeout=node.timeout,
-        parameters=dict(node.parameters),
-        depends=[[d.type.value, d.node] for d in node.depends],
-        code=node.code,
-        code_file=node.code_file,
-        workflow=node.workflow if manual else None,
-    )
+    return {
+        "node_id": node_id,
+        "version": number,
+        "digest": digest,
+        "deployed_at": now,
+        "deployed_by": user,
+        "type": node.type.value,
+        "owner": node.owner,
+        "description": node.description,
+        "priority": node.priority,
+        "resource_group": node.resource_group,
+        "cron": node.cron,
+        "cycle_type": MANUAL_CYCLE if manual else parse_cron(node.cron).cycle_type.value,
+        "start_date": node.start_date,
+        "end_date": node.end_date,
+        "recurrence": node.recurrence.value,
+        "instance_mode": node.instance_mode.value,
+        "rerun_mode": node.rerun_mode.value,
+        "rerun_times": node.rerun_times,
+        "rerun_interval": node.rerun_interval,
+        "timeout": node.timeout,
+        "parameters": dict(node.parameters),
+        "depends": [[d.type.value, d.node] for d in node.depends],
+        "code": node.code,
+        "code_file": node.code_file,
+        "workflow": node.workflow if manual else None,
+    }
 
 
 def _sync_baselines(
