@@ -140,7 +140,11 @@ class Scene:
         return self.process is not None and self.process.poll() is None
 
     def log_tail(self) -> str:
-        lines = [line for line in said(self.log).splitlines() if line.strip()]
+        lines = [
+            line
+            for line in said(self.log).splitlines()
+            if line.strip() and not line.startswith("(Background on this error")
+        ]
         return lines[-1][:140] if lines else "(nothing)"
 
 

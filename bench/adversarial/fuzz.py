@@ -334,7 +334,8 @@ def yaml_input(rng: random.Random) -> bytes:
             at = rng.randrange(len(text) + 1)
             return rng.choice([b"\xef\xbb\xbf" + text, text[:at] + junk + text[at:], junk])
         elif kind == 4:  # wrong types
-            lines[rng.randrange(len(lines))] = rng.choice(
+            at = rng.randrange(len(lines)) if lines else 0
+            lines[at : at + 1] = rng.choices(
                 [
                     "nodes: {a: 1}",
                     "nodes: 5",
