@@ -151,7 +151,7 @@ def nodes(
     return [_node_info(r, children.get(r.name, [])) for r in rows]
 
 
-def _children(edges: Sequence[Row[Any]], upstreams: set[str] | None) -> dict[str, list[str]]:
+def _children(edges: Sequence[Any], upstreams: set[str] | None) -> dict[str, list[str]]:
     """Downstream names by upstream (of ``upstreams`` only, unless None) from (child, depends)."""
     children: dict[str, list[str]] = {}
     normal = DependencyType.NORMAL.value
