@@ -24,9 +24,9 @@ import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import httpx
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from opscenter.domain.model import AlertRule, AlertTrigger, InstanceKind
@@ -43,12 +43,17 @@ from opscenter.store.models import (
 )
 from opscenter.store.tx import inserted_id, writing
 
+if TYPE_CHECKING:
+    import httpx
+
 
 class _NoTokensInLogs(logging.Filter):
     """httpx logs each request's URL at INFO, and a webhook URL carries its token in the
     query (DingTalk's access_token) or the path (Slack, Feishu): only the host is kept."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        import httpx  # loaded already: it is httpx that logs
+
         if isinstance(record.args, tuple):
             record.args = tuple(
                 f"{arg.scheme}://{arg.netloc.decode()}/..." if isinstance(arg, httpx.URL) else arg
@@ -116,6 +121,8 @@ class Notifier:
         self._thread.join(timeout=grace)
 
     async def _run(self) -> None:
+        import httpx  # here, not for every process that reads alerts
+
         # the event loop is only a way to cancel a post mid-read when its time is up
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             while True:
@@ -130,6 +137,8 @@ class Notifier:
     async def _post(
         self, client: httpx.AsyncClient, alert_id: int, url: str, payload: dict
     ) -> None:
+        import httpx
+
         error = ""
         for attempt in range(1, self.retries + 1):
             try:

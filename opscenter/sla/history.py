@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 from sqlalchemy import Engine, delete, func, insert, select
 
 from opscenter.store.files import connect_duckdb
@@ -73,6 +72,8 @@ class DurationHistory:
     """The run history in DuckDB and the statistics derived from it."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
+        import duckdb  # here: what reads DEFAULT_DURATION (every CLI verb) needs no DuckDB
+
         memory = str(path) == ":memory:"
         self.duck = duckdb.connect(":memory:") if memory else connect_duckdb(Path(path))
         self.duck.execute(
