@@ -7,6 +7,13 @@ from sqlalchemy import Connection, delete, insert, select
 
 from opscenter.store.models import Meta
 
+BUNDLED = "bundled_digest:"  # + a bundled workspace's name: the digest of its files deployed
+
+
+def bundled_digest(conn: Connection, name: str) -> str | None:
+    """The digest of the bundled workspace's files when it was last deployed (None: never)."""
+    return read(conn, BUNDLED + name)
+
 
 def read(conn: Connection, key: str) -> str | None:
     return conn.scalar(select(Meta.value).where(Meta.key == key))
