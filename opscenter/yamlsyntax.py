@@ -4,10 +4,13 @@ hint. Below every layer that reads YAML, the console's themes included."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 # A file that does not parse hides everything after the error: say so, and what usually causes it.
 UNPARSED = "nothing else in the file can be checked until it parses"
@@ -38,17 +41,22 @@ class NestedTooDeeply(yaml.composer.ComposerError):
     """A list or mapping more than ``MAX_DEPTH`` levels down, where it begins."""
 
 
-class _BoundedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing to compose more than ``MAX_DEPTH`` levels."""
+class _Bounded(yaml.composer.Composer):
+    """Composing that refuses more than ``MAX_DEPTH`` levels of lists and mappings."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
+    _depth = 0
+
+    if TYPE_CHECKING:  # the parser it is mixed with (PyYAML's or libyaml's) gives these
+
+        def check_event(self, *choices: Any) -> bool: ...
+        def peek_event(self) -> Any: ...
 
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
-            if self._depth > MAX_DEPTH and self.check_event(yaml.CollectionStartEvent):
+            if self._depth > MAX_DEPTH and self.check_event(
+                yaml.SequenceStartEvent, yaml.MappingStartEvent
+            ):
                 mark = self.peek_event().start_mark
                 raise NestedTooDeeply(
                     None, None, f"nested too deeply (more than {MAX_DEPTH} levels)", mark
@@ -58,9 +66,48 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
+class _BoundedLoader(_Bounded, yaml.SafeLoader):
+    """PyYAML's safe loader, refusing to compose more than ``MAX_DEPTH`` levels."""
+
+
+def _fast_loader() -> type[_Bounded] | None:
+    """The same tree from libyaml's events, when PyYAML was built with it: scanning and
+    parsing in C is most of the time a 10,000-node workspace takes to read (seconds in
+    pure Python). Composing stays PyYAML's, in Python, so nesting is bounded and every node
+    has the same marks (line, column, index; but no buffer)."""
+    try:
+        from yaml.cyaml import CParser  # type: ignore[attr-defined] # untyped: C
+    except ImportError:
+        return None
+
+    class FastLoader(_Bounded, CParser, SafeConstructor, Resolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _Bounded.__init__(self)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    return FastLoader
+
+
+_FAST_LOADER = _fast_loader()
+_READ_DIFFERENTLY = re.compile(f"[\t\ufeff]|{yaml.reader.Reader.NON_PRINTABLE.pattern}")
+
+
 def compose(text: str) -> yaml.Node | None:
     """The YAML tree of ``text`` (None when empty), as ``yaml.compose`` with the safe loader,
-    but raising `NestedTooDeeply`, a YAMLError, rather than a RecursionError."""
+    but raising `NestedTooDeeply`, a YAMLError, rather than a RecursionError.
+
+    Parsed by libyaml when it is there; a file it refuses is parsed again by PyYAML, so that
+    every error's words and place stay PyYAML's. A file with a character the two read
+    differently goes to PyYAML at once: one PyYAML refuses (NUL, say), a tab (libyaml
+    accepts one after a value, PyYAML does not) and a byte order mark (libyaml leaves it
+    out of its marks' index)."""
+    if _FAST_LOADER is not None and not _READ_DIFFERENTLY.search(text):
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)  # type: ignore[arg-type]
+        except yaml.YAMLError:
+            pass  # said below in PyYAML's words, where it stops
     return yaml.compose(text, Loader=_BoundedLoader)
 
 

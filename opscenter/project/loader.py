@@ -87,7 +87,6 @@ def workspace_file(path: str | Path) -> Path:
 def load_workspace(path: str | Path) -> Workspace:
     """Load and validate; raises WorkspaceError listing every problem."""
     file = workspace_file(path)
-    report = Report(str(file))
     try:
         text = read_text_file(file, MAX_FILE)
     except FileRefused as exc:
@@ -119,6 +118,7 @@ def load_workspace(path: str | Path) -> Workspace:
         raise WorkspaceError(
             [Problem(str(file), 1, 1, "", "the file is empty", "start with a 'workspace:' section")]
         )
+    report = Report(str(file), text)
     workspace = _Loader(file.parent, report).workspace(Field(root, "", report))
     if report.problems or workspace is None:
         raise WorkspaceError(report.problems)

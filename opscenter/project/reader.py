@@ -61,8 +61,9 @@ def read_text_file(path: Path, limit: int) -> str:
 class Report:
     """Collects problems for one file."""
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, text: str = "") -> None:
         self.file = file
+        self.text = text  # the file's text: where a problem inside a value is found
         self.problems: list[Problem] = []
 
     def add(self, node: yaml.Node | None, field: str, message: str, hint: str = "") -> None:
@@ -81,6 +82,7 @@ class Report:
 def compose(text: str, report: Report) -> yaml.Node | None:
     """The YAML tree of a file's ``text``; a file that does not parse is one problem,
     located where PyYAML stopped (nothing after it can be read), and None."""
+    report.text = text
     try:
         return compose_yaml(text)
     except yaml.YAMLError as exc:
@@ -105,7 +107,7 @@ class Field:
         """A problem about ``part``, found at ``start`` in this scalar's value: located where
         the file spells that part out, else (escapes, folded lines) at the value."""
         mark = self.node.start_mark
-        source = (mark.buffer or "")[mark.pointer : self.node.end_mark.pointer]
+        source = self.report.text[mark.index : self.node.end_mark.index]
         index = -1
         for _ in range(str(self.node.value)[:start].count(part) + 1):  # the same occurrence
             index = source.find(part, index + 1)
