@@ -10,9 +10,11 @@ reported as failed outcomes, never as exceptions out of ``wait()``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opscenter.domain.clock import RealClock
 from opscenter.domain.model import NodeType
@@ -20,8 +22,10 @@ from opscenter.scheduler import logfile
 from opscenter.scheduler.attempt import AlreadyOver, Execution, Job, Outcome, os_reason
 from opscenter.scheduler.logfile import RunLog
 from opscenter.scheduler.processes import KILL_GRACE, start_process
-from opscenter.scheduler.sqlrun import Warehouse
 from opscenter.store.files import make_private_dirs
+
+if TYPE_CHECKING:
+    from opscenter.scheduler.sqlrun import Warehouse
 
 
 def _local_now() -> datetime:
@@ -44,7 +48,8 @@ class Executors:
         make_private_dirs(self.landing)
         self._now = now or _local_now
         self.kill_grace = kill_grace
-        self._sql = Warehouse(self.warehouse, self.landing)
+        self._sql: Warehouse | None = None  # with the first SQL attempt: DuckDB is 40 MB
+        self._sql_lock = threading.Lock()  # attempts start on several worker threads
 
     def start(self, job: Job) -> Execution:
         """Write the log header, then start the work; returns quickly.
@@ -74,10 +79,21 @@ class Executors:
         if job.node_type in (NodeType.SHELL, NodeType.PYTHON):
             return start_process(job, log, self.landing, self.kill_grace)
         if job.node_type in (NodeType.SQL, NodeType.QUALITY):
-            return self._sql.run(job, log)
+            return self._warehouse().run(job, log)
         log.line(f"cannot run node type {job.node_type!r}")
         return AlreadyOver(Outcome(False, None, f"unsupported node type {job.node_type}"))
 
+    def _warehouse(self) -> Warehouse:
+        with self._sql_lock:
+            if self._sql is None:
+                from opscenter.scheduler.sqlrun import Warehouse
+
+                self._sql = Warehouse(self.warehouse, self.landing)
+            return self._sql
+
     def close(self) -> None:
         """Interrupt SQL still running, then close the warehouse connection."""
-        self._sql.close()
+        with self._sql_lock:
+            sql = self._sql
+        if sql is not None:
+            sql.close()

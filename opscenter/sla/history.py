@@ -18,12 +18,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, delete, func, insert, select
 
 from opscenter.store.files import connect_duckdb
 from opscenter.store.models import AttemptRow, InstanceRow, NodeStatsRow
 from opscenter.store.tx import writing
+
+if TYPE_CHECKING:
+    import duckdb
 
 LAST = 30  # durations kept for the trend and the percentiles
 MEAN_OF = 10  # spec 7.2: the average over the last 10 cycles
@@ -68,25 +72,52 @@ class Finished:
     duration: float  # seconds
 
 
+class HistoryUnavailable(Exception):
+    """The history file cannot be opened (another process holds it): DuckDB's first line."""
+
+
 class DurationHistory:
-    """The run history in DuckDB and the statistics derived from it."""
+    """The run history in DuckDB and the statistics derived from it.
+
+    DuckDB is opened when the history is first needed: at once for a file that exists (its
+    statistics are read at start, and a file another process holds is said at start), else
+    with the first attempt added. A scheduler of virtual nodes, or one before any attempt
+    succeeded, never loads DuckDB, which costs it some 40 MB of memory."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
+        self._path = None if str(path) == ":memory:" else Path(path)
+        self._duck: duckdb.DuckDBPyConnection | None = None
+        self.stats: dict[int, NodeStats] = {}
+        if self._path is not None and self._path.exists():
+            self._open()
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
         import duckdb  # here: what reads DEFAULT_DURATION (every CLI verb) needs no DuckDB
 
-        memory = str(path) == ":memory:"
-        self.duck = duckdb.connect(":memory:") if memory else connect_duckdb(Path(path))
-        self.duck.execute(
+        try:
+            duck = duckdb.connect(":memory:") if self._path is None else connect_duckdb(self._path)
+        except duckdb.Error as error:
+            words = str(error).strip()
+            raise HistoryUnavailable(words.splitlines()[0] if words else repr(error)) from None
+        duck.execute(
             "CREATE TABLE IF NOT EXISTS history (attempt_id BIGINT PRIMARY KEY, node_id INTEGER, "
             "finished_at TIMESTAMP, duration DOUBLE)"
         )
-        self.stats: dict[int, NodeStats] = {}
+        self._duck = duck
+        return duck
+
+    @property
+    def duck(self) -> duckdb.DuckDBPyConnection:
+        return self._duck if self._duck is not None else self._open()
 
     def close(self) -> None:
-        self.duck.close()
+        if self._duck is not None:
+            self._duck.close()
 
     def last_attempt_id(self) -> int:
-        row = self.duck.execute("SELECT coalesce(max(attempt_id), 0) FROM history").fetchone()
+        if self._duck is None:
+            return 0  # nothing was ever added
+        row = self._duck.execute("SELECT coalesce(max(attempt_id), 0) FROM history").fetchone()
         assert row is not None  # an aggregate always answers one row
         return int(row[0])
 
@@ -125,6 +156,8 @@ class DurationHistory:
 
     def refresh(self, node_ids: Iterable[int] | None = None) -> list[NodeStats]:
         """Recompute statistics for these nodes (all nodes if None)."""
+        if self._duck is None:
+            return []  # nothing was ever added
         if node_ids is None:
             rows = self.duck.execute(_STATS_SQL.format(where="")).fetchall()
         else:

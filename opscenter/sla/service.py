@@ -11,11 +11,16 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import duckdb
 from sqlalchemy import Engine
 
 from opscenter.sla.alerts import AlertMonitor, Notifier
-from opscenter.sla.history import DurationHistory, Finished, publish, sync
+from opscenter.sla.history import (
+    DurationHistory,
+    Finished,
+    HistoryUnavailable,
+    publish,
+    sync,
+)
 from opscenter.sla.monitor import SlaMonitor
 from opscenter.store.files import make_private_dirs
 
@@ -34,10 +39,9 @@ class SlaService:
         path = data_dir / "history.duckdb"
         try:
             self.history = DurationHistory(path)
-        except duckdb.Error as error:  # another process holds the file (an analyst's session)
-            first = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        except HistoryUnavailable as error:  # another process holds the file (an analyst's)
             self.problem = (
-                f"run history {path} is unavailable ({first}); "
+                f"run history {path} is unavailable ({error}); "
                 "keeping it in memory, rebuilt from the store"
             )
             self.history = DurationHistory()  # sync() fills it from the store's attempts
