@@ -83,6 +83,21 @@ class Backend(Protocol):
         self, instance_id: int, attempt: int | None = None, poll: float = 0.2
     ) -> Iterator[LogPage]: ...
 
+    def find_error(
+        self,
+        instance_id: int,
+        attempt: int | None = None,
+        offset: int = 0,
+        *,
+        forward: bool = True,
+        cause: bool = False,
+    ) -> int | None:
+        """Where the first error line (``domain.runlog``) at or after byte ``offset`` of the
+        log ``read_log`` gives starts, or the last one starting before it when not
+        ``forward``; ``cause`` passes over the closing summary. None when there is none. So
+        the console's ``e`` never reads a log up to its first error page by page."""
+        ...
+
     def relatives(
         self, instance_id: int, direction: str = "down", levels: int = 1
     ) -> list[Relative]: ...

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Any, Protocol
 
 HEADER_RULE = "-" * 60
 
@@ -54,42 +55,104 @@ def is_cause(line: str) -> bool:
     return is_error(line) and _SUMMARY_LINE.match(line) is None
 
 
-# A literal piece of each error word: a page is searched for these with str.find, many
-# times faster than with one regex of the words (their many first letters defeat the regex
-# engine's skip-ahead), and each line found is then checked against the words themselves.
-_PIECES = (
+# A literal piece of each error word: a page is searched for these with str.find (a log
+# file with grep -F), many times faster than with one regex of the words (their many first
+# letters defeat the regex engine's skip-ahead), and each line found is then checked
+# against the words themselves.
+ERROR_PIECES = (
     "Traceback", "xception", "ERROR", "rror", "FATAL", "atal", "FAILED", "failed", "annot",
     "an't", "nable to", "ermission denied", "No such file", "command not found", ": line ",
     "illed", "terminated by SIG", "Segmentation fault", "Aborted", "exit code ",
     "exit status ", "non-zero exit",
 )  # fmt: skip
+_BYTE_PIECES = tuple(piece.encode() for piece in ERROR_PIECES)
+_CHUNK = 1 << 20  # the pieces are looked for a chunk of whole lines at a time
+LONGEST_JUDGED = 1 << 20  # a longer line is judged by its first MiB
+
+
+class Searchable(Protocol):
+    """Text or bytes searched in place: a str, bytes, or a log file's mmap."""
+
+    def find(self, sub: Any, start: int = ..., end: int = ..., /) -> int: ...
+
+    def rfind(self, sub: Any, start: int = ..., end: int = ..., /) -> int: ...
+
+
+def _candidate_lines(
+    data: Searchable, pieces: tuple[Any, ...], newline: Any, start: int, end: int
+) -> Iterator[tuple[int, int]]:
+    """Where each line of ``data[start:end]`` holding a piece starts and ends (its newline),
+    in order. ``start`` is a line's start. A chunk without a piece costs one find per piece,
+    and an early hit does not pay for the rest of a large log."""
+    at = start
+    while at < end:
+        cut = data.find(newline, min(at + _CHUNK, end), end)
+        chunk_end = end if cut < 0 else cut + 1
+        found = [data.find(piece, at, chunk_end) for piece in pieces]
+        while True:
+            hits = [position for position in found if position >= 0]
+            if not hits:
+                break
+            hit = min(hits)
+            line_start = data.rfind(newline, at, hit) + 1 or at
+            line_end = data.find(newline, hit, chunk_end)
+            line_end = chunk_end if line_end < 0 else line_end
+            yield line_start, line_end
+            at = line_end + 1
+            for i, position in enumerate(found):
+                if 0 <= position < at:
+                    found[i] = data.find(pieces[i], at, chunk_end)
+        at = chunk_end
 
 
 def error_lines(text: str) -> Iterator[tuple[int, str]]:
     """Each error line of ``text`` (lines end at ``\\n``) in order: where it starts, and the
     line. A page of megabytes without an error costs one ``str.find`` per piece."""
-    found = [text.find(piece) for piece in _PIECES]
-    at = 0
-    while True:
-        for i, position in enumerate(found):
-            if 0 <= position < at:
-                found[i] = text.find(_PIECES[i], at)
-        hits = [position for position in found if position >= 0]
-        if not hits:
-            return
-        hit = min(hits)
-        start = text.rfind("\n", 0, hit) + 1
-        end = text.find("\n", hit)
-        end = len(text) if end < 0 else end
+    for start, end in _candidate_lines(text, ERROR_PIECES, "\n", 0, len(text)):
         line = text[start:end]
         if is_error(line):
             yield start, line
-        at = end + 1
 
 
 def cause_lines(text: str) -> Iterator[int]:
     """Where each error line of ``text`` that is not the closing summary starts."""
     return (start for start, line in error_lines(text) if _SUMMARY_LINE.match(line) is None)
+
+
+def error_spans(data: Searchable, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
+    """Each error line of UTF-8 ``data[start:end]`` (bytes, or a log file's mmap) in order:
+    where it starts, where it ends (its newline), and whether it is a cause (not the
+    closing summary). ``start`` is a line's start."""
+    for line_start, line_end in _candidate_lines(data, _BYTE_PIECES, b"\n", start, end):
+        kind = error_kind(data, line_start, line_end)
+        if kind is not None:
+            yield line_start, line_end, kind
+
+
+def error_kind(data: Any, start: int, end: int) -> bool | None:
+    """Whether the UTF-8 line ``data[start:end]`` is a cause (True), the closing summary
+    (False) or no error output (None)."""
+    raw: bytes = data[start : min(end, start + LONGEST_JUDGED)]
+    line = raw.decode("utf-8", errors="replace").rstrip("\r")
+    if not is_error(line):
+        return None
+    return _SUMMARY_LINE.match(line) is None
+
+
+def find_error_line(data: bytes, offset: int, *, forward: bool, cause: bool) -> int | None:
+    """Where the first error line at or after byte ``offset`` of a whole log held in
+    memory starts (the last one starting before it when not ``forward``); ``cause``
+    passes over the closing summary. ``offset`` is a line's start."""
+    if forward:
+        return next(
+            (start for start, _, kind in error_spans(data, offset, len(data)) if kind or not cause),
+            None,
+        )
+    last = None
+    for start, _, kind in error_spans(data, 0, min(offset, len(data))):
+        if kind or not cause:
+            last = start
+    return last
 
 
 def final_words(text: str) -> str:

@@ -160,6 +160,17 @@ class DataWorksBackend:
     ) -> Iterator[LogPage]:
         return self._reads.follow_log(instance_id, attempt, poll)
 
+    def find_error(
+        self,
+        instance_id: int,
+        attempt: int | None = None,
+        offset: int = 0,
+        *,
+        forward: bool = True,
+        cause: bool = False,
+    ) -> int | None:
+        return self._reads.find_error(instance_id, attempt, offset, forward, cause)
+
     def relatives(
         self, instance_id: int, direction: str = "down", levels: int = 1
     ) -> list[Relative]:

@@ -33,7 +33,7 @@ from opscenter.domain.records import (
     node_matches,
     not_found,
 )
-from opscenter.domain.runlog import final_words
+from opscenter.domain.runlog import final_words, find_error_line
 
 
 def instance_query(
@@ -195,22 +195,39 @@ class Reads:
         console names the attempt) costs no call at all. An instance that succeeded with
         no run (a dry run, a virtual node) has the log DataWorks gives it, unnamed
         (attempt 0, as over the local store)."""
-        kept = self._ended_logs.get((instance_id, attempt)) if attempt else None
-        if attempt and kept is not None:
-            return log_page(instance_id, attempt, kept, offset, limit)
-        return self._log_page(instance_id, attempt, offset, limit)[0]
+        attempt, data = self._log_text(instance_id, attempt)[:2]
+        return log_page(instance_id, attempt, data, offset, limit)
+
+    def find_error(
+        self, instance_id: int, attempt: int | None, offset: int, forward: bool, cause: bool
+    ) -> int | None:
+        """Searched in the run's whole text, which the API sends anyway (and which is kept
+        once the run has ended): no index to keep, the text is in memory."""
+        data = self._log_text(instance_id, attempt)[1]
+        return find_error_line(data, offset, forward=forward, cause=cause)
 
     def _log_page(
         self, instance_id: int, attempt: int | None, offset: int, limit: int
     ) -> tuple[LogPage, InstanceInfo]:
         """The page, and the instance as it was read with it."""
+        number, data, info = self._log_text(instance_id, attempt, fresh=True)
+        assert info is not None
+        return log_page(instance_id, number, data, offset, limit), info
+
+    def _log_text(
+        self, instance_id: int, attempt: int | None, *, fresh: bool = False
+    ) -> tuple[int, bytes, InstanceInfo | None]:
+        """The run's number and whole log, and the instance when it was read for them: a
+        run that has ended is kept (asked by its number, it costs no call unless ``fresh``)."""
+        kept = self._ended_logs.get((instance_id, attempt)) if attempt and not fresh else None
+        if attempt and kept is not None:
+            return attempt, kept, None
         info = self.api.instance(instance_id)
         if info.run_number < 1:
             if info.status is not Status.SUCCESS or attempt:
                 raise ActionRefused(f"instance #{instance_id} has not run yet: no log")
             # succeeded with no run: not kept, as a rerun may settle it again at another time
-            quiet = self.api.log_text(instance_id, None).encode()
-            return log_page(instance_id, 0, quiet, offset, limit), info
+            return 0, self.api.log_text(instance_id, None).encode(), info
         number = attempt or info.run_number
         if not 1 <= number <= info.run_number:
             raise no_attempt(instance_id, number, info.run_number)
@@ -221,7 +238,7 @@ class Reads:
             ended = number < info.run_number or info.status in (Status.SUCCESS, Status.FAILURE)
             if ended and data:
                 self._ended_logs.put((instance_id, number), data)
-        return log_page(instance_id, number, data, offset, limit), info
+        return number, data, info
 
     def follow_log(
         self, instance_id: int, attempt: int | None = None, poll: float = 0.2

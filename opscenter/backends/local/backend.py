@@ -51,9 +51,11 @@ from opscenter.domain.records import (
     not_deployed,
     not_found,
 )
+from opscenter.domain.runlog import find_error_line
 from opscenter.domain.times import to_local, to_store
 from opscenter.scheduler import actions, emergency, ondemand
 from opscenter.scheduler.diagnosis import diagnose
+from opscenter.scheduler.logerrors import find_error
 from opscenter.scheduler.logfile import quiet_log, read_page, text_page
 from opscenter.scheduler.worldclock import StoreClock
 from opscenter.sla import impact
@@ -272,6 +274,22 @@ class LocalBackend:
                         yield last
                     return
                 time.sleep(poll)
+
+    def find_error(
+        self,
+        instance_id: int,
+        attempt: int | None = None,
+        offset: int = 0,
+        *,
+        forward: bool = True,
+        cause: bool = False,
+    ) -> int | None:
+        """Through the process's index of the log file's error lines (scheduler.logerrors):
+        a 100 MB log is not read up to its first error. A rendered log is searched whole."""
+        if attempt is None and (quiet := self._quiet_log(instance_id)) is not None:
+            return find_error_line(quiet, offset, forward=forward, cause=cause)
+        path = Path(self._attempt(instance_id, attempt).log_path)
+        return find_error(path, offset, forward=forward, cause=cause)
 
     def relatives(
         self, instance_id: int, direction: str = "down", levels: int = 1
