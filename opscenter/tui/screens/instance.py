@@ -17,6 +17,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from rich.text import Text
 from textual import on
@@ -339,19 +340,13 @@ class InstanceScreen(OpsScreen):
         log until it starts."""
         quiet = info.status is Status.SUCCESS
         if quiet and not self.quiet:
-            backend = self.console.backend
-            instance_id = self.instance_id
-
-            def reader(offset: int, limit: int) -> LogPage:
-                return backend.read_log(instance_id, None, offset, limit)
-
-            self.log_view.show(reader, follow=False)
+            self._show_log(None, follow=False)
         elif not quiet and self.quiet:  # rerun meanwhile: its old log no longer holds
 
-            def nothing(offset: int, limit: int) -> LogPage:
+            def nothing(*_: object) -> NoReturn:
                 raise ActionRefused(NO_ATTEMPT)
 
-            self.log_view.show(nothing, follow=False)
+            self.log_view.show(nothing, nothing, follow=False)
         elif not quiet:
             self.log_view.note = NO_ATTEMPT
             self.log_view.refresh()
@@ -360,14 +355,21 @@ class InstanceScreen(OpsScreen):
     def _open_log(self) -> None:
         self.quiet = False
         attempt = self._attempt()
-        backend = self.console.backend
-        instance_id, number = self.instance_id, attempt.number
+        self._show_log(attempt.number, follow=attempt.status is Status.RUNNING)
+        self._show_log_title()
+
+    def _show_log(self, attempt: int | None, *, follow: bool) -> None:
+        """The log of ``attempt`` (None: of no attempt, the backend's note of why nothing
+        ran), read in pages; its error lines found by the backend, not by reading pages."""
+        backend, instance_id = self.console.backend, self.instance_id
 
         def reader(offset: int, limit: int) -> LogPage:
-            return backend.read_log(instance_id, number, offset, limit)
+            return backend.read_log(instance_id, attempt, offset, limit)
 
-        self.log_view.show(reader, follow=attempt.status is Status.RUNNING)
-        self._show_log_title()
+        def errors(offset: int, forward: bool, causes: bool) -> int | None:
+            return backend.find_error(instance_id, attempt, offset, forward=forward, cause=causes)
+
+        self.log_view.show(reader, errors, follow=follow)
 
     @on(LogView.Changed)
     def _show_log_title(self) -> None:

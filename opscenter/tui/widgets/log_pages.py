@@ -1,5 +1,6 @@
 """Reading a run log in byte pages: its lines with their offsets, pages read backwards,
-and the scan of a whole file for a line wanted, one bounded page at a time.
+and the scan of a whole file for a typed search, one bounded page at a time (error lines
+are not scanned for here: the backend finds them, ``ErrorFinder``).
 
 Kept apart from the log view so the view is about the window on screen; none of this
 touches the terminal. Byte offsets are counted from the decoded text: exact for UTF-8
@@ -13,9 +14,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from opscenter.domain.records import LogPage
-from opscenter.domain.runlog import cause_lines, error_lines, is_cause, is_error
+from opscenter.domain.runlog import is_cause, is_error
 
 Reader = Callable[[int, int], LogPage]  # (byte offset, byte limit) -> the page read forward
+# (byte offset, forward, causes only) -> where the next error line starts: Backend.find_error
+ErrorFinder = Callable[[int, bool, bool], int | None]
 
 SCAN_BYTES = 4 << 20  # one fetch while searching the file (4 MiB: ~1 s per 100 MB here)
 MAX_LINE_CHARS = 2000  # a longer line is cut (`o` shows it whole in $PAGER)
@@ -84,13 +87,14 @@ def read_before(reader: Reader, end: int, limit: int) -> tuple[str, int, LogPage
 @dataclass(frozen=True)
 class Wanted:
     """What ``/``, ``e`` and ``n`` look for: a test of one line (for the lines held), where
-    the matching lines of a page of text start (for the file, scanned in pages), and what to
-    mark inside a matching line."""
+    the matching lines of a page of text start (for the file, scanned in pages; None for
+    error lines, which the backend finds), and what to mark inside a matching line."""
 
     label: str
     matches: Callable[[str], bool]
-    starts: Callable[[str], Iterator[int]]
+    starts: Callable[[str], Iterator[int]] | None = None
     marks: re.Pattern[str] | None = None
+    causes: bool = False  # of the error lines, only causes (not the closing summary)
 
 
 def searched(pattern: re.Pattern[str], label: str) -> Wanted:
@@ -104,8 +108,8 @@ def searched(pattern: re.Pattern[str], label: str) -> Wanted:
 
 
 # The error rules are domain.runlog's: `e` lands on the first cause, `n` walks every error.
-ERRORS = Wanted("errors", is_error, lambda text: (start for start, _ in error_lines(text)))
-CAUSES = Wanted("errors", is_cause, cause_lines)
+ERRORS = Wanted("errors", is_error)
+CAUSES = Wanted("errors", is_cause, causes=True)
 
 
 @dataclass
@@ -155,19 +159,20 @@ class Reporting:
 
 def scan_file(
     reader: Reader,
-    wanted: Wanted,
+    starts: Callable[[str], Iterator[int]],
     offset: int,
     forward: bool,
     alive: Callable[[], bool],
 ) -> int | None:
-    """The byte offset of the first matching line from ``offset`` on (or the last before it).
+    """The byte offset of the first matching line from ``offset`` on (or the last before it):
+    ``starts`` says where the matching lines of a page start.
 
     One page of ``SCAN_BYTES`` at a time; ``alive`` turning false (another log shown) stops it.
     """
     if forward:
         while alive():
             page = reader(offset, SCAN_BYTES)
-            line_start = next(wanted.starts(page.text), None) if page.text else None
+            line_start = next(starts(page.text), None) if page.text else None
             if line_start is not None:
                 return offset + _bytes(page.text[:line_start])
             if page.next_offset <= offset:
@@ -178,7 +183,7 @@ def scan_file(
     while end > 0 and alive():
         body, begin, _page = read_before(reader, end, SCAN_BYTES)
         line_start = None
-        for line_start in wanted.starts(body):  # noqa: B007 (the last line is wanted)
+        for line_start in starts(body):  # noqa: B007 (the last line is wanted)
             pass
         if line_start is not None:
             return begin + _bytes(body[:line_start])

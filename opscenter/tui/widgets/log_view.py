@@ -6,7 +6,9 @@ the cursor nears either end of the window, and the far end is dropped. A finishe
 attempt opens at its end, where the error is. Follow reads from the last offset every
 half second, the next read armed only once the last has landed, and jumps to the end
 rather than replay a backlog (k9s's drift). Search looks in the window first, then
-scans the file in bounded pages (``SCAN_BYTES`` each) in a worker, holding one at a time.
+scans the file in bounded pages (``SCAN_BYTES`` each) in a worker, holding one at a time;
+error lines (``e``, and ``n`` after it) are found by the backend (``find_error``, over an
+index of the log's error lines), so a 60 MB walk to the first error reads no page.
 How a page becomes lines, and the scan itself, are log_pages'; this is the window on them.
 """
 
@@ -29,6 +31,7 @@ from opscenter.tui.widgets.log_pages import (
     CAUSES,
     ERRORS,
     MAX_LINE_CHARS,
+    ErrorFinder,
     LogLine,
     Reader,
     Reporting,
@@ -103,6 +106,7 @@ class LogView(Windowed, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.reader: Reader | None = None
+        self.errors: ErrorFinder = lambda offset, forward, causes: None  # no log: none
         self.lines: list[LogLine] = []
         self.top_offset = 0  # byte offset of lines[0]
         self.end_offset = 0  # byte offset after the last line held
@@ -125,10 +129,11 @@ class LogView(Windowed, can_focus=True):
 
     # -- what the screen asks --------------------------------------------------------------
 
-    def show(self, reader: Reader, *, follow: bool) -> None:
-        """Show another log, opened at its end (where a failure's error is)."""
+    def show(self, reader: Reader, errors: ErrorFinder, *, follow: bool) -> None:
+        """Show another log, opened at its end (where a failure's error is); ``errors``
+        finds its error lines."""
         self._generation += 1
-        self.reader = reader
+        self.reader, self.errors = reader, errors
         self.lines, self.cursor, self.top, self.x = [], 0, 0, 0
         self.top_offset = self.end_offset = self.file_size = 0
         self.note = "loading…"
@@ -403,9 +408,11 @@ class LogView(Windowed, can_focus=True):
         forward: bool,
         otherwise: Callable[[], None] | None = None,
     ) -> None:
-        """Find the next match in the file in bounded pages, then show the window there;
-        ``otherwise`` runs when there is none (else the view says so)."""
+        """Find the next match in the file (error lines through the backend, a typed search
+        in bounded pages), then show the window there; ``otherwise`` runs when there is
+        none (else the view says so)."""
         generation = self._generation
+        errors, starts = self.errors, wanted.starts
         self.searching = 0.0
         self.post_message(self.Changed(self))
 
@@ -416,7 +423,10 @@ class LogView(Windowed, can_focus=True):
             self.app.call_from_thread(self._progress, share)
 
         def work(reader: Reader) -> Stretch | None:
-            found = scan_file(Reporting(reader, report), wanted, offset, forward, alive)
+            if starts is not None:
+                found = scan_file(Reporting(reader, report), starts, offset, forward, alive)
+            else:
+                found = errors(offset, forward, wanted.causes)
             if found is None or not alive():
                 return None
             return read_forward(reader, found, self.page_bytes)
