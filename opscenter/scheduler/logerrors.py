@@ -24,6 +24,7 @@ import threading
 from array import array
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -105,63 +106,90 @@ def _answer(
     starts = index.causes if cause else index.errors
     end = data.rfind(b"\n") + 1  # complete lines only: the last may be being written
     if forward:
+
+        def found(start: int, kind: bool | None) -> bool:
+            return start >= offset and kind is not None and (kind or not cause)
+
         while (at := bisect_left(starts, offset)) == len(starts) and index.scanned < end:
-            _extend(index, data, handle, end)
+            _extend(index, data, handle, end, found)
         return starts[at] if at < len(starts) else None
     while index.scanned < min(offset, end):
-        _extend(index, data, handle, end)
+        _extend(index, data, handle, end, lambda start, _: start >= offset)
     at = bisect_left(starts, offset)
     return starts[at - 1] if at else None
 
 
-def _extend(index: _Index, data: mmap.mmap, handle: BinaryIO, end: int) -> None:
-    """Scan one step on from where the index stopped (``CANDIDATES`` lines at most)."""
-    step = _grep(handle, data, index.scanned, end) or _scan(data, index.scanned, end)
-    lines, index.scanned = step
+# Whether the scan may stop at a line holding a piece of an error word: (where it starts,
+# and whether it is a cause, the closing summary (False) or no error output (None)).
+Enough = Callable[[int, bool | None], bool]
+Step = tuple[list[tuple[int, bool]], int]  # (error line start, is a cause) ..., scanned to
+
+
+def _extend(index: _Index, data: mmap.mmap, handle: BinaryIO, end: int, enough: Enough) -> None:
+    """Scan on from where the index stopped: to the line ``enough`` holds for, to the end,
+    or over ``CANDIDATES`` lines holding a piece of an error word, whichever comes first."""
+    step = _grep(handle, data, index.scanned, end, enough)
+    lines, index.scanned = step or _scan(data, index.scanned, end, enough)
     for start, kind in lines:
         index.errors.append(start)
         if kind:
             index.causes.append(start)
 
 
-Step = tuple[list[tuple[int, bool]], int]  # (error line start, is a cause) ..., scanned to
-
-
-def _scan(data: mmap.mmap, start: int, end: int) -> Step:
+def _scan(data: mmap.mmap, start: int, end: int, enough: Enough) -> Step:
     """The error lines from ``start`` found in this process, with bytes.find."""
     lines = []
     for line_start, line_end, kind in error_spans(data, start, end):
         lines.append((line_start, kind))
-        if len(lines) == CANDIDATES:
+        if enough(line_start, kind) or len(lines) == CANDIDATES:
             return lines, line_end + 1
     return lines, end
 
 
-def _grep(handle: BinaryIO, data: mmap.mmap, start: int, end: int) -> Step | None:
+def _grep(handle: BinaryIO, data: mmap.mmap, start: int, end: int, enough: Enough) -> Step | None:
     """The error lines from ``start`` among the lines grep -F finds holding a piece of an
-    error word; None when there is no grep, or it answers unlike GNU grep."""
+    error word, read as grep finds them (it is stopped once ``enough``); None when there is
+    no grep, or it answers unlike GNU grep."""
     grep = shutil.which("grep")
     if grep is None:
         return None
     handle.seek(start)  # grep reads its standard input from here on
-    command = [grep, "-F", "-a", "-b", "-o", "-m", str(CANDIDATES), *_PATTERNS]
+    command = [grep, "-F", "-a", "-b", "-o", "--line-buffered", "-m", str(CANDIDATES)]
     environment = {"LC_ALL": "C", "PATH": os.environ.get("PATH", "")}
     try:
-        done = subprocess.run(command, stdin=handle, capture_output=True, env=environment)
+        process = subprocess.Popen(
+            [*command, *_PATTERNS],
+            stdin=handle,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=environment,
+        )
     except OSError:
         return None
-    if done.returncode > 1:
-        return None
+    with process:
+        assert process.stdout is not None
+        step, whole = _candidates(process.stdout, data, start, end, enough)
+        if not whole:
+            process.kill()  # what was wanted is found: the rest is not read
+        elif process.wait() > 1:
+            return None
+    return step
+
+
+def _candidates(
+    rows: Iterable[bytes], data: mmap.mmap, start: int, end: int, enough: Enough
+) -> tuple[Step | None, bool]:
+    """grep's ``offset:piece`` rows as the step they make, and whether all were read."""
     lines: list[tuple[int, bool]] = []
     candidates = 0
     line_end = start - 1
-    for row in done.stdout.splitlines():
-        number, _, piece = row.partition(b":")
+    for row in rows:
+        number, _, piece = row.rstrip(b"\n").partition(b":")
         hit = start + int(number) if number.isdigit() else -1
         if hit >= end:
-            return lines, end
+            return (lines, end), False
         if hit < start or data[hit : hit + len(piece)] != piece:
-            return None  # offsets not counted from where it began reading
+            return None, False  # offsets not counted from where it began reading
         if hit <= line_end:
             continue  # another piece on the line before
         line_start = data.rfind(b"\n", start, hit) + 1 or start
@@ -170,7 +198,9 @@ def _grep(handle: BinaryIO, data: mmap.mmap, start: int, end: int) -> Step | Non
         kind = error_kind(data, line_start, line_end)
         if kind is not None:
             lines.append((line_start, kind))
-    return lines, (line_end + 1 if candidates >= CANDIDATES else end)
+        if enough(line_start, kind):
+            return (lines, line_end + 1), False
+    return (lines, line_end + 1 if candidates >= CANDIDATES else end), True
 
 
 _INDEXES = ErrorIndexes()
