@@ -9,7 +9,9 @@ process never overwrite each other.
 
 Logs can grow to megabytes; the console reads them in pages by byte offset
 (:func:`read_page`) and follows a running one from near its end (:func:`tail_offset`).
-Pages end at a line boundary, so a follower never shows half a line.
+Pages end at a line boundary, so a follower never shows half a line. Where the error
+lines are is ``logerrors``' index: the node writes its output itself, so it is built by
+scanning the file when first asked, not as lines pass through here.
 """
 
 from __future__ import annotations
