@@ -1,4 +1,5 @@
-"""1 Dashboard: what an on-call engineer opens first, from one Backend.dashboard call.
+"""1 Dashboard: what an on-call engineer opens first, from one Backend.dashboard call (the
+first time, the date's status counts are read and shown before it: they come from one count).
 
 Left: the business date's counts by status, the failures that need action, the
 nodes that failed most in 30 days. Right: the baselines (most at risk first)
@@ -217,6 +218,16 @@ class DashboardScreen(OpsScreen):
     def load(self) -> None:
         backend = self.console.backend
         day = self.day()
+        if self.dash is None:  # the first paint: the date's statuses (one count), then the rest
+            self.read(lambda: backend.status_counts(day), self._first)
+        else:
+            self.read(lambda: backend.dashboard(day), self._show)
+
+    def _first(self, counts: StatusCounts) -> None:
+        if self.dash is None:
+            self._draw_counts(counts)
+        backend = self.console.backend
+        day = self.day()
         self.read(lambda: backend.dashboard(day), self._show)
 
     def _show(self, dash: Dashboard) -> None:
@@ -230,9 +241,7 @@ class DashboardScreen(OpsScreen):
         dash = self.dash
         assert dash is not None
         now_utc = to_store(dash.now)
-        counts = self.query_one("#counts", Static)
-        counts.border_title = f"Instances {dash.counts.bizdate} · {dash.counts.total}"
-        counts.update(count_lines(dash.counts, counts.content_size.width or 34, self.style))
+        self._draw_counts(dash.counts)
         body = self.query_one("#dash").size.height or max(1, self.size.height - 3)
         # left: the counts, then Needs action before Top errors, each list in its box
         left = body - (COUNT_LINES + 2) - 4
@@ -257,6 +266,11 @@ class DashboardScreen(OpsScreen):
                 trend.content_size.width or 36,
             )
         )
+
+    def _draw_counts(self, found: StatusCounts) -> None:
+        counts = self.query_one("#counts", Static)
+        counts.border_title = f"Instances {found.bizdate} · {found.total}"
+        counts.update(count_lines(found, counts.content_size.width or 34, self.style))
 
     def _fit(self, lists: list[str], heights: list[int]) -> None:
         """Each list as tall as it was given; beyond that it scrolls."""
