@@ -1,0 +1,40 @@
+"""Pages of nodes over the DataWorks API (the emulator on 127.0.0.1, both API versions) are
+the pages the local backend gives of the same world: same names in the same order, same
+counts, the same filters' choices."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from opscenter.backends.base import Backend
+from opscenter.domain.records import NodeFilter
+from tests.tui.test_console_dataworks import remote_demo  # noqa: F401 - a fixture
+
+PAGE = 7
+
+
+def every_page(backend: Backend, flt: NodeFilter) -> tuple[list[list[str]], int]:
+    """The names of each page, first to last, and the total the first page said."""
+    pages: list[list[str]] = []
+    page = backend.node_page(replace(flt, limit=PAGE))
+    total = page.total
+    pages.append([n.name for n in page.items])
+    while page.next_after is not None:
+        page = backend.node_page(replace(flt, limit=PAGE, after=page.next_after))
+        pages.append([n.name for n in page.items])
+    return pages, total
+
+
+def test_node_pages_over_dataworks_are_the_local_ones(remote_demo, demo_backend) -> None:  # noqa: F811
+    for flt in (NodeFilter(), NodeFilter(type="sql"), NodeFilter(text="SALES")):
+        remote, local = every_page(remote_demo, flt), every_page(demo_backend, flt)
+        assert remote == local and local[1] > 0
+    names = [n.name for n in demo_backend.list_nodes()]
+    backwards = remote_demo.node_page(NodeFilter(after=names[PAGE], descending=True, limit=3))
+    assert [n.name for n in backwards.items] == names[PAGE - 3 : PAGE][::-1]
+    again = remote_demo.node_page(NodeFilter(after=names[PAGE], including=True, limit=2))
+    assert [n.name for n in again.items] == names[PAGE : PAGE + 2]
+    remote_choices, local_choices = remote_demo.node_choices(), demo_backend.node_choices()
+    assert remote_choices.owners == local_choices.owners
+    assert remote_choices.types == local_choices.types
+    assert remote_choices.cycle_types == local_choices.cycle_types
