@@ -7,7 +7,6 @@ a test can say the screen read pages of nodes and never the whole list.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,7 +53,8 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> str:
             lines.append(f"  - {{name: {name}, type: shell, owner: zara, code: 'true',")
             lines.append('     trigger: {cron: "00 10 01 * * ?"}}')
         else:
-            lines.append(f'  - {{name: {name}, type: virtual, trigger: {{cron: "00 00 01 * * ?"}}}}')
+            cron = '{cron: "00 00 01 * * ?"}'
+            lines.append(f"  - {{name: {name}, type: virtual, trigger: {cron}}}")
     (folder / "workspace.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     url = f"sqlite:///{folder / 'state.db'}"
     db = open_store(url)
