@@ -8,14 +8,19 @@ from pathlib import Path
 
 import pytest
 
+from opscenter.backends.dataworks.client import Credentials, DataWorksClient
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.records import LogPage
 from opscenter.tui.app import OpsApp
 from opscenter.tui.screens.instance import InstanceScreen
 from opscenter.tui.widgets.log_view import PAGE_BYTES
+from tests import test_dataworks_emulator as emulated
+from tests.test_dataworks_emulator import make
 from tests.tui.helpers import press, screen_text, settle
 from tests.tui.test_instance_screen import instance_id, log_of, wait_for
 
+scene = emulated.scene  # the emulator's world and server fixtures, reused
+server = emulated.server
 MB = 1024 * 1024
 CHATTER = "".join(
     f"07:05:00 INFO batch {n:06d}: read 1000 rows from ods_orders, wrote 998\n" for n in range(8192)
@@ -111,3 +116,27 @@ async def test_an_error_written_after_the_log_opened_is_found(demo_backend, monk
         await wait_for(pilot, lambda: view.current is not None and CAUSE in view.current.text)
         assert view.current.offset == size
         assert sum(read[opened:]) <= PAGES_TO_LAND * PAGE_BYTES
+
+
+async def test_e_over_the_dataworks_api_lands_on_the_cause(server, scene, tmp_path):
+    """Over DataWorks the run's whole text comes down with the first page; `e` is found in
+    it (the backend's find_error), the cause before the closing summary."""
+    failed = scene.instance("failed")
+    path = Path(scene.backend.attempts(failed.id)[-1].log_path)
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join([*lines[:-1], CAUSE + "\n", lines[-1]]))  # `exit 1` said nothing
+    with DataWorksClient(Credentials(emulated.KEY_ID, emulated.SECRET), server.url) as client:
+        app = OpsApp(make(client, scene, tmp_path), start="instances")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(pilot)
+            app.open_instance(failed.id)
+            await wait_for(
+                pilot,
+                lambda: isinstance(app.screen, InstanceScreen)
+                and ">01:00:00 failed: exit code 1" in screen_text(pilot),  # at its end
+            )
+            view = log_of(app)
+            await press(pilot, "e")
+            await wait_for(pilot, lambda: view.current is not None and CAUSE in view.current.text)
+            await press(pilot, "n")  # n walks on to the closing summary
+            await wait_for(pilot, lambda: "failed: exit code 1" in view.current.text)
