@@ -57,20 +57,22 @@ class ErrorIndexes:
         Only complete lines count; None when there is none (yet), or no file."""
         with self._lock:
             try:
-                with path.open("rb") as handle, _mapped(handle) as data:
-                    status = os.fstat(handle.fileno())
-                    key, identity = str(path), (status.st_dev, status.st_ino)
-                    found = _answer(
-                        self._index(key, identity, len(data)), data, handle, offset, forward, cause
-                    )
+                handle = path.open("rb")
+            except FileNotFoundError:
+                return None
+            with handle:
+                status = os.fstat(handle.fileno())
+                if status.st_size == 0:
+                    return None  # nothing written yet (and an empty file cannot be mapped)
+                key, identity = str(path), (status.st_dev, status.st_ino)
+                with _mapped(handle) as data:
+                    index = self._index(key, identity, len(data))
+                    found = _answer(index, data, handle, offset, forward, cause)
                     if found is None or _is_wanted(data, found, cause):
                         return found
                     del self._indexes[key]  # rewritten in place under the index: anew
-                    return _answer(
-                        self._index(key, identity, len(data)), data, handle, offset, forward, cause
-                    )
-            except (FileNotFoundError, ValueError):  # no file, or an empty one (no mmap)
-                return None
+                    index = self._index(key, identity, len(data))
+                    return _answer(index, data, handle, offset, forward, cause)
 
     def _index(self, key: str, identity: tuple[int, int], size: int) -> _Index:
         index = self._indexes.get(key)
