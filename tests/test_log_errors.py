@@ -16,6 +16,9 @@ from opscenter.scheduler.logerrors import CANDIDATES, ErrorIndexes
 from opscenter.scheduler.logfile import RunLog, create_log, format_header
 from tests.harness import World
 from tests.test_dataworks_backend import remote, scene, server  # noqa: F401 (fixtures)
+from tests.test_runlog import CAUSES as RULE_CAUSES
+from tests.test_runlog import NOT_ERRORS as RULE_NOT_ERRORS
+from tests.test_runlog import SUMMARIES as RULE_SUMMARIES
 
 STAMP = datetime(2026, 11, 20, 2, 10)
 CAUSE = "mkdir: cannot create directory '/data/landing': Permission denied"
@@ -149,3 +152,14 @@ def test_dataworks_finds_the_same_error_lines_as_the_local_store(
         assert backend.find_error(failed.id, cause=True) == cause
         assert backend.find_error(failed.id, None, cause + 1) > cause  # the summary
         assert backend.find_error(failed.id, 1, len(text), forward=False, cause=True) == cause
+
+
+@pytest.mark.parametrize("line", [*RULE_CAUSES, *RULE_SUMMARIES, *RULE_NOT_ERRORS])
+def test_every_kind_of_error_output_is_found_by_grep_as_by_the_rule(
+    tmp_path: Path, line: str
+) -> None:
+    """grep looks only for the pieces of the error words: each error word has one."""
+    path = tmp_path / "attempt-1.log"
+    path.write_text(f"07:05:00 start\n{line}\n")
+    expected = 15 if is_error(line) else None
+    assert ErrorIndexes().find(path, 0, forward=True, cause=False) == expected
