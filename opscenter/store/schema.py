@@ -41,6 +41,8 @@ def bring_to_head(engine: Engine, where: str, path: Path | None, unwritable: str
     """Create or upgrade the store at ``engine`` (``where`` names it; ``path`` is its SQLite
     file, None for another database); what was done, in a line, or "" when nothing was."""
     with engine.connect() as conn:
+        if migrations.current(conn) == migrations.HEAD:
+            return ""  # the usual case, answered without loading Alembic
         found = _found(conn, where)
     if found.revision == migrations.head():
         return ""

@@ -10,7 +10,12 @@ At every change to the schema (opscenter/store/models.py):
    one. SQLite changes a table by rebuilding it: use ``op.batch_alter_table`` (the
    upgrade runs with foreign keys off, so a rebuild deletes nothing by cascade);
 3. the first migration after the baseline also sets ``meta``'s ``schema_version`` to 2:
-   an opscenter from before migrations then refuses the store instead of misreading it.
+   an opscenter from before migrations then refuses the store instead of misreading it;
+4. set ``HEAD`` below to the new revision.
+
+A store at ``HEAD`` is opened with one plain query of ``alembic_version``: Alembic, slow to
+import, is loaded only to create, upgrade or refuse a store (and a ``HEAD`` left behind
+only sends every store the slow way; tests/test_imports.py checks it is the scripts' head).
 
 tests/test_migrations.py fails until the models and the newest migration agree (its
 message shows the operations that are missing), and upgrades every fixture with every row
@@ -21,17 +26,23 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, inspect, text
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 FOLDER = Path(__file__).parent
+HEAD = "0001"
+"""The newest revision, as the scripts in versions/ say (see step 4 above)."""
+VERSION_TABLE = "alembic_version"
 
 
 def _config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(FOLDER))
     return config
@@ -39,6 +50,8 @@ def _config() -> Config:
 
 @cache
 def _scripts() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
@@ -55,12 +68,17 @@ def knows(revision: str) -> bool:
 
 
 def current(connection: Connection) -> str | None:
-    """The revision a store is at; None: no revision yet (new, or made before migrations)."""
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision a store is at; None: no revision yet (new, or made before migrations).
+    Read as Alembic keeps it, with a plain query: no Alembic to load for it."""
+    if not inspect(connection).has_table(VERSION_TABLE):
+        return None
+    return connection.scalar(text(f"SELECT version_num FROM {VERSION_TABLE}"))
 
 
 def upgrade(connection: Connection) -> None:
     """Bring the store to the newest revision, in the transaction ``connection`` is in."""
+    from alembic import command
+
     config = _config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
