@@ -19,7 +19,7 @@ from opscenter.domain.clock import Clock
 from opscenter.domain.model import Status
 from opscenter.domain.preconditions import PRIORITIES
 from opscenter.options import Options
-from opscenter.store.db import LARGEST_ID
+from opscenter.store.basics import LARGEST_ID
 from opscenter.verbs.reading import INSTANCE_KINDS
 
 

@@ -13,36 +13,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import ClassVar
-from zoneinfo import ZoneInfo
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy.exc import OperationalError
-
-from opscenter import __version__, remote, secrets, world
+from opscenter import __version__, secrets
 from opscenter.arguments import Command, parser
 from opscenter.backends.base import Backend
-from opscenter.backends.local import LocalBackend
 from opscenter.domain.clock import Clock, RealClock
 from opscenter.domain.records import ActionRefused, NotFound, not_deployed
-from opscenter.domain.rules import bizdate_of
-from opscenter.domain.times import to_store
 from opscenter.errors import UsageError
 from opscenter.options import Options, gather
-from opscenter.project.loader import load_workspace, workspace_file
 from opscenter.project.problems import WorkspaceError
-from opscenter.scheduler.daemon import run_scheduler
-from opscenter.scheduler.generate import ensure_generated
-from opscenter.scheduler.worldclock import StoreClock
-from opscenter.store import summary
-from opscenter.store.audit import os_user
-from opscenter.store.db import StoreError, open_store, unwritable
+from opscenter.store.basics import StoreError
 from opscenter.verbs import acting, backfills, baselines, emergency, reading, status
+
+if TYPE_CHECKING:
+    from opscenter.backends.local import LocalBackend
+
+# Each command imports what it uses when it runs, not here: a read verb loads neither the
+# console (Textual), the scheduler (DuckDB), DataWorks (httpx) nor Alembic, and a command
+# that starts itself again without the operator's secrets (``_shielded``) does so before
+# loading the store's SQLAlchemy.
 
 
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> int:
@@ -77,9 +71,20 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None) -> in
     except OSError as exc:  # a path the system refuses (too long, not permitted, ...)
         print(f"opscenter: {exc}", file=sys.stderr)
         return 2
-    except OperationalError as exc:  # a store busy past its timeout, or unreadable
-        print(f"opscenter: the state database could not be used: {exc.orig}", file=sys.stderr)
+    except Exception as exc:
+        reason = _store_unusable(exc)
+        if reason is None:
+            raise
+        print(f"opscenter: the state database could not be used: {reason}", file=sys.stderr)
         return 2
+
+
+def _store_unusable(exc: Exception) -> str | None:
+    """Why the store could not be used, if ``exc`` says so: busy past its timeout, or
+    unreadable (SQLAlchemy's OperationalError, loaded already by what raised one)."""
+    from sqlalchemy.exc import OperationalError
+
+    return str(exc.orig) if isinstance(exc, OperationalError) else None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,6 +116,12 @@ def _shielded(handler: Command, options: Options) -> secrets.Kept | None:
 
 
 def _backend(options: Options, clock: Clock, source: str = "cli") -> LocalBackend:
+    from opscenter import world
+    from opscenter.backends.local import LocalBackend
+    from opscenter.scheduler.worldclock import StoreClock
+    from opscenter.store import summary
+    from opscenter.store.audit import os_user
+
     name, db = world.open_named(options)
     if summary.workspace_id(db, name) is None:
         raise UsageError(not_deployed(name))
@@ -136,6 +147,8 @@ class _Verb:
     def __call__(self, args: argparse.Namespace, options: Options, clock: Clock) -> int:
         if not options.wants_dataworks:
             return self.verb(_backend(options, clock), args, options)
+        from opscenter import remote
+
         with remote.dataworks(options, clock) as backend:
             return self.verb(backend, args, options)
 
@@ -185,6 +198,8 @@ class _Piped:
         )
         if not options.wants_dataworks:
             return _summary(args, options, clock)
+        from opscenter import remote
+
         with remote.dataworks(options, clock) as backend:
             print(status.report(backend, None, utc=options.utc, as_json=False))
         return 0
@@ -194,6 +209,8 @@ class _Piped:
 
 
 def _validate(args: argparse.Namespace, _options: Options, _clock: Clock) -> int:
+    from opscenter.project.loader import load_workspace, workspace_file
+
     workspace = load_workspace(args.path)
     print(
         f"{workspace_file(args.path)}: ok: workspace {workspace.name}, "
@@ -204,6 +221,8 @@ def _validate(args: argparse.Namespace, _options: Options, _clock: Clock) -> int
 
 
 def _deploy(args: argparse.Namespace, options: Options, clock: Clock) -> int:
+    from opscenter import world
+
     report, _db = world.deploy_workspace(options, Path(args.path), clock)
     if args.json:
         print(json.dumps(report.__dict__, indent=2))
@@ -222,6 +241,16 @@ def _deploy(args: argparse.Namespace, options: Options, clock: Clock) -> int:
 def _summary(_args: argparse.Namespace, options: Options, clock: Clock) -> int:
     """Deploy the workspace (the demo unless --workspace), generate today, and print what
     ``status`` prints. Read-only, it summarises what is deployed and writes nothing."""
+    from opscenter import world
+    from opscenter.backends.local import LocalBackend
+    from opscenter.domain.rules import bizdate_of
+    from opscenter.domain.times import to_store
+    from opscenter.scheduler.generate import ensure_generated
+    from opscenter.scheduler.worldclock import StoreClock
+    from opscenter.store import summary
+    from opscenter.store.audit import os_user
+    from opscenter.store.db import open_store, unwritable
+
     name, folder = world.workspace_arg(options)
     url, _ = world.store_for(options, name)
     db = open_store(url)
@@ -276,6 +305,15 @@ def _emulate(args: argparse.Namespace, options: Options, clock: Clock) -> int:
 
 def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int:
     """Deploy the workspace if a folder is known, then run the engine until stopped."""
+    import signal
+    import threading
+    from zoneinfo import ZoneInfo
+
+    from opscenter import world
+    from opscenter.project.loader import load_workspace
+    from opscenter.scheduler.daemon import run_scheduler
+    from opscenter.store import summary
+
     if options.readonly:
         raise UsageError(
             "a scheduler writes (it generates, starts, finishes and retries instances), so "

@@ -18,25 +18,15 @@ from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
 
 from opscenter.store import schema
 from opscenter.store.audit import os_user
+from opscenter.store.basics import LARGEST_ID as LARGEST_ID  # where the store's users look
+from opscenter.store.basics import StoreError as StoreError
+from opscenter.store.basics import storable as storable
 from opscenter.store.files import FILE_MODE, make_private_dirs
 from opscenter.store.schema import SchemaError
 
 BUSY_TIMEOUT_MS = 10_000
 _UNWRITABLE = "opscenter_unwritable"  # an engine's execution option: why it is read-only
 _WORKSPACE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-LARGEST_ID = 2**63 - 1
-"""SQLite's largest integer: an id or a limit beyond it cannot even be asked for."""
-
-
-def storable(number: int) -> bool:
-    """Whether ``number`` fits an INTEGER column (so a query for it can be sent at all)."""
-    return -LARGEST_ID - 1 <= number <= LARGEST_ID
-
-
-class StoreError(Exception):
-    """The store cannot be opened or used; the message says what to do."""
 
 
 def state_home() -> Path:
