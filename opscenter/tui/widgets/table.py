@@ -68,11 +68,11 @@ class RowSource(Protocol):
 
 
 class WholeList:
-    """A short list a backend returns whole (nodes, baselines, backfills, events), served
-    to the table in keyset pages.
+    """A short list a backend returns whole (baselines, backfills, events), served to the
+    table in keyset pages.
 
-    It is read once and kept, so paging through 10,000 nodes costs no further read;
-    the table's refresh renews it. ``order`` places each row in the list's (ascending)
+    It is read once and kept, so paging through it costs no further read; the table's
+    refresh renews it. ``order`` places each row in the list's (ascending)
     order: a page after a row is every row ordered after it. Without ``read`` the
     screen hands the rows in itself (``replace``).
     """
