@@ -132,8 +132,10 @@ async def test_e_over_the_dataworks_api_lands_on_the_cause(server, scene, tmp_pa
             app.open_instance(failed.id)
             await wait_for(
                 pilot,
-                lambda: isinstance(app.screen, InstanceScreen)
-                and ">01:00:00 failed: exit code 1" in screen_text(pilot),  # at its end
+                lambda: (
+                    isinstance(app.screen, InstanceScreen)
+                    and ">01:00:00 failed: exit code 1" in screen_text(pilot)
+                ),  # at its end
             )
             view = log_of(app)
             await press(pilot, "e")
