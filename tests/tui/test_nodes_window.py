@@ -135,3 +135,21 @@ def test_pages_by_name_follow_one_another_and_a_window_read_again_starts_at_its_
     assert frozen.items == [] and frozen.total == 0
     big_backend.freeze_node(FAR)
     assert [n.name for n in big_backend.node_page(NodeFilter(frozen=True)).items] == [FAR]
+
+
+def test_a_pages_downstreams_are_the_nodes_and_follow_an_undeploy(demo_backend) -> None:
+    whole = {n.name: n for n in demo_backend.list_nodes()}
+    leaf = next(n for n in whole.values() if n.upstreams and not n.downstreams)
+    parent = leaf.upstreams[0]
+
+    def on_its_page() -> NodeInfo:
+        page = demo_backend.node_page(NodeFilter(after=parent, including=True, limit=3))
+        assert page.items[0].name == parent
+        return page.items[0]
+
+    for _ in range(3):  # the first read, the one that keeps the map, one answered from it
+        assert on_its_page() == whole[parent]
+    demo_backend.undeploy(leaf.name)
+    assert leaf.name in whole[parent].downstreams
+    assert leaf.name not in on_its_page().downstreams
+    assert on_its_page().downstreams == demo_backend.get_node(parent).downstreams

@@ -107,6 +107,7 @@ class LocalBackend:
         self._workspace_name = workspace
         self._timezone = row.timezone
         self._owner = row.deployed_by
+        self._downstreams = reads.Downstreams()  # the node list's, between its pages
 
     # -- reading ------------------------------------------------------------------
 
@@ -141,7 +142,7 @@ class LocalBackend:
 
     def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
         with self.db.connect() as conn:
-            return reads.node_page(conn, self.workspace_id, flt)
+            return reads.node_page(conn, self.workspace_id, flt, self._downstreams)
 
     def node_choices(self) -> NodeChoices:
         with self.db.connect() as conn:

@@ -10,6 +10,7 @@ connection, so the backend can answer one question from one snapshot.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -162,9 +163,11 @@ def _children(edges: Sequence[Any], upstreams: set[str] | None) -> dict[str, lis
     return children
 
 
-def _downstreams(conn: Connection, workspace_id: int, names: list[str]) -> dict[str, list[str]]:
-    """The deployed nodes that depend on each of ``names``: SQLite walks the dependency
-    lists itself (json_each), so a page's downstreams cost no decoding of 10,000 of them."""
+def _downstreams(
+    conn: Connection, workspace_id: int, names: list[str] | None
+) -> dict[str, list[str]]:
+    """The deployed nodes that depend on each of ``names`` (on any node, if None): SQLite
+    walks the dependency lists itself (json_each), decoding none of them in Python."""
     deployed = (NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
     if conn.dialect.name != "sqlite":
         edges = conn.execute(
@@ -172,7 +175,7 @@ def _downstreams(conn: Connection, workspace_id: int, names: list[str]) -> dict[
             .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
             .where(*deployed)
         ).all()
-        return _children(edges, set(names))
+        return _children(edges, None if names is None else set(names))
     each = func.json_each(NodeVersionRow.depends).table_valued("value").alias("dependency")
     upstream = func.json_extract(each.c.value, "$[1]")
     query = (
@@ -180,19 +183,56 @@ def _downstreams(conn: Connection, workspace_id: int, names: list[str]) -> dict[
         .select_from(NodeRow)
         .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
         .join(each, true())
-        .where(
-            *deployed,
-            func.json_extract(each.c.value, "$[0]") == DependencyType.NORMAL.value,
-            upstream.in_(names),
-        )
+        .where(*deployed, func.json_extract(each.c.value, "$[0]") == DependencyType.NORMAL.value)
     )
+    if names is not None:
+        query = query.where(upstream.in_(names))
     children: dict[str, list[str]] = {}
     for parent, child in conn.execute(query):
         children.setdefault(parent, []).append(child)
     return children
 
 
-def node_page(conn: Connection, workspace_id: int, flt: NodeFilter) -> Page[NodeInfo, str]:
+class Downstreams:
+    """Who depends on each node, kept while the deployed nodes stay the same.
+
+    A page of the node list names its nodes' downstreams, which only a walk of every
+    deployed node's dependencies can tell (40 ms at 10,000 nodes). The first page asks for
+    its own names alone; the next read builds the whole map once, and later pages and
+    refreshes answer from it until a deploy or an undeploy changes the deployed versions:
+    their count and the sum of their ids (version ids only grow, so any such change moves
+    one of the two; a freeze changes no dependency).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: tuple[int, ...] | None = None  # the deployed versions last asked about
+        self._children: dict[str, list[str]] | None = None  # the whole map, once built
+
+    def of(self, conn: Connection, workspace_id: int, names: list[str]) -> dict[str, list[str]]:
+        count, total = conn.execute(
+            select(func.count(), func.sum(NodeRow.current_version_id)).where(
+                NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed"
+            )
+        ).one()
+        seen = (workspace_id, count, total or 0)
+        with self._lock:
+            known, warm = self._children, self._seen == seen
+            if not warm:
+                self._seen, self._children = seen, None
+        if not warm:
+            return _downstreams(conn, workspace_id, names)
+        if known is None:
+            known = _downstreams(conn, workspace_id, None)
+            with self._lock:
+                if self._seen == seen:
+                    self._children = known
+        return {name: known[name] for name in names if name in known}
+
+
+def node_page(
+    conn: Connection, workspace_id: int, flt: NodeFilter, downstreams: Downstreams
+) -> Page[NodeInfo, str]:
     """One window of the filtered nodes ordered by name, and how many match."""
     where = node_conditions(flt)
     if where is None:
@@ -209,7 +249,7 @@ def node_page(conn: Connection, workspace_id: int, flt: NodeFilter) -> Page[Node
     rows = conn.execute(_node_query(workspace_id, window).order_by(order).limit(size + 1)).all()
     more = len(rows) > size
     rows = rows[:size]
-    children = _downstreams(conn, workspace_id, [r.name for r in rows]) if rows else {}
+    children = downstreams.of(conn, workspace_id, [r.name for r in rows]) if rows else {}
     items = [_node_info(r, children.get(r.name, [])) for r in rows]
     whole = flt.after is None and not more  # the page is every match: no count needed
     total = len(items) if whole else _node_count(conn, workspace_id, conditions)
