@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -31,7 +33,10 @@ from opscenter.store.basics import StoreError
 from opscenter.verbs import acting, backfills, baselines, emergency, reading, status
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from opscenter.backends.local import LocalBackend
+    from opscenter.scheduler.worldclock import ClockPlan
 
 # Each command imports what it uses when it runs, not here: a read verb loads neither the
 # console (Textual), the scheduler (DuckDB), DataWorks (httpx) nor Alembic, and a command
@@ -305,13 +310,10 @@ def _emulate(args: argparse.Namespace, options: Options, clock: Clock) -> int:
 
 def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int:
     """Deploy the workspace if a folder is known, then run the engine until stopped."""
-    import signal
-    import threading
     from zoneinfo import ZoneInfo
 
     from opscenter import world
     from opscenter.project.loader import load_workspace
-    from opscenter.scheduler.daemon import run_scheduler
     from opscenter.store import summary
 
     if options.readonly:
@@ -348,6 +350,20 @@ def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int
         signal.signal(signum, lambda *_: stop.set())
     run_scheduler(db, workspace_id, plan, stop, say=lambda text: print(text, flush=True))
     return 0
+
+
+def run_scheduler(
+    db: Engine,
+    workspace_id: int,
+    plan: ClockPlan,
+    stop: threading.Event,
+    *,
+    say: Callable[[str], None],
+) -> None:
+    """``scheduler.daemon.run_scheduler``, loaded by the one command that runs a scheduler."""
+    from opscenter.scheduler import daemon
+
+    daemon.run_scheduler(db, workspace_id, plan, stop, say=say)
 
 
 _CONSOLE, _PIPED = _Console(), _Piped()
