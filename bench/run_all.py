@@ -36,7 +36,7 @@ import floors
 from figures import grid, met_word
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("scheduler", "sla", "tui")
+BENCHES = ("scheduler", "sla", "tui", "cli")
 
 
 def load_bench(name: str):  # noqa: ANN201 - a bench module
