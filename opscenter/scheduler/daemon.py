@@ -13,7 +13,6 @@ from collections.abc import Callable
 from sqlalchemy import Engine as Database
 
 from opscenter.scheduler import worldclock
-from opscenter.scheduler.engine import Engine
 from opscenter.scheduler.rewire import rewire_not_started
 from opscenter.scheduler.worldclock import ClockPlan
 from opscenter.store import lease
@@ -115,6 +114,10 @@ def _run(
             f"dependency rules of this version (spec 4.3) applied to the {rewired.examined} "
             f"instances not yet started: {rewired.changed} got different upstream instances"
         )
+    # the engine (DuckDB, the executors, webhooks) loads here, on this thread: a console
+    # waits only for the lease and the clock above, and paints meanwhile
+    from opscenter.scheduler.engine import Engine
+
     engine = Engine(db, workspace_id, clock, name="scheduler")
     if engine.sla.problem:
         say(engine.sla.problem)
