@@ -51,7 +51,11 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.adversarial",
+        description="An adversarial run against opscenter, as figures (issue 18): SIGKILLs, "
+        "concurrency, fuzzing and outside faults on real processes. See bench/README.md.",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer kills, minutes and inputs")
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections, comma separated")
     parser.add_argument("--kills", type=int, help="SIGKILLs (default 50, --quick 8)")
