@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -612,6 +614,21 @@ def test_a_trickling_webhook_is_cut_at_the_total_deadline_retried_and_recorded(
     assert took < 6
     [alert] = failed.backend.list_alerts()
     assert alert.last_error == "webhook did not answer within 1 s in all (attempt 2)"
+
+
+def test_a_process_that_never_closed_its_notifier_still_exits(tmp_path: Path) -> None:
+    """A scheduler that fails before it closes its notifier (a full disk) must exit, not
+    wait for ever on the notifier's idle thread."""
+    code = (
+        "from opscenter.sla.alerts import Notifier\n"
+        "from opscenter.store.db import open_store\n"
+        f"Notifier(open_store('sqlite:///{tmp_path / 'state.db'}'))\n"
+        "print('leaving')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "leaving\n")
 
 
 def test_the_scheduler_keeps_working_while_a_webhook_hangs(world: Callable[..., World]) -> None:

@@ -24,7 +24,6 @@ import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row, insert, select, update
@@ -42,9 +41,6 @@ from opscenter.store.models import (
     WorkspaceRow,
 )
 from opscenter.store.tx import inserted_id, writing
-
-if TYPE_CHECKING:
-    import httpx
 
 
 class _NoTokensInLogs(logging.Filter):
@@ -94,9 +90,7 @@ class Notifier:
         self.backoff = backoff
         self.sleep = sleep
         self._queue: queue.Queue[tuple[int, str, dict] | None] = queue.Queue(maxsize=10_000)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._run()), name="webhook-notifier", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="webhook-notifier", daemon=True)
         self._thread.start()
 
     def send(self, alert_id: int, url: str, payload: dict) -> None:
@@ -120,43 +114,46 @@ class Notifier:
             return
         self._thread.join(timeout=grace)
 
-    async def _run(self) -> None:
-        import httpx  # here, not for every process that reads alerts
+    def _run(self) -> None:
+        # a plain daemon thread waits for work, so a process that never closes its notifier
+        # still exits; each post runs in an event loop of its own, the one way to cut a post
+        # mid-read when its time is up
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self._post(*item)
+            finally:
+                self._queue.task_done()
 
-        # the event loop is only a way to cancel a post mid-read when its time is up
-        async with httpx.AsyncClient(timeout=self.timeout) as client:
-            while True:
-                item = await asyncio.to_thread(self._queue.get)
-                try:
-                    if item is None:
-                        return
-                    await self._post(client, *item)
-                finally:
-                    self._queue.task_done()
-
-    async def _post(
-        self, client: httpx.AsyncClient, alert_id: int, url: str, payload: dict
-    ) -> None:
-        import httpx
-
+    def _post(self, alert_id: int, url: str, payload: dict) -> None:
         error = ""
         for attempt in range(1, self.retries + 1):
-            try:
-                async with asyncio.timeout(self.timeout):
-                    response = await client.post(url, json=payload)
-                if response.status_code < 300:
-                    self._record(alert_id, "")
-                    return
-                error = f"webhook answered HTTP {response.status_code} (attempt {attempt})"
-            except TimeoutError:
-                error = (
-                    f"webhook did not answer within {self.timeout:g} s in all (attempt {attempt})"
-                )
-            except httpx.HTTPError as exc:
-                error = f"webhook failed: {type(exc).__name__}: {exc} (attempt {attempt})"
+            error = asyncio.run(self._post_once(url, payload))
+            if not error:
+                self._record(alert_id, "")
+                return
+            error = f"{error} (attempt {attempt})"
             if attempt < self.retries:
-                await asyncio.to_thread(self.sleep, self.backoff * 2 ** (attempt - 1))
+                self.sleep(self.backoff * 2 ** (attempt - 1))
         self._record(alert_id, error)
+
+    async def _post_once(self, url: str, payload: dict) -> str:
+        """One post, bounded in total time: "" if the webhook took it, else why not."""
+        import httpx  # here, not for every process that reads alerts
+
+        try:
+            async with asyncio.timeout(self.timeout):
+                async with httpx.AsyncClient(timeout=self.timeout) as client:
+                    response = await client.post(url, json=payload)
+        except TimeoutError:
+            return f"webhook did not answer within {self.timeout:g} s in all"
+        except httpx.HTTPError as exc:
+            return f"webhook failed: {type(exc).__name__}: {exc}"
+        if response.status_code < 300:
+            return ""
+        return f"webhook answered HTTP {response.status_code}"
 
     def _record(self, alert_id: int, error: str) -> None:
         try:
