@@ -220,22 +220,27 @@ class Engine:
     # -- recovery and scans -----------------------------------------------------
 
     def _rescan(self) -> None:
-        """Load everything pending from the store: candidates, waits, retries."""
+        """Load everything pending from the store: candidates, waits, retries. Ids only, as
+        they come: a day of 55,000 pending instances is a set of ints, not a list of rows."""
+        mine = InstanceRow.workspace_id == self.workspace_id
         with self.db.connect() as conn:
-            rows = conn.execute(
-                select(
-                    InstanceRow.id, InstanceRow.status, InstanceRow.due_at, InstanceRow.retry_at
-                ).where(
-                    InstanceRow.workspace_id == self.workspace_id,
-                    InstanceRow.status.in_([s.value for s in READY_FROM] + [Status.FAILURE.value]),
+            self._candidates.update(
+                conn.scalars(
+                    select(InstanceRow.id).where(
+                        mine, InstanceRow.status.in_([s.value for s in READY_FROM])
+                    )
+                )
+            )
+            retries = conn.execute(
+                select(InstanceRow.id, InstanceRow.retry_at).where(
+                    mine,
+                    InstanceRow.status == Status.FAILURE.value,
+                    InstanceRow.retry_at.is_not(None),
                 )
             ).all()
-        for row in rows:
-            if row.status == Status.FAILURE.value:
-                if row.retry_at is not None:
-                    self._timer(row.retry_at, "retry", row.id)
-            else:
-                self._candidates.add(row.id)
+        for instance_id, retry_at in retries:
+            if retry_at is not None:  # as the query says; for the type checker
+                self._timer(retry_at, "retry", instance_id)
 
     # -- signals from actions ---------------------------------------------------
 

@@ -89,9 +89,9 @@ def begin(
         return []
     attempt_ids = dict(
         conn.execute(
-            insert(AttemptRow).returning(
-                AttemptRow.instance_id, AttemptRow.id, sort_by_parameter_order=True
-            ),
+            # each row names its instance, so the order RETURNING gives them in does not
+            # matter: asking for parameter order makes SQLite's driver insert one by one
+            insert(AttemptRow).returning(AttemptRow.instance_id, AttemptRow.id),
             [
                 {
                     "instance_id": r.id,
