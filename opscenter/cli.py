@@ -33,10 +33,7 @@ from opscenter.store.basics import StoreError
 from opscenter.verbs import acting, backfills, baselines, emergency, reading, status
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
     from opscenter.backends.local import LocalBackend
-    from opscenter.scheduler.worldclock import ClockPlan
 
 # Each command imports what it uses when it runs, not here: a read verb loads neither the
 # console (Textual), the scheduler (DuckDB), DataWorks (httpx) nor Alembic, and a command
@@ -348,22 +345,10 @@ def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
-    run_scheduler(db, workspace_id, plan, stop, say=lambda text: print(text, flush=True))
+    from opscenter.scheduler import daemon  # the one command that runs a scheduler
+
+    daemon.run_scheduler(db, workspace_id, plan, stop, say=lambda text: print(text, flush=True))
     return 0
-
-
-def run_scheduler(
-    db: Engine,
-    workspace_id: int,
-    plan: ClockPlan,
-    stop: threading.Event,
-    *,
-    say: Callable[[str], None],
-) -> None:
-    """``scheduler.daemon.run_scheduler``, loaded by the one command that runs a scheduler."""
-    from opscenter.scheduler import daemon
-
-    daemon.run_scheduler(db, workspace_id, plan, stop, say=say)
 
 
 _CONSOLE, _PIPED = _Console(), _Piped()

@@ -64,6 +64,7 @@ from opscenter.domain.params import (
 from opscenter.errors import UsageError
 from opscenter.project.loader import load_workspace
 from opscenter.project.problems import WorkspaceError
+from opscenter.scheduler import daemon
 from opscenter.scheduler.engine import Engine
 from opscenter.store.db import open_store
 from opscenter.store.deploy import deploy
@@ -516,7 +517,7 @@ def cli_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorld]:
         patch.delenv("OPSCENTER_EMULATOR_ACCESS_KEY_ID", raising=False)
         patch.delenv("OPSCENTER_EMULATOR_ACCESS_KEY_SECRET", raising=False)
         patch.chdir(root)
-        patch.setattr(cli, "run_scheduler", lambda *args, **kwargs: None)
+        patch.setattr(daemon, "run_scheduler", lambda *args, **kwargs: None)
         patch.setattr(cli.signal, "signal", lambda *args: None)
         patch.setattr(emulator_module, "serve", lambda *args, **kwargs: None)
         made.prepare()
