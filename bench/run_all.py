@@ -1,6 +1,6 @@
 """Every benchmark, one table: ``python bench/run_all.py`` from the repository root.
 
-Runs bench/scheduler.py, bench/sla.py and bench/tui.py one after another, each in a
+Runs bench/scheduler.py, bench/sla.py, bench/tui.py and bench/cli.py one after another, each in a
 process of its own (their peak-RSS and first-import figures are per process), by
 importing the bench and calling its ``run(parts)``; the figures it returns come back as
 JSON, not scraped from its output. Each bench's progress is printed as it goes, then one
@@ -9,7 +9,7 @@ SQLite and DuckDB versions, load averages at the start) and the floors of the ru
 (bench/floors.py: ``python -c pass``, ``bash -c true``), measured once and handed to every
 bench, whose goals are ratios to them.
 
-    python bench/run_all.py                      # all three, every part (several minutes)
+    python bench/run_all.py                      # all four, every part (several minutes)
     python bench/run_all.py sla tui              # only these benches
     python bench/run_all.py scheduler:virtual    # only some parts of a bench
     python bench/run_all.py --list               # the benches and their parts
