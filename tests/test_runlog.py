@@ -12,8 +12,7 @@ import pytest
 from opscenter.domain.model import NodeType
 from opscenter.domain.runlog import (
     HEADER_RULE,
-    cause_lines,
-    error_lines,
+    error_spans,
     final_words,
     is_cause,
     is_error,
@@ -69,12 +68,14 @@ def test_ordinary_lines_are_not_errors(line: str) -> None:
 def test_a_page_of_text_is_searched_line_by_line_as_one_line_is_checked() -> None:
     lines = [*NOT_ERRORS, *CAUSES, *NOT_ERRORS, *SUMMARIES, "ok"]
     text = "\n".join(lines) + "\n"
-    starts = [text.index(line + "\n") for line in lines]
-    assert [line for _, line in error_lines(text)] == [*CAUSES, *SUMMARIES]
-    assert [start for start, _ in error_lines(text)] == [
+    data = text.encode()
+    starts = [data.index((line + "\n").encode()) for line in lines]
+    spans = list(error_spans(data, 0, len(data)))
+    assert [data[start:end].decode() for start, end, _ in spans] == [*CAUSES, *SUMMARIES]
+    assert [start for start, _, _ in spans] == [
         at for at, line in zip(starts, lines, strict=True) if is_error(line)
     ]
-    assert list(cause_lines(text)) == [
+    assert [start for start, _, cause in spans if cause] == [
         at for at, line in zip(starts, lines, strict=True) if is_cause(line)
     ]
 
@@ -109,9 +110,12 @@ def test_a_failed_shell_nodes_cause_is_its_stderr_line_above_the_exit_code(tmp_p
     (as the console scans a file) is the mkdir line, not the summary."""
     log = tmp_path / "attempt-1.log"
     failed_shell_log(log, STAMP)
-    text = log.read_text(encoding="utf-8")
-    first = next(cause_lines(text))
-    line = text[first : text.index("\n", first)]
+    data = log.read_bytes()
+    first, end = next(
+        (start, end) for start, end, cause in error_spans(data, 0, len(data)) if cause
+    )
+    line = data[first:end].decode()
+    text = data.decode()
     assert line.startswith("mkdir: cannot create directory") and "/proc/opscenter" in line
     last = text.splitlines()[-1]
     assert last.startswith("02:10:00 failed: exit code 1") and not is_cause(last)

@@ -105,20 +105,6 @@ def _candidate_lines(
         at = chunk_end
 
 
-def error_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Each error line of ``text`` (lines end at ``\\n``) in order: where it starts, and the
-    line. A page of megabytes without an error costs one ``str.find`` per piece."""
-    for start, end in _candidate_lines(text, ERROR_PIECES, "\n", 0, len(text)):
-        line = text[start:end]
-        if is_error(line):
-            yield start, line
-
-
-def cause_lines(text: str) -> Iterator[int]:
-    """Where each error line of ``text`` that is not the closing summary starts."""
-    return (start for start, line in error_lines(text) if _SUMMARY_LINE.match(line) is None)
-
-
 def error_spans(data: Searchable, start: int, end: int) -> Iterator[tuple[int, int, bool]]:
     """Each error line of UTF-8 ``data[start:end]`` (bytes, or a log file's mmap) in order:
     where it starts, where it ends (its newline), and whether it is a cause (not the
