@@ -40,6 +40,7 @@ def begin(
     rows = conn.execute(
         select(
             InstanceRow.id,
+            InstanceRow.status,
             InstanceRow.node_id,
             InstanceRow.run_number,
             InstanceRow.trigger_note,
@@ -68,22 +69,30 @@ def begin(
         now=now,
         reason="upstream not successful",
     )
-    moved = set(
-        state.move(
-            conn,
-            [r.id for r in rows if r.id not in stuck],
-            Status.RUNNING,
-            allowed_from=READY_FROM,
-            now=now,
-            values={
-                "run_number": InstanceRow.run_number + 1,
-                "started_at": now,
-                "finished_at": None,
-                "retry_at": None,
-                "trigger_note": "",
-            },
+    # moved by the status each was read in (the write lock is held since): a move from one
+    # known status is one UPDATE ... RETURNING, where a move from any of three reads first
+    by_status: dict[str, list[int]] = {}
+    for r in rows:
+        if r.id not in stuck:
+            by_status.setdefault(r.status, []).append(r.id)
+    moved: set[int] = set()
+    for status, ready in by_status.items():
+        moved.update(
+            state.move(
+                conn,
+                ready,
+                Status.RUNNING,
+                allowed_from=[Status(status)],
+                now=now,
+                values={
+                    "run_number": InstanceRow.run_number + 1,
+                    "started_at": now,
+                    "finished_at": None,
+                    "retry_at": None,
+                    "trigger_note": "",
+                },
+            )
         )
-    )
     started = [r for r in rows if r.id in moved]
     if not started:
         return []
