@@ -9,7 +9,7 @@ after 0.1 s``): it says *that* the run failed. Why is in the first error line be
 (``mkdir: cannot create directory …``), which is what an operator looks for first.
 
 Written once here: the console's log view marks the ``is_error`` lines and its ``e`` goes to
-the first of the ``cause_lines``; a second copy would drift and the two would disagree.
+the first cause of the ``error_spans``; a second copy would drift and the two would disagree.
 """
 
 from __future__ import annotations
