@@ -29,7 +29,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as Database
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import NodeType, Status
@@ -56,6 +56,25 @@ from opscenter.store.tx import writing
 
 EVALUATE_BATCH = 5000
 NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
+# what readiness reads of candidates, built once: building it cost more than running it
+_READINESS = (
+    select(
+        InstanceRow.id,
+        InstanceRow.status,
+        InstanceRow.due_at,
+        InstanceRow.dry_run,
+        InstanceRow.priority,
+        InstanceRow.resource_group,
+        InstanceRow.backfill_run_id,
+        NodeVersionRow.type,
+        state.has_unfinished_upstream().label("blocked"),
+    )
+    .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+    .where(
+        InstanceRow.id.in_(bindparam("ids", expanding=True)),
+        InstanceRow.status.in_(READY_VALUES),
+    )
+)
 
 
 class Engine:
@@ -329,21 +348,7 @@ class Engine:
         self._candidates.difference_update(ids)
         now = self._now()
         conn = turn.conn()
-        rows = conn.execute(
-            select(
-                InstanceRow.id,
-                InstanceRow.status,
-                InstanceRow.due_at,
-                InstanceRow.dry_run,
-                InstanceRow.priority,
-                InstanceRow.resource_group,
-                InstanceRow.backfill_run_id,
-                NodeVersionRow.type,
-                state.has_unfinished_upstream().label("blocked"),
-            )
-            .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-            .where(InstanceRow.id.in_(ids), InstanceRow.status.in_(READY_VALUES))
-        ).all()
+        rows = conn.execute(_READINESS, {"ids": ids}).all()
         if not rows:
             return
         stuck = {r.id for r in rows if r.blocked}
