@@ -276,6 +276,43 @@ def test_a_run_history_locked_by_another_process_does_not_stop_the_scheduler(
     assert f"(PID {holder.pid})" in said and "keeping it in memory" in said
 
 
+def test_a_run_history_that_cannot_be_written_mid_run_does_not_stop_the_scheduler(
+    tmp_path: Path,
+) -> None:
+    """The run history is created at the first success: when its file cannot be made then
+    (a full disk; here a link into a folder that is not there), the scheduler says so, keeps
+    the history in memory, and runs the rest of the day."""
+    folder = write_workspace(
+        tmp_path / "ws",
+        """
+        workspace: {name: hist, timezone: UTC}
+        nodes:
+          - {name: job, type: shell, code: "echo ran", trigger: {cron: "00 00 00 * * ?"}}
+          - {name: next, type: shell, code: "echo ran", trigger: {cron: "00 00 00 * * ?"},
+             depends: [job]}
+        """,
+    )
+    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    history = tmp_path / "state" / "history.duckdb"
+    history.parent.mkdir()
+    history.symlink_to(tmp_path / "gone" / "history.duckdb")
+    log = tmp_path / "scheduler.log"
+    scheduler = start_scheduler(["--workspace", str(folder), "--db", url], log)
+    try:
+        deadline = time.monotonic() + 30
+        while not succeeded(tmp_path / "state" / "state.db", "next"):
+            assert scheduler.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.wait(timeout=30)
+    said = log.read_text()
+    assert scheduler.returncode == 0 and "Traceback" not in said, said
+    assert f"run history {history} is unavailable (IO Error" in said
+    assert "keeping it in memory, rebuilt from the store" in said
+
+
 # -- a webhook that is down --------------------------------------------------------------------
 
 

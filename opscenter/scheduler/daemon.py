@@ -121,6 +121,7 @@ def _run(
     engine = Engine(db, workspace_id, clock, name="scheduler")
     if engine.sla.problem:
         say(engine.sla.problem)
+    engine.sla.say = say  # a problem met later (a full disk) is said when it comes
     lost = threading.Event()
 
     def heartbeat() -> None:

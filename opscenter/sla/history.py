@@ -76,6 +76,11 @@ class HistoryUnavailable(Exception):
     """The history file cannot be opened (another process holds it): DuckDB's first line."""
 
 
+def _first_line(error: Exception) -> str:
+    words = str(error).strip()
+    return words.splitlines()[0] if words else repr(error)
+
+
 class DurationHistory:
     """The run history in DuckDB and the statistics derived from it.
 
@@ -97,8 +102,7 @@ class DurationHistory:
         try:
             duck = duckdb.connect(":memory:") if self._path is None else connect_duckdb(self._path)
         except duckdb.Error as error:
-            words = str(error).strip()
-            raise HistoryUnavailable(words.splitlines()[0] if words else repr(error)) from None
+            raise HistoryUnavailable(_first_line(error)) from None
         duck.execute(
             "CREATE TABLE IF NOT EXISTS history (attempt_id BIGINT PRIMARY KEY, node_id INTEGER, "
             "finished_at TIMESTAMP, duration DOUBLE)"
@@ -151,7 +155,13 @@ class DurationHistory:
             return
         values = ", ".join("(?, ?, ?, ?)" for _ in rows)
         params = [v for r in rows for v in (r.attempt_id, r.node_id, r.finished_at, r.duration)]
-        self.duck.execute(f"INSERT OR IGNORE INTO history VALUES {values}", params)
+        duck = self.duck
+        import duckdb  # loaded by now: self.duck opened it
+
+        try:
+            duck.execute(f"INSERT OR IGNORE INTO history VALUES {values}", params)
+        except duckdb.Error as error:  # its file cannot be written (a full disk)
+            raise HistoryUnavailable(_first_line(error)) from None
         self.refresh({r.node_id for r in rows})
 
     def refresh(self, node_ids: Iterable[int] | None = None) -> list[NodeStats]:

@@ -8,6 +8,7 @@ recomputes at least once a simulated minute.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -36,15 +37,12 @@ class SlaService:
         self.workspace_id = workspace_id
         make_private_dirs(data_dir)
         self.problem = ""  # what the scheduler should say about its own files, if anything
-        path = data_dir / "history.duckdb"
+        self.say: Callable[[str], None] = lambda _text: None  # the scheduler's voice
+        self._path = data_dir / "history.duckdb"
         try:
-            self.history = DurationHistory(path)
+            self.history = DurationHistory(self._path)
         except HistoryUnavailable as error:  # another process holds the file (an analyst's)
-            self.problem = (
-                f"run history {path} is unavailable ({error}); "
-                "keeping it in memory, rebuilt from the store"
-            )
-            self.history = DurationHistory()  # sync() fills it from the store's attempts
+            self.history = self._in_memory(error)
         self.monitor = SlaMonitor(db, workspace_id, self.history)
         self.notifier = notifier or Notifier(db)
         self.alerts = AlertMonitor(db, workspace_id, self.notifier)
@@ -52,6 +50,27 @@ class SlaService:
         self._next: datetime | None = None
         self._pending: list[Finished] = []
         self._last_real = 0.0
+
+    def _in_memory(self, error: Exception) -> DurationHistory:
+        """The history kept in memory, rebuilt from the store's attempts, when its file
+        cannot be opened or written (held by another process, a full disk): predictions go
+        on; the scheduler says why once."""
+        self.problem = (
+            f"run history {self._path} is unavailable ({error}); "
+            "keeping it in memory, rebuilt from the store"
+        )
+        self.say(self.problem)
+        return DurationHistory()
+
+    def _add_to_history(self, finished: list[Finished]) -> None:
+        try:
+            self.history.add(finished)
+        except HistoryUnavailable as error:
+            self.history.close()
+            self.history = self._in_memory(error)
+            self.monitor.history = self.history
+            sync(self.history, self.db, self.workspace_id)  # these attempts are in the store
+            self.history.refresh()
 
     def start(self, now: datetime) -> None:
         """Catch the history up with the store (attempts finished while no scheduler ran)."""
@@ -82,8 +101,9 @@ class SlaService:
     def update(self, now: datetime) -> None:
         if self._pending:
             finished, self._pending = self._pending, []
-            self.history.add(finished)
-            nodes = sorted({a.node_id for a in finished})
+            self._add_to_history(finished)
+            # a history rebuilt from the store lacks an attempt the store failed to record
+            nodes = sorted({a.node_id for a in finished} & self.history.stats.keys())
             publish(self.db, [self.history.stats[n] for n in nodes], now)
         self.monitor.update(now)
         self.alerts.check(now)
