@@ -80,6 +80,10 @@ _END = (
     )
 )
 
+# the run number an attempt's start sets, one expression for every start: state.move builds
+# its statement once per expression
+_NEXT_RUN = InstanceRow.run_number + 1
+
 
 def begin(
     conn: Connection, ids: list[int], fresh: set[int], now: datetime, *, by: str, logs: Path
@@ -114,7 +118,7 @@ def begin(
                 allowed_from=[Status(status)],
                 now=now,
                 values={
-                    "run_number": InstanceRow.run_number + 1,
+                    "run_number": _NEXT_RUN,
                     "started_at": now,
                     "finished_at": None,
                     "retry_at": None,

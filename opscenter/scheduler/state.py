@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Update, bindparam, insert, select, update
+from sqlalchemy.sql.elements import ClauseElement
 
 from opscenter.domain.model import Status
 from opscenter.store.batches import chunks
@@ -49,35 +50,64 @@ def move(
     """Move those of ``ids`` whose status is in ``allowed_from`` to ``to``; returns them."""
     moved: list[int] = []
     allowed = [s.value for s in allowed_from]
+    given = values or {}
+    statement = _update_of(len(allowed) == 1, given)
+    bound = {"to": to.value, "at": now} | {f"v_{k}": v for k, v in given.items() if not _is_sql(v)}
     for part in chunks(list(ids)):
         if len(allowed) == 1:  # the status it comes from is known: one UPDATE ... RETURNING
-            part_ids = list(
-                conn.scalars(
-                    update(InstanceRow)
-                    .where(InstanceRow.id.in_(part), InstanceRow.status == allowed[0])
-                    .values(status=to.value, status_at=now, **(values or {}))
-                    .returning(InstanceRow.id)
-                )
-            )
+            part_ids = list(conn.scalars(statement, bound | {"ids": part, "was": allowed[0]}))
             _log(conn, [(i, allowed[0]) for i in part_ids], to, now, by, reason)
             moved.extend(part_ids)
             continue
-        rows = conn.execute(
-            select(InstanceRow.id, InstanceRow.status).where(
-                InstanceRow.id.in_(part), InstanceRow.status.in_(allowed)
-            )
-        ).all()
+        rows = conn.execute(_IN_STATUSES, {"ids": part, "allowed": allowed}).all()
         if not rows:
             continue
         part_ids = [r.id for r in rows]
-        conn.execute(
-            update(InstanceRow)
-            .where(InstanceRow.id.in_(part_ids))
-            .values(status=to.value, status_at=now, **(values or {}))
-        )
+        conn.execute(statement, bound | {"ids": part_ids})
         _log(conn, [(r.id, r.status) for r in rows], to, now, by, reason)
         moved.extend(part_ids)
     return moved
+
+
+# A move's statements, built once per shape (from one known status or not, which columns it
+# sets): building one cost several times what SQLite took to run it, and a chain's step moves
+# each instance twice. Plain values are bound; an SQL expression among them (a column + 1) is
+# part of the statement, matched by identity, so give a module-level one.
+_IN_STATUSES = select(InstanceRow.id, InstanceRow.status).where(
+    InstanceRow.id.in_(bindparam("ids", expanding=True)),
+    InstanceRow.status.in_(bindparam("allowed", expanding=True)),
+)
+_UPDATES: dict[tuple, Update] = {}
+_MAX_UPDATES = 256  # a caller giving a fresh expression each call must not grow it forever
+
+
+def _is_sql(value: object) -> bool:
+    return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
+
+
+def _update_of(known: bool, values: dict) -> Update:
+    """The UPDATE of a move: from the one status ``was`` with RETURNING if ``known``, else of
+    the ids read first; SETs status ``to``, status_at ``at`` and each of ``values``."""
+    key = (known, *((k, id(v) if _is_sql(v) else None) for k, v in values.items()))
+    statement = _UPDATES.get(key)
+    if statement is None:
+        if len(_UPDATES) >= _MAX_UPDATES:
+            _UPDATES.clear()
+        sets = {k: v if _is_sql(v) else bindparam(f"v_{k}") for k, v in values.items()}
+        statement = (
+            update(InstanceRow)
+            .where(InstanceRow.id.in_(bindparam("ids", expanding=True)))
+            .values(status=bindparam("to"), status_at=bindparam("at"), **sets)
+        )
+        if known:
+            statement = statement.where(InstanceRow.status == bindparam("was")).returning(
+                InstanceRow.id
+            )
+        _UPDATES[key] = statement
+    return statement
+
+
+_TRANSITIONS = insert(TransitionRow)
 
 
 def _log(
@@ -90,7 +120,7 @@ def _log(
 ) -> None:
     if changed:
         conn.execute(
-            insert(TransitionRow),
+            _TRANSITIONS,
             [
                 {
                     "instance_id": i,
@@ -105,22 +135,22 @@ def _log(
         )
 
 
+_BLOCKED = (
+    select(InstanceEdgeRow.downstream_id)
+    .join(_UPSTREAM, _UPSTREAM.c.id == InstanceEdgeRow.upstream_id)
+    .where(
+        InstanceEdgeRow.downstream_id.in_(bindparam("ids", expanding=True)),
+        _UPSTREAM.c.status != Status.SUCCESS.value,
+    )
+    .distinct()
+)
+
+
 def blocked(conn: Connection, ids: Sequence[int]) -> set[int]:
     """Those of ``ids`` with an upstream instance that is not SUCCESS (spec 3.2, rule 1)."""
     found: set[int] = set()
-    upstream = _UPSTREAM
     for part in chunks(list(ids)):
-        found.update(
-            conn.scalars(
-                select(InstanceEdgeRow.downstream_id)
-                .join(upstream, upstream.c.id == InstanceEdgeRow.upstream_id)
-                .where(
-                    InstanceEdgeRow.downstream_id.in_(part),
-                    upstream.c.status != Status.SUCCESS.value,
-                )
-                .distinct()
-            )
-        )
+        found.update(conn.scalars(_BLOCKED, {"ids": part}))
     return found
 
 
@@ -138,15 +168,16 @@ def has_unfinished_upstream():  # noqa: ANN201 - a SQL boolean for a query over 
     )
 
 
+_DOWNSTREAM = select(InstanceEdgeRow.downstream_id).where(
+    InstanceEdgeRow.upstream_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def downstream_of(conn: Connection, ids: Sequence[int]) -> set[int]:
     """Direct downstream instances (same- and cross-cycle)."""
     found: set[int] = set()
     for part in chunks(list(ids)):
-        found.update(
-            conn.scalars(
-                select(InstanceEdgeRow.downstream_id).where(InstanceEdgeRow.upstream_id.in_(part))
-            )
-        )
+        found.update(conn.scalars(_DOWNSTREAM, {"ids": part}))
     return found
 
 
