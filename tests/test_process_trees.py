@@ -24,6 +24,7 @@ import pytest
 
 from opscenter.domain.model import NodeType
 from opscenter.scheduler.executors import Executors, Job
+from opscenter.scheduler.procs import tag_of
 from tests.conftest import write_workspace
 from tests.processes import kill_group, start_scheduler, wait_for_words
 
@@ -352,3 +353,13 @@ def test_recovery_after_kill_9_ends_the_dead_schedulers_trees(
         stopped(first)
         if second is not None:
             stopped(second)
+
+
+def test_an_environment_read_as_the_process_is_exec_d_is_no_attempt_and_no_error() -> None:
+    """/proc/<pid>/environ read while a node's process is being started can end mid-variable;
+    that cut entry failed an unrelated attempt ('executor error: dictionary update sequence
+    element #5 has length 1') as its tree was searched."""
+    whole = b"PATH=/bin\0OPSCENTER_LANDING=/l\0OPSCENTER_INSTANCE_ID=7\0OPSCENTER_ATTEMPT=2\0"
+    assert tag_of(whole) == ("/l", 7, 2)
+    assert tag_of(b"PATH=/bin\0OPSCENTER_LANDING=/l\0OPSCENTER_INSTANCE_ID=7\0OPSCENTER_AT") is None
+    assert tag_of(b"PATH=/bin\0OPSCENTER_LAND") is None

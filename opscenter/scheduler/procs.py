@@ -239,10 +239,16 @@ def _tag(pid: int) -> tuple[str, int, int] | None:
     """The attempt the process was started for, from its environment."""
     try:
         with open(f"/proc/{pid}/environ", "rb") as environ:
-            values = environ.read().split(b"\0")
+            return tag_of(environ.read())
     except OSError:  # gone, or another user's
         return None
-    fields = dict(v.split(b"=", 1) for v in values if v.startswith(b"OPSCENTER_"))
+
+
+def tag_of(environ: bytes) -> tuple[str, int, int] | None:
+    """The attempt tag in a /proc/<pid>/environ, which may be cut short: read while the
+    process is being exec'd, its last variable can lack its ``=`` and value."""
+    values = environ.split(b"\0")
+    fields = dict(v.split(b"=", 1) for v in values if v.startswith(b"OPSCENTER_") and b"=" in v)
     try:
         return (
             os.fsdecode(fields[b"OPSCENTER_LANDING"]),
