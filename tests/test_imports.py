@@ -19,6 +19,7 @@ import pytest
 from opscenter.domain.model import Status
 from opscenter.store import migrations
 from tests.harness import MakeWorld, World, at
+from tests.test_dataworks_backend import SLA_WORKSPACE
 from tests.test_dataworks_emulator import KEY_ID, SECRET, serving
 
 HEAVY = ("textual", "duckdb", "httpx", "alembic", "opscenter.backends.dataworks")
@@ -38,24 +39,12 @@ for argv in json.loads(sys.argv[2]):
 print(json.dumps(loaded), file=sys.__stderr__)
 """
 
-WORKSPACE = """
-    nodes:
-      - {name: ok, type: shell, code: "echo fine", trigger: {cron: "00 30 00 * * ?"}}
-      - {name: failed, type: shell, code: "echo ERROR: disk full; exit 1",
-         trigger: {cron: "00 30 00 * * ?"}}
-      - {name: blocked, type: virtual, depends: [failed], trigger: {cron: "00 30 00 * * ?"}}
-    baselines:
-      - {name: morning, committed_time: "06:00", margin: 30, nodes: [blocked]}
-    alerts:
-      - {name: failed_job, trigger: Error, nodes: [failed], interval: 10m, max: 3}
-"""
-
 
 @pytest.fixture
 def scene(world: MakeWorld) -> World:
     """At 02:00: ok ran, failed failed on morning's key path (an event, an alert), blocked
     waits on it: every read verb has something to show."""
-    w = world(WORKSPACE).start()
+    w = world(SLA_WORKSPACE).start()
     w.go(at(2))
     assert w.status("failed") is Status.FAILURE
     return w
