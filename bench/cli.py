@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import termios
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,16 +129,22 @@ def wall(command: list[str], env: dict[str, str], runs: int) -> float:
     times = []
     for _ in range(runs + 1):
         start = time.perf_counter()
-        subprocess.run(
+        process = subprocess.Popen(
             command,
             env=env,
-            check=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            timeout=TIMEOUT,
         )
+        # a blocking wait: Popen.wait(timeout) polls in steps of up to 50 ms, which the
+        # figure would carry; a timer ends a command that hangs instead
+        guard = threading.Timer(TIMEOUT, process.kill)
+        guard.start()
+        code = process.wait()
         times.append(time.perf_counter() - start)
+        guard.cancel()
+        if code != 0:
+            raise subprocess.CalledProcessError(code, command)
     return statistics.median(times[1:])
 
 
