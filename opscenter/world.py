@@ -30,8 +30,6 @@ from opscenter.store.deploy import DeployReport, deploy
 from opscenter.store.models import WorkspaceRow
 from opscenter.store.tx import writing
 
-_BUNDLED = "bundled_digest:"
-
 
 def store_for(options: Options, workspace: str) -> tuple[str, Path]:
     """The database URL and the data folder (warehouse, landing, logs) beside it."""
@@ -116,17 +114,16 @@ def deploy_bundled(options: Options, path: Path, clock: Clock) -> tuple[DeployRe
     workspace = load_workspace(path)
     url, _ = store_for(options, workspace.name)
     db = open_store(url)
-    key = _BUNDLED + workspace.name
     digest = folder_digest(workspace_file(path).parent)
     with db.connect() as conn:
-        known = meta.read(conn, key)
+        known = meta.bundled_digest(conn, workspace.name)
         deployed = conn.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == workspace.name))
     if known == digest and deployed is not None:
         names = [node.name for node in workspace.nodes]
         return DeployReport(workspace.name, deployed, unchanged=names), db, False
     report, db = deploy_workspace(options, path, clock)
     with writing(db) as conn:
-        meta.write(conn, key, digest)
+        meta.write(conn, meta.BUNDLED + workspace.name, digest)
     return report, db, True
 
 
