@@ -82,7 +82,7 @@ def _found(conn: Connection, where: str) -> Found:
                 "use that opscenter, or point --db at another store"
             )
         return Found(revision, f"revision {revision}")
-    tables = set(inspect(conn).get_table_names()) - {"alembic_version"}
+    tables = set(inspect(conn).get_table_names()) - {migrations.VERSION_TABLE}
     if not tables:
         return Found(None, "an empty database", empty=True)
     if "meta" not in tables:
