@@ -34,8 +34,15 @@ from opscenter.domain.params import problems_in_code, problems_in_value
 from opscenter.project.alert_rules import alert_rules
 from opscenter.project.baselines import baseline_rules
 from opscenter.project.problems import Problem, WorkspaceError, did_you_mean
-from opscenter.project.reader import MAX_NAME, MB, Field, FileRefused, Report, read_text_file
-from opscenter.yamlsyntax import compose, yaml_syntax
+from opscenter.project.reader import (
+    MAX_NAME,
+    MB,
+    Field,
+    FileRefused,
+    Report,
+    compose,
+    read_text_file,
+)
 
 WORKSPACE_FILE = "workspace.yaml"
 # A 10,000-node workspace is about 3 MB of YAML; past 16 MB it is no workspace a person
@@ -107,18 +114,14 @@ def load_workspace(path: str | Path) -> Workspace:
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkspaceError([Problem(str(file), 1, 1, "", f"cannot read: {exc}")]) from None
-    try:
-        root = compose(text)
-    except yaml.YAMLError as exc:
-        syntax = yaml_syntax(exc, text)
-        raise WorkspaceError(
-            [Problem(str(file), syntax.line, syntax.column, "", syntax.message, syntax.hint)]
-        ) from None
+    report = Report(str(file))
+    root = compose(text, report)
+    if report.problems:  # it does not parse
+        raise WorkspaceError(report.problems)
     if root is None:
         raise WorkspaceError(
             [Problem(str(file), 1, 1, "", "the file is empty", "start with a 'workspace:' section")]
         )
-    report = Report(str(file), text)
     workspace = _Loader(file.parent, report).workspace(Field(root, "", report))
     if report.problems or workspace is None:
         raise WorkspaceError(report.problems)

@@ -61,9 +61,9 @@ def read_text_file(path: Path, limit: int) -> str:
 class Report:
     """Collects problems for one file."""
 
-    def __init__(self, file: str, text: str = "") -> None:
+    def __init__(self, file: str) -> None:
         self.file = file
-        self.text = text  # the file's text: where a problem inside a value is found
+        self.text = ""  # the file's text, set by `compose`: where a problem inside a value is found
         self.problems: list[Problem] = []
 
     def add(self, node: yaml.Node | None, field: str, message: str, hint: str = "") -> None:
