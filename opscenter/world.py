@@ -121,6 +121,7 @@ def deploy_bundled(options: Options, path: Path, clock: Clock) -> tuple[DeployRe
     if known == digest and deployed is not None:
         names = [node.name for node in workspace.nodes]
         return DeployReport(workspace.name, deployed, unchanged=names), db, False
+    db.dispose()  # the deploy opens the same store for itself: no second pool left behind
     report, db = deploy_workspace(options, path, clock)
     with writing(db) as conn:
         meta.write(conn, meta.BUNDLED + workspace.name, digest)
