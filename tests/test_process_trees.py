@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from opscenter.domain.model import NodeType
+from opscenter.scheduler import procs
 from opscenter.scheduler.executors import Executors, Job
 from opscenter.scheduler.procs import tag_of
 from tests.conftest import write_workspace
@@ -161,6 +162,29 @@ def test_a_python_nodes_double_forked_daemon_ends_with_the_attempt(
     assert outcome.success, attempt.log_path.read_text()
     assert sleeping(3003) == []
     assert holders([attempt.log_path]) == []
+
+
+def test_a_failure_to_end_the_strays_keeps_the_scripts_own_success(
+    tmp_path: Path, executors: Executors, markers: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The script succeeded: a broken clean-up after it is told in its log, and does not
+    turn the attempt into a failure that a retry would run again."""
+    markers.append(3009)
+    script = """\
+setsid sleep 3009 &
+until [ "$(tr -d '\\0' < /proc/$!/cmdline)" = sleep3009 ]; do sleep 0.01; done
+"""
+
+    def broken(*_args: object, **_kwargs: object) -> list[int]:
+        raise RuntimeError("cannot list processes")  # a fault no real /proc read gives at will
+
+    monkeypatch.setattr(procs, "live_members", broken)
+    attempt = job(tmp_path, NodeType.SHELL, script)
+    outcome = executors.start(attempt).wait()
+    assert outcome.success, attempt.log_path.read_text()
+    text = attempt.log_path.read_text()
+    assert "cannot end the processes the script left running: cannot list processes" in text
+    assert "finished: exit code 0" in text
 
 
 def test_stop_ends_a_grandchild_in_a_session_of_its_own(

@@ -166,7 +166,10 @@ class _ProcessExecution:
             self._log.line(f"process tree ended ({_describe_code(code)}) after {elapsed:.1f} s")
             return Outcome(False, code, reason)
         last = "" if code == 0 else logfile.last_line(self._log.path, self._body_start)
-        self._end_strays()
+        try:
+            self._end_strays()
+        except Exception as error:  # the script's own outcome stands; its log tells the rest
+            self._log.line(f"cannot end the processes the script left running: {error}")
         if code == 0:
             self._log.line(f"finished: exit code 0 after {elapsed:.1f} s")
             return Outcome(True, 0, "")
