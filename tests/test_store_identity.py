@@ -25,7 +25,7 @@ from opscenter.scheduler.worldclock import ClockPlan
 from opscenter.store.db import open_store
 from opscenter.store.identity import StoreChanged, store_files
 from tests.conftest import deploy_folder, write_workspace
-from tests.processes import alive, start_scheduler, wait_for_words
+from tests.processes import alive, kill_group, start_scheduler, wait_for_words
 
 pytestmark = pytest.mark.slow
 
@@ -102,8 +102,7 @@ def scene(tmp_path: Path) -> Iterator[Scene]:
     finally:
         for process in made.started:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+                kill_group(process)
         for pid in made.sleepers:  # a node's process left behind (before the fix)
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
