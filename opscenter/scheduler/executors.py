@@ -21,7 +21,8 @@ from opscenter.domain.model import NodeType
 from opscenter.scheduler import logfile
 from opscenter.scheduler.attempt import AlreadyOver, Execution, Job, Outcome, os_reason
 from opscenter.scheduler.logfile import RunLog
-from opscenter.scheduler.processes import KILL_GRACE, start_process
+from opscenter.scheduler.processes import start_process
+from opscenter.scheduler.procs import KILL_GRACE
 from opscenter.store.files import make_private_dirs
 
 if TYPE_CHECKING:

@@ -31,7 +31,6 @@ from opscenter.scheduler.attempt import (
     os_reason,
 )
 from opscenter.scheduler.logfile import RunLog
-from opscenter.scheduler.procs import KILL_GRACE as KILL_GRACE
 from opscenter.store.files import FILE_MODE, open_for_append
 
 NODE_UMASK = 0o077  # what a node writes in the landing folder is its owner's alone
