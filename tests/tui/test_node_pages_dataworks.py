@@ -38,3 +38,14 @@ def test_node_pages_over_dataworks_are_the_local_ones(remote_demo, demo_backend)
     assert remote_choices.owners == local_choices.owners
     assert remote_choices.types == local_choices.types
     assert remote_choices.cycle_types == local_choices.cycle_types
+
+
+def test_node_list_over_dataworks_filters_as_the_local_one(remote_demo, demo_backend) -> None:  # noqa: F811
+    """Every filter of the list, the manual and frozen ones too, picks the nodes the local
+    backend picks of the same world (run manual (W) lists a workflow's nodes by it)."""
+    for flt in (NodeFilter(trigger="Manual"), NodeFilter(frozen=True), NodeFilter(type="sql")):
+        remote = [n.name for n in remote_demo.list_nodes(flt)]
+        assert remote == [n.name for n in demo_backend.list_nodes(flt)]
+    every = remote_demo.list_nodes()
+    manual = remote_demo.list_nodes(NodeFilter(trigger="Manual"))
+    assert manual and len(manual) < len(every) and all(n.manual for n in manual)

@@ -93,21 +93,8 @@ class Reads:
     def list_nodes(self, flt: NodeFilter | None = None) -> list[NodeInfo]:
         """Task summaries: dependencies and code come with get_node (one call per task)."""
         flt = flt or NodeFilter()
-        nodes = [records.node(t) for t in self.api.tasks.all(refresh=True).values()]
-        return sorted(
-            (
-                n
-                for n in nodes
-                if (not flt.text or flt.text.lower() in n.name.lower())
-                and (not flt.owner or n.owner == flt.owner)
-                and (not flt.type or n.type == flt.type)
-                and (not flt.cycle_type or n.cycle_type == flt.cycle_type)
-                and (flt.priority is None or n.priority == flt.priority)
-                and (not flt.resource_group or n.resource_group == flt.resource_group)
-                and (not flt.recurrence or n.recurrence == flt.recurrence)
-            ),
-            key=lambda n: n.name,
-        )
+        nodes = (records.node(t) for t in self.api.tasks.all(refresh=True).values())
+        return sorted((n for n in nodes if node_matches(flt, n)), key=lambda n: n.name)
 
     def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
         """A window by name. ListTasks pages in no order we can key, so the task list is
