@@ -535,35 +535,39 @@ def _check_triggers(by_name: dict[str, tuple[Node, Field]], root: str) -> None:
     waiting for a manual one would never run, and a manual workflow (as in DataWorks)
     holds manual nodes only, run together, so a manual node waits only within it."""
     for node, item in by_name.values():
+        manual = node.trigger is TriggerType.MANUAL
         for dep in node.depends:
             upstream = by_name.get(dep.node, (None, None))[0]
-            manual = node.trigger is TriggerType.MANUAL
-            if not manual and upstream is not None and upstream.trigger is TriggerType.MANUAL:
+            upstream_manual = upstream is not None and upstream.trigger is TriggerType.MANUAL
+            if not manual and upstream_manual:
                 _entry(item, "depends", dep.node).problem(
                     f"auto triggered node {node.name!r} depends on manually triggered "
                     f"{dep.node!r}, which is never scheduled: it would never run",
                     f"remove the dependency, or make {node.name} Manual too",
                 )
-            elif manual and dep.type is not DependencyType.NORMAL:
+            elif not manual:
+                continue
+            elif dep.type is not DependencyType.NORMAL:
                 _entry(item, "depends", dep.node or None).problem(
                     f"a manually triggered node has no previous cycle ({dep.type.value})",
                     "depend on manual nodes of its workflow by name only",
                 )
-            elif manual and dep.node not in by_name and dep.node != root:
+            elif upstream is None and dep.node != root:
                 continue  # an unknown upstream, reported as such
-            elif manual and (upstream is None or upstream.workflow != node.workflow):
-                other = upstream.workflow if upstream is not None else ""
+            elif upstream is None or not upstream_manual:  # the root, or a scheduled node
                 _entry(item, "depends", dep.node).problem(
-                    f"manually triggered node {node.name!r} (workflow {node.workflow!r}) depends "
-                    + (
-                        f"on {dep.node!r} of workflow {other!r}"
-                        if other
-                        else f"on auto triggered {dep.node!r}"
-                    )
-                    + ": a manual workflow waits only for its own manual nodes",
-                    f"put both in one workflow (workflow: {other}), or remove the dependency"
-                    if other
-                    else "remove the dependency: a manual workflow holds manual nodes only",
+                    f"manually triggered node {node.name!r} (workflow {node.workflow!r}) "
+                    f"depends on auto triggered {dep.node!r}: a manual workflow waits only "
+                    "for its own manual nodes",
+                    "remove the dependency: a manual workflow holds manual nodes only",
+                )
+            elif upstream.workflow != node.workflow:
+                _entry(item, "depends", dep.node).problem(
+                    f"manually triggered node {node.name!r} (workflow {node.workflow!r}) "
+                    f"depends on {dep.node!r} of workflow {upstream.workflow!r}: a manual "
+                    "workflow waits only for its own manual nodes",
+                    f"put both in one workflow (workflow: {upstream.workflow}), "
+                    "or remove the dependency",
                 )
 
 
