@@ -49,3 +49,18 @@ def test_node_list_over_dataworks_filters_as_the_local_one(remote_demo, demo_bac
     every = remote_demo.list_nodes()
     manual = remote_demo.list_nodes(NodeFilter(trigger="Manual"))
     assert manual and len(manual) < len(every) and all(n.manual for n in manual)
+
+
+def test_a_window_read_again_over_dataworks_shows_what_changed_since(
+    remote_demo,  # noqa: F811
+    demo_backend,
+) -> None:
+    """The list's refresh reads its window again from its first row (``including``), deep in
+    the list too: a node frozen in DataWorks since shows frozen there, not as first read."""
+    first = remote_demo.node_page(NodeFilter(limit=PAGE))
+    second = remote_demo.node_page(NodeFilter(limit=PAGE, after=first.next_after))
+    target = second.items[0]
+    assert not target.frozen
+    demo_backend.freeze_node(target.name)
+    again = remote_demo.node_page(NodeFilter(limit=PAGE, after=target.name, including=True))
+    assert again.items[0].name == target.name and again.items[0].frozen

@@ -98,8 +98,9 @@ class Reads:
 
     def node_page(self, flt: NodeFilter) -> Page[NodeInfo, str]:
         """A window by name. ListTasks pages in no order we can key, so the task list is
-        read whole (paged by the API) for a first page and kept for the pages after it."""
-        tasks = self.api.tasks.all(refresh=flt.after is None)
+        read whole (paged by the API) for a window at either end or read again (a refresh,
+        ``including``) and kept for the pages scrolled to after it."""
+        tasks = self.api.tasks.all(refresh=flt.after is None or flt.including)
         nodes = (records.node(t) for t in tasks.values())
         return domain_records.node_page(flt, (n for n in nodes if node_matches(flt, n)))
 
