@@ -216,18 +216,19 @@ class DashboardScreen(OpsScreen):
     # -- reading ----------------------------------------------------------------------
 
     def load(self) -> None:
-        backend = self.console.backend
-        day = self.day()
         if self.dash is None:  # the first paint: the date's statuses (one count), then the rest
+            backend, day = self.console.backend, self.day()
             self.read(lambda: backend.status_counts(day), self._first)
         else:
-            self.read(lambda: backend.dashboard(day), self._show)
+            self._read_dashboard()
 
     def _first(self, counts: StatusCounts) -> None:
         if self.dash is None:
             self._draw_counts(counts)
-        backend = self.console.backend
-        day = self.day()
+        self._read_dashboard()
+
+    def _read_dashboard(self) -> None:
+        backend, day = self.console.backend, self.day()
         self.read(lambda: backend.dashboard(day), self._show)
 
     def _show(self, dash: Dashboard) -> None:
