@@ -130,12 +130,11 @@ def end_trees(
     owned: Collection[int] = (),
     escalating: Callable[[], None] | None = None,
     hurry: threading.Event | None = None,
-) -> int:
+) -> None:
     """End every process of these trees: SIGTERM, then SIGKILL to what still runs ``grace``
     seconds later (at once once ``hurry`` is set; ``escalating`` hears it first). What is
     started meanwhile is signalled too. Orphans this process adopted are reaped, except
-    ``owned`` (pids a Popen of ours waits for). Returns how many processes (or, without
-    /proc, groups) were signalled."""
+    ``owned`` (pids a Popen of ours waits for)."""
     tags = _wants_tags(trees)
     signalled: dict[int, tuple[int, int]] = {}  # pid -> (its start time, the last signal)
     for signum in (signal.SIGTERM, signal.SIGKILL):
@@ -157,13 +156,12 @@ def end_trees(
                         os.killpg(pgid, signum)
                     signalled[-pgid] = (0, signum)  # a group, as kill(2) names one
             if not live and not groups:
-                return len(signalled)
+                return
             if time.monotonic() >= deadline or (signum == signal.SIGTERM and _set(hurry)):
                 break
             time.sleep(_POLL)
         if signum == signal.SIGTERM and escalating is not None:
             escalating()
-    return len(signalled)
 
 
 def _groups_left(trees: Sequence[Tree]) -> list[int]:
