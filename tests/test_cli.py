@@ -41,6 +41,21 @@ def test_no_arguments_deploys_the_demo_and_summarises_today(tmp_path):
     assert (tmp_path / "opscenter" / "shop" / "state.db").exists()
 
 
+def test_unpredicted_baselines_read_in_the_zone_the_report_is_in(tmp_path):
+    """With --utc every committed time of the report is in UTC, a promise not yet predicted
+    as much as a predicted one: exec_dashboard's 09:00 CST is 01:00 UTC."""
+    assert run_opscenter(state=str(tmp_path)).returncode == 0
+    text = run_opscenter("status", "--utc", state=str(tmp_path))
+    assert text.returncode == 0, text.stderr
+    assert "· committed times in UTC" in text.stdout
+    assert "exec_dashboard     priority 8  committed 01:00  margin 30m  · not predicted" in (
+        text.stdout
+    )
+    data = run_opscenter("status", "--utc", "--json", state=str(tmp_path))
+    [dashboard] = [b for b in json.loads(data.stdout)["baselines"] if b["name"] == "exec_dashboard"]
+    assert (dashboard["committed"], dashboard["status"]) == ("01:00", None)
+
+
 def test_running_it_again_redeploys_nothing_and_generates_nothing(tmp_path):
     run_opscenter(state=str(tmp_path))
     again = run_opscenter(state=str(tmp_path))

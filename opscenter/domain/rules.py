@@ -10,7 +10,9 @@ and the CLI and the console then disagree about the same instance.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
+
+from opscenter.domain.times import wall_to_store
 
 SLOW_FACTOR = 1.5  # decision 13.10: more than 1.5 x the node's average ...
 SLOW_MARGIN = timedelta(minutes=10)  # ... and at least 10 minutes over it
@@ -85,3 +87,12 @@ def default_bizdate(now: datetime, zone: tzinfo) -> date:
     by the world's clock (``now`` aware, as ``Backend.now()`` and a Clock give it): what
     today's daily instances run for."""
     return bizdate_of(now.astimezone(zone).date())
+
+
+def committed_moment(bizdate: date, hhmm: str, zone: tzinfo) -> datetime:
+    """The committed time of a business date as naive UTC; hh 24..47 is the day after."""
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    local = datetime.combine(bizdate + timedelta(days=1), time(0)) + timedelta(
+        hours=hours, minutes=minutes
+    )
+    return wall_to_store(local, zone)

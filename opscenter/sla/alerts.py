@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from opscenter.domain.model import AlertRule, AlertTrigger, InstanceKind
+from opscenter.domain.rules import committed_moment
 from opscenter.domain.times import show_moment, show_wall, to_local
-from opscenter.sla.monitor import committed_moment
 from opscenter.store.models import (
     AlertRow,
     BaselineInstanceRow,

@@ -11,16 +11,15 @@ ERROR when one fails, SLOW when one runs much longer than usual (decision
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row, Select, insert, select, update
 
 from opscenter.domain.model import NodeType, Status
 from opscenter.domain.records import BaselineStatus, Blocker, InstanceInfo
-from opscenter.domain.rules import duration_text, is_slow
-from opscenter.domain.times import to_local, wall_to_store
+from opscenter.domain.rules import committed_moment, duration_text, is_slow
+from opscenter.domain.times import to_local
 from opscenter.sla.predict import Prediction, Protected, predict
 from opscenter.store.batches import chunks
 from opscenter.store.models import (
@@ -115,15 +114,6 @@ def stored_status(
         blocked,
         row.if_rerun_now,
     )
-
-
-def committed_moment(bizdate: date, hhmm: str, zone: ZoneInfo) -> datetime:
-    """The committed time of a business date as naive UTC; hh 24..47 is the day after."""
-    hours, minutes = (int(part) for part in hhmm.split(":"))
-    local = datetime.combine(bizdate + timedelta(days=1), time(0)) + timedelta(
-        hours=hours, minutes=minutes
-    )
-    return wall_to_store(local, zone)
 
 
 class Averages(Protocol):

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from opscenter.backends.base import Backend
 from opscenter.domain.model import InstanceKind, Status
 from opscenter.domain.records import BaselineStatus, InstanceFilter
-from opscenter.domain.rules import minutes_text
-from opscenter.domain.times import TimeView, to_local, zone_label
+from opscenter.domain.rules import committed_moment, minutes_text
+from opscenter.domain.times import TimeView, to_local
 from opscenter.options import Options
 from opscenter.verbs.output import BASELINE_GLYPH, yesterday
 
@@ -53,20 +53,27 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
     if info.stopped_at is not None:  # a simulated world stands where its scheduler left it
         clock += f"; scheduler stopped at {view.moment(info.stopped_at)}"
     listed = backend.list_baselines(bizdate)
-    found = _baseline_summary(listed, ZoneInfo("UTC") if view.zone is UTC else zone)
+    shown = ZoneInfo("UTC") if view.zone is UTC else zone
+    found = _baseline_summary(listed, shown)
     predicted = {b["name"] for b in found}
-    # a baseline no scheduler has predicted for this date yet is still a promise
+    # a baseline no scheduler has predicted for this date yet is still a promise; its
+    # committed times are read in the same zone as the predicted ones'
+    waiting_for_prediction = [
+        b for b in backend.list_baseline_definitions() if b.enabled and b.name not in predicted
+    ]
     unpredicted = [
         {
             "name": b.name,
             "priority": b.priority,
-            "committed": ", ".join(b.committed),
+            "committed": ", ".join(
+                f"{to_local(committed_moment(bizdate, hhmm, zone), shown):%H:%M}"
+                for hhmm in b.committed
+            ),
             "margin": b.margin,
             "nodes": list(b.nodes),
             "status": None,
         }
-        for b in backend.list_baseline_definitions()
-        if b.enabled and b.name not in predicted
+        for b in waiting_for_prediction
     ]
     data = {
         "workspace": info.name,
@@ -115,7 +122,11 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
             lines += [
                 "",
                 f"Baselines not predicted yet for bizdate {bizdate} · committed times in "
-                f"{zone_label(backend.now().astimezone(zone))}",
+                + view.moments_label(
+                    committed_moment(bizdate, hhmm, zone)
+                    for b in waiting_for_prediction
+                    for hhmm in b.committed
+                ),
             ]
         for b in unpredicted:
             lines += _baseline_lines(b, "· not predicted")
