@@ -78,30 +78,28 @@ class Searchable(Protocol):
     def rfind(self, sub: Any, start: int = ..., end: int = ..., /) -> int: ...
 
 
-def _candidate_lines(
-    data: Searchable, pieces: tuple[Any, ...], newline: Any, start: int, end: int
-) -> Iterator[tuple[int, int]]:
+def _candidate_lines(data: Searchable, start: int, end: int) -> Iterator[tuple[int, int]]:
     """Where each line of ``data[start:end]`` holding a piece starts and ends (its newline),
     in order. ``start`` is a line's start. A chunk without a piece costs one find per piece,
     and an early hit does not pay for the rest of a large log."""
     at = start
     while at < end:
-        cut = data.find(newline, min(at + _CHUNK, end), end)
+        cut = data.find(b"\n", min(at + _CHUNK, end), end)
         chunk_end = end if cut < 0 else cut + 1
-        found = [data.find(piece, at, chunk_end) for piece in pieces]
+        found = [data.find(piece, at, chunk_end) for piece in _BYTE_PIECES]
         while True:
             hits = [position for position in found if position >= 0]
             if not hits:
                 break
             hit = min(hits)
-            line_start = data.rfind(newline, at, hit) + 1 or at
-            line_end = data.find(newline, hit, chunk_end)
+            line_start = data.rfind(b"\n", at, hit) + 1 or at
+            line_end = data.find(b"\n", hit, chunk_end)
             line_end = chunk_end if line_end < 0 else line_end
             yield line_start, line_end
             at = line_end + 1
             for i, position in enumerate(found):
                 if 0 <= position < at:
-                    found[i] = data.find(pieces[i], at, chunk_end)
+                    found[i] = data.find(_BYTE_PIECES[i], at, chunk_end)
         at = chunk_end
 
 
@@ -109,7 +107,7 @@ def error_spans(data: Searchable, start: int, end: int) -> Iterator[tuple[int, i
     """Each error line of UTF-8 ``data[start:end]`` (bytes, or a log file's mmap) in order:
     where it starts, where it ends (its newline), and whether it is a cause (not the
     closing summary). ``start`` is a line's start."""
-    for line_start, line_end in _candidate_lines(data, _BYTE_PIECES, b"\n", start, end):
+    for line_start, line_end in _candidate_lines(data, start, end):
         kind = error_kind(data, line_start, line_end)
         if kind is not None:
             yield line_start, line_end, kind
