@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from opscenter.scheduler.daemon import SchedulerThread
+from opscenter.scheduler.daemon import SchedulerThread, run_scheduler
 from opscenter.scheduler.worldclock import ClockPlan
 from opscenter.store.db import open_store
 from opscenter.store.identity import StoreChanged, store_files
@@ -227,3 +228,17 @@ def test_a_watched_store_is_not_made_anew_at_its_deleted_path(tmp_path: Path) ->
 
 def test_only_sqlite_files_have_an_identity_to_watch(tmp_path: Path) -> None:
     assert store_files(open_store("sqlite:///:memory:")) is None
+
+
+def test_a_scheduler_that_fails_leaves_no_watch_behind(tmp_path: Path) -> None:
+    """A scheduler that fails (here: its workspace is not in the store) ends its store watch
+    with it, rather than leaving it to look at the files, and later say it is stopping
+    attempts, for the life of the process (a console whose scheduler thread failed)."""
+    db = open_store(f"sqlite:///{tmp_path / 'state.db'}")
+    with pytest.raises(Exception):  # noqa: B017, PT011 - how it fails is not the point
+        run_scheduler(db, 999, ClockPlan(speed=1), threading.Event(), say=lambda _text: None)
+    deadline = time.monotonic() + 5
+    while any(t.name == "store-watch" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the store watch outlived its scheduler"
+        time.sleep(0.05)
+    db.dispose()

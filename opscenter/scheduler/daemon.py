@@ -43,6 +43,7 @@ def run_scheduler(
     try:
         _run(db, workspace_id, plan, stop, say, holder or lease.new_holder_name(), on_state, watch)
     finally:  # the store's change is the reason, whatever its old files did meanwhile
+        watch.end()  # the scheduler may have failed without ``stop`` ever being set
         if watch.reason:
             raise StoreChanged(
                 f"{watch.reason} while this scheduler ran on it; "
@@ -52,11 +53,13 @@ def run_scheduler(
 
 class _StoreWatch:
     """Looks at the store's files every WATCH_EVERY seconds; once they changed, it says so,
-    keeps the reason and sets ``stop``. A store that is not a SQLite file is not watched."""
+    keeps the reason and sets ``stop``. A store that is not a SQLite file is not watched.
+    It ends with the scheduler (``end``), whether it stopped or failed."""
 
     def __init__(self, db: Database, stop: threading.Event, say: Callable[[str], None]) -> None:
         self.reason: str | None = None
         self._stop = stop
+        self._ended = threading.Event()
         self._say = say
         files = store_files(db)
         if files is not None:
@@ -64,8 +67,11 @@ class _StoreWatch:
                 target=self._look, args=(files,), name="store-watch", daemon=True
             ).start()
 
+    def end(self) -> None:
+        self._ended.set()
+
     def _look(self, files: StoreFiles) -> None:
-        while not self._stop.wait(WATCH_EVERY):
+        while not self._ended.wait(WATCH_EVERY) and not self._stop.is_set():
             reason = files.changed()
             if reason:
                 self.reason = reason
