@@ -66,6 +66,9 @@ class CycleType(StrEnum):
         return self in (CycleType.MINUTE, CycleType.HOUR)
 
 
+MANUAL_CYCLE = "manual"  # the cycle a manually triggered node is listed with: it has no cron
+
+
 class Status(StrEnum):
     """Instance status, legacy API spelling (spec 3.1)."""
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.model import Dependency, Node, TriggerType, Workspace
+from opscenter.domain.model import MANUAL_CYCLE, Dependency, Node, TriggerType, Workspace
 from opscenter.store import audit
 from opscenter.store.models import (
     BaselineRow,
@@ -51,9 +51,6 @@ class DeployReport:
             f"workspace {self.workspace}: {len(self.added)} added, {len(self.changed)} changed, "
             f"{len(self.removed)} removed, {len(self.unchanged)} unchanged"
         )
-
-
-MANUAL_CYCLE = "manual"  # the cycle type of a manually triggered node, which has no cron
 
 
 _NODE_FIELDS = tuple(f.name for f in fields(Node))

@@ -22,7 +22,7 @@ from opscenter.backends.dataworks.vocabulary import (
     TASK_TYPES,
 )
 from opscenter.domain.cron import parse_cron
-from opscenter.domain.model import InstanceKind, Status
+from opscenter.domain.model import MANUAL_CYCLE, InstanceKind, Status
 from opscenter.domain.records import (
     AlertInfo,
     AttemptInfo,
@@ -33,7 +33,6 @@ from opscenter.domain.records import (
     NodeInfo,
     StatusCounts,
 )
-from opscenter.store.deploy import MANUAL_CYCLE
 
 
 def moment(millis: Any) -> datetime | None:

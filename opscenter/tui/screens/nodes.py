@@ -25,7 +25,7 @@ from textual.widgets.option_list import Option
 
 from opscenter.backends.base import Backend
 from opscenter.domain.cron import CronError, parse_cron
-from opscenter.domain.model import CycleType
+from opscenter.domain.model import MANUAL_CYCLE, CycleType
 from opscenter.domain.records import NodeChoices, NodeFilter, NodeInfo, Page
 from opscenter.domain.rules import duration_text, minutes_text
 from opscenter.domain.times import TimeView, show_moment
@@ -54,7 +54,7 @@ def _span(values: tuple[int, ...]) -> str:
 def short_schedule(info: NodeInfo) -> str:
     """The cycle and its times in a column's width: ``day 00:30``, ``hour :05 00-07``."""
     if info.manual:
-        return "manual"
+        return MANUAL_CYCLE
     try:
         cron = parse_cron(info.cron)
     except CronError:
