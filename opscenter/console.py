@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as Database
@@ -23,11 +22,11 @@ from opscenter.domain.records import not_deployed
 from opscenter.domain.times import wall_to_store
 from opscenter.errors import UsageError
 from opscenter.options import Options
-from opscenter.project.loader import load_workspace, workspace_file
+from opscenter.project.loader import load_workspace
 from opscenter.remote import open_dataworks
 from opscenter.scheduler.daemon import SchedulerThread
 from opscenter.scheduler.worldclock import ClockPlan, StoreClock
-from opscenter.store import meta, summary
+from opscenter.store import summary
 from opscenter.store.audit import os_user
 
 DEMO_SPEED = 120.0
@@ -40,14 +39,6 @@ def demo_start(last_activity: datetime | None, now: datetime, zone: ZoneInfo) ->
     if last_activity is not None and last_activity > start:
         start = last_activity
     return start.replace(tzinfo=UTC)
-
-
-def unchanged(db: Database, name: str, folder: Path) -> bool:
-    """The bundled workspace's files are the ones last deployed (their digest is the one the
-    store keeps), so opening the console reads and deploys nothing of them."""
-    digest = world.folder_digest(workspace_file(folder).parent)
-    with db.connect() as conn:
-        return meta.bundled_digest(conn, name) == digest
 
 
 @dataclass(frozen=True)
@@ -78,7 +69,12 @@ def open_world(options: Options, wall: Clock) -> ConsoleWorld:
         return ConsoleWorld(name, db, known, None)
     demo = options.is_demo
     # the demo deployed from these very files needs no deploy, nor its YAML read again
-    settled = demo and known is not None and folder is not None and unchanged(db, name, folder)
+    settled = (
+        demo
+        and known is not None
+        and folder is not None
+        and world.bundled_unchanged(db, name, folder)
+    )
     if folder is not None and not settled:
         zone = ZoneInfo(load_workspace(folder).timezone)
     else:

@@ -108,23 +108,29 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+def bundled_unchanged(db: Engine, name: str, folder: Path) -> bool:
+    """The bundled workspace's files are the ones last deployed: their digest is the one the
+    store keeps."""
+    digest = folder_digest(workspace_file(folder).parent)
+    with db.connect() as conn:
+        return meta.bundled_digest(conn, name) == digest
+
+
 def deploy_bundled(options: Options, path: Path, clock: Clock) -> tuple[DeployReport, Engine, bool]:
     """The demo is deployed when its store lacks it or its files changed (a new opscenter),
     never over an operator's undeploy or freeze otherwise. The flag: it was deployed now."""
     workspace = load_workspace(path)
     url, _ = store_for(options, workspace.name)
     db = open_store(url)
-    digest = folder_digest(workspace_file(path).parent)
     with db.connect() as conn:
-        known = meta.bundled_digest(conn, workspace.name)
         deployed = conn.scalar(select(WorkspaceRow.id).where(WorkspaceRow.name == workspace.name))
-    if known == digest and deployed is not None:
+    if deployed is not None and bundled_unchanged(db, workspace.name, path):
         names = [node.name for node in workspace.nodes]
         return DeployReport(workspace.name, deployed, unchanged=names), db, False
     db.dispose()  # the deploy opens the same store for itself: no second pool left behind
     report, db = deploy_workspace(options, path, clock)
     with writing(db) as conn:
-        meta.write(conn, meta.BUNDLED + workspace.name, digest)
+        meta.write(conn, meta.BUNDLED + workspace.name, folder_digest(workspace_file(path).parent))
     return report, db, True
 
 
