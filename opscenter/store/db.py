@@ -117,6 +117,9 @@ def unwritable(engine: Engine) -> str | None:
 
 
 def _engine(parsed: URL, path: Path | None, reason: str | None) -> Engine:
+    if parsed.get_backend_name() == "postgresql":
+        # reads see one snapshot each; writers serialise on a lock at READ COMMITTED (tx)
+        return create_engine(parsed, isolation_level="REPEATABLE READ", pool_pre_ping=True)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed)
     if path is not None and reason is not None:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, inspect, select
 from opscenter.store import migrations
 from opscenter.store.files import FILE_MODE
 from opscenter.store.models import SCHEMA_VERSION, Meta
+from opscenter.store.tx import write_transaction
 
 
 class SchemaError(Exception):
@@ -110,9 +111,8 @@ def _migrating(engine: Engine) -> Iterator[Connection]:
     with engine.connect() as conn:
         _foreign_keys(conn, on=False)
         try:
-            conn = conn.execution_options(sqlite_immediate=True)
-            with conn.begin():
-                yield conn
+            with write_transaction(conn) as (locked, _):
+                yield locked
         finally:
             _foreign_keys(conn, on=True)
 
