@@ -242,6 +242,8 @@ def parser(handlers: Mapping[str, Command]) -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=_positive, default=50)
     _json_option(audit)
 
+    _serve(command("serve", "the console in a browser (textual-serve), for demos and links"))
+
     emulate = command(
         "emulate", "serve the workspace over the DataWorks OpenAPI (a local emulator)"
     )
@@ -258,6 +260,25 @@ def parser(handlers: Mapping[str, Command]) -> argparse.ArgumentParser:
         "history keeps it",
     )
     return parser
+
+
+def _serve(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to answer on (default: loopback)"
+    )
+    serve.add_argument("--port", type=_port, default=8000, help="0: any free port (default 8000)")
+    serve.add_argument(
+        "--expose",
+        action="store_true",
+        help="allow a --host that is not loopback: anyone who reaches the port gets the console",
+    )
+    serve.add_argument(
+        "--allow-actions",
+        action="store_true",
+        help="let browser consoles act (rerun, freeze, ...); default: read-only",
+    )
+    _console_options(serve, backend=False)
+    serve.add_argument("--session", action="store_true", help=argparse.SUPPRESS)
 
 
 def _emergency(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
@@ -344,8 +365,8 @@ def _world_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _console_options(parser: argparse.ArgumentParser) -> None:
-    console = parser.add_argument_group("console (opscenter with no command)")
+def _console_options(parser: argparse.ArgumentParser, *, backend: bool = True) -> None:
+    console = parser.add_argument_group("console (opscenter with no command, and serve)")
     console.add_argument(
         "--speed",
         type=_speed,
@@ -365,7 +386,8 @@ def _console_options(parser: argparse.ArgumentParser) -> None:
         default=argparse.SUPPRESS,
         help="attach to a database another scheduler drives; run none here",
     )
-    _dataworks_options(parser)
+    if backend:
+        _dataworks_options(parser)
     console.add_argument(
         "--theme",
         default=argparse.SUPPRESS,

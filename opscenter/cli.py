@@ -105,7 +105,8 @@ def _shielded(handler: Command, options: Options) -> secrets.Kept | None:
         from opscenter.backends.dataworks.client import KEPT as DATAWORKS
 
         return DATAWORKS
-    if handler is _CONSOLE or (isinstance(handler, _LocalOnly) and handler.name == "scheduler"):
+    local = handler.name if isinstance(handler, _LocalOnly) else None
+    if handler is _CONSOLE or local in ("scheduler", "serve"):
         return secrets.Kept()
     if isinstance(handler, _LocalOnly) and handler.name == "emulate":
         from opscenter.backends.dataworks.emulator.gateway import KEPT
@@ -351,6 +352,22 @@ def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int
     return 0
 
 
+def _serve(args: argparse.Namespace, options: Options, clock: Clock) -> int:
+    """The console in a browser; ``--session``: one browser connection's console."""
+    from opscenter import serve
+
+    if args.session:
+        return serve.session(options, clock)
+    return serve.serve(
+        options,
+        clock,
+        host=args.host,
+        port=args.port,
+        expose=args.expose,
+        allow_actions=args.allow_actions,
+    )
+
+
 _CONSOLE, _PIPED = _Console(), _Piped()
 _VERBS: dict[str, Verb] = {
     "status": status.status,
@@ -386,6 +403,7 @@ _LOCAL: dict[str, Handler] = {
     "deploy": _deploy,
     "scheduler": _scheduler,
     "emulate": _emulate,
+    "serve": _serve,
 }
 _COMMANDS: dict[str, Command] = {name: _Verb(verb) for name, verb in _VERBS.items()} | {
     name: _LocalOnly(name, handler) for name, handler in _LOCAL.items()
