@@ -17,6 +17,9 @@ from opscenter.store.deploy import DeployReport, deploy
 
 DEPLOYED_AT = datetime(2025, 11, 1, 6, 0)  # naive UTC: 14:00 in Asia/Shanghai
 
+# store_url, any_store, any_world: the tests that run on SQLite and on PostgreSQL
+pytest_plugins = ["tests.postgres"]
+
 
 @pytest.fixture(autouse=True)
 def _no_personal_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
@@ -54,9 +57,13 @@ def store(tmp_path: Path) -> Engine:
 
 
 def deploy_folder(engine: Engine, folder: Path, now: datetime = DEPLOYED_AT) -> DeployReport:
-    """Deploy with warehouse, landing folder and logs beside the store, never in the sources."""
+    """Deploy with warehouse, landing folder and logs beside the store (beside the workspace
+    on a server database), never in the sources."""
     workspace = load_workspace(folder)
-    data_dir = Path(engine.url.database).parent / "data"
+    if engine.url.get_backend_name() == "sqlite":
+        data_dir = Path(str(engine.url.database)).parent / "data"
+    else:
+        data_dir = folder.parent / "data"
     return deploy(engine, workspace, folder, data_dir=data_dir, now=now, user="tester")
 
 

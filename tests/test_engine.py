@@ -28,6 +28,13 @@ from tests.harness import (
     process_gone,
 )
 
+
+@pytest.fixture
+def store(any_store: Database) -> Database:
+    """Every test here runs on SQLite and on PostgreSQL (the world fixture takes this store)."""
+    return any_store
+
+
 # ---------------------------------------------------------------------------
 # 3.2 run conditions
 # ---------------------------------------------------------------------------

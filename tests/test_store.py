@@ -7,7 +7,7 @@ import stat
 from datetime import datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.orm import Session
 
 from opscenter.cli import main
@@ -50,9 +50,8 @@ def test_state_file_and_folder_are_private_to_the_owner(tmp_path):
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
 
 
-def test_indexes_serve_the_console_queries(store):
-    with store.connect() as connection:
-        indexes = {row[1] for row in connection.execute(text("PRAGMA index_list('instances')"))}
+def test_indexes_serve_the_console_queries(any_store):
+    indexes = {index["name"] for index in inspect(any_store).get_indexes("instances")}
     assert {"ix_instances_bizdate_status", "ix_instances_node_cyctime", "ix_instances_cyctime"} <= (
         indexes
     )
@@ -94,33 +93,33 @@ def test_a_malformed_url_is_a_clear_error():
         open_store("not a url")
 
 
-def test_first_deploy_adds_every_node_and_the_root(tmp_path, store):
-    report = deploy_folder(store, write_workspace(tmp_path / "ws", WORKSPACE))
+def test_first_deploy_adds_every_node_and_the_root(tmp_path, any_store):
+    report = deploy_folder(any_store, write_workspace(tmp_path / "ws", WORKSPACE))
     assert sorted(report.added) == ["extract", "load", "ws_root"]
     assert report.changed == report.removed == report.unchanged == []
 
 
-def test_redeploying_an_unchanged_workspace_changes_nothing(tmp_path, store):
+def test_redeploying_an_unchanged_workspace_changes_nothing(tmp_path, any_store):
     folder = write_workspace(tmp_path / "ws", WORKSPACE)
-    deploy_folder(store, folder)
-    with Session(store) as session:
+    deploy_folder(any_store, folder)
+    with Session(any_store) as session:
         before = session.execute(select(NodeVersionRow.id, NodeVersionRow.digest)).all()
-    report = deploy_folder(store, folder, now=datetime(2025, 11, 2))
+    report = deploy_folder(any_store, folder, now=datetime(2025, 11, 2))
     assert report.added == report.changed == report.removed == []
     assert sorted(report.unchanged) == ["extract", "load", "ws_root"]
-    with Session(store) as session:
+    with Session(any_store) as session:
         assert session.execute(select(NodeVersionRow.id, NodeVersionRow.digest)).all() == before
 
 
-def test_a_changed_node_gets_a_new_version_and_keeps_its_id(tmp_path, store):
+def test_a_changed_node_gets_a_new_version_and_keeps_its_id(tmp_path, any_store):
     folder = write_workspace(tmp_path / "ws", WORKSPACE)
-    deploy_folder(store, folder)
-    with Session(store) as session:
+    deploy_folder(any_store, folder)
+    with Session(any_store) as session:
         node_id = session.scalar(select(NodeRow.id).where(NodeRow.name == "load"))
     write_workspace(folder, WORKSPACE.replace("00 00 02 * * ?", "00 30 02 * * ?"))
-    report = deploy_folder(store, folder)
+    report = deploy_folder(any_store, folder)
     assert report.changed == ["load"]
-    with Session(store) as session:
+    with Session(any_store) as session:
         node = session.get(NodeRow, node_id)
         version = session.get(NodeVersionRow, node.current_version_id)
         assert (version.version, version.cron) == (2, "00 30 02 * * ?")
@@ -128,9 +127,9 @@ def test_a_changed_node_gets_a_new_version_and_keeps_its_id(tmp_path, store):
         assert session.scalar(count) == 2
 
 
-def test_a_node_missing_from_the_workspace_is_undeployed_not_deleted(tmp_path, store):
+def test_a_node_missing_from_the_workspace_is_undeployed_not_deleted(tmp_path, any_store):
     folder = write_workspace(tmp_path / "ws", WORKSPACE)
-    deploy_folder(store, folder)
+    deploy_folder(any_store, folder)
     write_workspace(
         folder,
         """
@@ -139,18 +138,18 @@ def test_a_node_missing_from_the_workspace_is_undeployed_not_deleted(tmp_path, s
           - {name: extract, type: virtual, trigger: {cron: "00 00 01 * * ?"}}
         """,
     )
-    report = deploy_folder(store, folder)
+    report = deploy_folder(any_store, folder)
     assert report.removed == ["load"]
-    with Session(store) as session:
+    with Session(any_store) as session:
         state = session.scalar(select(NodeRow.state).where(NodeRow.name == "load"))
     assert state == "undeployed"
-    back = deploy_folder(store, write_workspace(folder, WORKSPACE))
+    back = deploy_folder(any_store, write_workspace(folder, WORKSPACE))
     assert back.changed == ["load"]
 
 
-def test_every_deploy_is_audited_with_who_and_what(tmp_path, store):
-    deploy_folder(store, write_workspace(tmp_path / "ws", WORKSPACE))
-    with Session(store) as session:
+def test_every_deploy_is_audited_with_who_and_what(tmp_path, any_store):
+    deploy_folder(any_store, write_workspace(tmp_path / "ws", WORKSPACE))
+    with Session(any_store) as session:
         [row] = session.scalars(select(AuditRow)).all()
     assert (row.user, row.action, row.targets, row.outcome) == ("tester", "deploy", ["ws"], "ok")
     assert "3 added" in row.detail
