@@ -147,9 +147,13 @@ def postgres_url(postgres_cluster: Cluster, _postgres_admin: Engine) -> Iterator
 
 
 @pytest.fixture(params=STORES)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A new store's URL, once on SQLite and once on PostgreSQL."""
+def store_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """A new store's URL, once on SQLite and once on PostgreSQL. The data folder (warehouse,
+    landing, logs) of a server store is under $XDG_STATE_HOME, here this test's own."""
     if request.param == "postgresql":
+        monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
         return str(request.getfixturevalue("postgres_url"))
     return f"sqlite:///{tmp_path / 'state' / 'state.db'}"
 

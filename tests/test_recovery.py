@@ -2,7 +2,8 @@
 verbs reach the one running. (kill -9 at random moments of a busy day, with the store's
 invariants checked after each restart, is tests/test_crash_safety.py.)
 
-Real `opscenter scheduler` processes on one SQLite file, real shell nodes.
+Real `opscenter scheduler` processes on one store (SQLite, then PostgreSQL), real shell
+nodes.
 """
 
 from __future__ import annotations
@@ -56,9 +57,9 @@ def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path):
+def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path, store_url):
     folder = busy_workspace(tmp_path / "ws")
-    url = f"sqlite:///{tmp_path / 'state.db'}"
+    url = store_url
     args = ["--workspace", str(folder), "--db", url]
     first = start_scheduler(args, tmp_path / "first.log")
     wait_for_words(tmp_path / "first.log", "holds the lease", 30, first)  # the second waits
@@ -76,7 +77,7 @@ def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path):
                 proc.wait(timeout=30)
 
 
-def test_actions_from_the_cli_reach_a_running_scheduler(tmp_path):
+def test_actions_from_the_cli_reach_a_running_scheduler(tmp_path, store_url):
     folder = write_workspace(
         tmp_path / "ws",
         """
@@ -87,7 +88,7 @@ def test_actions_from_the_cli_reach_a_running_scheduler(tmp_path):
           - {name: after, type: virtual, trigger: {cron: "00 00 00 * * ?"}, depends: [broken]}
         """,
     )
-    url = f"sqlite:///{tmp_path / 'state.db'}"
+    url = store_url
     proc = start_scheduler(["--workspace", str(folder), "--db", url], tmp_path / "sched.log")
     try:
         wait_for_words(tmp_path / "sched.log", "holds the lease", 30, proc)
