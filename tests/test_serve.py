@@ -18,15 +18,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 import pytest
+from aiohttp import ClientWebSocketResponse
 
+from opscenter.scheduler.processes import OPERATOR_SECRETS
 from tests.processes import alive, run_opscenter
+
+T = TypeVar("T")
 
 URL = re.compile(r"http://[^\s/]+:\d+/")
 
@@ -212,28 +217,33 @@ def test_another_site_cannot_drive_or_rebind_to_the_console(tmp_path: Path) -> N
         assert children(served.process.pid) == []  # no console was started for it
 
 
+async def _with_a_console(url: str, then: Callable[[ClientWebSocketResponse], Awaitable[T]]) -> T:
+    """``then`` the websocket of a browser connection, once its console drew the dashboard."""
+    socket_url = url.replace("http://", "ws://") + "ws?width=100&height=30"
+    async with (
+        aiohttp.ClientSession() as client,
+        client.ws_connect(socket_url, origin=url.rstrip("/")) as ws,
+    ):
+        seen = b""
+        while b"Dash" not in seen:
+            message = await ws.receive(timeout=60)
+            assert message.type == aiohttp.WSMsgType.BINARY, message
+            seen += message.data
+        return await then(ws)
+
+
 def test_sigterm_ends_the_server_and_its_consoles(tmp_path: Path) -> None:
     with serving([], tmp_path) as served:
 
-        async def connected_then_stopped() -> list[int]:
-            socket_url = served.url.replace("http://", "ws://") + "ws?width=100&height=30"
-            async with (
-                aiohttp.ClientSession() as client,
-                client.ws_connect(socket_url, origin=served.url.rstrip("/")) as ws,
-            ):
-                seen = b""
-                while b"Dash" not in seen:
-                    message = await ws.receive(timeout=60)
-                    assert message.type == aiohttp.WSMsgType.BINARY, message
-                    seen += message.data
-                consoles = children(served.process.pid)
-                served.process.send_signal(signal.SIGTERM)
-                while not ws.closed:  # the page hears its session end, as a browser does
-                    await ws.receive(timeout=30)
-                await asyncio.to_thread(served.process.wait, 30)
-                return consoles
+        async def stopped(ws: ClientWebSocketResponse) -> list[int]:
+            consoles = children(served.process.pid)
+            served.process.send_signal(signal.SIGTERM)
+            while not ws.closed:  # the page hears its session end, as a browser does
+                await ws.receive(timeout=30)
+            await asyncio.to_thread(served.process.wait, 30)
+            return consoles
 
-        consoles = asyncio.run(connected_then_stopped())
+        consoles = asyncio.run(_with_a_console(served.url, stopped))
         assert consoles, "no console process was started for the connection"
         assert served.process.returncode == 0
         deadline = time.monotonic() + 10
@@ -241,6 +251,22 @@ def test_sigterm_ends_the_server_and_its_consoles(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "a console outlived its server"
             time.sleep(0.1)
         assert "scheduler stopped" in served.said()
+
+
+def test_neither_serve_nor_its_consoles_hold_the_operators_secrets(tmp_path: Path) -> None:
+    """serve runs nodes: like the scheduler it starts again without the operator's
+    credentials, which a node could read in /proc/<pid>/environ; its consoles inherit that."""
+    marker = f"secret-{time.monotonic_ns()}"
+    env = quiet_env(tmp_path) | dict.fromkeys(OPERATOR_SECRETS, marker)
+    with serving([], tmp_path, env) as served:
+
+        async def environments(_ws: ClientWebSocketResponse) -> dict[int, bytes]:
+            pids = [served.process.pid, *children(served.process.pid)]
+            return {pid: Path(f"/proc/{pid}/environ").read_bytes() for pid in pids}
+
+        seen = asyncio.run(_with_a_console(served.url, environments))
+    assert len(seen) == 2, seen.keys()  # serve and one console
+    assert all(marker.encode() not in environ for environ in seen.values())
 
 
 def test_serve_needs_a_local_world(tmp_path: Path) -> None:
