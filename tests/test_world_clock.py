@@ -73,6 +73,7 @@ def test_every_reader_tells_the_schedulers_time_and_a_stopped_world_stands(db: E
     reader = StoreClock(db, wall, refresh=0)
     assert reader.now() == scheduler.now() == WORLD_START
     wall.advance(60)  # one real minute at ×600: ten world hours
+    worldclock.seen(db, holder, wall)  # its heartbeat: it is alive
     assert scheduler.now() == WORLD_START + timedelta(hours=10)
     assert reader.now() == scheduler.now()
     assert reader.speed == 600 and reader.stopped_at() is None
@@ -82,27 +83,40 @@ def test_every_reader_tells_the_schedulers_time_and_a_stopped_world_stands(db: E
     assert reader.now() == WORLD_START + timedelta(hours=10)
     assert reader.stopped_at() == WORLD_START + timedelta(hours=10)
 
-    again = take_lease(db, ClockPlan(wall=wall), holder_here("b"))  # no --speed: resume
+    resumer = holder_here("b")
+    again = take_lease(db, ClockPlan(wall=wall), resumer)  # no --speed: resume
     assert again.now() == WORLD_START + timedelta(hours=10) and again.speed == 600
     wall.advance(6)
+    worldclock.seen(db, resumer, wall)
     assert reader.now() == again.now() == WORLD_START + timedelta(hours=11)
 
 
-def test_a_world_whose_scheduler_was_killed_stands_where_it_was_last_seen(db: Engine) -> None:
+def test_a_world_whose_scheduler_died_runs_on_briefly_then_stands_and_never_goes_back(
+    db: Engine,
+) -> None:
+    """A killed scheduler says nothing: readers' time must not run on until the lease turns
+    stale (15 s, at x120 half an hour) and then jump back to the last heartbeat."""
+    assert worldclock.LIVENESS == timedelta(seconds=5)  # at x120: 10 world minutes
     wall = ManualClock(REAL_NOW)
     plan = ClockPlan(speed=120, start=WORLD_START, wall=wall)
     holder = holder_here("k")
     take_lease(db, plan, holder)
     wall.advance(30)
-    worldclock.seen(db, holder, wall)  # a heartbeat at one world hour
-    wall.advance(30)
-    with db.begin() as conn:  # kill -9: the heartbeat stops and goes stale
+    worldclock.seen(db, holder, wall)  # its last heartbeat, at one world hour
+    reader = StoreClock(db, wall, refresh=0)
+    wall.advance(2)  # a heartbeat late is no death: the world runs on
+    assert reader.now() == WORLD_START + timedelta(hours=1, minutes=4)
+    wall.advance(28)  # killed: no heartbeat since, its lease not yet stale
+    stands = WORLD_START + timedelta(hours=1, minutes=10)
+    assert reader.now() == stands
+    with db.begin() as conn:  # the heartbeat goes stale
         conn.execute(
             update(LeaseRow).values(heartbeat_at=datetime(2020, 1, 1), holder="elsewhere:1:x")
         )
-    reader = StoreClock(db, wall, refresh=0)
-    assert reader.now() == WORLD_START + timedelta(hours=1)
-    assert reader.stopped_at() == WORLD_START + timedelta(hours=1)
+    assert reader.now() == reader.stopped_at() == stands
+    wall.advance(600)
+    again = take_lease(db, ClockPlan(wall=wall), holder_here("n"))  # a standby takes over
+    assert again.now() == reader.now() == stands  # from where readers were told it stands
 
 
 def test_a_real_time_world_reads_real_time_and_a_store_never_scheduled_too(db: Engine) -> None:
@@ -133,8 +147,10 @@ def test_speed_or_start_is_refused_while_another_scheduler_holds_the_lease(
 
 def test_a_verb_reads_the_worlds_time_not_the_machines(tmp_path, capsys) -> None:
     url, db, wall = deployed_solo(tmp_path)
-    take_lease(db, ClockPlan(speed=600, start=WORLD_START, wall=wall), holder_here("v"))
+    holder = holder_here("v")
+    take_lease(db, ClockPlan(speed=600, start=WORLD_START, wall=wall), holder)
     wall.advance(60)
+    worldclock.seen(db, holder, wall)  # its heartbeat: it is alive
     backend = LocalBackend(db, "solo", StoreClock(db, wall), user="t")
     assert backend.now() == WORLD_START + timedelta(hours=10)
     info = backend.workspace()

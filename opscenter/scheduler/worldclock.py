@@ -3,8 +3,12 @@ and every other process on that store (CLI verbs, a second console, the emulator
 
 A simulated world is an anchor pair (world time ↔ wall time) and a speed, so every reader
 computes the same "now" as the scheduler. When no scheduler runs, a simulated world stands
-where it stopped (where its scheduler last said it was alive, after a kill -9); a real-time
-world reads real time.
+where it stopped; a real-time world reads real time.
+
+A scheduler that dies (kill -9, a host gone) says nothing: its world is told to run on for
+at most ``LIVENESS`` past its last heartbeat and then stands there, before its lease is
+stale and after, and a scheduler that takes over resumes from that same moment. So every
+reader's time only goes forward, on any host, however long the takeover takes.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, insert, select, update
 
@@ -23,6 +27,9 @@ from opscenter.store.models import WorldClockRow
 from opscenter.store.tx import writing
 
 WORLD = "world"
+# how far past the holder's last heartbeat its world runs on: two heartbeats and a reader's
+# refresh, so a live scheduler's world never stands for it
+LIVENESS = 2 * lease.HEARTBEAT + timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,16 @@ class ClockState:
     holder: str
     running: bool
     seen_at: datetime  # naive UTC, wall
+    died: bool = False  # its scheduler stopped heartbeating without stopping it
 
     def world_now(self, wall_now: datetime) -> datetime:
         """The world's time (aware UTC) when the wall reads ``wall_now`` (aware)."""
         if self.real:
             return wall_now
-        wall = to_store(wall_now) if self.running else self.seen_at
+        if self.running:
+            wall = min(to_store(wall_now), self.seen_at + LIVENESS)
+        else:
+            wall = self.seen_at + LIVENESS if self.died else self.seen_at
         return (self.world_at + (wall - self.wall_at) * self.speed).replace(tzinfo=UTC)
 
     def stopped_at(self) -> datetime | None:
@@ -62,7 +73,14 @@ def read(db: Engine) -> ClockState | None:
         holder = lease.live_holder(db)
         running = holder is not None and holder.holder == row.holder
     return ClockState(
-        row.real, row.speed, row.world_at, row.wall_at, row.holder, running, row.seen_at
+        row.real,
+        row.speed,
+        row.world_at,
+        row.wall_at,
+        row.holder,
+        running,
+        row.seen_at,
+        died=row.running and not running,
     )
 
 
