@@ -10,7 +10,6 @@ after a crash; what runs in memory stays the engine's.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,12 +20,13 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from opscenter.domain.model import RerunMode, Status
 from opscenter.scheduler import state
 from opscenter.scheduler.attempt import Outcome
+from opscenter.store.lease import host_name
 from opscenter.store.models import AttemptRow, InstanceRow, NodeRow, NodeVersionRow
 
 READY_FROM = (Status.NOT_RUN, Status.WAIT_TIME, Status.WAIT_RESOURCE)
 READY_VALUES = [s.value for s in READY_FROM]
 _CURRENT = NodeVersionRow.__table__.alias("current_version")  # the code an attempt runs
-_HOST = os.uname().nodename
+_HOST = host_name()  # the name this host goes by in the lease: one name per host
 # a row of begin()'s query: what the engine needs to launch the attempt
 StartRow = Row[*tuple[Any, ...]]
 
