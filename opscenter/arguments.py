@@ -278,7 +278,7 @@ def _serve(serve: argparse.ArgumentParser) -> None:
         help="let browser consoles act (rerun, freeze, ...); default: read-only",
     )
     _console_options(serve, backend=False)
-    serve.add_argument("--session", action="store_true", help=argparse.SUPPRESS)
+    serve.add_argument("--session", type=_positive, metavar="PID", help=argparse.SUPPRESS)
 
 
 def _emergency(command: Callable[[str, str], argparse.ArgumentParser]) -> None:

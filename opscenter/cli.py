@@ -353,11 +353,12 @@ def _scheduler(_args: argparse.Namespace, options: Options, clock: Clock) -> int
 
 
 def _serve(args: argparse.Namespace, options: Options, clock: Clock) -> int:
-    """The console in a browser; ``--session``: one browser connection's console."""
+    """The console in a browser; ``--session PID``: one browser connection's console,
+    started by the serve process PID."""
     from opscenter import serve
 
-    if args.session:
-        return serve.session(options, clock)
+    if args.session is not None:
+        return serve.session(options, clock, args.session)
     return serve.serve(
         options,
         clock,

@@ -15,7 +15,10 @@ browser console does is audited as the serving user's, from ``web``.
 
 from __future__ import annotations
 
+import ctypes
+import os
 import shlex
+import signal
 import sys
 from dataclasses import replace
 
@@ -29,6 +32,7 @@ from opscenter.scheduler.worldclock import StoreClock
 from opscenter.store.audit import os_user
 
 SOURCE = "web"  # the audit's word for a browser console
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def exposed_warning(host: str, allow_actions: bool) -> str:
@@ -91,8 +95,9 @@ def serve(
 
 def session_command(options: Options, allow_actions: bool) -> str:
     """The shell command textual-serve runs for each browser connection: this world's
-    options, no scheduler, and ``--readonly`` unless actions are allowed."""
-    argv = [sys.executable, "-m", "opscenter", "serve", "--session"]
+    options, no scheduler, and ``--readonly`` unless actions are allowed. The shell gives
+    way to the console (``exec``), whose parent is then this process."""
+    argv = [sys.executable, "-m", "opscenter", "serve", "--session", str(os.getpid())]
     if options.workspace is not None:
         argv += ["--workspace", options.workspace]
     if options.db is not None:
@@ -103,12 +108,15 @@ def session_command(options: Options, allow_actions: bool) -> str:
         argv += ["--theme", options.theme]
     if not allow_actions:
         argv.append("--readonly")
-    return shlex.join(argv)
+    return f"exec {shlex.join(argv)}"
 
 
-def session(options: Options, clock: Clock) -> int:
-    """One browser connection's console: attached to the world ``serve`` schedules, with
-    no eye on a terminal (its input is textual-serve's pipe, never a tty)."""
+def session(options: Options, clock: Clock, server: int) -> int:
+    """One browser connection's console: attached to the world ``serve`` (pid ``server``)
+    schedules, with no eye on a terminal (its input is textual-serve's pipe, never a tty),
+    and ended with that server however it ends."""
+    if not _ends_with(server):
+        return 0
     _check_theme(options)
     opened = open_world(replace(options, no_scheduler=True), clock)
     backend = LocalBackend(
@@ -124,6 +132,17 @@ def session(options: Options, clock: Clock) -> int:
     app = OpsApp(backend, theme=options.theme)
     app.run()
     return app.return_code or 0
+
+
+def _ends_with(server: int) -> bool:
+    """SIGTERM here when ``server`` ends, even by kill -9 (which tells no console): a
+    console left behind would stay attached to the world with no browser to show it.
+    False if ``server`` is gone already (or never was this process's parent)."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise UsageError(f"cannot end with the server: {os.strerror(ctypes.get_errno())}")
+    return os.getppid() == server
 
 
 def _check_theme(options: Options) -> None:

@@ -253,6 +253,29 @@ def test_sigterm_ends_the_server_and_its_consoles(tmp_path: Path) -> None:
         assert "scheduler stopped" in served.said()
 
 
+def test_a_console_ends_with_its_server_even_after_kill_9(tmp_path: Path) -> None:
+    """Killed outright, serve tells its consoles nothing: each would stay attached to the
+    world, with no browser to see it, until someone found it."""
+    with serving([], tmp_path) as served:
+
+        async def killed(_ws: ClientWebSocketResponse) -> list[int]:
+            consoles = children(served.process.pid)
+            os.kill(served.process.pid, signal.SIGKILL)  # serve alone, not its group
+            served.process.wait(timeout=10)
+            return consoles
+
+        consoles = asyncio.run(_with_a_console(served.url, killed))
+    assert consoles, "no console process was started for the connection"
+    deadline = time.monotonic() + 20
+    try:
+        while any(alive(pid) for pid in consoles):
+            assert time.monotonic() < deadline, "a console outlived its server's kill -9"
+            time.sleep(0.1)
+    finally:
+        for pid in filter(alive, consoles):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_neither_serve_nor_its_consoles_hold_the_operators_secrets(tmp_path: Path) -> None:
     """serve runs nodes: like the scheduler it starts again without the operator's
     credentials, which a node could read in /proc/<pid>/environ; its consoles inherit that."""
