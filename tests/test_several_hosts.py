@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -41,15 +42,15 @@ def status_from(host: str, url: str, tmp_path: Path) -> dict:
     return answer
 
 
-def beta_attempts(db: Engine) -> list[tuple[int, str]]:
-    """Attempts the scheduler on host beta ran to their end."""
+def beta_attempts(db: Engine) -> list[tuple[int, str, str]]:
+    """Attempts the scheduler on host beta ran to their end: instance, status, log."""
     with db.connect() as conn:
         rows = conn.execute(
-            select(AttemptRow.instance_id, AttemptRow.status).where(
+            select(AttemptRow.instance_id, AttemptRow.status, AttemptRow.log_path).where(
                 AttemptRow.host == "beta", AttemptRow.finished_at.is_not(None)
             )
         ).all()
-    return [(i, s) for i, s in rows]
+    return [(i, s, log) for i, s, log in rows]
 
 
 def world_now(status: dict) -> datetime:
@@ -102,9 +103,29 @@ def test_a_standby_on_another_host_takes_over_when_the_heartbeat_is_stale(
             while not (ran := beta_attempts(db)):
                 assert time.monotonic() < deadline, beta_log.read_text()
                 time.sleep(0.5)
-            assert all(status == "SUCCESS" for _, status in ran), ran
+            assert all(status == "SUCCESS" for _, status, _ in ran), ran
         finally:
             db.dispose()
+
+        # its log is a file on beta's disk: gamma reads it where the folder is shared, and
+        # where it is not (a mount namespace hides it) is told where the log is
+        instance, log = str(ran[0][0]), Path(ran[0][2])
+        shared = run_opscenter(
+            "logs", instance, "--db", postgres_url, env=on_host("gamma", tmp_path)
+        )
+        assert shared.returncode == 0 and "ran" in shared.stdout, shared.stderr
+        hidden = subprocess.run(
+            ["unshare", "--mount", "sh", "-c", 'mount -t tmpfs none "$1" && shift && exec "$@"']
+            + ["-", str(log.parent), sys.executable, "-m", "opscenter"]
+            + ["logs", instance, "--db", postgres_url],
+            capture_output=True,
+            text=True,
+            env=on_host("gamma", tmp_path),
+            timeout=120,
+        )
+        assert hidden.returncode == 3, hidden.stderr
+        assert f"is on host beta, at {log}," in hidden.stderr
+        assert "which this host (gamma) cannot see" in hidden.stderr
     finally:
         for process in (alpha, beta):
             if process is not None and process.poll() is None:

@@ -324,6 +324,7 @@ class AttemptInfo:
     reason: str
     log_path: str
     pid: int | None
+    host: str = ""  # where it ran (its log is a file there); "" where not known
 
 
 @dataclass(frozen=True)

@@ -241,13 +241,20 @@ class LocalBackend:
             return LogPage(instance_id, 0, text, offset, next_offset, len(quiet))
         chosen = self._attempt(instance_id, attempt)
         path = Path(chosen.log_path)
-        if (
-            not path.exists() and chosen.status is not Status.RUNNING
-        ):  # (a starting one has none yet)
-            raise ActionRefused(
-                f"the log of attempt {chosen.number} of #{instance_id} is gone: {path} "
-                "(logs are files beside the state database; was it cleaned up?)"
-            )
+        if not path.exists():
+            elsewhere = chosen.host and chosen.host != lease.host_name()
+            if elsewhere:  # several hosts on one store: the log is a file on the other one
+                raise ActionRefused(
+                    f"the log of attempt {chosen.number} of #{instance_id} is on host "
+                    f"{chosen.host}, at {path}, which this host ({lease.host_name()}) cannot see "
+                    "(logs are files on the scheduler's host: share its data folder at the "
+                    "same path to read them here)"
+                )
+            if chosen.status is not Status.RUNNING:  # (a starting one has none yet)
+                raise ActionRefused(
+                    f"the log of attempt {chosen.number} of #{instance_id} is gone: {path} "
+                    "(logs are files beside the state database; was it cleaned up?)"
+                )
         text, next_offset = read_page(path, offset, limit)
         size = path.stat().st_size if path.exists() else 0
         return LogPage(instance_id, chosen.number, text, offset, next_offset, size)

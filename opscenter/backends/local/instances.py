@@ -249,6 +249,7 @@ def attempts(conn: Connection, instance_id: int) -> list[AttemptInfo]:
             r.reason,
             r.log_path,
             r.pid,
+            r.host,
         )
         for r in rows
     ]
