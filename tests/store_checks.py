@@ -1,7 +1,7 @@
 """What must hold in a store whatever happened to the processes around it.
 
-Shared by the crash-safety and concurrency tests: they read the SQLite file with SQL,
-as an operator's tools would, after kills, restarts and races.
+Shared by the crash-safety and concurrency tests: they read the store (SQLite or
+PostgreSQL) with SQL, as an operator's tools would, after kills, restarts and races.
 """
 
 from __future__ import annotations
@@ -22,14 +22,16 @@ def problems(db: Engine) -> list[str]:
     """Every broken invariant, in words; empty when the store is sound."""
     found: list[str] = []
     with db.connect() as conn:
-        integrity = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
-        if integrity != "ok":
-            found.append(f"integrity_check: {integrity}")
+        if db.dialect.name == "sqlite":  # a server database checks its own pages
+            integrity = conn.exec_driver_sql("PRAGMA integrity_check").scalar()
+            if integrity != "ok":
+                found.append(f"integrity_check: {integrity}")
         for row in conn.execute(
             text(
                 "SELECT n.name, i.cyctime, i.kind, i.backfill_run_id, COUNT(*) FROM instances i "
                 "JOIN nodes n ON n.id = i.node_id "
-                "GROUP BY i.node_id, i.cyctime, i.kind, i.backfill_run_id HAVING COUNT(*) > 1"
+                "GROUP BY i.node_id, n.name, i.cyctime, i.kind, i.backfill_run_id "
+                "HAVING COUNT(*) > 1"
             )
         ):
             found.append(f"instance {tuple(row[:4])} exists {row[4]} times")
@@ -42,10 +44,10 @@ def problems(db: Engine) -> list[str]:
             found.append(f"instance #{row[0]} has {row[1]} attempts RUNNING at once")
         for row in conn.execute(
             text(
-                "SELECT i.id, i.status, "
+                "SELECT id, status, running FROM (SELECT i.id, i.status, "
                 "(SELECT COUNT(*) FROM attempts a WHERE a.instance_id = i.id "
-                " AND a.status = 'RUNNING') AS running FROM instances i "
-                "WHERE (i.status = 'RUNNING') != (running = 1) OR running > 1"
+                " AND a.status = 'RUNNING') AS running FROM instances i) AS counted "
+                "WHERE (status = 'RUNNING') != (running = 1) OR running > 1"
             )
         ):
             found.append(f"instance #{row.id} is {row.status} with {row.running} running attempts")
@@ -101,19 +103,25 @@ def assert_sound(db: Engine, when: str = "") -> None:
 def audited(db: Engine, source: str | None = None) -> Counter[tuple[str, str, str]]:
     """Operator actions in the audit (of one source: cli, tui): (action, targets as JSON,
     outcome) -> how many."""
+    sql = "SELECT action, targets, outcome FROM audit WHERE action != 'deploy'"
     with db.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT action, targets, outcome FROM audit WHERE action != 'deploy' "
-                "AND (:source IS NULL OR source = :source)"
-            ),
-            {"source": source},
-        ).all()
-    return Counter((a, json.dumps(json.loads(t)), o) for a, t, o in rows)
+        if source is None:
+            rows = conn.execute(text(sql)).all()
+        else:
+            rows = conn.execute(text(sql + " AND source = :source"), {"source": source}).all()
+    # a JSON column comes back as text from SQLite, decoded from PostgreSQL
+    return Counter(
+        (a, json.dumps(json.loads(t) if isinstance(t, str) else t), o) for a, t, o in rows
+    )
 
 
 def audit_key(action: str, targets: list, outcome: str) -> tuple[str, str, str]:
     return (action, json.dumps(targets), outcome)
+
+
+def _instant(value: datetime | str) -> datetime:
+    """A stored instant, whether the driver gave a datetime (PostgreSQL) or text (SQLite)."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 def periodic_graph(db: Engine) -> tuple[set, set, list[date]]:
@@ -125,7 +133,7 @@ def periodic_graph(db: Engine) -> tuple[set, set, list[date]]:
             for d in conn.execute(text("SELECT day FROM generations")).scalars()
         ]
         instances = {
-            (n, str(c))
+            (n, _instant(c))
             for n, c in conn.execute(
                 text(
                     "SELECT n.name, i.cyctime FROM instances i JOIN nodes n ON n.id = i.node_id "
@@ -134,7 +142,7 @@ def periodic_graph(db: Engine) -> tuple[set, set, list[date]]:
             )
         }
         edges = {
-            ((un, str(uc)), (dn, str(dc)))
+            ((un, _instant(uc)), (dn, _instant(dc)))
             for un, uc, dn, dc in conn.execute(
                 text(
                     "SELECT un.name, u.cyctime, dn.name, d.cyctime FROM instance_edges e "

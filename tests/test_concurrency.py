@@ -1,4 +1,4 @@
-"""Concurrency (issue 7.2): one SQLite file, a scheduler, two consoles and a CLI loop, a day.
+"""Concurrency (issue 7.2): one store, a scheduler, two consoles and a CLI loop, a day.
 
 A real `opscenter scheduler` runs a simulated day of shell nodes (hourly and daily, retries,
 a broken node) while two consoles (the Textual app driven by pilots in this event loop)
@@ -180,7 +180,7 @@ class CliLoop(threading.Thread):
                 argv = [name, *map(str, targets), *extra]
                 audit = (action, targets)
             else:
-                some = self.ids(WHERE + "1 ORDER BY random() LIMIT 1")
+                some = self.ids(WHERE + "1 = 1 ORDER BY random() LIMIT 1")
                 argv = [
                     part.format(id=some[0] if some else 1) for part in self.rng.choice(CLI_READS)
                 ]
@@ -200,10 +200,10 @@ class CliLoop(threading.Thread):
 
 
 async def test_a_scheduler_two_consoles_and_a_cli_loop_share_one_store_for_a_day(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
     folder = busy_workspace(tmp_path / "ws")
-    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    url = store_url
     log = tmp_path / "scheduler.log"
     scheduler = start_scheduler(
         ["--workspace", str(folder), "--db", url]
@@ -271,7 +271,7 @@ async def test_a_scheduler_two_consoles_and_a_cli_loop_share_one_store_for_a_day
     # every action answered is audited once, by whom it was told to
     store_checks.assert_sound(db, "after the day")
     with db.connect() as conn:
-        rows = conn.execute(text("SELECT user, source, action, outcome FROM audit")).all()
+        rows = conn.execute(text('SELECT "user", source, action, outcome FROM audit')).all()
     for console in consoles:
         user = console.backend.user
         told_ok = sum(title in ACTIONS for title, _, _ in console.said)
@@ -292,15 +292,15 @@ async def test_a_scheduler_two_consoles_and_a_cli_loop_share_one_store_for_a_day
 
 
 def test_the_rerun_preview_of_a_console_never_meets_a_locked_database(
-    tmp_path: Path, store: Engine
+    tmp_path: Path, any_store: Engine
 ) -> None:
     """The confirm of a rerun with downstream asks the backend what the rerun would reset
     (it runs the rerun and rolls it back) while a scheduler writes all the time: its
     heartbeat here, as fast as it can. Every preview answers; none says "locked"."""
-    report = deploy_folder(store, busy_workspace(tmp_path / "ws"), now=START)
-    ensure_generated(store, report.workspace_id, START)
-    backend = LocalBackend(store, "conc", ManualClock(START.replace(tzinfo=UTC)), user="carol")
-    with store.connect() as conn:
+    report = deploy_folder(any_store, busy_workspace(tmp_path / "ws"), now=START)
+    ensure_generated(any_store, report.workspace_id, START)
+    backend = LocalBackend(any_store, "conc", ManualClock(START.replace(tzinfo=UTC)), user="carol")
+    with any_store.connect() as conn:
         first = conn.execute(
             text(
                 "SELECT i.id FROM instances i JOIN nodes n ON n.id = i.node_id "
@@ -312,9 +312,9 @@ def test_the_rerun_preview_of_a_console_never_meets_a_locked_database(
 
     def scheduler_heartbeat() -> None:
         holder = lease.new_holder_name()
-        lease.try_acquire(store, holder)
+        lease.try_acquire(any_store, holder)
         while not stop.is_set():  # a scheduler's turns, back to back
-            beats.append(lease.renew(store, holder))
+            beats.append(lease.renew(any_store, holder))
             time.sleep(0.002)
 
     beat = threading.Thread(target=scheduler_heartbeat, daemon=True)

@@ -34,6 +34,7 @@ from opscenter.scheduler import state
 from opscenter.scheduler.generate import ensure_generated
 from opscenter.store.audit import os_user
 from opscenter.store.db import open_store
+from opscenter.store.tx import WRITE_LOCK
 from tests import store_checks
 from tests.conftest import deploy_folder, write_workspace
 from tests.processes import alive, kill_group, start_scheduler
@@ -44,6 +45,7 @@ DAY = date(2025, 11, 1)
 START = datetime(2025, 11, 1, 12, 0)  # workspace time (UTC): the day is under way
 SPEED = 1500.0  # simulated seconds per real second: an hour in 2.4 s
 KILLS = 20  # of the scheduler
+THE_DAY = {"day": datetime(2025, 11, 1), "next": datetime(2025, 11, 2)}  # cyctime in [day, next)
 CONSOLE_KILLS = 12
 HOURLY = "00 00 00-23/1 * * ?"
 
@@ -232,14 +234,14 @@ def settled(db: Engine) -> bool:
         busy = conn.execute(
             text(
                 "SELECT COUNT(*) FROM instances i WHERE (i.kind = 'backfill' OR "
-                "date(i.cyctime) = :day) AND ("
+                "i.cyctime >= :day AND i.cyctime < :next) AND ("
                 " i.status IN ('RUNNING', 'WAIT_TIME', 'WAIT_RESOURCE')"
                 " OR (i.status = 'FAILURE' AND i.retry_at IS NOT NULL)"
                 " OR (i.status = 'NOT_RUN' AND NOT EXISTS (SELECT 1 FROM instance_edges e"
                 "  JOIN instances u ON u.id = e.upstream_id"
                 "  WHERE e.downstream_id = i.id AND u.status != 'SUCCESS')))"
             ),
-            {"day": DAY.isoformat()},
+            THE_DAY,
         ).scalar()
         waiting_runs = conn.execute(
             text("SELECT COUNT(*) FROM backfill_runs WHERE status IN ('WAITING', 'RUNNING')")
@@ -264,9 +266,11 @@ def newest_attempt(db: Engine | None) -> int:
         return conn.execute(text("SELECT coalesce(max(id), 0) FROM attempts")).scalar()
 
 
-def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: Path) -> None:
+def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(
+    tmp_path: Path, store_url: str
+) -> None:
     folder = busy_day(tmp_path / "ws")
-    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    url = store_url
     log = tmp_path / "scheduler.log"
     rng = random.Random(71)
     clock = START
@@ -361,19 +365,21 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
         unexplained = conn.execute(
             text(
                 "SELECT n.name, i.id FROM instances i JOIN nodes n ON n.id = i.node_id "
-                "WHERE date(i.cyctime) = :day AND i.status = 'FAILURE' AND n.name != 'broken' "
-                "AND (SELECT by FROM instance_transitions t WHERE t.instance_id = i.id "
+                "WHERE i.cyctime >= :day AND i.cyctime < :next "
+                "AND i.status = 'FAILURE' AND n.name != 'broken' "
+                'AND (SELECT "by" FROM instance_transitions t WHERE t.instance_id = i.id '
                 "     ORDER BY t.id DESC LIMIT 1) != :user "
                 "AND (SELECT reason FROM attempts a WHERE a.instance_id = i.id "
                 "     ORDER BY a.number DESC LIMIT 1) != 'lost: scheduler restarted'"
             ),
-            {"day": DAY.isoformat(), "user": os_user()},
+            {**THE_DAY, "user": os_user()},
         ).all()
         succeeded = conn.execute(
             text(
-                "SELECT COUNT(*) FROM instances WHERE date(cyctime) = :day AND status = 'SUCCESS'"
+                "SELECT COUNT(*) FROM instances "
+                "WHERE cyctime >= :day AND cyctime < :next AND status = 'SUCCESS'"
             ),
-            {"day": DAY.isoformat()},
+            THE_DAY,
         ).scalar()
         deploys = conn.execute(text("SELECT COUNT(*) FROM audit WHERE action = 'deploy'")).scalar()
         backfilled = conn.execute(
@@ -403,7 +409,9 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(tmp_path: 
     db.dispose()
 
 
-def test_a_stop_or_freeze_the_scheduler_accepted_survives_its_crash(tmp_path: Path) -> None:
+def test_a_stop_or_freeze_the_scheduler_accepted_survives_its_crash(
+    tmp_path: Path, store_url: str
+) -> None:
     """The CLI hands a stop (and a freeze) of running instances to a live scheduler, which
     dies before it acts: after the restart they are stopped and frozen, not retried."""
     folder = write_workspace(
@@ -417,7 +425,7 @@ def test_a_stop_or_freeze_the_scheduler_accepted_survives_its_crash(tmp_path: Pa
              trigger: {cron: "00 00 00 * * ?"}}
         """,
     )
-    url = f"sqlite:///{tmp_path / 'state.db'}"
+    url = store_url
     log = tmp_path / "scheduler.log"
     proc = scheduler_at(folder, url, log, START)
     db = None
@@ -479,7 +487,9 @@ def test_a_stop_or_freeze_the_scheduler_accepted_survives_its_crash(tmp_path: Pa
         db.dispose()
 
 
-def test_a_process_whose_pid_was_never_recorded_is_still_ended(tmp_path: Path) -> None:
+def test_a_process_whose_pid_was_never_recorded_is_still_ended(
+    tmp_path: Path, store_url: str
+) -> None:
     """A scheduler killed between starting a process and recording its pid (the window of a
     turn, which the random kills above hit now and then) leaves a process nobody knows the
     pid of: a restarted scheduler, and a stop from the CLI, find it by its environment."""
@@ -501,7 +511,7 @@ def test_a_process_whose_pid_was_never_recorded_is_still_ended(tmp_path: Path) -
             )
         ),
     )
-    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+    url = store_url
     log = tmp_path / "scheduler.log"
     proc = scheduler_at(folder, url, log, START)
     db = None
@@ -630,20 +640,40 @@ def effects(db: Engine, user: str) -> tuple[list[tuple[str, str]], int, int]:
         audit = [
             tuple(r)
             for r in conn.execute(
-                text("SELECT outcome, detail FROM audit WHERE user = :u"), {"u": user}
+                text('SELECT outcome, detail FROM audit WHERE "user" = :u'), {"u": user}
             )
         ]
         moves = conn.execute(
-            text("SELECT COUNT(*) FROM instance_transitions WHERE by = :u"), {"u": user}
+            text('SELECT COUNT(*) FROM instance_transitions WHERE "by" = :u'), {"u": user}
         ).scalar()
         signals = conn.execute(
-            text("SELECT COUNT(*) FROM signals WHERE by = :u"), {"u": user}
+            text('SELECT COUNT(*) FROM signals WHERE "by" = :u'), {"u": user}
         ).scalar()
     return audit, moves, signals
 
 
-def test_a_console_killed_during_an_action_leaves_it_whole_or_undone(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'state' / 'state.db'}"
+def write_lock_free(db: Engine) -> bool:
+    """A new writer gets in at once: a dead process left no lock behind. (PostgreSQL ends a
+    dead client's session when it sees the socket closed, soon but not at once.)"""
+    if db.dialect.name == "sqlite":
+        raw = sqlite3.connect(db.url.database, timeout=0.1, isolation_level=None)
+        raw.execute("BEGIN IMMEDIATE")
+        raw.execute("ROLLBACK")
+        raw.close()
+        return True
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with db.begin() as conn:
+            if conn.execute(text(f"SELECT pg_try_advisory_xact_lock({WRITE_LOCK})")).scalar():
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_console_killed_during_an_action_leaves_it_whole_or_undone(
+    tmp_path: Path, store_url: str
+) -> None:
+    url = store_url
     db = open_store(url)
     report = deploy_folder(db, wide_workspace(tmp_path / "ws"), now=datetime(2025, 11, 1))
     ensure_generated(db, report.workspace_id, datetime(2025, 11, 1, 0, 30))
@@ -681,11 +711,7 @@ def test_a_console_killed_during_an_action_leaves_it_whole_or_undone(tmp_path: P
                 assert (moves, signals) == (moved, 1), f"{user}: audited {audit}, {moves} moves"
             else:
                 assert (moves, signals) == (0, 0), f"{user}: {moves} moves without an ok audit"
-        # a new writer gets in at once: the dead process left no lock behind
-        raw = sqlite3.connect(db.url.database, timeout=0.1, isolation_level=None)
-        raw.execute("BEGIN IMMEDIATE")
-        raw.execute("ROLLBACK")
-        raw.close()
+        assert write_lock_free(db), "the dead console left the write lock taken"
     with db.connect() as conn:
         actions = conn.execute(text("SELECT COUNT(*) FROM audit WHERE source = 'tui'")).scalar()
     assert actions >= CONSOLE_KILLS, "the console got few actions done: the kills came too early"
