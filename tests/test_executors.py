@@ -174,6 +174,18 @@ def test_missing_bash_is_a_failed_outcome(
 # -------------------------------------------------------------------- shell
 
 
+def test_a_node_is_not_given_the_postgresql_stores_password(
+    tmp_path: Path, executors: Executors, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libpq reads PGPASSWORD from the scheduler's environment; the workspace's code must not
+    (an `env` in a script would print it to its log)."""
+    monkeypatch.setenv("PGPASSWORD", "s3cret-store-password")
+    job = make_job(tmp_path, NodeType.SHELL, 'echo "[${PGPASSWORD-unset}]"; env')
+    assert executors.start(job).wait().success
+    assert "[unset]" in body_of(job)
+    assert "s3cret-store-password" not in log_of(job)
+
+
 def test_shell_gets_parameters_as_arguments_and_environment(
     tmp_path: Path, executors: Executors
 ) -> None:

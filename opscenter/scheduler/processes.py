@@ -45,6 +45,9 @@ OPERATOR_SECRETS = frozenset(
         "OPSCENTER_EMULATOR_ACCESS_KEY_SECRET",
     }
 )
+# and what nodes are not given though this process keeps it: the PostgreSQL store's password
+# (libpq reads it from this process's environment at each new connection)
+HIDDEN_FROM_NODES = OPERATOR_SECRETS | {"PGPASSWORD"}
 
 
 def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Execution:
@@ -52,7 +55,7 @@ def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Executi
     in the landing folder, its output appended to the log; returns at once."""
     folder = str(landing.resolve())
     env = {
-        **{k: v for k, v in os.environ.items() if k not in OPERATOR_SECRETS},
+        **{k: v for k, v in os.environ.items() if k not in HIDDEN_FROM_NODES},
         **job.parameters,
         # the tag its whole tree is found by: after the parameters, so none can hide it
         "OPSCENTER_LANDING": folder,
