@@ -1,0 +1,117 @@
+"""Writers racing on one store keep the guarantees of tx.py: no lost update, one winner.
+
+Two operators, each in a thread with a database engine of its own (as two processes would
+be), act on the same instance at the same moment, round after round. An action reads the
+instance, decides whether it may act, and writes: if both read before either wrote, both
+would act on a status that no longer holds (a lost update). The write lock serialises
+them, so the second reads what the first wrote and is refused. On SQLite that lock is
+BEGIN IMMEDIATE; on PostgreSQL an advisory lock at READ COMMITTED.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Engine as Database
+
+from opscenter.backends.local import LocalBackend
+from opscenter.domain.model import Status
+from opscenter.domain.records import ActionRefused, ActionResult
+from opscenter.store.db import open_store
+from tests import store_checks
+from tests.harness import MakeWorld, World, at
+
+ROUNDS = 12  # instances raced on, one round each
+
+Act = Callable[[LocalBackend, Sequence[int]], ActionResult]
+
+
+def many_waiting(world: MakeWorld) -> World:
+    """ROUNDS instances waiting for their time (03:00) at 01:00."""
+    nodes = "".join(
+        f'  - {{name: n{n}, type: shell, code: "true", trigger: {{cron: "00 00 03 * * ?"}}}}\n'
+        for n in range(ROUNDS)
+    )
+    return world("nodes:\n" + nodes).start()
+
+
+def race(w: World, url: str, acts: dict[str, Act], ids: list[int]) -> dict[int, dict[str, bool]]:
+    """Each user in ``acts`` does their action on each of ``ids`` in turn, all users at
+    once (a barrier before each); returns instance -> user -> whether they were told it was
+    done (not refused)."""
+    barrier = threading.Barrier(len(acts))
+    done: dict[int, dict[str, bool]] = {i: {} for i in ids}
+    failures: list[BaseException] = []
+
+    def operator(user: str, act: Act) -> None:
+        db = open_store(url)
+        backend = LocalBackend(db, "ws", w.clock, user=user)
+        try:
+            for instance_id in ids:
+                barrier.wait(timeout=30)
+                try:
+                    act(backend, [instance_id])
+                    done[instance_id][user] = True
+                except ActionRefused:
+                    done[instance_id][user] = False
+        except BaseException as exc:  # the test thread reports it
+            failures.append(exc)
+            barrier.abort()
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=operator, args=item) for item in acts.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    return done
+
+
+def test_a_freeze_and_a_stop_at_once_one_wins_and_nothing_is_lost(
+    any_world: MakeWorld, any_store: Database, store_url: str
+) -> None:
+    """Both may act on a waiting instance; the one that comes second finds it FROZEN or
+    FAILURE, from which the other action is refused, never written over."""
+    w = many_waiting(any_world)
+    ids = [w.instance(f"n{n}").id for n in range(ROUNDS)]
+    assert {w.backend.get_instance(i).status for i in ids} == {Status.WAIT_TIME}
+    done = race(
+        w,
+        store_url,
+        {"carol": lambda b, i: b.freeze(i), "dave": lambda b, i: b.stop(i)},
+        ids,
+    )
+    for instance_id, by in done.items():
+        assert sorted(by.values()) == [False, True], f"#{instance_id}: {by}"
+        status = w.backend.get_instance(instance_id).status
+        assert status is (Status.FROZEN if by["carol"] else Status.FAILURE), (instance_id, by)
+    store_checks.assert_sound(any_store, "after the races")
+
+
+def test_two_operators_setting_one_failure_to_success_are_told_apart(
+    any_world: MakeWorld, any_store: Database, store_url: str
+) -> None:
+    """The one who came second is refused ("only a FAILURE can be set to success"), not
+    told it was done with nothing done: each is audited as what they were told."""
+    w = many_waiting(any_world)
+    ids = [w.instance(f"n{n}").id for n in range(ROUNDS)]
+    w.backend.stop(ids)
+    w.clock.set(at(2))
+    done = race(
+        w,
+        store_url,
+        {"carol": lambda b, i: b.set_success(i), "dave": lambda b, i: b.set_success(i)},
+        ids,
+    )
+    for instance_id, by in done.items():
+        assert sorted(by.values()) == [False, True], f"#{instance_id}: {by}"
+        assert w.backend.get_instance(instance_id).status is Status.SUCCESS
+    outcomes = store_checks.audited(any_store)
+    assert sum(n for (action, _, outcome), n in outcomes.items() if action == "set success") == (
+        2 * ROUNDS
+    )
+    assert sum(n for (a, _, o), n in outcomes.items() if (a, o) == ("set success", "ok")) == ROUNDS
+    store_checks.assert_sound(any_store, "after the races")
