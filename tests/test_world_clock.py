@@ -51,18 +51,18 @@ def holder_here(tag: str) -> str:
     return lease.new_holder_name() + tag
 
 
-def deployed_solo(tmp_path) -> tuple[str, Engine, ManualClock]:  # noqa: ANN001 - a Path
-    """Workspace ``solo`` deployed by the CLI into a store of its own: (URL, store, wall)."""
+def deployed_solo(tmp_path, url: str) -> tuple[str, Engine, ManualClock]:  # noqa: ANN001 - a Path
+    """Workspace ``solo`` deployed by the CLI into the store at ``url``: (URL, store, wall)."""
     folder = write_workspace(tmp_path / "ws", ONE_NODE % "solo")
-    url = f"sqlite:///{tmp_path / 'state.db'}"
     wall = ManualClock(REAL_NOW)
     assert main(["deploy", str(folder), "--db", url], clock=wall) == 0
     return url, open_store(url), wall
 
 
 @pytest.fixture
-def db(tmp_path) -> Engine:
-    return open_store(f"sqlite:///{tmp_path / 'state.db'}")
+def db(any_store: Engine) -> Engine:
+    """The lease and the clock it publishes, on SQLite and on PostgreSQL."""
+    return any_store
 
 
 def test_every_reader_tells_the_schedulers_time_and_a_stopped_world_stands(db: Engine) -> None:
@@ -131,9 +131,9 @@ def test_a_real_time_world_reads_real_time_and_a_store_never_scheduled_too(db: E
 
 
 def test_speed_or_start_is_refused_while_another_scheduler_holds_the_lease(
-    tmp_path, capsys
+    tmp_path, store_url, capsys
 ) -> None:
-    url, db, wall = deployed_solo(tmp_path)
+    url, db, wall = deployed_solo(tmp_path, store_url)
     take_lease(db, ClockPlan(speed=600, start=WORLD_START, wall=wall), holder_here("s"))
     capsys.readouterr()
     assert main(["scheduler", "--db", url, "--speed", "60"], clock=wall) == 2
@@ -145,8 +145,8 @@ def test_speed_or_start_is_refused_while_another_scheduler_holds_the_lease(
         open_world(args, wall)
 
 
-def test_a_verb_reads_the_worlds_time_not_the_machines(tmp_path, capsys) -> None:
-    url, db, wall = deployed_solo(tmp_path)
+def test_a_verb_reads_the_worlds_time_not_the_machines(tmp_path, store_url, capsys) -> None:
+    url, db, wall = deployed_solo(tmp_path, store_url)
     holder = holder_here("v")
     take_lease(db, ClockPlan(speed=600, start=WORLD_START, wall=wall), holder)
     wall.advance(60)
@@ -245,8 +245,8 @@ def test_an_older_store_gains_the_audit_wall_time_and_keeps_its_rows(tmp_path) -
     assert rows == [("ann", None)]
 
 
-def test_status_says_where_a_stopped_world_stands(tmp_path, capsys) -> None:
-    url, db, wall = deployed_solo(tmp_path)
+def test_status_says_where_a_stopped_world_stands(tmp_path, store_url, capsys) -> None:
+    url, db, wall = deployed_solo(tmp_path, store_url)
     plan = ClockPlan(speed=600, start=WORLD_START, wall=wall)
     holder = holder_here("st")
     clock = take_lease(db, plan, holder)
