@@ -11,14 +11,17 @@ BEGIN IMMEDIATE; on PostgreSQL an advisory lock at READ COMMITTED.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine as Database
+from sqlalchemy import func, select
 
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused, ActionResult
 from opscenter.store.db import open_store
+from opscenter.store.models import NodeRow
 from tests import store_checks
 from tests.harness import MakeWorld, World, at
 
@@ -115,3 +118,34 @@ def test_two_operators_setting_one_failure_to_success_are_told_apart(
     )
     assert sum(n for (a, _, o), n in outcomes.items() if (a, o) == ("set success", "ok")) == ROUNDS
     store_checks.assert_sound(any_store, "after the races")
+
+
+def test_processes_opening_one_new_store_at_once_all_open_it(store_url: str) -> None:
+    """A scheduler and consoles started together on an empty database: one creates the
+    schema, the others wait for it (the write lock) and find it made, none fails."""
+    openers = 4
+    barrier = threading.Barrier(openers)
+    opened: list[Database] = []
+    failures: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            barrier.wait(timeout=30)
+            opened.append(open_store(store_url, say=lambda _words: None))
+        except BaseException as exc:  # the test thread reports it
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_it, daemon=True) for _ in range(openers)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 60
+    for thread in threads:
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        assert not failures, failures
+        assert len(opened) == openers, f"{openers - len(opened)} still opening after a minute"
+        with opened[0].connect() as conn:
+            assert conn.scalar(select(func.count()).select_from(NodeRow)) == 0
+    finally:
+        for db in opened:
+            db.dispose()
