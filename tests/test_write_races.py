@@ -13,15 +13,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from sqlalchemy import Engine as Database
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 
 from opscenter.backends.local import LocalBackend
 from opscenter.domain.model import Status
 from opscenter.domain.records import ActionRefused, ActionResult
+from opscenter.store import lease
 from opscenter.store.db import open_store
-from opscenter.store.models import NodeRow
+from opscenter.store.models import LeaseRow, NodeRow
+from opscenter.store.tx import writing
 from tests import store_checks
 from tests.harness import MakeWorld, World, at
 
@@ -149,3 +152,55 @@ def test_processes_opening_one_new_store_at_once_all_open_it(store_url: str) -> 
     finally:
         for db in opened:
             db.dispose()
+
+
+def test_standbys_taking_over_a_stale_lease_at_once_leave_one_holder(
+    any_store: Database, store_url: str
+) -> None:
+    """Two schedulers that both held the lease would both dispatch: the standbys that find
+    the holder's heartbeat stale at the same moment, on other hosts, each try to take it
+    over, and exactly one is told it holds it."""
+    standbys = 3
+    turn = threading.Barrier(standbys + 1)  # each round: the stale lease is set, then taken
+    winners: list[list[str]] = [[] for _ in range(ROUNDS)]
+    failures: list[BaseException] = []
+    long_ago = datetime(2020, 1, 1)
+
+    def standby(n: int) -> None:
+        db = open_store(store_url)
+        holder = f"host{n}:{1000 + n}:standby"
+        try:
+            for round_ in range(ROUNDS):
+                turn.wait(timeout=30)  # the lease is stale
+                if lease.try_acquire(db, holder)[0]:
+                    winners[round_].append(holder)
+                turn.wait(timeout=30)  # every standby has tried
+        except BaseException as exc:  # the test thread reports it
+            failures.append(exc)
+            turn.abort()
+        finally:
+            db.dispose()
+
+    threads = [threading.Thread(target=standby, args=(n,)) for n in range(standbys)]
+    for thread in threads:
+        thread.start()
+    try:
+        for _ in range(ROUNDS):
+            with writing(any_store) as conn:  # a holder on another host, silent for years
+                conn.execute(delete(LeaseRow))
+                conn.execute(
+                    insert(LeaseRow).values(
+                        name=lease.LEASE,
+                        holder="gone:1:holder",
+                        acquired_at=long_ago,
+                        heartbeat_at=long_ago,
+                    )
+                )
+            turn.wait(timeout=30)
+            turn.wait(timeout=30)
+    except threading.BrokenBarrierError:
+        pass  # a standby failed: reported below
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    assert [len(round_) for round_ in winners] == [1] * ROUNDS, winners
