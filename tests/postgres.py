@@ -8,7 +8,7 @@ database of its own, dropped afterwards.
 
 Without initdb or psycopg the PostgreSQL tests are skipped, unless
 OPSCENTER_REQUIRE_POSTGRES=1 (CI sets it), which makes that a failure: a green CI means
-they ran.
+they ran. A cluster that is there but does not start is always a failure.
 """
 
 from __future__ import annotations
@@ -109,15 +109,20 @@ def postgres_cluster() -> Iterator[Cluster]:
     if bin_dir is None:
         _unavailable("no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")
     assert bin_dir is not None
-    folder = Path(tempfile.mkdtemp(prefix="opscenter-pg-"))
+    owner = None
     if os.geteuid() == 0:
-        owner = pwd.getpwnam("postgres")
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            _unavailable("running as root, and there is no postgres user to run the cluster")
+    folder = Path(tempfile.mkdtemp(prefix="opscenter-pg-"))
+    if owner is not None:
         os.chown(folder, owner.pw_uid, owner.pw_gid)
     try:
         try:
             cluster = _start(bin_dir, folder)
-        except RuntimeError as exc:
-            _unavailable(str(exc))
+        except RuntimeError as exc:  # installed but broken: a failure, never a skip
+            pytest.fail(f"no PostgreSQL cluster could be started: {exc}", pytrace=False)
         yield cluster
     finally:
         with contextlib.suppress(Exception):
