@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import func, insert, inspect, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opscenter.cli import main
+from opscenter.scheduler.generate import generate_day
 from opscenter.store.db import StoreError, default_url, open_store
-from opscenter.store.models import AuditRow, NodeRow, NodeVersionRow
+from opscenter.store.models import AuditRow, InstanceRow, NodeRow, NodeVersionRow
 from tests.conftest import deploy_folder, write_workspace
 
 WORKSPACE = """
@@ -153,3 +155,23 @@ def test_every_deploy_is_audited_with_who_and_what(tmp_path, any_store):
         [row] = session.scalars(select(AuditRow)).all()
     assert (row.user, row.action, row.targets, row.outcome) == ("tester", "deploy", ["ws"], "ok")
     assert "3 added" in row.detail
+
+
+def test_a_second_periodic_instance_of_one_node_and_time_is_refused_by_the_store(
+    tmp_path, any_store
+):
+    """Generation may be raced (a standby, a day generated twice): the store itself keeps
+    one periodic instance per node and cycle time, on SQLite and PostgreSQL alike (a
+    partial unique index), while a manual run of the same node and time is welcome."""
+    report = deploy_folder(any_store, write_workspace(tmp_path / "ws", WORKSPACE))
+    generate_day(
+        any_store, report.workspace_id, date(2025, 11, 1), now=datetime(2025, 11, 1), bootstrap=True
+    )
+    with any_store.connect() as conn:
+        row = conn.execute(select(InstanceRow).where(InstanceRow.kind == "periodic")).first()
+    assert row is not None
+    again = {k: v for k, v in row._asdict().items() if k != "id"}
+    with pytest.raises(IntegrityError), any_store.begin() as conn:
+        conn.execute(insert(InstanceRow).values(again))
+    with any_store.begin() as conn:
+        conn.execute(insert(InstanceRow).values({**again, "kind": "manual"}))
