@@ -374,6 +374,16 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(
             ),
             {**THE_DAY, "user": os_user()},
         ).all()
+        their_attempts = {  # what a failure of this test shows: how each attempt ended
+            instance_id: conn.execute(
+                text(
+                    "SELECT number, status, reason FROM attempts WHERE instance_id = :i "
+                    "ORDER BY number"
+                ),
+                {"i": instance_id},
+            ).all()
+            for _, instance_id in unexplained
+        }
         succeeded = conn.execute(
             text(
                 "SELECT COUNT(*) FROM instances "
@@ -393,7 +403,7 @@ def test_sigkill_the_scheduler_at_twenty_random_moments_of_a_busy_day(
                 " ON d.id = e.downstream_id WHERE d.backfill_run_id = r.id) FROM backfill_runs r"
             )
         ).all()
-    assert unexplained == [], unexplained
+    assert unexplained == [], their_attempts
     assert succeeded > 50, "the day hardly ran"
     assert backfilled > 0, "the backfill never ran"
     assert len(runs) == 2 and len(set(runs)) == 1 and runs[0][0] > 0, runs
