@@ -45,8 +45,8 @@ class Executors:
         kill_grace: float = KILL_GRACE,
     ) -> None:
         self.warehouse = Path(warehouse)
-        self.landing = Path(landing)
-        make_private_dirs(self.landing)
+        make_private_dirs(Path(landing))
+        self.landing = Path(landing).resolve()  # once, not at every attempt
         self._now = now or _local_now
         self.kill_grace = kill_grace
         self._sql: Warehouse | None = None  # with the first SQL attempt: DuckDB is 40 MB

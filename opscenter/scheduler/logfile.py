@@ -25,7 +25,7 @@ from pathlib import Path
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.runlog import HEADER_RULE, final_words
 from opscenter.domain.times import zone_label
-from opscenter.store.files import make_private_dirs, open_for_append
+from opscenter.store.files import FILE_MODE, make_private_dirs, open_for_append
 
 # A page may grow past its limit to finish a long line, but not without bound: a line
 # longer than this (a binary dump without newlines) is cut so reading still advances.
@@ -103,12 +103,12 @@ class RunLog:
         text = "".join(f"{stamp} {part}\n" for part in message.splitlines() or [""])
         with self._lock:
             try:
-                fd = open_for_append(self.path)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
             except OSError as error:
                 self._lost(error)  # a log that cannot be written must not turn a run into a crash
                 return
             try:
-                if _ends_mid_line(fd, self.path):
+                if _ends_mid_line(fd):
                     text = "\n" + text
                 os.write(fd, text.encode("utf-8", errors="replace"))
             except OSError as error:  # a full disk: nor must a log that stops taking lines
@@ -134,15 +134,12 @@ class RunLog:
             return 0
 
 
-def _ends_mid_line(fd: int, path: Path) -> bool:
-    """True when a process left a last line without its newline: ours must start a new one."""
+def _ends_mid_line(fd: int) -> bool:
+    """True when a process left a last line without its newline: ours must start a new one.
+    (``fd`` is open for reading too: an executor's line costs no second open of the log.)"""
     try:
         size = os.fstat(fd).st_size
-        if size == 0:
-            return False
-        with path.open("rb") as handle:
-            handle.seek(size - 1)
-            return handle.read(1) != b"\n"
+        return size > 0 and os.pread(fd, 1, size - 1) != b"\n"
     except OSError:
         return False
 

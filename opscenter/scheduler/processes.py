@@ -53,7 +53,7 @@ HIDDEN_FROM_NODES = OPERATOR_SECRETS | {"PGPASSWORD"}
 def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Execution:
     """Write the node's code beside its log and start it in a new process group and session,
     in the landing folder, its output appended to the log; returns at once."""
-    folder = str(landing.resolve())
+    folder = str(landing)  # absolute: Executors resolved it once
     env = {
         **{k: v for k, v in os.environ.items() if k not in HIDDEN_FROM_NODES},
         **job.parameters,
@@ -67,7 +67,7 @@ def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Executi
         "OPSCENTER_SPEED": f"{job.speed:g}",
     }
     if job.node_type is NodeType.SHELL:
-        interpreter = shutil.which("bash", path=env.get("PATH"))
+        interpreter = _bash_on(env.get("PATH"))
         if interpreter is None:
             return _failed_to_start(log, "cannot start shell node: bash not found on PATH")
         suffix, command = ".sh", [interpreter]
@@ -115,6 +115,18 @@ def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Executi
 # for strays once in vain.
 _leaders: set[int] = set()
 _leaders_lock = threading.Lock()
+
+
+def _bash_on(path: str | None) -> str | None:
+    """Where bash is on ``path``: looked up once per PATH (nine stats on a typical one, for
+    every attempt), and again only when what was found is no longer there."""
+    found = _bash_found.get(path)
+    if found is None or not os.access(found, os.X_OK):
+        found = _bash_found[path] = shutil.which("bash", path=path)
+    return found
+
+
+_bash_found: dict[str | None, str | None] = {}
 
 
 def _failed_to_start(log: RunLog, reason: str) -> Execution:
