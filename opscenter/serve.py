@@ -102,8 +102,6 @@ def session_command(options: Options, allow_actions: bool) -> str:
         argv += ["--workspace", options.workspace]
     if options.db is not None:
         argv += ["--db", options.db]
-    if options.utc:
-        argv.append("--utc")
     if options.theme:
         argv += ["--theme", options.theme]
     if not allow_actions:
