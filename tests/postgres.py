@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from opscenter.store.db import open_store
 
@@ -44,6 +44,60 @@ class Cluster:
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """The URL of a new, empty database of this cluster (dropped with the cluster)."""
+        name = f"t{os.getpid()}_{next(_names)}"
+        admin = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            admin.dispose()
+        return self.url(name)
+
+
+class ClusterUnavailable(Exception):
+    """PostgreSQL is not there to start (no driver, no server, no postgres user)."""
+
+
+class ClusterBroken(Exception):
+    """PostgreSQL is installed but did not start."""
+
+
+@contextlib.contextmanager
+def throwaway_cluster() -> Iterator[Cluster]:
+    """A cluster started for the block and stopped and removed after it (the tests' and
+    bench/scheduler.py's)."""
+    if importlib.util.find_spec("psycopg") is None:
+        raise ClusterUnavailable("psycopg is not installed (pip install 'opscenter[postgres]')")
+    bin_dir = _newest_bin()
+    if bin_dir is None:
+        raise ClusterUnavailable("no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")
+    owner = None
+    if os.geteuid() == 0:
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            raise ClusterUnavailable(
+                "running as root, and there is no postgres user to run the cluster"
+            ) from None
+    folder = Path(tempfile.mkdtemp(prefix="opscenter-pg-"))
+    if owner is not None:
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    try:
+        try:
+            cluster = _start(bin_dir, folder)
+        except RuntimeError as exc:
+            raise ClusterBroken(str(exc)) from None
+        yield cluster
+    finally:
+        with contextlib.suppress(Exception):
+            _run(
+                [str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"],
+                "pg_ctl stop",
+            )
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _unavailable(why: str) -> None:
@@ -63,7 +117,10 @@ def _newest_bin() -> Path | None:
 
 def _as_owner(args: list[str]) -> list[str]:
     """PostgreSQL will not run as root: there, its commands run as the postgres user."""
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+    if os.geteuid() != 0:
+        return args
+    runuser = shutil.which("runuser", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    return [runuser or "runuser", "-u", "postgres", "--", *args]
 
 
 def _free_port() -> int:
@@ -103,34 +160,13 @@ def _start(bin_dir: Path, folder: Path) -> Cluster:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[Cluster]:
     """A running cluster for this test process, stopped and removed at the end."""
-    if importlib.util.find_spec("psycopg") is None:
-        _unavailable("psycopg is not installed (pip install 'opscenter[postgres]')")
-    bin_dir = _newest_bin()
-    if bin_dir is None:
-        _unavailable("no /usr/lib/postgresql/*/bin/initdb (apt-get install postgresql)")
-    assert bin_dir is not None
-    owner = None
-    if os.geteuid() == 0:
-        try:
-            owner = pwd.getpwnam("postgres")
-        except KeyError:
-            _unavailable("running as root, and there is no postgres user to run the cluster")
-    folder = Path(tempfile.mkdtemp(prefix="opscenter-pg-"))
-    if owner is not None:
-        os.chown(folder, owner.pw_uid, owner.pw_gid)
     try:
-        try:
-            cluster = _start(bin_dir, folder)
-        except RuntimeError as exc:  # installed but broken: a failure, never a skip
-            pytest.fail(f"no PostgreSQL cluster could be started: {exc}", pytrace=False)
-        yield cluster
-    finally:
-        with contextlib.suppress(Exception):
-            _run(
-                [str(bin_dir / "pg_ctl"), "-D", str(folder / "data"), "-m", "immediate", "stop"],
-                "pg_ctl stop",
-            )
-        shutil.rmtree(folder, ignore_errors=True)
+        with throwaway_cluster() as cluster:
+            yield cluster
+    except ClusterUnavailable as why:
+        _unavailable(str(why))
+    except ClusterBroken as why:  # installed but broken: a failure, never a skip
+        pytest.fail(f"no PostgreSQL cluster could be started: {why}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -143,12 +179,10 @@ def _postgres_admin(postgres_cluster: Cluster) -> Iterator[Engine]:
 @pytest.fixture
 def postgres_url(postgres_cluster: Cluster, _postgres_admin: Engine) -> Iterator[str]:
     """The URL of a fresh, empty database of this test's own; dropped afterwards."""
-    name = f"t{os.getpid()}_{next(_names)}"
+    url = postgres_cluster.new_database()
+    yield url
     with _postgres_admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield postgres_cluster.url(name)
-    with _postgres_admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        conn.execute(text(f'DROP DATABASE "{make_url(url).database}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=STORES)
