@@ -135,12 +135,14 @@ def session(options: Options, clock: Clock, server: int) -> int:
 def _ends_with(server: int) -> bool:
     """SIGTERM here when ``server`` ends, even by kill -9 (which tells no console): a
     console left behind would stay attached to the world with no browser to show it.
-    False if ``server`` is gone already (or never was this process's parent)."""
+    False if ``server`` is not this process's parent, or is gone already."""
+    if os.getppid() != server:  # not started by that serve: nothing to tie to it
+        return False
     if sys.platform == "linux":
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
             raise UsageError(f"cannot end with the server: {os.strerror(ctypes.get_errno())}")
-    return os.getppid() == server
+    return os.getppid() == server  # it may have ended before the tie was made
 
 
 def _check_theme(options: Options) -> None:
