@@ -157,7 +157,7 @@ def test_it_answers_on_loopback_by_default_and_serves_the_page(tmp_path: Path) -
         assert "fonts.googleapis.com" not in page  # no asset from the internet
         assert "read-only" in served.said()
         # the world is deployed and scheduled here, once: the demo's clock runs
-        assert "holds the lease" in served.said() or "lead" in served.said()
+        assert "scheduler ● lead" in served.said()
     assert served.process.returncode == 0
 
 
