@@ -128,6 +128,7 @@ def test_the_dashboard_shows_in_the_browser_and_2_opens_the_nodes(
 ) -> None:
     dashboard = console.wait_for("[1 Dash]", "Instances", "Baselines", "shop")
     assert "READ-ONLY" in dashboard  # served without --allow-actions
+    assert "sched ● attached to" in dashboard  # the tab runs no scheduler: serve's leads
     console.screenshot("dashboard")
     console.press("2")
     nodes = console.wait_for("[2 Nodes]", "ods_orders_hourly")
