@@ -48,7 +48,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from opscenter import cli
+from opscenter import cli, webserver
 from opscenter.backends.dataworks import emulator as emulator_module
 from opscenter.config import load_config
 from opscenter.domain.clock import ManualClock
@@ -520,6 +520,7 @@ def cli_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliWorld]:
         patch.setattr(daemon, "run_scheduler", lambda *args, **kwargs: None)
         patch.setattr(cli.signal, "signal", lambda *args: None)
         patch.setattr(emulator_module, "serve", lambda *args, **kwargs: None)
+        patch.setattr(webserver.ConsoleServer, "run", lambda self: None)
         made.prepare()
         yield made
 
