@@ -50,6 +50,21 @@ class ConsoleWorld:
     notice: str = ""  # said once the console is open (the demo was redeployed)
 
 
+def console_backend(
+    opened: ConsoleWorld, options: Options, wall: Clock, *, source: str
+) -> LocalBackend:
+    """A console's backend on its opened world: the world's clock read from its store, the
+    operator who runs it, and read-only where asked (the backend enforces it)."""
+    return LocalBackend(
+        opened.db,
+        opened.name,
+        StoreClock(opened.db, wall),
+        user=os_user(),
+        readonly=options.readonly,
+        source=source,
+    )
+
+
 def open_world(options: Options, wall: Clock) -> ConsoleWorld:
     """The workspace deployed (unless attaching or read-only) and the plan of the clock its
     scheduler will run: the world's own, which another process's scheduler may hold."""
@@ -126,14 +141,7 @@ def run_console(options: Options, clock: Clock) -> int:
         scheduler = SchedulerThread(opened.db, opened.workspace_id, opened.plan)
         scheduler.start()
         scheduler.wait_started()  # the lease taken and the world's clock published, or standby
-    backend = LocalBackend(
-        opened.db,
-        opened.name,
-        StoreClock(opened.db, clock),
-        user=os_user(),
-        readonly=options.readonly,
-        source="tui",
-    )
+    backend = console_backend(opened, options, clock, source="tui")
     from opscenter.tui.app import OpsApp
 
     app = OpsApp(

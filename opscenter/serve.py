@@ -22,14 +22,11 @@ import signal
 import sys
 from dataclasses import replace
 
-from opscenter.backends.local import LocalBackend
-from opscenter.console import open_world
+from opscenter.console import console_backend, open_world
 from opscenter.domain.clock import Clock
 from opscenter.errors import UsageError
 from opscenter.options import Options
 from opscenter.scheduler.daemon import SchedulerThread
-from opscenter.scheduler.worldclock import StoreClock
-from opscenter.store.audit import os_user
 
 SOURCE = "web"  # the audit's word for a browser console
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -117,14 +114,7 @@ def session(options: Options, clock: Clock, server: int) -> int:
         return 0
     _check_theme(options)
     opened = open_world(replace(options, no_scheduler=True), clock)
-    backend = LocalBackend(
-        opened.db,
-        opened.name,
-        StoreClock(opened.db, clock),
-        user=os_user(),
-        readonly=options.readonly,
-        source=SOURCE,
-    )
+    backend = console_backend(opened, options, clock, source=SOURCE)
     from opscenter.tui.app import OpsApp
 
     app = OpsApp(backend, theme=options.theme)

@@ -154,7 +154,9 @@ def test_a_read_only_browser_console_refuses_an_action_and_audits_it(
     audit = run_opscenter("audit", "--json", env=quiet_env(served.log.parent))
     assert audit.returncode == 0, audit.stderr
     refusals = [e for e in json.loads(audit.stdout) if e["outcome"] == "refused"]
-    assert [(e["action"], e["user"]) for e in refusals] == [("freeze node", os_user())]
+    assert [(e["action"], e["user"], e["source"]) for e in refusals] == [
+        ("freeze node", os_user(), "web")
+    ]
 
 
 def test_with_allow_actions_a_browser_console_acts_audited_from_the_web(

@@ -19,7 +19,10 @@ from tests.tui.helpers import WorldSays, press, screen_text, settle
 
 
 def readonly_twin(backend: LocalBackend) -> LocalBackend:
-    return LocalBackend(backend.db, "shop", ManualClock(FROZEN_AT), user="bob", readonly=True)
+    """A read-only console's backend, as the console makes it (its source is "tui")."""
+    return LocalBackend(
+        backend.db, "shop", ManualClock(FROZEN_AT), user="bob", readonly=True, source="tui"
+    )
 
 
 async def test_the_header_says_which_world_this_is(demo_backend):

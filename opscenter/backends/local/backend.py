@@ -617,5 +617,5 @@ class LocalBackend:
                 targets=list(targets),
                 outcome="refused",
                 detail=reason,
-                source="tui",
+                source=self.source,
             )
