@@ -398,6 +398,24 @@ def test_rerun_mode_denied_never_auto_reruns(world: MakeWorld) -> None:
     assert (once.status, once.run_number) == (Status.FAILURE, 1)
 
 
+def test_an_attempt_that_ends_at_once_still_records_its_process(
+    world: MakeWorld, tmp_path: Path
+) -> None:
+    """Its pid and its end reach the store in one turn (one statement): neither is lost."""
+    said = tmp_path / "pid"
+    w = world(
+        f"""
+        nodes:
+          - {{name: quick, type: shell, code: 'echo $$ > {said}',
+             trigger: {{cron: "00 00 02 * * ?"}}}}
+        """
+    ).start()
+    w.go(at(2))
+    [attempt] = w.attempts("quick")
+    assert attempt.status is Status.SUCCESS
+    assert attempt.pid == int(said.read_text())
+
+
 def test_timeout_kills_the_process_and_fails_the_instance(world: MakeWorld) -> None:
     w = world(
         """

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as Database
@@ -513,18 +514,16 @@ class Engine:
                 finished.append(self._events.get_nowait())
             except queue.Empty:
                 break
-        pids = []
+        pids: dict[tuple[int, int], dict[str, Any]] = {}
         while self._pids:
             i, n, pid, started = self._pids.popleft()
-            pids.append({"i": i, "n": n, "pid": pid, "start": started})
+            pids[i, n] = {"i": i, "n": n, "pid": pid, "start": started}
         if not finished and not pids:
             return
         now = self._now()
         succeeded: list[int] = []
         ended: list[Running] = []
         conn = turn.conn()
-        if pids:
-            lifecycle.record_pids(conn, pids)
         for instance_id, number, outcome in finished:
             running = self._running.get(instance_id)
             if running is None or running.number != number:
@@ -532,7 +531,8 @@ class Engine:
             del self._running[instance_id]
             ended.append(running)
             self._busy[running.group] -= 1
-            lifecycle.record_end(conn, instance_id, number, outcome, now)
+            process = pids.pop((instance_id, number), None)
+            lifecycle.record_end(conn, instance_id, number, outcome, now, process)
             if outcome.success:
                 succeeded += lifecycle.succeed(conn, instance_id, now)
                 continue
@@ -541,6 +541,8 @@ class Engine:
             )
             if retry_at is not None:
                 self._timer(retry_at, "retry", instance_id)
+        if pids:
+            lifecycle.record_pids(conn, list(pids.values()))
         if succeeded:
             self._candidates.update(state.downstream_of(conn, succeeded))
         runs = {r.backfill_run for r in ended if r.backfill_run is not None}

@@ -79,6 +79,9 @@ _END = (
         reason=bindparam("why"),
     )
 )
+# the same, with the process that ran it, when its pid is recorded in the turn it ended in
+# (a short attempt's always is): one statement instead of two on the chain's hand-off
+_END_WITH_PID = _END.values(pid=bindparam("pid"), pid_start=bindparam("start"))
 
 # the run number an attempt's start sets, one expression for every start: state.move builds
 # its statement once per expression
@@ -163,20 +166,27 @@ def record_pids(conn: Connection, pids: Sequence[dict[str, Any]]) -> None:
 
 
 def record_end(
-    conn: Connection, instance_id: int, number: int, outcome: Outcome, now: datetime
+    conn: Connection,
+    instance_id: int,
+    number: int,
+    outcome: Outcome,
+    now: datetime,
+    process: dict[str, Any] | None = None,
 ) -> None:
-    """The RUNNING attempt's row gets its outcome."""
-    conn.execute(
-        _END,
-        {
-            "i": instance_id,
-            "n": number,
-            "to": Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
-            "at": now,
-            "code": outcome.exit_code,
-            "why": outcome.reason,
-        },
-    )
+    """The RUNNING attempt's row gets its outcome, and its ``process`` (``pid`` and
+    ``start``, as ``record_pids`` takes them) when that was not recorded yet."""
+    values = {
+        "i": instance_id,
+        "n": number,
+        "to": Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
+        "at": now,
+        "code": outcome.exit_code,
+        "why": outcome.reason,
+    }
+    if process is None:
+        conn.execute(_END, values)
+    elif not conn.execute(_END_WITH_PID, values | process).rowcount:  # ended otherwise
+        conn.execute(_PIDS, process)
 
 
 def succeed(conn: Connection, instance_id: int, now: datetime) -> list[int]:
