@@ -137,6 +137,8 @@ def advance(
     scheduler knows them); None looks at every open backfill. Returns the ids of
     instances created, for the scheduler to evaluate.
     """
+    if touched_runs is not None and not _runs_changed(conn, touched_runs):
+        return []  # the common turn: runs still running (no run can start, none has ended)
     created: list[int] = []
     session = Session(bind=conn)
     query = select(BackfillRow).where(
@@ -190,19 +192,41 @@ def advance(
     return created
 
 
-def _run_status(conn: Connection, run_id: int) -> str:
-    total, done, failed = conn.execute(
-        select(
-            func.count(),
-            func.count().filter(InstanceRow.status == Status.SUCCESS.value),
-            func.count().filter(
-                InstanceRow.status == Status.FAILURE.value, InstanceRow.retry_at.is_(None)
-            ),
-        ).where(InstanceRow.backfill_run_id == run_id)
-    ).one()
+_COUNTS = (
+    func.count(),
+    func.count().filter(InstanceRow.status == Status.SUCCESS.value),
+    func.count().filter(InstanceRow.status == Status.FAILURE.value, InstanceRow.retry_at.is_(None)),
+)
+
+
+def _status_of(total: int, done: int, failed: int) -> str:
+    """A run's status from its instances: all succeeded, one failed for good, or running."""
     if total == done:
         return "SUCCESS"
     return "FAILURE" if failed else "RUNNING"
+
+
+def _run_status(conn: Connection, run_id: int) -> str:
+    counts = conn.execute(select(*_COUNTS).where(InstanceRow.backfill_run_id == run_id)).one()
+    return _status_of(*counts)
+
+
+def _runs_changed(conn: Connection, run_ids: set[int]) -> bool:
+    """Whether any of these runs' status is not what its instances now say (or it is not
+    running, so that advancing may start the next): one query for all of them."""
+    recorded: dict[int | None, str] = dict(
+        conn.execute(
+            select(BackfillRunRow.id, BackfillRunRow.status).where(BackfillRunRow.id.in_(run_ids))
+        ).all()
+    )
+    if any(status not in ("RUNNING", "FAILURE") for status in recorded.values()):
+        return True
+    counted = conn.execute(
+        select(InstanceRow.backfill_run_id, *_COUNTS)
+        .where(InstanceRow.backfill_run_id.in_(run_ids))
+        .group_by(InstanceRow.backfill_run_id)
+    ).all()
+    return any(_status_of(*counts) != recorded[run] for run, *counts in counted)
 
 
 def _start_run(

@@ -521,9 +521,9 @@ class Engine:
         if not finished and not pids:
             return
         now = self._now()
-        succeeded: list[int] = []
         ended: list[Running] = []
-        conn = turn.conn()
+        ends: list[lifecycle.End] = []
+        failed: list[tuple[Running, Outcome]] = []
         for instance_id, number, outcome in finished:
             running = self._running.get(instance_id)
             if running is None or running.number != number:
@@ -531,16 +531,24 @@ class Engine:
             del self._running[instance_id]
             ended.append(running)
             self._busy[running.group] -= 1
-            process = pids.pop((instance_id, number), None)
-            lifecycle.record_end(conn, instance_id, number, outcome, now, process)
-            if outcome.success:
-                succeeded += lifecycle.succeed(conn, instance_id, now)
-                continue
+            ends.append((instance_id, number, outcome, pids.pop((instance_id, number), None)))
+            if not outcome.success:
+                failed.append((running, outcome))
+        # a turn's ends are a few statements, however many attempts ended in it
+        conn = turn.conn()
+        lifecycle.record_ends(conn, ends, now)
+        succeeded = lifecycle.succeed(conn, [i for i, _, o, _ in ends if o.success], now)
+        for running, outcome in failed:
             retry_at = lifecycle.end_failed(
-                conn, instance_id, now, outcome.reason, halted=running.halted(), by=self.name
+                conn,
+                running.instance_id,
+                now,
+                outcome.reason,
+                halted=running.halted(),
+                by=self.name,
             )
             if retry_at is not None:
-                self._timer(retry_at, "retry", instance_id)
+                self._timer(retry_at, "retry", running.instance_id)
         if pids:
             lifecycle.record_pids(conn, list(pids.values()))
         if succeeded:

@@ -165,35 +165,46 @@ def record_pids(conn: Connection, pids: Sequence[dict[str, Any]]) -> None:
     conn.execute(_PIDS, pids)
 
 
-def record_end(
-    conn: Connection,
-    instance_id: int,
-    number: int,
-    outcome: Outcome,
-    now: datetime,
-    process: dict[str, Any] | None = None,
-) -> None:
-    """The RUNNING attempt's row gets its outcome, and its ``process`` (``pid`` and
-    ``start``, as ``record_pids`` takes them) when that was not recorded yet."""
-    values = {
-        "i": instance_id,
-        "n": number,
-        "to": Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
-        "at": now,
-        "code": outcome.exit_code,
-        "why": outcome.reason,
-    }
-    if process is None:
-        conn.execute(_END, values)
-    elif not conn.execute(_END_WITH_PID, values | process).rowcount:  # ended otherwise
-        conn.execute(_PIDS, process)
+# an attempt's end as the engine reports it: instance, attempt number, outcome, and its
+# process (``pid`` and ``start``, as ``record_pids`` takes them) if not recorded yet
+End = tuple[int, int, Outcome, dict[str, Any] | None]
 
 
-def succeed(conn: Connection, instance_id: int, now: datetime) -> list[int]:
-    """RUNNING -> SUCCESS (it finished before a stop or freeze could take effect)."""
+def record_ends(conn: Connection, ends: Sequence[End], now: datetime) -> None:
+    """The RUNNING attempts' rows get their outcomes, with their processes where given: one
+    statement for those without, one for those with (a short attempt's pid and end come
+    in one turn)."""
+    plain: list[dict[str, Any]] = []
+    with_pid: list[dict[str, Any]] = []
+    for instance_id, number, outcome, process in ends:
+        values = {
+            "i": instance_id,
+            "n": number,
+            "to": Status.SUCCESS.value if outcome.success else Status.FAILURE.value,
+            "at": now,
+            "code": outcome.exit_code,
+            "why": outcome.reason,
+        }
+        if process is None:
+            plain.append(values)
+        else:
+            with_pid.append(values | process)
+    if plain:
+        conn.execute(_END, plain)
+    if with_pid and conn.execute(_END_WITH_PID, with_pid).rowcount != len(with_pid):
+        # some ended otherwise (a stop took them first), or the driver cannot count an
+        # executemany: their processes are recorded all the same
+        conn.execute(_PIDS, [{k: v[k] for k in ("i", "n", "pid", "start")} for v in with_pid])
+
+
+def succeed(conn: Connection, instance_ids: list[int], now: datetime) -> list[int]:
+    """RUNNING -> SUCCESS for those still RUNNING (each finished before a stop or freeze
+    could take effect); the ids moved."""
+    if not instance_ids:
+        return []
     return state.move(
         conn,
-        [instance_id],
+        instance_ids,
         Status.SUCCESS,
         allowed_from=[Status.RUNNING],
         now=now,
