@@ -18,7 +18,6 @@ import os
 import random
 import re
 import select
-import signal
 import struct
 import subprocess
 import sys
@@ -30,7 +29,7 @@ from contextlib import closing
 from pathlib import Path
 
 from bench.adversarial import invariants, workspaces
-from bench.adversarial.sandbox import REPO, Sandbox, kill_group, said, wait_for
+from bench.adversarial.sandbox import REPO, Sandbox, said, terminate, wait_for, wait_or_kill
 
 SPEED = 400.0
 START = "2025-11-01 00:00"
@@ -136,11 +135,7 @@ class Console:
             with contextlib.suppress(OSError):
                 os.write(self.master, key)
             time.sleep(0.5)
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            kill_group(self.process)
-            code = None
+        code = wait_or_kill(self.process, 10)
         self.reader.join(timeout=5)
         os.close(self.master)
         return code
@@ -222,12 +217,7 @@ def run(box: Sandbox, minutes: float) -> dict[str, object]:
     ran = time.monotonic() - began
     consoles_alive = sum(c.process.poll() is None for c in consoles)
     codes = [c.close() for c in consoles]
-    scheduler.send_signal(signal.SIGTERM)
-    try:
-        scheduler_code: int | None = scheduler.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        kill_group(scheduler)
-        scheduler_code = None
+    scheduler_code = terminate(scheduler, 60)
     box.started.remove(scheduler)
     tally.heard("scheduler", said(log))
     ledger = invariants.Ledger()

@@ -30,6 +30,7 @@ from bench.adversarial.sandbox import (
     kill_group,
     processes_with,
     said,
+    terminate,
     wait_for,
 )
 
@@ -85,13 +86,7 @@ class Scene:
         process = self.process
         if process is None:
             return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-        try:
-            code = process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            code = None
+        code = terminate(process, 20)
         with contextlib.suppress(ValueError):
             self.box.started.remove(process)
         return code

@@ -24,7 +24,15 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.adversarial import invariants, workspaces
-from bench.adversarial.sandbox import REPO, Sandbox, kill_group, processes_with, said, wait_for
+from bench.adversarial.sandbox import (
+    REPO,
+    Sandbox,
+    kill_group,
+    processes_with,
+    said,
+    terminate,
+    wait_for,
+)
 
 DATES = 45
 SEED = 18
@@ -205,12 +213,7 @@ def run(box: Sandbox, kills: int) -> dict[str, object]:
     _took_lease(log, start_at)
     _settle_recovery(store, before, ledger, landing, "last recovery")
     settled = wait_for(lambda: busy(store) == 0 == _later(busy, store), 600, every=1.0)
-    proc.send_signal(signal.SIGTERM)
-    try:
-        code = proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        kill_group(proc)
-        code = None
+    code = terminate(proc, 60)
     box.started.remove(proc)
     ledger.static(store, "at the end")
     ledger.add("at the end", _end_problems(store, landing, log, code))

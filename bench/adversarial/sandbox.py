@@ -173,6 +173,22 @@ def kill_group(process: subprocess.Popen) -> None:
         process.wait(timeout=10)
 
 
+def wait_or_kill(process: subprocess.Popen, seconds: float) -> int | None:
+    """Its exit code within ``seconds``; else kill -9 its group, and None."""
+    try:
+        return process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        return None
+
+
+def terminate(process: subprocess.Popen, seconds: float) -> int | None:
+    """SIGTERM if it still runs, then as `wait_or_kill`: None means SIGTERM did not end it."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    return wait_or_kill(process, seconds)
+
+
 def stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat after the command name: [state, ppid, pgrp, session, ...]."""
     try:
