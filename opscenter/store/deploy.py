@@ -203,16 +203,14 @@ def _sync_nodes(
             changed.append((node, digest, row.id, (row.version or 0) + 1))
             report.changed.append(node.name)
     if fresh:
-        conn.execute(
-            insert(nodes),
-            [
-                {"workspace_id": workspace_id, "name": node.name, "created_at": now}
-                for node, _ in fresh
-            ],
-        )
+        # the new rows' ids come back with the insert: no re-read of the workspace's nodes
         ids = dict(
             conn.execute(
-                select(nodes.c.name, nodes.c.id).where(nodes.c.workspace_id == workspace_id)
+                insert(nodes).returning(nodes.c.name, nodes.c.id),
+                [
+                    {"workspace_id": workspace_id, "name": node.name, "created_at": now}
+                    for node, _ in fresh
+                ],
             ).all()
         )
         changed += [(node, digest, ids[node.name], 1) for node, digest in fresh]
