@@ -123,12 +123,18 @@ def open_world(options: Options, wall: Clock) -> ConsoleWorld:
     return ConsoleWorld(name, db, bundled.workspace_id, plan, notice)
 
 
-def run_console(options: Options, clock: Clock) -> int:
+def check_theme(options: Options) -> None:
+    """A --theme no console knows is refused before any world is opened or served."""
     from opscenter.tui import theming
 
+    if options.theme and options.theme not in theming.theme_names():
+        known = ", ".join(theming.theme_names())
+        raise UsageError(f"no theme {options.theme!r}; known: {known}")
+
+
+def run_console(options: Options, clock: Clock) -> int:
+    check_theme(options)
     theme = options.theme
-    if theme and theme not in theming.theme_names():
-        raise UsageError(f"no theme {theme!r}; known: {', '.join(theming.theme_names())}")
     if options.wants_dataworks:
         from opscenter.tui.app import OpsApp
 

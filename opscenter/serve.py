@@ -22,7 +22,7 @@ import signal
 import sys
 from dataclasses import replace
 
-from opscenter.console import console_backend, open_world
+from opscenter.console import check_theme, console_backend, open_world
 from opscenter.domain.clock import Clock
 from opscenter.errors import UsageError
 from opscenter.options import Options
@@ -46,7 +46,7 @@ def serve(
     """Serve the console until SIGINT, SIGTERM or SIGHUP; then stop the scheduler."""
     if allow_actions and options.readonly:
         raise UsageError("--readonly and --allow-actions contradict each other: give one")
-    _check_theme(options)
+    check_theme(options)
     try:
         from opscenter.webserver import ConsoleServer, is_loopback, listening_socket
     except ImportError as missing:
@@ -112,7 +112,7 @@ def session(options: Options, clock: Clock, server: int) -> int:
     and ended with that server however it ends."""
     if not _ends_with(server):
         return 0
-    _check_theme(options)
+    check_theme(options)
     opened = open_world(replace(options, no_scheduler=True), clock)
     backend = console_backend(opened, options, clock, source=SOURCE)
     from opscenter.tui.app import OpsApp
@@ -133,10 +133,3 @@ def _ends_with(server: int) -> bool:
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
             raise UsageError(f"cannot end with the server: {os.strerror(ctypes.get_errno())}")
     return os.getppid() == server  # it may have ended before the tie was made
-
-
-def _check_theme(options: Options) -> None:
-    from opscenter.tui import theming
-
-    if options.theme and options.theme not in theming.theme_names():
-        raise UsageError(f"no theme {options.theme!r}; known: {', '.join(theming.theme_names())}")
