@@ -25,7 +25,7 @@ from pathlib import Path
 from opscenter.domain.cron import CronError, parse_cron
 from opscenter.domain.runlog import HEADER_RULE, final_words
 from opscenter.domain.times import zone_label
-from opscenter.store.files import FILE_MODE, make_private_dirs, open_for_append
+from opscenter.store.files import make_private_dirs, open_for_append
 
 # A page may grow past its limit to finish a long line, but not without bound: a line
 # longer than this (a binary dump without newlines) is cut so reading still advances.
@@ -103,7 +103,7 @@ class RunLog:
         text = "".join(f"{stamp} {part}\n" for part in message.splitlines() or [""])
         with self._lock:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, FILE_MODE)
+                fd = open_for_append(self.path, readable=True)
             except OSError as error:
                 self._lost(error)  # a log that cannot be written must not turn a run into a crash
                 return

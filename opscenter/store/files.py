@@ -32,9 +32,11 @@ def make_private_dirs(folder: Path) -> None:
             item.mkdir(mode=DIR_MODE)
 
 
-def open_for_append(path: Path) -> int:
-    """A descriptor appending to ``path``, created owner-only."""
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, FILE_MODE)
+def open_for_append(path: Path, *, readable: bool = False) -> int:
+    """A descriptor appending to ``path``, created owner-only; ``readable`` lets the writer
+    also look at what is there (``os.pread``) without a second open."""
+    access = os.O_RDWR if readable else os.O_WRONLY
+    return os.open(path, access | os.O_CREAT | os.O_APPEND, FILE_MODE)
 
 
 def connect_duckdb(path: Path, **options: Any) -> duckdb.DuckDBPyConnection:
