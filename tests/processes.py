@@ -34,6 +34,11 @@ def run_opscenter(
     )
 
 
+def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`opscenter ARGS` on the workspace in ``folder`` and the store at ``url``."""
+    return run_opscenter(*args, "--workspace", str(folder), "--db", url, env=dict(os.environ))
+
+
 def start_scheduler(
     args: Sequence[str], log: Path, env: dict[str, str] | None = None
 ) -> subprocess.Popen:

@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
@@ -27,7 +26,7 @@ from opscenter.scheduler import procs
 from opscenter.scheduler.executors import Executors, Job
 from opscenter.scheduler.procs import tag_of
 from tests.conftest import write_workspace
-from tests.processes import kill_group, start_scheduler, wait_for_words
+from tests.processes import kill_group, start_scheduler, verb, wait_for_words
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
 
@@ -237,16 +236,6 @@ def node_workspace(folder: Path, code: str, extra: str = "") -> Path:
             code: '{code}'
             {extra}
         """,
-    )
-
-
-def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opscenter", *args, "--workspace", str(folder), "--db", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
     )
 
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_workspace
-from tests.processes import kill_group, start_scheduler, wait_for_words
+from tests.processes import kill_group, start_scheduler, verb, wait_for_words
 
 pytestmark = pytest.mark.slow
 
@@ -46,15 +44,6 @@ def busy_workspace(folder: Path) -> Path:
                 "    code: 'sleep 2; echo done'",
             ]
     return write_workspace(folder, "\n".join(lines) + "\n")
-
-
-def verb(url: str, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "opscenter", *args, "--workspace", str(folder), "--db", url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_a_second_scheduler_waits_as_standby_and_takes_over(tmp_path, store_url):
