@@ -215,23 +215,20 @@ def _sync_nodes(
         )
         changed += [(node, digest, ids[node.name], 1) for node, digest in fresh]
     if changed:
-        conn.execute(
-            insert(versions),
+        made = conn.execute(
+            insert(versions).returning(versions.c.node_id, versions.c.id),
             [
                 _version_values(node, digest, node_id, number, now, user)
                 for node, digest, node_id, number in changed
             ],
-        )
-        made = (
-            select(versions.c.id)
-            .where(versions.c.node_id == nodes.c.id, versions.c.version == bindparam("number"))
-            .scalar_subquery()
-        )
+        ).all()
         conn.execute(
             update(nodes)
             .where(nodes.c.id == bindparam("node_id"))
-            .values(current_version_id=made, state="deployed", undeployed_at=None),
-            [{"node_id": node_id, "number": number} for _, _, node_id, number in changed],
+            .values(
+                current_version_id=bindparam("version_id"), state="deployed", undeployed_at=None
+            ),
+            [{"node_id": node_id, "version_id": version_id} for node_id, version_id in made],
         )
     gone = [row for row in known.values() if row.state == "deployed"]
     if gone:
