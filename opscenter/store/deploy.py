@@ -204,7 +204,7 @@ def _sync_nodes(
             report.changed.append(node.name)
     if fresh:
         # the new rows' ids come back with the insert: no re-read of the workspace's nodes
-        ids = dict(
+        ids: dict[str, int] = dict(
             conn.execute(
                 insert(nodes).returning(nodes.c.name, nodes.c.id),
                 [
