@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, date
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,22 +59,21 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
     predicted = {b["name"] for b in found}
     # a baseline no scheduler has predicted for this date yet is still a promise; its
     # committed times are read in the same zone as the predicted ones'
-    waiting_for_prediction = [
-        b for b in backend.list_baseline_definitions() if b.enabled and b.name not in predicted
+    promised = [
+        (b, [committed_moment(bizdate, hhmm, zone) for hhmm in b.committed])
+        for b in backend.list_baseline_definitions()
+        if b.enabled and b.name not in predicted
     ]
     unpredicted = [
         {
             "name": b.name,
             "priority": b.priority,
-            "committed": ", ".join(
-                f"{to_local(committed_moment(bizdate, hhmm, zone), shown):%H:%M}"
-                for hhmm in b.committed
-            ),
+            "committed": _committed_times(moments, shown),
             "margin": b.margin,
             "nodes": list(b.nodes),
             "status": None,
         }
-        for b in waiting_for_prediction
+        for b, moments in promised
     ]
     data = {
         "workspace": info.name,
@@ -122,11 +122,7 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
             lines += [
                 "",
                 f"Baselines not predicted yet for bizdate {bizdate} · committed times in "
-                + view.moments_label(
-                    committed_moment(bizdate, hhmm, zone)
-                    for b in waiting_for_prediction
-                    for hhmm in b.committed
-                ),
+                + view.moments_label(moment for _, moments in promised for moment in moments),
             ]
         for b in unpredicted:
             lines += _baseline_lines(b, "· not predicted")
@@ -151,6 +147,11 @@ def _baseline_lines(b: dict[str, Any], verdict: str) -> list[str]:
     return lines
 
 
+def _committed_times(moments: Iterable[datetime], zone: ZoneInfo) -> str:
+    """Committed times (naive UTC) as the summary shows them: ``hh:mm`` in ``zone``."""
+    return ", ".join(f"{to_local(moment, zone):%H:%M}" for moment in moments)
+
+
 def _baseline_summary(found: list[BaselineStatus], zone: ZoneInfo) -> list[dict[str, Any]]:
     """One entry per baseline (an hourly one has a cycle per committed time), in the
     backend's order: committed times in the workspace zone, the margin before the
@@ -171,7 +172,7 @@ def _baseline_summary(found: list[BaselineStatus], zone: ZoneInfo) -> list[dict[
             {
                 "name": name,
                 "priority": first.priority,
-                "committed": ", ".join(f"{to_local(c.committed_at, zone):%H:%M}" for c in cycles),
+                "committed": _committed_times((c.committed_at for c in cycles), zone),
                 "margin": int((first.committed_at - first.alert_at).total_seconds() // 60),
                 "nodes": list(first.nodes),
                 "status": worst,
