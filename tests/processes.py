@@ -14,7 +14,7 @@ import subprocess
 import sys
 import termios
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,6 +52,17 @@ def start_scheduler(
             env=env,
             start_new_session=True,
         )
+
+
+def eventually(check: Callable[[], bool], seconds: float) -> bool:
+    """Polls ``check`` until it holds (True) or ``seconds`` have passed (False): a wait that
+    asks for a condition, not for the machine to be quick."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def wait_for_words(

@@ -11,7 +11,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,7 +23,7 @@ from opscenter.domain.model import NodeType
 from opscenter.domain.params import substitute
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
 from opscenter.scheduler.logfile import read_page, tail_offset
-from tests.processes import alive
+from tests.processes import alive, eventually
 
 DEMO = Path(__file__).resolve().parent.parent / "fixtures" / "demo"
 STAMP = datetime(2025, 11, 1, 8, 15, 42, tzinfo=ZoneInfo("Asia/Shanghai"))  # the world's time
@@ -75,15 +75,6 @@ def body_of(job: Job) -> list[str]:
     """The log lines after the header."""
     text = log_of(job)
     return text.split("-" * 60 + "\n", 1)[1].splitlines()
-
-
-def eventually(check: Callable[[], bool], timeout: float = 2.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.01)
-    return check()
 
 
 def wait_in_thread(execution: Execution) -> tuple[threading.Thread, list[Outcome]]:
@@ -280,7 +271,7 @@ sleep 300
     job = make_job(tmp_path, NodeType.SHELL, script)
     execution = executors.start(job)
     assert execution.pid is not None
-    assert eventually(lambda: "child " in log_of(job))
+    assert eventually(lambda: "child " in log_of(job), 30)
     child = int(next(line for line in body_of(job) if line.startswith("child ")).split()[1])
     assert os.getpgid(execution.pid) == execution.pid  # its own process group
     assert os.getpgid(child) == execution.pid
@@ -308,7 +299,7 @@ while true; do sleep 0.05; done
 """
     job = make_job(tmp_path, NodeType.SHELL, script)
     execution = runner.start(job)
-    assert eventually(lambda: "ready" in log_of(job))
+    assert eventually(lambda: "ready" in log_of(job), 30)
     assert execution.pid is not None
     began = time.monotonic()
     execution.kill("timed out after 60 minutes")
@@ -328,7 +319,7 @@ def test_background_processes_left_by_a_finished_script_are_stopped(
     job = make_job(tmp_path, NodeType.SHELL, 'sleep 300 &\necho "child $!"\n')
     assert executors.start(job).wait().success
     child = int(next(line for line in body_of(job) if line.startswith("child ")).split()[1])
-    assert eventually(lambda: not alive(child), timeout=1.0)
+    assert eventually(lambda: not alive(child), 10)
 
 
 def test_kill_after_the_end_changes_nothing(tmp_path: Path, executors: Executors) -> None:
@@ -382,7 +373,7 @@ def test_log_is_readable_while_the_process_runs(
     job = make_job(tmp_path, NodeType.PYTHON, source)
     execution = executors.start(job)
     thread, result = wait_in_thread(execution)
-    assert eventually(lambda: "stage 1/2 done" in log_of(job), timeout=10)
+    assert eventually(lambda: "stage 1/2 done" in log_of(job), 30)
     assert thread.is_alive() and not result  # still running: the line was not held back
     assert "stage 2/2 done" not in log_of(job)
     go.touch()
@@ -460,7 +451,7 @@ def test_kill_interrupts_a_long_query_promptly(tmp_path: Path, executors: Execut
     job = make_job(tmp_path, NodeType.SQL, LONG_QUERY)
     execution = executors.start(job)
     thread, result = wait_in_thread(execution)
-    assert eventually(lambda: "[1/1]" in log_of(job))
+    assert eventually(lambda: "[1/1]" in log_of(job), 30)
     time.sleep(0.2)
     execution.kill("timed out after 60 minutes")
     thread.join(timeout=5)
@@ -494,7 +485,7 @@ def test_sql_jobs_run_side_by_side_on_one_connection(tmp_path: Path, executors: 
 def test_close_interrupts_running_sql(tmp_path: Path, executors: Executors) -> None:
     job = make_job(tmp_path, NodeType.SQL, LONG_QUERY)
     thread, result = wait_in_thread(executors.start(job))
-    assert eventually(lambda: "[1/1]" in log_of(job))
+    assert eventually(lambda: "[1/1]" in log_of(job), 30)
     executors.close()
     thread.join(timeout=5)
     assert result == [Outcome(False, None, "the scheduler is shutting down")]

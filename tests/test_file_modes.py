@@ -14,14 +14,13 @@ import os
 import signal
 import stat
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import write_workspace
-from tests.processes import start_scheduler, wait_for_words
+from tests.processes import eventually, start_scheduler, wait_for_words
 
 WORKSPACE = """
 workspace: {name: modes, timezone: UTC}
@@ -43,10 +42,7 @@ def mode(path: Path) -> int:
 
 
 def until_exists(path: Path, seconds: float = 60) -> Path:
-    deadline = time.monotonic() + seconds
-    while not path.exists():
-        assert time.monotonic() < deadline, f"{path} never appeared"
-        time.sleep(0.1)
+    assert eventually(path.exists, seconds), f"{path} never appeared"
     return path
 
 

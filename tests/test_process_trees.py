@@ -14,8 +14,7 @@ import json
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from opscenter.scheduler import procs
 from opscenter.scheduler.executors import Executors, Job
 from opscenter.scheduler.procs import tag_of
 from tests.conftest import write_workspace
-from tests.processes import kill_group, start_scheduler, verb, wait_for_words
+from tests.processes import eventually, kill_group, start_scheduler, verb, wait_for_words
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc")
 
@@ -79,15 +78,6 @@ def holders(paths: list[Path]) -> list[str]:
             if target in wanted:
                 held.append(f"{entry.name}: {target}")
     return held
-
-
-def eventually(check: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
 
 
 @pytest.fixture

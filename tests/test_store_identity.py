@@ -15,7 +15,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from opscenter.scheduler.worldclock import ClockPlan
 from opscenter.store.db import open_store
 from opscenter.store.identity import StoreChanged, store_files
 from tests.conftest import deploy_folder, write_workspace
-from tests.processes import alive, kill_group, start_scheduler, wait_for_words
+from tests.processes import alive, eventually, kill_group, start_scheduler, wait_for_words
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +77,10 @@ class Scene:
     def sleeper(self, seconds: float = 60) -> int:
         """The pid of the node's `sleep 3003`, once it runs."""
         pid_file = self.landing / "sleep.pid"
-        until(lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), seconds)
+        started = eventually(
+            lambda: pid_file.exists() and pid_file.read_text().strip().isdigit(), seconds
+        )
+        assert started, f"the node did not start within {seconds} s"
         pid = int(pid_file.read_text())
         self.sleepers.append(pid)
         assert alive(pid)
@@ -86,13 +89,6 @@ class Scene:
     def remove_store(self) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.db}{suffix}").unlink(missing_ok=True)
-
-
-def until(condition: Callable[[], bool], seconds: float, what: str = "") -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {seconds} s: {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -127,7 +123,7 @@ def test_a_deleted_store_stops_the_scheduler_and_ends_its_attempts(scene: Scene)
     said = (scene.tmp / "first.log").read_text()
     assert code != 0, said
     assert f"the store {scene.db} was deleted or moved away" in said
-    until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
+    assert eventually(lambda: not alive(sleeper), 5), "the node's process outlived its scheduler"
     assert not scene.db.exists(), "the scheduler made a new store at the deleted one's path"
 
 
@@ -144,7 +140,7 @@ def test_a_store_replaced_by_another_file_stops_the_scheduler(scene: Scene) -> N
     said = (scene.tmp / "first.log").read_text()
     assert code != 0, said
     assert f"the store {scene.db} was replaced by another file" in said
-    until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
+    assert eventually(lambda: not alive(sleeper), 5), "the node's process outlived its scheduler"
 
 
 @pytest.mark.parametrize(
@@ -165,7 +161,7 @@ def test_a_deleted_wal_or_shm_alone_splits_the_store_and_stops_the_scheduler(
     said = (scene.tmp / "first.log").read_text()
     assert code != 0, said
     assert f"the store's {named} {scene.db}{suffix} was deleted or moved away" in said
-    until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
+    assert eventually(lambda: not alive(sleeper), 5), "the node's process outlived its scheduler"
 
 
 def test_a_second_scheduler_on_the_new_store_never_runs_alongside_the_old(scene: Scene) -> None:
@@ -200,12 +196,14 @@ def test_the_console_shows_its_scheduler_failed_when_the_store_is_deleted(
         sleeper = scene.sleeper()
 
         scene.remove_store()
-        until(lambda: thread.state == "failed", NOTICE, f"state {thread.state}")
+        assert eventually(lambda: thread.state == "failed", NOTICE), f"state {thread.state}"
 
         assert thread.describe().startswith(
             f"✗ failed: the store {scene.db} was deleted or moved away"
         )
-        until(lambda: not alive(sleeper), 5, "the node's process outlived its scheduler")
+        assert eventually(lambda: not alive(sleeper), 5), (
+            "the node's process outlived its scheduler"
+        )
         assert not scene.db.exists()
     finally:
         thread.stop()
