@@ -139,17 +139,22 @@ def nodes(
     rows = conn.execute(_node_query(workspace_id, conditions).order_by(NodeRow.name)).all()
     if not rows:
         return []
-    edge_query = (
-        select(NodeRow.name, NodeVersionRow.depends)
-        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-        .where(NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
-    )
+    edge_query = _edges(workspace_id)
     if name is not None:  # one node: decode only the versions that mention it
         edge_query = edge_query.where(
             cast(NodeVersionRow.depends, String).contains(json.dumps(name), autoescape=True)
         )
     children = _children(conn.execute(edge_query).all(), None)
     return [_node_info(r, children.get(r.name, [])) for r in rows]
+
+
+def _edges(workspace_id: int) -> Select[Any]:
+    """Each deployed node's name and dependency list, to decode in Python (``_children``)."""
+    return (
+        select(NodeRow.name, NodeVersionRow.depends)
+        .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
+        .where(NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
+    )
 
 
 def _children(edges: Sequence[Any], upstreams: set[str] | None) -> dict[str, list[str]]:
@@ -168,14 +173,10 @@ def _downstreams(
 ) -> dict[str, list[str]]:
     """The deployed nodes that depend on each of ``names`` (on any node, if None): SQLite
     walks the dependency lists itself (json_each), decoding none of them in Python."""
-    deployed = (NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
     if conn.dialect.name != "sqlite":
-        edges = conn.execute(
-            select(NodeRow.name, NodeVersionRow.depends)
-            .join(NodeVersionRow, NodeVersionRow.id == NodeRow.current_version_id)
-            .where(*deployed)
-        ).all()
+        edges = conn.execute(_edges(workspace_id)).all()
         return _children(edges, None if names is None else set(names))
+    deployed = (NodeRow.workspace_id == workspace_id, NodeRow.state == "deployed")
     each = func.json_each(NodeVersionRow.depends).table_valued("value").alias("dependency")
     upstream = func.json_extract(each.c.value, "$[1]")
     query = (
