@@ -29,7 +29,7 @@ import pytest
 from aiohttp import ClientWebSocketResponse
 
 from opscenter.scheduler.processes import OPERATOR_SECRETS
-from tests.processes import alive, run_opscenter
+from tests.processes import alive, eventually, run_opscenter
 
 T = TypeVar("T")
 
@@ -246,10 +246,8 @@ def test_sigterm_ends_the_server_and_its_consoles(tmp_path: Path) -> None:
         consoles = asyncio.run(_with_a_console(served.url, stopped))
         assert consoles, "no console process was started for the connection"
         assert served.process.returncode == 0
-        deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in consoles):
-            assert time.monotonic() < deadline, "a console outlived its server"
-            time.sleep(0.1)
+        ended = eventually(lambda: not any(alive(pid) for pid in consoles), 10)
+        assert ended, "a console outlived its server"
         assert "scheduler stopped" in served.said()
 
 
@@ -266,11 +264,9 @@ def test_a_console_ends_with_its_server_even_after_kill_9(tmp_path: Path) -> Non
 
         consoles = asyncio.run(_with_a_console(served.url, killed))
     assert consoles, "no console process was started for the connection"
-    deadline = time.monotonic() + 20
     try:
-        while any(alive(pid) for pid in consoles):
-            assert time.monotonic() < deadline, "a console outlived its server's kill -9"
-            time.sleep(0.1)
+        ended = eventually(lambda: not any(alive(pid) for pid in consoles), 20)
+        assert ended, "a console outlived its server's kill -9"
     finally:
         for pid in filter(alive, consoles):
             os.kill(pid, signal.SIGKILL)
