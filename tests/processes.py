@@ -121,11 +121,17 @@ def read_until(fd: int, wanted: list[bytes], seconds: float) -> bytes:
     return seen
 
 
-@contextmanager
-def console_in_a_terminal(args: Sequence[str], env: dict[str, str]) -> Iterator[tuple[int, object]]:
-    """The console on a pty of 80x24: (the terminal's side, the process)."""
+def start_console(
+    args: Sequence[str],
+    env: dict[str, str],
+    rows: int = 24,
+    columns: int = 80,
+    cwd: Path | None = None,
+) -> tuple[int, subprocess.Popen]:
+    """`opscenter ARGS` on a pty of ``columns`` x ``rows`` in colour, in a session of its own
+    (so `kill_group` ends it): (the terminal's side, the process)."""
     master, slave = os.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     env = {**env, "TERM": "xterm-256color"}
     env.pop("NO_COLOR", None)
     process = subprocess.Popen(
@@ -134,9 +140,17 @@ def console_in_a_terminal(args: Sequence[str], env: dict[str, str]) -> Iterator[
         stdout=slave,
         stderr=slave,
         env=env,
+        cwd=cwd,
         start_new_session=True,
     )
     os.close(slave)
+    return master, process
+
+
+@contextmanager
+def console_in_a_terminal(args: Sequence[str], env: dict[str, str]) -> Iterator[tuple[int, object]]:
+    """The console on a pty of 80x24: (the terminal's side, the process)."""
+    master, process = start_console(args, env)
     try:
         yield master, process
     finally:

@@ -13,15 +13,10 @@ actions on instances picked by SQL. Counted: "database is locked" and tracebacks
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import random
 import re
 import select
-import struct
-import subprocess
-import sys
-import termios
 import threading
 import time
 from collections import Counter
@@ -30,6 +25,7 @@ from pathlib import Path
 
 from bench.adversarial import invariants, workspaces
 from bench.adversarial.sandbox import REPO, Sandbox, said, terminate, wait_for, wait_or_kill
+from tests.processes import start_console
 
 SPEED = 400.0
 START = "2025-11-01 00:00"
@@ -85,20 +81,7 @@ class Console:
     """The console in a pty: its screen is drained all the time (a full pty would block it)."""
 
     def __init__(self, box: Sandbox, argv: list[str], tally: Tally, name: str) -> None:
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
-        env = box.env(TERM="xterm-256color")
-        env.pop("NO_COLOR")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "opscenter", *argv],
-            stdin=slave,
-            stdout=slave,
-            stderr=slave,
-            env=env,
-            cwd=REPO,
-            start_new_session=True,
-        )
-        os.close(slave)
+        self.master, self.process = start_console(argv, box.env(), rows=40, columns=120, cwd=REPO)
         box.started.append(self.process)
         self.tally, self.name = tally, name
         self.screen = b""
