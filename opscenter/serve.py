@@ -27,6 +27,7 @@ from opscenter.domain.clock import Clock
 from opscenter.errors import UsageError
 from opscenter.options import Options
 from opscenter.scheduler.daemon import SchedulerThread
+from opscenter.world import store_for
 
 SOURCE = "web"  # the audit's word for a browser console
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -63,7 +64,9 @@ def serve(
     try:
         opened = open_world(options, clock)
         server = ConsoleServer(
-            session_command(options, allow_actions), sock, title=f"opscenter · {opened.name}"
+            session_command(options, opened.name, allow_actions),
+            sock,
+            title=f"opscenter · {opened.name}",
         )
         scheduler = None
         if opened.plan is not None:
@@ -90,15 +93,15 @@ def serve(
     return 0
 
 
-def session_command(options: Options, allow_actions: bool) -> str:
-    """The shell command textual-serve runs for each browser connection: this world's
-    options, no scheduler, and ``--readonly`` unless actions are allowed. The shell gives
-    way to the console (``exec``), whose parent is then this process."""
+def session_command(options: Options, name: str, allow_actions: bool) -> str:
+    """The shell command textual-serve runs for each browser connection: the world serve
+    opened (workspace ``name`` in its store, named as resolved, not as given: a workspace
+    folder edited meanwhile must not send a tab to another store), no scheduler, and
+    ``--readonly`` unless actions are allowed. The shell gives way to the console
+    (``exec``), whose parent is then this process."""
+    url, _ = store_for(options, name)
     argv = [sys.executable, "-m", "opscenter", "serve", "--session", str(os.getpid())]
-    if options.workspace is not None:
-        argv += ["--workspace", options.workspace]
-    if options.db is not None:
-        argv += ["--db", options.db]
+    argv += ["--workspace", name, "--db", url]
     if options.theme:
         argv += ["--theme", options.theme]
     if not allow_actions:
