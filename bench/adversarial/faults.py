@@ -520,7 +520,9 @@ def stop_a_tree(box: Sandbox) -> Verdict:
     scene = Scene(box, "stop-tree", [workspaces.node("t", code)])
     scene.start()
     scene.reaches("t", ("RUNNING",), 30)
-    time.sleep(0.5)
+    if not wait_for(lambda: len(scene.tree()) >= 4, 30):  # bash and its three sleeps
+        scene.stop()
+        return False, "the node never started its whole tree: nothing was tried"
     found = scene.instance("t")
     stopped = box.run(["stop", str(found[0] if found else 1), *scene.where])
     gone = wait_for(lambda: not scene.tree(), 10)
