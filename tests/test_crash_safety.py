@@ -37,7 +37,7 @@ from opscenter.store.db import open_store
 from opscenter.store.tx import WRITE_LOCK
 from tests import store_checks
 from tests.conftest import deploy_folder, write_workspace
-from tests.processes import alive, kill_group, start_scheduler
+from tests.processes import alive, eventually, kill_group, start_scheduler
 
 pytestmark = pytest.mark.slow
 
@@ -56,6 +56,8 @@ GUARD = (
     'flock -n 9 || echo "$OPSCENTER_NODE #$OPSCENTER_INSTANCE_ID attempt $OPSCENTER_ATTEMPT" '
     '>> "$OPSCENTER_LANDING/TWICE"; '
 )
+# Written after GUARD: this attempt has tried the lock (a test waits for that, not for time).
+GUARDED = 'echo "$OPSCENTER_ATTEMPT" >> "$OPSCENTER_LANDING/guarded.$OPSCENTER_NODE"; '
 PY_GUARD = """import fcntl, os, time
 land, me = os.environ["OPSCENTER_LANDING"], os.environ["OPSCENTER_INSTANCE_ID"]
 lock = open(os.path.join(land, "lock." + me), "a")
@@ -512,7 +514,7 @@ def test_a_process_whose_pid_was_never_recorded_is_still_ended(
                 {
                     "name": name,
                     "type": "shell",
-                    "code": GUARD + "sleep 30",
+                    "code": GUARD + GUARDED + "sleep 30",
                     "rerun_times": 1,
                     "rerun_interval": 0,
                     "trigger": {"cron": "00 00 00 * * ?"},
@@ -558,7 +560,8 @@ def test_a_process_whose_pid_was_never_recorded_is_still_ended(
                 break
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.1)
-        time.sleep(0.5)  # long enough for its script to take the instance's lock
+        guarded = landing / "guarded.by_restart"  # the retry's script has tried the lock
+        assert eventually(lambda: guarded.exists() and "2" in guarded.read_text().split(), 30)
         assert not any(alive(pid, started) for pid, started in processes.values())
         twice = landing / "TWICE"
         assert not twice.exists(), twice.read_text()
