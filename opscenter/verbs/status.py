@@ -41,7 +41,7 @@ def report(backend: Backend, bizdate: date | None, *, utc: bool, as_json: bool) 
     types: dict[str, int] = {}
     for n in sorted(deployed, key=lambda n: n.type):
         types[n.type] = types.get(n.type, 0) + 1
-    frozen = sum(n.frozen or n.recurrence == "Pause" for n in deployed)
+    frozen = sum(n.frozen for n in deployed)  # frozen or paused: the backends' NodeInfo rule
     waiting = tuple(s for s in Status if not s.finished and s is not Status.FROZEN)
     due = backend.list_instances(
         InstanceFilter(bizdate=bizdate, statuses=waiting, kind=InstanceKind.PERIODIC, limit=5)
