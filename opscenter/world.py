@@ -130,7 +130,7 @@ def deploy_bundled(options: Options, path: Path, clock: Clock) -> tuple[DeployRe
     db.dispose()  # the deploy opens the same store for itself: no second pool left behind
     report, db = deploy_workspace(options, path, clock)
     with writing(db) as conn:
-        meta.write(conn, meta.BUNDLED + workspace.name, folder_digest(workspace_file(path).parent))
+        meta.set_bundled_digest(conn, workspace.name, folder_digest(workspace_file(path).parent))
     return report, db, True
 
 

@@ -15,6 +15,11 @@ def bundled_digest(conn: Connection, name: str) -> str | None:
     return read(conn, BUNDLED + name)
 
 
+def set_bundled_digest(conn: Connection, name: str, digest: str) -> None:
+    """Remember the digest of the bundled workspace's files just deployed."""
+    write(conn, BUNDLED + name, digest)
+
+
 def read(conn: Connection, key: str) -> str | None:
     return conn.scalar(select(Meta.value).where(Meta.key == key))
 
