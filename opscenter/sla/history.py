@@ -138,13 +138,18 @@ class DurationHistory:
                     )
                     count += 1
             if count:
-                self.duck.execute(
-                    "INSERT OR IGNORE INTO history SELECT * FROM read_csv(?, header = false, "
-                    "columns = "
-                    "{'attempt_id': 'BIGINT', 'node_id': 'INTEGER', 'finished_at': 'TIMESTAMP', "
-                    "'duration': 'DOUBLE'})",
-                    [name],
-                )
+                duck = self.duck
+                import duckdb  # loaded by now: self.duck opened it
+
+                try:
+                    duck.execute(
+                        "INSERT OR IGNORE INTO history SELECT * FROM read_csv(?, header = false, "
+                        "columns = {'attempt_id': 'BIGINT', 'node_id': 'INTEGER', "
+                        "'finished_at': 'TIMESTAMP', 'duration': 'DOUBLE'})",
+                        [name],
+                    )
+                except duckdb.Error as error:  # its file cannot be written (a full disk)
+                    raise HistoryUnavailable(_first_line(error)) from None
         finally:
             os.unlink(name)
         return count

@@ -66,15 +66,25 @@ class SlaService:
         try:
             self.history.add(finished)
         except HistoryUnavailable as error:
-            self.history.close()
-            self.history = self._in_memory(error)
-            self.monitor.history = self.history
-            sync(self.history, self.db, self.workspace_id)  # these attempts are in the store
-            self.history.refresh()
+            self._fall_back(error)
+
+    def _sync(self) -> None:
+        """Catch the history up with the store (attempts finished while no scheduler ran)."""
+        try:
+            sync(self.history, self.db, self.workspace_id)
+        except HistoryUnavailable as error:
+            self._fall_back(error)
+
+    def _fall_back(self, error: HistoryUnavailable) -> None:
+        """Its file failed mid-run: the history goes on in memory, rebuilt from the store."""
+        self.history.close()
+        self.history = self._in_memory(error)
+        self.monitor.history = self.history
+        sync(self.history, self.db, self.workspace_id)  # every attempt is in the store
+        self.history.refresh()
 
     def start(self, now: datetime) -> None:
-        """Catch the history up with the store (attempts finished while no scheduler ran)."""
-        sync(self.history, self.db, self.workspace_id)
+        self._sync()
         publish(self.db, self.history.refresh(), now)
         self.update(now)
 
