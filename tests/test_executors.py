@@ -162,6 +162,22 @@ def test_missing_bash_is_a_failed_outcome(
     assert "bash not found" in log_of(job)
 
 
+def test_an_unwritable_script_is_a_failed_outcome_its_log_says(
+    tmp_path: Path, executors: Executors
+) -> None:
+    job = make_job(tmp_path, NodeType.SHELL, "echo should-not-run > ran.txt")
+    script = job.log_path.with_name("attempt-1.code.sh")
+    script.mkdir(parents=True)  # where the code would be written is taken
+    outcome = executors.start(job).wait()
+    assert not outcome.success and outcome.exit_code is None
+    assert outcome.reason.startswith(f"cannot write script {script}: ")
+    log = log_of(job)
+    assert "node:         node_a (shell)" in log  # the header, then why nothing started
+    assert body_of(job)[-1].endswith(outcome.reason)
+    assert "starting" not in log
+    assert not (tmp_path / "landing" / "ran.txt").exists()
+
+
 # -------------------------------------------------------------------- shell
 
 

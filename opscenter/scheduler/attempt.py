@@ -74,6 +74,11 @@ def os_reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def log_unwritable(path: Path, error: OSError) -> AlreadyOver:
+    """An attempt that could not begin its log: it does not run, and says why."""
+    return AlreadyOver(Outcome(False, None, f"cannot write log {path}: {os_reason(error)}"))
+
+
 def noting_the_log(outcome: Outcome, log: RunLog) -> Outcome:
     """An attempt ends as its work did; if its log could not take every line (a full
     disk), the reason says so, since the operator will read a log that stops short."""

@@ -1,11 +1,11 @@
 """Executors: how one attempt of one instance actually runs.
 
 ``Executors.start`` writes the attempt's log header (see
-:mod:`opscenter.scheduler.logfile`) and hands the work to the execution for its node
-type: a subprocess for shell and Python nodes (:mod:`opscenter.scheduler.processes`), a
-cursor of the shared warehouse connection for SQL and quality nodes
-(:mod:`opscenter.scheduler.sqlrun`), nothing for a virtual node. Failures to start are
-reported as failed outcomes, never as exceptions out of ``wait()``.
+:mod:`opscenter.scheduler.logfile`; a process's start writes it with its first line) and
+hands the work to the execution for its node type: a subprocess for shell and Python nodes
+(:mod:`opscenter.scheduler.processes`), a cursor of the shared warehouse connection for SQL
+and quality nodes (:mod:`opscenter.scheduler.sqlrun`), nothing for a virtual node.
+Failures to start are reported as failed outcomes, never as exceptions out of ``wait()``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from opscenter.domain.clock import RealClock
 from opscenter.domain.model import NodeType
 from opscenter.scheduler import logfile
-from opscenter.scheduler.attempt import AlreadyOver, Execution, Job, Outcome, os_reason
+from opscenter.scheduler.attempt import AlreadyOver, Execution, Job, Outcome, log_unwritable
 from opscenter.scheduler.logfile import RunLog
 from opscenter.scheduler.processes import start_process
 from opscenter.scheduler.procs import KILL_GRACE
@@ -57,28 +57,27 @@ class Executors:
 
         SQL does not start here: it runs on the worker thread that calls ``wait()``.
         """
+        header = logfile.format_header(
+            node=job.node,
+            node_type=str(job.node_type),
+            instance_id=job.instance_id,
+            attempt=job.attempt,
+            cyctime=job.cyctime,
+            bizdate=job.bizdate,
+            parameters=job.parameters,
+            triggered_by=job.triggered_by,
+            started=self._now(),
+        )
+        log = RunLog(job.log_path, self._now)
+        if job.node_type in (NodeType.SHELL, NodeType.PYTHON):
+            # the header goes in with the process's first line: one write of the log
+            return start_process(job, header, log, self.landing, self.kill_grace)
         try:
-            header = logfile.format_header(
-                node=job.node,
-                node_type=str(job.node_type),
-                instance_id=job.instance_id,
-                attempt=job.attempt,
-                cyctime=job.cyctime,
-                bizdate=job.bizdate,
-                parameters=job.parameters,
-                triggered_by=job.triggered_by,
-                started=self._now(),
-            )
             logfile.create_log(job.log_path, header)
         except OSError as error:
-            return AlreadyOver(
-                Outcome(False, None, f"cannot write log {job.log_path}: {os_reason(error)}")
-            )
-        log = RunLog(job.log_path, self._now)
+            return log_unwritable(job.log_path, error)
         if job.node_type is NodeType.VIRTUAL:
             return AlreadyOver(Outcome(True, None, ""))
-        if job.node_type in (NodeType.SHELL, NodeType.PYTHON):
-            return start_process(job, log, self.landing, self.kill_grace)
         if job.node_type in (NodeType.SQL, NodeType.QUALITY):
             return self._warehouse().run(job, log)
         log.line(f"cannot run node type {job.node_type!r}")

@@ -80,12 +80,21 @@ def create_log(path: Path, header: str) -> None:
 
     An existing file is appended to, never truncated: a log is evidence.
     """
+    os.close(open_log(path, header))
+
+
+def open_log(path: Path, text: str) -> int:
+    """``create_log`` that keeps the log open: a descriptor appending to it, after ``text``
+    (a header and the executor's first line, in one write). A process's output goes
+    through it; its position is where that output begins."""
     make_private_dirs(path.parent)
     fd = open_for_append(path)
     try:
-        os.write(fd, header.encode("utf-8"))
-    finally:
+        os.write(fd, text.encode("utf-8"))
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 class RunLog:
@@ -97,10 +106,14 @@ class RunLog:
         self._lock = threading.Lock()
         self.failed = ""  # why a line could not be written (a full disk), once one could not
 
+    def stamped(self, message: str) -> str:
+        """``message`` as ``line`` writes it: every line of it with its own stamp."""
+        stamp = self._now().strftime("%H:%M:%S")
+        return "".join(f"{stamp} {part}\n" for part in message.splitlines() or [""])
+
     def line(self, message: str) -> None:
         """Append ``message``; every line of a multi-line message gets its own stamp."""
-        stamp = self._now().strftime("%H:%M:%S")
-        text = "".join(f"{stamp} {part}\n" for part in message.splitlines() or [""])
+        text = self.stamped(message)
         with self._lock:
             try:
                 fd = open_for_append(self.path, readable=True)

@@ -27,11 +27,12 @@ from opscenter.scheduler.attempt import (
     Execution,
     Job,
     Outcome,
+    log_unwritable,
     noting_the_log,
     os_reason,
 )
 from opscenter.scheduler.logfile import RunLog
-from opscenter.store.files import FILE_MODE, open_for_append
+from opscenter.store.files import FILE_MODE, make_private_dirs
 
 NODE_UMASK = 0o077  # what a node writes in the landing folder is its owner's alone
 # The operator's own credentials, as opscenter reads them: a node's code is the workspace
@@ -50,9 +51,10 @@ OPERATOR_SECRETS = frozenset(
 HIDDEN_FROM_NODES = OPERATOR_SECRETS | {"PGPASSWORD"}
 
 
-def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Execution:
-    """Write the node's code beside its log and start it in a new process group and session,
-    in the landing folder, its output appended to the log; returns at once."""
+def start_process(job: Job, header: str, log: RunLog, landing: Path, grace: float) -> Execution:
+    """Write the node's code beside its log, then the log (``header`` and the line saying
+    what starts), and start it in a new process group and session, in the landing folder,
+    its output appended to the log; returns at once."""
     folder = str(landing)  # absolute: Executors resolved it once
     env = {
         **{k: v for k, v in os.environ.items() if k not in HIDDEN_FROM_NODES},
@@ -69,25 +71,32 @@ def start_process(job: Job, log: RunLog, landing: Path, grace: float) -> Executi
     if job.node_type is NodeType.SHELL:
         interpreter = _bash_on(env.get("PATH"))
         if interpreter is None:
-            return _failed_to_start(log, "cannot start shell node: bash not found on PATH")
+            return _not_started(job, header, log, "cannot start shell node: bash not found on PATH")
         suffix, command = ".sh", [interpreter]
     else:
         env["PYTHONUNBUFFERED"] = "1"
         suffix, command = ".py", [sys.executable, "-u"]
     script = job.log_path.with_name(f"{job.log_path.stem}.code{suffix}")
     try:
+        make_private_dirs(job.log_path.parent)
+    except OSError as error:
+        return log_unwritable(job.log_path, error)
+    try:
         fd = os.open(script, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
         try:
             os.write(fd, job.code.encode("utf-8"))
         finally:
             os.close(fd)
-        output = open_for_append(job.log_path)
     except OSError as error:
-        return _failed_to_start(log, f"cannot write script {script}: {os_reason(error)}")
-    log.line(f"starting {job.node_type} node: {' '.join(command)} {script.name}")
-    body_start = log.size()
-    procs.become_subreaper()  # before the first attempt starts: its orphans come back here
+        return _not_started(job, header, log, f"cannot write script {script}: {os_reason(error)}")
+    starting = log.stamped(f"starting {job.node_type} node: {' '.join(command)} {script.name}")
     try:
+        output = logfile.open_log(job.log_path, header + starting)
+    except OSError as error:
+        return log_unwritable(job.log_path, error)
+    try:
+        body_start = os.lseek(output, 0, os.SEEK_END)
+        procs.become_subreaper()  # before the first attempt starts: its orphans come back here
         process = subprocess.Popen(
             [*command, str(script), *job.parameters.values()],
             cwd=landing,
@@ -131,6 +140,15 @@ _bash_found: dict[str | None, str | None] = {}
 
 def _failed_to_start(log: RunLog, reason: str) -> Execution:
     log.line(reason)
+    return AlreadyOver(Outcome(False, None, reason))
+
+
+def _not_started(job: Job, header: str, log: RunLog, reason: str) -> Execution:
+    """An attempt that failed before its log was begun: the log is its header and why."""
+    try:
+        logfile.create_log(job.log_path, header + log.stamped(reason))
+    except OSError as error:
+        return log_unwritable(job.log_path, error)
     return AlreadyOver(Outcome(False, None, reason))
 
 

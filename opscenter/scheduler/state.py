@@ -48,6 +48,8 @@ def move(
     values: dict | None = None,
 ) -> list[int]:
     """Move those of ``ids`` whose status is in ``allowed_from`` to ``to``; returns them."""
+    if not ids:  # a turn asks for several kinds of move, most often of nothing
+        return []
     moved: list[int] = []
     allowed = [s.value for s in allowed_from]
     given = values or {}
