@@ -22,6 +22,7 @@ import pytest
 from opscenter.domain.model import NodeType
 from opscenter.domain.params import substitute
 from opscenter.scheduler.executors import Execution, Executors, Job, Outcome
+from opscenter.scheduler.logerrors import find_error
 from opscenter.scheduler.logfile import read_page, tail_offset
 from tests.processes import alive, eventually
 
@@ -166,7 +167,7 @@ def test_an_unwritable_script_is_a_failed_outcome_its_log_says(
     tmp_path: Path, executors: Executors
 ) -> None:
     job = make_job(tmp_path, NodeType.SHELL, "echo should-not-run > ran.txt")
-    script = job.log_path.with_name("attempt-1.code.sh")
+    script = job.log_path.with_name(f"{job.instance_id}.{job.attempt}.code.sh")
     script.mkdir(parents=True)  # where the code would be written is taken
     outcome = executors.start(job).wait()
     assert not outcome.success and outcome.exit_code is None
@@ -176,6 +177,21 @@ def test_an_unwritable_script_is_a_failed_outcome_its_log_says(
     assert body_of(job)[-1].endswith(outcome.reason)
     assert "starting" not in log
     assert not (tmp_path / "landing" / "ran.txt").exists()
+
+
+@pytest.mark.parametrize("node_type", [NodeType.SHELL, NodeType.PYTHON])
+def test_a_node_named_like_an_error_has_no_error_line_of_its_own(
+    tmp_path: Path, executors: Executors, node_type: NodeType
+) -> None:
+    """The executor's lines name the script it starts: not the node, whose name could read
+    as an error (`e` would stop at the start of every run of it)."""
+    job = make_job(
+        tmp_path, node_type, "print('ok')" if node_type is NodeType.PYTHON else "echo ok"
+    )
+    named = job.log_path.with_name(f"failed_rows_error.{job.instance_id}.1.log")  # as scheduled
+    job = Job(**{**job.__dict__, "node": "failed_rows_error", "log_path": named})
+    assert executors.start(job).wait().success
+    assert find_error(job.log_path, 0, forward=True, cause=False) is None
 
 
 # -------------------------------------------------------------------- shell

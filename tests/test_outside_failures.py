@@ -91,9 +91,9 @@ def data(w: World) -> Path:
 
 
 def log_path(w: World, node: str, attempt: int) -> Path:
-    """Where the attempt's run log will be (the scheduler's layout: logs/bizdate/node/)."""
+    """Where the attempt's run log will be (the scheduler's layout: logs/bizdate/)."""
     info = w.instance(node)
-    return data(w) / "logs" / f"{info.bizdate:%Y%m%d}" / node / f"{info.id}.{attempt}.log"
+    return data(w) / "logs" / f"{info.bizdate:%Y%m%d}" / f"{node}.{info.id}.{attempt}.log"
 
 
 def full_disk_at(path: Path) -> None:

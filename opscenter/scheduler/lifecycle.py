@@ -154,9 +154,12 @@ def begin(
 
 
 def log_path(logs: Path, row: StartRow) -> Path:
-    """Where the attempt ``begin`` starts for ``row`` (a row of its query) writes its log."""
+    """Where the attempt ``begin`` starts for ``row`` (a row of its query) writes its log:
+    ``<bizdate>/<node>.<instance id>.<attempt>.log``, one folder a day. (A folder per node
+    made a mkdir of every node's first attempt of a day, which cost a chain's hand-off
+    more than anything else it writes.)"""
     number = row.run_number + 1
-    return logs / row.bizdate.strftime("%Y%m%d") / row.name / f"{row.id}.{number}.log"
+    return logs / row.bizdate.strftime("%Y%m%d") / f"{row.name}.{row.id}.{number}.log"
 
 
 def record_pids(conn: Connection, pids: Sequence[dict[str, Any]]) -> None:

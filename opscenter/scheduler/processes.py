@@ -76,7 +76,9 @@ def start_process(job: Job, header: str, log: RunLog, landing: Path, grace: floa
     else:
         env["PYTHONUNBUFFERED"] = "1"
         suffix, command = ".py", [sys.executable, "-u"]
-    script = job.log_path.with_name(f"{job.log_path.stem}.code{suffix}")
+    # beside the log, named by instance and attempt alone: the node's name, in the line
+    # saying what starts, would make that line an error line of a node named "failed_rows"
+    script = job.log_path.with_name(f"{job.instance_id}.{job.attempt}.code{suffix}")
     try:
         make_private_dirs(job.log_path.parent)
     except OSError as error:
