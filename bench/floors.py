@@ -50,6 +50,16 @@ def measure() -> Floors:
     )
 
 
+def spawns(count: int) -> float:
+    """Seconds for ``count`` spawns of ``bash -c true``, one after another, timed now: the
+    floor of a chain of as many shell no-ops, measured beside it."""
+    bash = shutil.which("bash") or "/bin/bash"
+    start = time.perf_counter()
+    for _ in range(count):
+        subprocess.run([bash, "-c", "true"], check=True, stdin=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
 def floors() -> Floors:
     """The run's floors: handed down by run_all.py, or measured now (once per process)."""
     global _FLOORS

@@ -375,14 +375,18 @@ class Goals:
     handoff_text: str = "p50 < 10 ms"
 
 
-def chain_goals(instances: int) -> Goals:
-    """Issue 19: the chain within 3x the floor of as many spawns of ``bash -c true``, and a
-    hand-off p50 of 2 ms, which was 0.9x ``bash -c true`` on the AMD kind."""
-    bash = floors.floors().bash
-    floor = instances * bash
+CHAIN = 41  # the chain's instances: its 40 nodes and the workspace's root
+CHAIN_RUNS = 5  # the chain is short (a fifth of a second): its median run is graded
+
+
+def chain_goals(instances: int, floor: float) -> Goals:
+    """Issue 19: the chain within 3x ``floor``, the seconds of as many spawns of ``bash -c
+    true`` one after another, and a hand-off p50 of 2 ms, which was 0.9x ``bash -c true``
+    on the AMD kind."""
+    bash = floor / instances
     return Goals(
         3 * floor,
-        f"<= 3x {instances} x bash -c true ({floor * 1000:.0f} ms)",
+        f"<= 3x {instances} spawns of bash -c true ({floor * 1000:.0f} ms)",
         2 / 2.2 * bash,
         f"p50 <= {2 / 2.2:.1f}x bash -c true ({2 / 2.2 * bash * 1000:.1f} ms; 2 ms on AMD)",
     )
@@ -397,9 +401,11 @@ def report_shape(
     goals: Goals | None,
     airflow: float,
     store: str = "",
+    runs: str = "",
 ):
     """Wall time and hand-off figures; ``goals`` None makes them informational. On a store
-    other than SQLite (``store`` names it), the wall is also a multiple of SQLite's."""
+    other than SQLite (``store`` names it), the wall is also a multiple of SQLite's.
+    ``runs`` says how the wall was chosen among several runs, if it was."""
     count, wall, gaps, free = result
     beside = ""
     if not store:
@@ -412,7 +418,8 @@ def report_shape(
     figure(
         f"{label}: wall",
         f"{wall:.3f} s ({count:,} instances)"
-        + (f" = {wall / goals.wall:.2f} of goal" if goals else beside),
+        + (f" = {wall / goals.wall:.2f} of goal" if goals else beside)
+        + runs,
         goals.wall_text if goals else "",
         wall <= goals.wall if goals else None,
         f"{airflow:g} s ({airflow / wall:,.0f}x)",
@@ -445,22 +452,17 @@ class Store:
 SQLITE = Store("SQLite")
 
 
-def bench_shell(
-    tmp: Path,
-    name: str,
-    text: str,
-    goals: Goals | None,
-    airflow: float,
-    store: Store = SQLITE,
-) -> None:
-    """Run today's instances of one shape to the end; for the layers, then backfill them.
-    Goals are the SQLite store's: on another store the figures are shown beside them."""
-    print(f"2. {name} on {store.label} (load1 now {os.getloadavg()[0]:.2f})", flush=True)
+@contextmanager
+def serving_today(
+    tmp: Path, name: str, text: str, store: Store
+) -> Iterator[tuple[Database, int, ColumnElement[bool], datetime]]:
+    """A new store of one shape with today's instances, its engine serving them in a thread
+    from the moment this yields: the store, the workspace id, today's instances, and when
+    dispatch began."""
     now = utcnow()
     url = store.new_url() if store.new_url else None
     folder = tmp / f"{name}-{store.label.lower()}"
     db, _, workspace_id, _, _ = setup(folder, text, now - timedelta(days=2), url)
-    on = "" if store is SQLITE else store.label
     today = now.date()
     generate_day(db, workspace_id, today, now=now)  # every cyctime is 00:00 today: all due
     engine = Engine(db, workspace_id, RealClock())
@@ -476,10 +478,52 @@ def bench_shell(
     t0 = utcnow()
     serving.start()
     try:
+        yield db, workspace_id, today_only, t0
+    finally:
+        stop.set()
+        serving.join()
+        engine.close()
+        db.dispose()
+
+
+def bench_chain(tmp: Path, text: str, airflow: float, store: Store = SQLITE) -> None:
+    """The 40-chain, graded on SQLite by its median of CHAIN_RUNS runs: each run is a new
+    store, timed just after its own floor (41 spawns of ``bash -c true`` one after
+    another), since this machine's speed drifts by a tenth within a minute and a fifth of
+    a second is one sample of it. The hand-offs of every run are pooled."""
+    runs = CHAIN_RUNS if store is SQLITE else 1
+    print(f"2. chain on {store.label}, {runs} run(s) (load1 {os.getloadavg()[0]:.2f})", flush=True)
+    done: list[tuple[tuple[int, float, list, list], Goals]] = []
+    for run in range(runs):
+        goals = chain_goals(CHAIN, floors.spawns(CHAIN))
+        with serving_today(tmp, f"chain{run}", text, store) as (db, _, today_only, t0):
+            wait_until(db, all_succeeded(today_only))
+            done.append((measure(db, today_only, t0), goals))
+    if store is not SQLITE:
+        report_shape("chain", done[0][0], None, airflow, store.label)
+        return
+    fractions = [result[1] / goals.wall for result, goals in done]
+    median = sorted(range(runs), key=fractions.__getitem__)[runs // 2]
+    (count, wall, _, _), goals = done[median]
+    pooled = (
+        count,
+        wall,
+        [gap for (_, _, gaps, _), _ in done for gap in gaps],
+        [gap for (_, _, _, free), _ in done for gap in free],
+    )
+    every = " ".join(f"{f:.2f}" for f in fractions)
+    report_shape("chain", pooled, goals, airflow, runs=f"; median of {runs} runs ({every})")
+
+
+def bench_layers(tmp: Path, text: str, airflow: float, store: Store = SQLITE) -> None:
+    """The 10x20 layers run for today, then backfilled over seven dates.
+    Goals are the SQLite store's: on another store the figures are shown beside them."""
+    print(f"2. layers on {store.label} (load1 now {os.getloadavg()[0]:.2f})", flush=True)
+    on = "" if store is SQLITE else store.label
+    with serving_today(tmp, "layers", text, store) as (db, workspace_id, today_only, t0):
+        today = t0.date()
         wait_until(db, all_succeeded(today_only))
-        report_shape(name, measure(db, today_only, t0), goals, airflow, on)
-        if name != "layers":
-            return
+        report_shape("layers", measure(db, today_only, t0), Goals(1.0, "< 1 s"), airflow, on)
         # parallel 7: all seven dates in flight at once, as Airflow's backfill ran its seven
         # runs concurrently (the 276 s anchor); the 16 slots then always have ready work
         # instead of idling at each layer boundary of one date. Parallel 1 (dates one after
@@ -500,11 +544,6 @@ def bench_shell(
             in_backfill = InstanceRow.backfill_run_id.in_(runs)
             result = measure(db, in_backfill, t0)
             report_shape(f"backfill 7 dates, parallel {parallel}", result, goal_s, 276.0, on)
-    finally:
-        stop.set()
-        serving.join()
-        engine.close()
-        db.dispose()
 
 
 # -- the table ------------------------------------------------------------------------------
@@ -520,20 +559,20 @@ def run(parts: Sequence[str] = PARTS) -> list[Figure]:
         if "virtual" in parts:
             bench_virtual(Path(tmp))
         shapes = [
-            (name, text, goals, airflow)
-            for name, text, goals, airflow in (
-                ("chain", chain(40), chain_goals(41), 39.9),
-                ("layers", layered(10, 20), Goals(1.0, "< 1 s"), 40.9),
+            (bench, text, airflow)
+            for name, bench, text, airflow in (
+                ("chain", bench_chain, chain(40), 39.9),
+                ("layers", bench_layers, layered(10, 20), 40.9),
             )
             if name in parts
         ]
-        for shape in shapes:
-            bench_shell(Path(tmp), *shape)
+        for bench, text, airflow in shapes:
+            bench(Path(tmp), text, airflow)
         if shapes:
             with postgres_store() as store:
                 if store is not None:
-                    for shape in shapes:
-                        bench_shell(Path(tmp), *shape, store=store)
+                    for bench, text, airflow in shapes:
+                        bench(Path(tmp), text, airflow, store)
     return FIGURES
 
 
