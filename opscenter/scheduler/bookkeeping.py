@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection
-from sqlalchemy import Engine as Database
 
 from opscenter.scheduler import state
 from opscenter.scheduler.attempt import Execution
-from opscenter.store.tx import writing
+from opscenter.store.tx import write_transaction
 
 
 @dataclass
@@ -65,22 +64,24 @@ class Turn:
     """One write transaction for a whole scheduler turn (completions, readiness, starts),
     opened only if the turn has something to write: one commit per turn, not per step."""
 
-    def __init__(self, db: Database, stack: ExitStack) -> None:
-        self._db = db
+    def __init__(self, connection: Connection, stack: ExitStack) -> None:
+        self._connection = connection
         self._stack = stack
         self._conn: Connection | None = None
 
     def conn(self) -> Connection:
         if self._conn is None:
-            self._conn = self._stack.enter_context(writing(self._db))
+            self._conn, _ = self._stack.enter_context(write_transaction(self._connection))
         return self._conn
 
 
 @contextmanager
-def open_turn(db: Database) -> Iterator[Turn]:
-    """Commits when the turn ends, rolls back if it raises."""
+def open_turn(connection: Connection) -> Iterator[Turn]:
+    """Commits when the turn ends, rolls back if it raises. ``connection`` is the loop's
+    own, held across turns: taking one from the pool and giving it back (with its reset)
+    cost a turn of the chain more than its BEGIN and COMMIT."""
     with ExitStack() as stack:
-        yield Turn(db, stack)
+        yield Turn(connection, stack)
 
 
 @dataclass(order=True)

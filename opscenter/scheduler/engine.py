@@ -129,6 +129,7 @@ class Engine:
         self._fresh: set[int] = set()  # found ready in this tick: no need to check again
         self._last_poll = 0.0
         self._wake = threading.Event()
+        self._turns = db.connect()  # the loop's turns' own (see open_turn)
 
     # -- life cycle -------------------------------------------------------------
 
@@ -152,9 +153,10 @@ class Engine:
             running.request_kill("stop", "scheduler shutdown", f"stopped: {why}")
         self._pool.shutdown(wait=True, cancel_futures=False)
         try:
-            with open_turn(self.db) as turn:
+            with open_turn(self._turns) as turn:
                 self._drain_events(turn)
         finally:
+            self._turns.close()
             self.executors.close()
             self.sla.close(self._now())
 
@@ -215,7 +217,7 @@ class Engine:
         if poll_signals or time.monotonic() - self._last_poll >= self.signal_poll:
             self._poll_signals()
         self._fire_timers()
-        with open_turn(self.db) as turn:
+        with open_turn(self._turns) as turn:
             self._drain_events(turn)
             while self._candidates:
                 self.sla.touch()
