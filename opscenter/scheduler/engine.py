@@ -37,9 +37,9 @@ from opscenter.domain.model import NodeType, Status
 from opscenter.domain.params import ParamError, resolve, substitute
 from opscenter.domain.times import to_store
 from opscenter.scheduler import backfill, lifecycle, state
-from opscenter.scheduler.attempt import Job, Outcome
+from opscenter.scheduler.attempt import AlreadyOver, Execution, Job, Outcome
 from opscenter.scheduler.bookkeeping import Running, Timer, Turn, open_turn
-from opscenter.scheduler.executors import Executors
+from opscenter.scheduler.executors import PROCESS_TYPES, Executors
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
 from opscenter.scheduler.lifecycle import READY_FROM, READY_VALUES, StartRow
 from opscenter.scheduler.procs import process_start_time
@@ -226,7 +226,7 @@ class Engine:
         # processes start only once their attempts are committed: recovery can see them
         now = self._now()
         for row, attempt_id in starts:
-            self._launch(row, now, attempt_id)
+            self._launch(row, now, attempt_id, alone=len(starts) == 1)
         self._fresh.clear()
         self.sla.update_if_due(self._now())
 
@@ -438,9 +438,11 @@ class Engine:
             turn.conn(), starts, self._fresh, self._now(), by=self.name, logs=self.logs
         )
 
-    def _launch(self, row: StartRow, now: datetime, attempt_id: int) -> None:
+    def _launch(self, row: StartRow, now: datetime, attempt_id: int, *, alone: bool) -> None:
         """Register the attempt and hand its process to a worker thread: forking from several
-        threads at once is faster, and the scheduler goes on while processes start."""
+        threads at once is faster, and the scheduler goes on while processes start. A
+        process started ``alone`` in its turn is started here, and only its waiting handed
+        over: a worker would have to wake up first, and the loop has nothing else to do."""
         number = row.run_number + 1
         running = Running(
             row.id,
@@ -491,12 +493,24 @@ class Engine:
         if row.timeout:
             running.timeout_reason = f"timed out after {row.timeout} minutes"
             self._timer(now + timedelta(minutes=row.timeout), "timeout", row.id, number)
-        self._pool.submit(self._execute, running, job)
+        if alone and job.node_type in PROCESS_TYPES:
+            self._pool.submit(self._wait, running, job, self._start(job))
+        else:
+            self._pool.submit(self._execute, running, job)
+
+    def _start(self, job: Job) -> Execution:
+        try:
+            return self.executors.start(job)
+        except Exception as exc:  # an executor bug must not lose the attempt
+            return AlreadyOver(Outcome(False, None, f"executor error: {exc}"))
 
     def _execute(self, running: Running, job: Job) -> None:
-        """On a worker thread: start the process, report its pid, wait for its end."""
+        """On a worker thread: start the process, then wait for it."""
+        self._wait(running, job, self._start(job))
+
+    def _wait(self, running: Running, job: Job, execution: Execution) -> None:
+        """On a worker thread: report the process's pid, wait for its end."""
         try:
-            execution = self.executors.start(job)
             running.attach(execution)
             if execution.pid:  # recorded at the next turn; no need to wake the loop for it
                 started = process_start_time(execution.pid)

@@ -28,6 +28,8 @@ from opscenter.store.files import make_private_dirs
 if TYPE_CHECKING:
     from opscenter.scheduler.sqlrun import Warehouse
 
+PROCESS_TYPES = (NodeType.SHELL, NodeType.PYTHON)  # what runs as a subprocess of ours
+
 
 def _local_now() -> datetime:
     return RealClock().now().astimezone().replace(tzinfo=None)
@@ -69,7 +71,7 @@ class Executors:
             started=self._now(),
         )
         log = RunLog(job.log_path, self._now)
-        if job.node_type in (NodeType.SHELL, NodeType.PYTHON):
+        if job.node_type in PROCESS_TYPES:
             # the header goes in with the process's first line: one write of the log
             return start_process(job, header, log, self.landing, self.kill_grace)
         try:
