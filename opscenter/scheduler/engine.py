@@ -30,7 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine as Database
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import func, select
 
 from opscenter.domain.clock import Clock
 from opscenter.domain.model import NodeType, Status
@@ -46,6 +46,7 @@ from opscenter.scheduler.procs import process_start_time
 from opscenter.scheduler.recovery import recover
 from opscenter.sla.history import Finished
 from opscenter.sla.service import SlaService
+from opscenter.store.batches import OverIds, among
 from opscenter.store.models import (
     InstanceRow,
     NodeVersionRow,
@@ -58,22 +59,21 @@ from opscenter.store.tx import writing
 EVALUATE_BATCH = 5000
 NO_SLOT_TYPES = {NodeType.VIRTUAL.value}
 # what readiness reads of candidates, built once: building it cost more than running it
-_READINESS = (
-    select(
-        InstanceRow.id,
-        InstanceRow.status,
-        InstanceRow.due_at,
-        InstanceRow.dry_run,
-        InstanceRow.priority,
-        InstanceRow.resource_group,
-        InstanceRow.backfill_run_id,
-        NodeVersionRow.type,
-        state.has_unfinished_upstream().label("blocked"),
-    )
-    .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-    .where(
-        InstanceRow.id.in_(bindparam("ids", expanding=True)),
-        InstanceRow.status.in_(READY_VALUES),
+_READINESS = OverIds(
+    lambda match: (
+        select(
+            InstanceRow.id,
+            InstanceRow.status,
+            InstanceRow.due_at,
+            InstanceRow.dry_run,
+            InstanceRow.priority,
+            InstanceRow.resource_group,
+            InstanceRow.backfill_run_id,
+            NodeVersionRow.type,
+            state.has_unfinished_upstream().label("blocked"),
+        )
+        .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+        .where(match(InstanceRow.id), among(InstanceRow.status, READY_VALUES))
     )
 )
 
@@ -351,7 +351,7 @@ class Engine:
         self._candidates.difference_update(ids)
         now = self._now()
         conn = turn.conn()
-        rows = conn.execute(_READINESS, {"ids": ids}).all()
+        rows = conn.execute(*_READINESS.of(ids)).all()
         if not rows:
             return
         stuck = {r.id for r in rows if r.blocked}

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from opscenter.domain.model import RerunMode, Status
 from opscenter.scheduler import state
 from opscenter.scheduler.attempt import Outcome
+from opscenter.store.batches import OverIds, among
 from opscenter.store.lease import host_name
 from opscenter.store.models import AttemptRow, InstanceRow, NodeRow, NodeVersionRow
 
@@ -32,29 +33,28 @@ StartRow = Row[*tuple[Any, ...]]
 
 # The statements of every attempt's start and end, built once: building a statement costs
 # several times what SQLite takes to run it, and a turn of the chain runs a dozen.
-_READY_TO_START = (
-    select(
-        InstanceRow.id,
-        InstanceRow.status,
-        InstanceRow.node_id,
-        InstanceRow.run_number,
-        InstanceRow.trigger_note,
-        InstanceRow.resource_group,
-        InstanceRow.cyctime,
-        InstanceRow.bizdate,
-        InstanceRow.backfill_run_id,
-        NodeRow.name,
-        NodeVersionRow.type,
-        NodeVersionRow.parameters,
-        NodeVersionRow.timeout,
-        _CURRENT.c.code,
-    )
-    .join(NodeRow, NodeRow.id == InstanceRow.node_id)
-    .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
-    .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
-    .where(
-        InstanceRow.id.in_(bindparam("ids", expanding=True)),
-        InstanceRow.status.in_(READY_VALUES),
+_READY_TO_START = OverIds(
+    lambda match: (
+        select(
+            InstanceRow.id,
+            InstanceRow.status,
+            InstanceRow.node_id,
+            InstanceRow.run_number,
+            InstanceRow.trigger_note,
+            InstanceRow.resource_group,
+            InstanceRow.cyctime,
+            InstanceRow.bizdate,
+            InstanceRow.backfill_run_id,
+            NodeRow.name,
+            NodeVersionRow.type,
+            NodeVersionRow.parameters,
+            NodeVersionRow.timeout,
+            _CURRENT.c.code,
+        )
+        .join(NodeRow, NodeRow.id == InstanceRow.node_id)
+        .join(NodeVersionRow, NodeVersionRow.id == InstanceRow.node_version_id)
+        .join(_CURRENT, _CURRENT.c.id == NodeRow.current_version_id)
+        .where(match(InstanceRow.id), among(InstanceRow.status, READY_VALUES))
     )
 )
 # each row names its instance, so the order RETURNING gives them in does not matter:
@@ -94,7 +94,7 @@ def begin(
     """Start attempts of those of ``ids`` still ready, in the caller's transaction; returns
     the (row, attempt id) pairs to launch. An instance not in ``fresh`` (just found ready)
     may have had an upstream reset while it queued: it is checked again."""
-    rows = conn.execute(_READY_TO_START, {"ids": ids}).all()
+    rows = conn.execute(*_READY_TO_START.of(ids)).all()
     stale = [r.id for r in rows if r.id not in fresh]
     stuck = state.blocked(conn, stale) if stale else set()
     state.move(

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Update, bindparam, insert, select, update
 from sqlalchemy.sql.elements import ClauseElement
 
 from opscenter.domain.model import Status
-from opscenter.store.batches import chunks
+from opscenter.store.batches import Match, OverIds, chunks
 from opscenter.store.models import InstanceEdgeRow, InstanceRow, SignalRow, TransitionRow
 
 _UPSTREAM = InstanceRow.__table__.alias("upstream")
@@ -57,7 +57,8 @@ def move(
     bound = {"to": to.value, "at": now} | {f"v_{k}": v for k, v in given.items() if not _is_sql(v)}
     for part in chunks(list(ids)):
         if len(allowed) == 1:  # the status it comes from is known: one UPDATE ... RETURNING
-            part_ids = list(conn.scalars(statement, bound | {"ids": part, "was": allowed[0]}))
+            over, matched = statement.of(part)
+            part_ids = list(conn.scalars(over, bound | matched | {"was": allowed[0]}))
             _log(conn, [(i, allowed[0]) for i in part_ids], to, now, by, reason)
             moved.extend(part_ids)
             continue
@@ -65,7 +66,7 @@ def move(
         if not rows:
             continue
         part_ids = [r.id for r in rows]
-        conn.execute(statement, bound | {"ids": part_ids})
+        conn.execute(*_with(statement.of(part_ids), bound))
         _log(conn, [(r.id, r.status) for r in rows], to, now, by, reason)
         moved.extend(part_ids)
     return moved
@@ -79,7 +80,7 @@ _IN_STATUSES = select(InstanceRow.id, InstanceRow.status).where(
     InstanceRow.id.in_(bindparam("ids", expanding=True)),
     InstanceRow.status.in_(bindparam("allowed", expanding=True)),
 )
-_UPDATES: dict[tuple, Update] = {}
+_UPDATES: dict[tuple, OverIds[Update]] = {}
 _MAX_UPDATES = 256  # a caller giving a fresh expression each call must not grow it forever
 
 
@@ -87,7 +88,7 @@ def _is_sql(value: object) -> bool:
     return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
 
 
-def _update_of(known: bool, values: dict) -> Update:
+def _update_of(known: bool, values: dict) -> OverIds[Update]:
     """The UPDATE of a move: from the one status ``was`` with RETURNING if ``known``, else of
     the ids read first; SETs status ``to``, status_at ``at`` and each of ``values``."""
     key = (known, *((k, id(v) if _is_sql(v) else None) for k, v in values.items()))
@@ -96,17 +97,25 @@ def _update_of(known: bool, values: dict) -> Update:
         if len(_UPDATES) >= _MAX_UPDATES:
             _UPDATES.clear()
         sets = {k: v if _is_sql(v) else bindparam(f"v_{k}") for k, v in values.items()}
-        statement = (
-            update(InstanceRow)
-            .where(InstanceRow.id.in_(bindparam("ids", expanding=True)))
-            .values(status=bindparam("to"), status_at=bindparam("at"), **sets)
-        )
-        if known:
-            statement = statement.where(InstanceRow.status == bindparam("was")).returning(
-                InstanceRow.id
+
+        def build(match: Match) -> Update:
+            built = (
+                update(InstanceRow)
+                .where(match(InstanceRow.id))
+                .values(status=bindparam("to"), status_at=bindparam("at"), **sets)
             )
-        _UPDATES[key] = statement
+            if known:
+                built = built.where(InstanceRow.status == bindparam("was"))
+                built = built.returning(InstanceRow.id)
+            return built
+
+        statement = _UPDATES[key] = OverIds(build)
     return statement
+
+
+def _with(over: tuple[Update, dict], bound: dict) -> tuple[Update, dict]:
+    statement, matched = over
+    return statement, bound | matched
 
 
 _TRANSITIONS = insert(TransitionRow)
@@ -170,8 +179,8 @@ def has_unfinished_upstream():  # noqa: ANN201 - a SQL boolean for a query over 
     )
 
 
-_DOWNSTREAM = select(InstanceEdgeRow.downstream_id).where(
-    InstanceEdgeRow.upstream_id.in_(bindparam("ids", expanding=True))
+_DOWNSTREAM = OverIds(
+    lambda match: select(InstanceEdgeRow.downstream_id).where(match(InstanceEdgeRow.upstream_id))
 )
 
 
@@ -179,7 +188,7 @@ def downstream_of(conn: Connection, ids: Sequence[int]) -> set[int]:
     """Direct downstream instances (same- and cross-cycle)."""
     found: set[int] = set()
     for part in chunks(list(ids)):
-        found.update(conn.scalars(_DOWNSTREAM, {"ids": part}))
+        found.update(conn.scalars(*_DOWNSTREAM.of(part)))
     return found
 
 
