@@ -41,7 +41,7 @@ from opscenter.scheduler.attempt import AlreadyOver, Execution, Job, Outcome
 from opscenter.scheduler.bookkeeping import Running, Timer, Turn, open_turn
 from opscenter.scheduler.executors import PROCESS_TYPES, Executors
 from opscenter.scheduler.generate import ensure_generated, generate_day, next_generation_at
-from opscenter.scheduler.lifecycle import READY_FROM, READY_VALUES, StartRow
+from opscenter.scheduler.lifecycle import READY_FROM, READY_VALUES, Start
 from opscenter.scheduler.procs import process_start_time
 from opscenter.scheduler.recovery import recover
 from opscenter.sla.history import Finished
@@ -225,8 +225,8 @@ class Engine:
             starts = self._dispatch(turn)
         # processes start only once their attempts are committed: recovery can see them
         now = self._now()
-        for row, attempt_id in starts:
-            self._launch(row, now, attempt_id, alone=len(starts) == 1)
+        for start in starts:
+            self._launch(start, now, alone=len(starts) == 1)
         self._fresh.clear()
         self.sla.update_if_due(self._now())
 
@@ -408,7 +408,7 @@ class Engine:
 
     # -- dispatch -----------------------------------------------------------------
 
-    def _dispatch(self, turn: Turn) -> list[tuple[StartRow, int]]:
+    def _dispatch(self, turn: Turn) -> list[Start]:
         """Pick what may start now; returns (row, attempt id) pairs to launch after commit."""
         starts: list[int] = []
         now = self._now()
@@ -438,11 +438,12 @@ class Engine:
             turn.conn(), starts, self._fresh, self._now(), by=self.name, logs=self.logs
         )
 
-    def _launch(self, row: StartRow, now: datetime, attempt_id: int, *, alone: bool) -> None:
+    def _launch(self, start: Start, now: datetime, *, alone: bool) -> None:
         """Register the attempt and hand its process to a worker thread: forking from several
         threads at once is faster, and the scheduler goes on while processes start. A
         process started ``alone`` in its turn is started here, and only its waiting handed
         over: a worker would have to wake up first, and the loop has nothing else to do."""
+        row, attempt_id = start.row, start.attempt_id
         number = row.run_number + 1
         running = Running(
             row.id,
@@ -487,7 +488,7 @@ class Engine:
             cyctime=row.cyctime,
             bizdate=row.bizdate,
             triggered_by=row.trigger_note or self.name,
-            log_path=lifecycle.log_path(self.logs, row),
+            log_path=start.log_path,
             speed=self.clock.speed,
         )
         if row.timeout:

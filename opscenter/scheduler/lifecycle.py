@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
@@ -30,6 +30,15 @@ _CURRENT = NodeVersionRow.__table__.alias("current_version")  # the code an atte
 _HOST = host_name()  # the name this host goes by in the lease: one name per host
 # a row of begin()'s query: what the engine needs to launch the attempt
 StartRow = Row[*tuple[Any, ...]]
+
+
+class Start(NamedTuple):
+    """An attempt ``begin`` started, to launch: its instance's row, its id, its log."""
+
+    row: StartRow
+    attempt_id: int
+    log_path: Path
+
 
 # The statements of every attempt's start and end, built once: building a statement costs
 # several times what SQLite takes to run it, and a turn of the chain runs a dozen.
@@ -90,9 +99,9 @@ _NEXT_RUN = InstanceRow.run_number + 1
 
 def begin(
     conn: Connection, ids: list[int], fresh: set[int], now: datetime, *, by: str, logs: Path
-) -> list[tuple[StartRow, int]]:
+) -> list[Start]:
     """Start attempts of those of ``ids`` still ready, in the caller's transaction; returns
-    the (row, attempt id) pairs to launch. An instance not in ``fresh`` (just found ready)
+    them, to launch. An instance not in ``fresh`` (just found ready)
     may have had an upstream reset while it queued: it is checked again."""
     rows = conn.execute(*_READY_TO_START.of(ids)).all()
     stale = [r.id for r in rows if r.id not in fresh]
@@ -129,7 +138,7 @@ def begin(
                 },
             )
         )
-    started = [r for r in rows if r.id in moved]
+    started = [(r, log_path(logs, r)) for r in rows if r.id in moved]
     if not started:
         return []
     attempt_ids = dict(
@@ -143,14 +152,14 @@ def begin(
                     "triggered_by": r.trigger_note or by,
                     "started_at": now,
                     "host": _HOST,
-                    "log_path": str(log_path(logs, r)),
+                    "log_path": str(path),
                     "reason": "",
                 }
-                for r in started
+                for r, path in started
             ],
         ).all()
     )
-    return [(row, attempt_ids[row.id]) for row in started]
+    return [Start(row, attempt_ids[row.id], path) for row, path in started]
 
 
 def log_path(logs: Path, row: StartRow) -> Path:
@@ -158,8 +167,7 @@ def log_path(logs: Path, row: StartRow) -> Path:
     ``<bizdate>/<node>.<instance id>.<attempt>.log``, one folder a day. (A folder per node
     made a mkdir of every node's first attempt of a day, which cost a chain's hand-off
     more than anything else it writes.)"""
-    number = row.run_number + 1
-    return logs / row.bizdate.strftime("%Y%m%d") / f"{row.name}.{row.id}.{number}.log"
+    return logs / f"{row.bizdate:%Y%m%d}/{row.name}.{row.id}.{row.run_number + 1}.log"
 
 
 def record_pids(conn: Connection, pids: Sequence[dict[str, Any]]) -> None:

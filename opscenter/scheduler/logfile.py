@@ -80,14 +80,14 @@ def create_log(path: Path, header: str) -> None:
 
     An existing file is appended to, never truncated: a log is evidence.
     """
+    make_private_dirs(path.parent)
     os.close(open_log(path, header))
 
 
 def open_log(path: Path, text: str) -> int:
-    """``create_log`` that keeps the log open: a descriptor appending to it, after ``text``
-    (a header and the executor's first line, in one write). A process's output goes
-    through it; its position is where that output begins."""
-    make_private_dirs(path.parent)
+    """``create_log`` in a folder that exists, keeping the log open: a descriptor appending
+    to it, after ``text`` (a header and the executor's first line, in one write). A
+    process's output goes through it; its position is where that output begins."""
     fd = open_for_append(path)
     try:
         os.write(fd, text.encode("utf-8"))
