@@ -164,7 +164,12 @@ class DurationHistory:
         import duckdb  # loaded by now: self.duck opened it
 
         try:
-            duck.execute(f"INSERT OR IGNORE INTO history VALUES {values}", params)
+            # OR IGNORE plans a conflict check (a hash join) into every insert: a fifth of
+            # this insert's CPU on the scheduler's loop, for an attempt it almost never holds
+            try:
+                duck.execute(f"INSERT INTO history VALUES {values}", params)
+            except duckdb.ConstraintException:  # it holds one of them: that one is kept
+                duck.execute(f"INSERT OR IGNORE INTO history VALUES {values}", params)
         except duckdb.Error as error:  # its file cannot be written (a full disk)
             raise HistoryUnavailable(_first_line(error)) from None
         self.refresh({r.node_id for r in rows})
