@@ -191,6 +191,9 @@ class AlertMonitor:
 
     def check(self, now: datetime) -> None:
         """Evaluate every rule at ``now`` (naive UTC): record, re-send, resolve."""
+        with self.db.connect() as conn:
+            if not self._rules(conn):
+                return  # the store's write lock is not taken for no rule, every update
         outgoing: list[tuple[int, str, dict]] = []
         with writing(self.db) as conn:
             for rule in self._rules(conn):
