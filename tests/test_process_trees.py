@@ -141,6 +141,30 @@ echo "orphan $!"
     assert "stopping background processes the script left running" in text
 
 
+def test_a_setsid_child_ends_with_the_attempt_beside_other_children_of_the_scheduler(
+    tmp_path: Path, executors: Executors, markers: list[int]
+) -> None:
+    """The scheduler's other children (another attempt's process, one it started itself)
+    run meanwhile: the orphan is still told from them, by its attempt's tag."""
+    markers += [3003, 3004]
+    other = subprocess.Popen(["sleep", "3004"], start_new_session=True)
+    try:
+        script = """\
+setsid sleep 3003 &
+until [ "$(tr -d '\\0' < /proc/$!/cmdline)" = sleep3003 ]; do sleep 0.01; done
+"""
+        attempt = job(tmp_path, NodeType.SHELL, script)
+        assert executors.start(attempt).wait().success
+        assert sleeping(3003) == []
+        assert "stopping background processes the script left running" in (
+            attempt.log_path.read_text()
+        )
+        assert other.poll() is None, "a process of no attempt's was ended"
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_a_python_nodes_double_forked_daemon_ends_with_the_attempt(
     tmp_path: Path, executors: Executors, markers: list[int]
 ) -> None:

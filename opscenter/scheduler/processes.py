@@ -213,7 +213,7 @@ class _ProcessExecution:
 
     def _end_strays(self) -> None:
         """End what the script left running, wherever it went."""
-        if not _may_have_strays(self._process.pid):
+        if not _may_have_strays(self._tree):
             return
         strays = procs.live_members([self._tree])
         if strays:
@@ -253,18 +253,20 @@ class _ProcessExecution:
             self._log.line(f"still running {self._grace:g} s after SIGTERM: sending SIGKILL")
 
 
-def _may_have_strays(leader: int) -> bool:
-    """Whether the attempt whose first process (``leader``) has been reaped may have left
-    processes running. As their subreaper, this process has adopted every orphan of the
-    attempt: with no child but the other attempts' first processes (and ended children of
-    no attempt's group), and an empty group, there are none. Without a subreaper, or a list
-    of children, it cannot tell."""
+def _may_have_strays(tree: procs.Tree) -> bool:
+    """Whether the attempt whose first process (the ``tree``'s leader) has been reaped may
+    have left processes running. As their subreaper, this process has adopted every orphan
+    of the attempt: with no child of the tree's among its children, other than the other
+    attempts' first processes, and an empty group, there are none. (Looking at every
+    process instead, whenever another attempt's process was being started, cost a run of
+    16 parallel shell no-ops a seventh of its scheduler's time.) Without a subreaper, or a
+    list of children, it cannot tell."""
     children = procs.own_children() if procs.is_subreaper() else None
-    if children is None:
+    if children is None or tree.leader is None:
         return True
     with _leaders_lock:
         others = children - _leaders
-    return procs.group_alive(leader) or any(procs.may_be_of(pid, leader) for pid in others)
+    return procs.group_alive(tree.leader) or any(procs.may_be_of(pid, tree) for pid in others)
 
 
 def _describe_code(code: int) -> str:

@@ -96,14 +96,17 @@ def own_children() -> set[int] | None:
     return found
 
 
-def may_be_of(pid: int, leader: int) -> bool:
-    """Whether this process may belong to the tree ``leader`` began: if it runs, it may;
-    if it has ended, it does if it was in that group or session (an ended orphan that had
-    left them cannot be told from another's child any more)."""
-    process = _read(pid, tags=False)
+def may_be_of(pid: int, tree: Tree) -> bool:
+    """Whether this child of ours may belong to ``tree``, as a scan of every process would
+    find it: if it is in the group or session of the tree's first process, or carries its
+    tag. (A child of ours descends from no other process of the tree.) A child that runs
+    with another attempt's tag, or none yet (another attempt's first process, forked but
+    not exec'd yet), is not the tree's; an ended one shows no tag any more, and is the
+    tree's if it was in that group or session."""
+    process = _read(pid, tags=True)
     if process is None:
         return False
-    return not process.zombie or leader in (process.pgid, process.sid)
+    return tree.leader in (process.pgid, process.sid) or (tree.tag or False) == process.tag
 
 
 def group_alive(pgid: int) -> bool:
