@@ -11,6 +11,7 @@ from opscenter.tui.app import OpsApp
 from opscenter.tui.screens.confirm import ConfirmScreen
 from opscenter.tui.widgets.rowlist import RowList
 from opscenter.tui.widgets.sparkline import hour_axis, sparkline
+from tests.harness import at
 from tests.tui.helpers import press, screen_text, settle
 
 BIZDATE = date(2026, 11, 19)
@@ -167,3 +168,23 @@ async def test_a_narrow_terminal_still_draws_the_dashboard(demo_backend):
         await settle(pilot)
         assert app.screen.dash is not None
         app.screen._draw()  # raised ValueError: Sign not allowed in string format specifier
+
+
+async def test_a_failure_awaiting_its_auto_rerun_is_not_said_to_be_nothing(world):
+    """It needs no action yet, so the panel lists none; but something did fail."""
+    w = world(
+        """
+        nodes:
+          - {name: broken, type: shell, code: "exit 3", trigger: {cron: "00 00 02 * * ?"},
+             rerun_times: 1, rerun_interval: 600}
+        """
+    ).start()
+    w.go(at(2))  # the first attempt fails; its auto rerun is 10 minutes away
+    assert w.status("broken") is Status.FAILURE
+    app = OpsApp(w.backend, start="dashboard")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(pilot)
+        assert "Needs action · 0" in text
+        assert "1 failed, auto rerun pending" in text
+        assert "nothing failed" not in text

@@ -323,8 +323,14 @@ class DashboardScreen(OpsScreen):
         return info.id, text, info
 
     def _draw_needs(self, failed: list[InstanceInfo], rows: list[Row]) -> None:
+        assert self.dash is not None
         self.query_one("#p-needs").border_title = f"Needs action · {len(failed)}"
-        self.query_one("#needs", RowList).show(rows, empty=f"nothing failed on {self.day()}")
+        # a failure with its auto rerun still to come needs no action, but it did fail
+        rerunning = self.dash.counts.counts.get(Status.FAILURE, 0)
+        empty = f"nothing failed on {self.day()}"
+        if rerunning:
+            empty = f"{rerunning} failed, auto rerun pending"
+        self.query_one("#needs", RowList).show(rows, empty=empty)
 
     def _draw_errors(self, errors: list[NodeErrors]) -> None:
         rows = self.query_one("#errors", RowList)
