@@ -9,16 +9,20 @@ RUNNING ticks the engine instead of waiting for it to become idle.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine as Database
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from opscenter.domain.model import Status
 from opscenter.scheduler.generate import generate_day
+from opscenter.store import db as store_db
+from opscenter.store.db import open_store
 from opscenter.store.models import TransitionRow
 from tests.harness import (
     DEPLOYED_AT,
@@ -26,7 +30,9 @@ from tests.harness import (
     MakeWorld,
     at,
     process_gone,
+    worlds,
 )
+from tests.processes import eventually
 
 
 @pytest.fixture
@@ -531,3 +537,71 @@ def test_nightly_generation_creates_tomorrow_and_it_runs(world: MakeWorld) -> No
     assert (tomorrow.bizdate, tomorrow.status) == (TODAY, Status.NOT_RUN)
     w.go(at(2, day=TODAY + timedelta(days=1)))
     assert w.status("daily", TODAY + timedelta(days=1)) is Status.SUCCESS
+
+
+def test_an_attempt_that_ends_while_the_store_is_locked_is_recorded_once_it_is_free(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A turn that cannot begin its transaction (another process holds the store past the
+    busy timeout) raises before it takes what ended: the next turn records it."""
+    monkeypatch.setattr(store_db, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "locked.db"
+    store = open_store(f"sqlite:///{path}")
+    with worlds(tmp_path, store) as make:
+        release = tmp_path / "release"
+        w = make(
+            f"""
+            nodes:
+              - {{name: quick, type: shell, trigger: {{cron: "00 00 00 * * ?"}},
+                 code: "while [ ! -e {release} ]; do sleep 0.01; done"}}
+            """
+        )
+        w.engine.start()
+        w.tick()  # the root succeeds, quick starts and waits to be let go
+        assert w.status("quick") is Status.RUNNING
+        release.touch()
+        assert eventually(lambda: not w.engine._events.empty(), 10), "quick did not end"
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(OperationalError, match="locked"):
+                w.engine.tick()
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        w.idle()
+        assert w.status("quick") is Status.SUCCESS
+        assert [a.status for a in w.attempts("quick")] == [Status.SUCCESS]
+
+
+def test_the_scheduler_goes_on_after_postgresql_drops_its_connections(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """The server ends every session of the store's database (a restart, an operator's
+    pg_terminate_backend): the next turn takes a new connection, as a pool's pre-ping
+    would, and what ended meanwhile is recorded."""
+    release = tmp_path / "release"
+    store = open_store(postgres_url)
+    with worlds(tmp_path, store) as make:
+        w = make(
+            f"""
+            nodes:
+              - {{name: quick, type: shell, trigger: {{cron: "00 00 00 * * ?"}},
+                 code: "while [ ! -e {release} ]; do sleep 0.01; done"}}
+            """
+        )
+        w.engine.start()
+        w.tick()
+        assert w.status("quick") is Status.RUNNING
+        with store.connect() as admin:
+            ended = admin.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        assert ended >= 1  # the scheduler's own connection among them
+        release.touch()
+        w.wait_for(lambda: w.status("quick") is Status.SUCCESS, timeout=10)
+        assert [a.status for a in w.attempts("quick")] == [Status.SUCCESS]
+    store.dispose()

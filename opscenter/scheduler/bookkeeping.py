@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from opscenter.scheduler import state
 from opscenter.scheduler.attempt import Execution
@@ -71,7 +72,14 @@ class Turn:
 
     def conn(self) -> Connection:
         if self._conn is None:
-            self._conn, _ = self._stack.enter_context(write_transaction(self._connection))
+            try:
+                self._conn, _ = self._stack.enter_context(write_transaction(self._connection))
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                # the server dropped the held connection (it restarted): SQLAlchemy has let
+                # it go, and this takes a new one, as a pool's pre-ping would have
+                self._conn, _ = self._stack.enter_context(write_transaction(self._connection))
         return self._conn
 
 

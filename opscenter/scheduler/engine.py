@@ -525,6 +525,11 @@ class Engine:
     # -- completion -----------------------------------------------------------------
 
     def _drain_events(self, turn: Turn) -> None:
+        if self._events.empty() and not self._pids:
+            return
+        # the turn's transaction first: if the store cannot be written now, what ended is
+        # still in the queue for the next turn (or for close), not taken and forgotten
+        conn = turn.conn()
         finished: list[tuple[int, int, Outcome]] = []
         while True:
             try:
@@ -552,7 +557,6 @@ class Engine:
             if not outcome.success:
                 failed.append((running, outcome))
         # a turn's ends are a few statements, however many attempts ended in it
-        conn = turn.conn()
         lifecycle.record_ends(conn, ends, now)
         succeeded = lifecycle.succeed(conn, [i for i, _, o, _ in ends if o.success], now)
         for running, outcome in failed:
