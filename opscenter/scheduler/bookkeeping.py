@@ -73,14 +73,18 @@ class Turn:
     def conn(self) -> Connection:
         if self._conn is None:
             try:
-                self._conn, _ = self._stack.enter_context(write_transaction(self._connection))
+                self._conn = self._begin()
             except DBAPIError as error:
                 if not error.connection_invalidated:
                     raise
                 # the server dropped the held connection (it restarted): SQLAlchemy has let
                 # it go, and this takes a new one, as a pool's pre-ping would have
-                self._conn, _ = self._stack.enter_context(write_transaction(self._connection))
+                self._conn = self._begin()
         return self._conn
+
+    def _begin(self) -> Connection:
+        locked, _ = self._stack.enter_context(write_transaction(self._connection))
+        return locked
 
 
 @contextmanager

@@ -409,7 +409,7 @@ class Engine:
     # -- dispatch -----------------------------------------------------------------
 
     def _dispatch(self, turn: Turn) -> list[Start]:
-        """Pick what may start now; returns (row, attempt id) pairs to launch after commit."""
+        """Pick what may start now; returns the attempts begun, to launch after commit."""
         starts: list[int] = []
         now = self._now()
         for group, heap in self._waiting.items():
@@ -500,6 +500,7 @@ class Engine:
             self._pool.submit(self._execute, running, job)
 
     def _start(self, job: Job) -> Execution:
+        """The attempt's execution, or its failure to start as one."""
         try:
             return self.executors.start(job)
         except Exception as exc:  # an executor bug must not lose the attempt
@@ -540,8 +541,6 @@ class Engine:
         while self._pids:
             i, n, pid, started = self._pids.popleft()
             pids[i, n] = {"i": i, "n": n, "pid": pid, "start": started}
-        if not finished and not pids:
-            return
         now = self._now()
         ended: list[Running] = []
         ends: list[lifecycle.End] = []

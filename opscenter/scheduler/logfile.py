@@ -140,12 +140,6 @@ class RunLog:
     def _lost(self, error: OSError) -> None:
         self.failed = self.failed or error.strerror or str(error)
 
-    def size(self) -> int:
-        try:
-            return self.path.stat().st_size
-        except OSError:
-            return 0
-
 
 def _ends_mid_line(fd: int) -> bool:
     """True when a process left a last line without its newline: ours must start a new one.

@@ -106,7 +106,8 @@ def may_be_of(pid: int, tree: Tree) -> bool:
     process = _read(pid, tags=True)
     if process is None:
         return False
-    return tree.leader in (process.pgid, process.sid) or (tree.tag or False) == process.tag
+    in_its_group = tree.leader in (process.pgid, process.sid)
+    return in_its_group or (tree.tag is not None and process.tag == tree.tag)
 
 
 def group_alive(pgid: int) -> bool:

@@ -57,8 +57,7 @@ def move(
     bound = {"to": to.value, "at": now} | {f"v_{k}": v for k, v in given.items() if not _is_sql(v)}
     for part in chunks(list(ids)):
         if len(allowed) == 1:  # the status it comes from is known: one UPDATE ... RETURNING
-            over, matched = statement.of(part)
-            part_ids = list(conn.scalars(over, bound | matched | {"was": allowed[0]}))
+            part_ids = list(conn.scalars(*statement.of(part, bound | {"was": allowed[0]})))
             _log(conn, [(i, allowed[0]) for i in part_ids], to, now, by, reason)
             moved.extend(part_ids)
             continue
@@ -66,7 +65,7 @@ def move(
         if not rows:
             continue
         part_ids = [r.id for r in rows]
-        conn.execute(*_with(statement.of(part_ids), bound))
+        conn.execute(*statement.of(part_ids, bound))
         _log(conn, [(r.id, r.status) for r in rows], to, now, by, reason)
         moved.extend(part_ids)
     return moved
@@ -111,11 +110,6 @@ def _update_of(known: bool, values: dict) -> OverIds[Update]:
 
         statement = _UPDATES[key] = OverIds(build)
     return statement
-
-
-def _with(over: tuple[Update, dict], bound: dict) -> tuple[Update, dict]:
-    statement, matched = over
-    return statement, bound | matched
 
 
 _TRANSITIONS = insert(TransitionRow)

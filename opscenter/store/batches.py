@@ -10,7 +10,7 @@ mostly has, is compared with ``=`` (``OverIds``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, bindparam, literal_column
@@ -44,8 +44,11 @@ class OverIds(Generic[T]):
         self._one = build(lambda column: column == bindparam("one_id"))
         self._many = build(lambda column: column.in_(bindparam("ids", expanding=True)))
 
-    def of(self, ids: Sequence[int]) -> tuple[T, dict[str, Any]]:
-        """The statement for ``ids`` (not empty), and their parameters."""
+    def of(
+        self, ids: Sequence[int], params: Mapping[str, Any] | None = None
+    ) -> tuple[T, dict[str, Any]]:
+        """The statement for ``ids`` (not empty), and its parameters: theirs and ``params``."""
+        given = dict(params or {})
         if len(ids) == 1:
-            return self._one, {"one_id": ids[0]}
-        return self._many, {"ids": list(ids)}
+            return self._one, given | {"one_id": ids[0]}
+        return self._many, given | {"ids": list(ids)}
