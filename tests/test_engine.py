@@ -28,6 +28,7 @@ from tests.harness import (
     DEPLOYED_AT,
     TODAY,
     MakeWorld,
+    World,
     at,
     process_gone,
     worlds,
@@ -539,6 +540,22 @@ def test_nightly_generation_creates_tomorrow_and_it_runs(world: MakeWorld) -> No
     assert w.status("daily", TODAY + timedelta(days=1)) is Status.SUCCESS
 
 
+def held_running(make: MakeWorld, tmp_path: Path) -> tuple[World, Path]:
+    """A world whose one node, quick, is RUNNING until the returned file exists."""
+    release = tmp_path / "release"
+    w = make(
+        f"""
+        nodes:
+          - {{name: quick, type: shell, trigger: {{cron: "00 00 00 * * ?"}},
+             code: "while [ ! -e {release} ]; do sleep 0.01; done"}}
+        """
+    )
+    w.engine.start()
+    w.tick()  # the root succeeds, quick starts and waits to be let go
+    assert w.status("quick") is Status.RUNNING
+    return w, release
+
+
 def test_an_attempt_that_ends_while_the_store_is_locked_is_recorded_once_it_is_free(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -548,17 +565,7 @@ def test_an_attempt_that_ends_while_the_store_is_locked_is_recorded_once_it_is_f
     path = tmp_path / "locked.db"
     store = open_store(f"sqlite:///{path}")
     with worlds(tmp_path, store) as make:
-        release = tmp_path / "release"
-        w = make(
-            f"""
-            nodes:
-              - {{name: quick, type: shell, trigger: {{cron: "00 00 00 * * ?"}},
-                 code: "while [ ! -e {release} ]; do sleep 0.01; done"}}
-            """
-        )
-        w.engine.start()
-        w.tick()  # the root succeeds, quick starts and waits to be let go
-        assert w.status("quick") is Status.RUNNING
+        w, release = held_running(make, tmp_path)
         release.touch()
         assert eventually(lambda: not w.engine._events.empty(), 10), "quick did not end"
         other = sqlite3.connect(path, timeout=0, isolation_level=None)
@@ -572,6 +579,7 @@ def test_an_attempt_that_ends_while_the_store_is_locked_is_recorded_once_it_is_f
         w.idle()
         assert w.status("quick") is Status.SUCCESS
         assert [a.status for a in w.attempts("quick")] == [Status.SUCCESS]
+    store.dispose()
 
 
 def test_the_scheduler_goes_on_after_postgresql_drops_its_connections(
@@ -580,19 +588,9 @@ def test_the_scheduler_goes_on_after_postgresql_drops_its_connections(
     """The server ends every session of the store's database (a restart, an operator's
     pg_terminate_backend): the next turn takes a new connection, as a pool's pre-ping
     would, and what ended meanwhile is recorded."""
-    release = tmp_path / "release"
     store = open_store(postgres_url)
     with worlds(tmp_path, store) as make:
-        w = make(
-            f"""
-            nodes:
-              - {{name: quick, type: shell, trigger: {{cron: "00 00 00 * * ?"}},
-                 code: "while [ ! -e {release} ]; do sleep 0.01; done"}}
-            """
-        )
-        w.engine.start()
-        w.tick()
-        assert w.status("quick") is Status.RUNNING
+        w, release = held_running(make, tmp_path)
         with store.connect() as admin:
             ended = admin.scalar(
                 text(

@@ -33,13 +33,24 @@ ROUNDS = 12  # instances raced on, one round each
 Act = Callable[[LocalBackend, Sequence[int]], ActionResult]
 
 
-def many_waiting(world: MakeWorld) -> World:
-    """ROUNDS instances waiting for their time (03:00) at 01:00."""
+def many_waiting(world: MakeWorld) -> tuple[World, list[int]]:
+    """ROUNDS instances waiting for their time (03:00) at 01:00, and their ids."""
     nodes = "".join(
         f'  - {{name: n{n}, type: shell, code: "true", trigger: {{cron: "00 00 03 * * ?"}}}}\n'
         for n in range(ROUNDS)
     )
-    return world("nodes:\n" + nodes).start()
+    w = world("nodes:\n" + nodes).start()
+    return w, [w.instance(f"n{n}").id for n in range(ROUNDS)]
+
+
+def one_told_done_each_round(
+    done: dict[int, dict[str, bool]],
+) -> dict[int, dict[str, bool]]:
+    """``done`` (as ``race`` returns it), once each round is seen to have told exactly one
+    of its two users that it was done, and refused the other."""
+    for instance_id, by in done.items():
+        assert sorted(by.values()) == [False, True], f"#{instance_id}: {by}"
+    return done
 
 
 def race(w: World, url: str, acts: dict[str, Act], ids: list[int]) -> dict[int, dict[str, bool]]:
@@ -81,8 +92,7 @@ def test_a_freeze_and_a_stop_at_once_one_wins_and_nothing_is_lost(
 ) -> None:
     """Both may act on a waiting instance; the one that comes second finds it FROZEN or
     FAILURE, from which the other action is refused, never written over."""
-    w = many_waiting(any_world)
-    ids = [w.instance(f"n{n}").id for n in range(ROUNDS)]
+    w, ids = many_waiting(any_world)
     assert {w.backend.get_instance(i).status for i in ids} == {Status.WAIT_TIME}
     done = race(
         w,
@@ -90,8 +100,7 @@ def test_a_freeze_and_a_stop_at_once_one_wins_and_nothing_is_lost(
         {"carol": lambda b, i: b.freeze(i), "dave": lambda b, i: b.stop(i)},
         ids,
     )
-    for instance_id, by in done.items():
-        assert sorted(by.values()) == [False, True], f"#{instance_id}: {by}"
+    for instance_id, by in one_told_done_each_round(done).items():
         status = w.backend.get_instance(instance_id).status
         assert status is (Status.FROZEN if by["carol"] else Status.FAILURE), (instance_id, by)
     store_checks.assert_sound(any_store, "after the races")
@@ -102,8 +111,7 @@ def test_two_operators_setting_one_failure_to_success_are_told_apart(
 ) -> None:
     """The one who came second is refused ("only a FAILURE can be set to success"), not
     told it was done with nothing done: each is audited as what they were told."""
-    w = many_waiting(any_world)
-    ids = [w.instance(f"n{n}").id for n in range(ROUNDS)]
+    w, ids = many_waiting(any_world)
     w.backend.stop(ids)
     w.clock.set(at(2))
     done = race(
@@ -112,8 +120,7 @@ def test_two_operators_setting_one_failure_to_success_are_told_apart(
         {"carol": lambda b, i: b.set_success(i), "dave": lambda b, i: b.set_success(i)},
         ids,
     )
-    for instance_id, by in done.items():
-        assert sorted(by.values()) == [False, True], f"#{instance_id}: {by}"
+    for instance_id in one_told_done_each_round(done):
         assert w.backend.get_instance(instance_id).status is Status.SUCCESS
     outcomes = store_checks.audited(any_store)
     assert sum(n for (action, _, outcome), n in outcomes.items() if action == "set success") == (
